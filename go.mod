@@ -1,0 +1,3 @@
+module github.com/payrun/payrun
+
+go 1.26.8

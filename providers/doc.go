@@ -1,0 +1,19 @@
+// Package providers is the contract between payrun and the payment
+// providers that move the money: the Provider interface every client
+// implements, the optional abilities some of them have (Confirmer,
+// Canceller, Balancer), the error taxonomy that decides what may be retried,
+// and the explicit list of registrations.
+//
+// Each provider lives in its own subpackage (monnet, teemopay, bank131) with
+// a sandbox server beside it (monnet/sandbox, ...) that speaks the same wire
+// protocol as the real host, so that tests and the demo exercise the real
+// client. The conformance suite in providertest runs against every one.
+//
+// The package imports nothing of payrun's except the leaf batch/money, so
+// every other package may depend on it.
+//
+//	reg, _ := providers.Lookup(all.Registrations(), "teemopay")
+//	p, err := reg.New(cfg, providers.Deps{HTTP: client, Clock: clock})
+//	st, err := p.Submit(ctx, payout)
+//	if providers.IsInDoubt(err) { /* resolve before sending again */ }
+package providers

@@ -1,0 +1,246 @@
+package providers
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/payrun/payrun/batch/money"
+)
+
+// Method is how a payout reaches its beneficiary.
+type Method string
+
+// The payout methods of the canonical input schema.
+const (
+	BankTransfer Method = "bank_transfer"
+	Wallet       Method = "wallet"
+	CardPush     Method = "card_push"    // Monnet: the beneficiary enters a card in an iframe
+	CardToken    Method = "card_token"   // Bank 131 / Smart Glocal: a tokenised card from their widget
+	PaymentLink  Method = "payment_link" // Monnet Payin V3: a link the payer opens
+)
+
+// Methods lists every method, in the order used in documentation.
+var Methods = []Method{BankTransfer, Wallet, CardPush, CardToken, PaymentLink}
+
+// Payout is one payout as a provider client needs it. It is built from a
+// validated input row; clients map it to their own wire form.
+type Payout struct {
+	// ID is the merchant reference (the input's payout_id): unique forever,
+	// and the idempotency key at every provider.
+	ID          string
+	Method      Method
+	Country     string // ISO 3166-1 alpha-2, "PE"
+	Amount      money.Money
+	Description string
+	Beneficiary Beneficiary
+	// Attempt counts fresh submissions of the same payout after an earlier
+	// one was proven harmless (a Bank 131 session that can never be
+	// confirmed). Providers whose idempotency keys allow it derive the key
+	// from ID and Attempt; the merchant reference stays ID.
+	Attempt int
+}
+
+// Beneficiary is who receives the money, in the canonical schema's terms.
+// Bank codes are Peru's SBS codes (the first three digits of a CCI); each
+// client maps them to its own table.
+type Beneficiary struct {
+	Name           string
+	LastName       string
+	Email          string
+	Phone          string
+	DocumentType   string // DNI, RUC, CE, PAS
+	DocumentNumber string
+	BankCode       string
+	AccountType    string // savings, checking
+	AccountNumber  string
+	CCI            string
+	CardToken      string // a provider token (never a card number)
+}
+
+// FullName returns name and last name joined by a space.
+func (b Beneficiary) FullName() string {
+	if b.LastName == "" {
+		return b.Name
+	}
+	if b.Name == "" {
+		return b.LastName
+	}
+	return b.Name + " " + b.LastName
+}
+
+// Outcome is a provider's status normalised to what payrun acts on.
+type Outcome string
+
+// Normalised outcomes. The provider's own status and code are kept beside
+// them in Status.
+const (
+	Processing           Outcome = "processing"            // accepted, not final
+	AwaitingConfirmation Outcome = "awaiting_confirmation" // two-phase: waits for our confirm or cancel
+	AwaitingBeneficiary  Outcome = "awaiting_beneficiary"  // waits for the beneficiary (card push iframe, payment link)
+	Succeeded            Outcome = "succeeded"
+	Failed               Outcome = "failed"
+	Reversed             Outcome = "reversed" // succeeded, then returned or refunded
+	Expired              Outcome = "expired"  // the beneficiary never acted
+	Cancelled            Outcome = "cancelled"
+)
+
+// Final reports whether the outcome can no longer change, except a success
+// that is later reversed.
+func (o Outcome) Final() bool {
+	switch o {
+	case Succeeded, Failed, Reversed, Expired, Cancelled:
+		return true
+	}
+	return false
+}
+
+// Refs are the identifiers a provider gave a payout. Which fields are set
+// depends on the provider: Monnet's numeric payout Id (ProviderID), TeemoPay's
+// tradeNo (ProviderID), Bank 131's session (SessionID, "ps_...") and payment
+// (ProviderID, "po_...").
+type Refs struct {
+	PayoutID   string `json:"payout_id"`
+	ProviderID string `json:"provider_id,omitempty"`
+	SessionID  string `json:"session_id,omitempty"`
+}
+
+// Status is what a provider says about a payout.
+type Status struct {
+	Outcome Outcome `json:"outcome"`
+	Refs    Refs    `json:"refs"`
+	// RawStatus is the provider's own status word(s), e.g. "REJECTED/DATA_ERROR".
+	RawStatus string `json:"raw_status,omitempty"`
+	// Code and Message are the provider's reason for a failure.
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+	// URL is where the beneficiary acts (card push iframe, payment link).
+	URL string `json:"url,omitempty"`
+	// Amount is the amount as the provider reports it (zero when it does not),
+	// so that reconciliation can find mismatches.
+	Amount money.Money `json:"amount,omitempty"`
+	// Fee is the provider's fee in minor units of Amount's currency, when reported.
+	Fee int64 `json:"fee,omitempty"`
+	// Recipient describes the destination as the provider reports it (card
+	// last four, account), for the two-phase confirm rule.
+	Recipient string `json:"recipient,omitempty"`
+	// At is when the provider says the status changed (zero when unknown).
+	At time.Time `json:"at,omitempty"`
+}
+
+// Provider is a client of one payment provider. Implementations are safe for
+// concurrent use.
+//
+// Submit sends a payout. It is idempotent at the provider on Payout.ID (and
+// Attempt): a repeat never pays twice, and surfaces as ErrDuplicate. When it
+// returns an error that IsInDoubt, the request may have reached the provider
+// and the payout must be resolved (Lookup, or a deliberate resend the
+// provider answers with ErrDuplicate) before anything else is sent. A
+// cancelled context during Submit is in doubt too.
+//
+// Lookup asks the provider for the current status. It returns ErrNotFound
+// when the provider does not know the payout (for a provider that looks up
+// by merchant reference this proves it was never created), and
+// ErrUnsupported when refs do not hold what this provider needs (Monnet
+// needs its numeric Id).
+//
+// ParseWebhook verifies a notification with the provider's own scheme
+// before reading anything from it and returns the events it carries and the
+// exact acknowledgement the provider expects. A verification failure is
+// ErrSignature and nothing in the result may be used.
+type Provider interface {
+	Name() string
+	Capabilities() Capabilities
+	Submit(ctx context.Context, p Payout) (Status, error)
+	Lookup(ctx context.Context, refs Refs) (Status, error)
+	ParseWebhook(r WebhookRequest) (WebhookResult, error)
+}
+
+// Capabilities says what a provider can do, so that the dispatcher and the
+// poller choose the right path without knowing the provider.
+type Capabilities struct {
+	Methods    []Method
+	Currencies []string
+	// LookupByReference: Lookup works with only Refs.PayoutID, and its
+	// ErrNotFound proves the payout was never created (TeemoPay, Monnet Payin).
+	LookupByReference bool
+	// DuplicateRefused: a resend of the same merchant reference is answered
+	// with ErrDuplicate instead of paying again (Monnet 2005, Bank 131
+	// idempotency key), so a resend is a safe existence check.
+	DuplicateRefused bool
+	// TwoPhase: a payout waits at AwaitingConfirmation for Confirm or Cancel,
+	// and an unconfirmed one never moves money (Bank 131, Smart Glocal).
+	TwoPhase bool
+}
+
+// Supports reports whether the method is among the provider's.
+func (c Capabilities) Supports(m Method) bool {
+	for _, x := range c.Methods {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Confirmer is a two-phase provider: a payout at AwaitingConfirmation moves
+// money only when confirmed. Confirm and Cancel are idempotent.
+type Confirmer interface {
+	Confirm(ctx context.Context, refs Refs) (Status, error)
+	Cancel(ctx context.Context, refs Refs, reason string) (Status, error)
+}
+
+// Balance is the money available at a provider in one currency.
+type Balance struct {
+	Country   string      `json:"country,omitempty"`
+	Available money.Money `json:"available"`
+	Total     money.Money `json:"total"`
+}
+
+// Balancer reports the merchant's balance at the provider.
+type Balancer interface {
+	Balance(ctx context.Context) ([]Balance, error)
+}
+
+// WebhookRequest is a notification as it arrived: the raw body, never
+// re-serialised, because signatures cover the exact bytes.
+type WebhookRequest struct {
+	Header http.Header
+	Body   []byte
+	// Received is when it arrived, by payrun's clock (for timestamp windows).
+	Received time.Time
+}
+
+// WebhookResult is what a verified notification says.
+type WebhookResult struct {
+	Events []Event
+	Ack    Ack
+	// ReplayKey, when set, must not have been seen before (TeemoPay's nonce):
+	// the receiver refuses a request whose ReplayKey it has already accepted.
+	ReplayKey string
+}
+
+// Event is one fact about one payout from a notification.
+type Event struct {
+	// ID identifies the fact, so that a duplicated delivery is applied once:
+	// the same notification delivered twice yields the same ID.
+	ID     string
+	Type   string // the provider's event type or status word
+	Status Status
+	// DuplicateNotice marks a notification about a refused duplicate
+	// submission (Monnet 2005). It says nothing about the original payout
+	// and must never change its state.
+	DuplicateNotice bool
+}
+
+// Ack is the response a provider expects for a notification it delivered.
+type Ack struct {
+	StatusCode  int
+	ContentType string
+	Body        []byte
+}
+
+// OK returns the plain 200 acknowledgement most providers expect.
+func OK() Ack {
+	return Ack{StatusCode: http.StatusOK, ContentType: "application/json", Body: []byte(`{"status":"ok"}`)}
+}

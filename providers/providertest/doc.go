@@ -1,0 +1,15 @@
+// Package providertest is the conformance suite every provider client must
+// pass against its sandbox, over HTTP on loopback: signatures accepted and
+// tampered ones refused, payouts reaching their final state by webhook and
+// by status query, duplicates handled as the provider does, 429 surfacing as
+// rate limited with its wait, a dropped response surfacing as in doubt,
+// forged webhooks refused, duplicated webhooks yielding the same event.
+//
+//	func TestConformance(t *testing.T) {
+//		providertest.Run(t, func(t *testing.T, callbackURL string) providertest.Harness {
+//			sb := sandbox.New(...)          // the provider's sandbox, webhooks to callbackURL
+//			srv := httptest.NewServer(sb)
+//			return providertest.Harness{Provider: client, Kit: sb.Kit(), NewPayout: ...}
+//		})
+//	}
+package providertest

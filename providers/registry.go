@@ -1,0 +1,42 @@
+package providers
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Deps are what a client needs from its host process.
+type Deps struct {
+	// HTTP is the client used for requests; its timeout bounds every call.
+	HTTP *http.Client
+	// Now is the clock (nil means time.Now); signatures and timestamps use it.
+	Now func() time.Time
+}
+
+// Registration describes one provider: its name, what it can do and how to
+// build a client from configuration. The list of registrations is explicit
+// (see package providers/all); nothing registers itself.
+type Registration struct {
+	Name         string
+	Description  string
+	Capabilities Capabilities
+	New          func(cfg Config, deps Deps) (Provider, error)
+}
+
+// Lookup finds a registration by name.
+func Lookup(regs []Registration, name string) (Registration, error) {
+	for _, r := range regs {
+		if r.Name == name {
+			return r, nil
+		}
+	}
+	names := make([]string, 0, len(regs))
+	for _, r := range regs {
+		names = append(names, r.Name)
+	}
+	sort.Strings(names)
+	return Registration{}, fmt.Errorf("unknown provider %q (known: %s)", name, strings.Join(names, ", "))
+}
