@@ -100,7 +100,10 @@ func (o Outcome) Final() bool {
 // tradeNo (ProviderID), Bank 131's session (SessionID, "ps_...") and payment
 // (ProviderID, "po_...").
 type Refs struct {
-	PayoutID   string `json:"payout_id"`
+	PayoutID string `json:"payout_id"`
+	// Method tells a provider with several products which API to ask
+	// (Monnet payouts, card push payouts and Payin V3 links).
+	Method     Method `json:"method,omitempty"`
 	ProviderID string `json:"provider_id,omitempty"`
 	SessionID  string `json:"session_id,omitempty"`
 }
