@@ -1,0 +1,7 @@
+// Package config loads payrun's YAML configuration, fills defaults and
+// checks it, listing every problem at once. Secrets are never values in
+// the file: every secret field is a reference, "env:NAME" or "file:PATH",
+// resolved by providers.Secret when a client is built.
+//
+//	cfg, err := config.Load("payrun.yaml") // or config.Default() with no file
+package config

@@ -1,0 +1,296 @@
+package reconcile
+
+import (
+	"sort"
+	"time"
+)
+
+// Category is where a row stands after matching. Every input row is in
+// exactly one category (DESIGN.md "Reconciliation categories").
+type Category string
+
+// The categories, in the order reports show them.
+const (
+	Matched              Category = "matched"
+	FailedAtProvider     Category = "failed"
+	AmountOver           Category = "amount_mismatch_over"
+	AmountUnder          Category = "amount_mismatch_under"
+	DataMismatch         Category = "data_mismatch" // currency or other data differs
+	MissingAtProvider    Category = "missing_at_provider"
+	UnexpectedAtProvider Category = "unexpected_at_provider"
+	DuplicateAtProvider  Category = "duplicate_at_provider"
+	Pending              Category = "pending"
+	Stale                Category = "stale" // pending past the SLA
+	AwaitingBeneficiary  Category = "awaiting_beneficiary"
+	Expired              Category = "expired"
+	ReversedAfterSuccess Category = "reversed_after_success"
+	StatusConflict       Category = "status_conflict"
+	InvalidInput         Category = "invalid_input"
+	DuplicateInput       Category = "duplicate_input"
+	Held                 Category = "held"
+	Cancelled            Category = "cancelled"
+)
+
+// Categories lists every category in report order.
+var Categories = []Category{
+	Matched, FailedAtProvider, AmountOver, AmountUnder, DataMismatch, MissingAtProvider,
+	UnexpectedAtProvider, DuplicateAtProvider, Pending, Stale, AwaitingBeneficiary, Expired,
+	ReversedAfterSuccess, StatusConflict, InvalidInput, DuplicateInput, Held, Cancelled,
+}
+
+// Open reports whether rows of this category are still moving and carry
+// forward to the next reconciliation.
+func (c Category) Open() bool {
+	switch c {
+	case Pending, Stale, AwaitingBeneficiary, MissingAtProvider, StatusConflict, Held:
+		return true
+	}
+	return false
+}
+
+// Exception reports whether the row belongs on the Exceptions sheet.
+func (c Category) Exception() bool { return c != Matched }
+
+// Label is the category as an accountant reads it.
+func (c Category) Label() string {
+	switch c {
+	case Matched:
+		return "Matched"
+	case FailedAtProvider:
+		return "Failed"
+	case AmountOver:
+		return "Amount mismatch (over)"
+	case AmountUnder:
+		return "Amount mismatch (under)"
+	case DataMismatch:
+		return "Currency or data mismatch"
+	case MissingAtProvider:
+		return "Missing at provider"
+	case UnexpectedAtProvider:
+		return "Unexpected at provider"
+	case DuplicateAtProvider:
+		return "Duplicate at provider"
+	case Pending:
+		return "Pending"
+	case Stale:
+		return "Stale (past SLA)"
+	case AwaitingBeneficiary:
+		return "Awaiting beneficiary"
+	case Expired:
+		return "Expired"
+	case ReversedAfterSuccess:
+		return "Reversed after success"
+	case StatusConflict:
+		return "Status conflict"
+	case InvalidInput:
+		return "Invalid input (never sent)"
+	case DuplicateInput:
+		return "Duplicate input (never sent)"
+	case Held:
+		return "Held"
+	case Cancelled:
+		return "Cancelled"
+	}
+	return string(c)
+}
+
+// Ageing buckets for open items.
+const (
+	Age0to1  = "0-1 days"
+	Age2to3  = "2-3 days"
+	Age4to7  = "4-7 days"
+	AgeOver7 = ">7 days"
+)
+
+// AgeBucket returns the ageing bucket of an open item.
+func AgeBucket(age time.Duration) string {
+	days := int(age / (24 * time.Hour))
+	switch {
+	case days <= 1:
+		return Age0to1
+	case days <= 3:
+		return Age2to3
+	case days <= 7:
+		return Age4to7
+	}
+	return AgeOver7
+}
+
+// Line is one row of the reconciliation: an input row (or a provider fact
+// with no input row, for unexpected payouts) and where it stands.
+type Line struct {
+	BatchID  string `json:"batch_id"`
+	File     string `json:"file,omitempty"`
+	Row      int    `json:"row"` // the input row number (0 for unexpected)
+	PayoutID string `json:"payout_id"`
+	Provider string `json:"provider"`
+	Method   string `json:"method"`
+	Currency string `json:"currency"`
+	// Amount is the input amount in minor units of Currency.
+	Amount int64 `json:"amount"`
+	// ProviderAmount is what the provider reports (0 when it does not).
+	ProviderAmount int64     `json:"provider_amount,omitempty"`
+	Fee            int64     `json:"fee,omitempty"`
+	Category       Category  `json:"category"`
+	Reason         string    `json:"reason,omitempty"`
+	State          string    `json:"state"`
+	ProviderCode   string    `json:"provider_code,omitempty"`
+	ProviderStatus string    `json:"provider_status,omitempty"`
+	ProviderRef    string    `json:"provider_ref,omitempty"`
+	URL            string    `json:"url,omitempty"`
+	Beneficiary    string    `json:"beneficiary,omitempty"`
+	Account        string    `json:"account,omitempty"`  // unmasked; reports mask
+	Document       string    `json:"document,omitempty"` // unmasked; reports mask
+	Created        time.Time `json:"created"`
+	Updated        time.Time `json:"updated"`
+	AgeDays        int       `json:"age_days"`
+	AgeBucket      string    `json:"age_bucket,omitempty"`
+}
+
+// Key identifies a tie-out group.
+type Key struct {
+	Currency string `json:"currency"`
+	Provider string `json:"provider"`
+}
+
+// Total is the count, amount and fees of one category in one group.
+type Total struct {
+	Key
+	Category Category `json:"category"`
+	Count    int      `json:"count"`
+	Amount   int64    `json:"amount"`
+	Fees     int64    `json:"fees"`
+}
+
+// TieOut proves that a group adds up: the input total equals the sum over
+// categories, with the difference shown (zero expected).
+type TieOut struct {
+	Key
+	InputCount       int   `json:"input_count"`
+	InputAmount      int64 `json:"input_amount"`
+	CategoriesCount  int   `json:"categories_count"`
+	CategoriesAmount int64 `json:"categories_amount"`
+	Difference       int64 `json:"difference"`
+	Fees             int64 `json:"fees"`
+}
+
+// InvalidRow is one problem of an invalid input row.
+type InvalidRow struct {
+	BatchID string `json:"batch_id"`
+	File    string `json:"file"`
+	Row     int    `json:"row"`
+	Column  string `json:"column"`
+	Value   string `json:"value"`
+	Reason  string `json:"reason"`
+}
+
+// BatchInfo describes one batch in the scope of a reconciliation.
+type BatchInfo struct {
+	ID       string    `json:"id"`
+	File     string    `json:"file"`
+	SHA256   string    `json:"sha256"`
+	Received time.Time `json:"received"`
+	State    string    `json:"state"`
+	Rows     int       `json:"rows"`
+}
+
+// Result is a reconciliation: every row placed, the totals and the tie-out.
+type Result struct {
+	Scope       string       `json:"scope"`
+	GeneratedAt time.Time    `json:"generated_at"`
+	TimeZone    string       `json:"time_zone"`
+	Batches     []BatchInfo  `json:"batches"`
+	Lines       []Line       `json:"lines"`
+	Totals      []Total      `json:"totals"`
+	TieOut      []TieOut     `json:"tie_out"`
+	Invalid     []InvalidRow `json:"invalid,omitempty"`
+}
+
+// Balanced reports whether every tie-out difference is zero.
+func (r *Result) Balanced() bool {
+	for _, t := range r.TieOut {
+		if t.Difference != 0 || t.InputCount != t.CategoriesCount {
+			return false
+		}
+	}
+	return true
+}
+
+// Tally computes Totals and TieOut from Lines. Unexpected lines are not
+// input: they are totalled in their category but left out of the input side
+// of the tie-out (and so out of the categories side too).
+func (r *Result) Tally() {
+	type tk struct {
+		Key
+		Category
+	}
+	totals := map[tk]*Total{}
+	ties := map[Key]*TieOut{}
+	for i := range r.Lines {
+		l := &r.Lines[i]
+		k := Key{Currency: l.Currency, Provider: l.Provider}
+		t := totals[tk{k, l.Category}]
+		if t == nil {
+			t = &Total{Key: k, Category: l.Category}
+			totals[tk{k, l.Category}] = t
+		}
+		t.Count++
+		t.Amount += l.Amount
+		t.Fees += l.Fee
+		if l.Category == UnexpectedAtProvider {
+			continue
+		}
+		to := ties[k]
+		if to == nil {
+			to = &TieOut{Key: k}
+			ties[k] = to
+		}
+		to.InputCount++
+		to.InputAmount += l.Amount
+		to.Fees += l.Fee
+	}
+	// The categories side is summed independently from the totals, so that
+	// a row counted twice or lost shows as a difference.
+	for k, t := range totals {
+		if k.Category == UnexpectedAtProvider {
+			continue
+		}
+		to := ties[k.Key]
+		if to == nil {
+			to = &TieOut{Key: k.Key}
+			ties[k.Key] = to
+		}
+		to.CategoriesCount += t.Count
+		to.CategoriesAmount += t.Amount
+	}
+	r.Totals = r.Totals[:0]
+	for _, t := range totals {
+		r.Totals = append(r.Totals, *t)
+	}
+	order := map[Category]int{}
+	for i, c := range Categories {
+		order[c] = i
+	}
+	sort.Slice(r.Totals, func(i, j int) bool {
+		a, b := r.Totals[i], r.Totals[j]
+		if a.Currency != b.Currency {
+			return a.Currency < b.Currency
+		}
+		if a.Provider != b.Provider {
+			return a.Provider < b.Provider
+		}
+		return order[a.Category] < order[b.Category]
+	})
+	r.TieOut = r.TieOut[:0]
+	for _, t := range ties {
+		t.Difference = t.InputAmount - t.CategoriesAmount
+		r.TieOut = append(r.TieOut, *t)
+	}
+	sort.Slice(r.TieOut, func(i, j int) bool {
+		a, b := r.TieOut[i], r.TieOut[j]
+		if a.Currency != b.Currency {
+			return a.Currency < b.Currency
+		}
+		return a.Provider < b.Provider
+	})
+}
