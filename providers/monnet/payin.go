@@ -122,10 +122,15 @@ func (c *Client) submitPayin(ctx context.Context, p providers.Payout) (providers
 		return providers.Status{}, err
 	}
 	resp, err := c.do(ctx, "submit", http.MethodPost, createURL, nil, body, true)
+	var cr PayinCreateResponse
 	if err != nil {
+		// Creation errors come in the Payin shape (payinErrorCode), which
+		// the payout error classifier cannot read.
+		if resp.status >= 400 && resp.status < 500 && json.Unmarshal(resp.body, &cr) == nil && cr.ErrorCode != "" {
+			return providers.Status{}, &providers.APIError{Provider: Name, Op: "submit", HTTPStatus: resp.status, Code: cr.ErrorCode, Message: cr.ErrorMessage, Kind: PayinKind(cr.ErrorCode)}
+		}
 		return providers.Status{}, err
 	}
-	var cr PayinCreateResponse
 	if err := json.Unmarshal(resp.body, &cr); err != nil {
 		return providers.Status{}, decodeError("submit", err, true)
 	}
