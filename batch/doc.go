@@ -1,0 +1,52 @@
+// Package batch is payrun's payout domain: it turns a finance team's payout
+// file into validated payouts, and keeps them in the journal until each is
+// paid exactly once.
+//
+// This file's side of it is the way in. OpenFile reads a CSV (UTF-8 with
+// or without a byte order mark, or Windows-1252 as Excel in Latin America
+// saves it; ',', ';' or tab separated) or an XLSX sheet, row by row in
+// constant memory, and matches its header to the canonical schema
+// (CanonicalColumns) ignoring case, accents and the difference between
+// spaces, hyphens and underscores, with the aliases a deployment configures.
+// Values stay the text that was in the file: leading zeros of account and
+// document numbers survive, and an amount is never read as a float.
+//
+// A Validator checks each Row against the schema and against its
+// provider's rules, which are declared as data in Rules (reference lengths,
+// currencies, limits per method, required columns, document and account
+// rules); Peru's identifiers (CCI, RUC, DNI, CE, passport, phone) are
+// checked by their real check digits. Every problem of a file is reported
+// as a RowError with its row, column, value and reason, never only the
+// first. ValidateFile does all of it for a whole file; the journal's
+// ingest uses OpenFile and a Validator directly so that it reads the file
+// once.
+//
+// Example:
+//
+//	rep, err := batch.ValidateFile("payouts.xlsx", batch.ReadOptions{MaxRows: 2_000_000}, batch.ValidateOptions{})
+//	if err != nil {
+//		return err // not a payout file at all: missing, too large, no such sheet
+//	}
+//	for _, e := range rep.Errors {
+//		fmt.Println(e.Error()) // payouts.xlsx sheet Pagos row 7, column amount ("1.005"): amount has more decimals ...
+//	}
+//
+// Reading row by row, as ingest does:
+//
+//	rd, err := batch.OpenFile(path, batch.ReadOptions{})
+//	if err != nil {
+//		return err
+//	}
+//	defer rd.Close()
+//	v := batch.NewValidator(batch.ValidateOptions{})
+//	for {
+//		row, err := rd.Next()
+//		if err == io.EOF {
+//			break
+//		}
+//		// a *RowError is one bad line: note it and go on
+//		payout, provider, errs := v.Check(rd.Source(), row)
+//		...
+//	}
+//	dupErrs := v.Finish() // payout ids repeated in the file, on every row carrying them
+package batch

@@ -1,0 +1,563 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/language"
+
+	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/providers"
+)
+
+// RowError is one problem with one value of one row: where it is, what the
+// value was, and why it cannot be paid.
+type RowError struct {
+	File, Sheet string
+	Row         int    // as the spreadsheet shows it; the header is row 1
+	Column      string // the canonical column ("" for the row as a whole)
+	Value       string // as in the file; a card number is masked
+	Reason      string
+}
+
+func (e *RowError) Error() string {
+	var b strings.Builder
+	b.WriteString(where(e.File, e.Sheet))
+	fmt.Fprintf(&b, " row %d", e.Row)
+	if e.Column != "" {
+		fmt.Fprintf(&b, ", column %s", e.Column)
+		fmt.Fprintf(&b, " (%q)", e.Value)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Reason)
+	return b.String()
+}
+
+// Unwrap makes a row problem an ErrInput.
+func (e *RowError) Unwrap() error { return ErrInput }
+
+// ValidateOptions configure a Validator.
+type ValidateOptions struct {
+	// Providers names the enabled providers; empty = every known one.
+	Providers []string
+}
+
+// Validator checks rows against the canonical schema and the rules of the
+// row's provider (Rules), and remembers payout ids to find the ones a file
+// repeats. Use one Validator per file. It is not safe for concurrent use.
+type Validator struct {
+	enabled map[string]bool
+	// seen maps a payout_id to the first row carrying it, negated when
+	// that row had other errors (so that Finish counts valid rows right).
+	seen map[string]int
+	dups map[string][]int
+	rows int
+	bad  int
+	// file and sheet name the errors of Finish.
+	file, sheet string
+}
+
+// NewValidator returns a validator for one file.
+func NewValidator(o ValidateOptions) *Validator {
+	v := &Validator{seen: map[string]int{}, dups: map[string][]int{}}
+	if len(o.Providers) > 0 {
+		v.enabled = map[string]bool{}
+		for _, p := range o.Providers {
+			v.enabled[strings.ToLower(strings.TrimSpace(p))] = true
+		}
+	}
+	return v
+}
+
+// rowCheck accumulates one row's errors, one per column: the first reason
+// found for a column is the one reported.
+type rowCheck struct {
+	src  Source
+	r    Row // as in the file
+	n    Row // enumerations normalised
+	errs []RowError
+}
+
+func (c *rowCheck) fail(column, value, reason string) {
+	for _, e := range c.errs {
+		if e.Column == column && column != "" {
+			return
+		}
+	}
+	c.errs = append(c.errs, RowError{File: c.src.Name, Sheet: c.src.Sheet, Row: c.r.Number,
+		Column: column, Value: value, Reason: reason})
+}
+
+func (c *rowCheck) failed(column string) bool {
+	for _, e := range c.errs {
+		if e.Column == column {
+			return true
+		}
+	}
+	return false
+}
+
+// failf reports a column with the row's own value of it.
+func (c *rowCheck) failf(column, format string, a ...any) {
+	c.fail(column, c.r.Get(column), fmt.Sprintf(format, a...))
+}
+
+// Check validates one row and, when it has no error, returns the payout
+// and the provider's name. Errors are every problem of the row, not the
+// first. Errors that need the whole file (a repeated payout_id) come from
+// Finish.
+func (v *Validator) Check(src Source, r Row) (providers.Payout, string, []RowError) {
+	c := &rowCheck{src: src, r: r, n: r.normal()}
+	v.file, v.sheet = src.Name, src.Sheet
+	v.checkSchema(c)
+	rules, known := Rules[c.n.Provider]
+	if known && !c.failed(ColProvider) && !c.failed(ColMethod) {
+		checkProvider(c, rules)
+	}
+	v.rows++
+	ok := len(c.errs) == 0
+	if !ok {
+		v.bad++
+	}
+	v.remember(r.PayoutID, r.Number, ok)
+	if !ok {
+		return providers.Payout{}, c.n.Provider, c.errs
+	}
+	p, prov, err := r.Payout()
+	if err != nil { // checked above; kept so that a gap can never pass silently
+		c.fail(ColAmount, r.Amount, err.Error())
+		v.bad++
+		return providers.Payout{}, prov, c.errs
+	}
+	return p, prov, nil
+}
+
+// remember records a payout_id for the duplicate check.
+func (v *Validator) remember(id string, row int, ok bool) {
+	if id == "" {
+		return
+	}
+	mark := row
+	if !ok {
+		mark = -row
+	}
+	first, dup := v.seen[id]
+	if !dup {
+		// A clone: the row's strings share the memory of the whole line.
+		v.seen[strings.Clone(id)] = mark
+		return
+	}
+	if len(v.dups[id]) == 0 {
+		v.dups[id] = []int{first}
+	}
+	v.dups[id] = append(v.dups[id], mark)
+}
+
+// Finish returns the errors that need the whole file: a payout_id that
+// appears on several rows is an error on every one of them. Call it once,
+// after the last Check.
+func (v *Validator) Finish() []RowError {
+	ids := make([]string, 0, len(v.dups))
+	for id := range v.dups {
+		ids = append(ids, id)
+	}
+	first := func(id string) int { return abs(v.dups[id][0]) }
+	sort.Slice(ids, func(i, j int) bool { return first(ids[i]) < first(ids[j]) })
+	var out []RowError
+	for _, id := range ids {
+		rows := v.dups[id]
+		for i, m := range rows {
+			var others []string
+			for j, o := range rows {
+				if j != i {
+					others = append(others, strconv.Itoa(abs(o)))
+				}
+			}
+			if m > 0 {
+				v.bad++ // valid until now
+			}
+			out = append(out, RowError{File: v.file, Sheet: v.sheet, Row: abs(m), Column: ColPayoutID, Value: id,
+				Reason: fmt.Sprintf("payout_id appears more than once in this file (also on row %s)", strings.Join(others, ", "))})
+		}
+	}
+	v.dups = map[string][]int{}
+	return out
+}
+
+// Counts returns the rows checked and how many of them are valid so far
+// (final after Finish).
+func (v *Validator) Counts() (rows, valid int) { return v.rows, v.rows - v.bad }
+
+// refChars are the characters a payout_id may hold: every provider takes
+// them in its merchant reference.
+func refChars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxPayoutID is the schema's limit; providers may have shorter ones.
+const maxPayoutID = 64
+
+func (v *Validator) checkSchema(c *rowCheck) {
+	r, n := c.r, c.n
+	switch {
+	case r.PayoutID == "":
+		c.failf(ColPayoutID, "payout_id is required")
+	case !refChars(r.PayoutID):
+		c.failf(ColPayoutID, "payout_id may only hold letters A-Z, digits, '-' and '_'")
+	case len(r.PayoutID) > maxPayoutID:
+		c.failf(ColPayoutID, "payout_id is %d characters long, the maximum is %d", len(r.PayoutID), maxPayoutID)
+	}
+
+	switch _, known := Rules[n.Provider]; {
+	case r.Provider == "":
+		c.failf(ColProvider, "provider is required (one of %s)", strings.Join(ProviderNames, ", "))
+	case !known:
+		c.failf(ColProvider, "unknown provider (one of %s)", strings.Join(ProviderNames, ", "))
+	case v.enabled != nil && !v.enabled[n.Provider]:
+		c.failf(ColProvider, "provider %s is not enabled in the configuration", n.Provider)
+	}
+
+	if r.Method == "" {
+		c.failf(ColMethod, "method is required (one of %s)", methodList(providers.Methods))
+	} else if !slices.Contains(providers.Methods, providers.Method(n.Method)) {
+		c.failf(ColMethod, "unknown method (one of %s)", methodList(providers.Methods))
+	}
+
+	if r.Country == "" {
+		c.failf(ColCountry, "country is required (ISO 3166 two-letter code, e.g. PE)")
+	} else if !isCountry(n.Country) {
+		c.failf(ColCountry, "country must be an ISO 3166 two-letter code such as PE")
+	}
+
+	cur, curOK := money.Lookup(n.Currency)
+	if r.Currency == "" {
+		c.failf(ColCurrency, "currency is required (ISO 4217 code, e.g. PEN)")
+	} else if !curOK {
+		c.failf(ColCurrency, "unknown currency (one of %s)", strings.Join(money.Codes(), ", "))
+	}
+
+	if r.Amount == "" {
+		c.failf(ColAmount, "amount is required")
+	} else if curOK {
+		if _, err := money.ParseMinor(r.Amount, cur.Exponent); err != nil {
+			c.failf(ColAmount, "%s", amountReason(err, cur))
+		}
+	} else if _, err := money.ParseMinor(r.Amount, 3); err != nil && !errors.Is(err, money.ErrTooPrecise) {
+		c.failf(ColAmount, "%s", amountReason(err, cur))
+	}
+
+	if r.Email != "" {
+		if reason := checkEmail(r.Email); reason != "" {
+			c.failf(ColEmail, "%s", reason)
+		}
+	}
+
+	peru := n.Country == "PE"
+	if r.Phone != "" {
+		if peru {
+			if reason := checkPeruPhone(r.Phone); reason != "" {
+				c.failf(ColPhone, "%s", reason)
+			}
+		} else if !phoneLike(r.Phone) {
+			c.failf(ColPhone, "phone must be digits, optionally after a leading +")
+		}
+	}
+
+	switch {
+	case r.DocumentType == "" && r.DocumentNumber != "":
+		c.failf(ColDocumentType, "document_type is required with a document_number (DNI, RUC, CE or PAS)")
+	case r.DocumentType != "" && !slices.Contains(documentTypes, n.DocumentType):
+		c.failf(ColDocumentType, "document_type must be DNI, RUC, CE or PAS")
+	case r.DocumentType != "" && r.DocumentNumber == "":
+		c.failf(ColDocumentNumber, "document_number is required with a document_type")
+	}
+
+	if r.BankCode != "" && peru && (len(r.BankCode) != 3 || !digits(r.BankCode)) {
+		c.failf(ColBankCode, "bank_code must be the bank's 3-digit SBS code (e.g. 002 for BCP; the first 3 digits of its CCI)")
+	}
+	if r.AccountType != "" && n.AccountType != "savings" && n.AccountType != "checking" {
+		c.failf(ColAccountType, "account_type must be savings or checking")
+	}
+	if r.AccountNumber != "" && peru && !digits(r.AccountNumber) {
+		c.failf(ColAccountNumber, "account_number must be digits only, without dashes or spaces")
+	}
+	if r.CCI != "" {
+		if reason := checkCCI(r.CCI); reason != "" {
+			c.failf(ColCCI, "%s", reason)
+		} else if r.BankCode != "" && !c.failed(ColBankCode) && r.CCI[:3] != r.BankCode {
+			c.failf(ColBankCode, "bank_code %s does not match the CCI, which is of bank %s", r.BankCode, r.CCI[:3])
+		}
+	}
+	if r.CardToken != "" && looksLikePAN(r.CardToken) {
+		// Never echo a card number, not even in an error.
+		c.fail(ColCardToken, maskPAN(r.CardToken), "card_token looks like a card number; only the provider's token may be given, never the card itself")
+	}
+	checkDocuments(c)
+}
+
+// checkProvider applies the rules of the row's provider (rules.go).
+func checkProvider(c *rowCheck, p ProviderRules) {
+	r, n := c.r, c.n
+	m, ok := p.Methods[providers.Method(n.Method)]
+	if !ok {
+		var ms []providers.Method
+		for _, x := range providers.Methods {
+			if _, ok := p.Methods[x]; ok {
+				ms = append(ms, x)
+			}
+		}
+		c.failf(ColMethod, "%s does not pay by %s (it pays by %s)", p.Name, n.Method, methodList(ms))
+		return
+	}
+
+	currencies := p.Currencies
+	if len(m.Currencies) > 0 {
+		currencies = m.Currencies
+	}
+	if !c.failed(ColCurrency) && !slices.Contains(currencies, n.Currency) {
+		c.failf(ColCurrency, "%s %s payouts are in %s only", p.Name, n.Method, strings.Join(currencies, ", "))
+	}
+	if len(p.Countries) > 0 && !c.failed(ColCountry) && !slices.Contains(p.Countries, n.Country) {
+		c.failf(ColCountry, "%s pays to %s only", p.Name, strings.Join(p.Countries, ", "))
+	}
+
+	maxRef, ok := p.MaxReference[n.Country]
+	if !ok {
+		maxRef = p.MaxReference[""]
+	}
+	if maxRef > 0 && len(r.PayoutID) > maxRef && !c.failed(ColPayoutID) {
+		in := ""
+		if _, byCountry := p.MaxReference[n.Country]; byCountry {
+			in = " for " + n.Country
+		}
+		c.failf(ColPayoutID, "payout_id is %d characters long; %s takes at most %d%s (its %s)", len(r.PayoutID), p.Name, maxRef, in, p.ReferenceField)
+	}
+
+	for _, group := range m.Required {
+		filled := false
+		for _, col := range group {
+			if r.Get(col) != "" {
+				filled = true
+			}
+		}
+		if !filled {
+			what := strings.Join(group, " or ")
+			if len(group) > 1 {
+				what = "one of " + what
+			}
+			c.fail(group[0], "", fmt.Sprintf("%s is required for %s %s payouts", what, p.Name, n.Method))
+		}
+	}
+
+	if cur, ok := money.Lookup(n.Currency); ok && !c.failed(ColAmount) {
+		if amt, err := money.ParseMinor(r.Amount, cur.Exponent); err == nil {
+			for _, l := range m.Limits {
+				if l.Currency != cur.Code || (l.BankCode != "" && l.BankCode != r.BankCode) {
+					continue
+				}
+				max, err := money.ParseMinor(l.Max, cur.Exponent)
+				if err == nil && amt > max {
+					c.failf(ColAmount, "amount is above the %s limit of %s %s", l.Why, money.FormatMinor(max, cur.Exponent), cur.Code)
+				}
+				break
+			}
+		}
+	}
+
+	if p.MaxDescription > 0 && utf8.RuneCountInString(r.Description) > p.MaxDescription {
+		c.failf(ColDescription, "description is %d characters long; %s takes at most %d", utf8.RuneCountInString(r.Description), p.Name, p.MaxDescription)
+	}
+	if r.Description == "" && slices.Contains(m.DescriptionForBanks, r.BankCode) {
+		c.failf(ColDescription, "description is required by %s for bank %s", p.Name, r.BankCode)
+	}
+
+	if p.MaxFullName > 0 {
+		full := providers.Beneficiary{Name: r.BeneficiaryName, LastName: r.BeneficiaryLastName}.FullName()
+		if n := utf8.RuneCountInString(full); n > p.MaxFullName {
+			c.failf(ColBeneficiaryName, "name and last name together are %d characters long; %s takes at most %d", n, p.Name, p.MaxFullName)
+		}
+	}
+
+	if r.DocumentType != "" && !c.failed(ColDocumentType) {
+		if len(p.DocumentTypes) > 0 && !slices.Contains(p.DocumentTypes, n.DocumentType) {
+			c.failf(ColDocumentType, "%s accepts document types %s", p.Name, strings.Join(p.DocumentTypes, ", "))
+		}
+		if banks := p.DocumentNotForBank[n.DocumentType]; slices.Contains(banks, r.BankCode) {
+			c.failf(ColDocumentType, "%s does not accept %s documents for bank %s", p.Name, n.DocumentType, r.BankCode)
+		}
+	}
+
+	if n.Method == string(providers.BankTransfer) && m.AccountLengths != nil && r.CCI == "" && r.AccountNumber != "" &&
+		!c.failed(ColAccountNumber) && !c.failed(ColBankCode) && r.BankCode != "" {
+		lengths, ok := m.AccountLengths[r.BankCode]
+		switch {
+		case !ok && len(r.AccountNumber) != 20:
+			c.failf(ColAccountNumber, "%s pays bank %s by its 20-digit CCI: fill the cci column", p.Name, r.BankCode)
+		case ok && !slices.Contains(lengths, len(r.AccountNumber)):
+			c.failf(ColAccountNumber, "account numbers of bank %s have %s digits at %s (got %d); or give the cci", r.BankCode, intList(lengths), p.Name, len(r.AccountNumber))
+		}
+	}
+
+	if p.CardToken == TokenHex64 && r.CardToken != "" && !c.failed(ColCardToken) && (len(r.CardToken) != 64 || !hexString(r.CardToken)) {
+		c.failf(ColCardToken, "%s card tokens are 64 hexadecimal characters (got %d characters)", p.Name, len(r.CardToken))
+	}
+}
+
+// checkDocuments checks the document number with the provider's CE rule
+// (8 to 12 characters when the provider is unknown).
+func checkDocuments(c *rowCheck) {
+	n := c.n
+	if n.DocumentType == "" || n.DocumentNumber == "" || c.failed(ColDocumentType) {
+		return
+	}
+	ce := [2]int{8, 12}
+	if p, ok := Rules[n.Provider]; ok && p.CELength[0] > 0 {
+		ce = p.CELength
+	}
+	if reason := checkDocument(n.DocumentType, n.DocumentNumber, ce[0], ce[1]); reason != "" {
+		c.failf(ColDocumentNumber, "%s", reason)
+	}
+}
+
+var documentTypes = []string{"DNI", "RUC", "CE", "PAS"}
+
+func amountReason(err error, cur money.Currency) string {
+	switch {
+	case errors.Is(err, money.ErrTooPrecise):
+		return fmt.Sprintf("amount has more decimals than the currency allows (%s: %d)", cur.Code, cur.Exponent)
+	case errors.Is(err, money.ErrSyntax):
+		return "amount must be a plain decimal number such as 1500.50 (no currency sign, no exponent)"
+	}
+	return err.Error()
+}
+
+func checkEmail(s string) string {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "email is not a valid address (name@example.com)"
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 || !strings.Contains(s[at+1:], ".") || strings.HasSuffix(s, ".") {
+		return "email domain is incomplete (name@example.com)"
+	}
+	return ""
+}
+
+func phoneLike(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	return digits(s) && len(s) >= 6 && len(s) <= 15
+}
+
+func isCountry(s string) bool {
+	if len(s) != 2 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' {
+		return false
+	}
+	r, err := language.ParseRegion(s)
+	return err == nil && r.IsCountry() && r.String() == s
+}
+
+func methodList(ms []providers.Method) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ", ")
+}
+
+func intList(xs []int) string {
+	s := make([]string, len(xs))
+	for i, x := range xs {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, " or ")
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// MaxErrors is how many errors a Report keeps; the rest are only counted.
+const MaxErrors = 10_000
+
+// Report is the outcome of validating a whole file.
+type Report struct {
+	File   string
+	Source Source
+	// Rows counts the non-blank data rows, ValidRows those without error.
+	Rows, ValidRows int
+	// Errors lists the problems in row order, at most MaxErrors of them.
+	Errors []RowError
+	// Omitted counts the errors beyond MaxErrors.
+	Omitted int
+}
+
+func (rep *Report) add(errs ...RowError) {
+	for _, e := range errs {
+		if len(rep.Errors) >= MaxErrors {
+			rep.Omitted++
+			continue
+		}
+		rep.Errors = append(rep.Errors, e)
+	}
+}
+
+// ValidateFile reads and validates a whole file, streaming, and reports
+// every problem. A header that cannot be used is reported as errors on the
+// header row (the returned error is nil); a file that cannot be read at all
+// (missing, too large, too many rows, not CSV or XLSX, a missing sheet) is
+// an error wrapping ErrInput, or an I/O error.
+func ValidateFile(path string, ro ReadOptions, vo ValidateOptions) (*Report, error) {
+	rd, err := OpenFile(path, ro)
+	if err != nil {
+		var he *HeaderError
+		if errors.As(err, &he) {
+			rep := &Report{File: he.File, Source: Source{Path: path, Name: he.File, Sheet: he.Sheet}}
+			rep.add(he.RowErrors()...)
+			return rep, nil
+		}
+		return nil, err
+	}
+	defer rd.Close()
+	src := rd.Source()
+	rep := &Report{File: src.Name, Source: src}
+	v := NewValidator(vo)
+	broken := 0
+	for {
+		row, err := rd.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var re *RowError
+			if errors.As(err, &re) {
+				broken++
+				rep.add(*re)
+				continue
+			}
+			return nil, err
+		}
+		_, _, errs := v.Check(src, row)
+		rep.add(errs...)
+	}
+	rep.add(v.Finish()...)
+	rows, valid := v.Counts()
+	rep.Rows, rep.ValidRows = rows+broken, valid
+	sort.SliceStable(rep.Errors, func(i, j int) bool { return rep.Errors[i].Row < rep.Errors[j].Row })
+	return rep, nil
+}
