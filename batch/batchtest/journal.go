@@ -1,0 +1,61 @@
+package batchtest
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/providers"
+)
+
+// Journal opens a fresh journal in t.TempDir() and, when the test ends,
+// runs bbolt's consistency check and closes it.
+func Journal(t testing.TB, now func() time.Time) *batch.Journal {
+	t.Helper()
+	j, err := batch.Open(filepath.Join(t.TempDir(), "journal.db"), batch.Options{Now: now})
+	if err != nil {
+		t.Fatalf("open journal: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := j.Check(); err != nil {
+			t.Errorf("journal consistency check: %v", err)
+		}
+		if err := j.Close(); err != nil {
+			t.Errorf("close journal: %v", err)
+		}
+	})
+	return j
+}
+
+// Item returns an accepted item for a provider with an amount in minor units.
+func Item(id, provider string, method providers.Method, minor int64, currency string) batch.Item {
+	return batch.Item{
+		PayoutID: id,
+		Provider: provider,
+		Payout: providers.Payout{
+			ID: id, Method: method, Country: "PE", Amount: money.Money{Minor: minor, Currency: currency},
+			Description: "test payout",
+			Beneficiary: providers.Beneficiary{Name: "Ana", LastName: "Quispe", Email: "ana@example.com",
+				DocumentType: "DNI", DocumentNumber: "01234567", BankCode: "002", AccountType: "savings",
+				AccountNumber: "1912345678901", CCI: "00243000584290204477", Phone: "987654321"},
+		},
+	}
+}
+
+// Import journals a batch of items (row numbers from 2, as in a file with
+// a header row) and returns its id.
+func Import(t testing.TB, j *batch.Journal, id string, items ...batch.Item) string {
+	t.Helper()
+	for i := range items {
+		if items[i].Row == 0 {
+			items[i].Row = i + 2
+		}
+	}
+	if err := j.Import(batch.Batch{ID: id, File: fmt.Sprintf("%s.csv", id), Rows: len(items), Valid: len(items)}, items); err != nil {
+		t.Fatalf("import batch %s: %v", id, err)
+	}
+	return id
+}

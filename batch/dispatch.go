@@ -1,0 +1,513 @@
+package batch
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/providers"
+	"golang.org/x/sync/errgroup"
+)
+
+// DispatchOptions configure a Dispatcher.
+type DispatchOptions struct {
+	Pools map[string]PoolConfig
+	// MaxAttempts caps sends of one item for retryable errors (default 8).
+	MaxAttempts int
+	BackoffBase time.Duration
+	BackoffMax  time.Duration
+	// BreakerFailures in a row open a provider's breaker for BreakerCooldown.
+	BreakerFailures int
+	BreakerCooldown time.Duration
+	// ResendAfter is the wait before an in-doubt payout is resent to a
+	// provider that refuses duplicates (Monnet asks for 30 s).
+	ResendAfter time.Duration
+	// RequestTimeout bounds one provider call (default 30 s). In-flight calls
+	// finish after ctx is cancelled, within this bound.
+	RequestTimeout time.Duration
+	Caps           []Cap
+	Location       *time.Location
+	Log            *slog.Logger
+	// Observe, when set, is told about every provider call (for metrics).
+	Observe func(provider, op string, d time.Duration, err error)
+}
+
+// Cap limits what one provider (or all, when Provider is "") may send per
+// day or per batch. Reaching it holds the rest.
+type Cap struct {
+	Provider  string
+	Scope     string // day or batch
+	MaxCount  int
+	MaxAmount map[string]int64 // currency -> minor units
+}
+
+// Dispatcher sends a batch's items to their providers through one pool per
+// provider, with the exactly-once rule: an item is committed as sending
+// before its request leaves, and anything in doubt is resolved before it is
+// sent again.
+type Dispatcher struct {
+	j     *Journal
+	provs map[string]providers.Provider
+	pools map[string]*pool
+	o     DispatchOptions
+	log   *slog.Logger
+
+	sent, done, inDoubt atomic.Int64
+}
+
+// NewDispatcher builds a dispatcher over the journal and the providers that
+// are configured.
+func NewDispatcher(j *Journal, provs map[string]providers.Provider, o DispatchOptions) *Dispatcher {
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 8
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Dispatcher{j: j, provs: provs, pools: map[string]*pool{}, o: o, log: log}
+	for name := range provs {
+		d.pools[name] = newPool(name, o.Pools[name], o.BreakerFailures, o.BreakerCooldown, j.Now)
+	}
+	return d
+}
+
+// Provider returns a configured provider by name.
+func (d *Dispatcher) Provider(name string) (providers.Provider, bool) {
+	p, ok := d.provs[name]
+	return p, ok
+}
+
+// PoolStats returns each pool's counters.
+func (d *Dispatcher) PoolStats() map[string]PoolStats {
+	out := map[string]PoolStats{}
+	for n, p := range d.pools {
+		out[n] = p.snapshot()
+	}
+	return out
+}
+
+// Summary is what one Run did.
+type Summary struct {
+	Queued    int            `json:"queued"`
+	Sent      int            `json:"sent"`
+	Held      int            `json:"held"`
+	HeldWhy   []string       `json:"held_why,omitempty"`
+	InDoubt   int            `json:"in_doubt"`
+	Left      int            `json:"left"` // still queued (stopped, or attempts exhausted)
+	ByState   map[State]int  `json:"by_state"`
+	Providers map[string]int `json:"providers"`
+}
+
+// Progress reports dispatch progress.
+type Progress struct {
+	Total, Done int
+	Sent        int64
+}
+
+// Recover turns every item left in sending by a crash into in_doubt: its
+// request may or may not have reached the provider.
+func (d *Dispatcher) Recover() (int, error) {
+	var ids []string
+	err := d.j.OpenItems(func(it Item) bool {
+		if it.State == Sending || it.State == Confirming {
+			ids = append(ids, it.PayoutID)
+		}
+		return true
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, id := range ids {
+		it, err := d.j.Item(id)
+		if err != nil {
+			return 0, err
+		}
+		to := InDoubt
+		if it.State == Confirming {
+			to = AwaitingConfirmation // confirm is idempotent: settle again
+		}
+		if err := d.j.Apply(Change{PayoutID: id, To: to, Actor: "recovery", From: it.State,
+			Reason: "found in " + string(it.State) + " after a restart: the request may have reached the provider"}); err != nil {
+			return 0, err
+		}
+	}
+	return len(ids), nil
+}
+
+// Run dispatches every accepted or queued item of the batches (all
+// unfinished batches when none are named) and resolves what is in doubt. It
+// returns when nothing is left to send, or when ctx is cancelled: then it
+// stops taking items, lets requests in flight finish and returns ctx's
+// error after their results are committed.
+func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(Progress)) (Summary, error) {
+	sum := Summary{ByState: map[State]int{}, Providers: map[string]int{}}
+	if _, err := d.Recover(); err != nil {
+		return sum, err
+	}
+	if len(batchIDs) == 0 {
+		bs, err := d.j.Batches()
+		if err != nil {
+			return sum, err
+		}
+		for _, b := range bs {
+			if b.State != BatchDone && b.State != BatchHeld && b.State != BatchIngesting {
+				batchIDs = append(batchIDs, b.ID)
+			}
+		}
+	}
+	queues := map[string][]string{}
+	for _, id := range batchIDs {
+		b, err := d.j.Batch(id)
+		if err != nil {
+			return sum, err
+		}
+		if b.State == BatchHeld {
+			return sum, fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
+		}
+		q, held, err := d.queue(b)
+		if err != nil {
+			return sum, err
+		}
+		sum.Held += len(held)
+		for why := range held {
+			sum.HeldWhy = append(sum.HeldWhy, why)
+		}
+		for prov, ids := range q {
+			queues[prov] = append(queues[prov], ids...)
+		}
+		if err := d.j.SetBatch(id, func(b *Batch) error { b.State = BatchDispatching; return nil }); err != nil {
+			return sum, err
+		}
+	}
+	total := 0
+	for _, ids := range queues {
+		total += len(ids)
+	}
+	sum.Queued = total
+	var doneCount atomic.Int64
+	stopProgress := make(chan struct{})
+	var pwg sync.WaitGroup
+	if progress != nil {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			t := time.NewTicker(200 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-stopProgress:
+					progress(Progress{Total: total, Done: int(doneCount.Load()), Sent: d.sent.Load()})
+					return
+				case <-t.C:
+					progress(Progress{Total: total, Done: int(doneCount.Load()), Sent: d.sent.Load()})
+				}
+			}
+		}()
+	}
+	var g errgroup.Group
+	for prov, ids := range queues {
+		p, ok := d.provs[prov]
+		if !ok {
+			d.log.Warn("provider not configured; its items stay queued", "provider", prov, "items", len(ids))
+			continue
+		}
+		pl := d.pools[prov]
+		g.Go(func() error { return d.runPool(ctx, p, pl, ids, &doneCount) })
+	}
+	err := g.Wait()
+	// In-doubt items found during the run are resolved now (and again by
+	// every later run or poll until none is left).
+	if ctx.Err() == nil && err == nil {
+		err = d.ResolveInDoubt(ctx)
+	}
+	close(stopProgress)
+	pwg.Wait()
+	for _, id := range batchIDs {
+		if e := d.j.Items(id, func(it Item) bool {
+			sum.ByState[it.State]++
+			sum.Providers[it.Provider]++
+			return true
+		}); e != nil && err == nil {
+			err = e
+		}
+		if e := d.j.RefreshBatch(id); e != nil && err == nil {
+			err = e
+		}
+	}
+	sum.Sent = int(d.sent.Load())
+	sum.InDoubt = sum.ByState[InDoubt]
+	sum.Left = sum.ByState[Queued] + sum.ByState[Accepted]
+	sort.Strings(sum.HeldWhy)
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return sum, err
+}
+
+// queue moves a batch's accepted items to queued in row order, holding the
+// ones beyond a cap, and returns the queued ids per provider (queued items
+// of an earlier, interrupted run included).
+func (d *Dispatcher) queue(b Batch) (map[string][]string, map[string]int, error) {
+	out := map[string][]string{}
+	held := map[string]int{}
+	used, err := d.capUsage(b.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var changes []Change
+	flush := func() error {
+		err := d.j.Apply(changes...)
+		changes = changes[:0]
+		return err
+	}
+	err = d.j.Items(b.ID, func(it Item) bool {
+		switch it.State {
+		case Queued:
+			out[it.Provider] = append(out[it.Provider], it.PayoutID)
+			return true
+		case Accepted:
+		default:
+			return true
+		}
+		if why := d.overCap(used, it); why != "" {
+			held[why]++
+			changes = append(changes, Change{PayoutID: it.PayoutID, To: Held, Actor: "dispatcher", Reason: why})
+		} else {
+			used.add(it)
+			changes = append(changes, Change{PayoutID: it.PayoutID, To: Queued, Actor: "dispatcher"})
+			out[it.Provider] = append(out[it.Provider], it.PayoutID)
+		}
+		if len(changes) >= 500 {
+			err = flush()
+		}
+		return err == nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	for why, n := range held {
+		d.log.Warn("items held by a cap", "batch", b.ID, "cap", why, "items", n)
+	}
+	return out, held, err
+}
+
+// runPool feeds one provider's items to its workers.
+func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, ids []string, done *atomic.Int64) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pl.cfg.Concurrency)
+	for _, id := range ids {
+		if err := pl.wait(gctx); err != nil {
+			break // stopping: the rest stays queued for the next run
+		}
+		g.Go(func() error {
+			err := d.send(ctx, p, pl, id)
+			done.Add(1)
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// send takes one queued item through sending to the provider's answer,
+// retrying what the taxonomy calls retryable.
+func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, id string) error {
+	for attempt := 1; ; attempt++ {
+		it, err := d.j.Item(id)
+		if err != nil {
+			return err
+		}
+		if it.State != Queued {
+			return nil
+		}
+		// The intent is durable before the request leaves.
+		if err := d.j.Apply(Change{PayoutID: id, To: Sending, Actor: "dispatcher", From: Queued,
+			Update: func(x *Item) { x.Sends++ }}); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return nil
+			}
+			return err
+		}
+		payout := it.Payout
+		payout.Attempt = it.Attempt
+		// In-flight requests finish even when the run is stopping.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
+		start := time.Now()
+		st, serr := p.Submit(rctx, payout)
+		cancel()
+		d.sent.Add(1)
+		if d.o.Observe != nil {
+			d.o.Observe(p.Name(), "submit", time.Since(start), serr)
+		}
+		retry, err := d.record(ctx, p, pl, it, st, serr)
+		if err != nil || !retry {
+			return err
+		}
+		if attempt >= d.o.MaxAttempts {
+			d.log.Warn("giving up for this run after retries; the item stays queued", "payout", id, "attempts", attempt)
+			return nil
+		}
+		wait := max(backoff(attempt, d.o.BackoffBase, d.o.BackoffMax), providers.RetryAfter(serr))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		if err := pl.wait(ctx); err != nil {
+			return nil
+		}
+	}
+}
+
+// record commits the provider's answer to one send and says whether to
+// retry (only when nothing was created at the provider).
+func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error) (bool, error) {
+	id := it.PayoutID
+	payload, _ := json.Marshal(st)
+	switch {
+	case serr == nil:
+		pl.success()
+		to := StateFor(st.Outcome)
+		if err := d.j.Apply(Change{PayoutID: id, To: to, Actor: "dispatcher", Status: &st, Payload: payload,
+			Reason: reasonOf(st)}); err != nil {
+			return false, err
+		}
+		if to == AwaitingConfirmation {
+			return false, Settle(context.WithoutCancel(ctx), d.j, p, st, "dispatcher")
+		}
+		return false, nil
+	case errors.Is(serr, providers.ErrRateLimited):
+		pl.rateLimited(providers.RetryAfter(serr))
+		return true, d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher", Reason: serr.Error()})
+	case errors.Is(serr, providers.ErrUnavailable), errors.Is(serr, providers.ErrAuth):
+		pl.failure()
+		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher", Reason: serr.Error()})
+	case errors.Is(serr, providers.ErrDuplicate):
+		pl.success()
+		// The provider already has this payout (an earlier request whose
+		// answer was lost): it exists, so it is submitted; its outcome
+		// arrives by webhook or status query.
+		st.Outcome = providers.Processing
+		return false, d.j.Apply(Change{PayoutID: id, To: Submitted, Actor: "dispatcher", Status: &st,
+			Reason: "already at the provider: " + serr.Error()})
+	case providers.IsInDoubt(serr):
+		pl.failure()
+		d.inDoubt.Add(1)
+		// Keep whatever references the client learnt before the failure
+		// (a Bank 131 session created before start/payout was lost).
+		var stp *providers.Status
+		if st.Refs.SessionID != "" || st.Refs.ProviderID != "" {
+			st.Outcome = providers.Processing
+			stp = &st
+		}
+		return false, d.j.Apply(Change{PayoutID: id, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+	default:
+		// Rejected, insufficient funds, unsupported: final for this payout.
+		pl.success()
+		st.Outcome = providers.Failed
+		if st.Code == "" {
+			st.Code = providers.Code(serr)
+		}
+		if st.Message == "" {
+			st.Message = serr.Error()
+		}
+		return false, d.j.Apply(Change{PayoutID: id, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+	}
+}
+
+func reasonOf(st providers.Status) string {
+	if st.Code != "" {
+		return st.Code + ": " + st.Message
+	}
+	return st.Message
+}
+
+// capState accumulates what was sent against each cap.
+type capState struct {
+	d     *Dispatcher
+	count map[int]int
+	amt   map[int]map[string]int64
+}
+
+func (c *capState) add(it Item) {
+	for i, cp := range c.d.o.Caps {
+		if cp.Provider != "" && cp.Provider != it.Provider {
+			continue
+		}
+		c.count[i]++
+		if c.amt[i] == nil {
+			c.amt[i] = map[string]int64{}
+		}
+		c.amt[i][it.Payout.Amount.Currency] += it.Payout.Amount.Minor
+	}
+}
+
+// capUsage counts what is already committed against the caps: items sent
+// today (day caps, in the configured zone) and this batch's items already
+// queued or beyond (batch caps).
+func (d *Dispatcher) capUsage(batchID string) (*capState, error) {
+	cs := &capState{d: d, count: map[int]int{}, amt: map[int]map[string]int64{}}
+	if len(d.o.Caps) == 0 {
+		return cs, nil
+	}
+	now := d.j.Now().In(d.o.Location)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, d.o.Location)
+	err := d.j.AllItems(func(it Item) bool {
+		if it.State.NeverSent() && it.State != Queued {
+			return true
+		}
+		for i, cp := range d.o.Caps {
+			if cp.Provider != "" && cp.Provider != it.Provider {
+				continue
+			}
+			counts := (cp.Scope == "batch" && it.BatchID == batchID) ||
+				(cp.Scope != "batch" && (it.State == Queued || !it.SentAt.Before(today)))
+			if !counts {
+				continue
+			}
+			cs.count[i]++
+			if cs.amt[i] == nil {
+				cs.amt[i] = map[string]int64{}
+			}
+			cs.amt[i][it.Payout.Amount.Currency] += it.Payout.Amount.Minor
+		}
+		return true
+	})
+	return cs, err
+}
+
+// overCap returns why an item would exceed a cap, or "".
+func (d *Dispatcher) overCap(cs *capState, it Item) string {
+	for i, cp := range d.o.Caps {
+		if cp.Provider != "" && cp.Provider != it.Provider {
+			continue
+		}
+		who := cp.Provider
+		if who == "" {
+			who = "all providers"
+		}
+		if cp.MaxCount > 0 && cs.count[i]+1 > cp.MaxCount {
+			return fmt.Sprintf("%s cap of %d payouts per %s reached", who, cp.MaxCount, cp.Scope)
+		}
+		cur := it.Payout.Amount.Currency
+		if lim, ok := cp.MaxAmount[cur]; ok && cs.amt[i][cur]+it.Payout.Amount.Minor > lim {
+			return fmt.Sprintf("%s cap of %s per %s reached", who, money.Money{Minor: lim, Currency: cur}, cp.Scope)
+		}
+	}
+	return ""
+}

@@ -1,0 +1,315 @@
+package batch
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/payrun/payrun/providers"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets of the journal. Keys are documented beside each.
+var (
+	bktMeta        = []byte("meta")        // "schema" -> version
+	bktBatches     = []byte("batches")     // batch id -> Batch
+	bktBatchSHA    = []byte("batch_sha")   // sha256 hex -> batch id
+	bktItems       = []byte("items")       // payout_id -> Item
+	bktBatchItems  = []byte("batch_items") // batch id, 0, row (8 bytes BE) -> payout_id
+	bktOpen        = []byte("open")        // payout_id -> "" while not final
+	bktTransitions = []byte("transitions") // sequence (8 bytes BE) -> Transition
+	bktEvents      = []byte("events")      // provider, 0, event id -> Event
+	bktReplay      = []byte("replay")      // replay key -> time
+	bktRefs        = []byte("refs")        // provider, 0, provider id or session id -> payout_id
+	bktRejects     = []byte("rejects")     // batch id, 0, row -> RejectedRow (invalid or duplicate rows)
+	bktMail        = []byte("mail")        // message id -> QueuedMail
+	allBuckets     = [][]byte{bktMeta, bktBatches, bktBatchSHA, bktItems, bktBatchItems, bktOpen, bktTransitions,
+		bktEvents, bktReplay, bktRefs, bktRejects, bktMail}
+)
+
+const schemaVersion = "1"
+
+// ErrInUse is returned when another process holds the journal.
+var ErrInUse = errors.New("journal is in use by another payrun process")
+
+// ErrNotFound is returned for an unknown batch or item.
+var ErrNotFound = errors.New("not found")
+
+// Journal is payrun's durable memory: batches, items and their state
+// machine, the append-only transition log, and raw provider events, in one
+// bbolt file. Every state change goes through Apply, which checks it against
+// the graph in state.go and commits it (group-committed with other callers)
+// before returning.
+type Journal struct {
+	db   *bolt.DB
+	path string
+	now  func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// ReadOnly opens without the write lock (for `payrun status` beside a
+	// running daemon, which still fails while the daemon writes).
+	ReadOnly bool
+	// NoSync skips fsync: for benchmarks of the journal's own cost only,
+	// never for money.
+	NoSync bool
+}
+
+// Open opens (creating if needed) the journal at path with mode 0600. A
+// second process gets ErrInUse within a second.
+func Open(path string, o Options) (*Journal, error) {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: o.ReadOnly, NoSync: o.NoSync,
+		FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (stop the other process, or point --config at another journal)", ErrInUse, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	db.MaxBatchDelay = 2 * time.Millisecond
+	db.MaxBatchSize = 500
+	j := &Journal{db: db, path: path, now: now}
+	if o.ReadOnly {
+		return j, nil
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bktMeta)
+		if v := meta.Get([]byte("schema")); v != nil && string(v) != schemaVersion {
+			return fmt.Errorf("journal schema %s, this payrun understands %s", v, schemaVersion)
+		}
+		return meta.Put([]byte("schema"), []byte(schemaVersion))
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	return j, nil
+}
+
+// Close closes the journal.
+func (j *Journal) Close() error { return j.db.Close() }
+
+// Path returns the journal's file.
+func (j *Journal) Path() string { return j.path }
+
+// Now returns the journal's clock.
+func (j *Journal) Now() time.Time { return j.now() }
+
+// Check runs bbolt's consistency check.
+func (j *Journal) Check() error {
+	return j.db.View(func(tx *bolt.Tx) error {
+		var errs []error
+		for err := range tx.Check() {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	})
+}
+
+// Item is one payout row of a batch and everything known about it.
+type Item struct {
+	PayoutID string           `json:"payout_id"`
+	BatchID  string           `json:"batch_id"`
+	Row      int              `json:"row"`
+	Provider string           `json:"provider"`
+	Payout   providers.Payout `json:"payout"`
+	State    State            `json:"state"`
+	Reason   string           `json:"reason,omitempty"`
+	Refs     providers.Refs   `json:"refs"`
+	// Attempt is the fresh-submission counter passed to the provider
+	// (providers.Payout.Attempt).
+	Attempt int `json:"attempt,omitempty"`
+	// Sends counts requests that may have reached the provider.
+	Sends int `json:"sends,omitempty"`
+	// Last is the last status the provider reported.
+	Last providers.Status `json:"last"`
+	// Conflict describes a webhook and a status query that disagreed.
+	Conflict string    `json:"conflict,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	// SentAt is when the first request left (for daily caps and ageing).
+	SentAt time.Time `json:"sent_at,omitempty"`
+	// NextPoll is when the poller should ask the provider next.
+	NextPoll time.Time `json:"next_poll,omitempty"`
+	Polls    int       `json:"polls,omitempty"`
+}
+
+// Transition is one entry of the append-only log.
+type Transition struct {
+	Seq      uint64          `json:"seq"`
+	PayoutID string          `json:"payout_id"`
+	From     State           `json:"from"`
+	To       State           `json:"to"`
+	At       time.Time       `json:"at"`
+	Actor    string          `json:"actor"`
+	Reason   string          `json:"reason,omitempty"`
+	Payload  json.RawMessage `json:"payload,omitempty"`
+}
+
+func u64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func rowKey(batchID string, row int) []byte {
+	k := make([]byte, 0, len(batchID)+9)
+	k = append(k, batchID...)
+	k = append(k, 0)
+	return append(k, u64(uint64(row))...)
+}
+
+func refKey(provider, id string) []byte {
+	return append(append([]byte(provider), 0), id...)
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(raw, v)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+// Item returns one item by payout_id.
+func (j *Journal) Item(payoutID string) (Item, error) {
+	var it Item
+	err := j.db.View(func(tx *bolt.Tx) error {
+		ok, err := getJSON(tx.Bucket(bktItems), []byte(payoutID), &it)
+		if err == nil && !ok {
+			return fmt.Errorf("payout %s: %w", payoutID, ErrNotFound)
+		}
+		return err
+	})
+	return it, err
+}
+
+// Items calls fn for every item of a batch, in row order, until fn returns
+// false.
+func (j *Journal) Items(batchID string, fn func(Item) bool) error {
+	return j.db.View(func(tx *bolt.Tx) error {
+		items := tx.Bucket(bktItems)
+		c := tx.Bucket(bktBatchItems).Cursor()
+		prefix := append([]byte(batchID), 0)
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var it Item
+			if ok, err := getJSON(items, v, &it); err != nil || !ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if !fn(it) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// OpenItems calls fn for every item that is not final, until fn returns false.
+func (j *Journal) OpenItems(fn func(Item) bool) error {
+	return j.db.View(func(tx *bolt.Tx) error {
+		items := tx.Bucket(bktItems)
+		return tx.Bucket(bktOpen).ForEach(func(k, _ []byte) error {
+			var it Item
+			if ok, err := getJSON(items, k, &it); err != nil || !ok {
+				return err
+			}
+			if !fn(it) {
+				return errStop
+			}
+			return nil
+		})
+	})
+}
+
+var errStop = errors.New("stop")
+
+// AllItems calls fn for every item, in payout_id order.
+func (j *Journal) AllItems(fn func(Item) bool) error {
+	err := j.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktItems).ForEach(func(k, v []byte) error {
+			var it Item
+			if err := json.Unmarshal(v, &it); err != nil {
+				return err
+			}
+			if !fn(it) {
+				return errStop
+			}
+			return nil
+		})
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+// PayoutByRef returns the payout_id a provider's own id or session id
+// belongs to.
+func (j *Journal) PayoutByRef(provider, id string) (string, bool) {
+	var out string
+	_ = j.db.View(func(tx *bolt.Tx) error {
+		out = string(tx.Bucket(bktRefs).Get(refKey(provider, id)))
+		return nil
+	})
+	return out, out != ""
+}
+
+// Transitions calls fn for every transition of a payout, oldest first.
+// It scans the log; it is for operators and tests, not hot paths.
+func (j *Journal) Transitions(payoutID string, fn func(Transition)) error {
+	return j.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktTransitions).ForEach(func(_, v []byte) error {
+			var t Transition
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			if payoutID == "" || t.PayoutID == payoutID {
+				fn(t)
+			}
+			return nil
+		})
+	})
+}
+
+// Size returns the journal file's size in bytes.
+func (j *Journal) Size() int64 {
+	fi, err := os.Stat(j.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// refsFor returns the references an item starts with.
+func refsFor(p providers.Payout) providers.Refs {
+	return providers.Refs{PayoutID: p.ID, Method: p.Method}
+}

@@ -1,0 +1,151 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/payrun/payrun/providers"
+)
+
+// ResolveInDoubt settles every in-doubt item it can, per provider, before
+// anything is sent again (DESIGN.md "Exactly once"):
+//
+//   - with a provider reference (Monnet Id, TeemoPay tradeNo, Bank 131
+//     session), or at a provider that looks up by merchant reference
+//     (TeemoPay, Monnet Payin): ask. A status is applied; "not found" by
+//     merchant reference proves the payout was never created, so it is
+//     queued again with the same reference.
+//   - at a two-phase provider without a session id (Bank 131, Smart
+//     Glocal): the lost session can never move money without our confirm,
+//     which only the journaled session gets; queue a fresh session
+//     (Attempt+1). If the orphan ever reaches ready_to_confirm, Settle
+//     cancels it.
+//   - at a provider that refuses duplicates (Monnet 2005): after
+//     ResendAfter, queue a resend of the same reference; the provider
+//     answers with the payout, or with a duplicate error that proves it
+//     exists.
+//
+// Items it cannot settle yet stay in doubt for the next pass.
+func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
+	var items []Item
+	if err := d.j.OpenItems(func(it Item) bool {
+		if it.State == InDoubt {
+			items = append(items, it)
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	var requeue []string
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return nil
+		}
+		p, ok := d.provs[it.Provider]
+		if !ok {
+			continue
+		}
+		again, err := d.resolve(ctx, p, it)
+		if err != nil {
+			d.log.Warn("in-doubt payout not resolved yet", "payout", it.PayoutID, "provider", it.Provider, "err", err)
+			continue
+		}
+		if again {
+			requeue = append(requeue, it.PayoutID)
+		}
+	}
+	if len(requeue) == 0 {
+		return nil
+	}
+	// Resend what was proven safe to send (or a refused duplicate).
+	byProv := map[string][]string{}
+	for _, id := range requeue {
+		it, err := d.j.Item(id)
+		if err != nil {
+			return err
+		}
+		byProv[it.Provider] = append(byProv[it.Provider], id)
+	}
+	var done atomicCounter
+	for prov, ids := range byProv {
+		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], ids, &done.Int64); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolve settles one in-doubt item and reports whether it was queued for
+// a resend.
+func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it Item) (bool, error) {
+	caps := p.Capabilities()
+	refs := it.Refs
+	refs.PayoutID, refs.Method = it.PayoutID, it.Payout.Method
+	rctx, cancel := context.WithTimeout(ctx, d.o.RequestTimeout)
+	start := time.Now()
+	st, err := p.Lookup(rctx, refs)
+	cancel()
+	if d.o.Observe != nil {
+		d.o.Observe(p.Name(), "lookup", time.Since(start), err)
+	}
+	hasRef := refs.ProviderID != "" || refs.SessionID != ""
+	switch {
+	case err == nil:
+		_, aerr := d.j.ApplyStatus(it.PayoutID, "resolver", st)
+		if aerr == nil && st.Outcome == providers.AwaitingConfirmation {
+			aerr = Settle(ctx, d.j, p, st, "resolver")
+		}
+		return false, aerr
+	case errors.Is(err, providers.ErrNotFound) && (caps.LookupByReference && !hasRef):
+		return true, d.j.Apply(Change{PayoutID: it.PayoutID, To: Queued, Actor: "resolver", From: InDoubt,
+			Reason: "the provider has no payout with this reference: it was never created; sending it now"})
+	case errors.Is(err, providers.ErrUnsupported) || (errors.Is(err, providers.ErrNotFound) && !hasRef):
+		// No way to ask: use the provider's own duplicate protection.
+	default:
+		return false, err
+	}
+	switch {
+	case caps.TwoPhase:
+		return true, d.j.Apply(Change{PayoutID: it.PayoutID, To: Queued, Actor: "resolver", From: InDoubt,
+			Update: func(x *Item) { x.Attempt++ },
+			Reason: "session unknown: a fresh session is started; an unconfirmed orphan never moves money and is cancelled if it appears"})
+	case caps.DuplicateRefused:
+		if wait := d.o.ResendAfter - d.j.Now().Sub(it.Updated); wait > 0 {
+			return false, errors.New("waiting " + wait.Round(time.Second).String() + " before the resend that proves existence")
+		}
+		return true, d.j.Apply(Change{PayoutID: it.PayoutID, To: Queued, Actor: "resolver", From: InDoubt,
+			Reason: "resending the same reference: the provider refuses a duplicate, so this pays at most once"})
+	}
+	return false, errors.New("the provider offers no safe way to resolve this payout; an operator must check it")
+}
+
+// RefreshBatch sets a batch's state from its items: dispatching while
+// anything is queued or sending, waiting while items wait on others, done
+// when every item is final.
+func (j *Journal) RefreshBatch(id string) error {
+	state := BatchDone
+	err := j.Items(id, func(it Item) bool {
+		switch {
+		case it.State == Accepted || it.State == Queued || it.State == Sending:
+			state = BatchDispatching
+			return false
+		case !it.State.Final():
+			state = BatchWaiting
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return j.SetBatch(id, func(b *Batch) error {
+		if b.State == BatchHeld || b.State == BatchIngesting {
+			return nil
+		}
+		if b.State == BatchAccepted && state == BatchDispatching {
+			return nil
+		}
+		b.State = state
+		return nil
+	})
+}

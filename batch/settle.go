@@ -1,0 +1,200 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/payrun/payrun/providers"
+)
+
+// StateFor maps a provider outcome to the item state it puts an item in.
+func StateFor(o providers.Outcome) State {
+	switch o {
+	case providers.Processing:
+		return Submitted
+	case providers.AwaitingConfirmation:
+		return AwaitingConfirmation
+	case providers.AwaitingBeneficiary:
+		return AwaitingBeneficiary
+	case providers.Succeeded:
+		return Succeeded
+	case providers.Failed:
+		return Failed
+	case providers.Reversed:
+		return Reversed
+	case providers.Expired:
+		return Expired
+	case providers.Cancelled:
+		return Cancelled
+	}
+	return Submitted
+}
+
+// ApplyStatus records a provider status on an item and moves it to the
+// state the status implies, when the graph allows. A status that would move
+// a final item backwards is not applied (final states never regress,
+// except succeeded -> reversed); it returns applied=false and no error.
+func (j *Journal) ApplyStatus(payoutID, actor string, st providers.Status) (applied bool, err error) {
+	it, err := j.Item(payoutID)
+	if err != nil {
+		return false, err
+	}
+	to := StateFor(st.Outcome)
+	if it.State == to {
+		return true, j.Apply(Change{PayoutID: payoutID, To: to, Actor: actor, Status: &st, From: it.State})
+	}
+	if !CanMove(it.State, to) {
+		return false, nil
+	}
+	reason := st.Message
+	if st.Code != "" {
+		reason = st.Code + ": " + st.Message
+	}
+	err = j.Apply(Change{PayoutID: payoutID, To: to, Actor: actor, Status: &st, Reason: reason, From: it.State})
+	if errors.Is(err, ErrConflict) {
+		return j.ApplyStatus(payoutID, actor, st)
+	}
+	return err == nil, err
+}
+
+// Settle applies the two-phase rule to a payout waiting for confirmation:
+// it is confirmed only when the journal holds that session as the one
+// session of its payout_id and the provider's amount, currency and
+// recipient match the input row; anything else is cancelled at the
+// provider, with the reason recorded. Settle is safe to call from the
+// dispatcher, the webhook receiver and the poller for the same session:
+// the journal's compare-and-set lets one of them confirm.
+func Settle(ctx context.Context, j *Journal, p providers.Provider, st providers.Status, actor string) error {
+	c, ok := p.(providers.Confirmer)
+	if !ok {
+		return fmt.Errorf("%s: %w: not a two-phase provider", p.Name(), providers.ErrUnsupported)
+	}
+	session := st.Refs.SessionID
+	owner, known := j.PayoutByRef(p.Name(), session)
+	payoutID := st.Refs.PayoutID
+	if known {
+		payoutID = owner
+	}
+	it, err := j.Item(payoutID)
+	if err != nil || it.Provider != p.Name() {
+		return cancelSession(ctx, c, st, "no payout in the journal owns this session")
+	}
+	if it.Refs.SessionID != session || !known {
+		// An orphan: a session created for this payout by a request whose
+		// answer was lost. Only the journaled session may ever be paid.
+		return cancelSession(ctx, c, st, fmt.Sprintf("session %s is not the journaled session of payout %s", session, it.PayoutID))
+	}
+	if reason := mismatch(it, st); reason != "" {
+		if err := j.Apply(Change{PayoutID: it.PayoutID, To: AwaitingConfirmation, Actor: actor, Status: &st}); err != nil && !isTransition(err) {
+			return err
+		}
+		if _, err := c.Cancel(ctx, st.Refs, reason); err != nil && !errors.Is(err, providers.ErrNotFound) {
+			return fmt.Errorf("cancel session %s of payout %s: %w", session, it.PayoutID, err)
+		}
+		return j.Apply(Change{PayoutID: it.PayoutID, To: Cancelled, Actor: actor, Reason: "cancelled before confirmation: " + reason})
+	}
+	switch it.State {
+	case Confirming, Succeeded, Failed, Cancelled, Reversed, Expired:
+		return nil // someone else confirmed (or it is over)
+	case AwaitingConfirmation:
+	default:
+		if err := j.Apply(Change{PayoutID: it.PayoutID, To: AwaitingConfirmation, Actor: actor, Status: &st, From: it.State}); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return Settle(ctx, j, p, st, actor)
+			}
+			return err
+		}
+	}
+	// Intent before the request: confirming is committed first, and only
+	// the caller that wins the compare-and-set sends the confirm.
+	err = j.Apply(Change{PayoutID: it.PayoutID, To: Confirming, Actor: actor, From: AwaitingConfirmation,
+		Reason: "amount, currency and recipient match the input row"})
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	got, err := c.Confirm(ctx, st.Refs)
+	if err != nil {
+		if providers.IsInDoubt(err) || providers.IsRetryable(err) {
+			// Confirm is idempotent; the poller asks again.
+			return nil
+		}
+		return j.Apply(Change{PayoutID: it.PayoutID, To: Failed, Actor: actor, Reason: "confirm refused: " + err.Error()})
+	}
+	if got.Outcome == providers.AwaitingConfirmation {
+		got.Outcome = providers.Processing
+	}
+	_, err = j.ApplyStatus(it.PayoutID, actor, got)
+	return err
+}
+
+func cancelSession(ctx context.Context, c providers.Confirmer, st providers.Status, reason string) error {
+	if _, err := c.Cancel(ctx, st.Refs, reason); err != nil && !errors.Is(err, providers.ErrNotFound) {
+		return fmt.Errorf("cancel orphan session %s: %w", st.Refs.SessionID, err)
+	}
+	return nil
+}
+
+// mismatch compares what the provider is about to pay with the input row.
+func mismatch(it Item, st providers.Status) string {
+	want := it.Payout.Amount
+	if st.Amount.Minor != 0 || st.Amount.Currency != "" {
+		if st.Amount.Currency != want.Currency {
+			return fmt.Sprintf("currency %s at the provider, %s in the input", st.Amount.Currency, want.Currency)
+		}
+		if st.Amount.Minor != want.Minor {
+			return fmt.Sprintf("amount %s at the provider, %s in the input", st.Amount.Decimal(), want.Decimal())
+		}
+	} else {
+		return "the provider did not state the amount"
+	}
+	if st.Refs.PayoutID != "" && st.Refs.PayoutID != it.PayoutID {
+		return fmt.Sprintf("the provider's reference %s is not payout %s", st.Refs.PayoutID, it.PayoutID)
+	}
+	if st.Recipient != "" && !recipientMatches(it.Payout, st.Recipient) {
+		return fmt.Sprintf("recipient %q at the provider does not match the input row", st.Recipient)
+	}
+	return ""
+}
+
+// recipientMatches checks the provider's recipient description against the
+// row: the card's last four digits, when the provider reports them, must be
+// those recorded for the token, and a name must be the beneficiary's.
+func recipientMatches(p providers.Payout, recipient string) bool {
+	return recipientCheck(p, recipient)
+}
+
+func isTransition(err error) bool {
+	var te *ErrTransition
+	return errors.As(err, &te)
+}
+
+// recipientCheck reads the provider's recipient description ("card *4242
+// (visa) ANA QUISPE" or "ref p-1") and compares what it names.
+func recipientCheck(p providers.Payout, recipient string) bool {
+	s := strings.TrimSpace(recipient)
+	if strings.HasPrefix(s, "card *") {
+		// "card *4242 (visa) NAME": drop the card part.
+		rest := strings.TrimPrefix(s, "card *")
+		if i := strings.Index(rest, ")"); strings.Contains(rest, "(") && i >= 0 {
+			rest = rest[i+1:]
+		} else if i := strings.IndexByte(rest, ' '); i >= 0 {
+			rest = rest[i+1:]
+		} else {
+			rest = ""
+		}
+		s = strings.TrimSpace(rest)
+	}
+	if s == "" {
+		return true
+	}
+	if ref, ok := strings.CutPrefix(s, "ref "); ok {
+		return strings.TrimSpace(ref) == p.ID
+	}
+	norm := func(x string) string { return strings.Join(strings.Fields(strings.ToUpper(x)), " ") }
+	return norm(s) == norm(p.Beneficiary.FullName())
+}
