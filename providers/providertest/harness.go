@@ -28,6 +28,10 @@ type Harness struct {
 	// Forge returns a webhook signed with a key that is not the provider's.
 	// Required.
 	Forge func(t *testing.T, genuine providers.WebhookRequest) providers.WebhookRequest
+	// BadClient is the same client configured with a wrong secret or key,
+	// so that the suite can check the sandbox refuses a badly signed
+	// request (as ErrAuth). Nil skips that check.
+	BadClient providers.Provider
 	// NoDuplicateCheck skips the duplicate-submission test for products the
 	// provider does not deduplicate (none today).
 	NoDuplicateCheck bool
