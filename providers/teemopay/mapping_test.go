@@ -48,7 +48,9 @@ func TestBuildCreateMappings(t *testing.T) {
 		want func(CreateRequest) bool
 	}{
 		{"BCP savings", func(p *providers.Payout) { p.Beneficiary.BankCode, p.Beneficiary.AccountType = "002", "savings" },
-			func(r CreateRequest) bool { return r.BankCode == "1" && r.BankName == "BCP" && r.AccountType == AccountSavings }},
+			func(r CreateRequest) bool {
+				return r.BankCode == "1" && r.BankName == "BCP" && r.AccountType == AccountSavings
+			}},
 		{"BBVA", func(p *providers.Payout) { p.Beneficiary.BankCode = "001" },
 			func(r CreateRequest) bool { return r.BankCode == "3" && r.BankName == "BBVA" }},
 		{"Scotiabank", func(p *providers.Payout) { p.Beneficiary.BankCode = "004" },
