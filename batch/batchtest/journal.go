@@ -1,6 +1,8 @@
 package batchtest
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -58,4 +60,27 @@ func Import(t testing.TB, j *batch.Journal, id string, items ...batch.Item) stri
 		t.Fatalf("import batch %s: %v", id, err)
 	}
 	return id
+}
+
+// ValidItem returns an item the provider's sandbox accepts and pays, for
+// the provider's main method.
+func ValidItem(id, provider string, minor int64) batch.Item {
+	switch provider {
+	case "bank131":
+		it := Item(id, provider, providers.CardToken, minor, "RUB")
+		it.Payout.Beneficiary.CardToken = CardToken(id)
+		return it
+	case "smartglocal":
+		it := Item(id, provider, providers.CardToken, minor, "USD")
+		it.Payout.Beneficiary.CardToken = CardToken(id)
+		return it
+	}
+	return Item(id, provider, providers.BankTransfer, minor, "PEN")
+}
+
+// CardToken returns a well-formed card token (a 64-hex number_hash) derived
+// from a seed.
+func CardToken(seed string) string {
+	sum := sha256.Sum256([]byte("card:" + seed))
+	return hex.EncodeToString(sum[:])
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -118,7 +119,11 @@ func Start(o Options) (*Landscape, error) {
 		l.servers = append(l.servers, srv)
 		l.Sandboxes[name] = sb
 		l.URLs[name] = url
-		cfg, err := creds.WriteFiles(filepath.Join(o.Dir, "keys", name), url)
+		keyDir := filepath.Join(o.Dir, "keys", name)
+		if err := os.MkdirAll(keyDir, 0o700); err != nil {
+			return err
+		}
+		cfg, err := creds.WriteFiles(keyDir, url)
 		if err != nil {
 			return fmt.Errorf("%s credentials: %w", name, err)
 		}
