@@ -46,32 +46,42 @@ var sharedCreds = sync.OnceValues(sandbox.NewCredentials)
 
 func setup(t *testing.T, o sandbox.Options) *bundle {
 	t.Helper()
-	creds, err := sharedCreds()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.ProcessingDelay == 0 {
-		o.ProcessingDelay = 20 * time.Millisecond
-	}
-	o.Credentials = creds
 	b := &bundle{events: make(chan providers.Event, 64), hook: &receiver{replays: map[string]bool{}}}
 	hookSrv := httptest.NewServer(http.HandlerFunc(b.receive))
 	t.Cleanup(hookSrv.Close)
 	o.WebhookURL = hookSrv.URL
-	b.sb = sandbox.New(o)
+	b.sb, b.srv, b.cfg = startSandbox(t, o)
 	b.kit = b.sb.Kit()
-	b.srv = httptest.NewServer(b.sb)
-	t.Cleanup(b.srv.Close)
-	t.Cleanup(b.sb.Close)
-	b.cfg, err = creds.WriteFiles(t.TempDir(), b.srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.client = b.newClient(t, b.cfg, b.kit.Clock.Now)
+	b.client = newClient(t, b.cfg, b.kit.Clock.Now)
 	return b
 }
 
-func (b *bundle) newClient(t *testing.T, cfg providers.Config, now func() time.Time) *teemopay.Client {
+// startSandbox serves a sandbox on loopback and returns it with a client
+// configuration pointing at it.
+func startSandbox(t *testing.T, o sandbox.Options) (*sandbox.Sandbox, *httptest.Server, providers.Config) {
+	t.Helper()
+	if o.ProcessingDelay == 0 {
+		o.ProcessingDelay = 20 * time.Millisecond
+	}
+	if o.Credentials.MerchantKey == nil {
+		creds, err := sharedCreds()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Credentials = creds
+	}
+	sb := sandbox.New(o)
+	srv := httptest.NewServer(sb)
+	t.Cleanup(srv.Close)
+	t.Cleanup(sb.Close)
+	cfg, err := o.Credentials.WriteFiles(t.TempDir(), srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sb, srv, cfg
+}
+
+func newClient(t *testing.T, cfg providers.Config, now func() time.Time) *teemopay.Client {
 	t.Helper()
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -310,7 +320,7 @@ func TestTransportFailureBeforeSending(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	cfg.BaseURL = dead.URL
 	dead.Close() // nothing listens: the request never leaves
-	c := b.newClient(t, cfg, nil)
+	c := newClient(t, cfg, nil)
 	_, err := c.Submit(context.Background(), payout("P-dead"))
 	kindIs(t, err, providers.ErrUnavailable)
 }
@@ -420,9 +430,9 @@ func TestAuthRefused(t *testing.T) {
 	wrongApp.MerchantID = "SOMEONE-ELSE"
 	skewed := func() time.Time { return b.kit.Clock.Now().Add(-time.Minute) }
 	for name, c := range map[string]*teemopay.Client{
-		"wrong key":      b.newClient(t, wrongKey, b.kit.Clock.Now),
-		"wrong app_code": b.newClient(t, wrongApp, b.kit.Clock.Now),
-		"clock skew":     b.newClient(t, b.cfg, skewed),
+		"wrong key":      newClient(t, wrongKey, b.kit.Clock.Now),
+		"wrong app_code": newClient(t, wrongApp, b.kit.Clock.Now),
+		"clock skew":     newClient(t, b.cfg, skewed),
 	} {
 		_, err := c.Submit(context.Background(), payout("P-auth"))
 		if !errors.Is(err, providers.ErrAuth) {
