@@ -30,6 +30,9 @@ func (s *Sandbox) create(r *http.Request, body []byte) (int, any, bool) {
 			a := *req.AmountDetails
 			a.Currency = strings.ToLower(a.Currency)
 			ss.amount = &a
+			// A session with an amount is already a payout in the books
+			// (state created); nothing moves before confirm.
+			s.kit.Ledger.Open(reference(req.Metadata), ss.id, a.Amount, strings.ToUpper(a.Currency), now)
 		}
 		s.sessions[ss.id] = ss
 		s.order = append(s.order, ss.id)
@@ -131,8 +134,8 @@ func (s *Sandbox) startPayout(r *http.Request, body []byte) (int, any, bool) {
 		}
 		p.rule, p.hasRule = f.Match(ref, amount.Amount)
 		ss.payment, ss.status, ss.updated = p, "in_progress", now
-		s.kit.Ledger.Open(ref, p.id, amount.Amount, strings.ToUpper(amount.Currency), now)
-		s.kit.Ledger.Set(p.id, "pending", now)
+		s.kit.Ledger.Open(ref, ss.id, amount.Amount, strings.ToUpper(amount.Currency), now)
+		s.kit.Ledger.Set(ss.id, "pending", now)
 		id := ss.id
 		s.kit.Clock.After(s.processingDelay(), func() { s.readyToConfirm(id) })
 		code, out, _ := ok(ss)
@@ -181,10 +184,10 @@ func (s *Sandbox) cancel(r *http.Request, body []byte) (int, any, bool) {
 		}
 		now := s.kit.Clock.Now()
 		ss.status, ss.nextAction, ss.updated = "cancelled", "", now
+		s.kit.Ledger.Set(ss.id, "cancelled", now)
 		if p := ss.payment; p != nil {
 			p.status, p.updated = "failed", now
 			p.err = &errorJSON{Code: "session_cancelled", Description: "the session was cancelled by the partner"}
-			s.kit.Ledger.Set(p.id, "cancelled", now)
 			s.notify("payment_finished", ss)
 		}
 		return ok(ss)

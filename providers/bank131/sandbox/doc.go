@@ -23,6 +23,11 @@
 // idempotency_key_already_exists (400), session_not_found (404),
 // too_many_requests (429, Retry-After), service_unavailable (503).
 //
+// The ledger (sandboxkit.Ledger) holds one entry per session, keyed by the
+// session id: created at session/create (when it carries an amount, so
+// that a create whose answer was lost is still on the books), pending at
+// session/start/payout, then paid, failed, cancelled or reversed.
+//
 // Sandbox-only endpoints, under /_sandbox/: the kit's ledger, faults and
 // advance (sandboxkit.Kit.AdminHandler), plus
 //

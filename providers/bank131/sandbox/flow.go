@@ -56,12 +56,12 @@ func (s *Sandbox) execute(id string) {
 			msg = "the issuer declined the payout"
 		}
 		p.status, p.err = "failed", &errorJSON{Code: code, Description: msg}
-		s.kit.Ledger.Set(p.id, "failed", now)
+		s.kit.Ledger.Set(ss.id, "failed", now)
 		s.notify("payment_finished", ss)
 		return
 	}
 	p.status = "succeeded"
-	s.kit.Ledger.Set(p.id, "paid", now)
+	s.kit.Ledger.Set(ss.id, "paid", now)
 	s.notify("payment_finished", ss)
 	if (p.hasRule && p.rule.Outcome == "reverse") || s.kit.Chance(s.kit.Faults().ReverseAfterSuccessRate) {
 		s.kit.Clock.After(s.processingDelay(), func() { s.refund(id) })
@@ -79,7 +79,7 @@ func (s *Sandbox) refund(id string) {
 	p := ss.payment
 	p.refund = &refundJSON{ID: s.nextID("rf"), Status: "succeeded", CreatedAt: ts(now), AmountDetails: p.amount}
 	p.updated, ss.updated = now, now
-	s.kit.Ledger.Set(p.id, "reversed", now)
+	s.kit.Ledger.Set(ss.id, "reversed", now)
 	if s.name != "smartglocal" {
 		s.notify("payment_refunded", ss)
 	}
