@@ -20,20 +20,20 @@ import (
 // (Capabilities.TwoPhase, providers.Confirmer: Bank 131, Smart Glocal). It
 // checks, against the sandbox's ledger rather than the client's word:
 //
-//   - ReadyToConfirm: a submitted payout reaches AwaitingConfirmation both
+//   - ready_to_confirm: a submitted payout reaches AwaitingConfirmation both
 //     by webhook and by status query, with its amount, and stays unpaid
 //     however long nobody confirms it;
-//   - ConfirmPaysOnce: Confirm moves the money exactly once, also when it is
+//   - confirm_pays_once: Confirm moves the money exactly once, also when it is
 //     repeated;
-//   - CancelMovesNothing: Cancel ends the payout with no money moved, and a
+//   - cancel_moves_nothing: Cancel ends the payout with no money moved, and a
 //     later Confirm cannot revive it;
-//   - DuplicateRefused: the same payout submitted again (same idempotency
+//   - duplicate_refused: the same payout submitted again (same idempotency
 //     key) is refused with ErrDuplicate and no second session pays.
 //
 // The factory is the one Run uses. RunTwoPhase sets the kit's
 // ProcessingDelay to a few milliseconds so that the suite runs quickly.
 func RunTwoPhase(t *testing.T, f Factory) {
-	t.Run("ReadyToConfirm", func(t *testing.T) {
+	t.Run("ready_to_confirm", func(t *testing.T) {
 		tp := newTwoPhase(t, f)
 		p := tp.h.NewPayout("tp-ready-1")
 		st := tp.submit(p)
@@ -58,7 +58,7 @@ func RunTwoPhase(t *testing.T, f Factory) {
 		}
 	})
 
-	t.Run("ConfirmPaysOnce", func(t *testing.T) {
+	t.Run("confirm_pays_once", func(t *testing.T) {
 		tp := newTwoPhase(t, f)
 		p := tp.h.NewPayout("tp-confirm-1")
 		st := tp.submit(p)
@@ -81,7 +81,7 @@ func RunTwoPhase(t *testing.T, f Factory) {
 		tp.checkPaid(p.ID, 1)
 	})
 
-	t.Run("CancelMovesNothing", func(t *testing.T) {
+	t.Run("cancel_moves_nothing", func(t *testing.T) {
 		tp := newTwoPhase(t, f)
 		p := tp.h.NewPayout("tp-cancel-1")
 		st := tp.submit(p)
@@ -105,7 +105,7 @@ func RunTwoPhase(t *testing.T, f Factory) {
 		}
 	})
 
-	t.Run("DuplicateRefused", func(t *testing.T) {
+	t.Run("duplicate_refused", func(t *testing.T) {
 		tp := newTwoPhase(t, f)
 		p := tp.h.NewPayout("tp-dup-1")
 		st := tp.submit(p)
