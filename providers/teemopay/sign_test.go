@@ -2,10 +2,13 @@ package teemopay
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/payrun/payrun/providers"
 )
 
 func readFixture(t testing.TB, name string) []byte {
@@ -183,6 +186,25 @@ func BenchmarkSign(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := SignBody(key, body, nonce); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyCallback is ParseWebhook on TeemoPay's callback signed by
+// openssl: decode, rebuild the string, verify SHA1withRSA, map the event.
+func BenchmarkVerifyCallback(b *testing.B) {
+	pub, err := ParsePublicKey(readFixture(b, "platform_pub.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &Client{appCode: "APP", platform: pub}
+	h := http.Header{}
+	h.Set(HeaderNonce, string(readFixture(b, "callback_nonce.txt")))
+	req := providers.WebhookRequest{Header: h, Body: readFixture(b, "callback_body.json")}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.ParseWebhook(req); err != nil {
 			b.Fatal(err)
 		}
 	}
