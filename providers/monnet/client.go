@@ -212,6 +212,11 @@ func (c *Client) do(ctx context.Context, op, method, u string, h http.Header, bo
 }
 
 func (c *Client) transportError(ctx context.Context, op string, err error, mutating, wrote bool) error {
+	// The URL carries the request signature: keep it out of messages.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
 	if mutating && (wrote || ctx.Err() != nil) {
 		return providers.InDoubt(Name, op, err)
 	}

@@ -92,7 +92,7 @@ type received struct {
 	event providers.Event
 }
 
-// WaitEvents waits until match accepts at least n verified events, and
+// waitEvents waits until match accepts at least n verified events, and
 // returns those it accepted (with their requests).
 func (s *Sink) waitEvents(t *testing.T, p providers.Provider, n int, match func(providers.Event) bool) []received {
 	t.Helper()
