@@ -57,15 +57,6 @@ func BankFor(sbs, yapeCode string) (Bank, error) {
 	return b, nil
 }
 
-// Banks returns TeemoPay's banks that payrun maps, by SBS code.
-func Banks() map[string]Bank {
-	out := make(map[string]Bank, len(banksBySBS))
-	for k, v := range banksBySBS {
-		out[k] = v
-	}
-	return out
-}
-
 // idTypes maps the canonical document types to TeemoPay's idType.
 var idTypes = map[string]string{
 	"DNI": "DNI",

@@ -216,5 +216,3 @@ func (c *Client) transportError(ctx context.Context, op string, wrote bool, err 
 	}
 	return apiError(op, 0, 0, err.Error(), providers.ErrUnavailable)
 }
-
-func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

@@ -1,6 +1,7 @@
 package teemopay
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -100,9 +101,9 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 
 // invalid is a payout payrun refuses to send: TeemoPay would reject it.
 func invalid(format string, args ...any) error {
-	return &providers.APIError{Provider: Name, Op: opSubmit, Code: "invalid", Message: sprintf(format, args...), Kind: providers.ErrRejected}
+	return &providers.APIError{Provider: Name, Op: opSubmit, Code: "invalid", Message: fmt.Sprintf(format, args...), Kind: providers.ErrRejected}
 }
 
 func unsupported(format string, args ...any) error {
-	return &providers.APIError{Provider: Name, Op: opSubmit, Message: sprintf(format, args...), Kind: providers.ErrUnsupported}
+	return &providers.APIError{Provider: Name, Op: opSubmit, Message: fmt.Sprintf(format, args...), Kind: providers.ErrUnsupported}
 }

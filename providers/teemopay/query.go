@@ -128,8 +128,8 @@ func parseFee(s string) (int64, error) {
 	return v, nil
 }
 
-// completeTimeLayout is TeemoPay's "yyyy-MM-dd HH:mm:ss", in Peru's time.
-const completeTimeLayout = "2006-01-02 15:04:05"
+// CompleteTimeLayout is TeemoPay's "yyyy-MM-dd HH:mm:ss", in Peru's time.
+const CompleteTimeLayout = "2006-01-02 15:04:05"
 
 // lima is America/Lima, or its fixed UTC-5 (no DST since 1994) where the
 // system has no zone database.
@@ -147,7 +147,7 @@ func parseCompleteTime(s string) (time.Time, error) {
 	if strings.TrimSpace(s) == "" {
 		return time.Time{}, nil
 	}
-	t, err := time.ParseInLocation(completeTimeLayout, strings.TrimSpace(s), lima())
+	t, err := time.ParseInLocation(CompleteTimeLayout, strings.TrimSpace(s), lima())
 	if err != nil {
 		return time.Time{}, fmt.Errorf("teemopay: completeTime %q: %w", s, err)
 	}

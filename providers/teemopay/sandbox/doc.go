@@ -19,7 +19,8 @@
 //	POST /_sandbox/callback?merchantOrderNo=...      send the order's callback again
 //
 // Fault rules (sandboxkit.Rule) use Outcome "fail" (status 3 after
-// processing, Code 1000, 1001, 1002 or 9999, default 9999), "reject"
+// processing, Code 1000, 1001, 1002 or 9999, default 9999; "expire", which
+// TeemoPay has no state for, fails the same way), "reject"
 // (status 3 in the create answer), "reverse" (success, then status 4) and
 // "timeout" (processed, answer dropped).
 //
@@ -28,4 +29,8 @@
 //	srv := httptest.NewServer(sb)
 //	cfg, _ := sb.Credentials().WriteFiles(t.TempDir(), srv.URL)
 //	client, _ := teemopay.New(cfg, providers.Deps{Now: sb.Kit().Clock.Now})
+//
+// Timestamps (request window, callback headers, completeTime) are sandbox
+// time: a test that moves the clock forward gives the client and its
+// webhook receiver the same clock (Deps.Now, WebhookRequest.Received).
 package sandbox

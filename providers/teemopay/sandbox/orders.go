@@ -150,7 +150,7 @@ func (o *order) completeTime() string {
 	if o.completed.IsZero() {
 		return ""
 	}
-	return o.completed.In(teemopay.Lima()).Format("2006-01-02 15:04:05")
+	return o.completed.In(teemopay.Lima()).Format(teemopay.CompleteTimeLayout)
 }
 
 func (o *order) feeText() string {
