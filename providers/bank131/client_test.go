@@ -479,6 +479,7 @@ func TestWebhookRetries(t *testing.T) {
 		}
 		attempts[e.name] = len(ds)
 	})
+	t.Logf("webhook attempts before giving up: %v", attempts)
 	if attempts[bank131.NameSmartGlocal] >= attempts[bank131.NameBank131] || attempts[bank131.NameBank131] != sandboxkit.DefaultRetry.MaxAttempts {
 		t.Errorf("attempts %v: smartglocal must give up (30 min) long before bank131 (%d attempts)", attempts, sandboxkit.DefaultRetry.MaxAttempts)
 	}
