@@ -104,25 +104,31 @@ func openCSV(f *os.File, src *Source, m headerMatcher) (rowSource, error) {
 }
 
 func (c *csvRows) next() (Row, error) {
-	for c.pos >= len(c.decoded) {
-		if c.pending != nil {
-			err := c.pending
-			c.pending = nil
-			return Row{}, err
+	for {
+		for c.pos >= len(c.decoded) {
+			if c.pending != nil {
+				err := c.pending
+				c.pending = nil
+				return Row{}, err
+			}
+			if c.done {
+				return Row{}, io.EOF
+			}
+			if err := c.fill(); err != nil {
+				return Row{}, err
+			}
 		}
-		if c.done {
-			return Row{}, io.EOF
-		}
-		if err := c.fill(); err != nil {
-			return Row{}, err
+		r := c.decoded[c.pos]
+		r.Number = c.lines[c.pos]
+		r.Extra = c.extras[c.pos]
+		c.pos++
+		r.trim()
+		// A row whose only values sit under empty header cells has
+		// nothing to read: it is blank.
+		if !r.blank() {
+			return r, nil
 		}
 	}
-	r := c.decoded[c.pos]
-	r.Number = c.lines[c.pos]
-	r.Extra = c.extras[c.pos]
-	c.pos++
-	r.trim()
-	return r, nil
 }
 
 // fill reads the next chunk of non-blank records and decodes it.

@@ -134,6 +134,9 @@ func (x *xlsxRows) next() (Row, error) {
 		// Cells right of the header (an operator's note) are positioned,
 		// unlike CSV values, so they cannot shift a column: they are left out.
 		r.trim()
+		if r.blank() {
+			continue
+		}
 		return r, nil
 	}
 }
