@@ -1,0 +1,84 @@
+package batch
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/payrun/payrun/providers"
+	bolt "go.etcd.io/bbolt"
+)
+
+// bktEventFacts holds what each verified event said (provider, 0, event id
+// -> EventFact). It is created on first use, so journals written before it
+// existed open unchanged.
+var bktEventFacts = []byte("event_facts")
+
+// EventFact is what a verified provider event said, as the receiver read
+// it. The raw event (Event) is the evidence; the fact lets the matcher
+// place events (unexpected payouts, a second provider payout for one
+// payout_id) without the provider's keys.
+type EventFact struct {
+	Provider        string           `json:"provider"`
+	EventID         string           `json:"event_id"`
+	Status          providers.Status `json:"status"`
+	DuplicateNotice bool             `json:"duplicate_notice,omitempty"`
+	// Applied and Note mirror the event's (set by MarkEventFact).
+	Applied  bool      `json:"applied"`
+	Note     string    `json:"note,omitempty"`
+	Received time.Time `json:"received"`
+}
+
+// Event returns one stored event.
+func (j *Journal) Event(provider, id string) (Event, bool, error) {
+	var ev Event
+	var ok bool
+	err := j.db.View(func(tx *bolt.Tx) error {
+		var err error
+		ok, err = getJSON(tx.Bucket(bktEvents), refKey(provider, id), &ev)
+		return err
+	})
+	return ev, ok, err
+}
+
+// MarkEventFact records what became of an event (as MarkEvent) and the
+// fact it carried, in one transaction. f.Applied, f.Note and f.Received
+// are filled in from the event.
+func (j *Journal) MarkEventFact(applied bool, note string, f EventFact) error {
+	return j.db.Batch(func(tx *bolt.Tx) error {
+		k := refKey(f.Provider, f.EventID)
+		b := tx.Bucket(bktEvents)
+		var ev Event
+		ok, err := getJSON(b, k, &ev)
+		if err != nil || !ok {
+			return err
+		}
+		ev.Applied, ev.Note = applied, note
+		f.Applied, f.Note, f.Received = applied, note, ev.Received
+		if err := putJSON(b, k, &ev); err != nil {
+			return err
+		}
+		fb, err := tx.CreateBucketIfNotExists(bktEventFacts)
+		if err != nil {
+			return err
+		}
+		return putJSON(fb, k, &f)
+	})
+}
+
+// EventFacts calls fn for every recorded fact.
+func (j *Journal) EventFacts(fn func(EventFact)) error {
+	return j.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktEventFacts)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var f EventFact
+			if err := json.Unmarshal(v, &f); err != nil {
+				return err
+			}
+			fn(f)
+			return nil
+		})
+	})
+}

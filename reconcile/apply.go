@@ -1,0 +1,152 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/providers"
+)
+
+// Notes the receiver leaves on events that were kept but not applied. The
+// matcher reads NoteUnexpected; the others explain to an operator.
+const (
+	NoteUnexpected      = "unexpected"
+	NoteDuplicateNotice = "duplicate notice: a refused resubmission; the original payout is unchanged"
+	NoteOtherPayout     = "other provider payout"
+	NoteOutOfOrder      = "not applied: out of order"
+	NoteConflict        = "status conflict"
+	NoteNoPayout        = "no payout in this notification"
+)
+
+// NotFoundAtProvider is the raw status the poller records on an item the
+// provider says it does not know (missing_at_provider).
+const NotFoundAtProvider = "not_found"
+
+// findItem finds the journal item a provider status is about: by the
+// provider's own id or session first (a Monnet Id, a TeemoPay tradeNo, a
+// Bank 131 session), then by the merchant reference.
+func findItem(j *batch.Journal, provider string, refs providers.Refs) (batch.Item, bool, error) {
+	for _, id := range []string{refs.ProviderID, refs.SessionID} {
+		if id == "" {
+			continue
+		}
+		if pid, ok := j.PayoutByRef(provider, id); ok {
+			it, err := j.Item(pid)
+			return it, err == nil, err
+		}
+	}
+	if refs.PayoutID == "" {
+		return batch.Item{}, false, nil
+	}
+	it, err := j.Item(refs.PayoutID)
+	if errors.Is(err, batch.ErrNotFound) {
+		return batch.Item{}, false, nil
+	}
+	if err != nil {
+		return batch.Item{}, false, err
+	}
+	if it.Provider != provider {
+		return batch.Item{}, false, nil
+	}
+	return it, true, nil
+}
+
+// otherPayout reports whether refs name a provider payout that is not the
+// item's journaled one (an orphan session, a second payout of one
+// reference). An item that has no provider reference yet adopts the first
+// it hears of.
+func otherPayout(it batch.Item, refs providers.Refs) string {
+	if refs.SessionID != "" && it.Refs.SessionID != "" {
+		if refs.SessionID != it.Refs.SessionID {
+			return refs.SessionID
+		}
+		return ""
+	}
+	if refs.ProviderID != "" && it.Refs.ProviderID != "" && refs.ProviderID != it.Refs.ProviderID {
+		return refs.ProviderID
+	}
+	return ""
+}
+
+// paid says on which side of "money moved" a state is, for conflicts.
+func paid(s batch.State) bool { return s == batch.Succeeded || s == batch.Reversed }
+
+// conflicting reports whether a final status from the provider disagrees
+// with the final state in the journal about whether money moved. A late
+// "processing" after "succeeded" is out of order, not a conflict, and so is
+// a late "succeeded" after "reversed".
+func conflicting(have batch.State, o providers.Outcome) bool {
+	if !have.Final() || !o.Final() {
+		return false
+	}
+	return paid(have) != paid(batch.StateFor(o))
+}
+
+// applyResult is what became of one status.
+type applyResult struct {
+	applied  bool
+	note     string
+	conflict bool
+}
+
+// applyStatus applies what a provider said about an item, by the ordering
+// rules: the graph decides; a two-phase payout waiting for confirmation
+// goes through batch.Settle; a refused final status that disagrees with the
+// journal is recorded as a status conflict on the item.
+func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it batch.Item, st providers.Status, actor string) (applyResult, error) {
+	if st.Outcome == providers.AwaitingConfirmation && !it.State.Final() {
+		if _, ok := p.(providers.Confirmer); ok {
+			if st.Refs.SessionID == "" {
+				st.Refs.SessionID = it.Refs.SessionID
+			}
+			if st.Refs.PayoutID == "" {
+				st.Refs.PayoutID = it.PayoutID
+			}
+			if err := batch.Settle(ctx, j, p, st, actor); err != nil {
+				return applyResult{applied: true, note: "confirm rule: " + err.Error()}, nil
+			}
+			return applyResult{applied: true}, nil
+		}
+	}
+	ok, err := j.ApplyStatus(it.PayoutID, actor, st)
+	if err != nil {
+		return applyResult{}, err
+	}
+	if ok {
+		return applyResult{applied: true}, nil
+	}
+	cur, err := j.Item(it.PayoutID)
+	if err != nil {
+		return applyResult{}, err
+	}
+	if !conflicting(cur.State, st.Outcome) {
+		return applyResult{note: fmt.Sprintf("%s: the journal has %s, the provider said %s", NoteOutOfOrder, cur.State, st.Outcome)}, nil
+	}
+	desc := fmt.Sprintf("%s says %s%s; the journal has %s", actor, st.Outcome, rawOf(st), cur.State)
+	err = j.Update(it.PayoutID, func(x *batch.Item) {
+		if !strings.Contains(x.Conflict, desc) {
+			if x.Conflict != "" {
+				x.Conflict += "; "
+			}
+			x.Conflict += desc
+		}
+	})
+	return applyResult{note: NoteConflict + ": " + desc, conflict: true}, err
+}
+
+func rawOf(st providers.Status) string {
+	var parts []string
+	if st.RawStatus != "" {
+		parts = append(parts, st.RawStatus)
+	}
+	if st.Code != "" {
+		parts = append(parts, "code "+st.Code)
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}

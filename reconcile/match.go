@@ -1,0 +1,426 @@
+package reconcile
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/providers"
+)
+
+// Scope says which rows a reconciliation covers. Fields combine: a Date
+// with Open is the nightly report (that day's batches, plus every item
+// still open from earlier ones). The zero Scope covers every batch.
+type Scope struct {
+	BatchID string `json:"batch_id,omitempty"`
+	// Date (YYYY-MM-DD, in MatchOptions.Location) selects the batches
+	// received that day.
+	Date string `json:"date,omitempty"`
+	// Open adds every item that is not final, or whose status is in
+	// conflict, whatever its batch: open items carry forward.
+	Open bool `json:"open,omitempty"`
+}
+
+// String describes the scope for a report header.
+func (s Scope) String() string {
+	var parts []string
+	if s.BatchID != "" {
+		parts = append(parts, "batch "+s.BatchID)
+	}
+	if s.Date != "" {
+		parts = append(parts, "date "+s.Date)
+	}
+	if s.Open {
+		parts = append(parts, "open items")
+	}
+	if len(parts) == 0 {
+		return "all batches"
+	}
+	return strings.Join(parts, " + ")
+}
+
+// MatchOptions configure Match.
+type MatchOptions struct {
+	// Location is the time zone of Scope.Date and of the report (default UTC).
+	Location *time.Location
+	// SLA is how long a payout may stay pending before it is stale
+	// (default 48 h).
+	SLA time.Duration
+}
+
+// Match compares the input rows in scope with what the providers said
+// (responses, status queries and webhooks folded into each item, and the
+// journal's event facts) and places every row in exactly one Category,
+// with its reason, provider code, age and ageing bucket; then it tallies
+// totals and the tie-out. Events about payouts payrun never sent are added
+// as unexpected_at_provider lines (Row 0), outside the tie-out's input side.
+func Match(j *batch.Journal, scope Scope, now time.Time, o MatchOptions) (*Result, error) {
+	if o.Location == nil {
+		o.Location = time.UTC
+	}
+	if o.SLA <= 0 {
+		o.SLA = 48 * time.Hour
+	}
+	m := &matcher{now: now, o: o, batches: map[string]batch.Batch{}}
+	res := &Result{Scope: scope.String(), GeneratedAt: now, TimeZone: o.Location.String()}
+
+	all, err := j.Batches()
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range all {
+		m.batches[b.ID] = b
+	}
+	selected, from, to, err := selectBatches(all, scope, o.Location)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.readFacts(j); err != nil {
+		return nil, err
+	}
+	rows := 0
+	for _, b := range selected {
+		rows += b.Rows
+	}
+	res.Lines = make([]Line, 0, rows)
+	var seen map[string]struct{}
+	if scope.Open && len(selected) > 0 {
+		seen = make(map[string]struct{}, rows)
+	}
+	for _, b := range selected {
+		res.Batches = append(res.Batches, BatchInfo{ID: b.ID, File: b.File, SHA256: b.SHA256, Received: b.Created,
+			State: string(b.State), Rows: b.Rows})
+		err := j.Items(b.ID, func(it batch.Item) bool {
+			res.Lines = append(res.Lines, m.itemLine(it))
+			if seen != nil {
+				seen[it.PayoutID] = struct{}{}
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		err = j.RejectedRows(b.ID, func(r batch.RejectedRow) {
+			res.Lines = append(res.Lines, m.rejectedLine(b, r))
+			for _, e := range r.Errors {
+				res.Invalid = append(res.Invalid, InvalidRow{BatchID: b.ID, File: b.File, Row: e.Row, Column: e.Column,
+					Value: e.Value, Reason: e.Reason})
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if scope.Open {
+		err := j.AllItems(func(it batch.Item) bool {
+			if it.State.Final() && it.Conflict == "" {
+				return true
+			}
+			if _, dup := seen[it.PayoutID]; dup {
+				return true
+			}
+			res.Lines = append(res.Lines, m.itemLine(it))
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	res.Lines = append(res.Lines, m.unexpectedLines(from, to)...)
+	res.Tally()
+	return res, nil
+}
+
+// selectBatches returns the batches of the scope, oldest first, and the
+// time window of the scope for unexpected events (zero: unbounded).
+func selectBatches(all []batch.Batch, s Scope, loc *time.Location) ([]batch.Batch, time.Time, time.Time, error) {
+	var out []batch.Batch
+	var from, to time.Time
+	switch {
+	case s.BatchID != "":
+		for _, b := range all {
+			if b.ID == s.BatchID {
+				out = append(out, b)
+				from = b.Created
+			}
+		}
+		if len(out) == 0 {
+			return nil, from, to, fmt.Errorf("batch %s: %w", s.BatchID, batch.ErrNotFound)
+		}
+	case s.Date != "":
+		day, err := time.ParseInLocation("2006-01-02", s.Date, loc)
+		if err != nil {
+			return nil, from, to, fmt.Errorf("date %q: want YYYY-MM-DD", s.Date)
+		}
+		from, to = day, day.AddDate(0, 0, 1)
+		for _, b := range all {
+			if !b.Created.Before(from) && b.Created.Before(to) {
+				out = append(out, b)
+			}
+		}
+	case !s.Open:
+		out = append(out, all...)
+	}
+	sort.SliceStable(out, func(a, b int) bool {
+		if out[a].Created.Equal(out[b].Created) {
+			return out[a].ID < out[b].ID
+		}
+		return out[a].Created.Before(out[b].Created)
+	})
+	return out, from, to, nil
+}
+
+type matcher struct {
+	now     time.Time
+	o       MatchOptions
+	batches map[string]batch.Batch
+	// others: payout_id -> a second provider payout that may have moved
+	// money (duplicate_at_provider).
+	others map[string]string
+	// unexpected facts, one per provider payout, latest first.
+	unexpected map[string]batch.EventFact
+}
+
+// readFacts reads what the receiver could not fold into items.
+func (m *matcher) readFacts(j *batch.Journal) error {
+	m.others = map[string]string{}
+	m.unexpected = map[string]batch.EventFact{}
+	return j.EventFacts(func(f batch.EventFact) {
+		switch {
+		case f.DuplicateNotice:
+		case f.Note == NoteUnexpected:
+			k := f.Provider + "\x00" + unexpectedKey(f.Status.Refs)
+			if prev, ok := m.unexpected[k]; !ok || f.Received.After(prev.Received) {
+				m.unexpected[k] = f
+			}
+		case strings.HasPrefix(f.Note, NoteOtherPayout):
+			if movesMoney(f.Status.Outcome) && f.Status.Refs.PayoutID != "" {
+				ref := f.Status.Refs.SessionID
+				if ref == "" {
+					ref = f.Status.Refs.ProviderID
+				}
+				m.others[f.Status.Refs.PayoutID] = ref
+			}
+		}
+	})
+}
+
+func unexpectedKey(r providers.Refs) string {
+	switch {
+	case r.ProviderID != "":
+		return r.ProviderID
+	case r.SessionID != "":
+		return r.SessionID
+	}
+	return "ref:" + r.PayoutID
+}
+
+// movesMoney reports whether a provider payout in this outcome has paid,
+// or may pay without payrun's say (two-phase sessions never do).
+func movesMoney(o providers.Outcome) bool {
+	switch o {
+	case providers.Succeeded, providers.Reversed, providers.Processing, providers.AwaitingBeneficiary:
+		return true
+	}
+	return false
+}
+
+// Reasons that do not depend on the row, allocated once.
+const (
+	reasonNotSent     = "not sent yet"
+	reasonSending     = "being sent"
+	reasonInDoubt     = "in doubt: the request may have reached the provider; being resolved"
+	reasonWaiting     = "waiting for the provider's final status"
+	reasonConfirm     = "waiting for the two-phase confirmation"
+	reasonBeneficiary = "waiting for the beneficiary"
+	reasonExpired     = "the beneficiary never acted"
+	reasonMissing     = "the provider does not know this payout"
+)
+
+func (m *matcher) itemLine(it batch.Item) Line {
+	b := m.batches[it.BatchID]
+	st := it.Last
+	l := Line{
+		BatchID:        it.BatchID,
+		File:           b.File,
+		Row:            it.Row,
+		PayoutID:       it.PayoutID,
+		Provider:       it.Provider,
+		Method:         string(it.Payout.Method),
+		Currency:       it.Payout.Amount.Currency,
+		Amount:         it.Payout.Amount.Minor,
+		Fee:            st.Fee,
+		State:          string(it.State),
+		ProviderCode:   st.Code,
+		ProviderStatus: st.RawStatus,
+		ProviderRef:    it.Refs.ProviderID,
+		URL:            st.URL,
+		Beneficiary:    it.Payout.Beneficiary.FullName(),
+		Account:        it.Payout.Beneficiary.AccountNumber,
+		Document:       it.Payout.Beneficiary.DocumentNumber,
+		Created:        it.Created,
+		Updated:        it.Updated,
+	}
+	if l.ProviderRef == "" {
+		l.ProviderRef = it.Refs.SessionID
+	}
+	if l.Account == "" {
+		l.Account = it.Payout.Beneficiary.CCI
+	}
+	reported := st.Amount.Minor != 0 || st.Amount.Currency != ""
+	if reported {
+		l.ProviderAmount = st.Amount.Minor
+	}
+	since := it.SentAt
+	if since.IsZero() {
+		since = it.Created
+	}
+	age := max(m.now.Sub(since), 0)
+	l.AgeDays = int(age / (24 * time.Hour))
+	l.AgeBucket = AgeBucket(age)
+	l.Category, l.Reason = m.categorise(it, reported, age)
+	return l
+}
+
+func (m *matcher) categorise(it batch.Item, reported bool, age time.Duration) (Category, string) {
+	st := it.Last
+	if it.Conflict != "" {
+		return StatusConflict, it.Conflict
+	}
+	if other, ok := m.others[it.PayoutID]; ok && other != it.Refs.ProviderID && other != it.Refs.SessionID {
+		mine := it.Refs.ProviderID
+		if it.Refs.SessionID != "" {
+			mine = it.Refs.SessionID
+		}
+		return DuplicateAtProvider, fmt.Sprintf("two provider payouts for one payout_id: %s and %s", mine, other)
+	}
+	pending := func(why string) (Category, string) {
+		if age > m.o.SLA {
+			return Stale, fmt.Sprintf("%s for %d days, past the SLA of %s", why, int(age/(24*time.Hour)), m.o.SLA)
+		}
+		return Pending, why
+	}
+	switch it.State {
+	case batch.Invalid:
+		return InvalidInput, it.Reason
+	case batch.Duplicate:
+		return DuplicateInput, it.Reason
+	case batch.Held:
+		return Held, it.Reason
+	case batch.Cancelled:
+		return Cancelled, it.Reason
+	case batch.Accepted, batch.Queued:
+		return pending(reasonNotSent)
+	case batch.Sending:
+		return pending(reasonSending)
+	case batch.Submitted, batch.InDoubt, batch.AwaitingConfirmation, batch.Confirming:
+		if st.RawStatus == NotFoundAtProvider {
+			return MissingAtProvider, reasonMissing
+		}
+		switch it.State {
+		case batch.InDoubt:
+			return pending(reasonInDoubt)
+		case batch.AwaitingConfirmation, batch.Confirming:
+			return pending(reasonConfirm)
+		}
+		return pending(reasonWaiting)
+	case batch.AwaitingBeneficiary:
+		return AwaitingBeneficiary, reasonBeneficiary
+	case batch.Expired:
+		return Expired, reasonExpired
+	case batch.Reversed:
+		return ReversedAfterSuccess, "paid, then returned" + detail(st)
+	case batch.Failed:
+		if r := detail(st); r != "" {
+			return FailedAtProvider, r[2:]
+		}
+		return FailedAtProvider, it.Reason
+	case batch.Succeeded:
+		want := it.Payout.Amount
+		if reported && st.Amount.Currency != "" && !strings.EqualFold(st.Amount.Currency, want.Currency) {
+			return DataMismatch, fmt.Sprintf("currency %s at the provider, %s in the input", strings.ToUpper(st.Amount.Currency), want.Currency)
+		}
+		if reported && st.Amount.Minor != want.Minor {
+			diff := st.Amount.Minor - want.Minor
+			c := AmountOver
+			if diff < 0 {
+				c = AmountUnder
+			}
+			return c, fmt.Sprintf("the provider paid %d, the input says %d (minor units of %s)", st.Amount.Minor, want.Minor, want.Currency)
+		}
+		return Matched, ""
+	}
+	return pending("state " + string(it.State))
+}
+
+// detail is ": code message" of a provider status, or "".
+func detail(st providers.Status) string {
+	s := strings.TrimSpace(strings.TrimSpace(st.Code + " " + st.Message))
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func (m *matcher) rejectedLine(b batch.Batch, r batch.RejectedRow) Line {
+	l := Line{BatchID: b.ID, File: b.File, Row: r.Row, PayoutID: r.PayoutID, Provider: r.Provider, Method: r.Method,
+		Currency: r.Currency, Amount: r.Amount, State: string(r.State), Created: b.Created, Updated: b.Updated}
+	age := max(m.now.Sub(b.Created), 0)
+	l.AgeDays, l.AgeBucket = int(age/(24*time.Hour)), AgeBucket(age)
+	if r.State == batch.Duplicate {
+		l.Category = DuplicateInput
+		l.Reason = "payout_id already journaled"
+		if r.Original != "" {
+			l.Reason += " by batch " + r.Original
+		}
+		return l
+	}
+	l.Category = InvalidInput
+	var why []string
+	for _, e := range r.Errors {
+		if e.Column != "" {
+			why = append(why, e.Column+": "+e.Reason)
+		} else {
+			why = append(why, e.Reason)
+		}
+	}
+	l.Reason = strings.Join(why, "; ")
+	return l
+}
+
+// unexpectedLines turns events about payouts payrun never sent into lines,
+// one per provider payout, those received within [from, to) when bounded.
+func (m *matcher) unexpectedLines(from, to time.Time) []Line {
+	var out []Line
+	for _, f := range m.unexpected {
+		if !from.IsZero() && f.Received.Before(from) {
+			continue
+		}
+		if !to.IsZero() && !f.Received.Before(to) {
+			continue
+		}
+		st := f.Status
+		age := max(m.now.Sub(f.Received), 0)
+		ref := st.Refs.ProviderID
+		if ref == "" {
+			ref = st.Refs.SessionID
+		}
+		out = append(out, Line{
+			PayoutID: st.Refs.PayoutID, Provider: f.Provider, Method: string(st.Refs.Method),
+			Currency: strings.ToUpper(st.Amount.Currency), Amount: st.Amount.Minor, ProviderAmount: st.Amount.Minor,
+			Fee: st.Fee, Category: UnexpectedAtProvider, State: string(st.Outcome),
+			Reason:       "the provider reported a payout payrun never sent (" + string(st.Outcome) + ")",
+			ProviderCode: st.Code, ProviderStatus: st.RawStatus, ProviderRef: ref,
+			Created: f.Received, Updated: f.Received, AgeDays: int(age / (24 * time.Hour)), AgeBucket: AgeBucket(age),
+		})
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].Provider != out[b].Provider {
+			return out[a].Provider < out[b].Provider
+		}
+		return out[a].PayoutID < out[b].PayoutID
+	})
+	return out
+}

@@ -1,0 +1,307 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/providers"
+	"golang.org/x/sync/errgroup"
+)
+
+// PollOptions configure a Poller.
+type PollOptions struct {
+	// After is how long after its last update an item is first asked about
+	// (default 2 min); Interval the first wait between queries, doubling
+	// per query up to Max (defaults 1 min and 1 h). A negative After asks
+	// at once.
+	After, Interval, Max time.Duration
+	// Concurrency caps queries in flight (default 8).
+	Concurrency int
+	// RequestTimeout bounds one query (default 30 s).
+	RequestTimeout time.Duration
+	// Wait, when set, is called before every query to a provider: the
+	// dispatcher's rate limiter, so that polling and sending share one
+	// budget per provider.
+	Wait func(ctx context.Context, provider string) error
+	// ResolveInDoubt, when set, settles in-doubt items (the dispatcher's
+	// Dispatcher.ResolveInDoubt, which may resend safely). Without it the
+	// poller only asks about them and applies what the provider knows.
+	ResolveInDoubt func(ctx context.Context) error
+	Now            func() time.Time
+	Log            *slog.Logger
+}
+
+// PollStats is what one pass did.
+type PollStats struct {
+	Open        int `json:"open"`        // items not final that the poller follows
+	Due         int `json:"due"`         // of those, due for a query in this pass
+	Queried     int `json:"queried"`     // queries answered
+	Changed     int `json:"changed"`     // items whose state changed
+	Final       int `json:"final"`       // items that reached a final state in this pass
+	Unsupported int `json:"unsupported"` // no way to ask (Monnet without its Id): wait for the webhook
+	NotFound    int `json:"not_found"`   // the provider does not know the payout
+	Conflicts   int `json:"conflicts"`   // a query disagreed with a final state
+	Errors      int `json:"errors"`      // queries that failed (asked again later)
+	InDoubt     int `json:"in_doubt"`    // in-doubt items handed to the resolver
+}
+
+// Poller asks providers about items that are not final, until they are:
+// the path that closes every payout when webhooks never come.
+type Poller struct {
+	j     *batch.Journal
+	provs map[string]providers.Provider
+	o     PollOptions
+	log   *slog.Logger
+}
+
+// NewPoller returns a Poller over the journal and the configured providers.
+func NewPoller(j *batch.Journal, provs map[string]providers.Provider, o PollOptions) *Poller {
+	if o.After < 0 {
+		o.After = 0
+	} else if o.After == 0 {
+		o.After = 2 * time.Minute
+	}
+	if o.Interval <= 0 {
+		o.Interval = time.Minute
+	}
+	if o.Max <= 0 {
+		o.Max = time.Hour
+	}
+	if o.Max < o.Interval {
+		o.Max = o.Interval
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = j.Now
+	}
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Poller{j: j, provs: provs, o: o, log: log}
+}
+
+// polled reports whether the poller follows items in this state.
+func polled(s batch.State) bool {
+	switch s {
+	case batch.Submitted, batch.InDoubt, batch.AwaitingConfirmation, batch.Confirming, batch.AwaitingBeneficiary:
+		return true
+	}
+	return false
+}
+
+// due returns when an item should be asked about next.
+func (pl *Poller) due(it batch.Item) time.Time {
+	if !it.NextPoll.IsZero() {
+		return it.NextPoll
+	}
+	return it.Updated.Add(pl.o.After)
+}
+
+// backoff is the wait after the n-th query (n >= 1).
+func (pl *Poller) backoff(n int) time.Duration {
+	d := pl.o.Interval
+	for i := 1; i < n && d < pl.o.Max; i++ {
+		d *= 2
+	}
+	return min(d, pl.o.Max)
+}
+
+// RunOnce asks about every item that is due, once. A failed query is
+// counted and asked again at its next time; the error is for the journal
+// failing, or ctx.
+func (pl *Poller) RunOnce(ctx context.Context) (PollStats, error) {
+	var st PollStats
+	now := pl.o.Now()
+	var due []batch.Item
+	inDoubt := 0
+	err := pl.j.OpenItems(func(it batch.Item) bool {
+		if !polled(it.State) {
+			return true
+		}
+		st.Open++
+		if _, ok := pl.provs[it.Provider]; !ok || now.Before(pl.due(it)) {
+			return true
+		}
+		st.Due++
+		if it.State == batch.InDoubt && pl.o.ResolveInDoubt != nil {
+			inDoubt++
+			return true
+		}
+		due = append(due, it)
+		return true
+	})
+	if err != nil {
+		return st, err
+	}
+	if inDoubt > 0 {
+		st.InDoubt = inDoubt
+		if err := pl.o.ResolveInDoubt(ctx); err != nil {
+			pl.log.Warn("in-doubt resolution", "err", err)
+			st.Errors++
+		}
+	}
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pl.o.Concurrency)
+	for _, it := range due {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			one, err := pl.poll(gctx, it)
+			mu.Lock()
+			st.add(one)
+			mu.Unlock()
+			return err
+		})
+	}
+	err = g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	return st, err
+}
+
+func (s *PollStats) add(o PollStats) {
+	s.Queried += o.Queried
+	s.Changed += o.Changed
+	s.Final += o.Final
+	s.Unsupported += o.Unsupported
+	s.NotFound += o.NotFound
+	s.Conflicts += o.Conflicts
+	s.Errors += o.Errors
+}
+
+// poll asks about one item and applies the answer. Only journal failures
+// are returned.
+func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
+	var st PollStats
+	p := pl.provs[it.Provider]
+	if pl.o.Wait != nil {
+		if err := pl.o.Wait(ctx, it.Provider); err != nil {
+			return st, nil // stopping
+		}
+	}
+	refs := it.Refs
+	refs.PayoutID, refs.Method = it.PayoutID, it.Payout.Method
+	rctx, cancel := context.WithTimeout(ctx, pl.o.RequestTimeout)
+	got, err := p.Lookup(rctx, refs)
+	cancel()
+	schedule := func(note func(*batch.Item)) error {
+		next := pl.o.Now().Add(pl.backoff(it.Polls + 1))
+		return pl.j.Update(it.PayoutID, func(x *batch.Item) {
+			x.Polls++
+			x.NextPoll = next
+			if note != nil {
+				note(x)
+			}
+		})
+	}
+	switch {
+	case err == nil:
+	case errors.Is(err, providers.ErrUnsupported):
+		// Monnet answers only by its own Id: without it, the webhook (or
+		// the dispatcher's resend after a crash) must tell.
+		st.Unsupported++
+		pl.log.Info("cannot ask the provider about this payout; waiting for its notification",
+			"payout", it.PayoutID, "provider", it.Provider, "err", err)
+		return st, schedule(nil)
+	case errors.Is(err, providers.ErrNotFound):
+		st.NotFound++
+		pl.log.Warn("the provider does not know a payout payrun sent", "payout", it.PayoutID, "provider", it.Provider)
+		return st, schedule(func(x *batch.Item) {
+			if x.State == it.State {
+				x.Last.RawStatus = NotFoundAtProvider
+				x.Last.Code, x.Last.Message = "", "not found at the provider ("+it.Provider+")"
+			}
+		})
+	default:
+		if ctx.Err() != nil {
+			return st, nil
+		}
+		st.Errors++
+		pl.log.Warn("status query failed; asking again later", "payout", it.PayoutID, "provider", it.Provider, "err", err)
+		return st, schedule(nil)
+	}
+	st.Queried++
+	if got.Refs.PayoutID == "" {
+		got.Refs.PayoutID = it.PayoutID
+	}
+	res, err := pl.settle(ctx, p, it, got)
+	if err != nil {
+		return st, err
+	}
+	if res.conflict {
+		st.Conflicts++
+	}
+	after, err := pl.j.Item(it.PayoutID)
+	if err != nil {
+		return st, err
+	}
+	if after.State != it.State {
+		st.Changed++
+	}
+	if after.State.Final() {
+		if !it.State.Final() {
+			st.Final++
+		}
+		return st, nil
+	}
+	return st, schedule(nil)
+}
+
+// settle applies a query's answer. A confirm whose answer was lost
+// (the item is confirming, the provider still waits) is sent again:
+// confirm is idempotent and the confirm rule already passed.
+func (pl *Poller) settle(ctx context.Context, p providers.Provider, it batch.Item, got providers.Status) (applyResult, error) {
+	if it.State == batch.Confirming && got.Outcome == providers.AwaitingConfirmation {
+		c, ok := p.(providers.Confirmer)
+		if !ok {
+			return applyResult{}, nil
+		}
+		rctx, cancel := context.WithTimeout(ctx, pl.o.RequestTimeout)
+		conf, err := c.Confirm(rctx, got.Refs)
+		cancel()
+		if err != nil {
+			pl.log.Warn("confirm not answered; asking again later", "payout", it.PayoutID, "err", err)
+			return applyResult{}, nil
+		}
+		if conf.Outcome == providers.AwaitingConfirmation {
+			conf.Outcome = providers.Processing
+		}
+		got = conf
+	}
+	return applyStatus(ctx, pl.j, p, it, got, "poller")
+}
+
+// Run calls RunOnce every interval until ctx is cancelled.
+func (pl *Poller) Run(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = pl.o.Interval
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		st, err := pl.RunOnce(ctx)
+		if err != nil && ctx.Err() == nil {
+			pl.log.Error("poll pass failed", "err", err)
+		} else if st.Due > 0 {
+			pl.log.Info("poll pass", "due", st.Due, "queried", st.Queried, "final", st.Final, "errors", st.Errors)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
