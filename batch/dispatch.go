@@ -511,3 +511,12 @@ func (d *Dispatcher) overCap(cs *capState, it Item) string {
 	}
 	return ""
 }
+
+// Wait blocks until the provider's pool allows one more request, so that
+// other callers (the poller) share the provider's rate limit.
+func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
+	if pl, ok := d.pools[provider]; ok {
+		return pl.wait(ctx)
+	}
+	return nil
+}

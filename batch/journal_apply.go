@@ -72,7 +72,7 @@ func (j *Journal) apply(tx *bolt.Tx, changes []Change) error {
 			return &ErrTransition{PayoutID: c.PayoutID, From: from, To: c.To}
 		}
 		it.State = c.To
-		if c.Reason != "" {
+		if c.Reason != "" || from != c.To {
 			it.Reason = c.Reason
 		}
 		if c.Status != nil {

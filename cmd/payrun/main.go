@@ -44,14 +44,8 @@ func commands() []command {
 		cmdTemplate(),
 		cmdProcess(),
 		cmdResume(),
-		cmdReconcile(),
-		cmdReport(),
 		cmdApprove(),
-		cmdServe(),
-		cmdStatus(),
 		cmdSandbox(),
-		cmdDemo(),
-		cmdBench(),
 		cmdConfig(),
 		cmdVersion(),
 	}
@@ -188,8 +182,7 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.Usage()
-			return flag.ErrHelp
+			return flag.ErrHelp // the flag package has printed the usage
 		}
 		return usagef("%s", strings.TrimSpace(err.Error()))
 	}

@@ -1,0 +1,281 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/providers"
+	"github.com/schollz/progressbar/v3"
+)
+
+func cmdProcess() command {
+	c := command{Name: "process", Summary: "ingest (or recognise) a payout file, pay it, and follow it until every payout is final or waits on someone else",
+		Usage: "process [--dry-run] [--wait D] [--sheet NAME] FILE"}
+	c.Run = func(ctx context.Context, e *env, args []string) error {
+		fs := newFlags(&c, e)
+		dry := fs.Bool("dry-run", false, "print the plan (counts, totals, invalid and duplicate rows, time estimate) and send nothing")
+		wait := fs.Duration("wait", 10*time.Minute, "how long to follow payouts after sending (0: do not wait)")
+		sheet := fs.String("sheet", "", "XLSX sheet to read")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return usagef("expected exactly one FILE")
+		}
+		cfg, err := loadConfig(e)
+		if err != nil {
+			return err
+		}
+		if *sheet != "" {
+			cfg.Input.Sheet = *sheet
+		}
+		log := newLogger(cfg, e.stderr)
+		j, err := openJournal(cfg)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		if *dry {
+			return planFile(e.stdout, cfg, j, fs.Arg(0))
+		}
+		res, err := j.Ingest(fs.Arg(0), ingestOptions(cfg, enabledProviders(cfg)))
+		if err != nil {
+			return err
+		}
+		if err := printIngest(e.stdout, res); err != nil {
+			return err
+		}
+		rt, err := newApp(cfg, j, log)
+		if err != nil {
+			return err
+		}
+		held, err := rt.preflight(ctx, res.Batch.ID, e.stdout)
+		if err != nil || held {
+			return err
+		}
+		return rt.processBatches(ctx, e, []string{res.Batch.ID}, *wait)
+	}
+	return c
+}
+
+func cmdResume() command {
+	c := command{Name: "resume", Summary: "continue every unfinished batch after a stop or a crash",
+		Usage: "resume [--wait D]"}
+	c.Run = func(ctx context.Context, e *env, args []string) error {
+		fs := newFlags(&c, e)
+		wait := fs.Duration("wait", 10*time.Minute, "how long to follow payouts after sending (0: do not wait)")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		cfg, err := loadConfig(e)
+		if err != nil {
+			return err
+		}
+		log := newLogger(cfg, e.stderr)
+		j, err := openJournal(cfg)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		rt, err := newApp(cfg, j, log)
+		if err != nil {
+			return err
+		}
+		bs, err := j.Batches()
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, b := range bs {
+			if b.State != batch.BatchDone && b.State != batch.BatchHeld {
+				ids = append(ids, b.ID)
+			}
+		}
+		if len(ids) == 0 {
+			fmt.Fprintln(e.stdout, "Nothing to resume: every batch is done or held.")
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "Resuming %d batch(es): %v\n", len(ids), ids)
+		return rt.processBatches(ctx, e, ids, *wait)
+	}
+	return c
+}
+
+// app is what processing needs: the journal, the providers and the
+// dispatcher built from the configuration.
+type app struct {
+	cfg   *config.Config
+	j     *batch.Journal
+	log   *slog.Logger
+	provs map[string]providers.Provider
+	disp  *batch.Dispatcher
+}
+
+func newApp(cfg *config.Config, j *batch.Journal, log *slog.Logger) (*app, error) {
+	base := ""
+	if cfg.Serve.PublicURL != "" {
+		base = cfg.Serve.PublicURL + "/webhooks/"
+	}
+	provs, err := buildProviders(cfg, base)
+	if err != nil {
+		return nil, err
+	}
+	if len(provs) == 0 {
+		return nil, &config.Error{Path: cfg.Path, Problems: []string{"no provider is enabled (providers.<name>.enabled: true); try 'payrun demo' or 'payrun sandbox'"}}
+	}
+	o, err := dispatchOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &app{cfg: cfg, j: j, log: log, provs: provs, disp: batch.NewDispatcher(j, provs, o)}, nil
+}
+
+// processBatches dispatches the batches, then follows their payouts.
+func (rt *app) processBatches(ctx context.Context, e *env, ids []string, wait time.Duration) error {
+	progress := progressReporter(e.stderr, rt.log)
+	sum, err := rt.disp.Run(ctx, ids, progress)
+	progress(batch.Progress{Total: -1})
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(e.stdout, "Stopped: %d sent, %d left queued, %d in doubt. Run 'payrun resume' to continue; nothing will be paid twice.\n",
+			sum.Sent, sum.Left, sum.InDoubt)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if sum.Held > 0 {
+		fmt.Fprintf(e.stdout, "WARNING: %d payout(s) HELD by caps and not sent:\n", sum.Held)
+		for _, why := range sum.HeldWhy {
+			fmt.Fprintf(e.stdout, "  - %s\n", why)
+		}
+	}
+	if wait > 0 {
+		if err := rt.follow(ctx, ids, wait); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	return printBatchStates(e.stdout, rt.j, ids)
+}
+
+// printBatchStates prints, per batch, how many items are in each state.
+func printBatchStates(w io.Writer, j *batch.Journal, ids []string) error {
+	for _, id := range ids {
+		if err := j.RefreshBatch(id); err != nil {
+			return err
+		}
+		b, err := j.Batch(id)
+		if err != nil {
+			return err
+		}
+		counts := map[batch.State]int{}
+		sums := map[string]int64{}
+		if err := j.Items(id, func(it batch.Item) bool {
+			counts[it.State]++
+			if it.State == batch.Succeeded {
+				sums[it.Payout.Amount.Currency] += it.Payout.Amount.Minor
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "Batch %s (%s): %s\n", b.ID, b.File, b.State)
+		for _, s := range batch.States {
+			if counts[s] > 0 {
+				fmt.Fprintf(w, "  %-22s %d\n", s, counts[s])
+			}
+		}
+		curs := make([]string, 0, len(sums))
+		for c := range sums {
+			curs = append(curs, c)
+		}
+		sort.Strings(curs)
+		for _, c := range curs {
+			fmt.Fprintf(w, "  paid %s\n", money.Money{Minor: sums[c], Currency: c})
+		}
+	}
+	return nil
+}
+
+// progressReporter returns a progress callback: a bar with rate and ETA on a
+// terminal, a log line every few seconds otherwise. Total -1 ends it.
+func progressReporter(w io.Writer, log *slog.Logger) func(batch.Progress) {
+	var bar *progressbar.ProgressBar
+	var last time.Time
+	return func(p batch.Progress) {
+		if p.Total < 0 {
+			if bar != nil {
+				_ = bar.Finish()
+				fmt.Fprintln(w)
+			}
+			return
+		}
+		if isTerminal(w) {
+			if bar == nil {
+				bar = progressbar.NewOptions(p.Total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription("paying"),
+					progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("payouts"),
+					progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(100*time.Millisecond))
+			}
+			_ = bar.Set(p.Done)
+			return
+		}
+		if time.Since(last) >= 5*time.Second || p.Done == p.Total {
+			last = time.Now()
+			log.Info("dispatch progress", "done", p.Done, "total", p.Total, "requests", p.Sent)
+		}
+	}
+}
+
+// planFile prints what processing the file would do, without sending or
+// recording anything.
+func planFile(w io.Writer, cfg *config.Config, j *batch.Journal, path string) error {
+	o := ingestOptions(cfg, enabledProviders(cfg))
+	rep, err := batch.ValidateFile(path, o.Read, o.Validate)
+	if err != nil {
+		return err
+	}
+	sha, _, err := batch.FileSHA256(path)
+	if err != nil {
+		return err
+	}
+	if b, found, err := j.BatchBySHA(sha); err != nil {
+		return err
+	} else if found {
+		fmt.Fprintf(w, "This file is batch %s (%s), already recorded on %s; processing it resumes that batch.\n",
+			b.ID, b.State, b.Created.Format("2006-01-02"))
+	}
+	plan, err := batch.Plan(j, path, o.Read)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "Plan for %s (dry run: nothing is recorded or sent)\n", rep.File)
+	fmt.Fprintf(w, "  rows %d, valid %d, invalid %d, already journaled (duplicates, never sent) %d\n",
+		rep.Rows, rep.ValidRows, rep.Rows-rep.ValidRows, plan.Duplicates)
+	printTotals(w, plan.Totals)
+	var worst time.Duration
+	for prov, n := range plan.Counts {
+		pc := cfg.Providers[prov]
+		if pc.RatePerSecond > 0 {
+			d := time.Duration(float64(n) / pc.RatePerSecond * float64(time.Second))
+			fmt.Fprintf(w, "  %s: %d payouts at %.0f/s: about %s\n", prov, n, pc.RatePerSecond, d.Round(time.Second))
+			worst = max(worst, d)
+		} else {
+			fmt.Fprintf(w, "  %s: %d payouts, no rate limit configured\n", prov, n)
+		}
+	}
+	fmt.Fprintf(w, "  estimated sending time: %s (providers run in parallel)\n", worst.Round(time.Second))
+	if len(rep.Errors) > 0 {
+		printRowErrors(w, rep)
+		if cfg.Input.OnInvalid != "skip_rows" {
+			fmt.Fprintln(w, "  this file would be REJECTED (input.on_invalid: reject_file)")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+)
+
+// follow polls the providers about the batches' open payouts until every
+// one is final or waits on someone else (a beneficiary, or a webhook that
+// only the provider can send), or until wait has passed. Webhooks, when a
+// receiver runs, settle items sooner; polling makes sure they settle even
+// when no webhook ever comes.
+func (rt *app) follow(ctx context.Context, ids []string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	poll := rt.poller()
+	interval := 200 * time.Millisecond
+	for {
+		if err := rt.disp.ResolveInDoubt(ctx); err != nil {
+			return err
+		}
+		if err := poll(ctx); err != nil {
+			rt.log.Warn("poll", "err", err)
+		}
+		open, err := openItems(rt.j, ids)
+		if err != nil {
+			return err
+		}
+		if open == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			rt.log.Warn("stopped following; the daemon or 'payrun reconcile' keeps asking", "open", open)
+			return nil
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		interval = min(interval*3/2, 5*time.Second)
+	}
+}
+
+// openItems counts the items of the batches that still need payrun: not
+// final and not waiting on someone else.
+func openItems(j *batch.Journal, ids []string) (int, error) {
+	n := 0
+	for _, id := range ids {
+		err := j.Items(id, func(it batch.Item) bool {
+			if !it.State.Final() && it.State != batch.AwaitingBeneficiary && it.State != batch.Held {
+				n++
+			}
+			return true
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/reports"
+)
+
+// journalQueue keeps undelivered messages in the journal, so that an SMTP
+// outage or a restart never loses a report.
+type journalQueue struct{ j *batch.Journal }
+
+func (q journalQueue) Enqueue(id string, eml []byte) error { return q.j.EnqueueMail(id, eml) }
+
+func (q journalQueue) Pending() ([]reports.Queued, error) {
+	ms, err := q.j.PendingMail()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]reports.Queued, len(ms))
+	for i, m := range ms {
+		out[i] = reports.Queued{ID: m.ID, EML: m.EML}
+	}
+	return out, nil
+}
+
+func (q journalQueue) MarkSent(id string) error { return q.j.MarkMailSent(id, nil) }
+
+// newMailer builds the mailer from the configuration: SMTP when a host is
+// set, otherwise .eml files in the outbox.
+func newMailer(cfg *config.Config, j *batch.Journal) (*reports.Mailer, error) {
+	m := &reports.Mailer{Outbox: cfg.Abs(cfg.Dirs.Outbox), Queue: journalQueue{j}}
+	s := cfg.Reports.SMTP
+	if s.Host != "" {
+		m.SMTP = reports.SMTPConfig{Host: s.Host, Port: s.Port, Username: s.Username, TLS: s.TLS}
+		if s.Password != "" {
+			pw, err := providers.Secret(s.Password)
+			if err != nil {
+				return nil, &config.Error{Path: cfg.Path, Problems: []string{"reports.smtp.password: " + err.Error()}}
+			}
+			m.SMTP.Password = string(pw)
+		}
+	}
+	if err := os.MkdirAll(m.Outbox, 0o750); err != nil {
+		return nil, fmt.Errorf("outbox: %w", err)
+	}
+	return m, nil
+}
+
+// envelope returns who the reports go to.
+func envelope(cfg *config.Config, to []string) reports.Envelope {
+	if len(to) == 0 {
+		to = []string{"accounts@localhost"}
+	}
+	return reports.Envelope{From: cfg.Reports.From, To: to, SubjectPrefix: cfg.Reports.SubjectPrefix}
+}
