@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/providers"
@@ -96,7 +97,17 @@ type applyResult struct {
 // rules: the graph decides; a two-phase payout waiting for confirmation
 // goes through batch.Settle; a refused final status that disagrees with the
 // journal is recorded as a status conflict on the item.
+//
+// A status that is not final and older, by the provider's own clock, than
+// the last one recorded is out of order and not applied: a Bank 131
+// ready_to_confirm redelivered after the confirm must not start a second
+// confirmation. Final statuses are left to the graph (providers stamp them
+// with coarser clocks than their API answers).
 func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it batch.Item, st providers.Status, actor string) (applyResult, error) {
+	if !st.Outcome.Final() && !st.At.IsZero() && !it.Last.At.IsZero() && st.At.Before(it.Last.At) {
+		return applyResult{note: fmt.Sprintf("%s: the provider said %s at %s, before the last status recorded (%s)",
+			NoteOutOfOrder, st.Outcome, st.At.UTC().Format(time.RFC3339Nano), it.Last.At.UTC().Format(time.RFC3339Nano))}, nil
+	}
 	if st.Outcome == providers.AwaitingConfirmation && !it.State.Final() {
 		if _, ok := p.(providers.Confirmer); ok {
 			if st.Refs.SessionID == "" {
