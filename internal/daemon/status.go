@@ -1,0 +1,260 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/batch/money"
+)
+
+// ErrNotFound is returned by a StatusSource for an unknown batch.
+var ErrNotFound = batch.ErrNotFound
+
+// StatusSource is the read-only view the status API, the status page and
+// the item metrics are built on.
+type StatusSource interface {
+	// Batches returns the newest batches first, at most limit (0: all).
+	Batches(ctx context.Context, limit int) ([]BatchStatus, error)
+	// Batch returns one batch; an unknown id is an error wrapping
+	// ErrNotFound.
+	Batch(ctx context.Context, id string) (BatchStatus, error)
+	// OpenItems returns the items of a batch that are not final, in row
+	// order, at most limit (0: all).
+	OpenItems(ctx context.Context, batchID string, limit int) ([]OpenItem, error)
+	// Counts returns the items by provider and state and the batches by
+	// state, over the whole journal (for /metrics).
+	Counts(ctx context.Context) (Counts, error)
+}
+
+// BatchStatus is one batch and its progress.
+type BatchStatus struct {
+	ID         string    `json:"id"`
+	File       string    `json:"file"`
+	State      string    `json:"state"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+	Rows       int       `json:"rows"`
+	Valid      int       `json:"valid"`
+	Invalid    int       `json:"invalid"`
+	Duplicates int       `json:"duplicates"`
+	// Items and Final count the batch's items (valid rows) and those in a
+	// final state.
+	Items     int                `json:"items"`
+	Final     int                `json:"final"`
+	Providers []ProviderProgress `json:"providers"`
+}
+
+// ProviderProgress is a batch's progress at one provider.
+type ProviderProgress struct {
+	Provider string `json:"provider"`
+	Total    int    `json:"total"`
+	Final    int    `json:"final"`
+	// States counts items by state.
+	States map[string]int `json:"states"`
+	// Amounts are per currency.
+	Amounts []Amount `json:"amounts"`
+}
+
+// Percent returns Final as a whole percentage of Total.
+func (p ProviderProgress) Percent() int {
+	if p.Total == 0 {
+		return 100
+	}
+	return p.Final * 100 / p.Total
+}
+
+// Amount sums one currency: everything, and what has been paid
+// (succeeded), in minor units and as decimal strings.
+type Amount struct {
+	Currency   string `json:"currency"`
+	TotalMinor int64  `json:"total_minor"`
+	Total      string `json:"total"`
+	PaidMinor  int64  `json:"paid_minor"`
+	Paid       string `json:"paid"`
+	Count      int    `json:"count"`
+	PaidCount  int    `json:"paid_count"`
+}
+
+// OpenItem is an item that is not final yet.
+type OpenItem struct {
+	PayoutID string    `json:"payout_id"`
+	Row      int       `json:"row"`
+	Provider string    `json:"provider"`
+	State    string    `json:"state"`
+	Amount   string    `json:"amount"`
+	Currency string    `json:"currency"`
+	Reason   string    `json:"reason,omitempty"`
+	Updated  time.Time `json:"updated"`
+}
+
+// ItemCount is the number of items of a provider in a state.
+type ItemCount struct {
+	Provider string `json:"provider"`
+	State    string `json:"state"`
+	Count    int    `json:"count"`
+}
+
+// Counts is what the metrics collector reads at each scrape.
+type Counts struct {
+	Items   []ItemCount    `json:"items"`
+	Batches map[string]int `json:"batches"`
+}
+
+// JournalStatus is the StatusSource over a journal. Each call reads one
+// consistent view per journal read; it scans the items it reports on.
+type JournalStatus struct {
+	J *batch.Journal
+}
+
+var _ StatusSource = JournalStatus{}
+
+// Batches returns the newest batches first with their progress.
+func (s JournalStatus) Batches(ctx context.Context, limit int) ([]BatchStatus, error) {
+	bs, err := s.J.Batches()
+	if err != nil {
+		return nil, err
+	}
+	if limit > 0 && len(bs) > limit {
+		bs = bs[:limit]
+	}
+	out := make([]BatchStatus, 0, len(bs))
+	for _, b := range bs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st, err := s.progress(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// Batch returns one batch with its progress.
+func (s JournalStatus) Batch(ctx context.Context, id string) (BatchStatus, error) {
+	b, err := s.J.Batch(id)
+	if err != nil {
+		return BatchStatus{}, err
+	}
+	return s.progress(b)
+}
+
+func (s JournalStatus) progress(b batch.Batch) (BatchStatus, error) {
+	st := BatchStatus{ID: b.ID, File: b.File, State: string(b.State), Created: b.Created, Updated: b.Updated,
+		Rows: b.Rows, Valid: b.Valid, Invalid: b.Invalid, Duplicates: b.Duplicates}
+	byProvider := map[string]*ProviderProgress{}
+	amounts := map[[2]string]*Amount{}
+	err := s.J.Items(b.ID, func(it batch.Item) bool {
+		p := byProvider[it.Provider]
+		if p == nil {
+			p = &ProviderProgress{Provider: it.Provider, States: map[string]int{}}
+			byProvider[it.Provider] = p
+		}
+		p.Total++
+		p.States[string(it.State)]++
+		st.Items++
+		if it.State.Final() {
+			p.Final++
+			st.Final++
+		}
+		cur := it.Payout.Amount.Currency
+		a := amounts[[2]string{it.Provider, cur}]
+		if a == nil {
+			a = &Amount{Currency: cur}
+			amounts[[2]string{it.Provider, cur}] = a
+		}
+		a.Count++
+		a.TotalMinor += it.Payout.Amount.Minor
+		if it.State == batch.Succeeded {
+			a.PaidCount++
+			a.PaidMinor += it.Payout.Amount.Minor
+		}
+		return true
+	})
+	if err != nil {
+		return BatchStatus{}, fmt.Errorf("batch %s: %w", b.ID, err)
+	}
+	for k, a := range amounts {
+		a.Total = money.Money{Minor: a.TotalMinor, Currency: a.Currency}.Decimal()
+		a.Paid = money.Money{Minor: a.PaidMinor, Currency: a.Currency}.Decimal()
+		p := byProvider[k[0]]
+		p.Amounts = append(p.Amounts, *a)
+	}
+	for _, p := range byProvider {
+		sort.Slice(p.Amounts, func(x, y int) bool { return p.Amounts[x].Currency < p.Amounts[y].Currency })
+		st.Providers = append(st.Providers, *p)
+	}
+	sort.Slice(st.Providers, func(x, y int) bool { return st.Providers[x].Provider < st.Providers[y].Provider })
+	return st, nil
+}
+
+// OpenItems returns the items of a batch that are not final.
+func (s JournalStatus) OpenItems(ctx context.Context, batchID string, limit int) ([]OpenItem, error) {
+	if _, err := s.J.Batch(batchID); err != nil {
+		return nil, err
+	}
+	out := []OpenItem{}
+	err := s.J.Items(batchID, func(it batch.Item) bool {
+		if it.State.Final() {
+			return true
+		}
+		out = append(out, OpenItem{PayoutID: it.PayoutID, Row: it.Row, Provider: it.Provider, State: string(it.State),
+			Amount: it.Payout.Amount.Decimal(), Currency: it.Payout.Amount.Currency, Reason: it.Reason, Updated: it.Updated})
+		return limit <= 0 || len(out) < limit
+	})
+	return out, err
+}
+
+// Counts returns the items by provider and state and the batches by state.
+func (s JournalStatus) Counts(ctx context.Context) (Counts, error) {
+	c := Counts{Batches: map[string]int{}}
+	bs, err := s.J.Batches()
+	if err != nil {
+		return c, err
+	}
+	for _, b := range bs {
+		c.Batches[string(b.State)]++
+	}
+	m := map[[2]string]int{}
+	err = s.J.AllItems(func(it batch.Item) bool {
+		m[[2]string{it.Provider, string(it.State)}]++
+		return ctx.Err() == nil
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return c, err
+	}
+	for k, n := range m {
+		c.Items = append(c.Items, ItemCount{Provider: k[0], State: k[1], Count: n})
+	}
+	sort.Slice(c.Items, func(x, y int) bool {
+		if c.Items[x].Provider != c.Items[y].Provider {
+			return c.Items[x].Provider < c.Items[y].Provider
+		}
+		return c.Items[x].State < c.Items[y].State
+	})
+	return c, nil
+}
+
+// Check is a readiness check that passes while the journal is open.
+func (s JournalStatus) Check() Check {
+	return Check{Name: "journal", Func: func(context.Context) error {
+		// A cheap read: an unknown key answers ErrNotFound only from an open
+		// database.
+		_, err := s.J.Batch("\x00readyz")
+		if errors.Is(err, batch.ErrNotFound) {
+			return nil
+		}
+		if err == nil {
+			return nil
+		}
+		return fmt.Errorf("journal %s: %w", s.J.Path(), err)
+	}}
+}
