@@ -26,6 +26,7 @@ import (
 // misaddressed requests after real deliveries have been applied: each is
 // refused with its status, and the journal does not change at all.
 func TestReceiverRefuses(t *testing.T) {
+	t.Parallel()
 	h := setup(t, "monnet", "teemopay", "bank131")
 	h.dispatch("b1",
 		batchtest.ValidItem("m-1", "monnet", 1500),
@@ -115,6 +116,7 @@ func TestReceiverRefuses(t *testing.T) {
 // TestDuplicateDelivery: every webhook delivered twice, and one delivered
 // again by hand, is applied once and acknowledged each time.
 func TestDuplicateDelivery(t *testing.T) {
+	t.Parallel()
 	h := setup(t, "monnet", "teemopay", "bank131")
 	for _, n := range []string{"monnet", "teemopay", "bank131"} {
 		h.land.Kit(n).SetFaults(sandboxkit.Faults{WebhookDuplicateRate: 1})
@@ -169,6 +171,7 @@ func TestDuplicateDelivery(t *testing.T) {
 // arrives again after the payout succeeded; the payout does not regress
 // and is not confirmed twice.
 func TestOutOfOrder(t *testing.T) {
+	t.Parallel()
 	h := setup(t, "bank131")
 	var refused, release bool
 	h.tap.mu.Lock()
@@ -242,6 +245,7 @@ func TestOutOfOrder(t *testing.T) {
 // TestReversalAfterSuccess: each provider's return of a paid payout moves
 // it from succeeded to reversed, and the matcher says so.
 func TestReversalAfterSuccess(t *testing.T) {
+	t.Parallel()
 	h := setup(t, "monnet", "teemopay", "bank131")
 	for _, n := range []string{"monnet", "teemopay", "bank131"} {
 		h.land.Kit(n).SetFaults(sandboxkit.Faults{Rules: []sandboxkit.Rule{{RefContains: "rev", Outcome: "reverse"}}})
@@ -280,6 +284,7 @@ func TestReversalAfterSuccess(t *testing.T) {
 // refuse it with 2005 and send a REJECTED/2005 notification carrying the
 // original's orderId under a new id; it never touches the original.
 func TestMonnetDuplicateOrderNotice(t *testing.T) {
+	t.Parallel()
 	h := setup(t, "monnet")
 	it := batchtest.ValidItem("m-1", "monnet", 1500)
 	h.dispatch("b1", it)
@@ -317,6 +322,7 @@ func TestMonnetDuplicateOrderNotice(t *testing.T) {
 // TestUnexpectedPayout: a notification about a payout payrun never sent is
 // kept, acknowledged, and reported as unexpected outside the tie-out.
 func TestUnexpectedPayout(t *testing.T) {
+	t.Parallel()
 	h := setup(t, "teemopay")
 	h.dispatch("b1", batchtest.ValidItem("t-1", "teemopay", 2500))
 	ghost := batchtest.ValidItem("ghost-1", "teemopay", 4200)

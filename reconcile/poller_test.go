@@ -1,0 +1,190 @@
+package reconcile
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/providers/sandboxkit"
+)
+
+// TestAllWebhooksDropped: every sandbox loses every webhook; the poller
+// alone takes every payout to its final state, and pays each once.
+func TestAllWebhooksDropped(t *testing.T) {
+	t.Parallel()
+	names := []string{"monnet", "teemopay", "bank131", "smartglocal"}
+	h := setup(t, names...)
+	for _, n := range names {
+		h.land.Kit(n).SetFaults(sandboxkit.Faults{WebhookDropRate: 1,
+			Rules: []sandboxkit.Rule{{RefContains: "bad", Outcome: "fail"}}})
+	}
+	var items []batch.Item
+	for _, n := range names {
+		items = append(items,
+			batchtest.ValidItem(n[:2]+"-ok-1", n, 1000),
+			batchtest.ValidItem(n[:2]+"-ok-2", n, 2000),
+			batchtest.ValidItem(n[:2]+"-bad", n, 3000))
+	}
+	h.dispatch("b1", items...)
+	var waits atomic.Int64
+	pl := NewPoller(h.j, h.provs, PollOptions{After: -1, Interval: time.Millisecond, Max: 10 * time.Millisecond,
+		Wait: func(ctx context.Context, provider string) error { waits.Add(1); return nil }})
+	passes := 0
+	eventually(t, 30*time.Second, "every payout to be final", func() bool {
+		passes++
+		if _, err := pl.RunOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		open := 0
+		_ = h.j.OpenItems(func(batch.Item) bool { open++; return true })
+		return open == 0
+	})
+	for _, it := range items {
+		got := h.item(it.PayoutID)
+		want := batch.Succeeded
+		if strings.Contains(it.PayoutID, "bad") {
+			want = batch.Failed
+		}
+		if got.State != want {
+			t.Errorf("%s is %s, want %s", it.PayoutID, got.State, want)
+		}
+	}
+	if n := len(h.events()); n != 0 {
+		t.Errorf("%d events arrived with every webhook dropped", n)
+	}
+	if waits.Load() == 0 {
+		t.Error("the poller never waited on the rate-limit hook")
+	}
+	for _, n := range names {
+		for ref, paid := range h.land.Kit(n).Ledger.PaidByReference() {
+			if paid != 1 {
+				t.Errorf("%s paid %s %d times", n, ref, paid)
+			}
+		}
+	}
+	res, err := Match(h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[Category]int{}
+	for _, l := range res.Lines {
+		counts[l.Category]++
+	}
+	if counts[Matched] != 8 || counts[FailedAtProvider] != 4 || !res.Balanced() {
+		t.Errorf("categories %v (balanced %v), want 8 matched and 4 failed, balanced", counts, res.Balanced())
+	}
+	t.Logf("closed %d payouts in %d poll passes", len(items), passes)
+}
+
+// raceWebhook is a provider whose status query is overtaken by a webhook:
+// before the real query runs, a "failed" notification is applied.
+type raceWebhook struct {
+	providers.Provider
+	j *batch.Journal
+}
+
+func (r raceWebhook) Lookup(ctx context.Context, refs providers.Refs) (providers.Status, error) {
+	_, err := r.j.ApplyStatus(refs.PayoutID, "webhook", providers.Status{Outcome: providers.Failed, Refs: refs,
+		RawStatus: "REJECTED/BANK", Code: "4001", Message: "Bank Rejection"})
+	if err != nil {
+		return providers.Status{}, err
+	}
+	return r.Provider.Lookup(ctx, refs)
+}
+
+// TestStatusConflict: a webhook said failed, the status query says
+// succeeded. The final state stays, the disagreement is recorded on the
+// item, and the matcher reports status_conflict, carried forward as open.
+func TestStatusConflict(t *testing.T) {
+	t.Parallel()
+	h := setup(t, "monnet")
+	h.land.Kit("monnet").SetFaults(sandboxkit.Faults{WebhookDropRate: 1})
+	h.dispatch("b1", batchtest.ValidItem("m-1", "monnet", 1500))
+	// The sandbox pays it; the poller learns it only by asking.
+	eventually(t, 10*time.Second, "the sandbox to pay", func() bool {
+		return h.land.Kit("monnet").Ledger.PaidByReference()["m-1"] == 1
+	})
+	provs := map[string]providers.Provider{"monnet": raceWebhook{Provider: h.provs["monnet"], j: h.j}}
+	st, err := NewPoller(h.j, provs, PollOptions{After: -1}).RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := h.item("m-1")
+	if st.Conflicts != 1 || it.State != batch.Failed || !strings.Contains(it.Conflict, "poller says succeeded") {
+		t.Fatalf("stats %+v, item %s conflict %q: want one conflict recorded, state failed kept", st, it.State, it.Conflict)
+	}
+	res, err := Match(h.j, Scope{Open: true}, time.Now(), MatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Lines) != 1 || res.Lines[0].Category != StatusConflict {
+		t.Fatalf("open lines %+v, want the conflict", res.Lines)
+	}
+}
+
+// TestPollerBackoff: an item the provider cannot be asked about (Monnet
+// without its Id) is skipped, noted, and asked again later with a doubling
+// wait up to the maximum.
+func TestPollerBackoff(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 21, 18, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	j := batchtest.Journal(t, clock)
+	it := batchtest.ValidItem("m-1", "monnet", 1500)
+	it.State = batch.Submitted
+	batchtest.Import(t, j, "b1", it)
+	unsupported := stubProvider{name: "monnet", err: providers.ErrUnsupported}
+	pl := NewPoller(j, map[string]providers.Provider{"monnet": unsupported},
+		PollOptions{After: time.Minute, Interval: time.Minute, Max: 4 * time.Minute, Now: clock})
+	var waits []time.Duration
+	for range 5 {
+		st, err := pl.RunOnce(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Due != 0 {
+			t.Fatalf("asked before it was due: %+v", st)
+		}
+		got, _ := j.Item("m-1")
+		next := got.NextPoll
+		if next.IsZero() {
+			next = got.Updated.Add(time.Minute)
+		}
+		now = next
+		st, err = pl.RunOnce(context.Background())
+		if err != nil || st.Unsupported != 1 {
+			t.Fatalf("stats %+v err %v: want the unsupported query noted", st, err)
+		}
+		got, _ = j.Item("m-1")
+		waits = append(waits, got.NextPoll.Sub(now))
+	}
+	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute, 4 * time.Minute}
+	for i := range want {
+		if waits[i] != want[i] {
+			t.Fatalf("waits %v, want %v", waits, want)
+		}
+	}
+}
+
+// stubProvider answers every query with err.
+type stubProvider struct {
+	name string
+	err  error
+}
+
+func (s stubProvider) Name() string                        { return s.name }
+func (s stubProvider) Capabilities() providers.Capabilities { return providers.Capabilities{} }
+func (s stubProvider) Submit(context.Context, providers.Payout) (providers.Status, error) {
+	return providers.Status{}, s.err
+}
+func (s stubProvider) Lookup(context.Context, providers.Refs) (providers.Status, error) {
+	return providers.Status{}, s.err
+}
+func (s stubProvider) ParseWebhook(providers.WebhookRequest) (providers.WebhookResult, error) {
+	return providers.WebhookResult{}, providers.ErrSignature
+}
