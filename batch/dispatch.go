@@ -378,6 +378,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 // retry (only when nothing was created at the provider).
 func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error) (bool, error) {
 	id := it.PayoutID
+	twoPhase := p.Capabilities().TwoPhase
 	payload, _ := json.Marshal(st)
 	switch {
 	case serr == nil:
@@ -393,10 +394,18 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 		return false, nil
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
-		return true, d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher", Reason: serr.Error()})
+		return true, d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrUnavailable), errors.Is(serr, providers.ErrAuth):
 		pl.failure()
-		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher", Reason: serr.Error()})
+		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher",
+			Reason: serr.Error(), Update: freshSession(twoPhase)})
+	case errors.Is(serr, providers.ErrDuplicate) && twoPhase:
+		// A session under this key exists that payrun never journaled (its
+		// answer was lost). It can never move money without our confirm,
+		// which only the journaled session gets: start a fresh one.
+		pl.success()
+		return true, d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher", Update: freshSession(true),
+			Reason: "an earlier session exists but was never journaled; a fresh session replaces it (the old one is never confirmed)"})
 	case errors.Is(serr, providers.ErrDuplicate):
 		pl.success()
 		// The provider already has this payout (an earlier request whose
@@ -428,6 +437,17 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 		}
 		return false, d.j.Apply(Change{PayoutID: id, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
 	}
+}
+
+// freshSession, for a two-phase provider, makes the next submission use a
+// new idempotency key (Attempt+1): a session left behind by a failed try
+// can never be confirmed, so a fresh one is always safe, and reusing the key
+// would only be refused as a duplicate.
+func freshSession(twoPhase bool) func(*Item) {
+	if !twoPhase {
+		return nil
+	}
+	return func(it *Item) { it.Attempt++ }
 }
 
 func reasonOf(st providers.Status) string {

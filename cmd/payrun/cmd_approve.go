@@ -207,4 +207,3 @@ func suspectedDuplicates(j *batch.Journal, id string, days int) ([]reports.Suspe
 	})
 	return out, err
 }
-

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"sort"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/payrun/payrun/batch/money"
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/reconcile"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -24,6 +27,7 @@ func cmdProcess() command {
 		dry := fs.Bool("dry-run", false, "print the plan (counts, totals, invalid and duplicate rows, time estimate) and send nothing")
 		wait := fs.Duration("wait", 10*time.Minute, "how long to follow payouts after sending (0: do not wait)")
 		sheet := fs.String("sheet", "", "XLSX sheet to read")
+		listen := fs.String("listen", "", "serve the webhook receiver on this address while processing (e.g. 127.0.0.1:8080)")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
@@ -61,6 +65,11 @@ func cmdProcess() command {
 		if err != nil || held {
 			return err
 		}
+		stop, err := rt.listen(*listen)
+		if err != nil {
+			return err
+		}
+		defer stop()
 		return rt.processBatches(ctx, e, []string{res.Batch.ID}, *wait)
 	}
 	return c
@@ -72,6 +81,7 @@ func cmdResume() command {
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		wait := fs.Duration("wait", 10*time.Minute, "how long to follow payouts after sending (0: do not wait)")
+		listen := fs.String("listen", "", "serve the webhook receiver on this address while processing")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
@@ -104,6 +114,11 @@ func cmdResume() command {
 			return nil
 		}
 		fmt.Fprintf(e.stdout, "Resuming %d batch(es): %v\n", len(ids), ids)
+		stop, err := rt.listen(*listen)
+		if err != nil {
+			return err
+		}
+		defer stop()
 		return rt.processBatches(ctx, e, ids, *wait)
 	}
 	return c
@@ -136,6 +151,31 @@ func newApp(cfg *config.Config, j *batch.Journal, log *slog.Logger) (*app, error
 		return nil, err
 	}
 	return &app{cfg: cfg, j: j, log: log, provs: provs, disp: batch.NewDispatcher(j, provs, o)}, nil
+}
+
+// listen serves the webhook receiver on addr ("" serves nothing) and
+// returns the function that stops it.
+func (rt *app) listen(addr string) (func(), error) {
+	if addr == "" {
+		return func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("webhook receiver: %w", err)
+	}
+	recv := reconcile.NewReceiver(rt.j, rt.provs, reconcile.ReceiverOptions{MaxBody: rt.cfg.Reconcile.MaxWebhookBytes, Log: rt.log})
+	srv := &http.Server{Handler: recv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 // processBatches dispatches the batches, then follows their payouts.

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/providers/sandboxes"
+	"github.com/payrun/payrun/providers/sandboxkit"
+)
+
+// TestCrash kills `payrun process` with SIGKILL at random moments of a
+// batch across every provider, with faults on (responses dropped after the
+// payout was created, 5xx, 429, duplicated and delayed webhooks), starts it
+// again each time, and then checks, by the sandboxes' own ledgers, that
+// every valid row was paid exactly once and that the journal agrees.
+//
+// The short run (5 kills) runs by default; PAYRUN_CRASH=long runs 30 kills
+// over a larger batch.
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: skipped with -short")
+	}
+	kills, rows := 5, 80
+	if os.Getenv("PAYRUN_CRASH") == "long" {
+		kills, rows = 30, 400
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "payrun")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build payrun: %v\n%s", err, out)
+	}
+
+	land, err := sandboxes.Start(sandboxes.Options{Dir: dir, ProcessingDelay: 100 * time.Millisecond, Seed: 99})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer land.Close()
+	for _, n := range land.Names() {
+		f := sandboxkit.Faults{
+			DropResponseRate:     0.12,
+			Error5xxRate:         0.05,
+			WebhookDuplicateRate: 0.3,
+			WebhookDelay:         150 * time.Millisecond,
+			WebhookReorder:       true,
+		}
+		if n == "teemopay" {
+			f.RateLimitPerSecond = 15
+		}
+		land.Kit(n).SetFaults(f)
+	}
+	addr := freeAddr(t)
+	hooks := "http://" + addr + "/webhooks/"
+	land.SetWebhookBase(hooks)
+	cfg := sandboxConfig(land, dir, hooks)
+	cfg.Dir = dir
+	cfg.Dispatch.ResendAfter = 300 * time.Millisecond
+	cfg.Dispatch.BreakerFailures = 1000 // faults are dense here; the breaker is tested elsewhere
+	cfg.Log.Level = "warn"
+	for n, pc := range cfg.Providers {
+		pc.RatePerSecond, pc.Burst = 8, 2 // slow enough that every kill lands mid-batch
+		cfg.Providers[n] = pc
+	}
+	cfgPath := filepath.Join(dir, "payrun.yaml")
+	if err := writeConfig(cfgPath, cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rows every provider pays without a beneficiary's action.
+	var valid []batch.Row
+	for _, r := range demoRows("K", rows*2) {
+		if r.Method == string(providers.CardPush) || r.Method == string(providers.PaymentLink) {
+			continue
+		}
+		r.PayoutID = strings.TrimSuffix(r.PayoutID, "-F")
+		valid = append(valid, r)
+		if len(valid) == rows {
+			break
+		}
+	}
+	input := filepath.Join(dir, "payouts.csv")
+	if err := writeDemoFile(input, valid, false); err != nil {
+		t.Fatal(err)
+	}
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	run := func(killAfter time.Duration) (killed bool, out string) {
+		cmd := exec.Command(bin, "--config", cfgPath, "process", "--wait", "60s", "--listen", addr, input)
+		var buf strings.Builder
+		cmd.Stdout, cmd.Stderr = &buf, &buf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		if killAfter > 0 {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("payrun process failed before the kill: %v\n%s", err, buf.String())
+				}
+				return false, buf.String()
+			case <-time.After(killAfter):
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+				<-done
+				return true, buf.String()
+			}
+		}
+		// The last run: advance the sandboxes' clocks meanwhile, so that
+		// webhook retries that backed off while payrun was dead come round.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			tick := time.NewTicker(500 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					for _, n := range []string{"monnet", "bank131", "smartglocal"} {
+						land.Kit(n).Clock.Advance(20 * time.Second)
+					}
+				}
+			}
+		}()
+		if err := <-done; err != nil {
+			t.Fatalf("final payrun process: %v\n%s", err, buf.String())
+		}
+		return false, buf.String()
+	}
+	n := 0
+	for ; n < kills; n++ {
+		killed, _ := run(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+		if !killed {
+			break
+		}
+	}
+	t.Logf("killed payrun process %d times with SIGKILL", n)
+	if n < kills {
+		t.Logf("the batch finished before all %d kills", kills)
+	}
+	_, out := run(0)
+
+	// The providers' books.
+	paid := map[string]int{}
+	for _, name := range land.Names() {
+		for ref, k := range land.Kit(name).Ledger.PaidByReference() {
+			paid[ref] += k
+		}
+	}
+	want := map[string]bool{}
+	for _, r := range valid {
+		want[r.PayoutID] = true
+		if paid[r.PayoutID] != 1 {
+			t.Errorf("payout %s (%s) paid %d times at the provider", r.PayoutID, r.Provider, paid[r.PayoutID])
+		}
+	}
+	for ref, k := range paid {
+		if !want[ref] {
+			t.Errorf("the providers paid %s (%d times), which is not in the file", ref, k)
+		}
+	}
+	// The journal agrees.
+	j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if err := j.Check(); err != nil {
+		t.Errorf("journal consistency: %v", err)
+	}
+	count := 0
+	_ = j.AllItems(func(it batch.Item) bool {
+		count++
+		if it.State != batch.Succeeded {
+			t.Errorf("journal: %s is %s (%s)", it.PayoutID, it.State, it.Reason)
+		}
+		return true
+	})
+	if count != len(valid) {
+		t.Errorf("journal holds %d items, the file %d rows", count, len(valid))
+	}
+	if t.Failed() {
+		t.Logf("last run's output:\n%s", out)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+var _ = fmt.Sprint
