@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/payrun/payrun/reconcile"
+)
+
+func cmdReconcile() command {
+	c := command{
+		Name:    "reconcile",
+		Summary: "ask the providers about open payouts, then place every row in a category and tie out the totals",
+		Usage:   "reconcile [--batch ID | --date YYYY-MM-DD | --open] [--no-poll] [--json]",
+	}
+	c.Run = func(ctx context.Context, e *env, args []string) error {
+		fs := newFlags(&c, e)
+		batchID := fs.String("batch", "", "reconcile one batch")
+		date := fs.String("date", "", "reconcile the batches received that day (in the configured time zone), with the items still open from earlier days")
+		open := fs.Bool("open", false, "reconcile every item still open, whatever its batch")
+		noPoll := fs.Bool("no-poll", false, "do not ask the providers first; match what the journal knows")
+		asJSON := fs.Bool("json", false, "print the full result as JSON (every line, the totals and the tie-out)")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() != 0 {
+			return usagef("unexpected arguments: %v", fs.Args())
+		}
+		chosen := 0
+		for _, set := range []bool{*batchID != "", *date != "", *open} {
+			if set {
+				chosen++
+			}
+		}
+		if chosen > 1 {
+			return usagef("choose one of --batch, --date and --open")
+		}
+		scope := reconcile.Scope{BatchID: *batchID, Date: *date, Open: *open || *date != ""}
+		cfg, err := loadConfig(e)
+		if err != nil {
+			return err
+		}
+		log := newLogger(cfg, e.stderr)
+		j, err := openJournal(cfg)
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+
+		if !*noPoll {
+			rt, err := newApp(cfg, j, log)
+			switch {
+			case err == nil:
+				st, err := rt.newPoller(true).RunOnce(ctx)
+				if err != nil && !errors.Is(err, context.Canceled) {
+					return fmt.Errorf("status poll: %w", err)
+				}
+				fmt.Fprintf(e.stderr, "asked the providers about %d open payout(s): %d answered, %d now final, %d not found, %d could not be asked, %d failed\n",
+					st.Due, st.Queried, st.Final, st.NotFound, st.Unsupported, st.Errors)
+			case len(enabledProviders(cfg)) == 0:
+				fmt.Fprintln(e.stderr, "no provider is enabled: matching what the journal knows without asking the providers")
+			default:
+				return err
+			}
+		}
+		res, err := reconcile.Match(j, scope, j.Now(), reconcile.MatchOptions{Location: cfg.Location(), SLA: cfg.Reconcile.SLA})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(e.stdout)
+			enc.SetIndent("", "  ")
+			if err := enc.Encode(res); err != nil {
+				return err
+			}
+		} else {
+			printReconciliation(e.stdout, res)
+		}
+		if !res.Balanced() {
+			return errors.New("the reconciliation does not tie out: a row was lost or counted twice (a bug; please report it)")
+		}
+		return nil
+	}
+	return c
+}
