@@ -375,8 +375,20 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 }
 
 // record commits the provider's answer to one send and says whether to
-// retry (only when nothing was created at the provider).
+// retry (only when nothing was created at the provider). Every change is
+// conditional on the item still being in sending: a webhook that arrived
+// while the request was out may already have settled it, and then it is
+// the truth.
 func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error) (bool, error) {
+	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr)
+	if errors.Is(err, ErrConflict) {
+		d.log.Debug("settled by a webhook while its request was out", "payout", it.PayoutID)
+		return false, nil
+	}
+	return retry, err
+}
+
+func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error) (bool, error) {
 	id := it.PayoutID
 	twoPhase := p.Capabilities().TwoPhase
 	payload, _ := json.Marshal(st)
@@ -384,7 +396,7 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 	case serr == nil:
 		pl.success()
 		to := StateFor(st.Outcome)
-		if err := d.j.Apply(Change{PayoutID: id, To: to, Actor: "dispatcher", Status: &st, Payload: payload,
+		if err := d.j.Apply(Change{PayoutID: id, From: Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload,
 			Reason: reasonOf(st)}); err != nil {
 			return false, err
 		}
@@ -394,17 +406,17 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 		return false, nil
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
-		return true, d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
+		return true, d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrUnavailable), errors.Is(serr, providers.ErrAuth):
 		pl.failure()
-		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher",
+		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher",
 			Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrDuplicate) && twoPhase:
 		// A session under this key exists that payrun never journaled (its
 		// answer was lost). It can never move money without our confirm,
 		// which only the journaled session gets: start a fresh one.
 		pl.success()
-		return true, d.j.Apply(Change{PayoutID: id, To: Queued, Actor: "dispatcher", Update: freshSession(true),
+		return true, d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher", Update: freshSession(true),
 			Reason: "an earlier session exists but was never journaled; a fresh session replaces it (the old one is never confirmed)"})
 	case errors.Is(serr, providers.ErrDuplicate):
 		pl.success()
@@ -412,7 +424,7 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 		// answer was lost): it exists, so it is submitted; its outcome
 		// arrives by webhook or status query.
 		st.Outcome = providers.Processing
-		return false, d.j.Apply(Change{PayoutID: id, To: Submitted, Actor: "dispatcher", Status: &st,
+		return false, d.j.Apply(Change{PayoutID: id, From: Sending, To: Submitted, Actor: "dispatcher", Status: &st,
 			Reason: "already at the provider: " + serr.Error()})
 	case providers.IsInDoubt(serr):
 		pl.failure()
@@ -424,7 +436,7 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 			st.Outcome = providers.Processing
 			stp = &st
 		}
-		return false, d.j.Apply(Change{PayoutID: id, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+		return false, d.j.Apply(Change{PayoutID: id, From: Sending, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
 	default:
 		// Rejected, insufficient funds, unsupported: final for this payout.
 		pl.success()
@@ -435,7 +447,7 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 		if st.Message == "" {
 			st.Message = serr.Error()
 		}
-		return false, d.j.Apply(Change{PayoutID: id, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+		return false, d.j.Apply(Change{PayoutID: id, From: Sending, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
 	}
 }
 

@@ -24,12 +24,14 @@ func landscape(t *testing.T, delay time.Duration) (*sandboxes.Landscape, map[str
 	}
 	t.Cleanup(l.Close)
 	provs := map[string]providers.Provider{}
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
 	for _, name := range l.Names() {
 		reg, err := providers.Lookup(all.Registrations(), name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := reg.New(l.Configs[name], providers.Deps{HTTP: &http.Client{Timeout: 5 * time.Second}})
+		p, err := reg.New(l.Configs[name], providers.Deps{HTTP: &http.Client{Timeout: 5 * time.Second, Transport: tr}})
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}

@@ -101,12 +101,15 @@ var Rules = map[string]ProviderRules{
 				},
 				DescriptionForBanks: []string{"037"},
 			},
+			// The card push request carries the beneficiary's document
+			// (excerpt 000); Payin V3 needs the customer's name, last name,
+			// email and phone (the sandbox answers 0089 without them).
 			providers.CardPush: {
-				Required: [][]string{{ColBeneficiaryName}, {ColEmail}},
+				Required: [][]string{{ColBeneficiaryName}, {ColEmail}, {ColDocumentType}, {ColDocumentNumber}},
 				Limits:   []Limit{{Currency: "PEN", Max: "30000", Why: "Monnet payouts"}},
 			},
 			providers.PaymentLink: {
-				Required: [][]string{{ColEmail}},
+				Required: [][]string{{ColBeneficiaryName}, {ColBeneficiaryLastName}, {ColEmail}, {ColPhone}},
 				Limits:   []Limit{{Currency: "PEN", Max: "30000", Why: "Monnet payouts"}},
 			},
 		},

@@ -239,7 +239,7 @@ func TestRules(t *testing.T) {
 		{"smartglocal not enabled", row(sg, func(r *Row) {}), []string{ColProvider}, ValidateOptions{Providers: []string{"monnet"}}},
 		{"provider case", row(sg, func(r *Row) { r.Provider = "SmartGlocal" }), nil, ValidateOptions{Providers: []string{"smartglocal"}}},
 		{"everything missing", Row{Number: 2, Description: "x"}, []string{ColPayoutID, ColProvider, ColMethod, ColCountry, ColCurrency, ColAmount}, ValidateOptions{}},
-		{"document number without type", row(monnetPush, func(r *Row) { r.DocumentNumber = "01234567" }), []string{ColDocumentType}, ValidateOptions{}},
+		{"document number without type", row(monnetPush, func(r *Row) { r.DocumentType = "" }), []string{ColDocumentType}, ValidateOptions{}},
 		{"amount with exponent", row(monnetPush, func(r *Row) { r.Amount = "1E3" }), []string{ColAmount}, ValidateOptions{}},
 		{"amount and currency both wrong", row(monnetPush, func(r *Row) { r.Amount = "abc"; r.Currency = "SOL" }), []string{ColAmount, ColCurrency}, ValidateOptions{}},
 	}
