@@ -211,7 +211,9 @@ func grep(s, prefix string) string {
 // failingStatus is a StatusSource whose journal cannot be read.
 type failingStatus struct{}
 
-func (failingStatus) Batches(context.Context, int) ([]BatchStatus, error) { return nil, errors.New("boom") }
+func (failingStatus) Batches(context.Context, int) ([]BatchStatus, error) {
+	return nil, errors.New("boom")
+}
 func (failingStatus) Batch(context.Context, string) (BatchStatus, error) {
 	return BatchStatus{}, errors.New("boom")
 }
