@@ -14,7 +14,7 @@
 //		StableFor: cfg.Serve.StableFor, ScanInterval: cfg.Serve.ScanInterval,
 //		Location: cfg.Location(), Handle: ingestFile, BatchDone: batchDone}
 //	cron, _ := daemon.ParseCron(cfg.Serve.Report, cfg.Location())
-//	sched := daemon.NewScheduler([]daemon.Job{{Name: "report", Schedule: cron,
+//	sched, _ := daemon.NewScheduler([]daemon.Job{{Name: "report", Schedule: cron,
 //		Run: report.RunOnce, CatchUp: cfg.Serve.CatchUp}}, daemon.SchedulerOptions{})
 //	reg := prometheus.NewRegistry()
 //	m := daemon.NewMetrics(reg)

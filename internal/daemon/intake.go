@@ -76,8 +76,10 @@ type Intake struct {
 	Log      *slog.Logger
 	// Handle turns a file (its path in processing/) into an outcome. An
 	// error leaves the verdict open: the file goes back to inbox/ and is
-	// taken again later. Handle must be idempotent: a file that a crash left
-	// in processing/ is handed to it again by Recover.
+	// taken again later. Handle must be idempotent: a file that a stop left
+	// in processing/ is handed to it again by Recover, with a context for
+	// which Resumed is true; its content is then its own batch resumed, not
+	// a duplicate.
 	Handle func(ctx context.Context, path string) (Outcome, error)
 	// BatchDone, when set, is asked on each scan whether the batch of a file
 	// waiting in processing/ is done; a done batch's file is archived.
@@ -403,6 +405,16 @@ func (in *Intake) archiveDone() error {
 	return errors.Join(errs...)
 }
 
+type resumedKey struct{}
+
+// Resumed reports whether Handle was called by Recover for a file that a
+// stop left in processing/ (so that a recognised content is that file's
+// own batch, not a duplicate drop).
+func Resumed(ctx context.Context) bool {
+	v, _ := ctx.Value(resumedKey{}).(bool)
+	return v
+}
+
 // Recover hands every file that a stop left in processing/ to Handle again
 // and files it by the outcome. Run calls it once at start.
 func (in *Intake) Recover(ctx context.Context) (int, error) {
@@ -432,7 +444,7 @@ func (in *Intake) Recover(ctx context.Context) (int, error) {
 		n++
 		log := in.log().With("file", e.Name())
 		log.Info("intake: resuming a file left in processing")
-		if err := in.dispose(ctx, path, e.Name(), log); err != nil {
+		if err := in.dispose(context.WithValue(ctx, resumedKey{}, true), path, e.Name(), log); err != nil {
 			errs = append(errs, err)
 		}
 	}

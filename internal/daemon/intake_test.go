@@ -397,9 +397,16 @@ func TestIntakeRecoverHandsLeftoversAgain(t *testing.T) {
 	in, b := setupIntake(t)
 	left := filepath.Join(in.Processing, "payouts.csv")
 	writeFile(t, left, "payout_id\nP1\n")
+	resumed := false
+	b.outcome = func(string) (Outcome, error) { return Outcome{Result: Accepted, BatchID: "B1"}, nil }
+	handle := in.Handle
+	in.Handle = func(ctx context.Context, path string) (Outcome, error) {
+		resumed = Resumed(ctx)
+		return handle(ctx, path)
+	}
 	n, err := in.Recover(context.Background())
-	if err != nil || n != 1 {
-		t.Fatalf("Recover = %d, %v", n, err)
+	if err != nil || n != 1 || !resumed {
+		t.Fatalf("Recover = %d, %v (resumed %v)", n, err, resumed)
 	}
 	if got := b.calls(); len(got) != 1 || got[0] != left {
 		t.Fatalf("Handle got %q", got)
