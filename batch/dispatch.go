@@ -136,12 +136,18 @@ func (d *Dispatcher) Recover() (int, error) {
 		if err != nil {
 			return 0, err
 		}
+		if it.State != Sending && it.State != Confirming {
+			continue // settled meanwhile (a webhook arrived)
+		}
 		to := InDoubt
 		if it.State == Confirming {
 			to = AwaitingConfirmation // confirm is idempotent: settle again
 		}
 		if err := d.j.Apply(Change{PayoutID: id, To: to, Actor: "recovery", From: it.State,
 			Reason: "found in " + string(it.State) + " after a restart: the request may have reached the provider"}); err != nil {
+			if errors.Is(err, ErrConflict) {
+				continue
+			}
 			return 0, err
 		}
 	}

@@ -186,6 +186,9 @@ func TestCrash(t *testing.T) {
 		count++
 		if it.State != batch.Succeeded {
 			t.Errorf("journal: %s is %s (%s)", it.PayoutID, it.State, it.Reason)
+			_ = j.Transitions(it.PayoutID, func(tr batch.Transition) {
+				t.Logf("  %s %s -> %s by %s: %s", tr.At.Format("15:04:05.000"), tr.From, tr.To, tr.Actor, tr.Reason)
+			})
 		}
 		return true
 	})

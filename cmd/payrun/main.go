@@ -44,6 +44,7 @@ func commands() []command {
 		cmdTemplate(),
 		cmdProcess(),
 		cmdResume(),
+		cmdReconcile(),
 		cmdApprove(),
 		cmdSandbox(),
 		cmdConfig(),
