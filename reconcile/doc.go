@@ -4,6 +4,27 @@
 // every input row in exactly one Category, totals them per currency and
 // provider, and proves the tie-out (input total = sum of categories).
 //
-//	res, err := reconcile.Match(journal, reconcile.Scope{BatchID: id}, now)
+// How it fits: providers verify and parse; package batch keeps the journal
+// and the state machine; this package decides what a provider fact means
+// for an item (ordering rules, the two-phase confirm rule through
+// batch.Settle, status conflicts) and what an accountant sees.
+//
+//   - Receiver serves POST /webhooks/{provider}: 404 for an unknown
+//     provider, 413 beyond MaxBody, 401 when the provider's verification
+//     fails or a nonce is replayed (nothing changes), the raw event stored
+//     before the acknowledgement, then applied once; the answer is exactly
+//     the provider's Ack.
+//   - Poller.RunOnce asks about items not final once they are due (After
+//     their last update, then a doubling Interval up to Max), through the
+//     dispatcher's rate limits (PollOptions.Wait), and hands in-doubt items
+//     to the dispatcher's resolver.
+//   - Match reads the journal for a Scope (a batch, a day, open items) and
+//     returns a Result that the reports package renders.
+//
+//	recv := reconcile.NewReceiver(j, provs, reconcile.ReceiverOptions{MaxBody: 256 << 10, Log: log})
+//	mux.Handle(reconcile.WebhookPattern, recv)
+//	poller := reconcile.NewPoller(j, provs, reconcile.PollOptions{Wait: disp.Wait, ResolveInDoubt: disp.ResolveInDoubt})
+//	go poller.Run(ctx, time.Minute)
+//	res, err := reconcile.Match(j, reconcile.Scope{Date: "2026-11-21", Open: true}, time.Now(), reconcile.MatchOptions{Location: lima})
 //	if !res.Balanced() { /* a row was lost or counted twice: a bug */ }
 package reconcile

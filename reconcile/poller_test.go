@@ -177,7 +177,7 @@ type stubProvider struct {
 	err  error
 }
 
-func (s stubProvider) Name() string                        { return s.name }
+func (s stubProvider) Name() string                         { return s.name }
 func (s stubProvider) Capabilities() providers.Capabilities { return providers.Capabilities{} }
 func (s stubProvider) Submit(context.Context, providers.Payout) (providers.Status, error) {
 	return providers.Status{}, s.err

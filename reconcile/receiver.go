@@ -53,7 +53,7 @@ type Receiver struct {
 	seed  maphash.Seed
 	// locks serialise the application of one event id (a duplicate
 	// delivery racing its original), striped to bound memory.
-	locks [64]sync.Mutex
+	locks [256]sync.Mutex
 }
 
 // NewReceiver returns a Receiver over the journal and the configured
