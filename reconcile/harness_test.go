@@ -35,8 +35,9 @@ type delivery struct {
 type tap struct {
 	next http.Handler
 
-	mu     sync.Mutex
-	got    []delivery
+	mu  sync.Mutex
+	got []delivery
+	// refuse is called under mu.
 	refuse func(provider string, body []byte) bool
 }
 
@@ -44,9 +45,9 @@ func (tp *tap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	name := r.URL.Path[strings.LastIndexByte(r.URL.Path, '/')+1:]
 	tp.mu.Lock()
-	refuse := tp.refuse
+	refused := tp.refuse != nil && tp.refuse(name, body)
 	tp.mu.Unlock()
-	if refuse != nil && refuse(name, body) {
+	if refused {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
