@@ -1,0 +1,185 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/csv"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/xuri/excelize/v2"
+	"golang.org/x/text/encoding/charmap"
+
+	"github.com/payrun/payrun/batch"
+)
+
+var plainNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
+
+// secrets that must not appear in any masked output: the fixture's card
+// number and its full account and document numbers.
+var secrets = []string{testPAN, "00191234564477", "45678912", "00191234569999", "19100112233", "00191234560001"}
+
+func checkNoSecrets(t *testing.T, what string, s string) {
+	t.Helper()
+	for _, sec := range secrets {
+		if strings.Contains(s, sec) {
+			t.Errorf("%s shows %q", what, sec)
+		}
+	}
+}
+
+func checkCell(t *testing.T, what, v string, numeric bool) {
+	t.Helper()
+	if v == "" || numeric {
+		return
+	}
+	switch v[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		t.Errorf("%s: text cell %q starts with a formula character", what, v)
+	}
+}
+
+func checkWorkbook(t *testing.T, what string, b []byte) {
+	t.Helper()
+	f, err := excelize.OpenReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, sh := range f.GetSheetList() {
+		rows, _ := f.GetRows(sh, excelize.Options{RawCellValue: true})
+		for r, row := range rows {
+			for c, v := range row {
+				ref, _ := excelize.CoordinatesToCellName(c+1, r+1)
+				typ, _ := f.GetCellType(sh, ref)
+				checkCell(t, what+" "+sh+"!"+ref, v, typ == excelize.CellTypeUnset || typ == excelize.CellTypeNumber)
+				checkNoSecrets(t, what+" "+sh+"!"+ref, v)
+			}
+		}
+	}
+}
+
+func checkCSV(t *testing.T, what string, b []byte, comma rune) {
+	t.Helper()
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte(bom))))
+	r.Comma, r.FieldsPerRecord = comma, -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, rec := range recs {
+		for _, v := range rec {
+			checkCell(t, what, v, plainNumber.MatchString(v))
+			if i > 0 {
+				checkNoSecrets(t, what, v)
+			}
+		}
+	}
+}
+
+// TestSafetyEveryFormat runs the fixture's hostile values (formula
+// starters, a card number, full account and document numbers) through
+// every output and checks each cell and body.
+func TestSafetyEveryFormat(t *testing.T) {
+	meta, res := fixture()
+	var wb, sum, det, html, txt bytes.Buffer
+	if err := WriteWorkbook(&wb, meta, res, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	checkWorkbook(t, "workbook", wb.Bytes())
+	_ = WriteSummaryCSV(&sum, res)
+	checkCSV(t, "summary.csv", sum.Bytes(), ',')
+	_ = WriteDetailsCSVResult(&det, meta, res, Options{})
+	checkCSV(t, "details.csv", det.Bytes(), ',')
+
+	dir := t.TempDir()
+	src := filepath.Join(dir, "payouts.csv")
+	writeCSV1252(t, src, annotatedInput)
+	dst := filepath.Join(dir, "annotated.csv")
+	if err := WriteAnnotated(dst, src, batch.ReadOptions{}, LinesByRow(annotatedLines(), "in"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	utf, _ := charmap.Windows1252.NewDecoder().Bytes(mustRead(t, dst))
+	checkCSV(t, "annotated.csv", utf, ';')
+	xsrc := filepath.Join(dir, "payouts.xlsx")
+	f := excelize.NewFile()
+	for r, row := range annotatedInput {
+		for c, v := range row {
+			_ = f.SetCellStr("Sheet1", cellName(c+1, r+1), v)
+		}
+	}
+	_ = f.SaveAs(xsrc)
+	f.Close()
+	xdst := filepath.Join(dir, "annotated.xlsx")
+	if err := WriteAnnotated(xdst, xsrc, batch.ReadOptions{}, LinesByRow(annotatedLines(), "in"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	checkWorkbook(t, "annotated.xlsx", mustRead(t, xdst))
+
+	_ = WriteHTML(&html, meta, res, Options{})
+	_ = WriteText(&txt, meta, res, Options{})
+	checkNoSecrets(t, "email html", html.String())
+	checkNoSecrets(t, "email text", txt.String())
+	if !strings.Contains(txt.String(), "****1111") || !strings.Contains(html.String(), "****4477") {
+		t.Error("email bodies do not show the masked values")
+	}
+	e, err := Compose(meta, res, Envelope{From: "a@example.com", To: []string{"b@example.com"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := e.Bytes()
+	got := parseMessage(t, raw)
+	checkNoSecrets(t, "email message html", string(got.html))
+	checkNoSecrets(t, "email message text", string(got.text))
+
+	pf, err := ComposePreflight(Preflight{BatchID: "B1", File: "x.csv", Invalid: res.Invalid,
+		Duplicates: []SuspectedDuplicate{{Row: 2, PayoutID: "P-1", Account: "00191234564477", Currency: "PEN", Amount: 100}}},
+		Envelope{From: "a@example.com", To: []string{"b@example.com"}}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkNoSecrets(t, "pre-flight html", string(pf.HTML))
+	checkNoSecrets(t, "pre-flight text", string(pf.Text))
+}
+
+// TestUnmaskedShowsAccountsButNeverCards: turning masking off shows
+// account numbers, never card numbers.
+func TestUnmaskedShowsAccountsButNeverCards(t *testing.T) {
+	meta, res := fixture()
+	var det bytes.Buffer
+	_ = WriteDetailsCSVResult(&det, meta, res, Options{Unmasked: true})
+	if !strings.Contains(det.String(), "00191234564477") {
+		t.Error("Unmasked did not show the account number")
+	}
+	if strings.Contains(det.String(), testPAN) {
+		t.Error("a card number appears with Unmasked")
+	}
+}
+
+func TestMaskCards(t *testing.T) {
+	for in, want := range map[string]string{
+		testPAN:                        "****1111",
+		"4111 1111 1111 1111":          "****1111",
+		"card 4111-1111-1111-1111 ok":  "card ****1111 ok",
+		"4111111111111112":             "4111111111111112", // fails Luhn
+		"order 123456789012":           "order 123456789012",
+		"00191234564477":               "00191234564477", // 14 digits, fails Luhn
+		"pay 5555555555554444, thanks": "pay ****4444, thanks",
+	} {
+		if got := MaskCards(in); got != want {
+			t.Errorf("MaskCards(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestNeutralise(t *testing.T) {
+	for in, want := range map[string]string{
+		"=1+2": "'=1+2", "+1": "'+1", "-1": "'-1", "@A1": "'@A1", "\tx": "'\tx", "\rx": "'\rx",
+		"ok": "ok", "": "", "'=x": "'=x",
+	} {
+		if got := Neutralise(in); got != want {
+			t.Errorf("Neutralise(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
