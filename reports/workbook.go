@@ -64,7 +64,6 @@ func WriteWorkbookLines(w io.Writer, meta Meta, res *reconcile.Result, lines ite
 	if err := writeInvalid(f, st, res.Invalid, o); err != nil {
 		return fmt.Errorf("invalid input sheet: %w", err)
 	}
-	f.SetActiveSheet(0)
 	if _, err := f.WriteTo(w); err != nil {
 		return fmt.Errorf("write workbook: %w", err)
 	}
