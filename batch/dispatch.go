@@ -558,3 +558,7 @@ func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
 	}
 	return nil
 }
+
+// Observe sets the hook told about every provider call (metrics). Call it
+// before Run.
+func (d *Dispatcher) Observe(f func(provider, op string, d time.Duration, err error)) { d.o.Observe = f }

@@ -137,6 +137,8 @@ type Item struct {
 	Attempt int `json:"attempt,omitempty"`
 	// Sends counts requests that may have reached the provider.
 	Sends int `json:"sends,omitempty"`
+	// Confirms counts confirmations sent (two-phase providers).
+	Confirms int `json:"confirms,omitempty"`
 	// Last is the last status the provider reported.
 	Last providers.Status `json:"last"`
 	// Conflict describes a webhook and a status query that disagreed.
@@ -312,4 +314,21 @@ func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
 // refsFor returns the references an item starts with.
 func refsFor(p providers.Payout) providers.Refs {
 	return providers.Refs{PayoutID: p.ID, Method: p.Method}
+}
+
+// Meta returns a bookkeeping value (schedule last runs).
+func (j *Journal) Meta(key string) (string, bool) {
+	var v []byte
+	_ = j.db.View(func(tx *bolt.Tx) error {
+		v = append([]byte(nil), tx.Bucket(bktMeta).Get([]byte("m:"+key))...)
+		return nil
+	})
+	return string(v), len(v) > 0
+}
+
+// SetMeta stores a bookkeeping value.
+func (j *Journal) SetMeta(key, value string) error {
+	return j.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktMeta).Put([]byte("m:"+key), []byte(value))
+	})
 }

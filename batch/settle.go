@@ -41,6 +41,12 @@ func (j *Journal) ApplyStatus(payoutID, actor string, st providers.Status) (appl
 	if err != nil {
 		return false, err
 	}
+	if st.Refs.SessionID != "" && st.Refs.SessionID != it.Refs.SessionID {
+		// A fact about another session of this payout: one whose answer was
+		// lost and that payrun never journaled. It never speaks for the
+		// payout (Settle cancels such a session if it asks to be confirmed).
+		return false, nil
+	}
 	to := StateFor(st.Outcome)
 	if it.State == to {
 		return true, j.Apply(Change{PayoutID: payoutID, To: to, Actor: actor, Status: &st, From: it.State})
@@ -99,6 +105,11 @@ func Settle(ctx context.Context, j *Journal, p providers.Provider, st providers.
 	case Confirming, Succeeded, Failed, Cancelled, Reversed, Expired:
 		return nil // someone else confirmed (or it is over)
 	case AwaitingConfirmation:
+	case Submitted:
+		if it.Confirms > 0 {
+			return nil // a stale ready_to_confirm, after our confirm
+		}
+		fallthrough
 	default:
 		if err := j.Apply(Change{PayoutID: it.PayoutID, To: AwaitingConfirmation, Actor: actor, Status: &st, From: it.State}); err != nil {
 			if errors.Is(err, ErrConflict) {
@@ -110,7 +121,7 @@ func Settle(ctx context.Context, j *Journal, p providers.Provider, st providers.
 	// Intent before the request: confirming is committed first, and only
 	// the caller that wins the compare-and-set sends the confirm.
 	err = j.Apply(Change{PayoutID: it.PayoutID, To: Confirming, Actor: actor, From: AwaitingConfirmation,
-		Reason: "amount, currency and recipient match the input row"})
+		Reason: "amount, currency and recipient match the input row", Update: func(x *Item) { x.Confirms++ }})
 	if errors.Is(err, ErrConflict) {
 		return nil
 	}
@@ -123,7 +134,14 @@ func Settle(ctx context.Context, j *Journal, p providers.Provider, st providers.
 			// Confirm is idempotent; the poller asks again.
 			return nil
 		}
-		return j.Apply(Change{PayoutID: it.PayoutID, To: Failed, Actor: actor, Reason: "confirm refused: " + err.Error()})
+		// Refused: ask what became of the session rather than guess (a
+		// repeated confirm of a session already paid is refused too).
+		now, lerr := p.Lookup(ctx, st.Refs)
+		if lerr == nil && now.Outcome != providers.AwaitingConfirmation {
+			_, aerr := j.ApplyStatus(it.PayoutID, actor, now)
+			return aerr
+		}
+		return j.Apply(Change{PayoutID: it.PayoutID, To: Failed, Actor: actor, From: Confirming, Reason: "confirm refused: " + err.Error()})
 	}
 	if got.Outcome == providers.AwaitingConfirmation {
 		got.Outcome = providers.Processing

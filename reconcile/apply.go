@@ -122,6 +122,10 @@ func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it
 			return applyResult{applied: true}, nil
 		}
 	}
+	if st.Refs.SessionID != "" && st.Refs.SessionID != it.Refs.SessionID {
+		return applyResult{note: fmt.Sprintf("about session %s, which is not the journaled session of payout %s (a session whose answer was lost; it is never confirmed)",
+			st.Refs.SessionID, it.PayoutID)}, nil
+	}
 	ok, err := j.ApplyStatus(it.PayoutID, actor, st)
 	if err != nil {
 		return applyResult{}, err

@@ -46,7 +46,12 @@ func commands() []command {
 		cmdResume(),
 		cmdReconcile(),
 		cmdApprove(),
+		cmdReport(),
+		cmdServe(),
+		cmdStatus(),
 		cmdSandbox(),
+		cmdDemo(),
+		cmdBench(),
 		cmdConfig(),
 		cmdVersion(),
 	}

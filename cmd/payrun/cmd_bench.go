@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/payrun/payrun/internal/bench"
+)
+
+func cmdBench() command {
+	c := command{
+		Name:    "bench",
+		Summary: "measure every stage (ingest, dispatch, rate, webhooks, matching, report, recovery) beside its baseline",
+		Usage:   "bench [--quick] [--out FILE] [--dir DIR]",
+	}
+	c.Run = func(ctx context.Context, e *env, args []string) error {
+		// A measurement child started by the run below: one side of one
+		// stage, answered as one JSON line.
+		if bench.IsChild() {
+			return bench.RunChild(ctx, e.stdout)
+		}
+		fs := newFlags(&c, e)
+		quick := fs.Bool("quick", false, "a tenth of every workload (under a minute on 2 cores)")
+		out := fs.String("out", "", "also write the table as Markdown to FILE")
+		dir := fs.String("dir", "", "directory for generated inputs and journals (default: a temporary one, removed)")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if fs.NArg() != 0 {
+			return usagef("bench takes no arguments, got %d", fs.NArg())
+		}
+		self, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		o := bench.Options{Self: []string{self, "bench"}, Scale: 1, Dir: *dir, Log: e.stderr}
+		if *quick {
+			o.Scale = 10
+		}
+		start := time.Now()
+		rows, err := bench.Run(ctx, o)
+		if len(rows) > 0 {
+			if werr := bench.WriteTable(e.stdout, rows); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "\n%d stages in %s (scale 1/%d)\n", len(rows), time.Since(start).Round(time.Second), o.Scale)
+		if *out != "" {
+			f, err := os.Create(*out)
+			if err != nil {
+				return err
+			}
+			if err := bench.WriteMarkdown(f, rows); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		}
+		return nil
+	}
+	return c
+}

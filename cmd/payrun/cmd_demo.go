@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/providers/sandboxes"
+	"github.com/payrun/payrun/providers/sandboxkit"
+	"github.com/payrun/payrun/reconcile"
+)
+
+const demoMarker = ".payrun-demo"
+
+func cmdDemo() command {
+	c := command{Name: "demo", Summary: "run the whole flow against the providers' sandboxes on loopback, with no configuration",
+		Usage: "demo [--dir DIR] [--rows N] [--serve]"}
+	c.Run = func(ctx context.Context, e *env, args []string) error {
+		fs := newFlags(&c, e)
+		dir := fs.String("dir", "payrun-demo", "working directory for the demo (recreated on every run)")
+		rows := fs.Int("rows", 24, "rows in each sample file")
+		serve := fs.Bool("serve", false, "leave the daemon running on the demo directory afterwards")
+		if err := parseFlags(fs, args); err != nil {
+			return err
+		}
+		if *rows < 8 || *rows > 100000 {
+			return usagef("--rows must be between 8 and 100000")
+		}
+		return runDemo(ctx, e, *dir, *rows, *serve)
+	}
+	return c
+}
+
+// prepareDemoDir empties a previous demo directory; it refuses to touch a
+// directory that payrun did not create for a demo.
+func prepareDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return err
+	case len(entries) > 0:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return usagef("%s exists and is not a payrun demo directory; choose another --dir", dir)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by payrun demo; deleted by the next demo run\n"), 0o640)
+}
+
+func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) error {
+	start := time.Now()
+	dir, err := filepath.Abs(dirArg)
+	if err != nil {
+		return err
+	}
+	if err := prepareDemoDir(dir); err != nil {
+		return err
+	}
+	out := e.stdout
+	fmt.Fprintf(out, "payrun demo in %s\n\n", dir)
+
+	// The providers: four sandboxes on loopback, with a few faults so that
+	// the demo shows retries, duplicates and failures handled.
+	land, err := sandboxes.Start(sandboxes.Options{Dir: dir, ProcessingDelay: 300 * time.Millisecond, Seed: 20261121})
+	if err != nil {
+		return err
+	}
+	defer land.Close()
+	for _, n := range land.Names() {
+		land.Kit(n).SetFaults(demoFaults(n))
+	}
+
+	cfg := sandboxConfig(land, dir, "")
+	cfg.Dir = dir
+	cfg.Path = filepath.Join(dir, "payrun.yaml")
+	cfg.Dispatch.ResendAfter = time.Second
+	cfg.Reports.To = []string{"accounts@example.com"}
+	cfg.Reports.Operators = []string{"payments-ops@example.com"}
+	for _, d := range []string{cfg.Dirs.Inbox, cfg.Dirs.Reports, cfg.Dirs.Outbox, cfg.Dirs.Archive} {
+		if err := os.MkdirAll(cfg.Abs(d), 0o750); err != nil {
+			return err
+		}
+	}
+	j, err := openJournal(cfg)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	log := newLogger(cfg, io.Discard)
+
+	// The webhook receiver, on loopback, where the sandboxes send.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	cfg.Serve.PublicURL = "http://" + ln.Addr().String()
+	cfg.Serve.Listen = ln.Addr().String()
+	land.SetWebhookBase(cfg.Serve.PublicURL + "/webhooks/")
+	if err := writeConfig(cfg.Path, cfg); err != nil {
+		return err
+	}
+	rt, err := newApp(cfg, j, log)
+	if err != nil {
+		return err
+	}
+	recv := reconcile.NewReceiver(j, rt.provs, reconcile.ReceiverOptions{MaxBody: cfg.Reconcile.MaxWebhookBytes, Log: log})
+	srv := &http.Server{Handler: recv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	fmt.Fprintf(out, "Sandboxes: ")
+	for _, n := range land.Names() {
+		fmt.Fprintf(out, "%s %s  ", n, land.URLs[n])
+	}
+	fmt.Fprintf(out, "\nWebhooks:  %s/webhooks/{provider}\nConfig:    %s\n\n", cfg.Serve.PublicURL, cfg.Path)
+
+	// The sample files: a CSV and an XLSX, every provider and method.
+	csvPath := filepath.Join(cfg.Abs(cfg.Dirs.Inbox), "payouts-demo.csv")
+	xlsxPath := filepath.Join(cfg.Abs(cfg.Dirs.Inbox), "payouts-demo.xlsx")
+	if err := writeDemoFile(csvPath, demoRows("CSV", rows), false); err != nil {
+		return err
+	}
+	if err := writeDemoFile(xlsxPath, demoRows("XLS", rows), true); err != nil {
+		return err
+	}
+	var ids []string
+	for _, p := range []string{csvPath, xlsxPath} {
+		res, err := j.Ingest(p, ingestOptions(cfg, enabledProviders(cfg)))
+		if err != nil {
+			return err
+		}
+		if err := printIngest(out, res); err != nil {
+			return err
+		}
+		ids = append(ids, res.Batch.ID)
+	}
+	fmt.Fprintln(out)
+
+	// Pay, then play the beneficiaries of card push payouts and payment
+	// links while webhooks and the poller settle the rest.
+	sum, err := rt.disp.Run(ctx, ids, progressReporter(e.stderr, log))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Dispatched: %d requests sent, %d held, %d in doubt (resolved next)\n", sum.Sent, sum.Held, sum.InDoubt)
+	played, err := playBeneficiaries(ctx, j, ids)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Played the beneficiary of %d card push payout(s) and payment link(s); one link is left unpaid on purpose.\n", played)
+	if err := rt.follow(ctx, ids, 20*time.Second); err != nil {
+		return err
+	}
+	if _, err := playBeneficiaries(ctx, j, ids); err != nil {
+		return err
+	}
+	if err := rt.follow(ctx, ids, 8*time.Second); err != nil {
+		return err
+	}
+	if err := printBatchStates(out, j, ids); err != nil {
+		return err
+	}
+
+	// Exactly once, by the providers' own books.
+	if err := checkLedgers(land, j, ids, out); err != nil {
+		return err
+	}
+
+	// Reconciliation and reports.
+	for _, id := range ids {
+		res, err := reconcile.Match(j, reconcile.Scope{BatchID: id}, j.Now(), reconcile.MatchOptions{Location: cfg.Location(), SLA: cfg.Reconcile.SLA})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out)
+		printReconciliation(out, res)
+	}
+	fmt.Fprintln(out)
+	files, err := writeReports(ctx, cfg, j, reconcile.Scope{Date: j.Now().In(cfg.Location()).Format("2006-01-02")},
+		cfg.Abs(cfg.Dirs.Reports), true, out)
+	if err != nil {
+		return err
+	}
+	printPaths(out, files)
+	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", time.Since(start).Round(100*time.Millisecond), cfg.Abs(cfg.Journal))
+	if !files.Balanced {
+		return errors.New("the reconciliation does not tie out: this is a bug, please report it")
+	}
+	if serve {
+		fmt.Fprintf(out, "\nThe daemon keeps running on %s: drop files into %s; status page %s/ (Ctrl-C to stop)\n",
+			dir, cfg.Abs(cfg.Dirs.Inbox), cfg.Serve.PublicURL)
+		_ = srv.Shutdown(context.Background())
+		return serveDaemon(ctx, e, cfg, j, log)
+	}
+	return nil
+}
+
+// demoFaults are the sandboxes' fault knobs in the demo: duplicated and
+// delayed webhooks, a few dropped responses and 5xx, and rules that make
+// the rows whose payout_id contains "-F" fail at the provider.
+func demoFaults(name string) sandboxkit.Faults {
+	f := sandboxkit.Faults{
+		WebhookDuplicateRate: 0.3,
+		WebhookDelay:         200 * time.Millisecond,
+		WebhookReorder:       true,
+		DropResponseEvery:    9,
+		Burst5xx:             1,
+	}
+	switch name {
+	case "monnet":
+		f.Rules = []sandboxkit.Rule{{RefContains: "-F", Outcome: "fail", Code: "4001", Message: "Account closed"}}
+	case "teemopay":
+		f.Rules = []sandboxkit.Rule{{RefContains: "-F", Outcome: "fail", Code: "1000", Message: "Account missing or restricted"}}
+	default:
+		f.Rules = []sandboxkit.Rule{{RefContains: "-F", Outcome: "fail", Code: "card_declined", Message: "Card declined by issuer"}}
+	}
+	return f
+}
+
+// playBeneficiaries completes card push iframes and pays payment links,
+// except the last link of each batch (to show an open item).
+func playBeneficiaries(ctx context.Context, j *batch.Journal, ids []string) (int, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	played := 0
+	for _, id := range ids {
+		var waiting []batch.Item
+		if err := j.Items(id, func(it batch.Item) bool {
+			if it.State == batch.AwaitingBeneficiary && it.Last.URL != "" {
+				waiting = append(waiting, it)
+			}
+			return true
+		}); err != nil {
+			return played, err
+		}
+		lastLink := ""
+		for _, it := range waiting {
+			if it.Payout.Method == providers.PaymentLink {
+				lastLink = it.PayoutID
+			}
+		}
+		for _, it := range waiting {
+			if it.PayoutID == lastLink {
+				continue
+			}
+			url, body := it.Last.URL+"/pay", ""
+			if it.Payout.Method == providers.CardPush {
+				url, body = it.Last.URL+"/complete", `{"pan":"4111111111111111","expiry":"2030-12"}`
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, stringsReader(body))
+			if err != nil {
+				return played, err
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := client.Do(req)
+			if err != nil {
+				return played, err
+			}
+			resp.Body.Close()
+			if resp.StatusCode/100 == 2 {
+				played++
+			}
+		}
+	}
+	return played, nil
+}
+
+// checkLedgers compares the sandboxes' ledgers with the journal: every
+// payout paid at most once, and paid exactly when the journal says so.
+func checkLedgers(land *sandboxes.Landscape, j *batch.Journal, ids []string, out io.Writer) error {
+	paid := map[string]int{}
+	for _, n := range land.Names() {
+		for ref, k := range land.Kit(n).Ledger.PaidByReference() {
+			paid[ref] += k
+		}
+	}
+	var problems []string
+	succeeded := 0
+	for _, id := range ids {
+		if err := j.Items(id, func(it batch.Item) bool {
+			n := paid[it.PayoutID]
+			if n > 1 {
+				problems = append(problems, fmt.Sprintf("%s paid %d times", it.PayoutID, n))
+			}
+			if (it.State == batch.Succeeded) != (n == 1) {
+				problems = append(problems, fmt.Sprintf("%s is %s in the journal, paid %d time(s) at %s", it.PayoutID, it.State, n, it.Provider))
+			}
+			if it.State == batch.Succeeded {
+				succeeded++
+			}
+			return true
+		}); err != nil {
+			return err
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("ledger check failed:\n  %s", joinLines(problems))
+	}
+	fmt.Fprintf(out, "Ledger check: %d payouts paid exactly once at the providers; none twice; the journal agrees.\n", succeeded)
+	return nil
+}
+
+var _ = config.Default
