@@ -561,4 +561,6 @@ func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
 
 // Observe sets the hook told about every provider call (metrics). Call it
 // before Run.
-func (d *Dispatcher) Observe(f func(provider, op string, d time.Duration, err error)) { d.o.Observe = f }
+func (d *Dispatcher) Observe(f func(provider, op string, d time.Duration, err error)) {
+	d.o.Observe = f
+}

@@ -192,4 +192,3 @@ func safeName(s string) string {
 	}
 	return strings.TrimLeft(b.String(), ".")
 }
-

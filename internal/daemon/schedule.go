@@ -161,7 +161,12 @@ func (s *Scheduler) due(now time.Time) []*jobState {
 		} else {
 			run = !js.next.After(now)
 		}
-		js.next = js.Schedule.Next(now)
+		// The next time moves only when the job runs (or is first seen):
+		// recomputing it on every pass would let a frequent job's wake-ups
+		// push a rarer job's time forward for ever.
+		if run || js.next.IsZero() {
+			js.next = js.Schedule.Next(now)
+		}
 		if run {
 			js.running = true
 			out = append(out, js)

@@ -241,3 +241,32 @@ func TestMemoryLastRunIsSafeForConcurrentUse(t *testing.T) {
 		t.Fatal("bad last runs")
 	}
 }
+
+// A frequent job's passes must not push a rarer job's time forward: every
+// pass of the loop calls due, and the rare job still runs on time.
+func TestSchedulerFrequentJobDoesNotStarveARareOne(t *testing.T) {
+	every := func(spec string) Schedule {
+		s, err := ParseCron(spec, time.UTC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	var fast, slow int
+	s, err := NewScheduler([]Job{
+		{Name: "fast", Schedule: every("@every 1s"), Run: func(context.Context) error { fast++; return nil }},
+		{Name: "slow", Schedule: every("@every 3s"), Run: func(context.Context) error { slow++; return nil }},
+	}, SchedulerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 21, 6, 0, 0, 0, time.UTC)
+	for i := 0; i <= 7; i++ {
+		if err := s.RunDue(context.Background(), t0.Add(time.Duration(i)*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fast != 7 || slow != 2 {
+		t.Fatalf("fast ran %d times (want 7), slow %d (want 2)", fast, slow)
+	}
+}
