@@ -188,8 +188,8 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		if err != nil {
 			return sum, err
 		}
-		sum.Held += len(held)
-		for why := range held {
+		for why, n := range held {
+			sum.Held += n
 			sum.HeldWhy = append(sum.HeldWhy, why)
 		}
 		for prov, ids := range q {

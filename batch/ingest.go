@@ -3,6 +3,7 @@ package batch
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -189,6 +190,19 @@ func (j *Journal) journalRows(b *Batch, path string, o IngestOptions, invalid ma
 		if err == io.EOF {
 			break
 		}
+		var re *RowError
+		if errors.As(err, &re) {
+			// An unreadable line: the validation report has it; it is an
+			// invalid row, never sent, and the rest of the file goes on.
+			counts.rows++
+			counts.invalid++
+			errs := invalid[re.Row]
+			if len(errs) == 0 {
+				errs = []RowError{*re}
+			}
+			chunk = append(chunk, pending{rejected: &RejectedRow{BatchID: b.ID, Row: re.Row, State: Invalid, Errors: errs}})
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -214,7 +228,7 @@ func (j *Journal) journalRows(b *Batch, path string, o IngestOptions, invalid ma
 			chunk = append(chunk, pending{item: &Item{PayoutID: p.ID, BatchID: b.ID, Row: row.Number, Provider: provider,
 				Payout: p, State: Accepted, Refs: refsFor(p), Created: now, Updated: now}})
 		}
-		if len(chunk) == ingestChunk {
+		if len(chunk) >= ingestChunk {
 			if err := flush(); err != nil {
 				return err
 			}
