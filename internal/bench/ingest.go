@@ -1,0 +1,156 @@
+package bench
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/xuri/excelize/v2"
+	bolt "go.etcd.io/bbolt"
+)
+
+// IngestOurs ingests a payout file into a fresh journal under dir with
+// batch.Journal.Ingest: validation of every row (the first pass) and the
+// journal in 1,000-row transactions, fsync'd (the second).
+func IngestOurs(path, dir string) (Side, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Side{}, err
+	}
+	j, err := batch.Open(filepath.Join(dir, "journal.db"), batch.Options{})
+	if err != nil {
+		return Side{}, err
+	}
+	defer j.Close()
+	start := time.Now()
+	res, err := j.Ingest(path, batch.IngestOptions{})
+	elapsed := time.Since(start)
+	if err != nil {
+		return Side{}, err
+	}
+	if res.Rejected {
+		return Side{}, fmt.Errorf("generated file rejected: %d errors, first %v", len(res.Report.Errors), res.Report.Errors[0])
+	}
+	return Side{Elapsed: elapsed, Items: res.Batch.Valid}, nil
+}
+
+// baseRecord is the baseline's journal record: the row's cells under
+// their names, about the size of ours.
+type baseRecord struct {
+	Row    int               `json:"row"`
+	State  string            `json:"state"`
+	Fields map[string]string `json:"fields"`
+}
+
+// IngestBaseline reads the same file with the raw reader (encoding/csv,
+// or excelize Rows()) and writes every record as JSON to bbolt in
+// 1,000-record transactions, fsync'd: the least a journaled ingest does.
+func IngestBaseline(path, dir string) (Side, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Side{}, err
+	}
+	db, err := bolt.Open(filepath.Join(dir, "baseline.db"), 0o600, &bolt.Options{Timeout: time.Second,
+		FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if err != nil {
+		return Side{}, err
+	}
+	defer db.Close()
+	start := time.Now()
+	next, closeFn, err := rawRows(path)
+	if err != nil {
+		return Side{}, err
+	}
+	defer closeFn()
+	header, err := next()
+	if err != nil {
+		return Side{}, err
+	}
+	header = append([]string(nil), header...)
+	bucket := []byte("items")
+	chunk := make([]baseRecord, 0, 1000)
+	flush := func() error {
+		err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(bucket)
+			if err != nil {
+				return err
+			}
+			for i := range chunk {
+				raw, err := json.Marshal(&chunk[i])
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte(chunk[i].Fields[batch.ColPayoutID]), raw); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		chunk = chunk[:0]
+		return err
+	}
+	n := 0
+	for {
+		rec, err := next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Side{}, err
+		}
+		n++
+		fields := make(map[string]string, len(header))
+		for i, v := range rec {
+			if i < len(header) {
+				fields[header[i]] = strings.TrimSpace(v)
+			}
+		}
+		chunk = append(chunk, baseRecord{Row: n + 1, State: "accepted", Fields: fields})
+		if len(chunk) == cap(chunk) {
+			if err := flush(); err != nil {
+				return Side{}, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return Side{}, err
+	}
+	return Side{Elapsed: time.Since(start), Items: n}, nil
+}
+
+// rawRows returns the file's records through the bare reader.
+func rawRows(path string) (func() ([]string, error), func(), error) {
+	if strings.HasSuffix(strings.ToLower(path), ".xlsx") {
+		f, err := excelize.OpenFile(path, excelize.Options{RawCellValue: true})
+		if err != nil {
+			return nil, nil, err
+		}
+		rows, err := f.Rows(f.GetSheetName(0))
+		if err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		next := func() ([]string, error) {
+			if !rows.Next() {
+				if err := rows.Error(); err != nil {
+					return nil, err
+				}
+				return nil, io.EOF
+			}
+			return rows.Columns(excelize.Options{RawCellValue: true})
+		}
+		return next, func() { rows.Close(); f.Close() }, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := csv.NewReader(f)
+	r.ReuseRecord = true
+	return r.Read, func() { f.Close() }, nil
+}

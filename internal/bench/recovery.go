@@ -1,0 +1,108 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	bolt "go.etcd.io/bbolt"
+)
+
+// journalBatch is the batch of the million-item journal.
+const journalBatch = "B20260302-bench00000"
+
+// buildJournal imports n generated items into a fresh journal at path
+// (most paid, one in twenty open, InFlight caught in sending), prints
+// "ready" and waits to be killed: the parent sends SIGKILL, so the
+// journal is opened next as after a crash.
+func buildJournal(ctx context.Context, path string, n int) (Side, error) {
+	j, err := batch.Open(path, batch.Options{NoSync: true, Now: func() time.Time { return genEpoch }})
+	if err != nil {
+		return Side{}, err
+	}
+	const chunk = 50_000
+	b := batch.Batch{ID: journalBatch, File: "payouts-2026-03-02.csv", Rows: n, Valid: n, Created: genEpoch,
+		State: batch.BatchDispatching}
+	items := make([]batch.Item, 0, chunk)
+	for start := 0; start < n; start += chunk {
+		items = items[:0]
+		for i := start; i < min(start+chunk, n); i++ {
+			items = append(items, Item(journalBatch, i, journalState(i, n, InFlight)))
+		}
+		if err := j.Import(b, items); err != nil {
+			return Side{}, err
+		}
+	}
+	fmt.Fprintln(os.Stdout, "ready")
+	// Keep the journal open, as a daemon would, until the SIGKILL.
+	select {
+	case <-ctx.Done():
+	case <-time.After(10 * time.Minute):
+	}
+	return Side{}, fmt.Errorf("journal/build: not killed")
+}
+
+// RecoveryOurs opens a journal left by a killed process and finds every
+// item to resume: batch.Open, Dispatcher.Recover (in-flight items to
+// in_doubt, committed), then an OpenItems scan of what is left to do.
+func RecoveryOurs(path string) (Side, error) {
+	start := time.Now()
+	j, err := batch.Open(path, batch.Options{})
+	if err != nil {
+		return Side{}, err
+	}
+	defer j.Close()
+	d := batch.NewDispatcher(j, nil, batch.DispatchOptions{})
+	recovered, err := d.Recover()
+	if err != nil {
+		return Side{}, err
+	}
+	open, inDoubt := 0, 0
+	if err := j.OpenItems(func(it batch.Item) bool {
+		open++
+		if it.State == batch.InDoubt {
+			inDoubt++
+		}
+		return true
+	}); err != nil {
+		return Side{}, err
+	}
+	elapsed := time.Since(start)
+	if recovered != InFlight || inDoubt < InFlight {
+		return Side{}, fmt.Errorf("recovery: %d recovered, %d in doubt, want %d", recovered, inDoubt, InFlight)
+	}
+	return Side{Elapsed: elapsed, Items: open, Extra: map[string]float64{"in_doubt": float64(inDoubt)}}, nil
+}
+
+// RecoveryBaseline opens the same file with bare bbolt and scans the items
+// bucket, picking out the items in sending by a byte search.
+func RecoveryBaseline(path string) (Side, error) {
+	start := time.Now()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if err != nil {
+		return Side{}, err
+	}
+	defer db.Close()
+	n, sending := 0, 0
+	marker := []byte(`"state":"in_doubt"`)
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("items"))
+		if b == nil {
+			return fmt.Errorf("no items bucket")
+		}
+		return b.ForEach(func(_, v []byte) error {
+			n++
+			if bytes.Contains(v, marker) {
+				sending++
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return Side{}, err
+	}
+	return Side{Elapsed: time.Since(start), Items: n, Extra: map[string]float64{"in_doubt": float64(sending)}}, nil
+}

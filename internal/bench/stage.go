@@ -1,0 +1,528 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// ChildEnv is the hidden environment variable that turns the payrun
+// binary into one measurement of a stage: its value is the JSON job.
+const ChildEnv = "PAYRUN_BENCH_CHILD"
+
+// Side is one measured run of a stage: ours or the baseline.
+type Side struct {
+	Elapsed time.Duration `json:"elapsed"`
+	// Items is the work done (rows, payouts, webhooks, lines).
+	Items int `json:"items"`
+	// PeakRSS is the child process's VmHWM in bytes: the most resident
+	// memory it ever had, Go runtime and in-process sandbox included.
+	PeakRSS int64 `json:"peak_rss"`
+	// Extra carries stage-specific figures (rate accuracy counts).
+	Extra map[string]float64 `json:"extra,omitempty"`
+}
+
+// PerSecond is the side's throughput.
+func (s Side) PerSecond() float64 {
+	if s.Elapsed <= 0 {
+		return 0
+	}
+	return float64(s.Items) / s.Elapsed.Seconds()
+}
+
+// Result is one row of the table.
+type Result struct {
+	Stage    string
+	Workload string
+	Ours     Side
+	Base     Side
+	// BaseLabel names a baseline that is not a measurement (the ideal
+	// time of the rate stages); empty for a measured one.
+	BaseLabel string
+	Goal      string
+	// Verdict is "met", "missed: ..." or "" when the stage has no goal.
+	Verdict string
+	Note    string
+}
+
+// Ratio is ours/baseline time.
+func (r Result) Ratio() float64 {
+	if r.Base.Elapsed <= 0 {
+		return 0
+	}
+	return r.Ours.Elapsed.Seconds() / r.Base.Elapsed.Seconds()
+}
+
+// Options configure Run.
+type Options struct {
+	// Self is the command line that re-executes this binary as a child
+	// (e.g. os.Args[0], "bench"); the child must call RunChild.
+	Self []string
+	// Scale divides every workload (1: full sizes; 10: --quick).
+	Scale int
+	// Dir holds the generated inputs and journals ("" = a temporary
+	// directory, removed afterwards).
+	Dir string
+	// Log receives progress lines (nil: discarded).
+	Log io.Writer
+}
+
+// Workload sizes at full scale.
+const (
+	CSVRows       = 1_000_000
+	XLSXRows      = 200_000
+	DispatchItems = 20_000
+	RateItems     = 5_000
+	RateLimit     = 200
+	RateBurst     = 20
+	RefuseAbove   = 100
+	Webhooks      = 20_000
+	JournalItems  = 1_000_000
+	ReportLines   = 1_000_000
+	// Concurrency is the dispatch pool's width and the bare loop's.
+	Concurrency = 16
+	// InFlight is how many items the SIGKILL leaves in sending.
+	InFlight = 32
+)
+
+// job is what a child process measures.
+type job struct {
+	Name  string `json:"name"`
+	Dir   string `json:"dir"`
+	Input string `json:"input,omitempty"`
+	N     int    `json:"n"`
+}
+
+// sideFunc measures one side of one stage in the current process.
+type sideFunc func(ctx context.Context, jb job) (Side, error)
+
+// sides lists every measurement a child can run.
+var sides = map[string]sideFunc{
+	"ingest/ours":      func(_ context.Context, jb job) (Side, error) { return IngestOurs(jb.Input, jb.Dir) },
+	"ingest/base":      func(_ context.Context, jb job) (Side, error) { return IngestBaseline(jb.Input, jb.Dir) },
+	"dispatch/ours":    func(ctx context.Context, jb job) (Side, error) { return DispatchOurs(ctx, jb.Dir, jb.N) },
+	"dispatch/base":    func(ctx context.Context, jb job) (Side, error) { return DispatchBaseline(ctx, jb.Dir, jb.N) },
+	"rate/limit":       func(ctx context.Context, jb job) (Side, error) { return RateRun(ctx, jb.Dir, jb.N, 0) },
+	"rate/refuse":      func(ctx context.Context, jb job) (Side, error) { return RateRun(ctx, jb.Dir, jb.N, RefuseAbove) },
+	"webhook/ours":     func(ctx context.Context, jb job) (Side, error) { return WebhookOurs(ctx, jb.Dir, jb.N) },
+	"webhook/base":     func(ctx context.Context, jb job) (Side, error) { return WebhookBaseline(ctx, jb.Dir, jb.N) },
+	"journal/build":    func(ctx context.Context, jb job) (Side, error) { return buildJournal(ctx, jb.Input, jb.N) },
+	"recovery/ours":    func(_ context.Context, jb job) (Side, error) { return RecoveryOurs(jb.Input) },
+	"recovery/base":    func(_ context.Context, jb job) (Side, error) { return RecoveryBaseline(jb.Input) },
+	"match/ours":       func(_ context.Context, jb job) (Side, error) { return MatchOurs(jb.Input) },
+	"match/base":       func(_ context.Context, jb job) (Side, error) { return MatchBaseline(jb.Input) },
+	"report/ours":      func(_ context.Context, jb job) (Side, error) { return ReportOurs(jb.Dir, jb.N) },
+	"report/base":      func(_ context.Context, jb job) (Side, error) { return ReportBaseline(jb.Dir, jb.N) },
+	"ingest_xlsx/ours": func(_ context.Context, jb job) (Side, error) { return IngestOurs(jb.Input, jb.Dir) },
+	"ingest_xlsx/base": func(_ context.Context, jb job) (Side, error) { return IngestBaseline(jb.Input, jb.Dir) },
+}
+
+// IsChild reports whether this process was started by Run to measure.
+func IsChild() bool { return os.Getenv(ChildEnv) != "" }
+
+// RunChild runs the job named in ChildEnv and writes its Side as one JSON
+// line to w, with the process's peak RSS.
+func RunChild(ctx context.Context, w io.Writer) error {
+	var jb job
+	if err := json.Unmarshal([]byte(os.Getenv(ChildEnv)), &jb); err != nil {
+		return fmt.Errorf("bench child: %w", err)
+	}
+	fn, ok := sides[jb.Name]
+	if !ok {
+		return fmt.Errorf("bench child: unknown job %q", jb.Name)
+	}
+	s, err := fn(ctx, jb)
+	if err != nil {
+		return fmt.Errorf("%s: %w", jb.Name, err)
+	}
+	s.PeakRSS = PeakRSS()
+	return json.NewEncoder(w).Encode(s)
+}
+
+// PeakRSS returns this process's VmHWM from /proc/self/status in bytes
+// (0 where there is no /proc).
+func PeakRSS() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return 0
+			}
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// runner starts children.
+type runner struct {
+	o   Options
+	log io.Writer
+}
+
+func (r *runner) logf(format string, a ...any) {
+	fmt.Fprintf(r.log, "bench: "+format+"\n", a...)
+}
+
+func (r *runner) command(ctx context.Context, jb job) (*exec.Cmd, error) {
+	spec, err := json.Marshal(jb)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.o.Self) == 0 {
+		return nil, errors.New("bench: Options.Self is empty")
+	}
+	cmd := exec.CommandContext(ctx, r.o.Self[0], r.o.Self[1:]...)
+	cmd.Env = append(os.Environ(), ChildEnv+"="+string(spec))
+	cmd.Stderr = r.log
+	cmd.WaitDelay = 5 * time.Second
+	return cmd, nil
+}
+
+// side runs one measurement in a child process.
+func (r *runner) side(ctx context.Context, jb job) (Side, error) {
+	if err := os.MkdirAll(jb.Dir, 0o700); err != nil {
+		return Side{}, err
+	}
+	cmd, err := r.command(ctx, jb)
+	if err != nil {
+		return Side{}, err
+	}
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return Side{}, fmt.Errorf("%s: child: %w", jb.Name, err)
+	}
+	var s Side
+	if err := json.Unmarshal(lastLine(out.Bytes()), &s); err != nil {
+		return Side{}, fmt.Errorf("%s: child answered %q: %w", jb.Name, out.String(), err)
+	}
+	r.logf("%-16s %8d items in %8.3fs (child %.1fs), peak %s", jb.Name, s.Items, s.Elapsed.Seconds(),
+		time.Since(start).Seconds(), mb(s.PeakRSS))
+	_ = os.RemoveAll(jb.Dir)
+	return s, nil
+}
+
+// killed runs a job that prints "ready" when its work is durable, then
+// kills it with SIGKILL, as a power cut or the OOM killer would.
+func (r *runner) killed(ctx context.Context, jb job) error {
+	cmd, err := r.command(ctx, jb)
+	if err != nil {
+		return err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	ready := false
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if sc.Text() == "ready" {
+			ready = true
+			break
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil && ready {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	werr := cmd.Wait()
+	if !ready {
+		return fmt.Errorf("%s: child ended before it was ready: %v", jb.Name, werr)
+	}
+	r.logf("%-16s killed with SIGKILL after %d items were journaled", jb.Name, jb.N)
+	return nil
+}
+
+func lastLine(b []byte) []byte {
+	b = bytes.TrimSpace(b)
+	if i := bytes.LastIndexByte(b, '\n'); i >= 0 {
+		return b[i+1:]
+	}
+	return b
+}
+
+// Run measures every stage and returns the table's rows.
+func Run(ctx context.Context, o Options) ([]Result, error) {
+	if o.Scale <= 0 {
+		o.Scale = 1
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	r := &runner{o: o, log: log}
+	dir := o.Dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "payrun-bench-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	n := func(full int) int { return max(full/o.Scale, 1) }
+	var out []Result
+	pair := func(name, stage, workload, input string, size int, judge func(*Result)) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		res := Result{Stage: stage, Workload: workload}
+		var err error
+		if res.Ours, err = r.side(ctx, job{Name: name + "/ours", Dir: filepath.Join(dir, name+"-ours"), Input: input, N: size}); err != nil {
+			return err
+		}
+		runtime.GC()
+		if res.Base, err = r.side(ctx, job{Name: name + "/base", Dir: filepath.Join(dir, name+"-base"), Input: input, N: size}); err != nil {
+			return err
+		}
+		judge(&res)
+		out = append(out, res)
+		return nil
+	}
+
+	csvPath := filepath.Join(dir, "payouts.csv")
+	r.logf("generating %d CSV rows", n(CSVRows))
+	if err := WriteCSV(csvPath, n(CSVRows)); err != nil {
+		return nil, err
+	}
+	if err := pair("ingest", "ingest CSV", fmt.Sprintf("%s rows, 18 columns", count(n(CSVRows))), csvPath, n(CSVRows), judgeIngestCSV); err != nil {
+		return out, err
+	}
+	_ = os.Remove(csvPath)
+
+	xlsxPath := filepath.Join(dir, "payouts.xlsx")
+	r.logf("generating %d XLSX rows", n(XLSXRows))
+	if err := WriteXLSX(xlsxPath, n(XLSXRows)); err != nil {
+		return out, err
+	}
+	if err := pair("ingest_xlsx", "ingest XLSX", fmt.Sprintf("%s rows, 18 columns", count(n(XLSXRows))), xlsxPath, n(XLSXRows), judgeRatio(2, "<= 2x")); err != nil {
+		return out, err
+	}
+	_ = os.Remove(xlsxPath)
+
+	if err := pair("dispatch", "dispatch", fmt.Sprintf("%s TeemoPay payouts, %d in flight", count(n(DispatchItems)), Concurrency), "", n(DispatchItems), judgeDispatch); err != nil {
+		return out, err
+	}
+
+	for _, rr := range []struct{ name, stage string }{{"rate/limit", "rate accuracy"}, {"rate/refuse", "rate under 429"}} {
+		size := n(RateItems)
+		s, err := r.side(ctx, job{Name: rr.name, Dir: filepath.Join(dir, "rate"), N: size})
+		if err != nil {
+			return out, err
+		}
+		res := Result{Stage: rr.stage, Ours: s}
+		judgeRate(&res, rr.name == "rate/refuse", size)
+		out = append(out, res)
+	}
+
+	if err := pair("webhook", "webhook intake", fmt.Sprintf("%s signed TeemoPay callbacks, %d at a time", count(n(Webhooks)), Concurrency), "", n(Webhooks), judgeRatio(2, "<= 2x")); err != nil {
+		return out, err
+	}
+
+	// One journal of a million items, written by a process killed with
+	// SIGKILL, serves crash recovery and then matching.
+	jpath := filepath.Join(dir, "journal.db")
+	r.logf("building a %d-item journal (then SIGKILL)", n(JournalItems))
+	if err := r.killed(ctx, job{Name: "journal/build", Dir: dir, Input: jpath, N: n(JournalItems)}); err != nil {
+		return out, err
+	}
+	if err := pair("recovery", "crash recovery", fmt.Sprintf("%s-item journal after SIGKILL, %d in flight", count(n(JournalItems)), InFlight), jpath, n(JournalItems), judgeNone); err != nil {
+		return out, err
+	}
+	if err := pair("match", "matching", fmt.Sprintf("%s rows", count(n(JournalItems))), jpath, n(JournalItems), judgeMatch); err != nil {
+		return out, err
+	}
+	_ = os.Remove(jpath)
+
+	if err := pair("report", "report (Details)", fmt.Sprintf("%s lines, 24 columns", count(n(ReportLines))), "", n(ReportLines), judgeReport); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// Goals, from the issues.
+func judgeIngestCSV(r *Result) {
+	r.Goal = "<= 2x, peak < 150 MB"
+	r.Verdict = verdict(r.Ratio() <= 2, fmt.Sprintf("%.2fx", r.Ratio()), r.Ours.PeakRSS < 150<<20, mb(r.Ours.PeakRSS))
+}
+
+func judgeRatio(limit float64, goal string) func(*Result) {
+	return func(r *Result) {
+		r.Goal = goal
+		r.Verdict = verdict(r.Ratio() <= limit, fmt.Sprintf("%.2fx", r.Ratio()))
+	}
+}
+
+func judgeDispatch(r *Result) {
+	r.Goal = ">= 70% of bare loop"
+	share := 0.0
+	if r.Base.PerSecond() > 0 {
+		share = r.Ours.PerSecond() / r.Base.PerSecond()
+	}
+	r.Verdict = verdict(share >= 0.7, fmt.Sprintf("%.0f%%", share*100))
+}
+
+func judgeMatch(r *Result) {
+	r.Goal = "<= 3x, peak < 1 GB"
+	r.Verdict = verdict(r.Ratio() <= 3, fmt.Sprintf("%.2fx", r.Ratio()), r.Ours.PeakRSS < 1<<30, mb(r.Ours.PeakRSS))
+}
+
+func judgeReport(r *Result) {
+	r.Goal = "<= 1.5x, peak < 500 MB"
+	r.Verdict = verdict(r.Ratio() <= 1.5, fmt.Sprintf("%.2fx", r.Ratio()), r.Ours.PeakRSS < 500<<20, mb(r.Ours.PeakRSS))
+}
+
+func judgeNone(r *Result) { r.Goal = "-" }
+
+// judgeRate compares the run with the ideal time at the limit that binds:
+// the configured 200/s, or the sandbox's 100/s when it refuses above it.
+func judgeRate(r *Result, refuse bool, n int) {
+	x := r.Ours.Extra
+	limit := float64(RateLimit)
+	if refuse {
+		limit = RefuseAbove
+	}
+	ideal := time.Duration(float64(n) / limit * float64(time.Second))
+	r.Base = Side{Elapsed: ideal, Items: n}
+	r.BaseLabel = "ideal"
+	r.Workload = fmt.Sprintf("%s payouts, %d/s configured", count(n), RateLimit)
+	if refuse {
+		r.Workload += fmt.Sprintf(", sandbox refuses > %d/s", RefuseAbove)
+		r.Goal = "all succeed, none fail"
+		ok := int(x["sent"]) == n && x["failed"] == 0 && x["left"] == 0
+		r.Verdict = verdict(ok, fmt.Sprintf("%d of %d sent, %d failed", int(x["sent"]), n, int(x["failed"])))
+		r.Note = fmt.Sprintf("%d sent, %d failed, %d left queued, %d in doubt; %d refusals (429) answered; max %d requests in any 1 s",
+			int(x["sent"]), int(x["failed"]), int(x["left"]), int(x["in_doubt"]), int(x["rate_limited"]), int(x["max_per_second"]))
+		return
+	}
+	dev := (r.Ours.Elapsed.Seconds() - ideal.Seconds()) / ideal.Seconds() * 100
+	maxSec := int(x["max_per_second"])
+	r.Goal = fmt.Sprintf("within 3%% of %s; <= %d req in any 1 s", ideal.Round(time.Millisecond), RateLimit+RateBurst)
+	r.Verdict = verdict(dev <= 3 && dev >= -3, fmt.Sprintf("%+.1f%%", dev), maxSec <= RateLimit+RateBurst, fmt.Sprintf("max %d/s", maxSec))
+	r.Note = fmt.Sprintf("deviation %+.2f%% from %s; max %d requests in any 1 s window (limit %d + burst %d); %d sent, %d failed",
+		dev, ideal, maxSec, RateLimit, RateBurst, int(x["sent"]), int(x["failed"]))
+}
+
+// verdict takes (ok, figure) pairs: "met (figures)" or "MISSED (figures)".
+func verdict(pairs ...any) string {
+	ok := true
+	var figs []string
+	for i := 0; i+1 < len(pairs); i += 2 {
+		good, _ := pairs[i].(bool)
+		fig, _ := pairs[i+1].(string)
+		ok = ok && good
+		if !good {
+			fig += " ✗"
+		}
+		figs = append(figs, fig)
+	}
+	if ok {
+		return "met (" + strings.Join(figs, ", ") + ")"
+	}
+	return "MISSED (" + strings.Join(figs, ", ") + ")"
+}
+
+func mb(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f MB", float64(b)/(1<<20))
+}
+
+func count(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func secs(d time.Duration) string {
+	if d <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.3fs", d.Seconds())
+}
+
+func cells(r Result) []string {
+	base := secs(r.Base.Elapsed)
+	if r.BaseLabel != "" {
+		base = r.BaseLabel + " " + base
+	}
+	ratio := "-"
+	if r.Ratio() > 0 {
+		ratio = fmt.Sprintf("%.2f", r.Ratio())
+	}
+	rate := fmt.Sprintf("%s/s", count(int(r.Ours.PerSecond())))
+	if r.BaseLabel == "" {
+		rate += fmt.Sprintf(" (base %s/s)", count(int(r.Base.PerSecond())))
+	}
+	peak := mb(r.Ours.PeakRSS)
+	if r.BaseLabel == "" {
+		peak += " / " + mb(r.Base.PeakRSS)
+	}
+	return []string{r.Stage, r.Workload, secs(r.Ours.Elapsed), base, ratio, rate, peak, r.Goal, r.Verdict}
+}
+
+var header = []string{"stage", "workload", "ours", "baseline", "ratio", "throughput", "peak RSS (ours / base)", "goal", "verdict"}
+
+// WriteTable prints the rows as an aligned text table, then the notes.
+func WriteTable(w io.Writer, rows []Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(cells(r), "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		if r.Note != "" {
+			fmt.Fprintf(w, "%s: %s\n", r.Stage, r.Note)
+		}
+	}
+	return nil
+}
+
+// WriteMarkdown writes the rows as a Markdown table, then the notes.
+func WriteMarkdown(w io.Writer, rows []Result) error {
+	var b strings.Builder
+	b.WriteString("| " + strings.Join(header, " | ") + " |\n|")
+	for range header {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		b.WriteString("| " + strings.Join(cells(r), " | ") + " |\n")
+	}
+	b.WriteString("\n")
+	for _, r := range rows {
+		if r.Note != "" {
+			fmt.Fprintf(&b, "- %s: %s\n", r.Stage, r.Note)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
