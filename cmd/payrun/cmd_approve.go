@@ -28,11 +28,7 @@ func cmdApprove() command {
 		if fs.NArg() != 1 {
 			return usagef("expected exactly one BATCH id")
 		}
-		cfg, err := loadConfig(e)
-		if err != nil {
-			return err
-		}
-		j, err := openJournal(cfg)
+		_, j, err := openConfigured(e)
 		if err != nil {
 			return err
 		}

@@ -85,15 +85,11 @@ func cmdResume() command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		cfg, err := loadConfig(e)
+		cfg, j, err := openConfigured(e)
 		if err != nil {
 			return err
 		}
 		log := newLogger(cfg, e.stderr)
-		j, err := openJournal(cfg)
-		if err != nil {
-			return err
-		}
 		defer j.Close()
 		rt, err := newApp(cfg, j, log)
 		if err != nil {

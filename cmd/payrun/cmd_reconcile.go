@@ -38,15 +38,11 @@ func cmdReconcile() command {
 			return usagef("choose one of --batch, --date and --open")
 		}
 		scope := reconcile.Scope{BatchID: *batchID, Date: *date, Open: *open || *date != ""}
-		cfg, err := loadConfig(e)
+		cfg, j, err := openConfigured(e)
 		if err != nil {
 			return err
 		}
 		log := newLogger(cfg, e.stderr)
-		j, err := openJournal(cfg)
-		if err != nil {
-			return err
-		}
 		defer j.Close()
 
 		if !*noPoll {

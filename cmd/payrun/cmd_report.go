@@ -32,11 +32,7 @@ func cmdReport() command {
 		if err != nil {
 			return err
 		}
-		cfg, err := loadConfig(e)
-		if err != nil {
-			return err
-		}
-		j, err := openJournal(cfg)
+		cfg, j, err := openConfigured(e)
 		if err != nil {
 			return err
 		}

@@ -30,15 +30,11 @@ func cmdServe() command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		cfg, err := loadConfig(e)
+		cfg, j, err := openConfigured(e)
 		if err != nil {
 			return err
 		}
 		log := newLogger(cfg, e.stderr)
-		j, err := openJournal(cfg)
-		if err != nil {
-			return err
-		}
 		defer j.Close()
 		return serveDaemon(ctx, e, cfg, j, log)
 	}

@@ -179,3 +179,17 @@ func enabledProviders(cfg *config.Config) []string {
 	sort.Strings(out)
 	return out
 }
+
+// openConfigured loads the configuration and opens its journal; the
+// caller closes the journal.
+func openConfigured(e *env) (*config.Config, *batch.Journal, error) {
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, nil, err
+	}
+	j, err := openJournal(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, j, nil
+}
