@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/internal/bench"
@@ -13,7 +15,7 @@ func cmdBench() command {
 	c := command{
 		Name:    "bench",
 		Summary: "measure every stage (ingest, dispatch, rate, webhooks, matching, report, recovery) beside its baseline",
-		Usage:   "bench [--quick] [--out FILE] [--dir DIR]",
+		Usage:   "bench [--quick] [--out FILE] [--dir DIR] [--stages LIST]",
 	}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		// A measurement child started by the run below: one side of one
@@ -25,8 +27,19 @@ func cmdBench() command {
 		quick := fs.Bool("quick", false, "a tenth of every workload (under a minute on 2 cores)")
 		out := fs.String("out", "", "also write the table as Markdown to FILE")
 		dir := fs.String("dir", "", "directory for generated inputs and journals (default: a temporary one, removed)")
+		stages := fs.String("stages", "", "comma-separated stages to run (default all: "+strings.Join(bench.StageNames, ",")+")")
 		if err := parseFlags(fs, args); err != nil {
 			return err
+		}
+		var only []string
+		for s := range strings.SplitSeq(*stages, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			if !slices.Contains(bench.StageNames, s) {
+				return usagef("unknown stage %q (stages: %s)", s, strings.Join(bench.StageNames, ", "))
+			}
+			only = append(only, s)
 		}
 		if fs.NArg() != 0 {
 			return usagef("bench takes no arguments, got %d", fs.NArg())
@@ -35,7 +48,7 @@ func cmdBench() command {
 		if err != nil {
 			return err
 		}
-		o := bench.Options{Self: []string{self, "bench"}, Scale: 1, Dir: *dir, Log: e.stderr}
+		o := bench.Options{Self: []string{self, "bench"}, Scale: 1, Dir: *dir, Log: e.stderr, Stages: only}
 		if *quick {
 			o.Scale = 10
 		}

@@ -40,12 +40,47 @@ func IngestOurs(path, dir string) (Side, error) {
 	return Side{Elapsed: elapsed, Items: res.Batch.Valid}, nil
 }
 
-// baseRecord is the baseline's journal record: the row's cells under
-// their names, about the size of ours.
+// baseRecord is the baseline's journal record: the row's cells in a flat
+// struct beside a batch id, row number, state and time, about the size of
+// our item's JSON.
 type baseRecord struct {
-	Row    int               `json:"row"`
-	State  string            `json:"state"`
-	Fields map[string]string `json:"fields"`
+	BatchID             string    `json:"batch_id"`
+	Row                 int       `json:"row"`
+	State               string    `json:"state"`
+	PayoutID            string    `json:"payout_id"`
+	Provider            string    `json:"provider"`
+	Method              string    `json:"method"`
+	Country             string    `json:"country"`
+	Currency            string    `json:"currency"`
+	Amount              string    `json:"amount"`
+	BeneficiaryName     string    `json:"beneficiary_name"`
+	BeneficiaryLastName string    `json:"beneficiary_last_name"`
+	Email               string    `json:"email"`
+	Phone               string    `json:"phone"`
+	DocumentType        string    `json:"document_type"`
+	DocumentNumber      string    `json:"document_number"`
+	BankCode            string    `json:"bank_code"`
+	AccountType         string    `json:"account_type"`
+	AccountNumber       string    `json:"account_number"`
+	CCI                 string    `json:"cci"`
+	CardToken           string    `json:"card_token"`
+	Description         string    `json:"description"`
+	Created             time.Time `json:"created"`
+}
+
+// fill sets the record's cells from a raw record in canonical column
+// order (the generated files' order; the baseline does no header matching).
+func (b *baseRecord) fill(rec []string) {
+	cell := func(i int) string {
+		if i < len(rec) {
+			return strings.TrimSpace(rec[i])
+		}
+		return ""
+	}
+	b.PayoutID, b.Provider, b.Method, b.Country, b.Currency, b.Amount = cell(0), cell(1), cell(2), cell(3), cell(4), cell(5)
+	b.BeneficiaryName, b.BeneficiaryLastName, b.Email, b.Phone = cell(6), cell(7), cell(8), cell(9)
+	b.DocumentType, b.DocumentNumber, b.BankCode, b.AccountType = cell(10), cell(11), cell(12), cell(13)
+	b.AccountNumber, b.CCI, b.CardToken, b.Description = cell(14), cell(15), cell(16), cell(17)
 }
 
 // IngestBaseline reads the same file with the raw reader (encoding/csv,
@@ -67,11 +102,10 @@ func IngestBaseline(path, dir string) (Side, error) {
 		return Side{}, err
 	}
 	defer closeFn()
-	header, err := next()
-	if err != nil {
+	if _, err := next(); err != nil { // the header
 		return Side{}, err
 	}
-	header = append([]string(nil), header...)
+	now := time.Now().UTC()
 	bucket := []byte("items")
 	chunk := make([]baseRecord, 0, 1000)
 	flush := func() error {
@@ -85,7 +119,7 @@ func IngestBaseline(path, dir string) (Side, error) {
 				if err != nil {
 					return err
 				}
-				if err := b.Put([]byte(chunk[i].Fields[batch.ColPayoutID]), raw); err != nil {
+				if err := b.Put([]byte(chunk[i].PayoutID), raw); err != nil {
 					return err
 				}
 			}
@@ -104,13 +138,9 @@ func IngestBaseline(path, dir string) (Side, error) {
 			return Side{}, err
 		}
 		n++
-		fields := make(map[string]string, len(header))
-		for i, v := range rec {
-			if i < len(header) {
-				fields[header[i]] = strings.TrimSpace(v)
-			}
-		}
-		chunk = append(chunk, baseRecord{Row: n + 1, State: "accepted", Fields: fields})
+		r := baseRecord{BatchID: "B-baseline", Row: n + 1, State: "accepted", Created: now}
+		r.fill(rec)
+		chunk = append(chunk, r)
 		if len(chunk) == cap(chunk) {
 			if err := flush(); err != nil {
 				return Side{}, err

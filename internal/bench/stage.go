@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -78,7 +79,13 @@ type Options struct {
 	Dir string
 	// Log receives progress lines (nil: discarded).
 	Log io.Writer
+	// Stages, when set, runs only these: ingest, ingest_xlsx, dispatch,
+	// rate, webhook, recovery, match, report.
+	Stages []string
 }
+
+// StageNames lists the stages in table order.
+var StageNames = []string{"ingest", "ingest_xlsx", "dispatch", "rate", "webhook", "recovery", "match", "report"}
 
 // Workload sizes at full scale.
 const (
@@ -283,9 +290,10 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		dir = d
 	}
 	n := func(full int) int { return max(full/o.Scale, 1) }
+	want := func(name string) bool { return len(o.Stages) == 0 || slices.Contains(o.Stages, name) }
 	var out []Result
 	pair := func(name, stage, workload, input string, size int, judge func(*Result)) error {
-		if err := ctx.Err(); err != nil {
+		if err := ctx.Err(); err != nil || !want(name) {
 			return err
 		}
 		res := Result{Stage: stage, Workload: workload}
@@ -303,9 +311,11 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	}
 
 	csvPath := filepath.Join(dir, "payouts.csv")
-	r.logf("generating %d CSV rows", n(CSVRows))
-	if err := WriteCSV(csvPath, n(CSVRows)); err != nil {
-		return nil, err
+	if want("ingest") {
+		r.logf("generating %d CSV rows", n(CSVRows))
+		if err := WriteCSV(csvPath, n(CSVRows)); err != nil {
+			return nil, err
+		}
 	}
 	if err := pair("ingest", "ingest CSV", fmt.Sprintf("%s rows, 18 columns", count(n(CSVRows))), csvPath, n(CSVRows), judgeIngestCSV); err != nil {
 		return out, err
@@ -313,9 +323,11 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	_ = os.Remove(csvPath)
 
 	xlsxPath := filepath.Join(dir, "payouts.xlsx")
-	r.logf("generating %d XLSX rows", n(XLSXRows))
-	if err := WriteXLSX(xlsxPath, n(XLSXRows)); err != nil {
-		return out, err
+	if want("ingest_xlsx") {
+		r.logf("generating %d XLSX rows", n(XLSXRows))
+		if err := WriteXLSX(xlsxPath, n(XLSXRows)); err != nil {
+			return out, err
+		}
 	}
 	if err := pair("ingest_xlsx", "ingest XLSX", fmt.Sprintf("%s rows, 18 columns", count(n(XLSXRows))), xlsxPath, n(XLSXRows), judgeRatio(2, "<= 2x")); err != nil {
 		return out, err
@@ -327,6 +339,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	}
 
 	for _, rr := range []struct{ name, stage string }{{"rate/limit", "rate accuracy"}, {"rate/refuse", "rate under 429"}} {
+		if !want("rate") {
+			break
+		}
 		size := n(RateItems)
 		s, err := r.side(ctx, job{Name: rr.name, Dir: filepath.Join(dir, "rate"), N: size})
 		if err != nil {
@@ -344,9 +359,11 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	// One journal of a million items, written by a process killed with
 	// SIGKILL, serves crash recovery and then matching.
 	jpath := filepath.Join(dir, "journal.db")
-	r.logf("building a %d-item journal (then SIGKILL)", n(JournalItems))
-	if err := r.killed(ctx, job{Name: "journal/build", Dir: dir, Input: jpath, N: n(JournalItems)}); err != nil {
-		return out, err
+	if want("recovery") || want("match") {
+		r.logf("building a %d-item journal (then SIGKILL)", n(JournalItems))
+		if err := r.killed(ctx, job{Name: "journal/build", Dir: dir, Input: jpath, N: n(JournalItems)}); err != nil {
+			return out, err
+		}
 	}
 	if err := pair("recovery", "crash recovery", fmt.Sprintf("%s-item journal after SIGKILL, %d in flight", count(n(JournalItems)), InFlight), jpath, n(JournalItems), judgeNone); err != nil {
 		return out, err

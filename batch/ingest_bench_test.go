@@ -1,0 +1,94 @@
+package batch_test
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/payrun/payrun/internal/bench"
+)
+
+// benchSize reads a workload size from the environment (PAYRUN_BENCH_ROWS
+// and friends), so that the same benchmark runs at the full size:
+//
+//	PAYRUN_BENCH_ROWS=1000000 go test -run '^$' -bench IngestCSV -benchtime 1x ./batch/
+func benchSize(b *testing.B, name string, def int) int {
+	b.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("%s=%q: want a positive row count", name, v)
+	}
+	return n
+}
+
+// runSides times one stage side per iteration in a fresh directory and
+// reports its throughput; inputs are generated before the timer starts.
+func runSides(b *testing.B, unit string, side func(dir string) (bench.Side, error)) {
+	b.Helper()
+	var total time.Duration
+	items := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := side(filepath.Join(b.TempDir(), strconv.Itoa(i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += s.Elapsed
+		items += s.Items
+	}
+	if total > 0 {
+		b.ReportMetric(float64(items)/total.Seconds(), unit+"/s")
+	}
+}
+
+func csvFile(b *testing.B) string {
+	b.Helper()
+	p := filepath.Join(b.TempDir(), "payouts.csv")
+	if err := bench.WriteCSV(p, benchSize(b, "PAYRUN_BENCH_ROWS", 100_000)); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+func xlsxFile(b *testing.B) string {
+	b.Helper()
+	p := filepath.Join(b.TempDir(), "payouts.xlsx")
+	if err := bench.WriteXLSX(p, benchSize(b, "PAYRUN_BENCH_XLSX_ROWS", 20_000)); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkIngestCSV is Journal.Ingest of a generated valid CSV file
+// (PAYRUN_BENCH_ROWS rows, default 100,000): read and validate, then read
+// again and journal in 1,000-row fsync'd transactions.
+func BenchmarkIngestCSV(b *testing.B) {
+	p := csvFile(b)
+	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestOurs(p, dir) })
+}
+
+// BenchmarkIngestCSVBaseline is encoding/csv plus bbolt writes of the same
+// records as JSON in 1,000-record transactions.
+func BenchmarkIngestCSVBaseline(b *testing.B) {
+	p := csvFile(b)
+	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestBaseline(p, dir) })
+}
+
+// BenchmarkIngestXLSX is Journal.Ingest of a generated XLSX file
+// (PAYRUN_BENCH_XLSX_ROWS rows, default 20,000).
+func BenchmarkIngestXLSX(b *testing.B) {
+	p := xlsxFile(b)
+	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestOurs(p, dir) })
+}
+
+// BenchmarkIngestXLSXBaseline is excelize Rows() plus the same bbolt writes.
+func BenchmarkIngestXLSXBaseline(b *testing.B) {
+	p := xlsxFile(b)
+	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestBaseline(p, dir) })
+}
