@@ -77,7 +77,7 @@ func Open(path string, o Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
-	db.MaxBatchDelay = 2 * time.Millisecond
+	db.MaxBatchDelay = 300 * time.Microsecond
 	db.MaxBatchSize = 500
 	j := &Journal{db: db, path: path, now: now}
 	if o.ReadOnly {
