@@ -1,4 +1,3 @@
-// Command payrun is the bulk payout processor: see `payrun --help`.
 package main
 
 import (
