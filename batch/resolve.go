@@ -82,6 +82,13 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it Item)
 	caps := p.Capabilities()
 	refs := it.Refs
 	refs.PayoutID, refs.Method = it.PayoutID, it.Payout.Method
+	// Resolution shares the provider's rate limit: after a crash many items
+	// may be in doubt at once, and a flood of lookups would only be refused.
+	if pl, ok := d.pools[p.Name()]; ok {
+		if err := pl.wait(ctx); err != nil {
+			return false, err
+		}
+	}
 	rctx, cancel := context.WithTimeout(ctx, d.o.RequestTimeout)
 	start := time.Now()
 	st, err := p.Lookup(rctx, refs)
@@ -100,6 +107,11 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it Item)
 	case errors.Is(err, providers.ErrNotFound) && (caps.LookupByReference && !hasRef):
 		return true, d.j.Apply(Change{PayoutID: it.PayoutID, To: Queued, Actor: "resolver", From: InDoubt,
 			Reason: "the provider has no payout with this reference: it was never created; sending it now"})
+	case errors.Is(err, providers.ErrRateLimited):
+		if pl, ok := d.pools[p.Name()]; ok {
+			pl.rateLimited(providers.RetryAfter(err))
+		}
+		return false, err
 	case errors.Is(err, providers.ErrUnsupported) || (errors.Is(err, providers.ErrNotFound) && !hasRef):
 		// No way to ask: use the provider's own duplicate protection.
 	default:
