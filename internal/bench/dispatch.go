@@ -91,6 +91,21 @@ func (ts *teemoSandbox) MaxPerSecond() int {
 	return best
 }
 
+// MaxPerCalendarSecond is the most create requests that arrived within one
+// wall-clock second (hh:mm:ss).
+func (ts *teemoSandbox) MaxPerCalendarSecond() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	per := map[int64]int{}
+	best := 0
+	for _, t := range ts.arrivals {
+		k := t.Unix()
+		per[k]++
+		best = max(best, per[k])
+	}
+	return best
+}
+
 func (ts *teemoSandbox) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -249,5 +264,6 @@ func RateRun(ctx context.Context, dir string, n, refuseAbove int) (Side, error) 
 		"in_doubt":       float64(sum.InDoubt),
 		"rate_limited":   float64(stats.RateLimited),
 		"max_per_second": float64(ts.MaxPerSecond()),
+		"max_calendar":   float64(ts.MaxPerCalendarSecond()),
 	}}, err
 }
