@@ -274,12 +274,9 @@ func (d *Dispatcher) queue(b Batch) (map[string][]string, map[string]int, error)
 	if err != nil {
 		return nil, nil, err
 	}
+	// Decide inside the read transaction, write after it: a write while a
+	// read transaction is open can wait for ever when bbolt grows its file.
 	var changes []Change
-	flush := func() error {
-		err := d.j.Apply(changes...)
-		changes = changes[:0]
-		return err
-	}
 	err = d.j.Items(b.ID, func(it Item) bool {
 		switch it.State {
 		case Queued:
@@ -297,13 +294,10 @@ func (d *Dispatcher) queue(b Batch) (map[string][]string, map[string]int, error)
 			changes = append(changes, Change{PayoutID: it.PayoutID, To: Queued, Actor: "dispatcher"})
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 		}
-		if len(changes) >= 500 {
-			err = flush()
-		}
-		return err == nil
+		return true
 	})
-	if err == nil {
-		err = flush()
+	for start := 0; err == nil && start < len(changes); start += 500 {
+		err = d.j.Apply(changes[start:min(start+500, len(changes))]...)
 	}
 	for why, n := range held {
 		d.log.Warn("items held by a cap", "batch", b.ID, "cap", why, "items", n)
