@@ -185,3 +185,38 @@ func TestCapHoldsTheRest(t *testing.T) {
 		}
 	}
 }
+
+// Queueing a large batch writes thousands of transitions; the journal file
+// grows while the batch is read. Writing inside the read used to hang.
+func TestQueueLargeBatchDoesNotHang(t *testing.T) {
+	j := batchtest.Journal(t, nil)
+	its := make([]batch.Item, 5000)
+	for i := range its {
+		its[i] = batchtest.ValidItem(fmt.Sprintf("PO-Q-%05d", i), "teemopay", 100)
+	}
+	batchtest.Import(t, j, "B1", its...)
+	d := batch.NewDispatcher(j, map[string]providers.Provider{}, batch.DispatchOptions{})
+	done := make(chan error, 1)
+	go func() {
+		_, err := d.Run(context.Background(), []string{"B1"}, nil)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Run did not return: queueing hangs")
+	}
+	queued := 0
+	_ = j.Items("B1", func(it batch.Item) bool {
+		if it.State == batch.Queued {
+			queued++
+		}
+		return true
+	})
+	if queued != len(its) {
+		t.Fatalf("%d of %d queued", queued, len(its))
+	}
+}
