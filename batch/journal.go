@@ -140,15 +140,15 @@ type Item struct {
 	// Confirms counts confirmations sent (two-phase providers).
 	Confirms int `json:"confirms,omitempty"`
 	// Last is the last status the provider reported.
-	Last providers.Status `json:"last"`
+	Last providers.Status `json:"last,omitzero"`
 	// Conflict describes a webhook and a status query that disagreed.
 	Conflict string    `json:"conflict,omitempty"`
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 	// SentAt is when the first request left (for daily caps and ageing).
-	SentAt time.Time `json:"sent_at,omitempty"`
+	SentAt time.Time `json:"sent_at,omitzero"`
 	// NextPoll is when the poller should ask the provider next.
-	NextPoll time.Time `json:"next_poll,omitempty"`
+	NextPoll time.Time `json:"next_poll,omitzero"`
 	Polls    int       `json:"polls,omitempty"`
 }
 

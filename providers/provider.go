@@ -28,34 +28,34 @@ var Methods = []Method{BankTransfer, Wallet, CardPush, CardToken, PaymentLink}
 type Payout struct {
 	// ID is the merchant reference (the input's payout_id): unique forever,
 	// and the idempotency key at every provider.
-	ID          string
-	Method      Method
-	Country     string // ISO 3166-1 alpha-2, "PE"
-	Amount      money.Money
-	Description string
-	Beneficiary Beneficiary
+	ID          string      `json:"id"`
+	Method      Method      `json:"method"`
+	Country     string      `json:"country,omitempty"` // ISO 3166-1 alpha-2, "PE"
+	Amount      money.Money `json:"amount"`
+	Description string      `json:"description,omitempty"`
+	Beneficiary Beneficiary `json:"beneficiary"`
 	// Attempt counts fresh submissions of the same payout after an earlier
 	// one was proven harmless (a Bank 131 session that can never be
 	// confirmed). Providers whose idempotency keys allow it derive the key
 	// from ID and Attempt; the merchant reference stays ID.
-	Attempt int
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Beneficiary is who receives the money, in the canonical schema's terms.
 // Bank codes are Peru's SBS codes (the first three digits of a CCI); each
 // client maps them to its own table.
 type Beneficiary struct {
-	Name           string
-	LastName       string
-	Email          string
-	Phone          string
-	DocumentType   string // DNI, RUC, CE, PAS
-	DocumentNumber string
-	BankCode       string
-	AccountType    string // savings, checking
-	AccountNumber  string
-	CCI            string
-	CardToken      string // a provider token (never a card number)
+	Name           string `json:"name,omitempty"`
+	LastName       string `json:"last_name,omitempty"`
+	Email          string `json:"email,omitempty"`
+	Phone          string `json:"phone,omitempty"`
+	DocumentType   string `json:"document_type,omitempty"` // DNI, RUC, CE, PAS
+	DocumentNumber string `json:"document_number,omitempty"`
+	BankCode       string `json:"bank_code,omitempty"`
+	AccountType    string `json:"account_type,omitempty"` // savings, checking
+	AccountNumber  string `json:"account_number,omitempty"`
+	CCI            string `json:"cci,omitempty"`
+	CardToken      string `json:"card_token,omitempty"` // a provider token (never a card number)
 }
 
 // FullName returns name and last name joined by a space.
@@ -121,14 +121,14 @@ type Status struct {
 	URL string `json:"url,omitempty"`
 	// Amount is the amount as the provider reports it (zero when it does not),
 	// so that reconciliation can find mismatches.
-	Amount money.Money `json:"amount,omitempty"`
+	Amount money.Money `json:"amount,omitzero"`
 	// Fee is the provider's fee in minor units of Amount's currency, when reported.
 	Fee int64 `json:"fee,omitempty"`
 	// Recipient describes the destination as the provider reports it (card
 	// last four, account), for the two-phase confirm rule.
 	Recipient string `json:"recipient,omitempty"`
 	// At is when the provider says the status changed (zero when unknown).
-	At time.Time `json:"at,omitempty"`
+	At time.Time `json:"at,omitzero"`
 }
 
 // Provider is a client of one payment provider. Implementations are safe for
