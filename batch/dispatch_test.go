@@ -12,7 +12,6 @@ import (
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/all"
 	"github.com/payrun/payrun/providers/sandboxes"
-	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
 // landscape starts every sandbox and builds real clients for them.
@@ -106,8 +105,6 @@ func waitLedgers(t *testing.T, l *sandboxes.Landscape, its []batch.Item) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-var _ = sandboxkit.Faults{}
 
 // pollOnce asks the providers about every open item, as the reconcile
 // poller does, and confirms what waits for confirmation.

@@ -3,6 +3,7 @@ package batch
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -150,7 +151,7 @@ func (j *Journal) journalRows(b *Batch, path string, o IngestOptions, invalid ma
 				key := []byte(it.PayoutID)
 				if existing := items.Get(key); existing != nil {
 					var other Item
-					if err := jsonUnmarshal(existing, &other); err != nil {
+					if err := json.Unmarshal(existing, &other); err != nil {
 						return err
 					}
 					if other.BatchID == b.ID {

@@ -70,20 +70,25 @@ func TestIngestOnceHoweverOften(t *testing.T) {
 func TestPayoutIDAcrossFilesIsADuplicate(t *testing.T) {
 	j := batchtest.Journal(t, nil)
 	dir := t.TempDir()
-	head := strings.Join(batch.CanonicalColumns, ",") + "\n"
-	row := func(id, amount string) string {
+	row := func(id, amount string) batch.Row {
 		r := batch.TemplateRows()[4] // TeemoPay bank transfer
 		r.PayoutID, r.Amount = id, amount
-		vals := make([]string, len(batch.CanonicalColumns))
-		for i, c := range batch.CanonicalColumns {
-			vals[i] = r.Get(c)
-		}
-		return strings.Join(vals, ",") + "\n"
+		return r
 	}
-	a := filepath.Join(dir, "a.csv")
-	b := filepath.Join(dir, "b.csv")
-	os.WriteFile(a, []byte(head+row("P-1", "10.00")+row("P-2", "20.00")), 0o600)
-	os.WriteFile(b, []byte(head+row("P-2", "20.00")+row("P-3", "30.00")), 0o600)
+	write := func(name string, rows ...batch.Row) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := batch.WriteRows(f, rows, false); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	a := write("a.csv", row("P-1", "10.00"), row("P-2", "20.00"))
+	b := write("b.csv", row("P-2", "20.00"), row("P-3", "30.00"))
 	if _, err := j.Ingest(a, batch.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}

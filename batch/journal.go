@@ -309,8 +309,6 @@ func (j *Journal) Size() int64 {
 	return fi.Size()
 }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // refsFor returns the references an item starts with.
 func refsFor(p providers.Payout) providers.Refs {
 	return providers.Refs{PayoutID: p.ID, Method: p.Method}

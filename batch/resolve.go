@@ -3,6 +3,7 @@ package batch
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/payrun/payrun/providers"
@@ -67,9 +68,9 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 		}
 		byProv[it.Provider] = append(byProv[it.Provider], id)
 	}
-	var done atomicCounter
+	var done atomic.Int64
 	for prov, ids := range byProv {
-		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], ids, &done.Int64); err != nil {
+		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], ids, &done); err != nil {
 			return err
 		}
 	}

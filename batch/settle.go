@@ -173,17 +173,10 @@ func mismatch(it Item, st providers.Status) string {
 	if st.Refs.PayoutID != "" && st.Refs.PayoutID != it.PayoutID {
 		return fmt.Sprintf("the provider's reference %s is not payout %s", st.Refs.PayoutID, it.PayoutID)
 	}
-	if st.Recipient != "" && !recipientMatches(it.Payout, st.Recipient) {
+	if st.Recipient != "" && !recipientCheck(it.Payout, st.Recipient) {
 		return fmt.Sprintf("recipient %q at the provider does not match the input row", st.Recipient)
 	}
 	return ""
-}
-
-// recipientMatches checks the provider's recipient description against the
-// row: the card's last four digits, when the provider reports them, must be
-// those recorded for the token, and a name must be the beneficiary's.
-func recipientMatches(p providers.Payout, recipient string) bool {
-	return recipientCheck(p, recipient)
 }
 
 func isTransition(err error) bool {
@@ -191,7 +184,7 @@ func isTransition(err error) bool {
 	return errors.As(err, &te)
 }
 
-// recipientCheck reads the provider's recipient description ("card *4242
+// recipientCheck compares the provider's recipient with the row: it reads the provider's recipient description ("card *4242
 // (visa) ANA QUISPE" or "ref p-1") and compares what it names.
 func recipientCheck(p providers.Payout, recipient string) bool {
 	s := strings.TrimSpace(recipient)

@@ -44,14 +44,18 @@ var templateRows = []Row{
 func TemplateRows() []Row { return append([]Row(nil), templateRows...) }
 
 // WriteTemplate writes a payout file with the canonical header and the
-// example rows: CSV (UTF-8, comma-separated), or an XLSX workbook whose
-// cells are all text so that Excel keeps the leading zeros of document and
-// account numbers when the operator types over them.
-func WriteTemplate(w io.Writer, xlsx bool) error {
+// example rows (see WriteRows).
+func WriteTemplate(w io.Writer, xlsx bool) error { return WriteRows(w, templateRows, xlsx) }
+
+// WriteRows writes rows under the canonical header: CSV (UTF-8,
+// comma-separated), or an XLSX workbook whose cells are all text so that
+// Excel keeps the leading zeros of document and account numbers when the
+// operator types over them.
+func WriteRows(w io.Writer, rows []Row, xlsx bool) error {
 	if !xlsx {
 		cw := csv.NewWriter(w)
 		_ = cw.Write(CanonicalColumns)
-		for _, r := range templateRows {
+		for _, r := range rows {
 			rec := make([]string, len(CanonicalColumns))
 			for i, c := range CanonicalColumns {
 				rec[i] = r.Get(c)
@@ -91,7 +95,7 @@ func WriteTemplate(w io.Writer, xlsx bool) error {
 	if err := f.SetRowStyle(sheet, 1, 1, bold); err != nil {
 		return err
 	}
-	for j, r := range templateRows {
+	for j, r := range rows {
 		for i, c := range CanonicalColumns {
 			cell, _ := excelize.CoordinatesToCellName(i+1, j+2)
 			if err := f.SetCellStr(sheet, cell, r.Get(c)); err != nil {

@@ -163,13 +163,3 @@ func (m Money) Exponent() int {
 	cur, _ := Lookup(m.Currency)
 	return cur.Exponent
 }
-
-// Add returns the sum of two amounts of the same currency and reports
-// overflow instead of wrapping.
-func Add(a, b int64) (int64, bool) {
-	s := a + b
-	if (b > 0 && s < a) || (b < 0 && s > a) {
-		return 0, false
-	}
-	return s, true
-}

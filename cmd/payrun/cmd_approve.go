@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -66,7 +67,7 @@ func approve(j *batch.Journal, id, who string) error {
 // batch when its total is above the configured threshold (until approved
 // with `payrun approve`, or an approval file BATCH.approved dropped in the
 // configured folder). It returns held=true when nothing may be sent yet.
-func (rt *app) preflight(ctx context.Context, id string, out interface{ Write([]byte) (int, error) }) (bool, error) {
+func (rt *app) preflight(ctx context.Context, id string, out io.Writer) (bool, error) {
 	cfg := rt.cfg
 	b, err := rt.j.Batch(id)
 	if err != nil {

@@ -31,7 +31,7 @@ func cmdConfig() command {
 		if err != nil {
 			return err
 		}
-		if _, err := newMailer(cfg, nil); err != nil {
+		if _, err := smtpConfig(cfg); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s: ok (%d provider(s) enabled, journal %s, time zone %s)\n",

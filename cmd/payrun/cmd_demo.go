@@ -9,10 +9,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -264,7 +264,7 @@ func playBeneficiaries(ctx context.Context, j *batch.Journal, ids []string) (int
 			if it.Payout.Method == providers.CardPush {
 				url, body = it.Last.URL+"/complete", `{"pan":"4111111111111111","expiry":"2030-12"}`
 			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, stringsReader(body))
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
 			if err != nil {
 				return played, err
 			}
@@ -311,10 +311,8 @@ func checkLedgers(land *sandboxes.Landscape, j *batch.Journal, ids []string, out
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("ledger check failed:\n  %s", joinLines(problems))
+		return fmt.Errorf("ledger check failed:\n  %s", strings.Join(problems, "\n  "))
 	}
 	fmt.Fprintf(out, "Ledger check: %d payouts paid exactly once at the providers; none twice; the journal agrees.\n", succeeded)
 	return nil
 }
-
-var _ = config.Default

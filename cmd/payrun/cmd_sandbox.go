@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/internal/config"
@@ -64,17 +65,10 @@ func sandboxConfig(l *sandboxes.Landscape, dir, hooks string) *config.Config {
 	cfg.Dispatch.ResendAfter = 2 * time.Second
 	cfg.Reconcile.PollAfter = time.Second
 	cfg.Reconcile.PollInterval = time.Second
-	if u := trimSuffix(hooks, "/webhooks/"); u != hooks {
+	if u, ok := strings.CutSuffix(hooks, "/webhooks/"); ok {
 		cfg.Serve.PublicURL = u
 	}
 	return cfg
-}
-
-func trimSuffix(s, suffix string) string {
-	if len(s) >= len(suffix) && s[len(s)-len(suffix):] == suffix {
-		return s[:len(s)-len(suffix)]
-	}
-	return s
 }
 
 // writeConfig writes a configuration as YAML (mode 0600: it names key files).

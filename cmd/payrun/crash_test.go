@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -35,12 +34,8 @@ func TestCrash(t *testing.T) {
 	if os.Getenv("PAYRUN_CRASH") == "long" {
 		kills, rows = 30, 400
 	}
+	bin := buildPayrun(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "payrun")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build payrun: %v\n%s", err, out)
-	}
 
 	land, err := sandboxes.Start(sandboxes.Options{Dir: dir, ProcessingDelay: 100 * time.Millisecond, Seed: 99})
 	if err != nil {
@@ -210,5 +205,3 @@ func freeAddr(t *testing.T) string {
 	ln.Close()
 	return addr
 }
-
-var _ = fmt.Sprint

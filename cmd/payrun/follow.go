@@ -17,9 +17,7 @@ func (rt *app) follow(ctx context.Context, ids []string, wait time.Duration) err
 	poll := rt.poller()
 	interval := 200 * time.Millisecond
 	for {
-		if err := rt.disp.ResolveInDoubt(ctx); err != nil {
-			return err
-		}
+		// The poller hands in-doubt items to the dispatcher's resolver.
 		if err := poll(ctx); err != nil {
 			rt.log.Warn("poll", "err", err)
 		}

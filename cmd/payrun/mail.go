@@ -33,22 +33,33 @@ func (q journalQueue) MarkSent(id string) error { return q.j.MarkMailSent(id, ni
 // newMailer builds the mailer from the configuration: SMTP when a host is
 // set, otherwise .eml files in the outbox.
 func newMailer(cfg *config.Config, j *batch.Journal) (*reports.Mailer, error) {
-	m := &reports.Mailer{Outbox: cfg.Abs(cfg.Dirs.Outbox), Queue: journalQueue{j}}
-	s := cfg.Reports.SMTP
-	if s.Host != "" {
-		m.SMTP = reports.SMTPConfig{Host: s.Host, Port: s.Port, Username: s.Username, TLS: s.TLS}
-		if s.Password != "" {
-			pw, err := providers.Secret(s.Password)
-			if err != nil {
-				return nil, &config.Error{Path: cfg.Path, Problems: []string{"reports.smtp.password: " + err.Error()}}
-			}
-			m.SMTP.Password = string(pw)
-		}
+	smtp, err := smtpConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
+	m := &reports.Mailer{SMTP: smtp, Outbox: cfg.Abs(cfg.Dirs.Outbox), Queue: journalQueue{j}}
 	if err := os.MkdirAll(m.Outbox, 0o750); err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	return m, nil
+}
+
+// smtpConfig is the configured SMTP server with its password resolved
+// (zero when no host is configured: messages go to the outbox).
+func smtpConfig(cfg *config.Config) (reports.SMTPConfig, error) {
+	s := cfg.Reports.SMTP
+	if s.Host == "" {
+		return reports.SMTPConfig{}, nil
+	}
+	out := reports.SMTPConfig{Host: s.Host, Port: s.Port, Username: s.Username, TLS: s.TLS}
+	if s.Password != "" {
+		pw, err := providers.Secret(s.Password)
+		if err != nil {
+			return out, &config.Error{Path: cfg.Path, Problems: []string{"reports.smtp.password: " + err.Error()}}
+		}
+		out.Password = string(pw)
+	}
+	return out, nil
 }
 
 // envelope returns who the reports go to.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -35,21 +36,10 @@ func isConfigError(err error) bool {
 // openJournal opens the configured journal, creating its directory.
 func openJournal(cfg *config.Config) (*batch.Journal, error) {
 	path := cfg.Abs(cfg.Journal)
-	if err := os.MkdirAll(dirOf(path), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
 	return batch.Open(path, batch.Options{})
-}
-
-func dirOf(p string) string {
-	i := strings.LastIndexAny(p, `/\`)
-	if i < 0 {
-		return "."
-	}
-	if i == 0 {
-		return "/"
-	}
-	return p[:i]
 }
 
 // buildProviders builds a client for every enabled provider. callbackBase,

@@ -55,13 +55,6 @@ func (c *Clock) At(t time.Time, f func()) {
 // After runs f after d of sandbox time.
 func (c *Clock) After(d time.Duration, f func()) { c.At(c.Now().Add(d), f) }
 
-// Pending returns the number of scheduled tasks not yet run.
-func (c *Clock) Pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.tasks)
-}
-
 func (c *Clock) poke() {
 	select {
 	case c.wake <- struct{}{}:

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -152,7 +153,7 @@ func (k *Kit) Wrap(h http.Handler, on429 RateLimitedWriter, on5xx UnavailableWri
 			if secs < 1 {
 				secs = 1
 			}
-			w.Header().Set("Retry-After", itoa(secs))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			http.Error(w, "too many requests", http.StatusTooManyRequests)
 		}
 	}
@@ -254,9 +255,4 @@ func (k *Kit) AdminHandler() http.Handler {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-func itoa(i int) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }
