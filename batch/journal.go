@@ -186,11 +186,21 @@ func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 	if raw == nil {
 		return false, nil
 	}
+	if it, ok := v.(*Item); ok {
+		return true, decodeItem(key, raw, it)
+	}
 	return true, json.Unmarshal(raw, v)
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	raw, err := json.Marshal(v)
+	tuneFill(b.Tx())
+	var raw []byte
+	var err error
+	if it, ok := v.(*Item); ok {
+		raw, err = encodeItem(it)
+	} else {
+		raw, err = json.Marshal(v)
+	}
 	if err != nil {
 		return err
 	}
@@ -257,7 +267,7 @@ func (j *Journal) AllItems(fn func(Item) bool) error {
 	err := j.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktItems).ForEach(func(k, v []byte) error {
 			var it Item
-			if err := json.Unmarshal(v, &it); err != nil {
+			if err := decodeItem(k, v, &it); err != nil {
 				return err
 			}
 			if !fn(it) {
