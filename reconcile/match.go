@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -56,7 +57,36 @@ type MatchOptions struct {
 // with its reason, provider code, age and ageing bucket; then it tallies
 // totals and the tie-out. Events about payouts payrun never sent are added
 // as unexpected_at_provider lines (Row 0), outside the tie-out's input side.
+// Every line is kept in Result.Lines: for a scope too large to hold
+// (a line is ~0.9 KB, a million rows ~0.9 GB), use MatchLines.
 func Match(j *batch.Journal, scope Scope, now time.Time, o MatchOptions) (*Result, error) {
+	var lines []Line
+	res, err := matchLines(j, scope, now, o, func(rows int) func(Line) error {
+		lines = make([]Line, 0, rows)
+		return func(l Line) error {
+			lines = append(lines, l)
+			return nil
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Lines = lines
+	return res, nil
+}
+
+// MatchLines is Match without keeping the lines: fn receives every line as
+// it is placed (in the order Match keeps them), and the Result has the
+// batches, totals, tie-out and invalid rows but no Lines. The matcher then
+// holds one line at a time, whatever the size of the scope. An error from
+// fn stops the match and is returned. fn may be nil (totals only).
+func MatchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, fn func(Line) error) (*Result, error) {
+	return matchLines(j, scope, now, o, func(int) func(Line) error { return fn })
+}
+
+// matchLines places every row of the scope and hands each line to the
+// sink that start returns, given the number of input rows expected.
+func matchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, start func(rows int) func(Line) error) (*Result, error) {
 	if o.Location == nil {
 		o.Location = time.UTC
 	}
@@ -84,7 +114,15 @@ func Match(j *batch.Journal, scope Scope, now time.Time, o MatchOptions) (*Resul
 	for _, b := range selected {
 		rows += b.Rows
 	}
-	res.Lines = make([]Line, 0, rows)
+	sink := start(rows)
+	var t tally
+	emit := func(l Line) error {
+		t.add(&l)
+		if sink == nil {
+			return nil
+		}
+		return sink(l)
+	}
 	var seen map[string]struct{}
 	if scope.Open && len(selected) > 0 {
 		seen = make(map[string]struct{}, rows)
@@ -92,28 +130,34 @@ func Match(j *batch.Journal, scope Scope, now time.Time, o MatchOptions) (*Resul
 	for _, b := range selected {
 		res.Batches = append(res.Batches, BatchInfo{ID: b.ID, File: b.File, SHA256: b.SHA256, Received: b.Created,
 			State: string(b.State), Rows: b.Rows})
+		var ferr error
 		err := j.Items(b.ID, func(it batch.Item) bool {
-			res.Lines = append(res.Lines, m.itemLine(it))
+			if ferr = emit(m.itemLine(it)); ferr != nil {
+				return false
+			}
 			if seen != nil {
 				seen[it.PayoutID] = struct{}{}
 			}
 			return true
 		})
-		if err != nil {
+		if err := errors.Join(err, ferr); err != nil {
 			return nil, err
 		}
 		err = j.RejectedRows(b.ID, func(r batch.RejectedRow) {
-			res.Lines = append(res.Lines, m.rejectedLine(b, r))
+			if ferr == nil {
+				ferr = emit(m.rejectedLine(b, r))
+			}
 			for _, e := range r.Errors {
 				res.Invalid = append(res.Invalid, InvalidRow{BatchID: b.ID, File: b.File, Row: e.Row, Column: e.Column,
 					Value: e.Value, Reason: e.Reason})
 			}
 		})
-		if err != nil {
+		if err := errors.Join(err, ferr); err != nil {
 			return nil, err
 		}
 	}
 	if scope.Open {
+		var ferr error
 		err := j.AllItems(func(it batch.Item) bool {
 			if it.State.Final() && it.Conflict == "" {
 				return true
@@ -121,15 +165,19 @@ func Match(j *batch.Journal, scope Scope, now time.Time, o MatchOptions) (*Resul
 			if _, dup := seen[it.PayoutID]; dup {
 				return true
 			}
-			res.Lines = append(res.Lines, m.itemLine(it))
-			return true
+			ferr = emit(m.itemLine(it))
+			return ferr == nil
 		})
-		if err != nil {
+		if err := errors.Join(err, ferr); err != nil {
 			return nil, err
 		}
 	}
-	res.Lines = append(res.Lines, m.unexpectedLines(from, to)...)
-	res.Tally()
+	for _, l := range m.unexpectedLines(from, to) {
+		if err := emit(l); err != nil {
+			return nil, err
+		}
+	}
+	t.finish(res)
 	return res, nil
 }
 

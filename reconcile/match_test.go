@@ -1,8 +1,10 @@
 package reconcile
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"testing"
 	"time"
 
@@ -325,5 +327,43 @@ func matchProperty(t *testing.T, seed uint64) {
 		if to.Difference != 0 || to.InputAmount != want[key{to.Currency, to.Provider}] {
 			t.Errorf("tie-out %+v, generated input %d", to, want[key{to.Currency, to.Provider}])
 		}
+	}
+	for _, s := range []Scope{{}, {Open: true}, {BatchID: fmt.Sprintf("s%d-b0", seed), Open: true}} {
+		sameStreamed(t, j, s)
+	}
+}
+
+// sameStreamed: MatchLines hands over the lines Match keeps, in the same
+// order, and the same totals and tie-out, without keeping them.
+func sameStreamed(t *testing.T, j *batch.Journal, s Scope) {
+	t.Helper()
+	o := MatchOptions{SLA: 48 * time.Hour}
+	kept, err := Match(j, s, matchNow, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []Line
+	streamed, err := MatchLines(j, s, matchNow, o, func(l Line) error {
+		lines = append(lines, l)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if streamed.Lines != nil || streamed.LineCount != len(lines) || kept.LineCount != len(kept.Lines) {
+		t.Errorf("%s: streamed result keeps %d lines, counts %d of %d; kept counts %d of %d", s,
+			len(streamed.Lines), streamed.LineCount, len(lines), kept.LineCount, len(kept.Lines))
+	}
+	if !reflect.DeepEqual(lines, kept.Lines) {
+		t.Errorf("%s: streamed lines differ from the kept ones", s)
+	}
+	streamed.Lines = kept.Lines
+	if !reflect.DeepEqual(streamed, kept) {
+		t.Errorf("%s: streamed result %+v, kept %+v", s, streamed, kept)
+	}
+	stop := errors.New("stop")
+	n := 0
+	if _, err := MatchLines(j, s, matchNow, o, func(Line) error { n++; return stop }); len(lines) > 0 && (!errors.Is(err, stop) || n != 1) {
+		t.Errorf("%s: the sink's error gave %v after %d lines", s, err, n)
 	}
 }

@@ -196,14 +196,17 @@ type BatchInfo struct {
 
 // Result is a reconciliation: every row placed, the totals and the tie-out.
 type Result struct {
-	Scope       string       `json:"scope"`
-	GeneratedAt time.Time    `json:"generated_at"`
-	TimeZone    string       `json:"time_zone"`
-	Batches     []BatchInfo  `json:"batches"`
-	Lines       []Line       `json:"lines"`
-	Totals      []Total      `json:"totals"`
-	TieOut      []TieOut     `json:"tie_out"`
-	Invalid     []InvalidRow `json:"invalid,omitempty"`
+	Scope       string      `json:"scope"`
+	GeneratedAt time.Time   `json:"generated_at"`
+	TimeZone    string      `json:"time_zone"`
+	Batches     []BatchInfo `json:"batches"`
+	// LineCount is the number of lines placed (Lines holds them only
+	// when Match kept them).
+	LineCount int          `json:"line_count"`
+	Lines     []Line       `json:"lines"`
+	Totals    []Total      `json:"totals"`
+	TieOut    []TieOut     `json:"tie_out"`
+	Invalid   []InvalidRow `json:"invalid,omitempty"`
 }
 
 // Balanced reports whether every tie-out difference is zero.
@@ -220,52 +223,76 @@ func (r *Result) Balanced() bool {
 // input: they are totalled in their category but left out of the input side
 // of the tie-out (and so out of the categories side too).
 func (r *Result) Tally() {
-	type tk struct {
-		Key
-		Category
-	}
-	totals := map[tk]*Total{}
-	ties := map[Key]*TieOut{}
+	var t tally
 	for i := range r.Lines {
-		l := &r.Lines[i]
-		k := Key{Currency: l.Currency, Provider: l.Provider}
-		t := totals[tk{k, l.Category}]
-		if t == nil {
-			t = &Total{Key: k, Category: l.Category}
-			totals[tk{k, l.Category}] = t
-		}
-		t.Count++
-		t.Amount += l.Amount
-		t.Fees += l.Fee
-		if l.Category == UnexpectedAtProvider {
-			continue
-		}
-		to := ties[k]
-		if to == nil {
-			to = &TieOut{Key: k}
-			ties[k] = to
-		}
-		to.InputCount++
-		to.InputAmount += l.Amount
-		to.Fees += l.Fee
+		t.add(&r.Lines[i])
 	}
+	t.finish(r)
+}
+
+// tallyKey is one total: a group and a category.
+type tallyKey struct {
+	Key
+	Category
+}
+
+// tally adds lines up one at a time, so that a reconciliation need not
+// hold its lines to total them.
+type tally struct {
+	lines  int
+	totals map[tallyKey]*Total
+	ties   map[Key]*TieOut
+}
+
+// add counts one line in its category's total and, unless unexpected, in
+// the input side of its group's tie-out.
+func (t *tally) add(l *Line) {
+	if t.totals == nil {
+		t.totals, t.ties = map[tallyKey]*Total{}, map[Key]*TieOut{}
+	}
+	t.lines++
+	k := Key{Currency: l.Currency, Provider: l.Provider}
+	tot := t.totals[tallyKey{k, l.Category}]
+	if tot == nil {
+		tot = &Total{Key: k, Category: l.Category}
+		t.totals[tallyKey{k, l.Category}] = tot
+	}
+	tot.Count++
+	tot.Amount += l.Amount
+	tot.Fees += l.Fee
+	if l.Category == UnexpectedAtProvider {
+		return
+	}
+	to := t.ties[k]
+	if to == nil {
+		to = &TieOut{Key: k}
+		t.ties[k] = to
+	}
+	to.InputCount++
+	to.InputAmount += l.Amount
+	to.Fees += l.Fee
+}
+
+// finish sets r's LineCount, Totals and TieOut.
+func (t *tally) finish(r *Result) {
+	r.LineCount = t.lines
 	// The categories side is summed independently from the totals, so that
 	// a row counted twice or lost shows as a difference.
-	for k, t := range totals {
+	for k, tot := range t.totals {
 		if k.Category == UnexpectedAtProvider {
 			continue
 		}
-		to := ties[k.Key]
+		to := t.ties[k.Key]
 		if to == nil {
 			to = &TieOut{Key: k.Key}
-			ties[k.Key] = to
+			t.ties[k.Key] = to
 		}
-		to.CategoriesCount += t.Count
-		to.CategoriesAmount += t.Amount
+		to.CategoriesCount += tot.Count
+		to.CategoriesAmount += tot.Amount
 	}
 	r.Totals = r.Totals[:0]
-	for _, t := range totals {
-		r.Totals = append(r.Totals, *t)
+	for _, tot := range t.totals {
+		r.Totals = append(r.Totals, *tot)
 	}
 	order := map[Category]int{}
 	for i, c := range Categories {
@@ -282,9 +309,9 @@ func (r *Result) Tally() {
 		return order[a.Category] < order[b.Category]
 	})
 	r.TieOut = r.TieOut[:0]
-	for _, t := range ties {
-		t.Difference = t.InputAmount - t.CategoriesAmount
-		r.TieOut = append(r.TieOut, *t)
+	for _, to := range t.ties {
+		to.Difference = to.InputAmount - to.CategoriesAmount
+		r.TieOut = append(r.TieOut, *to)
 	}
 	sort.Slice(r.TieOut, func(i, j int) bool {
 		a, b := r.TieOut[i], r.TieOut[j]

@@ -61,7 +61,15 @@ func cmdReconcile() command {
 				return err
 			}
 		}
-		res, err := reconcile.Match(j, scope, j.Now(), reconcile.MatchOptions{Location: cfg.Location(), SLA: cfg.Reconcile.SLA})
+		// The printed summary needs the totals only: the lines are kept
+		// when --json prints them.
+		mo := reconcile.MatchOptions{Location: cfg.Location(), SLA: cfg.Reconcile.SLA}
+		var res *reconcile.Result
+		if *asJSON {
+			res, err = reconcile.Match(j, scope, j.Now(), mo)
+		} else {
+			res, err = reconcile.MatchLines(j, scope, j.Now(), mo, nil)
+		}
 		if err != nil {
 			return err
 		}
