@@ -132,8 +132,9 @@ func matchRows() int {
 	return 50_000
 }
 
-// BenchmarkMatch compares Match over one batch with a bare hash join of the
-// same keys read the same way (input rows against provider facts by
+// BenchmarkMatch compares Match over one batch (keeping the lines) and
+// MatchLines (handing them over) with a bare hash join of the same keys
+// read the same way (input rows against provider facts by
 // payout_id, no categories, no lines), in the same run.
 func BenchmarkMatch(b *testing.B) {
 	n := matchRows()
@@ -169,6 +170,18 @@ func BenchmarkMatch(b *testing.B) {
 				b.Fatalf("lines %d balanced %v err %v", len(res.Lines), res != nil && res.Balanced(), err)
 			}
 			runtime.KeepAlive(res)
+		}
+		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		reportRSS(b)
+	})
+	b.Run("match-lines", func(b *testing.B) {
+		resetPeakRSS()
+		for b.Loop() {
+			lines := 0
+			res, err := MatchLines(j, Scope{BatchID: "big"}, now, MatchOptions{}, func(Line) error { lines++; return nil })
+			if err != nil || lines != n || res.LineCount != n || !res.Balanced() {
+				b.Fatalf("lines %d balanced %v err %v", lines, res != nil && res.Balanced(), err)
+			}
 		}
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		reportRSS(b)
