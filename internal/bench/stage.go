@@ -377,7 +377,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		out = append(out, res)
 	}
 
-	if err := pair("webhook", "webhook intake", fmt.Sprintf("%s signed TeemoPay callbacks, %d at a time", count(n(Webhooks)), Concurrency), "", n(Webhooks), judgeRatio(2, "<= 2x")); err != nil {
+	if err := pair("webhook", "webhook intake", fmt.Sprintf("%s signed TeemoPay callbacks, %d at a time", count(n(Webhooks)), WebhookConcurrency), "", n(Webhooks), judgeRatio(2, "<= 2x")); err != nil {
 		return out, err
 	}
 

@@ -1,0 +1,61 @@
+package bench
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// BenchmarkWebhook runs the webhook stage's two sides at several widths
+// (deliveries in flight) over the same signed callbacks: ours (the whole
+// receiver, fsync'd journal), the bare ParseWebhook, and ParseWebhook behind
+// the same in-process HTTP handling as ours. The callbacks are
+// signed once, outside the timings (profile with -cpuprofile and
+// pprof -ignore=webhookSetup). PAYRUN_WEBHOOKS sets how many (default
+// 5,000), PAYRUN_WEBHOOK_WIDTH one width instead of 16, 64 and 128.
+func BenchmarkWebhook(b *testing.B) {
+	n := 5_000
+	if v, err := strconv.Atoi(os.Getenv("PAYRUN_WEBHOOKS")); err == nil && v > 0 {
+		n = v
+	}
+	at := time.Now()
+	prov, items, hooks, err := webhookSetup(b.TempDir(), n, at)
+	if err != nil {
+		b.Fatal(err)
+	}
+	widths := []int{16, 64, 128}
+	if v, err := strconv.Atoi(os.Getenv("PAYRUN_WEBHOOK_WIDTH")); err == nil && v > 0 {
+		widths = []int{v}
+	}
+	for _, width := range widths {
+		b.Run(fmt.Sprintf("ours-%d", width), func(b *testing.B) {
+			for b.Loop() {
+				s, err := webhookReceive(b.TempDir(), prov, items, hooks, at, width)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(s.PerSecond(), "webhooks/s")
+			}
+		})
+		b.Run(fmt.Sprintf("base-%d", width), func(b *testing.B) {
+			for b.Loop() {
+				s, err := webhookVerify(prov, hooks, at, width)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(s.PerSecond(), "webhooks/s")
+			}
+		})
+		b.Run(fmt.Sprintf("base-http-%d", width), func(b *testing.B) {
+			for b.Loop() {
+				s, err := webhookVerifyHTTP(prov, hooks, at, width)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(s.PerSecond(), "webhooks/s")
+			}
+		})
+	}
+}
