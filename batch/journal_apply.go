@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/payrun/payrun/providers"
 	bolt "go.etcd.io/bbolt"
@@ -47,77 +48,135 @@ func (j *Journal) Apply(changes ...Change) error {
 }
 
 func (j *Journal) apply(tx *bolt.Tx, changes []Change) error {
-	items := tx.Bucket(bktItems)
-	open := tx.Bucket(bktOpen)
-	log := tx.Bucket(bktTransitions)
-	refs := tx.Bucket(bktRefs)
 	now := j.now().UTC()
 	for _, c := range changes {
-		var it Item
-		ok, err := getJSON(items, []byte(c.PayoutID), &it)
+		it, err := itemIn(tx, c.PayoutID)
 		if err != nil {
 			return err
 		}
-		if !ok {
-			return fmt.Errorf("payout %s: %w", c.PayoutID, ErrNotFound)
-		}
-		if c.From != "" && it.State != c.From {
-			return fmt.Errorf("payout %s is %s, expected %s: %w", c.PayoutID, it.State, c.From, ErrConflict)
-		}
-		from := it.State
-		if from == c.To && c.Status == nil && c.Update == nil {
-			continue
-		}
-		if from != c.To && !CanMove(from, c.To) {
-			return &ErrTransition{PayoutID: c.PayoutID, From: from, To: c.To}
-		}
-		it.State = c.To
-		if c.Reason != "" || from != c.To {
-			it.Reason = c.Reason
-		}
-		if c.Status != nil {
-			mergeStatus(&it, *c.Status)
-			for _, id := range []string{c.Status.Refs.ProviderID, c.Status.Refs.SessionID} {
-				if id == "" {
-					continue
-				}
-				k := refKey(it.Provider, id)
-				if prev := refs.Get(k); prev != nil && string(prev) != it.PayoutID {
-					return fmt.Errorf("provider %s id %s already belongs to payout %s, not %s", it.Provider, id, prev, it.PayoutID)
-				}
-				if err := refs.Put(k, []byte(it.PayoutID)); err != nil {
-					return err
-				}
-			}
-		}
-		if c.Update != nil {
-			c.Update(&it)
-		}
-		if c.To == Sending && it.SentAt.IsZero() {
-			it.SentAt = now
-		}
-		it.Updated = now
-		if err := putJSON(items, []byte(it.PayoutID), &it); err != nil {
+		if err := applyTo(tx, &it, c, now); err != nil {
 			return err
-		}
-		if it.State.Final() {
-			err = open.Delete([]byte(it.PayoutID))
-		} else {
-			err = open.Put([]byte(it.PayoutID), nil)
-		}
-		if err != nil {
-			return err
-		}
-		if from != c.To || c.Payload != nil {
-			seq, _ := log.NextSequence()
-			t := Transition{Seq: seq, PayoutID: it.PayoutID, From: from, To: c.To, At: now, Actor: c.Actor,
-				Reason: c.Reason, Payload: c.Payload}
-			if err := putJSON(log, u64(seq), &t); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
+}
+
+// itemIn reads one item inside a transaction.
+func itemIn(tx *bolt.Tx, payoutID string) (Item, error) {
+	var it Item
+	ok, err := getJSON(tx.Bucket(bktItems), []byte(payoutID), &it)
+	if err != nil {
+		return Item{}, fmt.Errorf("payout %s: %w", payoutID, err)
+	}
+	if !ok {
+		return Item{}, fmt.Errorf("payout %s: %w", payoutID, ErrNotFound)
+	}
+	return it, nil
+}
+
+// applyTo applies one change to it, the item as it stands in tx, and writes
+// the item, its open mark and its transition there. It is the one place
+// that checks a change against the graph: Apply and the receiver's single
+// transaction (Journal.Receive) both come through it. On success it holds
+// the item as written.
+func applyTo(tx *bolt.Tx, it *Item, c Change, now time.Time) error {
+	if c.From != "" && it.State != c.From {
+		return fmt.Errorf("payout %s is %s, expected %s: %w", c.PayoutID, it.State, c.From, ErrConflict)
+	}
+	from := it.State
+	if from == c.To && c.Status == nil && c.Update == nil {
+		return nil
+	}
+	if from != c.To && !CanMove(from, c.To) {
+		return &ErrTransition{PayoutID: c.PayoutID, From: from, To: c.To}
+	}
+	next := *it
+	next.State = c.To
+	if c.Reason != "" || from != c.To {
+		next.Reason = c.Reason
+	}
+	if c.Status != nil {
+		mergeStatus(&next, *c.Status)
+		if err := putRefs(tx.Bucket(bktRefs), &next, c.Status.Refs); err != nil {
+			return err
+		}
+	}
+	if c.Update != nil {
+		c.Update(&next)
+	}
+	if c.To == Sending && next.SentAt.IsZero() {
+		next.SentAt = now
+	}
+	next.Updated = now
+	if err := putJSON(tx.Bucket(bktItems), []byte(next.PayoutID), &next); err != nil {
+		return err
+	}
+	open := tx.Bucket(bktOpen)
+	var err error
+	if next.State.Final() {
+		err = open.Delete([]byte(next.PayoutID))
+	} else {
+		err = open.Put([]byte(next.PayoutID), []byte(next.State))
+	}
+	if err != nil {
+		return err
+	}
+	if from != c.To || c.Payload != nil {
+		log := tx.Bucket(bktTransitions)
+		seq, _ := log.NextSequence()
+		t := Transition{Seq: seq, PayoutID: next.PayoutID, From: from, To: c.To, At: now, Actor: c.Actor,
+			Reason: c.Reason, Payload: c.Payload}
+		if err := putJSON(log, u64(seq), &t); err != nil {
+			return err
+		}
+	}
+	*it = next
+	return nil
+}
+
+// putRefs maps the provider's ids in refs to the item, refusing an id that
+// already belongs to another payout.
+func putRefs(refs *bolt.Bucket, it *Item, r providers.Refs) error {
+	for _, id := range []string{r.ProviderID, r.SessionID} {
+		if id == "" {
+			continue
+		}
+		k := refKey(it.Provider, id)
+		if prev := refs.Get(k); prev != nil {
+			if string(prev) != it.PayoutID {
+				return fmt.Errorf("provider %s id %s already belongs to payout %s, not %s", it.Provider, id, prev, it.PayoutID)
+			}
+			continue
+		}
+		if err := refs.Put(k, []byte(it.PayoutID)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statusChange is the change a provider status makes to an item by
+// ApplyStatus's rules, or ok=false when it makes none: a fact about a
+// session that is not the item's journaled one (it never speaks for the
+// payout), or a move the graph refuses (final states never regress, except
+// succeeded -> reversed). The change is conditional on the item's state.
+func statusChange(it Item, actor string, st providers.Status) (c Change, ok bool) {
+	if st.Refs.SessionID != "" && st.Refs.SessionID != it.Refs.SessionID {
+		return Change{}, false
+	}
+	to := StateFor(st.Outcome)
+	c = Change{PayoutID: it.PayoutID, To: to, Actor: actor, Status: &st, From: it.State}
+	if it.State == to {
+		return c, true
+	}
+	if !CanMove(it.State, to) {
+		return Change{}, false
+	}
+	c.Reason = st.Message
+	if st.Code != "" {
+		c.Reason = st.Code + ": " + st.Message
+	}
+	return c, true
 }
 
 // mergeStatus records a provider status on an item, keeping references
@@ -148,17 +207,15 @@ func mergeStatus(it *Item, st providers.Status) {
 // Update changes an item's bookkeeping fields without a state change (poll
 // times, conflict notes).
 func (j *Journal) Update(payoutID string, fn func(*Item)) error {
-	return j.db.Batch(func(tx *bolt.Tx) error {
-		items := tx.Bucket(bktItems)
-		var it Item
-		ok, err := getJSON(items, []byte(payoutID), &it)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("payout %s: %w", payoutID, ErrNotFound)
-		}
-		fn(&it)
-		return putJSON(items, []byte(payoutID), &it)
-	})
+	return j.db.Batch(func(tx *bolt.Tx) error { return updateIn(tx, payoutID, fn) })
+}
+
+// updateIn is Update inside a transaction.
+func updateIn(tx *bolt.Tx, payoutID string, fn func(*Item)) error {
+	it, err := itemIn(tx, payoutID)
+	if err != nil {
+		return err
+	}
+	fn(&it)
+	return putJSON(tx.Bucket(bktItems), []byte(payoutID), &it)
 }

@@ -41,24 +41,11 @@ func (j *Journal) ApplyStatus(payoutID, actor string, st providers.Status) (appl
 	if err != nil {
 		return false, err
 	}
-	if st.Refs.SessionID != "" && st.Refs.SessionID != it.Refs.SessionID {
-		// A fact about another session of this payout: one whose answer was
-		// lost and that payrun never journaled. It never speaks for the
-		// payout (Settle cancels such a session if it asks to be confirmed).
+	c, ok := statusChange(it, actor, st)
+	if !ok {
 		return false, nil
 	}
-	to := StateFor(st.Outcome)
-	if it.State == to {
-		return true, j.Apply(Change{PayoutID: payoutID, To: to, Actor: actor, Status: &st, From: it.State})
-	}
-	if !CanMove(it.State, to) {
-		return false, nil
-	}
-	reason := st.Message
-	if st.Code != "" {
-		reason = st.Code + ": " + st.Message
-	}
-	err = j.Apply(Change{PayoutID: payoutID, To: to, Actor: actor, Status: &st, Reason: reason, From: it.State})
+	err = j.Apply(c)
 	if errors.Is(err, ErrConflict) {
 		return j.ApplyStatus(payoutID, actor, st)
 	}

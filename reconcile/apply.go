@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -26,23 +27,39 @@ const (
 // provider says it does not know (missing_at_provider).
 const NotFoundAtProvider = "not_found"
 
+// itemStore is what the ordering rules read and write: the journal itself
+// (a transaction per call; the poller, the receiver's rarer paths) or the
+// receiver's one transaction per notification (*batch.EventTx). The rules
+// are written once, against this.
+type itemStore interface {
+	Item(payoutID string) (batch.Item, error)
+	PayoutByRef(provider, id string) (string, bool)
+	ApplyStatus(payoutID, actor string, st providers.Status) (bool, error)
+	Update(payoutID string, fn func(*batch.Item)) error
+}
+
+var (
+	_ itemStore = (*batch.Journal)(nil)
+	_ itemStore = (*batch.EventTx)(nil)
+)
+
 // findItem finds the journal item a provider status is about: by the
 // provider's own id or session first (a Monnet Id, a TeemoPay tradeNo, a
 // Bank 131 session), then by the merchant reference.
-func findItem(j *batch.Journal, provider string, refs providers.Refs) (batch.Item, bool, error) {
+func findItem(s itemStore, provider string, refs providers.Refs) (batch.Item, bool, error) {
 	for _, id := range []string{refs.ProviderID, refs.SessionID} {
 		if id == "" {
 			continue
 		}
-		if pid, ok := j.PayoutByRef(provider, id); ok {
-			it, err := j.Item(pid)
+		if pid, ok := s.PayoutByRef(provider, id); ok {
+			it, err := s.Item(pid)
 			return it, err == nil, err
 		}
 	}
 	if refs.PayoutID == "" {
 		return batch.Item{}, false, nil
 	}
-	it, err := j.Item(refs.PayoutID)
+	it, err := s.Item(refs.PayoutID)
 	if errors.Is(err, batch.ErrNotFound) {
 		return batch.Item{}, false, nil
 	}
@@ -91,19 +108,59 @@ type applyResult struct {
 	applied  bool
 	note     string
 	conflict bool
+	// settle, when set, is the confirm rule still to run (batch.Settle, a
+	// provider call, never inside a transaction); the fields above are
+	// decided by settleNow.
+	settle *settlement
+}
+
+// settlement is a status that batch.Settle must handle.
+type settlement struct {
+	st providers.Status
+	// orphan is the session that is not the item's: Settle cancels it and
+	// the event keeps its note whatever happens.
+	orphan string
 }
 
 // applyStatus applies what a provider said about an item, by the ordering
+// rules (judgeStatus), running the confirm rule when they call for it.
+func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it batch.Item, st providers.Status, actor string) (applyResult, error) {
+	res, err := judgeStatus(j, p, it, st, actor)
+	if err != nil || res.settle == nil {
+		return res, err
+	}
+	return settleNow(ctx, j, p, res, actor, nil), nil
+}
+
+// settleNow runs the confirm rule a judgement left pending and says what
+// became of the status. log, when set, hears of an orphan session not
+// cancelled yet.
+func settleNow(ctx context.Context, j *batch.Journal, p providers.Provider, res applyResult, actor string, log *slog.Logger) applyResult {
+	s := res.settle
+	if s.orphan != "" {
+		if err := batch.Settle(ctx, j, p, s.st, actor); err != nil && log != nil {
+			log.Warn("orphan session not cancelled yet", "session", s.orphan, "err", err)
+		}
+		return applyResult{note: res.note}
+	}
+	if err := batch.Settle(ctx, j, p, s.st, actor); err != nil {
+		return applyResult{applied: true, note: "confirm rule: " + err.Error()}
+	}
+	return applyResult{applied: true}
+}
+
+// judgeStatus applies what a provider said about an item, by the ordering
 // rules: the graph decides; a two-phase payout waiting for confirmation
-// goes through batch.Settle; a refused final status that disagrees with the
-// journal is recorded as a status conflict on the item.
+// is left to batch.Settle (res.settle, nothing written); a refused final
+// status that disagrees with the journal is recorded as a status conflict
+// on the item.
 //
 // A status that is not final and older, by the provider's own clock, than
 // the last one recorded is out of order and not applied: a Bank 131
 // ready_to_confirm redelivered after the confirm must not start a second
 // confirmation. Final statuses are left to the graph (providers stamp them
 // with coarser clocks than their API answers).
-func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it batch.Item, st providers.Status, actor string) (applyResult, error) {
+func judgeStatus(s itemStore, p providers.Provider, it batch.Item, st providers.Status, actor string) (applyResult, error) {
 	if !st.Outcome.Final() && !st.At.IsZero() && !it.Last.At.IsZero() && st.At.Before(it.Last.At) {
 		return applyResult{note: fmt.Sprintf("%s: the provider said %s at %s, before the last status recorded (%s)",
 			NoteOutOfOrder, st.Outcome, st.At.UTC().Format(time.RFC3339Nano), it.Last.At.UTC().Format(time.RFC3339Nano))}, nil
@@ -116,24 +173,21 @@ func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it
 			if st.Refs.PayoutID == "" {
 				st.Refs.PayoutID = it.PayoutID
 			}
-			if err := batch.Settle(ctx, j, p, st, actor); err != nil {
-				return applyResult{applied: true, note: "confirm rule: " + err.Error()}, nil
-			}
-			return applyResult{applied: true}, nil
+			return applyResult{settle: &settlement{st: st}}, nil
 		}
 	}
 	if st.Refs.SessionID != "" && st.Refs.SessionID != it.Refs.SessionID {
 		return applyResult{note: fmt.Sprintf("about session %s, which is not the journaled session of payout %s (a session whose answer was lost; it is never confirmed)",
 			st.Refs.SessionID, it.PayoutID)}, nil
 	}
-	ok, err := j.ApplyStatus(it.PayoutID, actor, st)
+	ok, err := s.ApplyStatus(it.PayoutID, actor, st)
 	if err != nil {
 		return applyResult{}, err
 	}
 	if ok {
 		return applyResult{applied: true}, nil
 	}
-	cur, err := j.Item(it.PayoutID)
+	cur, err := s.Item(it.PayoutID)
 	if err != nil {
 		return applyResult{}, err
 	}
@@ -141,7 +195,7 @@ func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it
 		return applyResult{note: fmt.Sprintf("%s: the journal has %s, the provider said %s", NoteOutOfOrder, cur.State, st.Outcome)}, nil
 	}
 	desc := fmt.Sprintf("%s says %s%s; the journal has %s", actor, st.Outcome, rawOf(st), cur.State)
-	err = j.Update(it.PayoutID, func(x *batch.Item) {
+	err = s.Update(it.PayoutID, func(x *batch.Item) {
 		if !strings.Contains(x.Conflict, desc) {
 			if x.Conflict != "" {
 				x.Conflict += "; "

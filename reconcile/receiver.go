@@ -123,28 +123,31 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 		rc.log.Warn("webhook not understood", "provider", name, "err", err)
 		return plain(w, http.StatusBadRequest, "notification not understood")
 	}
-	// Persist every raw event before anything is acknowledged. The replay
-	// key goes with the first event: a request replayed verbatim is
-	// refused before any of its events is stored.
-	fresh := make([]bool, len(res.Events))
-	for i, ev := range res.Events {
-		key := ""
-		if i == 0 {
-			key = res.ReplayKey
+	// Every raw event is persisted before anything is acknowledged, and
+	// the replay key goes with the first: a request replayed verbatim is
+	// refused before any of its events is stored. The common path does it
+	// all in one group-committed transaction, applying each event too.
+	fresh, left, replay, err := rc.receive(p, name, res, body, received)
+	if err != nil {
+		rc.log.Warn("webhook not received in one transaction; persisting it first", "provider", name, "err", err)
+		fresh, replay, err = rc.persist(name, res, body, received)
+		left = make([]bool, len(fresh))
+		for i := range left {
+			left[i] = true
 		}
-		isNew, replay, err := rc.j.RecordEvent(batch.Event{Provider: name, ID: ev.ID, PayoutID: ev.Status.Refs.PayoutID,
-			Type: ev.Type, Received: received.UTC(), Body: body}, key)
-		if err != nil {
-			rc.log.Error("webhook not persisted", "provider", name, "event", ev.ID, "err", err)
-			return plain(w, http.StatusInternalServerError, "not persisted")
-		}
-		if replay {
-			rc.log.Warn("webhook replayed", "provider", name, "event", ev.ID)
-			return plain(w, http.StatusUnauthorized, "replayed notification")
-		}
-		fresh[i] = isNew
+	}
+	if err != nil {
+		rc.log.Error("webhook not persisted", "provider", name, "err", err)
+		return plain(w, http.StatusInternalServerError, "not persisted")
+	}
+	if replay {
+		rc.log.Warn("webhook replayed", "provider", name)
+		return plain(w, http.StatusUnauthorized, "replayed notification")
 	}
 	for i, ev := range res.Events {
+		if !left[i] {
+			continue
+		}
 		if err := rc.apply(r.Context(), p, ev, fresh[i]); err != nil {
 			rc.log.Error("webhook persisted, not applied yet", "provider", name, "event", ev.ID, "err", err)
 			return plain(w, http.StatusInternalServerError, "not applied")
@@ -162,8 +165,67 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 	return ack.StatusCode
 }
 
-// apply applies one persisted event, once: a repeated delivery of an event
-// already applied (or kept with a note) changes nothing.
+// receive is the common path: one journal transaction (Journal.Receive)
+// stores the raw events and the replay key and applies each new event by
+// the ordering rules (decide), unless it needs a provider call. It returns,
+// per event, whether it was new and whether it is left for apply.
+func (rc *Receiver) receive(p providers.Provider, name string, res providers.WebhookResult, body []byte, received time.Time) (fresh, left []bool, replay bool, err error) {
+	rec := batch.Receipt{ReplayKey: res.ReplayKey, Events: make([]batch.Event, len(res.Events)), Facts: make([]batch.EventFact, len(res.Events))}
+	for i, ev := range res.Events {
+		rec.Events[i] = rawEvent(name, ev, body, received)
+		rec.Facts[i] = batch.EventFact{Provider: name, EventID: ev.ID, Status: ev.Status, DuplicateNotice: ev.DuplicateNotice}
+	}
+	replay, got, err := rc.j.Receive(rec, func(tx *batch.EventTx, i int) (batch.Judged, error) {
+		res, err := rc.decide(tx, p, res.Events[i])
+		if err != nil {
+			return batch.Judged{}, err
+		}
+		if res.settle != nil {
+			return batch.Judged{Later: true}, nil
+		}
+		return batch.Judged{Applied: res.applied, Note: res.note}, nil
+	})
+	if err != nil || replay {
+		return nil, nil, replay, err
+	}
+	fresh, left = make([]bool, len(got)), make([]bool, len(got))
+	for i, g := range got {
+		fresh[i], left[i] = g.New, !g.Done
+		if g.New && g.Done {
+			rc.report(name, res.Events[i], g.Note)
+		}
+	}
+	return fresh, left, false, nil
+}
+
+// persist stores each raw event (and the replay key with the first) on its
+// own, for apply: the path of a notification the one transaction failed.
+func (rc *Receiver) persist(name string, res providers.WebhookResult, body []byte, received time.Time) (fresh []bool, replay bool, err error) {
+	fresh = make([]bool, len(res.Events))
+	for i, ev := range res.Events {
+		key := ""
+		if i == 0 {
+			key = res.ReplayKey
+		}
+		isNew, replay, err := rc.j.RecordEvent(rawEvent(name, ev, body, received), key)
+		if err != nil || replay {
+			return nil, replay, err
+		}
+		fresh[i] = isNew
+	}
+	return fresh, false, nil
+}
+
+func rawEvent(name string, ev providers.Event, body []byte, received time.Time) batch.Event {
+	return batch.Event{Provider: name, ID: ev.ID, PayoutID: ev.Status.Refs.PayoutID, Type: ev.Type,
+		Received: received.UTC(), Body: body}
+}
+
+// apply applies one persisted event, once, step by step: a repeated
+// delivery of an event already applied (or kept with a note) changes
+// nothing. It serves the events the one transaction left: those that call
+// the provider (the confirm rule), and those an earlier delivery stored
+// without applying.
 func (rc *Receiver) apply(ctx context.Context, p providers.Provider, ev providers.Event, fresh bool) error {
 	mu := &rc.locks[maphash.String(rc.seed, ev.ID)%uint64(len(rc.locks))]
 	mu.Lock()
@@ -182,50 +244,57 @@ func (rc *Receiver) apply(ctx context.Context, p providers.Provider, ev provider
 	// The journal and the provider calls below must finish even if the
 	// provider hangs up: the event is already persisted.
 	ctx = context.WithoutCancel(ctx)
-	applied, note, err := rc.decide(ctx, p, ev)
+	res, err := rc.decide(rc.j, p, ev)
 	if err != nil {
 		return err
 	}
-	return rc.j.MarkEventFact(applied, note, batch.EventFact{Provider: name, EventID: ev.ID, Status: ev.Status,
+	if res.settle != nil {
+		res = settleNow(ctx, rc.j, p, res, "webhook", rc.log)
+	}
+	rc.report(name, ev, res.note)
+	return rc.j.MarkEventFact(res.applied, res.note, batch.EventFact{Provider: name, EventID: ev.ID, Status: ev.Status,
 		DuplicateNotice: ev.DuplicateNotice})
 }
 
-func (rc *Receiver) decide(ctx context.Context, p providers.Provider, ev providers.Event) (bool, string, error) {
+// decide applies one event to its item through s by the ordering rules,
+// or leaves the confirm rule to run (res.settle) having written nothing.
+func (rc *Receiver) decide(s itemStore, p providers.Provider, ev providers.Event) (applyResult, error) {
 	st := ev.Status
 	if ev.DuplicateNotice {
-		return false, NoteDuplicateNotice, nil
+		return applyResult{note: NoteDuplicateNotice}, nil
 	}
 	if st.Refs.PayoutID == "" && st.Refs.ProviderID == "" && st.Refs.SessionID == "" {
-		return false, NoteNoPayout, nil
+		return applyResult{note: NoteNoPayout}, nil
 	}
-	it, ok, err := findItem(rc.j, p.Name(), st.Refs)
+	it, ok, err := findItem(s, p.Name(), st.Refs)
 	if err != nil {
-		return false, "", err
+		return applyResult{}, err
 	}
 	if !ok {
-		rc.log.Warn("webhook for a payout payrun never sent", "provider", p.Name(), "payout", st.Refs.PayoutID,
-			"provider_id", st.Refs.ProviderID)
-		return false, NoteUnexpected, nil
+		return applyResult{note: NoteUnexpected}, nil
 	}
 	if other := otherPayout(it, st.Refs); other != "" {
-		if st.Outcome == providers.AwaitingConfirmation {
+		res := applyResult{note: NoteOtherPayout + " " + other + ": " + string(st.Outcome)}
+		if _, isTwoPhase := p.(providers.Confirmer); isTwoPhase && st.Outcome == providers.AwaitingConfirmation {
 			// An orphan session: the confirm rule cancels it.
-			if _, isTwoPhase := p.(providers.Confirmer); isTwoPhase {
-				if err := batch.Settle(ctx, rc.j, p, st, "webhook"); err != nil {
-					rc.log.Warn("orphan session not cancelled yet", "session", other, "err", err)
-				}
-			}
+			res.settle = &settlement{st: st, orphan: other}
 		}
-		return false, NoteOtherPayout + " " + other + ": " + string(st.Outcome), nil
+		return res, nil
 	}
-	res, err := applyStatus(ctx, rc.j, p, it, st, "webhook")
-	if err != nil {
-		return false, "", err
+	return judgeStatus(s, p, it, st, "webhook")
+}
+
+// report tells the operator's log about an event kept for an unexpected
+// payout or recorded as a status conflict.
+func (rc *Receiver) report(name string, ev providers.Event, note string) {
+	st := ev.Status
+	switch {
+	case note == NoteUnexpected:
+		rc.log.Warn("webhook for a payout payrun never sent", "provider", name, "payout", st.Refs.PayoutID,
+			"provider_id", st.Refs.ProviderID)
+	case strings.HasPrefix(note, NoteConflict+":"):
+		rc.log.Warn("status conflict", "provider", name, "payout", st.Refs.PayoutID, "note", note)
 	}
-	if res.conflict {
-		rc.log.Warn("status conflict", "payout", it.PayoutID, "note", res.note)
-	}
-	return res.applied, res.note, nil
 }
 
 func plain(w http.ResponseWriter, status int, msg string) int {
