@@ -464,11 +464,16 @@ func (m *matcher) unexpectedLines(from, to time.Time) []Line {
 			Created: f.Received, Updated: f.Received, AgeDays: int(age / (24 * time.Hour)), AgeBucket: AgeBucket(age),
 		})
 	}
+	// A total order (one line per provider payout), so that two matches of
+	// the same journal list them alike.
 	sort.Slice(out, func(a, b int) bool {
 		if out[a].Provider != out[b].Provider {
 			return out[a].Provider < out[b].Provider
 		}
-		return out[a].PayoutID < out[b].PayoutID
+		if out[a].PayoutID != out[b].PayoutID {
+			return out[a].PayoutID < out[b].PayoutID
+		}
+		return out[a].ProviderRef < out[b].ProviderRef
 	})
 	return out
 }
