@@ -122,9 +122,9 @@ type Progress struct {
 // request may or may not have reached the provider.
 func (d *Dispatcher) Recover() (int, error) {
 	var ids []string
-	err := d.j.OpenItems(func(it Item) bool {
-		if it.State == Sending || it.State == Confirming {
-			ids = append(ids, it.PayoutID)
+	err := d.j.OpenStates(func(id string, s State) bool {
+		if s == Sending || s == Confirming {
+			ids = append(ids, id)
 		}
 		return true
 	})
@@ -243,14 +243,18 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 	close(stopProgress)
 	pwg.Wait()
 	for _, id := range batchIDs {
+		counts := map[State]int{}
 		if e := d.j.Items(id, func(it Item) bool {
-			sum.ByState[it.State]++
+			counts[it.State]++
 			sum.Providers[it.Provider]++
 			return true
 		}); e != nil && err == nil {
 			err = e
 		}
-		if e := d.j.RefreshBatch(id); e != nil && err == nil {
+		for s, n := range counts {
+			sum.ByState[s] += n
+		}
+		if e := d.j.setBatchProgress(id, counts); e != nil && err == nil {
 			err = e
 		}
 	}
@@ -308,7 +312,7 @@ func (d *Dispatcher) queue(b Batch) (map[string][]string, map[string]int, error)
 // runPool feeds one provider's items to its workers.
 func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, ids []string, done *atomic.Int64) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(pl.cfg.Concurrency)
+	g.SetLimit(pl.workers())
 	for _, id := range ids {
 		if err := pl.wait(gctx); err != nil {
 			break // stopping: the rest stays queued for the next run
@@ -326,16 +330,12 @@ func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool
 // retrying what the taxonomy calls retryable.
 func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, id string) error {
 	for attempt := 1; ; attempt++ {
-		it, err := d.j.Item(id)
-		if err != nil {
-			return err
-		}
-		if it.State != Queued {
-			return nil
-		}
-		// The intent is durable before the request leaves.
+		// The intent is durable before the request leaves. The item
+		// comes back from the same transaction (not queued any more: a
+		// webhook or another run took it, and nothing is sent).
+		var it Item
 		if err := d.j.Apply(Change{PayoutID: id, To: Sending, Actor: "dispatcher", From: Queued,
-			Update: func(x *Item) { x.Sends++ }}); err != nil {
+			Update: func(x *Item) { x.Sends++; it = *x }}); err != nil {
 			if errors.Is(err, ErrConflict) {
 				return nil
 			}
@@ -343,11 +343,20 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		}
 		payout := it.Payout
 		payout.Attempt = it.Attempt
-		// In-flight requests finish even when the run is stopping.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
+		var st providers.Status
+		var serr error
 		start := time.Now()
-		st, serr := p.Submit(rctx, payout)
-		cancel()
+		err := pl.request(ctx, func() {
+			// In-flight requests finish even when the run is stopping.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
+			st, serr = p.Submit(rctx, payout)
+			cancel()
+		})
+		if err != nil {
+			// Stopped while waiting for a slot: nothing left, so the
+			// intent is withdrawn and the item waits for the next run.
+			return d.unsend(id)
+		}
 		d.sent.Add(1)
 		if d.o.Observe != nil {
 			d.o.Observe(p.Name(), "submit", time.Since(start), serr)
@@ -372,6 +381,17 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 			return nil
 		}
 	}
+}
+
+// unsend takes back an intent whose request never left (the run stopped
+// while the item waited for a request slot).
+func (d *Dispatcher) unsend(id string) error {
+	err := d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher",
+		Reason: "the run stopped before the request left", Update: func(x *Item) { x.Sends-- }})
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	return err
 }
 
 // record commits the provider's answer to one send and says whether to
@@ -401,7 +421,9 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 			return false, err
 		}
 		if to == AwaitingConfirmation {
-			return false, Settle(context.WithoutCancel(ctx), d.j, p, st, "dispatcher")
+			var err error
+			_ = pl.request(context.WithoutCancel(ctx), func() { err = Settle(context.WithoutCancel(ctx), d.j, p, st, "dispatcher") })
+			return false, err
 		}
 		return false, nil
 	case errors.Is(serr, providers.ErrRateLimited):

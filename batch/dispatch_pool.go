@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 )
 
@@ -26,7 +27,10 @@ type pool struct {
 	name    string
 	cfg     PoolConfig
 	limiter *rate.Limiter
-	now     func() time.Time
+	// slots caps the requests in flight at Concurrency. Journal commits
+	// happen outside it, so a commit's fsync never holds a request slot.
+	slots *semaphore.Weighted
+	now   func() time.Time
 
 	mu          sync.Mutex
 	pausedUntil time.Time
@@ -68,7 +72,7 @@ func newPool(name string, cfg PoolConfig, breakerN int, cooldown time.Duration, 
 	if cooldown <= 0 {
 		cooldown = 30 * time.Second
 	}
-	return &pool{name: name, cfg: cfg, limiter: lim, now: now, effective: cfg.RatePerSecond, breakerN: breakerN, cooldown: cooldown}
+	return &pool{name: name, cfg: cfg, limiter: lim, slots: semaphore.NewWeighted(int64(cfg.Concurrency)), now: now, effective: cfg.RatePerSecond, breakerN: breakerN, cooldown: cooldown}
 }
 
 // wait blocks until the pool may send one request: the breaker is closed
@@ -108,6 +112,23 @@ func (p *pool) wait(ctx context.Context) error {
 		}
 	}
 	return p.limiter.Wait(ctx)
+}
+
+// workers is how many items a pool works on at once: twice the requests
+// it may have in flight, so that while Concurrency requests are out the
+// other workers commit their intents and answers. At most Concurrency
+// items wait in sending for a slot.
+func (p *pool) workers() int { return 2 * p.cfg.Concurrency }
+
+// request runs fn (one request to the provider) in a request slot. The
+// wait for a slot honours ctx; fn itself is not cancelled by it.
+func (p *pool) request(ctx context.Context, fn func()) error {
+	if err := p.slots.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer p.slots.Release(1)
+	fn()
+	return nil
 }
 
 // success records a request the provider answered normally.

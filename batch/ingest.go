@@ -176,7 +176,7 @@ func (j *Journal) journalRows(b *Batch, path string, o IngestOptions, invalid ma
 				if err := bi.Put(rowKey(b.ID, it.Row), key); err != nil {
 					return err
 				}
-				if err := open.Put(key, nil); err != nil {
+				if err := open.Put(key, []byte(it.State)); err != nil {
 					return err
 				}
 			}

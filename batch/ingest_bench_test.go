@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,7 +32,7 @@ func benchSize(b *testing.B, name string, def int) int {
 // reports its throughput; inputs are generated before the timer starts.
 func runSides(b *testing.B, unit string, side func(dir string) (bench.Side, error)) {
 	b.Helper()
-	var total time.Duration
+	var total, cpu time.Duration
 	items := 0
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -40,10 +41,14 @@ func runSides(b *testing.B, unit string, side func(dir string) (bench.Side, erro
 			b.Fatal(err)
 		}
 		total += s.Elapsed
+		cpu += s.CPU
 		items += s.Items
 	}
 	if total > 0 {
 		b.ReportMetric(float64(items)/total.Seconds(), unit+"/s")
+	}
+	if cpu > 0 && items > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/float64(items), "cpu-µs/"+strings.TrimSuffix(unit, "s"))
 	}
 }
 

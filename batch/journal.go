@@ -20,7 +20,7 @@ var (
 	bktBatchSHA    = []byte("batch_sha")   // sha256 hex -> batch id
 	bktItems       = []byte("items")       // payout_id -> Item
 	bktBatchItems  = []byte("batch_items") // batch id, 0, row (8 bytes BE) -> payout_id
-	bktOpen        = []byte("open")        // payout_id -> "" while not final
+	bktOpen        = []byte("open")        // payout_id -> its state while not final ("" in older journals)
 	bktTransitions = []byte("transitions") // sequence (8 bytes BE) -> Transition
 	bktEvents      = []byte("events")      // provider, 0, event id -> Event
 	bktReplay      = []byte("replay")      // replay key -> time
@@ -46,6 +46,7 @@ var ErrNotFound = errors.New("not found")
 // before returning.
 type Journal struct {
 	db   *bolt.DB
+	wr   *committer // nil when read-only
 	path string
 	now  func() time.Time
 }
@@ -77,8 +78,6 @@ func Open(path string, o Options) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
-	db.MaxBatchDelay = 300 * time.Microsecond
-	db.MaxBatchSize = 500
 	j := &Journal{db: db, path: path, now: now}
 	if o.ReadOnly {
 		return j, nil
@@ -99,11 +98,26 @@ func Open(path string, o Options) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
+	j.wr = newCommitter(db)
 	return j, nil
 }
 
-// Close closes the journal.
-func (j *Journal) Close() error { return j.db.Close() }
+// Close closes the journal after the group commit in progress.
+func (j *Journal) Close() error {
+	if j.wr != nil {
+		j.wr.close()
+	}
+	return j.db.Close()
+}
+
+// batch runs fn in the journal's group commit (see committer) and returns
+// once it is durable.
+func (j *Journal) batch(fn func(*bolt.Tx) error) error {
+	if j.wr == nil {
+		return errors.New("journal is open read-only")
+	}
+	return j.wr.write(fn)
+}
 
 // Path returns the journal's file.
 func (j *Journal) Path() string { return j.path }
@@ -245,7 +259,7 @@ func (j *Journal) Items(batchID string, fn func(Item) bool) error {
 
 // OpenItems calls fn for every item that is not final, until fn returns false.
 func (j *Journal) OpenItems(fn func(Item) bool) error {
-	return j.db.View(func(tx *bolt.Tx) error {
+	return stopped(j.db.View(func(tx *bolt.Tx) error {
 		items := tx.Bucket(bktItems)
 		return tx.Bucket(bktOpen).ForEach(func(k, _ []byte) error {
 			var it Item
@@ -257,10 +271,43 @@ func (j *Journal) OpenItems(fn func(Item) bool) error {
 			}
 			return nil
 		})
-	})
+	}))
 }
 
+// OpenStates calls fn with the payout_id and state of every item not yet
+// final, from the open index alone: no item is decoded (except in a
+// journal written before the index held states). Recovery after a crash
+// looks for the few items in flight among all the open ones this way.
+func (j *Journal) OpenStates(fn func(payoutID string, s State) bool) error {
+	return stopped(j.db.View(func(tx *bolt.Tx) error {
+		items := tx.Bucket(bktItems)
+		return tx.Bucket(bktOpen).ForEach(func(k, v []byte) error {
+			s := State(v)
+			if len(v) == 0 {
+				var it Item
+				if ok, err := getJSON(items, k, &it); err != nil || !ok {
+					return err
+				}
+				s = it.State
+			}
+			if !fn(string(k), s) {
+				return errStop
+			}
+			return nil
+		})
+	}))
+}
+
+// errStop ends a ForEach early when a caller's fn returns false.
 var errStop = errors.New("stop")
+
+// stopped is err without the early end a caller asked for.
+func stopped(err error) error {
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
 
 // AllItems calls fn for every item, in payout_id order.
 func (j *Journal) AllItems(fn func(Item) bool) error {
@@ -336,7 +383,7 @@ func (j *Journal) Meta(key string) (string, bool) {
 
 // SetMeta stores a bookkeeping value.
 func (j *Journal) SetMeta(key, value string) error {
-	return j.db.Batch(func(tx *bolt.Tx) error {
+	return j.batch(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktMeta).Put([]byte("m:"+key), []byte(value))
 	})
 }

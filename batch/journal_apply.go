@@ -44,7 +44,7 @@ func (j *Journal) Apply(changes ...Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	return j.db.Batch(func(tx *bolt.Tx) error { return j.apply(tx, changes) })
+	return j.batch(func(tx *bolt.Tx) error { return j.apply(tx, changes) })
 }
 
 func (j *Journal) apply(tx *bolt.Tx, changes []Change) error {
@@ -207,7 +207,7 @@ func mergeStatus(it *Item, st providers.Status) {
 // Update changes an item's bookkeeping fields without a state change (poll
 // times, conflict notes).
 func (j *Journal) Update(payoutID string, fn func(*Item)) error {
-	return j.db.Batch(func(tx *bolt.Tx) error { return updateIn(tx, payoutID, fn) })
+	return j.batch(func(tx *bolt.Tx) error { return updateIn(tx, payoutID, fn) })
 }
 
 // updateIn is Update inside a transaction.

@@ -123,7 +123,7 @@ func (j *Journal) Batches() ([]Batch, error) {
 
 // SetBatch updates a batch's bookkeeping (state, approval).
 func (j *Journal) SetBatch(id string, fn func(*Batch) error) error {
-	return j.db.Batch(func(tx *bolt.Tx) error {
+	return j.batch(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bktBatches)
 		var b Batch
 		ok, err := getJSON(bk, []byte(id), &b)
@@ -209,7 +209,7 @@ func (j *Journal) Import(b Batch, items []Item) error {
 					return err
 				}
 				if !it.State.Final() {
-					if err := open.Put([]byte(it.PayoutID), nil); err != nil {
+					if err := open.Put([]byte(it.PayoutID), []byte(it.State)); err != nil {
 						return err
 					}
 				}

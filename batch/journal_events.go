@@ -27,7 +27,7 @@ type Event struct {
 // nonce), when given, must be new too: a reused one returns seen=false,
 // replay=true and stores nothing.
 func (j *Journal) RecordEvent(ev Event, replayKey string) (isNew, replay bool, err error) {
-	err = j.db.Batch(func(tx *bolt.Tx) error {
+	err = j.batch(func(tx *bolt.Tx) error {
 		isNew, replay = false, false
 		if replayKey != "" {
 			rb := tx.Bucket(bktReplay)
@@ -53,7 +53,7 @@ func (j *Journal) RecordEvent(ev Event, replayKey string) (isNew, replay bool, e
 
 // MarkEvent records what became of an event.
 func (j *Journal) MarkEvent(provider, id string, applied bool, note string) error {
-	return j.db.Batch(func(tx *bolt.Tx) error {
+	return j.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktEvents)
 		k := refKey(provider, id)
 		var ev Event
@@ -93,7 +93,7 @@ type QueuedMail struct {
 // EnqueueMail stores a message until MarkMailSent. Enqueueing an id again
 // keeps the first message.
 func (j *Journal) EnqueueMail(id string, eml []byte) error {
-	return j.db.Batch(func(tx *bolt.Tx) error {
+	return j.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktMail)
 		if b.Get([]byte(id)) != nil {
 			return nil
@@ -123,7 +123,7 @@ func (j *Journal) PendingMail() ([]QueuedMail, error) {
 // MarkMailSent records a delivery (idempotent); a non-nil sendErr records a
 // failed try instead.
 func (j *Journal) MarkMailSent(id string, sendErr error) error {
-	return j.db.Batch(func(tx *bolt.Tx) error {
+	return j.batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktMail)
 		var m QueuedMail
 		ok, err := getJSON(b, []byte(id), &m)

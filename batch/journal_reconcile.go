@@ -44,7 +44,7 @@ func (j *Journal) Event(provider, id string) (Event, bool, error) {
 // fact it carried, in one transaction. f.Applied, f.Note and f.Received
 // are filled in from the event.
 func (j *Journal) MarkEventFact(applied bool, note string, f EventFact) error {
-	return j.db.Batch(func(tx *bolt.Tx) error {
+	return j.batch(func(tx *bolt.Tx) error {
 		k := refKey(f.Provider, f.EventID)
 		b := tx.Bucket(bktEvents)
 		var ev Event

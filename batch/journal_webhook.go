@@ -72,7 +72,7 @@ func (j *Journal) Receive(r Receipt, judge func(tx *EventTx, i int) (Judged, err
 	if err != nil {
 		return false, nil, err
 	}
-	err = j.db.Batch(func(tx *bolt.Tx) error {
+	err = j.batch(func(tx *bolt.Tx) error {
 		replay, out = false, make([]Received, len(r.Events))
 		if r.ReplayKey != "" {
 			rb := tx.Bucket(bktReplay)

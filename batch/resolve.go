@@ -29,19 +29,26 @@ import (
 //
 // Items it cannot settle yet stay in doubt for the next pass.
 func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
-	var items []Item
-	if err := d.j.OpenItems(func(it Item) bool {
-		if it.State == InDoubt {
-			items = append(items, it)
+	var ids []string
+	if err := d.j.OpenStates(func(id string, s State) bool {
+		if s == InDoubt {
+			ids = append(ids, id)
 		}
 		return true
 	}); err != nil {
 		return err
 	}
 	var requeue []string
-	for _, it := range items {
+	for _, id := range ids {
 		if ctx.Err() != nil {
 			return nil
+		}
+		it, err := d.j.Item(id)
+		if err != nil {
+			return err
+		}
+		if it.State != InDoubt {
+			continue // settled meanwhile
 		}
 		p, ok := d.provs[it.Provider]
 		if !ok {
@@ -137,19 +144,26 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it Item)
 // anything is queued or sending, waiting while items wait on others, done
 // when every item is final.
 func (j *Journal) RefreshBatch(id string) error {
+	counts := map[State]int{}
+	if err := j.Items(id, func(it Item) bool { counts[it.State]++; return true }); err != nil {
+		return err
+	}
+	return j.setBatchProgress(id, counts)
+}
+
+// setBatchProgress sets a batch's state from the number of its items in
+// each state (a held or ingesting batch keeps its state, and an accepted
+// one stays accepted until its dispatch starts).
+func (j *Journal) setBatchProgress(id string, counts map[State]int) error {
 	state := BatchDone
-	err := j.Items(id, func(it Item) bool {
+	for s, n := range counts {
 		switch {
-		case it.State == Accepted || it.State == Queued || it.State == Sending:
+		case n == 0:
+		case s == Accepted || s == Queued || s == Sending:
 			state = BatchDispatching
-			return false
-		case !it.State.Final():
+		case !s.Final() && state == BatchDone:
 			state = BatchWaiting
 		}
-		return true
-	})
-	if err != nil {
-		return err
 	}
 	return j.SetBatch(id, func(b *Batch) error {
 		if b.State == BatchHeld || b.State == BatchIngesting {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/payrun/payrun/batch"
@@ -163,10 +164,23 @@ func dispatchRun(ctx context.Context, ts *teemoSandbox, dir, prefix string, n in
 		return 0, batch.Summary{}, batch.PoolStats{}, err
 	}
 	d := batch.NewDispatcher(j, map[string]providers.Provider{teemopay.Name: ts.Prov}, dispatchOptions(pc))
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	sum, err := d.Run(ctx, []string{id}, nil)
 	elapsed := time.Since(start)
+	lastCPU = cpuTime() - cpu
 	return elapsed, sum, d.PoolStats()[teemopay.Name], err
+}
+
+// lastCPU is the CPU time of the last dispatchRun (one at a time).
+var lastCPU time.Duration
+
+// cpuTime is the process's CPU time so far (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // DispatchOurs times the dispatcher sending n payouts to an unthrottled
@@ -184,7 +198,7 @@ func DispatchOurs(ctx context.Context, dir string, n int) (Side, error) {
 	if got := sum.ByState[batch.Submitted]; got != n {
 		return Side{}, fmt.Errorf("dispatch: %d of %d submitted (%v)", got, n, sum.ByState)
 	}
-	return Side{Elapsed: elapsed, Items: n}, nil
+	return Side{Elapsed: elapsed, Items: n, CPU: lastCPU}, nil
 }
 
 // DispatchBaseline sends the same signed create requests with the TeemoPay
@@ -200,13 +214,13 @@ func DispatchBaseline(ctx context.Context, dir string, n int) (Side, error) {
 	if err != nil {
 		return Side{}, err
 	}
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	sent, err := bareLoop(ctx, ts.Prov, items)
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu
 	if err != nil {
 		return Side{}, err
 	}
-	return Side{Elapsed: elapsed, Items: sent}, nil
+	return Side{Elapsed: elapsed, Items: sent, CPU: cpu}, nil
 }
 
 // bareLoop submits every item from Concurrency goroutines.

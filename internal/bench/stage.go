@@ -36,6 +36,11 @@ type Side struct {
 	// stacks; not the journal's file-backed mmap, which VmHWM counts and
 	// the kernel can drop) seen by sampling every 10 ms.
 	PeakAnon int64 `json:"peak_anon"`
+	// CPU is the process's CPU time (user and system, every thread,
+	// in-process sandbox included) during the timed part, where a stage
+	// measures it: less sensitive than Elapsed to other work on a shared
+	// machine.
+	CPU time.Duration `json:"cpu,omitempty"`
 	// Extra carries stage-specific figures (rate accuracy counts).
 	Extra map[string]float64 `json:"extra,omitempty"`
 }

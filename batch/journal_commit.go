@@ -1,0 +1,128 @@
+package batch
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ErrClosed is returned for a write to a closed journal.
+var ErrClosed = errors.New("journal is closed")
+
+// maxGroup bounds one group commit (a failing write re-runs its group).
+const maxGroup = 1000
+
+var lingerFor = 500 * time.Microsecond
+
+// committer is the journal's group commit. One goroutine takes every write
+// waiting, runs them in one bbolt transaction and syncs once; the writes
+// that arrive while that commit is on disk form the next group. So a group
+// is as large as the disk is slow, and an idle journal commits a lone write
+// at once.
+//
+// bbolt's own DB.Batch closes a group on a timer and queues closed groups
+// on the writer lock, so under a steady stream of writers (the dispatcher,
+// the receiver) every timer tick became its own small transaction waiting
+// for the previous fsync: that capped the dispatcher at a fraction of the
+// provider's speed.
+type committer struct {
+	db      *bolt.DB
+	reqs    chan commitReq
+	closing chan struct{}
+	stopped chan struct{}
+}
+
+type commitReq struct {
+	fn  func(*bolt.Tx) error
+	err chan error
+}
+
+func newCommitter(db *bolt.DB) *committer {
+	c := &committer{db: db, reqs: make(chan commitReq), closing: make(chan struct{}), stopped: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+// write runs fn in the next group commit and returns once the group is
+// durable (or fn's own error). fn may run more than once, when another
+// write of its group fails: it must set its outputs afresh on every run,
+// as with bbolt's DB.Batch.
+func (c *committer) write(fn func(*bolt.Tx) error) error {
+	req := commitReq{fn: fn, err: make(chan error, 1)}
+	select {
+	case c.reqs <- req:
+	case <-c.closing:
+		return ErrClosed
+	}
+	return <-req.err
+}
+
+// close stops taking writes after the group in progress.
+func (c *committer) close() {
+	close(c.closing)
+	<-c.stopped
+}
+
+func (c *committer) loop() {
+	defer close(c.stopped)
+	group := make([]commitReq, 0, maxGroup)
+	for {
+		select {
+		case <-c.closing:
+			return
+		case r := <-c.reqs:
+			group = append(group[:0], r)
+		}
+		linger := time.NewTimer(lingerFor)
+	more:
+		for len(group) < maxGroup {
+			select {
+			case r := <-c.reqs:
+				group = append(group, r)
+			case <-linger.C:
+				break more
+			}
+		}
+		linger.Stop()
+		c.run(group)
+	}
+}
+
+// run commits group. A write that fails is answered with its error (it saw
+// the effects of the writes before it, as it would have in any serial
+// order) and the rest of the group runs again without it.
+func (c *committer) run(group []commitReq) {
+	for len(group) > 0 {
+		failed, ferr := -1, error(nil)
+		err := c.db.Update(func(tx *bolt.Tx) error {
+			for i, r := range group {
+				if err := call(r.fn, tx); err != nil {
+					failed, ferr = i, err
+					return err
+				}
+			}
+			return nil
+		})
+		if failed < 0 {
+			for _, r := range group {
+				r.err <- err
+			}
+			return
+		}
+		group[failed].err <- ferr
+		group = append(group[:failed], group[failed+1:]...)
+	}
+}
+
+// call runs fn, turning a panic into that write's error so that one bad
+// write cannot take the committer (and every other writer) down.
+func call(fn func(*bolt.Tx) error, tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("journal write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}
