@@ -114,11 +114,13 @@ func (p *pool) wait(ctx context.Context) error {
 	return p.limiter.Wait(ctx)
 }
 
-// workers is how many items a pool works on at once: twice the requests
-// it may have in flight, so that while Concurrency requests are out the
-// other workers commit their intents and answers. At most Concurrency
-// items wait in sending for a slot.
-func (p *pool) workers() int { return 2 * p.cfg.Concurrency }
+// workers is how many items a pool works on at once: three times the
+// requests it may have in flight, so that while Concurrency requests are
+// out the other workers commit intents and answers (a group commit takes
+// about as long as a request to a fast provider). At most 2 x Concurrency
+// items wait in sending for a slot: after a crash those are in doubt and
+// resolved by a lookup, like the ones whose request was out.
+func (p *pool) workers() int { return 3 * p.cfg.Concurrency }
 
 // request runs fn (one request to the provider) in a request slot. The
 // wait for a slot honours ctx; fn itself is not cancelled by it.

