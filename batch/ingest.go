@@ -213,7 +213,10 @@ func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
 				return nil, err
 			}
 		}
-		free <- c
+		select {
+		case free <- c:
+		default: // enough chunks in hand
+		}
 	}
 	return s.finish()
 }
