@@ -91,10 +91,10 @@ func writeRows(t *testing.T, name string, rows []Row) string {
 func repeats() (rows []Row, involved []int) {
 	rows = payoutRows(2500)
 	same := func(a, b int) { rows[b-1].PayoutID = rows[a-1].PayoutID }
-	same(1, 1700)             // across chunks
-	same(5, 10)               // three times
-	same(5, 2400)             //
-	same(20, 30)              // the earlier row invalid too
+	same(1, 1700) // across chunks
+	same(5, 10)   // three times
+	same(5, 2400) //
+	same(20, 30)  // the earlier row invalid too
 	rows[20-1].Amount = "1.005"
 	same(40, 50) // the later row invalid too
 	rows[50-1].Country = "XX"
