@@ -44,6 +44,15 @@ type chunkDecoder [][]string
 
 func (d chunkDecoder) GetCSVRows() ([][]string, error) { return d, nil }
 
+// UnmarshalCSVWithFields is gocsv's hook for a whole struct
+// (gocsv.TypeUnmarshalCSVWithFields): gocsv hands each cell of a record
+// with its canonical column name, and the row sets it directly instead of
+// through gocsv's reflection per field, a third of the CSV reader's time.
+func (r *Row) UnmarshalCSVWithFields(column, value string) error {
+	r.set(column, value)
+	return nil
+}
+
 func openCSV(f *os.File, src *Source, m headerMatcher) (rowSource, error) {
 	enc, skip, err := sniffEncoding(f)
 	if err != nil {
