@@ -71,8 +71,8 @@ func xlsxFile(b *testing.B) string {
 }
 
 // BenchmarkIngestCSV is Journal.Ingest of a generated valid CSV file
-// (PAYRUN_BENCH_ROWS rows, default 100,000): read and validate, then read
-// again and journal in 1,000-row fsync'd transactions.
+// (PAYRUN_BENCH_ROWS rows, default 100,000): one pass that reads,
+// validates and journals in 1,000-row fsync'd transactions.
 func BenchmarkIngestCSV(b *testing.B) {
 	p := csvFile(b)
 	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestOurs(p, dir) })

@@ -16,7 +16,7 @@ type BatchState string
 
 // Batch states.
 const (
-	BatchIngesting   BatchState = "ingesting"   // rows being journaled (a crash here resumes on re-ingest)
+	BatchIngesting   BatchState = "ingesting"   // staging: rows being journaled; a rejected file or a crash's leftover is removed (ingest_staging.go)
 	BatchAccepted    BatchState = "accepted"    // journaled, not dispatched yet
 	BatchHeld        BatchState = "held"        // waits for approval (pre-flight threshold)
 	BatchDispatching BatchState = "dispatching" // items being sent

@@ -17,8 +17,9 @@ import (
 )
 
 // IngestOurs ingests a payout file into a fresh journal under dir with
-// batch.Journal.Ingest: validation of every row (the first pass) and the
-// journal in 1,000-row transactions, fsync'd (the second).
+// batch.Journal.Ingest: one pass that validates every row and journals it
+// into a staging batch in 1,000-row transactions, fsync'd (reading and
+// validating one chunk ahead of the journal's transaction).
 func IngestOurs(path, dir string) (Side, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Side{}, err
