@@ -179,9 +179,15 @@ func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
 	}
 	chunks := make(chan *stageChunk, 1)
 	free := make(chan *stageChunk, 2)
-	done := make(chan struct{})
-	defer close(done)
+	done, exited := make(chan struct{}), make(chan struct{})
+	defer func() {
+		// The reader is the caller's to close: the goroutine must be out
+		// of it first.
+		close(done)
+		<-exited
+	}()
 	go func() {
+		defer close(exited)
 		defer close(chunks)
 		v := NewValidator(s.o.Validate)
 		v.seen = nil // the journal finds repeated payout_ids

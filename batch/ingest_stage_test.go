@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -375,5 +376,27 @@ func TestAppendFreshItemIsEncodeItem(t *testing.T) {
 		if err := decodeItem([]byte(it.PayoutID), want, &back); err != nil || !json.Valid(want) {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestIngestWriteErrorStopsTheReader: a journal error part-way (here: the
+// batch id taken by another file) ends the ingest with the reader stopped,
+// and changes nothing.
+func TestIngestWriteErrorStopsTheReader(t *testing.T) {
+	j := newJournal(t)
+	path := writeRows(t, "p.csv", payoutRows(5000))
+	sha, _, err := FileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Import(Batch{ID: BatchID(sha, time.Now())}, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := dump(t, j)
+	if _, err := j.Ingest(path, IngestOptions{}); !errors.Is(err, ErrBatchExists) {
+		t.Fatalf("err = %v", err)
+	}
+	if after := dump(t, j); after != before {
+		t.Fatal("a failed ingest changed the journal")
 	}
 }
