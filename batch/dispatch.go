@@ -60,6 +60,12 @@ type Dispatcher struct {
 	log   *slog.Logger
 
 	sent, done, inDoubt atomic.Int64
+
+	// answers are the provider answers being committed while their
+	// workers went on to the next item (see later).
+	answers   sync.WaitGroup
+	answerMu  sync.Mutex
+	answerErr error
 }
 
 // NewDispatcher builds a dispatcher over the journal and the providers that
@@ -309,21 +315,38 @@ func (d *Dispatcher) queue(b Batch) (map[string][]string, map[string]int, error)
 	return out, held, err
 }
 
-// runPool feeds one provider's items to its workers.
+// runPool feeds one provider's items to its workers: long-lived
+// goroutines, each taking the next item once the pool's token bucket
+// allows one more request.
 func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, ids []string, done *atomic.Int64) error {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(pl.workers())
+	work := make(chan string)
+	for range min(pl.workers(), len(ids)) {
+		g.Go(func() error {
+			for id := range work {
+				err := d.send(ctx, p, pl, id)
+				done.Add(1)
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+feed:
 	for _, id := range ids {
 		if err := pl.wait(gctx); err != nil {
 			break // stopping: the rest stays queued for the next run
 		}
-		g.Go(func() error {
-			err := d.send(ctx, p, pl, id)
-			done.Add(1)
-			return err
-		})
+		select {
+		case work <- id:
+		case <-gctx.Done():
+			break feed
+		}
 	}
-	return g.Wait()
+	close(work)
+	err := g.Wait()
+	return errors.Join(err, d.recorded())
 }
 
 // send takes one queued item through sending to the provider's answer,
@@ -416,8 +439,11 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 	case serr == nil:
 		pl.success()
 		to := StateFor(st.Outcome)
-		if err := d.j.Apply(Change{PayoutID: id, From: Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload,
-			Reason: reasonOf(st)}); err != nil {
+		c := Change{PayoutID: id, From: Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
+		if to != AwaitingConfirmation {
+			return false, d.later(c)
+		}
+		if err := d.j.Apply(c); err != nil {
 			return false, err
 		}
 		if to == AwaitingConfirmation {
@@ -446,7 +472,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		// answer was lost): it exists, so it is submitted; its outcome
 		// arrives by webhook or status query.
 		st.Outcome = providers.Processing
-		return false, d.j.Apply(Change{PayoutID: id, From: Sending, To: Submitted, Actor: "dispatcher", Status: &st,
+		return false, d.later(Change{PayoutID: id, From: Sending, To: Submitted, Actor: "dispatcher", Status: &st,
 			Reason: "already at the provider: " + serr.Error()})
 	case providers.IsInDoubt(serr):
 		pl.failure()
@@ -458,7 +484,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 			st.Outcome = providers.Processing
 			stp = &st
 		}
-		return false, d.j.Apply(Change{PayoutID: id, From: Sending, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+		return false, d.later(Change{PayoutID: id, From: Sending, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
 	default:
 		// Rejected, insufficient funds, unsupported: final for this payout.
 		pl.success()
@@ -469,8 +495,45 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if st.Message == "" {
 			st.Message = serr.Error()
 		}
-		return false, d.j.Apply(Change{PayoutID: id, From: Sending, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+		return false, d.later(Change{PayoutID: id, From: Sending, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
 	}
+}
+
+// later commits a final answer while its worker goes on to the next item.
+// Nothing waits on it but the end of the run: the exactly-once rule needs
+// the intent durable before the request leaves, not the answer durable
+// before the next request. If the process dies first, the item is still
+// sending, so in doubt at the next start, and resolved by asking the
+// provider. A webhook that settled the item first wins (the change is
+// conditional on sending). The first other error is the run's.
+func (d *Dispatcher) later(c Change) error {
+	d.answers.Go(func() {
+		err := d.j.Apply(c)
+		if errors.Is(err, ErrConflict) {
+			d.log.Debug("settled by a webhook while its request was out", "payout", c.PayoutID)
+			return
+		}
+		if err != nil {
+			d.log.Error("answer not recorded; the payout stays in sending and is resolved as in doubt", "payout", c.PayoutID, "err", err)
+			d.answerMu.Lock()
+			if d.answerErr == nil {
+				d.answerErr = fmt.Errorf("recording the answer for %s: %w", c.PayoutID, err)
+			}
+			d.answerMu.Unlock()
+		}
+	})
+	return nil
+}
+
+// recorded waits for the answers being committed and returns the first
+// error among them.
+func (d *Dispatcher) recorded() error {
+	d.answers.Wait()
+	d.answerMu.Lock()
+	defer d.answerMu.Unlock()
+	err := d.answerErr
+	d.answerErr = nil
+	return err
 }
 
 // freshSession, for a two-phase provider, makes the next submission use a

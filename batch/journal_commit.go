@@ -14,7 +14,17 @@ var ErrClosed = errors.New("journal is closed")
 // maxGroup bounds one group commit (a failing write re-runs its group).
 const maxGroup = 1000
 
-var lingerFor = 500 * time.Microsecond
+// A group takes writes until none arrives for lingerGap, or for at most
+// lingerMax. Every transaction's sync and page writes cost CPU, so a stream
+// of writers (the dispatcher's workers, a storm of webhooks) is cheaper in
+// fewer, larger groups; a lone write waits one gap. Measured on the
+// dispatcher (BenchmarkDispatch, 16 requests in flight): a fixed 500 µs
+// window made groups of ~4 writes and 580-600 µs of CPU a payout; lingering
+// up to 3 ms while writes keep coming, 530-570 µs.
+const (
+	lingerGap = 1000 * time.Microsecond
+	lingerMax = 3 * time.Millisecond
+)
 
 // committer is the journal's group commit. One goroutine takes every write
 // waiting, runs them in one bbolt transaction and syncs once; the writes
@@ -75,12 +85,21 @@ func (c *committer) loop() {
 		case r := <-c.reqs:
 			group = append(group[:0], r)
 		}
-		linger := time.NewTimer(lingerFor)
+		// Linger while writes keep coming: a stream of writers (the
+		// dispatcher's workers, a storm of webhooks) makes fewer, larger
+		// transactions, each synced once; a lone write waits one gap.
+		deadline := time.Now().Add(lingerMax)
+		linger := time.NewTimer(lingerGap)
 	more:
 		for len(group) < maxGroup {
 			select {
 			case r := <-c.reqs:
 				group = append(group, r)
+				wait := min(lingerGap, time.Until(deadline))
+				if wait <= 0 {
+					break more
+				}
+				linger.Reset(wait)
 			case <-linger.C:
 				break more
 			}
