@@ -1,11 +1,10 @@
 package teemopay
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -101,12 +100,19 @@ func callbackEvent(cb Callback) (providers.Event, error) {
 
 // EventID identifies the fact a callback reports: one payout (merchantOrderNo,
 // tradeNo) reaching one status at one completeTime. Retries and duplicates
-// of it share the ID; a later reversal (status 4) has its own.
+// of it share the ID; a later reversal (status 4) has its own. The fields
+// are kept readable, each escaped so that "|" only separates them, and the
+// payout's own reference leads: the journal keys events by ID, and IDs that
+// follow the payouts' order put a storm of callbacks about one batch on a
+// few pages of the journal's B-tree instead of one random page each.
 func EventID(cb Callback) string {
-	h := sha256.New()
-	for _, s := range []string{cb.MerchantOrderNo, cb.TradeNo, strconv.Itoa(int(cb.Status)), cb.CompleteTime} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
+	var b strings.Builder
+	b.WriteString("teemopay:")
+	for i, s := range []string{cb.MerchantOrderNo, cb.TradeNo, strconv.Itoa(int(cb.Status)), cb.CompleteTime} {
+		if i > 0 {
+			b.WriteByte('|')
+		}
+		b.WriteString(url.PathEscape(s))
 	}
-	return "teemopay:" + hex.EncodeToString(h.Sum(nil)[:16])
+	return b.String()
 }

@@ -251,6 +251,19 @@ func TestCallbackEventID(t *testing.T) {
 	if EventID(reversed) == ev.ID {
 		t.Fatal("reversal shares the success's ID")
 	}
+	// The separator inside a field cannot make two facts one.
+	a, b := cb, cb
+	a.MerchantOrderNo, a.TradeNo = "P|TF1", "X"
+	b.MerchantOrderNo, b.TradeNo = "P", "TF1|X"
+	if EventID(a) == EventID(b) {
+		t.Fatalf("%s names two facts", EventID(a))
+	}
+	// IDs follow the payouts' order (the journal keys events by ID).
+	next := cb
+	next.MerchantOrderNo = "Q"
+	if EventID(next) <= ev.ID {
+		t.Fatalf("%s sorts before %s", EventID(next), ev.ID)
+	}
 	if _, err := callbackEvent(Callback{TradeNo: "TF", Status: 2}); err == nil {
 		t.Fatal("callback without merchantOrderNo accepted")
 	}
