@@ -247,3 +247,17 @@ type Ack struct {
 func OK() Ack {
 	return Ack{StatusCode: http.StatusOK, ContentType: "application/json", Body: []byte(`{"status":"ok"}`)}
 }
+
+// Write sends the acknowledgement (OK when a is the zero Ack) and returns
+// its status code.
+func (a Ack) Write(w http.ResponseWriter) int {
+	if a.StatusCode == 0 {
+		a = OK()
+	}
+	if a.ContentType != "" {
+		w.Header().Set("Content-Type", a.ContentType)
+	}
+	w.WriteHeader(a.StatusCode)
+	_, _ = w.Write(a.Body)
+	return a.StatusCode
+}

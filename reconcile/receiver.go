@@ -153,16 +153,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 			return plain(w, http.StatusInternalServerError, "not applied")
 		}
 	}
-	ack := res.Ack
-	if ack.StatusCode == 0 {
-		ack = providers.OK()
-	}
-	if ack.ContentType != "" {
-		w.Header().Set("Content-Type", ack.ContentType)
-	}
-	w.WriteHeader(ack.StatusCode)
-	_, _ = w.Write(ack.Body)
-	return ack.StatusCode
+	return res.Ack.Write(w)
 }
 
 // receive is the common path: one journal transaction (Journal.Receive)

@@ -234,15 +234,7 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		ack := res.Ack
-		if ack.StatusCode == 0 {
-			ack = providers.OK()
-		}
-		if ack.ContentType != "" {
-			w.Header().Set("Content-Type", ack.ContentType)
-		}
-		w.WriteHeader(ack.StatusCode)
-		_, _ = w.Write(ack.Body)
+		res.Ack.Write(w)
 	})
 	start := time.Now()
 	err := each(len(hooks), width, func(i int) error {

@@ -299,13 +299,5 @@ func (s *twoPhaseSink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "refused", http.StatusUnauthorized)
 		return
 	}
-	ack := res.Ack
-	if ack.StatusCode == 0 {
-		ack = providers.OK()
-	}
-	if ack.ContentType != "" {
-		w.Header().Set("Content-Type", ack.ContentType)
-	}
-	w.WriteHeader(ack.StatusCode)
-	_, _ = w.Write(ack.Body)
+	res.Ack.Write(w)
 }
