@@ -60,12 +60,6 @@ type Dispatcher struct {
 	log   *slog.Logger
 
 	sent, done, inDoubt atomic.Int64
-
-	// answers are the provider answers being committed while their
-	// workers went on to the next item (see later).
-	answers   sync.WaitGroup
-	answerMu  sync.Mutex
-	answerErr error
 }
 
 // NewDispatcher builds a dispatcher over the journal and the providers that
@@ -321,10 +315,11 @@ func (d *Dispatcher) queue(b Batch) (map[string][]string, map[string]int, error)
 func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, ids []string, done *atomic.Int64) error {
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan string)
+	ans := &answers{j: d.j, log: d.log}
 	for range min(pl.workers(), len(ids)) {
 		g.Go(func() error {
 			for id := range work {
-				err := d.send(ctx, p, pl, id)
+				err := d.send(ctx, p, pl, id, ans)
 				done.Add(1)
 				if err != nil {
 					return err
@@ -346,12 +341,12 @@ feed:
 	}
 	close(work)
 	err := g.Wait()
-	return errors.Join(err, d.recorded())
+	return errors.Join(err, ans.wait())
 }
 
 // send takes one queued item through sending to the provider's answer,
 // retrying what the taxonomy calls retryable.
-func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, id string) error {
+func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, id string, ans *answers) error {
 	for attempt := 1; ; attempt++ {
 		// The intent is durable before the request leaves. The item
 		// comes back from the same transaction (not queued any more: a
@@ -384,7 +379,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		if d.o.Observe != nil {
 			d.o.Observe(p.Name(), "submit", time.Since(start), serr)
 		}
-		retry, err := d.record(ctx, p, pl, it, st, serr)
+		retry, err := d.record(ctx, p, pl, it, st, serr, ans)
 		if err != nil || !retry {
 			return err
 		}
@@ -422,8 +417,8 @@ func (d *Dispatcher) unsend(id string) error {
 // conditional on the item still being in sending: a webhook that arrived
 // while the request was out may already have settled it, and then it is
 // the truth.
-func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error) (bool, error) {
-	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr)
+func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error, ans *answers) (bool, error) {
+	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr, ans)
 	if errors.Is(err, ErrConflict) {
 		d.log.Debug("settled by a webhook while its request was out", "payout", it.PayoutID)
 		return false, nil
@@ -431,7 +426,7 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 	return retry, err
 }
 
-func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error) (bool, error) {
+func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error, ans *answers) (bool, error) {
 	id := it.PayoutID
 	twoPhase := p.Capabilities().TwoPhase
 	payload, _ := json.Marshal(st)
@@ -441,7 +436,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		to := StateFor(st.Outcome)
 		c := Change{PayoutID: id, From: Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
 		if to != AwaitingConfirmation {
-			return false, d.later(c)
+			return false, ans.later(c)
 		}
 		if err := d.j.Apply(c); err != nil {
 			return false, err
@@ -472,7 +467,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		// answer was lost): it exists, so it is submitted; its outcome
 		// arrives by webhook or status query.
 		st.Outcome = providers.Processing
-		return false, d.later(Change{PayoutID: id, From: Sending, To: Submitted, Actor: "dispatcher", Status: &st,
+		return false, ans.later(Change{PayoutID: id, From: Sending, To: Submitted, Actor: "dispatcher", Status: &st,
 			Reason: "already at the provider: " + serr.Error()})
 	case providers.IsInDoubt(serr):
 		pl.failure()
@@ -484,7 +479,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 			st.Outcome = providers.Processing
 			stp = &st
 		}
-		return false, d.later(Change{PayoutID: id, From: Sending, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+		return false, ans.later(Change{PayoutID: id, From: Sending, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
 	default:
 		// Rejected, insufficient funds, unsupported: final for this payout.
 		pl.success()
@@ -495,45 +490,54 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if st.Message == "" {
 			st.Message = serr.Error()
 		}
-		return false, d.later(Change{PayoutID: id, From: Sending, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+		return false, ans.later(Change{PayoutID: id, From: Sending, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
 	}
 }
 
+// answers are the final answers of one runPool being committed while
+// their workers went on to the next item.
+type answers struct {
+	j   *Journal
+	log *slog.Logger
+
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	err error
+}
+
 // later commits a final answer while its worker goes on to the next item.
-// Nothing waits on it but the end of the run: the exactly-once rule needs
-// the intent durable before the request leaves, not the answer durable
-// before the next request. If the process dies first, the item is still
-// sending, so in doubt at the next start, and resolved by asking the
+// Nothing waits on it but the end of the pool's run: the exactly-once rule
+// needs the intent durable before the request leaves, not the answer
+// durable before the next request. If the process dies first, the item is
+// still sending, so in doubt at the next start, and resolved by asking the
 // provider. A webhook that settled the item first wins (the change is
 // conditional on sending). The first other error is the run's.
-func (d *Dispatcher) later(c Change) error {
-	d.answers.Go(func() {
-		err := d.j.Apply(c)
+func (a *answers) later(c Change) error {
+	a.wg.Go(func() {
+		err := a.j.Apply(c)
 		if errors.Is(err, ErrConflict) {
-			d.log.Debug("settled by a webhook while its request was out", "payout", c.PayoutID)
+			a.log.Debug("settled by a webhook while its request was out", "payout", c.PayoutID)
 			return
 		}
 		if err != nil {
-			d.log.Error("answer not recorded; the payout stays in sending and is resolved as in doubt", "payout", c.PayoutID, "err", err)
-			d.answerMu.Lock()
-			if d.answerErr == nil {
-				d.answerErr = fmt.Errorf("recording the answer for %s: %w", c.PayoutID, err)
+			a.log.Error("answer not recorded; the payout stays in sending and is resolved as in doubt", "payout", c.PayoutID, "err", err)
+			a.mu.Lock()
+			if a.err == nil {
+				a.err = fmt.Errorf("recording the answer for %s: %w", c.PayoutID, err)
 			}
-			d.answerMu.Unlock()
+			a.mu.Unlock()
 		}
 	})
 	return nil
 }
 
-// recorded waits for the answers being committed and returns the first
-// error among them.
-func (d *Dispatcher) recorded() error {
-	d.answers.Wait()
-	d.answerMu.Lock()
-	defer d.answerMu.Unlock()
-	err := d.answerErr
-	d.answerErr = nil
-	return err
+// wait waits for the answers being committed and returns the first error
+// among them.
+func (a *answers) wait() error {
+	a.wg.Wait()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.err
 }
 
 // freshSession, for a two-phase provider, makes the next submission use a
