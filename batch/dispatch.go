@@ -121,37 +121,30 @@ type Progress struct {
 // Recover turns every item left in sending by a crash into in_doubt: its
 // request may or may not have reached the provider.
 func (d *Dispatcher) Recover() (int, error) {
-	var ids []string
+	found := map[string]State{}
 	err := d.j.OpenStates(func(id string, s State) bool {
 		if s == Sending || s == Confirming {
-			ids = append(ids, id)
+			found[id] = s
 		}
 		return true
 	})
 	if err != nil {
 		return 0, err
 	}
-	for _, id := range ids {
-		it, err := d.j.Item(id)
-		if err != nil {
-			return 0, err
-		}
-		if it.State != Sending && it.State != Confirming {
-			continue // settled meanwhile (a webhook arrived)
-		}
+	for id, s := range found {
 		to := InDoubt
-		if it.State == Confirming {
+		if s == Confirming {
 			to = AwaitingConfirmation // confirm is idempotent: settle again
 		}
-		if err := d.j.Apply(Change{PayoutID: id, To: to, Actor: "recovery", From: it.State,
-			Reason: "found in " + string(it.State) + " after a restart: the request may have reached the provider"}); err != nil {
-			if errors.Is(err, ErrConflict) {
-				continue
-			}
+		// Conditional on the state found: an item a webhook settled
+		// meanwhile is left alone.
+		err := d.j.Apply(Change{PayoutID: id, To: to, Actor: "recovery", From: s,
+			Reason: "found in " + string(s) + " after a restart: the request may have reached the provider"})
+		if err != nil && !errors.Is(err, ErrConflict) {
 			return 0, err
 		}
 	}
-	return len(ids), nil
+	return len(found), nil
 }
 
 // Run dispatches every accepted or queued item of the batches (all
@@ -436,17 +429,16 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		to := StateFor(st.Outcome)
 		c := Change{PayoutID: id, From: Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
 		if to != AwaitingConfirmation {
-			return false, ans.later(c)
+			ans.later(c)
+			return false, nil
 		}
+		// The confirm rule reads the answer from the journal: commit it first.
 		if err := d.j.Apply(c); err != nil {
 			return false, err
 		}
-		if to == AwaitingConfirmation {
-			var err error
-			_ = pl.request(context.WithoutCancel(ctx), func() { err = Settle(context.WithoutCancel(ctx), d.j, p, st, "dispatcher") })
-			return false, err
-		}
-		return false, nil
+		var err error
+		_ = pl.request(context.WithoutCancel(ctx), func() { err = Settle(context.WithoutCancel(ctx), d.j, p, st, "dispatcher") })
+		return false, err
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
 		return true, d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
@@ -467,8 +459,9 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		// answer was lost): it exists, so it is submitted; its outcome
 		// arrives by webhook or status query.
 		st.Outcome = providers.Processing
-		return false, ans.later(Change{PayoutID: id, From: Sending, To: Submitted, Actor: "dispatcher", Status: &st,
+		ans.later(Change{PayoutID: id, From: Sending, To: Submitted, Actor: "dispatcher", Status: &st,
 			Reason: "already at the provider: " + serr.Error()})
+		return false, nil
 	case providers.IsInDoubt(serr):
 		pl.failure()
 		d.inDoubt.Add(1)
@@ -479,7 +472,8 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 			st.Outcome = providers.Processing
 			stp = &st
 		}
-		return false, ans.later(Change{PayoutID: id, From: Sending, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+		ans.later(Change{PayoutID: id, From: Sending, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+		return false, nil
 	default:
 		// Rejected, insufficient funds, unsupported: final for this payout.
 		pl.success()
@@ -490,7 +484,8 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if st.Message == "" {
 			st.Message = serr.Error()
 		}
-		return false, ans.later(Change{PayoutID: id, From: Sending, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+		ans.later(Change{PayoutID: id, From: Sending, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+		return false, nil
 	}
 }
 
@@ -512,7 +507,7 @@ type answers struct {
 // still sending, so in doubt at the next start, and resolved by asking the
 // provider. A webhook that settled the item first wins (the change is
 // conditional on sending). The first other error is the run's.
-func (a *answers) later(c Change) error {
+func (a *answers) later(c Change) {
 	a.wg.Go(func() {
 		err := a.j.Apply(c)
 		if errors.Is(err, ErrConflict) {
@@ -528,7 +523,6 @@ func (a *answers) later(c Change) error {
 			a.mu.Unlock()
 		}
 	})
-	return nil
 }
 
 // wait waits for the answers being committed and returns the first error

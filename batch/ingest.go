@@ -215,7 +215,7 @@ func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
 			return nil, c.err
 		}
 		if len(c.rows) > 0 || !s.created {
-			if err := s.j.db.Update(func(tx *bolt.Tx) error { return s.journal(tx, c) }); err != nil {
+			if err := s.j.update(func(tx *bolt.Tx) error { return s.journal(tx, c) }); err != nil {
 				return nil, err
 			}
 		}
@@ -274,7 +274,6 @@ func (s *stager) read(rd *Reader, v *Validator, c *stageChunk, now time.Time, cr
 // invalid, the earlier ones too: an earlier row staged as an item is
 // taken back out.
 func (s *stager) journal(tx *bolt.Tx, c *stageChunk) error {
-	tuneFill(tx)
 	if !s.created {
 		bk := tx.Bucket(bktBatches)
 		if bk.Get([]byte(s.b.ID)) != nil {
@@ -486,7 +485,7 @@ func (s *stager) finish() (*IngestResult, error) {
 	})
 	b.State = BatchAccepted
 	b.Updated = s.j.now().UTC()
-	err := s.j.db.Update(func(tx *bolt.Tx) error {
+	err := s.j.update(func(tx *bolt.Tx) error {
 		rej := tx.Bucket(bktRejects)
 		for _, e := range dupErrs {
 			var rr RejectedRow

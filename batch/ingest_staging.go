@@ -68,7 +68,7 @@ func (j *Journal) dropBatch(id string) error {
 	prefix := append([]byte(id), 0)
 	for {
 		more := false
-		err := j.db.Update(func(tx *bolt.Tx) error {
+		err := j.update(func(tx *bolt.Tx) error {
 			items, bi, open, rej := tx.Bucket(bktItems), tx.Bucket(bktBatchItems), tx.Bucket(bktOpen), tx.Bucket(bktRejects)
 			n := 0
 			for _, bk := range []*bolt.Bucket{bi, rej} {
@@ -103,7 +103,7 @@ func (j *Journal) dropBatch(id string) error {
 			break
 		}
 	}
-	return j.db.Update(func(tx *bolt.Tx) error {
+	return j.update(func(tx *bolt.Tx) error {
 		bk := tx.Bucket(bktBatches)
 		var b Batch
 		if ok, err := getJSON(bk, []byte(id), &b); err != nil || !ok {

@@ -120,6 +120,16 @@ func (j *Journal) Close() error {
 	return j.db.Close()
 }
 
+// update runs fn in a write transaction of its own, outside the group
+// commit (ingest's chunks, imports, clean-ups), with the journal's page
+// fill set.
+func (j *Journal) update(fn func(*bolt.Tx) error) error {
+	return j.db.Update(func(tx *bolt.Tx) error {
+		tuneFill(tx)
+		return fn(tx)
+	})
+}
+
 // batch runs fn in the journal's group commit (see committer) and returns
 // once it is durable.
 func (j *Journal) batch(fn func(*bolt.Tx) error) error {
@@ -217,7 +227,6 @@ func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 }
 
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	tuneFill(b.Tx())
 	var raw []byte
 	var err error
 	if it, ok := v.(*Item); ok {

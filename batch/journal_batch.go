@@ -172,7 +172,7 @@ func (j *Journal) Import(b Batch, items []Item) error {
 	if b.State == "" {
 		b.State = BatchAccepted
 	}
-	err := j.db.Update(func(tx *bolt.Tx) error {
+	err := j.update(func(tx *bolt.Tx) error {
 		if b.SHA256 != "" {
 			if err := tx.Bucket(bktBatchSHA).Put([]byte(b.SHA256), []byte(b.ID)); err != nil {
 				return err
@@ -185,7 +185,7 @@ func (j *Journal) Import(b Batch, items []Item) error {
 	}
 	for start := 0; start < len(items); start += ingestChunk {
 		end := min(start+ingestChunk, len(items))
-		err := j.db.Update(func(tx *bolt.Tx) error {
+		err := j.update(func(tx *bolt.Tx) error {
 			bi, ib, open := tx.Bucket(bktBatchItems), tx.Bucket(bktItems), tx.Bucket(bktOpen)
 			for i := start; i < end; i++ {
 				it := items[i]

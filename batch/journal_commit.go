@@ -116,6 +116,7 @@ func (c *committer) run(group []commitReq) {
 	for len(group) > 0 {
 		failed, ferr := -1, error(nil)
 		err := c.db.Update(func(tx *bolt.Tx) error {
+			tuneFill(tx)
 			for i, r := range group {
 				if err := call(r.fn, tx); err != nil {
 					failed, ferr = i, err

@@ -26,11 +26,9 @@ var appendBuckets = [][]byte{bktItems, bktBatchItems, bktOpen, bktTransitions, b
 // tuneFill sets FillPercent on the append-mostly buckets of a write
 // transaction. bbolt keeps one Bucket per name and transaction and reads
 // FillPercent when it commits, so setting it once per transaction is
-// enough; putJSON calls it, since every journal write stores JSON.
+// enough: the committer and Journal.update, through which every journal
+// write goes, call it when a transaction begins.
 func tuneFill(tx *bolt.Tx) {
-	if !tx.Writable() {
-		return
-	}
 	for _, name := range appendBuckets {
 		if b := tx.Bucket(name); b != nil {
 			b.FillPercent = 1.0

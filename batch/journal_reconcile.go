@@ -86,7 +86,7 @@ func (j *Journal) EventFacts(fn func(EventFact)) error {
 // ImportRejected journals rejected rows (invalid or duplicate) of a batch
 // built elsewhere (tools, benchmarks, tests), as Import does for items.
 func (j *Journal) ImportRejected(rows []RejectedRow) error {
-	return j.db.Update(func(tx *bolt.Tx) error {
+	return j.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktRejects)
 		for i := range rows {
 			if err := putJSON(b, rowKey(rows[i].BatchID, rows[i].Row), &rows[i]); err != nil {

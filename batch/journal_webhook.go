@@ -99,7 +99,6 @@ func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Jud
 	if err != nil {
 		return err
 	}
-	tuneFill(tx)
 	etx := &EventTx{tx: tx, now: j.now().UTC(), warm: pre.items}
 	later := false
 	for i, ev := range r.Events {

@@ -143,18 +143,31 @@ func (s *Sandbox) startPayout(r *http.Request, body []byte) (int, any, bool) {
 	})
 }
 
-func (s *Sandbox) confirm(r *http.Request, body []byte) (int, any, bool) {
+// onSession answers a request naming a session_id: a missing id is 400,
+// an unknown session 404, and fn runs on the session under the sandbox's
+// lock, inside the idempotency check when idempotent is true.
+func (s *Sandbox) onSession(r *http.Request, body []byte, idempotent bool, fn func(ss *sessionState) (int, any, bool)) (int, any, bool) {
 	var req sessionIDReq
 	if !decode(body, &req) || req.SessionID == "" {
 		return bad("invalid_request", "session_id is required")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.idempotent(r, func() (int, any, bool) {
+	find := func() (int, any, bool) {
 		ss, found := s.sessions[req.SessionID]
 		if !found {
 			return http.StatusNotFound, errAnswer("session_not_found", "no session "+req.SessionID), false
 		}
+		return fn(ss)
+	}
+	if !idempotent {
+		return find()
+	}
+	return s.idempotent(r, find)
+}
+
+func (s *Sandbox) confirm(r *http.Request, body []byte) (int, any, bool) {
+	return s.onSession(r, body, true, func(ss *sessionState) (int, any, bool) {
 		if ss.status != "in_progress" || ss.nextAction != "confirm" || ss.payment == nil {
 			return bad("invalid_session_status", "session "+ss.id+" does not wait for confirmation")
 		}
@@ -168,17 +181,7 @@ func (s *Sandbox) confirm(r *http.Request, body []byte) (int, any, bool) {
 }
 
 func (s *Sandbox) cancel(r *http.Request, body []byte) (int, any, bool) {
-	var req sessionIDReq
-	if !decode(body, &req) || req.SessionID == "" {
-		return bad("invalid_request", "session_id is required")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.idempotent(r, func() (int, any, bool) {
-		ss, found := s.sessions[req.SessionID]
-		if !found {
-			return http.StatusNotFound, errAnswer("session_not_found", "no session "+req.SessionID), false
-		}
+	return s.onSession(r, body, true, func(ss *sessionState) (int, any, bool) {
 		if ss.confirmed || (ss.status != "created" && ss.status != "in_progress") {
 			return bad("invalid_session_status", "session "+ss.id+" is "+ss.status+" and can no longer be cancelled")
 		}
@@ -195,17 +198,7 @@ func (s *Sandbox) cancel(r *http.Request, body []byte) (int, any, bool) {
 }
 
 func (s *Sandbox) status(r *http.Request, body []byte) (int, any, bool) {
-	var req sessionIDReq
-	if !decode(body, &req) || req.SessionID == "" {
-		return bad("invalid_request", "session_id is required")
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ss, found := s.sessions[req.SessionID]
-	if !found {
-		return http.StatusNotFound, errAnswer("session_not_found", "no session "+req.SessionID), false
-	}
-	return ok(ss)
+	return s.onSession(r, body, false, func(ss *sessionState) (int, any, bool) { return ok(ss) })
 }
 
 func (s *Sandbox) tokenInfo(r *http.Request, body []byte) (int, any, bool) {
