@@ -139,40 +139,37 @@ func dispatchOptions(pc batch.PoolConfig) batch.DispatchOptions {
 		BackoffBase: 200 * time.Millisecond, BackoffMax: 30 * time.Second, BreakerFailures: 10, BreakerCooldown: 30 * time.Second}
 }
 
+// dispatched is what one timed dispatcher run did and cost.
+type dispatched struct {
+	Elapsed, CPU time.Duration
+	Sum          batch.Summary
+	Stats        batch.PoolStats
+}
+
 // dispatchRun journals n TeemoPay payouts as a batch (not timed) and times
 // the dispatcher sending them: sending committed before each request, the
-// request, its answer committed (fsync'd group commits).
-//
-// The items are journaled already queued, as an interrupted run leaves
-// them. Journaled accepted, Dispatcher.queue commits their move to queued
-// (Journal.Apply, a write transaction) from inside a Journal.Items read
-// transaction; when that write grows the file, bbolt's remap waits for the
-// read transaction to end and the run hangs (seen at 2,000 items). That is
-// a bug of batch/dispatch.go, reported, not a benchmark artefact.
-func dispatchRun(ctx context.Context, ts *teemoSandbox, dir, prefix string, n int, pc batch.PoolConfig) (time.Duration, batch.Summary, batch.PoolStats, error) {
+// request, its answer committed (fsync'd group commits). The items are
+// journaled already queued, as an interrupted run leaves them, so the
+// timed run is the sending alone.
+func dispatchRun(ctx context.Context, ts *teemoSandbox, dir, prefix string, n int, pc batch.PoolConfig) (dispatched, error) {
 	j, err := batch.Open(filepath.Join(dir, "journal.db"), batch.Options{})
 	if err != nil {
-		return 0, batch.Summary{}, batch.PoolStats{}, err
+		return dispatched{}, err
 	}
 	defer j.Close()
 	items, err := teemoItems(prefix, n, batch.Queued)
 	if err != nil {
-		return 0, batch.Summary{}, batch.PoolStats{}, err
+		return dispatched{}, err
 	}
 	const id = "B-bench-dispatch"
 	if err := j.Import(batch.Batch{ID: id, File: "dispatch.csv", Rows: n, Valid: n}, items); err != nil {
-		return 0, batch.Summary{}, batch.PoolStats{}, err
+		return dispatched{}, err
 	}
 	d := batch.NewDispatcher(j, map[string]providers.Provider{teemopay.Name: ts.Prov}, dispatchOptions(pc))
 	start, cpu := time.Now(), cpuTime()
 	sum, err := d.Run(ctx, []string{id}, nil)
-	elapsed := time.Since(start)
-	lastCPU = cpuTime() - cpu
-	return elapsed, sum, d.PoolStats()[teemopay.Name], err
+	return dispatched{Elapsed: time.Since(start), CPU: cpuTime() - cpu, Sum: sum, Stats: d.PoolStats()[teemopay.Name]}, err
 }
-
-// lastCPU is the CPU time of the last dispatchRun (one at a time).
-var lastCPU time.Duration
 
 // cpuTime is the process's CPU time so far (user and system).
 func cpuTime() time.Duration {
@@ -191,14 +188,14 @@ func DispatchOurs(ctx context.Context, dir string, n int) (Side, error) {
 		return Side{}, err
 	}
 	defer ts.Close()
-	elapsed, sum, _, err := dispatchRun(ctx, ts, dir, "D", n, batch.PoolConfig{Concurrency: Concurrency})
+	run, err := dispatchRun(ctx, ts, dir, "D", n, batch.PoolConfig{Concurrency: Concurrency})
 	if err != nil {
 		return Side{}, err
 	}
-	if got := sum.ByState[batch.Submitted]; got != n {
-		return Side{}, fmt.Errorf("dispatch: %d of %d submitted (%v)", got, n, sum.ByState)
+	if got := run.Sum.ByState[batch.Submitted]; got != n {
+		return Side{}, fmt.Errorf("dispatch: %d of %d submitted (%v)", got, n, run.Sum.ByState)
 	}
-	return Side{Elapsed: elapsed, Items: n, CPU: lastCPU}, nil
+	return Side{Elapsed: run.Elapsed, Items: n, CPU: run.CPU}, nil
 }
 
 // DispatchBaseline sends the same signed create requests with the TeemoPay
@@ -265,18 +262,19 @@ func RateRun(ctx context.Context, dir string, n, refuseAbove int) (Side, error) 
 	if refuseAbove > 0 {
 		ts.Kit().SetFaults(sandboxkit.Faults{RateLimitPerSecond: refuseAbove})
 	}
-	elapsed, sum, stats, err := dispatchRun(ctx, ts, dir, "R", n,
+	run, err := dispatchRun(ctx, ts, dir, "R", n,
 		batch.PoolConfig{RatePerSecond: RateLimit, Burst: RateBurst, Concurrency: Concurrency})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return Side{}, err
 	}
+	sum := run.Sum
 	sent := sum.ByState[batch.Submitted] + sum.ByState[batch.Succeeded]
-	return Side{Elapsed: elapsed, Items: sent, Extra: map[string]float64{
+	return Side{Elapsed: run.Elapsed, Items: sent, Extra: map[string]float64{
 		"sent":           float64(sent),
 		"failed":         float64(sum.ByState[batch.Failed]),
 		"left":           float64(sum.Left),
 		"in_doubt":       float64(sum.InDoubt),
-		"rate_limited":   float64(stats.RateLimited),
+		"rate_limited":   float64(run.Stats.RateLimited),
 		"max_per_second": float64(ts.MaxPerSecond()),
 		"max_calendar":   float64(ts.MaxPerCalendarSecond()),
 	}}, err
