@@ -159,7 +159,7 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 	}
 	rc := reconcile.NewReceiver(j, map[string]providers.Provider{teemopay.Name: prov},
 		reconcile.ReceiverOptions{Now: func() time.Time { return at }})
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	err = each(n, width, func(i int) error {
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/teemopay", bytes.NewReader(hooks[i].body))
 		req.Header = hooks[i].header
@@ -170,7 +170,7 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 		}
 		return nil
 	})
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), cpuTime()-cpu
 	if err != nil {
 		return Side{}, err
 	}
@@ -186,7 +186,7 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 	if paid != n {
 		return Side{}, fmt.Errorf("webhooks: %d of %d payouts succeeded in the journal", paid, n)
 	}
-	return Side{Elapsed: elapsed, Items: n}, nil
+	return Side{Elapsed: elapsed, Items: n, CPU: cpu}, nil
 }
 
 // WebhookBaseline verifies the same callbacks with the provider's bare
@@ -203,7 +203,7 @@ func WebhookBaseline(_ context.Context, dir string, n int) (Side, error) {
 
 // webhookVerify is WebhookBaseline after the setup (only this is timed).
 func webhookVerify(prov providers.Provider, hooks []webhook, at time.Time, width int) (Side, error) {
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	err := each(len(hooks), width, func(i int) error {
 		res, err := prov.ParseWebhook(providers.WebhookRequest{Header: hooks[i].header, Body: hooks[i].body, Received: at})
 		if err == nil && len(res.Events) != 1 {
@@ -214,7 +214,7 @@ func webhookVerify(prov providers.Provider, hooks []webhook, at time.Time, width
 	if err != nil {
 		return Side{}, err
 	}
-	return Side{Elapsed: time.Since(start), Items: len(hooks)}, nil
+	return Side{Elapsed: time.Since(start), Items: len(hooks), CPU: cpuTime() - cpu}, nil
 }
 
 // webhookVerifyHTTP is the baseline with the same in-process HTTP handling
@@ -236,7 +236,7 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 		}
 		res.Ack.Write(w)
 	})
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	err := each(len(hooks), width, func(i int) error {
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/teemopay", bytes.NewReader(hooks[i].body))
 		req.Header = hooks[i].header
@@ -250,5 +250,5 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 	if err != nil {
 		return Side{}, err
 	}
-	return Side{Elapsed: time.Since(start), Items: len(hooks)}, nil
+	return Side{Elapsed: time.Since(start), Items: len(hooks), CPU: cpuTime() - cpu}, nil
 }

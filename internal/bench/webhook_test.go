@@ -37,6 +37,7 @@ func BenchmarkWebhook(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(s.PerSecond(), "webhooks/s")
+				b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
 			}
 		})
 		b.Run(fmt.Sprintf("base-%d", width), func(b *testing.B) {
@@ -46,6 +47,7 @@ func BenchmarkWebhook(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(s.PerSecond(), "webhooks/s")
+				b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
 			}
 		})
 		b.Run(fmt.Sprintf("base-http-%d", width), func(b *testing.B) {
@@ -55,6 +57,7 @@ func BenchmarkWebhook(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(s.PerSecond(), "webhooks/s")
+				b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
 			}
 		})
 	}
