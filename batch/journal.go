@@ -24,12 +24,11 @@ var (
 	bktOpen        = []byte("open")        // payout_id -> its state while not final ("" in older journals)
 	bktTransitions = []byte("transitions") // sequence (8 bytes BE) -> Transition
 	bktEvents      = []byte("events")      // provider, 0, event id -> Event
-	bktReplay      = []byte("replay")      // replay key -> time
 	bktRefs        = []byte("refs")        // provider, 0, provider id or session id -> payout_id
 	bktRejects     = []byte("rejects")     // batch id, 0, row -> RejectedRow (invalid or duplicate rows)
 	bktMail        = []byte("mail")        // message id -> QueuedMail
 	allBuckets     = [][]byte{bktMeta, bktBatches, bktBatchSHA, bktItems, bktBatchItems, bktOpen, bktTransitions,
-		bktEvents, bktReplay, bktRefs, bktRejects, bktMail}
+		bktEvents, bktRefs, bktRejects, bktMail}
 )
 
 const schemaVersion = "1"

@@ -2,6 +2,8 @@ package batch
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,32 +22,67 @@ type Event struct {
 	// not (unexpected payout, duplicate notice, refused transition).
 	Applied bool   `json:"applied"`
 	Note    string `json:"note,omitempty"`
+	// ReplayKeys are the replay keys (TeemoPay nonces) of the deliveries
+	// that brought this event. A replay is a request sent again verbatim:
+	// its body is the signed one, so its event is this one, and its key is
+	// one of these. Kept with the event rather than in an index of their
+	// own: random keys (a nonce) would dirty a page of such an index for
+	// every webhook, where events are written in the order they come.
+	ReplayKeys []string `json:"replay_keys,omitempty"`
+}
+
+// seenEvent is what a delivery needs of an event stored before it.
+type seenEvent struct {
+	Applied    bool     `json:"applied"`
+	Note       string   `json:"note"`
+	ReplayKeys []string `json:"replay_keys"`
+}
+
+// keyedEvent returns ev with replayKey among its keys ("" adds none).
+func keyedEvent(ev Event, replayKey string) Event {
+	if replayKey != "" {
+		ev.ReplayKeys = append(ev.ReplayKeys[:len(ev.ReplayKeys):len(ev.ReplayKeys)], replayKey)
+	}
+	return ev
+}
+
+// redelivered handles a delivery of an event already stored under k, with
+// the delivery's replay key: a key seen before is a replay (nothing
+// stored), a new one is kept with the event, so that a replay of this
+// delivery is known too.
+func redelivered(events *bolt.Bucket, k, raw []byte, replayKey string) (seen seenEvent, replay bool, err error) {
+	if err := json.Unmarshal(raw, &seen); err != nil {
+		return seen, false, fmt.Errorf("event %s: %w", k, err)
+	}
+	if replayKey == "" {
+		return seen, false, nil
+	}
+	if slices.Contains(seen.ReplayKeys, replayKey) {
+		return seen, true, nil
+	}
+	var ev Event
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		return seen, false, fmt.Errorf("event %s: %w", k, err)
+	}
+	ev = keyedEvent(ev, replayKey)
+	return seen, false, putJSON(events, k, &ev)
 }
 
 // RecordEvent stores an event unless one with the same provider and id is
 // already stored, and reports whether it is new. A replay key (TeemoPay
-// nonce), when given, must be new too: a reused one returns seen=false,
-// replay=true and stores nothing.
+// nonce), when given, must be new to the event: a key it was delivered
+// with before returns isNew=false, replay=true and stores nothing.
 func (j *Journal) RecordEvent(ev Event, replayKey string) (isNew, replay bool, err error) {
 	err = j.batch(func(tx *bolt.Tx) error {
 		isNew, replay = false, false
-		if replayKey != "" {
-			rb := tx.Bucket(bktReplay)
-			if rb.Get([]byte(replayKey)) != nil {
-				replay = true
-				return nil
-			}
-			ts, _ := ev.Received.MarshalText()
-			if err := rb.Put([]byte(replayKey), ts); err != nil {
-				return err
-			}
-		}
 		b := tx.Bucket(bktEvents)
 		k := refKey(ev.Provider, ev.ID)
-		if b.Get(k) != nil {
-			return nil
+		if raw := b.Get(k); raw != nil {
+			_, replay, err = redelivered(b, k, raw, replayKey)
+			return err
 		}
 		isNew = true
+		ev := keyedEvent(ev, replayKey)
 		return putJSON(b, k, &ev)
 	})
 	return isNew, replay, err

@@ -20,8 +20,12 @@ import (
 // (row keys, sequence numbers, payout_ids of a file), so pages filled in
 // order ended half empty and stayed so: the items of a file took twice
 // their size. An item that grows later (its state, the provider's status)
-// still splits its page, as it would at 0.5.
-var appendBuckets = [][]byte{bktItems, bktBatchItems, bktOpen, bktTransitions, bktRejects}
+// still splits its page, as it would at 0.5. Events and their facts are
+// keyed by the provider's event id, which for TeemoPay starts with the
+// payout_id, and callbacks come about in the order the payouts went out:
+// at 0.5, a storm of 20,000 webhooks allocated a fifth more pages (139 MB
+// against 110-116 MB) and split pages 23,000 times against 14,500.
+var appendBuckets = [][]byte{bktItems, bktBatchItems, bktOpen, bktTransitions, bktRejects, bktEvents, bktEventFacts}
 
 // tuneFill sets FillPercent on the append-mostly buckets of a write
 // transaction. bbolt keeps one Bucket per name and transaction and reads

@@ -140,6 +140,11 @@ func TestSecondOpenFailsFast(t *testing.T) {
 	}
 }
 
+// TestEventsAndReplay: a replay is an event delivered again with a replay
+// key it came with before (a request sent again verbatim); a new key is a
+// duplicate delivery, and its key is known from then on. A key reused on
+// another event is not a replay: only a signed body makes an event, and
+// TeemoPay keeps nonces unique for 24 hours, not forever.
 func TestEventsAndReplay(t *testing.T) {
 	j := batchtest.Journal(t, nil)
 	ev := batch.Event{Provider: "teemopay", ID: "e1", Body: []byte(`{}`), Received: time.Now()}
@@ -147,14 +152,25 @@ func TestEventsAndReplay(t *testing.T) {
 	if err != nil || !isNew || replay {
 		t.Fatalf("first: %v %v %v", isNew, replay, err)
 	}
+	isNew, replay, _ = j.RecordEvent(ev, "teemopay:n1")
+	if isNew || !replay {
+		t.Fatalf("replayed: new=%v replay=%v", isNew, replay)
+	}
 	isNew, replay, _ = j.RecordEvent(ev, "teemopay:n2")
 	if isNew || replay {
 		t.Fatalf("duplicate delivery with a fresh nonce: new=%v replay=%v", isNew, replay)
 	}
+	isNew, replay, _ = j.RecordEvent(ev, "teemopay:n2")
+	if isNew || !replay {
+		t.Fatalf("duplicate delivery replayed: new=%v replay=%v", isNew, replay)
+	}
+	if got, _, _ := j.Event("teemopay", "e1"); len(got.ReplayKeys) != 2 {
+		t.Fatalf("replay keys %q, want both deliveries'", got.ReplayKeys)
+	}
 	ev.ID = "e2"
 	isNew, replay, _ = j.RecordEvent(ev, "teemopay:n1")
-	if isNew || !replay {
-		t.Fatalf("reused nonce: new=%v replay=%v", isNew, replay)
+	if !isNew || replay {
+		t.Fatalf("another event with a nonce seen before: new=%v replay=%v", isNew, replay)
 	}
 }
 

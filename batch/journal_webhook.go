@@ -21,6 +21,15 @@ type Receipt struct {
 	Facts []EventFact
 }
 
+// key returns the replay key that goes with event i: the receipt's, with
+// the first event.
+func (r Receipt) key(i int) string {
+	if i == 0 {
+		return r.ReplayKey
+	}
+	return ""
+}
+
 // Judged is what the receiver's rules made of one new event inside
 // Receive's transaction.
 type Judged struct {
@@ -74,18 +83,7 @@ func (j *Journal) Receive(r Receipt, judge func(tx *EventTx, i int) (Judged, err
 	}
 	err = j.batch(func(tx *bolt.Tx) error {
 		replay, out = false, make([]Received, len(r.Events))
-		if r.ReplayKey != "" {
-			rb := tx.Bucket(bktReplay)
-			if rb.Get([]byte(r.ReplayKey)) != nil {
-				replay = true
-				return nil
-			}
-			ts, _ := r.Events[0].Received.MarshalText()
-			if err := rb.Put([]byte(r.ReplayKey), ts); err != nil {
-				return err
-			}
-		}
-		return j.receive(tx, r, judge, out, pre)
+		return j.receive(tx, r, judge, out, pre, &replay)
 	})
 	if err != nil {
 		return false, nil, err
@@ -93,7 +91,7 @@ func (j *Journal) Receive(r Receipt, judge func(tx *EventTx, i int) (Judged, err
 	return replay, out, nil
 }
 
-func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Judged, error), out []Received, pre *prepared) error {
+func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Judged, error), out []Received, pre *prepared, replay *bool) error {
 	events := tx.Bucket(bktEvents)
 	facts, err := tx.CreateBucketIfNotExists(bktEventFacts)
 	if err != nil {
@@ -104,12 +102,15 @@ func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Jud
 	for i, ev := range r.Events {
 		k := refKey(ev.Provider, ev.ID)
 		if raw := events.Get(k); raw != nil {
-			var seen struct {
-				Applied bool   `json:"applied"`
-				Note    string `json:"note"`
+			seen, isReplay, err := redelivered(events, k, raw, r.key(i))
+			if err != nil {
+				return err
 			}
-			if err := json.Unmarshal(raw, &seen); err != nil {
-				return fmt.Errorf("event %s %s: %w", ev.Provider, ev.ID, err)
+			if isReplay {
+				// The replay key goes with the first event, so nothing of
+				// the receipt is stored yet.
+				*replay = true
+				return nil
 			}
 			out[i] = Received{Done: seen.Applied || seen.Note != "", Applied: seen.Applied, Note: seen.Note}
 			later = later || !out[i].Done
@@ -124,6 +125,7 @@ func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Jud
 		}
 		if later || jd.Later {
 			later = true
+			ev := keyedEvent(ev, r.key(i))
 			if err := putJSON(events, k, &ev); err != nil {
 				return err
 			}
@@ -206,7 +208,7 @@ func (pre *prepared) encode(r Receipt, i int, jd Judged) (event, fact []byte, er
 }
 
 func encodeEvent(r Receipt, i int, jd Judged) (event, fact []byte, err error) {
-	ev, f := r.Events[i], r.Facts[i]
+	ev, f := keyedEvent(r.Events[i], r.key(i)), r.Facts[i]
 	ev.Applied, ev.Note = jd.Applied, jd.Note
 	f.Applied, f.Note, f.Received = jd.Applied, jd.Note, ev.Received
 	if event, err = json.Marshal(&ev); err != nil {

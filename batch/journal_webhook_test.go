@@ -3,6 +3,7 @@ package batch_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -94,6 +95,14 @@ func TestReceiveOneTransaction(t *testing.T) {
 	_, got, err = j.Receive(r2, func(*batch.EventTx, int) (batch.Judged, error) { called = true; return batch.Judged{}, nil })
 	if err != nil || called || got[0].New || !got[0].Done || !got[0].Applied {
 		t.Fatalf("duplicate: %+v judged %v err %v", got, called, err)
+	}
+	// That delivery replayed: refused by its own key, kept with the event.
+	replay, _, err = j.Receive(r2, func(*batch.EventTx, int) (batch.Judged, error) { called = true; return batch.Judged{}, nil })
+	if err != nil || !replay || called {
+		t.Fatalf("duplicate replayed: replay %v judged %v err %v", replay, called, err)
+	}
+	if ev, _, _ := j.Event("teemopay", "e1"); !slices.Equal(ev.ReplayKeys, []string{"teemopay:n1", "teemopay:n2"}) {
+		t.Errorf("event's replay keys %q, want both deliveries'", ev.ReplayKeys)
 	}
 	// A late failure after success: not on the graph, kept with a note.
 	r3 := receipt("p1", "e2", "", providers.Failed)

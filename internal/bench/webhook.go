@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -35,6 +36,20 @@ const WebhookConcurrency = 128
 type webhook struct {
 	header http.Header
 	body   []byte
+}
+
+// callbackURL is where the webhook stage delivers: the receiver's route.
+var callbackURL = &url.URL{Path: "/webhooks/teemopay"}
+
+// request returns w as the request a server hands its handler: a parsed
+// request with its body to read. (httptest.NewRequest would parse w from
+// its wire form through a fresh 4 KB reader each time, which a server does
+// once per connection: a third of the stage's allocations, not the
+// receiver's.)
+func (w webhook) request() *http.Request {
+	return &http.Request{Method: http.MethodPost, URL: callbackURL, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: w.header, Body: io.NopCloser(bytes.NewReader(w.body)), ContentLength: int64(len(w.body)),
+		Host: "payrun.example", RemoteAddr: "192.0.2.1:1234", RequestURI: callbackURL.Path}
 }
 
 // webhookSetup makes a TeemoPay client (fresh credentials under dir), n
@@ -161,8 +176,7 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 		reconcile.ReceiverOptions{Now: func() time.Time { return at }})
 	start, cpu := time.Now(), cpuTime()
 	err = each(n, width, func(i int) error {
-		req := httptest.NewRequest(http.MethodPost, "/webhooks/teemopay", bytes.NewReader(hooks[i].body))
-		req.Header = hooks[i].header
+		req := hooks[i].request()
 		rec := httptest.NewRecorder()
 		rc.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != teemopay.AckBody {
@@ -238,8 +252,7 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 	})
 	start, cpu := time.Now(), cpuTime()
 	err := each(len(hooks), width, func(i int) error {
-		req := httptest.NewRequest(http.MethodPost, "/webhooks/teemopay", bytes.NewReader(hooks[i].body))
-		req.Header = hooks[i].header
+		req := hooks[i].request()
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code != http.StatusOK {
