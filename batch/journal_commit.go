@@ -27,12 +27,15 @@ const maxGroup = 1000
 // A group that already holds lingerFull writes commits at once: the sync
 // is spread thin enough, and lingering on would only gather every writer
 // in flight into one group, so that no write is prepared while the group
-// commits (a storm of 128 webhooks in flight went from groups of ~117,
-// 14,000 a second, to groups of ~57 and 17,600 a second).
+// commits. A storm of 20,000 webhooks, 128 in flight (BenchmarkWebhook):
+// lingering to the end made groups of ~117 and 14,000 a second; stopping
+// at 32, groups of ~57 and 17,600 a second. 64 against 32, alternating
+// runs of payrun bench --stages webhook: 25,800, 26,800 and 22,300 a second
+// against 24,100, 21,100 and 20,000.
 const (
 	lingerGap  = 1000 * time.Microsecond
 	lingerMax  = 3 * time.Millisecond
-	lingerFull = 32
+	lingerFull = 64
 )
 
 // committer is the journal's group commit. One goroutine takes every write
