@@ -17,7 +17,8 @@ const maxGroup = 1000
 // A group first takes every write already waiting; while it holds fewer
 // than lingerFull it lingers, taking writes until none arrives for
 // lingerGap, or for at most lingerMax. Every transaction's sync and page
-// writes cost CPU (two fdatasyncs, about 150 µs of CPU each on the
+// writes cost CPU (two fdatasyncs, about 150 µs of CPU each in a CPU
+// profile of BenchmarkWebhook on the
 // benchmark machine), so a trickle of writers (the dispatcher's workers) is
 // cheaper in fewer, larger groups; a lone write waits one gap. Measured on
 // the dispatcher (BenchmarkDispatch, 16 requests in flight): a fixed 500 µs
@@ -29,7 +30,8 @@ const maxGroup = 1000
 // in flight into one group, so that no write is prepared while the group
 // commits. A storm of 20,000 webhooks, 128 in flight (BenchmarkWebhook):
 // lingering to the end made groups of ~117 and 14,000 a second; stopping
-// at 32, groups of ~57 and 17,600 a second. 64 against 32, alternating
+// at 32, groups of ~57 and 17,600 a second (group sizes from temporary
+// instrumentation). 64 against 32, alternating
 // runs of payrun bench --stages webhook: 25,800, 26,800 and 22,300 a second
 // against 24,100, 21,100 and 20,000.
 const (

@@ -81,9 +81,10 @@ func (j *Journal) Receive(r Receipt, judge func(tx *EventTx, i int) (Judged, err
 	if err != nil {
 		return false, nil, err
 	}
-	err = j.batch(func(tx *bolt.Tx) error {
-		replay, out = false, make([]Received, len(r.Events))
-		return j.receive(tx, r, judge, out, pre, &replay)
+	err = j.batch(func(tx *bolt.Tx) (err error) {
+		out = make([]Received, len(r.Events))
+		replay, err = j.receive(tx, r, judge, out, pre)
+		return err
 	})
 	if err != nil {
 		return false, nil, err
@@ -91,11 +92,13 @@ func (j *Journal) Receive(r Receipt, judge func(tx *EventTx, i int) (Judged, err
 	return replay, out, nil
 }
 
-func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Judged, error), out []Received, pre *prepared, replay *bool) error {
+// receive is Receive's transaction; it reports a replay having stored
+// nothing.
+func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Judged, error), out []Received, pre *prepared) (replay bool, err error) {
 	events := tx.Bucket(bktEvents)
 	facts, err := tx.CreateBucketIfNotExists(bktEventFacts)
 	if err != nil {
-		return err
+		return false, err
 	}
 	etx := &EventTx{tx: tx, now: j.now().UTC(), warm: pre.items}
 	later := false
@@ -104,13 +107,12 @@ func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Jud
 		if raw := events.Get(k); raw != nil {
 			seen, isReplay, err := redelivered(events, k, raw, r.key(i))
 			if err != nil {
-				return err
+				return false, err
 			}
 			if isReplay {
 				// The replay key goes with the first event, so nothing of
 				// the receipt is stored yet.
-				*replay = true
-				return nil
+				return true, nil
 			}
 			out[i] = Received{Done: seen.Applied || seen.Note != "", Applied: seen.Applied, Note: seen.Note}
 			later = later || !out[i].Done
@@ -120,30 +122,30 @@ func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Jud
 		var jd Judged
 		if !later {
 			if jd, err = judge(etx, i); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if later || jd.Later {
 			later = true
 			ev := keyedEvent(ev, r.key(i))
 			if err := putJSON(events, k, &ev); err != nil {
-				return err
+				return false, err
 			}
 			continue
 		}
 		rawEv, rawFact, err := pre.encode(r, i, jd)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := events.Put(k, rawEv); err != nil {
-			return err
+			return false, err
 		}
 		if err := facts.Put(k, rawFact); err != nil {
-			return err
+			return false, err
 		}
 		out[i] = Received{New: true, Done: true, Applied: jd.Applied, Note: jd.Note}
 	}
-	return nil
+	return false, nil
 }
 
 // prepared is the CPU work of a receipt done before its write
