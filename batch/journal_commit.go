@@ -18,9 +18,9 @@ const maxGroup = 1000
 // than lingerFull it lingers, taking writes until none arrives for
 // lingerGap, or for at most lingerMax. Every transaction's sync and page
 // writes cost CPU (two fdatasyncs, about 150 µs of CPU each in a CPU
-// profile of BenchmarkWebhook on the
-// benchmark machine), so a trickle of writers (the dispatcher's workers) is
-// cheaper in fewer, larger groups; a lone write waits one gap. Measured on
+// profile of BenchmarkWebhook on the benchmark machine), so a trickle of
+// writers (the dispatcher's workers) is cheaper in fewer, larger groups; a
+// lone write waits one gap. Measured on
 // the dispatcher (BenchmarkDispatch, 16 requests in flight): a fixed 500 µs
 // window made groups of ~4 writes and 580-600 µs of CPU a payout; lingering
 // up to 3 ms while writes keep coming, 530-570 µs.
