@@ -28,7 +28,7 @@ var (
 	bktRejects     = []byte("rejects")     // batch id, 0, row -> RejectedRow (invalid or duplicate rows)
 	bktMail        = []byte("mail")        // message id -> QueuedMail
 	allBuckets     = [][]byte{bktMeta, bktBatches, bktBatchSHA, bktItems, bktBatchItems, bktOpen, bktTransitions,
-		bktEvents, bktRefs, bktRejects, bktMail}
+		bktEvents, bktRefs, bktRejects, bktMail, bktEventFacts, bktQueue}
 )
 
 const schemaVersion = "1"

@@ -20,7 +20,10 @@ type Event struct {
 	Body     []byte    `json:"body"`
 	// Applied says the event's fact was applied to its item; Note says why
 	// not (unexpected payout, duplicate notice, refused transition).
-	Applied bool   `json:"applied"`
+	// Neither is set while the event waits in the queue (ApplyQueued).
+	// They are the event's fact's (EventFact), filled in by Event and
+	// Events: the raw event is written once, when it is received.
+	Applied bool   `json:"applied,omitempty"`
 	Note    string `json:"note,omitempty"`
 	// ReplayKeys are the replay keys (TeemoPay nonces) of the deliveries
 	// that brought this event. A replay is a request sent again verbatim:
@@ -29,13 +32,6 @@ type Event struct {
 	// own: random keys (a nonce) would dirty a page of such an index for
 	// every webhook, where events are written in the order they come.
 	ReplayKeys []string `json:"replay_keys,omitempty"`
-}
-
-// seenEvent is what a delivery needs of an event stored before it.
-type seenEvent struct {
-	Applied    bool     `json:"applied"`
-	Note       string   `json:"note"`
-	ReplayKeys []string `json:"replay_keys"`
 }
 
 // keyedEvent returns ev with replayKey among its keys ("" adds none).
@@ -50,71 +46,77 @@ func keyedEvent(ev Event, replayKey string) Event {
 // the delivery's replay key: a key seen before is a replay (nothing
 // stored), a new one is kept with the event, so that a replay of this
 // delivery is known too.
-func redelivered(events *bolt.Bucket, k, raw []byte, replayKey string) (seen seenEvent, replay bool, err error) {
-	if err := json.Unmarshal(raw, &seen); err != nil {
-		return seen, false, fmt.Errorf("event %s: %w", k, err)
-	}
+func redelivered(events *bolt.Bucket, k, raw []byte, replayKey string) (replay bool, err error) {
 	if replayKey == "" {
-		return seen, false, nil
+		return false, nil
+	}
+	var seen struct {
+		ReplayKeys []string `json:"replay_keys"`
+	}
+	if err := json.Unmarshal(raw, &seen); err != nil {
+		return false, fmt.Errorf("event %s: %w", k, err)
 	}
 	if slices.Contains(seen.ReplayKeys, replayKey) {
-		return seen, true, nil
+		return true, nil
 	}
 	var ev Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
-		return seen, false, fmt.Errorf("event %s: %w", k, err)
+		return false, fmt.Errorf("event %s: %w", k, err)
 	}
 	ev = keyedEvent(ev, replayKey)
-	return seen, false, putJSON(events, k, &ev)
-}
-
-// RecordEvent stores an event unless one with the same provider and id is
-// already stored, and reports whether it is new. A replay key (TeemoPay
-// nonce), when given, must be new to the event: a key it was delivered
-// with before returns isNew=false, replay=true and stores nothing.
-func (j *Journal) RecordEvent(ev Event, replayKey string) (isNew, replay bool, err error) {
-	err = j.batch(func(tx *bolt.Tx) error {
-		isNew, replay = false, false
-		b := tx.Bucket(bktEvents)
-		k := refKey(ev.Provider, ev.ID)
-		if raw := b.Get(k); raw != nil {
-			_, replay, err = redelivered(b, k, raw, replayKey)
-			return err
-		}
-		isNew = true
-		ev := keyedEvent(ev, replayKey)
-		return putJSON(b, k, &ev)
-	})
-	return isNew, replay, err
-}
-
-// MarkEvent records what became of an event.
-func (j *Journal) MarkEvent(provider, id string, applied bool, note string) error {
-	return j.batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktEvents)
-		k := refKey(provider, id)
-		var ev Event
-		ok, err := getJSON(b, k, &ev)
-		if err != nil || !ok {
-			return err
-		}
-		ev.Applied, ev.Note = applied, note
-		return putJSON(b, k, &ev)
-	})
+	return false, putJSON(events, k, &ev)
 }
 
 // Events calls fn for every stored event.
 func (j *Journal) Events(fn func(Event)) error {
 	return j.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktEvents).ForEach(func(_, v []byte) error {
-			var ev Event
-			if err := json.Unmarshal(v, &ev); err != nil {
+		facts := tx.Bucket(bktEventFacts)
+		return tx.Bucket(bktEvents).ForEach(func(k, v []byte) error {
+			ev, err := eventAt(facts, k, v)
+			if err != nil {
 				return err
 			}
 			fn(ev)
 			return nil
 		})
 	})
+}
+
+// Event returns one stored event.
+func (j *Journal) Event(provider, id string) (ev Event, ok bool, err error) {
+	err = j.db.View(func(tx *bolt.Tx) error {
+		k := refKey(provider, id)
+		v := tx.Bucket(bktEvents).Get(k)
+		if ok = v != nil; !ok {
+			return nil
+		}
+		ev, err = eventAt(tx.Bucket(bktEventFacts), k, v)
+		return err
+	})
+	return ev, ok, err
+}
+
+// eventAt decodes the event stored under k as v, with what became of it
+// from its fact, if it has one (facts may be nil).
+func eventAt(facts *bolt.Bucket, k, v []byte) (Event, error) {
+	var ev Event
+	if err := json.Unmarshal(v, &ev); err != nil {
+		return ev, fmt.Errorf("event %s: %w", k, err)
+	}
+	if facts == nil {
+		return ev, nil
+	}
+	if raw := facts.Get(k); raw != nil {
+		var f struct {
+			Applied bool   `json:"applied"`
+			Note    string `json:"note"`
+		}
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return ev, fmt.Errorf("event fact %s: %w", k, err)
+		}
+		ev.Applied, ev.Note = f.Applied, f.Note
+	}
+	return ev, nil
 }
 
 // QueuedMail is a message waiting to be delivered.

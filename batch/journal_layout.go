@@ -26,7 +26,7 @@ import (
 // at 0.5, a storm of 20,000 webhooks allocated a fifth more pages (139 MB
 // against 110-116 MB) and split pages 23,000 times against 14,500 (bbolt's
 // TxStats, printed by temporary instrumentation of the committer).
-var appendBuckets = [][]byte{bktItems, bktBatchItems, bktOpen, bktTransitions, bktRejects, bktEvents, bktEventFacts}
+var appendBuckets = [][]byte{bktItems, bktBatchItems, bktOpen, bktTransitions, bktRejects, bktEvents, bktEventFacts, bktQueue}
 
 // tuneFill sets FillPercent on the append-mostly buckets of a write
 // transaction. bbolt keeps one Bucket per name and transaction and reads

@@ -8,9 +8,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// bktEventFacts holds what each verified event said (provider, 0, event id
-// -> EventFact). It is created on first use, so journals written before it
-// existed open unchanged.
+// bktEventFacts holds what each applied event said (provider, 0, event id
+// -> EventFact). Journals written before it existed get it when opened for
+// writing; a read-only reader of one finds none.
 var bktEventFacts = []byte("event_facts")
 
 // EventFact is what a verified provider event said, as the receiver read
@@ -22,46 +22,19 @@ type EventFact struct {
 	EventID         string           `json:"event_id"`
 	Status          providers.Status `json:"status"`
 	DuplicateNotice bool             `json:"duplicate_notice,omitempty"`
-	// Applied and Note mirror the event's (set by MarkEventFact).
+	// Applied and Note mirror the event's (set when it is applied).
 	Applied  bool      `json:"applied"`
 	Note     string    `json:"note,omitempty"`
 	Received time.Time `json:"received"`
 }
 
-// Event returns one stored event.
-func (j *Journal) Event(provider, id string) (Event, bool, error) {
-	var ev Event
-	var ok bool
-	err := j.db.View(func(tx *bolt.Tx) error {
-		var err error
-		ok, err = getJSON(tx.Bucket(bktEvents), refKey(provider, id), &ev)
-		return err
-	})
-	return ev, ok, err
-}
-
-// MarkEventFact records what became of an event (as MarkEvent) and the
-// fact it carried, in one transaction. f.Applied, f.Note and f.Received
-// are filled in from the event.
+// MarkEventFact records what became of an event ApplyQueued left for
+// later, and the fact it carried, in one transaction; the next ApplyQueued
+// takes it off the queue. f.Applied, f.Note and f.Received are filled in
+// from the event.
 func (j *Journal) MarkEventFact(applied bool, note string, f EventFact) error {
 	return j.batch(func(tx *bolt.Tx) error {
-		k := refKey(f.Provider, f.EventID)
-		b := tx.Bucket(bktEvents)
-		var ev Event
-		ok, err := getJSON(b, k, &ev)
-		if err != nil || !ok {
-			return err
-		}
-		ev.Applied, ev.Note = applied, note
-		f.Applied, f.Note, f.Received = applied, note, ev.Received
-		if err := putJSON(b, k, &ev); err != nil {
-			return err
-		}
-		fb, err := tx.CreateBucketIfNotExists(bktEventFacts)
-		if err != nil {
-			return err
-		}
-		return putJSON(fb, k, &f)
+		return markEvent(tx.Bucket(bktEvents), tx.Bucket(bktEventFacts), refKey(f.Provider, f.EventID), applied, note, f)
 	})
 }
 

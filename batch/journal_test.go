@@ -147,30 +147,33 @@ func TestSecondOpenFailsFast(t *testing.T) {
 // TeemoPay keeps nonces unique for 24 hours, not forever.
 func TestEventsAndReplay(t *testing.T) {
 	j := batchtest.Journal(t, nil)
-	ev := batch.Event{Provider: "teemopay", ID: "e1", Body: []byte(`{}`), Received: time.Now()}
-	isNew, replay, err := j.RecordEvent(ev, "teemopay:n1")
-	if err != nil || !isNew || replay {
-		t.Fatalf("first: %v %v %v", isNew, replay, err)
+	r := func(id, key string) batch.Receipt {
+		return batch.Receipt{ReplayKey: key,
+			Events: []batch.Event{{Provider: "teemopay", ID: id, Body: []byte(`{}`), Received: time.Now()}},
+			Facts:  []batch.EventFact{{Provider: "teemopay", EventID: id}}}
 	}
-	isNew, replay, _ = j.RecordEvent(ev, "teemopay:n1")
-	if isNew || !replay {
-		t.Fatalf("replayed: new=%v replay=%v", isNew, replay)
+	replay, fresh, err := j.Persist(r("e1", "teemopay:n1"))
+	if err != nil || fresh != 1 || replay {
+		t.Fatalf("first: %d new, replay %v, %v", fresh, replay, err)
 	}
-	isNew, replay, _ = j.RecordEvent(ev, "teemopay:n2")
-	if isNew || replay {
-		t.Fatalf("duplicate delivery with a fresh nonce: new=%v replay=%v", isNew, replay)
+	replay, fresh, _ = j.Persist(r("e1", "teemopay:n1"))
+	if fresh != 0 || !replay {
+		t.Fatalf("replayed: %d new, replay %v", fresh, replay)
 	}
-	isNew, replay, _ = j.RecordEvent(ev, "teemopay:n2")
-	if isNew || !replay {
-		t.Fatalf("duplicate delivery replayed: new=%v replay=%v", isNew, replay)
+	replay, fresh, _ = j.Persist(r("e1", "teemopay:n2"))
+	if fresh != 0 || replay {
+		t.Fatalf("duplicate delivery with a fresh nonce: %d new, replay %v", fresh, replay)
+	}
+	replay, fresh, _ = j.Persist(r("e1", "teemopay:n2"))
+	if fresh != 0 || !replay {
+		t.Fatalf("duplicate delivery replayed: %d new, replay %v", fresh, replay)
 	}
 	if got, _, _ := j.Event("teemopay", "e1"); len(got.ReplayKeys) != 2 {
 		t.Fatalf("replay keys %q, want both deliveries'", got.ReplayKeys)
 	}
-	ev.ID = "e2"
-	isNew, replay, _ = j.RecordEvent(ev, "teemopay:n1")
-	if !isNew || replay {
-		t.Fatalf("another event with a nonce seen before: new=%v replay=%v", isNew, replay)
+	replay, fresh, _ = j.Persist(r("e2", "teemopay:n1"))
+	if fresh != 1 || replay {
+		t.Fatalf("another event with a nonce seen before: %d new, replay %v", fresh, replay)
 	}
 }
 

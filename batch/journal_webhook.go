@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -10,14 +9,21 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
+// bktQueue holds the events persisted and not applied yet, in the order
+// they were received (sequence, 8 bytes BE -> EventFact). The fact is
+// queued as it is recorded when the event is applied without a note, the
+// common judgement, so that ApplyQueued then writes it as it is.
+var bktQueue = []byte("event_queue")
+
 // Receipt is one verified provider notification, as the webhook receiver
-// hands it to Receive: its raw events in order, what each of them said,
+// hands it to Persist: its raw events in order, what each of them said,
 // and the replay key (TeemoPay's nonce) that goes with the first.
 type Receipt struct {
 	ReplayKey string
 	Events    []Event
 	// Facts holds one fact per event (Provider, EventID, Status,
-	// DuplicateNotice); Applied, Note and Received are filled in.
+	// DuplicateNotice); Received is filled in, Applied and Note are left
+	// to ApplyQueued.
 	Facts []EventFact
 }
 
@@ -30,211 +36,182 @@ func (r Receipt) key(i int) string {
 	return ""
 }
 
-// Judged is what the receiver's rules made of one new event inside
-// Receive's transaction.
+// Persist keeps a verified notification before it is acknowledged, in one
+// group-committed transaction: it refuses a replayed receipt (replay=true,
+// nothing stored), stores each raw event that is new and queues it for
+// ApplyQueued, in order. An event stored before (a duplicate delivery) is
+// neither stored nor queued again; a new replay key is kept with it. fresh
+// counts the new events. Persist returns once all of it is durable, so the
+// acknowledgement can follow.
+func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
+	if len(r.Facts) != len(r.Events) {
+		return false, 0, fmt.Errorf("receipt of %d events with %d facts", len(r.Events), len(r.Facts))
+	}
+	// Encoding is most of the CPU; done here, in parallel by each
+	// delivery, rather than in the group commit, which runs its writes one
+	// after the other.
+	events, facts := make([][]byte, len(r.Events)), make([][]byte, len(r.Events))
+	for i := range r.Events {
+		ev, f := keyedEvent(r.Events[i], r.key(i)), r.Facts[i]
+		ev.Applied, ev.Note = false, ""
+		f.Applied, f.Note, f.Received = true, "", ev.Received
+		if events[i], err = json.Marshal(&ev); err == nil {
+			facts[i], err = json.Marshal(&f)
+		}
+		if err != nil {
+			return false, 0, fmt.Errorf("event %s %s: %w", ev.Provider, ev.ID, err)
+		}
+	}
+	err = j.batch(func(tx *bolt.Tx) error {
+		replay, fresh = false, 0
+		stored, queue := tx.Bucket(bktEvents), tx.Bucket(bktQueue)
+		for i, ev := range r.Events {
+			k := refKey(ev.Provider, ev.ID)
+			if raw := stored.Get(k); raw != nil {
+				isReplay, err := redelivered(stored, k, raw, r.key(i))
+				if err != nil {
+					return err
+				}
+				if isReplay {
+					// The replay key goes with the first event, so nothing
+					// of the receipt is stored yet.
+					replay = true
+					return nil
+				}
+				continue
+			}
+			seq, err := queue.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := stored.Put(k, events[i]); err != nil {
+				return err
+			}
+			if err := queue.Put(u64(seq), facts[i]); err != nil {
+				return err
+			}
+			fresh++
+		}
+		return nil
+	})
+	if err != nil {
+		return false, 0, err
+	}
+	return replay, fresh, nil
+}
+
+// Judged is what the receiver's rules made of one queued event inside
+// ApplyQueued's transaction.
 type Judged struct {
-	// Later leaves the event stored but not marked, for the caller to apply
-	// after the commit: a provider call (the confirm rule) must never run
-	// inside a transaction. A judge that answers Later must not have
-	// written anything.
+	// Later leaves the event queued, and stops ApplyQueued there, for the
+	// caller to apply after the commit: a provider call (the confirm rule)
+	// must never run inside a transaction. A judge that answers Later must
+	// not have written anything.
 	Later   bool
 	Applied bool
 	Note    string
 }
 
-// Received is what Receive did with one event of a receipt.
-type Received struct {
-	// New says the event was not stored before this receipt.
-	New bool
-	// Done says nothing is left to do: the event was judged and marked in
-	// Receive's transaction, or an earlier delivery marked it. Otherwise the
-	// event is stored unmarked and the caller applies it.
-	Done    bool
-	Applied bool
-	Note    string
-}
-
-// Receive is the webhook receiver's common path in one group-committed
-// transaction: it refuses a replayed receipt (replay=true, nothing
-// stored), stores each raw event that is new, has judge apply it to its
-// item through tx (the state machine's rules, as Apply) and records the
-// event's fact, applied or noted. It returns once all of it is durable, so
-// the acknowledgement can follow.
+// ApplyQueued applies up to max queued events, oldest first, in one
+// transaction: judge applies each to its item through tx (the state
+// machine's rules), and the event is marked (applied, or kept with a
+// note), its fact recorded and the event leaves the queue, all in the same
+// commit, so that a crash applies an event either wholly or not at all,
+// and never twice.
 //
-// judge is called with the index of each new event, in order; once it
-// answers Later, the events after it are stored unmarked too, so that the
-// caller applies them in order. An event stored by an earlier delivery is
-// never judged here: marked, it is done (a duplicate delivery); unmarked,
-// it is the caller's (the delivery that stored it failed, or is applying
-// it now). judge may run more than once (a group commit re-runs a group
-// when one of its writes fails); it must not keep anything from one run to
-// the next except by event index. An error from judge fails the receipt
-// and nothing of it is stored.
-func (j *Journal) Receive(r Receipt, judge func(tx *EventTx, i int) (Judged, error)) (replay bool, out []Received, err error) {
-	if len(r.Facts) != len(r.Events) {
-		return false, nil, fmt.Errorf("receipt of %d events with %d facts", len(r.Events), len(r.Facts))
-	}
-	if len(r.Events) == 0 {
-		return false, nil, nil // nothing to keep, and the replay key goes with the first event
-	}
-	pre, err := j.prepare(r)
-	if err != nil {
-		return false, nil, err
-	}
-	err = j.batch(func(tx *bolt.Tx) (err error) {
-		out = make([]Received, len(r.Events))
-		replay, err = j.receive(tx, r, judge, out, pre)
-		return err
-	})
-	if err != nil {
-		return false, nil, err
-	}
-	return replay, out, nil
-}
-
-// receive is Receive's transaction; it reports a replay having stored
-// nothing.
-func (j *Journal) receive(tx *bolt.Tx, r Receipt, judge func(*EventTx, int) (Judged, error), out []Received, pre *prepared) (replay bool, err error) {
-	events := tx.Bucket(bktEvents)
-	facts, err := tx.CreateBucketIfNotExists(bktEventFacts)
-	if err != nil {
-		return false, err
-	}
-	etx := &EventTx{tx: tx, now: j.now().UTC(), warm: pre.items}
-	later := false
-	for i, ev := range r.Events {
-		k := refKey(ev.Provider, ev.ID)
-		if raw := events.Get(k); raw != nil {
-			seen, isReplay, err := redelivered(events, k, raw, r.key(i))
-			if err != nil {
-				return false, err
+// It stops at an event judge leaves for later and returns its fact: the
+// caller applies it outside the transaction and records it with
+// MarkEventFact, after which the next call takes it off the queue. n
+// counts the events that left the queue; n == 0 and later == nil means
+// the queue is empty. An error from judge fails the whole transaction and
+// nothing of it is kept.
+func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Judged, error)) (n int, later *EventFact, err error) {
+	err = j.update(func(tx *bolt.Tx) error {
+		n, later = 0, nil
+		queue, events, facts := tx.Bucket(bktQueue), tx.Bucket(bktEvents), tx.Bucket(bktEventFacts)
+		etx := &EventTx{tx: tx, now: j.now().UTC()}
+		var done [][]byte
+		c := queue.Cursor()
+		for qk, v := c.First(); qk != nil && n < max; qk, v = c.Next() {
+			var f EventFact
+			if err := json.Unmarshal(v, &f); err != nil {
+				return fmt.Errorf("queued event %x: %w", qk, err)
 			}
-			if isReplay {
-				// The replay key goes with the first event, so nothing of
-				// the receipt is stored yet.
-				return true, nil
-			}
-			out[i] = Received{Done: seen.Applied || seen.Note != "", Applied: seen.Applied, Note: seen.Note}
-			later = later || !out[i].Done
-			continue
-		}
-		out[i].New = true
-		var jd Judged
-		if !later {
-			if jd, err = judge(etx, i); err != nil {
-				return false, err
-			}
-		}
-		if later || jd.Later {
-			later = true
-			ev := keyedEvent(ev, r.key(i))
-			if err := putJSON(events, k, &ev); err != nil {
-				return false, err
-			}
-			continue
-		}
-		rawEv, rawFact, err := pre.encode(r, i, jd)
-		if err != nil {
-			return false, err
-		}
-		if err := events.Put(k, rawEv); err != nil {
-			return false, err
-		}
-		if err := facts.Put(k, rawFact); err != nil {
-			return false, err
-		}
-		out[i] = Received{New: true, Done: true, Applied: jd.Applied, Note: jd.Note}
-	}
-	return false, nil
-}
-
-// prepared is the CPU work of a receipt done before its write
-// transaction, in parallel by each delivery: a group commit runs its
-// writes one after the other on one goroutine, so whatever a write does
-// there, every delivery of the group waits for.
-type prepared struct {
-	// items are the items the events are most likely about, decoded
-	// (decoding an item is most of the CPU an event costs). The write
-	// transaction uses one only if its bytes are still the stored ones.
-	items []cachedItem
-	// events and facts are the events and facts encoded as applied without
-	// a note, the common judgement.
-	events, facts [][]byte
-}
-
-// prepare reads, in a read transaction of its own, the items of the
-// receipt's facts (by the provider's id, the session, the payout_id, as the
-// receiver looks them up) and encodes its events and facts as applied.
-func (j *Journal) prepare(r Receipt) (*prepared, error) {
-	pre := &prepared{events: make([][]byte, len(r.Events)), facts: make([][]byte, len(r.Events))}
-	for i := range r.Events {
-		var err error
-		if pre.events[i], pre.facts[i], err = encodeEvent(r, i, Judged{Applied: true}); err != nil {
-			return nil, err
-		}
-	}
-	err := j.db.View(func(tx *bolt.Tx) error {
-		items, refs := tx.Bucket(bktItems), tx.Bucket(bktRefs)
-		for _, f := range r.Facts {
-			key := []byte(f.Status.Refs.PayoutID)
-			for _, id := range []string{f.Status.Refs.ProviderID, f.Status.Refs.SessionID} {
-				if id == "" {
-					continue
-				}
-				if pid := refs.Get(refKey(f.Provider, id)); pid != nil {
-					key = append([]byte(nil), pid...)
-					break
-				}
-			}
-			raw := items.Get(key)
-			if raw == nil {
+			k := refKey(f.Provider, f.EventID)
+			if facts.Get(k) != nil {
+				// Applied by MarkEventFact after an earlier call left it.
+				done, n = append(done, qk), n+1
 				continue
 			}
-			c := cachedItem{raw: append([]byte(nil), raw...)}
-			if err := decodeItem(key, c.raw, &c.it); err != nil {
-				return fmt.Errorf("payout %s: %w", key, err)
+			jd, err := judge(etx, f)
+			if err != nil {
+				return err
 			}
-			pre.items = append(pre.items, c)
+			if jd.Later {
+				later = &f
+				break
+			}
+			if jd.Applied && jd.Note == "" {
+				err = facts.Put(k, append([]byte(nil), v...))
+			} else {
+				err = markEvent(events, facts, k, jd.Applied, jd.Note, f)
+			}
+			if err != nil {
+				return err
+			}
+			done, n = append(done, qk), n+1
+		}
+		for _, qk := range done {
+			if err := queue.Delete(qk); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
-	return pre, err
-}
-
-// encode returns event i and its fact as stored for the judgement jd.
-func (pre *prepared) encode(r Receipt, i int, jd Judged) (event, fact []byte, err error) {
-	if jd.Applied && jd.Note == "" {
-		return pre.events[i], pre.facts[i], nil
+	if err != nil {
+		return 0, nil, err
 	}
-	return encodeEvent(r, i, jd)
+	return n, later, nil
 }
 
-func encodeEvent(r Receipt, i int, jd Judged) (event, fact []byte, err error) {
-	ev, f := keyedEvent(r.Events[i], r.key(i)), r.Facts[i]
-	ev.Applied, ev.Note = jd.Applied, jd.Note
-	f.Applied, f.Note, f.Received = jd.Applied, jd.Note, ev.Received
-	if event, err = json.Marshal(&ev); err != nil {
-		return nil, nil, fmt.Errorf("event %s %s: %w", ev.Provider, ev.ID, err)
+// markEvent records what became of the event stored under k: its fact,
+// applied or kept with a note. f.Received, when zero, is the event's.
+func markEvent(events, facts *bolt.Bucket, k []byte, applied bool, note string, f EventFact) error {
+	raw := events.Get(k)
+	if raw == nil {
+		return fmt.Errorf("event %s %s: %w", f.Provider, f.EventID, ErrNotFound)
 	}
-	if fact, err = json.Marshal(&f); err != nil {
-		return nil, nil, fmt.Errorf("event %s %s: %w", ev.Provider, ev.ID, err)
+	if f.Received.IsZero() {
+		var ev struct {
+			Received time.Time `json:"received"`
+		}
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			return fmt.Errorf("event %s %s: %w", f.Provider, f.EventID, err)
+		}
+		f.Received = ev.Received
 	}
-	return event, fact, nil
+	f.Applied, f.Note = applied, note
+	return putJSON(facts, k, &f)
 }
 
-// cachedItem is an item decoded from raw, its stored bytes.
-type cachedItem struct {
-	raw []byte
-	it  Item
+// Queued returns how many persisted events wait to be applied.
+func (j *Journal) Queued() (int, error) {
+	n := 0
+	err := j.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bktQueue); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	return n, err
 }
 
-// EventTx is Receive's transaction, seen through what the receiver's rules
-// read and write: the same operations as the Journal's, inside one
+// EventTx is ApplyQueued's transaction, seen through what the receiver's
+// rules read and write: the same operations as the Journal's, inside one
 // transaction. It is valid only during the judge call it is passed to.
 type EventTx struct {
-	tx   *bolt.Tx
-	now  time.Time
-	warm []cachedItem
+	tx  *bolt.Tx
+	now time.Time
 }
 
 // Item returns one item by payout_id (ErrNotFound when there is none).
@@ -242,11 +219,6 @@ func (e *EventTx) Item(payoutID string) (Item, error) {
 	raw := e.tx.Bucket(bktItems).Get([]byte(payoutID))
 	if raw == nil {
 		return Item{}, fmt.Errorf("payout %s: %w", payoutID, ErrNotFound)
-	}
-	for i := range e.warm {
-		if c := &e.warm[i]; c.it.PayoutID == payoutID && bytes.Equal(c.raw, raw) {
-			return c.it, nil
-		}
 	}
 	var it Item
 	if err := decodeItem([]byte(payoutID), raw, &it); err != nil {

@@ -3,6 +3,7 @@ package batch_test
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -22,18 +23,49 @@ func receipt(id, eventID, key string, outcome providers.Outcome) batch.Receipt {
 }
 
 // applyJudge applies each event's status to its payout through tx.
-func applyJudge(r batch.Receipt) func(*batch.EventTx, int) (batch.Judged, error) {
-	return func(tx *batch.EventTx, i int) (batch.Judged, error) {
-		f := r.Facts[i]
-		ok, err := tx.ApplyStatus(f.Status.Refs.PayoutID, "webhook", f.Status)
-		if err != nil {
-			return batch.Judged{}, err
-		}
-		if !ok {
-			return batch.Judged{Note: "not applied"}, nil
-		}
-		return batch.Judged{Applied: true}, nil
+func applyJudge(tx *batch.EventTx, f batch.EventFact) (batch.Judged, error) {
+	ok, err := tx.ApplyStatus(f.Status.Refs.PayoutID, "webhook", f.Status)
+	if err != nil {
+		return batch.Judged{}, err
 	}
+	if !ok {
+		return batch.Judged{Note: "not applied"}, nil
+	}
+	return batch.Judged{Applied: true}, nil
+}
+
+// persist persists r and fails the test unless it is new and no replay.
+func persist(t *testing.T, j *batch.Journal, r batch.Receipt) {
+	t.Helper()
+	replay, fresh, err := j.Persist(r)
+	if err != nil || replay || fresh != len(r.Events) {
+		t.Fatalf("Persist = replay %v, %d new, %v; want %d new", replay, fresh, err, len(r.Events))
+	}
+}
+
+// applyAll applies the queue with judge and returns how many left it.
+func applyAll(t *testing.T, j *batch.Journal, judge func(*batch.EventTx, batch.EventFact) (batch.Judged, error)) int {
+	t.Helper()
+	total := 0
+	for {
+		n, later, err := j.ApplyQueued(100, judge)
+		if err != nil || later != nil {
+			t.Fatalf("ApplyQueued = %d, later %+v, %v", n, later, err)
+		}
+		if n == 0 {
+			return total
+		}
+		total += n
+	}
+}
+
+func queued(t *testing.T, j *batch.Journal) int {
+	t.Helper()
+	n, err := j.Queued()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func submitted(t *testing.T, j *batch.Journal, ids ...string) {
@@ -56,17 +88,24 @@ func eventState(t *testing.T, j *batch.Journal, id string) (stored, applied bool
 	return ok, ev.Applied, ev.Note
 }
 
-// TestReceiveOneTransaction: the event, its replay key, the item's change
-// through the graph, its transition and the event's fact are all there
-// after one Receive; a replay stores nothing; a duplicate is done without
-// being judged again; a final state does not regress.
-func TestReceiveOneTransaction(t *testing.T) {
+// TestPersistThenApply: Persist keeps the event and its replay key and
+// queues it, changing no item; ApplyQueued then applies it through the
+// graph, records its fact and empties the queue, in one transaction. A
+// replay stores nothing; a duplicate delivery is not queued again; a
+// final state does not regress.
+func TestPersistThenApply(t *testing.T) {
 	j := batchtest.Journal(t, nil)
 	submitted(t, j, "p1")
 	r := receipt("p1", "e1", "teemopay:n1", providers.Succeeded)
-	replay, got, err := j.Receive(r, applyJudge(r))
-	if err != nil || replay || len(got) != 1 || !got[0].New || !got[0].Done || !got[0].Applied {
-		t.Fatalf("Receive = %v %+v %v, want one new event applied", replay, got, err)
+	persist(t, j, r)
+	if stored, applied, note := eventState(t, j, "e1"); !stored || applied || note != "" {
+		t.Fatalf("persisted: stored %v applied %v note %q, want stored, not applied yet", stored, applied, note)
+	}
+	if it, _ := j.Item("p1"); it.State != batch.Submitted || queued(t, j) != 1 {
+		t.Fatalf("persisted: item %s, %d queued; want the item unchanged and one event queued", it.State, queued(t, j))
+	}
+	if n := applyAll(t, j, applyJudge); n != 1 || queued(t, j) != 0 {
+		t.Fatalf("applied %d, %d still queued; want 1 and 0", n, queued(t, j))
 	}
 	it, _ := j.Item("p1")
 	if it.State != batch.Succeeded || it.Refs.ProviderID != "Pp1" {
@@ -84,31 +123,27 @@ func TestReceiveOneTransaction(t *testing.T) {
 		t.Errorf("facts %+v, want one, applied, with the time received", facts)
 	}
 
-	// The same request again: refused by its replay key, nothing judged.
-	called := false
-	replay, _, err = j.Receive(r, func(*batch.EventTx, int) (batch.Judged, error) { called = true; return batch.Judged{}, nil })
-	if err != nil || !replay || called {
-		t.Fatalf("replayed: replay %v judged %v err %v", replay, called, err)
+	// The same request again: refused by its replay key, nothing queued.
+	if replay, fresh, err := j.Persist(r); err != nil || !replay || fresh != 0 || queued(t, j) != 0 {
+		t.Fatalf("replayed: replay %v, %d new, %v, %d queued", replay, fresh, err, queued(t, j))
 	}
-	// A duplicate delivery under a new key: done, not judged again.
+	// A duplicate delivery under a new key: not new, not queued.
 	r2 := receipt("p1", "e1", "teemopay:n2", providers.Succeeded)
-	_, got, err = j.Receive(r2, func(*batch.EventTx, int) (batch.Judged, error) { called = true; return batch.Judged{}, nil })
-	if err != nil || called || got[0].New || !got[0].Done || !got[0].Applied {
-		t.Fatalf("duplicate: %+v judged %v err %v", got, called, err)
+	if replay, fresh, err := j.Persist(r2); err != nil || replay || fresh != 0 || queued(t, j) != 0 {
+		t.Fatalf("duplicate: replay %v, %d new, %v, %d queued", replay, fresh, err, queued(t, j))
 	}
 	// That delivery replayed: refused by its own key, kept with the event.
-	replay, _, err = j.Receive(r2, func(*batch.EventTx, int) (batch.Judged, error) { called = true; return batch.Judged{}, nil })
-	if err != nil || !replay || called {
-		t.Fatalf("duplicate replayed: replay %v judged %v err %v", replay, called, err)
+	if replay, _, err := j.Persist(r2); err != nil || !replay {
+		t.Fatalf("duplicate replayed: replay %v err %v", replay, err)
 	}
 	if ev, _, _ := j.Event("teemopay", "e1"); !slices.Equal(ev.ReplayKeys, []string{"teemopay:n1", "teemopay:n2"}) {
 		t.Errorf("event's replay keys %q, want both deliveries'", ev.ReplayKeys)
 	}
 	// A late failure after success: not on the graph, kept with a note.
-	r3 := receipt("p1", "e2", "", providers.Failed)
-	_, got, err = j.Receive(r3, applyJudge(r3))
-	if err != nil || got[0].Applied || got[0].Note != "not applied" {
-		t.Fatalf("late failure: %+v %v", got, err)
+	persist(t, j, receipt("p1", "e2", "", providers.Failed))
+	applyAll(t, j, applyJudge)
+	if stored, applied, note := eventState(t, j, "e2"); !stored || applied || note != "not applied" {
+		t.Fatalf("late failure: stored %v applied %v note %q", stored, applied, note)
 	}
 	if it, _ := j.Item("p1"); it.State != batch.Succeeded {
 		t.Fatalf("a late failure moved a paid item to %s", it.State)
@@ -124,56 +159,110 @@ func TestReceiveOneTransaction(t *testing.T) {
 	}
 }
 
-// TestReceiveLaterAndFailure: an event the judge leaves for later is
-// stored unmarked and so are the events after it; a judge's error stores
-// nothing, not even the replay key.
-func TestReceiveLaterAndFailure(t *testing.T) {
-	j := batchtest.Journal(t, nil)
+// TestQueueSurvivesReopen: an event persisted and not applied (a crash
+// after the acknowledgement) is still queued when the journal is opened
+// again, and is applied then, once.
+func TestQueueSurvivesReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j, err := batch.Open(path, batch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	submitted(t, j, "p1", "p2")
-	r := receipt("p1", "e1", "teemopay:n1", providers.AwaitingConfirmation)
-	second := receipt("p2", "e2", "", providers.Succeeded)
-	r.Events, r.Facts = append(r.Events, second.Events...), append(r.Facts, second.Facts...)
-	calls := 0
-	_, got, err := j.Receive(r, func(*batch.EventTx, int) (batch.Judged, error) { calls++; return batch.Judged{Later: true}, nil })
-	if err != nil || calls != 1 || len(got) != 2 {
-		t.Fatalf("Receive = %+v %v after %d judgements, want 2 events after 1", got, err, calls)
+	persist(t, j, receipt("p1", "e1", "teemopay:n1", providers.Succeeded))
+	persist(t, j, receipt("p2", "e2", "teemopay:n2", providers.Failed))
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
 	}
-	for i, g := range got {
-		if !g.New || g.Done {
-			t.Errorf("event %d: %+v, want new and left to the caller", i, g)
+	j, err = batch.Open(path, batch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if n := queued(t, j); n != 2 {
+		t.Fatalf("%d queued after reopening, want 2", n)
+	}
+	if n := applyAll(t, j, applyJudge); n != 2 {
+		t.Fatalf("applied %d, want 2", n)
+	}
+	for id, want := range map[string]batch.State{"p1": batch.Succeeded, "p2": batch.Failed} {
+		if it, _ := j.Item(id); it.State != want {
+			t.Errorf("%s is %s, want %s", id, it.State, want)
 		}
 	}
-	for _, id := range []string{"e1", "e2"} {
-		if stored, applied, note := eventState(t, j, id); !stored || applied || note != "" {
-			t.Errorf("%s: stored %v applied %v note %q, want stored unmarked", id, stored, applied, note)
+	if n := applyAll(t, j, applyJudge); n != 0 {
+		t.Errorf("applied %d more on a second pass, want none", n)
+	}
+}
+
+// TestApplyLaterAndFailure: ApplyQueued stops at an event the judge leaves
+// for later, applying nothing after it, and returns it; once the caller
+// records it (MarkEventFact) it leaves the queue and the rest is applied.
+// A judge's error keeps nothing of the transaction: the events before it
+// stay queued, unapplied.
+func TestApplyLaterAndFailure(t *testing.T) {
+	j := batchtest.Journal(t, nil)
+	submitted(t, j, "p0", "p1", "p2")
+	persist(t, j, receipt("p0", "e0", "", providers.Succeeded))
+	persist(t, j, receipt("p1", "e1", "teemopay:n1", providers.AwaitingConfirmation))
+	persist(t, j, receipt("p2", "e2", "", providers.Succeeded))
+	judge := func(tx *batch.EventTx, f batch.EventFact) (batch.Judged, error) {
+		if f.Status.Outcome == providers.AwaitingConfirmation {
+			return batch.Judged{Later: true}, nil
 		}
+		return applyJudge(tx, f)
+	}
+	n, later, err := j.ApplyQueued(100, judge)
+	if err != nil || n != 1 || later == nil || later.EventID != "e1" {
+		t.Fatalf("ApplyQueued = %d, later %+v, %v; want 1 applied and e1 left for later", n, later, err)
 	}
 	if it, _ := j.Item("p2"); it.State != batch.Submitted {
 		t.Errorf("p2 is %s: an event after one left for later was applied out of order", it.State)
 	}
-	// Delivered again: left to the caller (it applies unmarked events).
-	_, got, err = j.Receive(receipt("p1", "e1", "", providers.AwaitingConfirmation), nil)
-	if err != nil || got[0].New || got[0].Done {
-		t.Fatalf("again: %+v %v, want stored before, not done", got, err)
+	if stored, applied, note := eventState(t, j, "e1"); !stored || applied || note != "" {
+		t.Errorf("e1: stored %v applied %v note %q, want stored, not marked", stored, applied, note)
+	}
+	// Asked again before the caller recorded it: the same answer.
+	if n, later, err := j.ApplyQueued(100, judge); err != nil || n != 0 || later == nil || later.EventID != "e1" {
+		t.Fatalf("again: %d, later %+v, %v", n, later, err)
+	}
+	if err := j.MarkEventFact(true, "", *later); err != nil {
+		t.Fatal(err)
+	}
+	if n, later, err := j.ApplyQueued(100, judge); err != nil || n != 2 || later != nil {
+		t.Fatalf("after MarkEventFact: %d, later %+v, %v; want e1 off the queue and e2 applied", n, later, err)
+	}
+	if it, _ := j.Item("p2"); it.State != batch.Succeeded || queued(t, j) != 0 {
+		t.Errorf("p2 is %s with %d queued, want succeeded and an empty queue", it.State, queued(t, j))
 	}
 
+	persist(t, j, receipt("p1", "e3", "", providers.Failed))
+	persist(t, j, receipt("p0", "e4", "", providers.Reversed))
 	boom := errors.New("boom")
-	r3 := receipt("p2", "e3", "teemopay:n3", providers.Succeeded)
-	if _, _, err := j.Receive(r3, func(*batch.EventTx, int) (batch.Judged, error) { return batch.Judged{}, boom }); !errors.Is(err, boom) {
+	failing := func(tx *batch.EventTx, f batch.EventFact) (batch.Judged, error) {
+		if f.EventID == "e4" {
+			return batch.Judged{}, boom
+		}
+		return applyJudge(tx, f)
+	}
+	if _, _, err := j.ApplyQueued(100, failing); !errors.Is(err, boom) {
 		t.Fatalf("err %v, want boom", err)
 	}
-	if stored, _, _ := eventState(t, j, "e3"); stored {
-		t.Error("a failed receipt stored its event")
+	if it, _ := j.Item("p1"); it.State == batch.Failed || queued(t, j) != 2 {
+		t.Errorf("after a failed group: p1 %s, %d queued; want nothing applied and both queued", it.State, queued(t, j))
 	}
-	if replay, _, err := j.Receive(r3, applyJudge(r3)); err != nil || replay {
-		t.Fatalf("after a failure the replay key must still be free: replay %v err %v", replay, err)
+	if stored, applied, note := eventState(t, j, "e3"); !stored || applied || note != "" {
+		t.Errorf("e3 marked by a failed group: applied %v note %q", applied, note)
+	}
+	if n := applyAll(t, j, applyJudge); n != 2 {
+		t.Errorf("applied %d after the failure, want 2", n)
 	}
 }
 
-// TestReceiveConcurrent: many receipts at once, some failing inside the
-// same group commits (so that the others run again): each payout moves
-// once, each event is stored once, the failures store nothing.
-func TestReceiveConcurrent(t *testing.T) {
+// TestPersistConcurrent: many receipts at once, each delivered twice
+// (a duplicate racing its original): each event is stored and queued once,
+// and each payout moves once when the queue is applied.
+func TestPersistConcurrent(t *testing.T) {
 	j := batchtest.Journal(t, nil)
 	const n = 200
 	ids := make([]string, n)
@@ -182,49 +271,39 @@ func TestReceiveConcurrent(t *testing.T) {
 	}
 	submitted(t, j, ids...)
 	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i, id := range ids {
+	fresh := make([]int, 2*n)
+	errs := make([]error, 2*n)
+	for i := range 2 * n {
+		id := ids[i%n]
 		wg.Go(func() {
-			r := receipt(id, "e-"+id, "teemopay:n-"+id, providers.Succeeded)
-			judge := applyJudge(r)
-			if i%7 == 0 {
-				judge = func(tx *batch.EventTx, k int) (batch.Judged, error) {
-					if _, err := applyJudge(r)(tx, k); err != nil {
-						return batch.Judged{}, err
-					}
-					return batch.Judged{}, errors.New("refused after writing")
-				}
+			r := receipt(id, "e-"+id, fmt.Sprintf("teemopay:n%d", i), providers.Succeeded)
+			var replay bool
+			replay, fresh[i], errs[i] = j.Persist(r)
+			if replay {
+				errs[i] = fmt.Errorf("%s: a delivery with a fresh key refused as a replay", id)
 			}
-			_, got, err := j.Receive(r, judge)
-			if err == nil && (!got[0].Done || !got[0].Applied) {
-				err = fmt.Errorf("%s: %+v", id, got[0])
-			}
-			errs[i] = err
 		})
 	}
 	wg.Wait()
 	for i, id := range ids {
-		it, _ := j.Item(id)
-		stored, _, _ := eventState(t, j, "e-"+id)
-		if i%7 == 0 {
-			if errs[i] == nil || it.State != batch.Submitted || stored {
-				t.Errorf("%s: err %v state %s stored %v, want refused, unchanged, nothing stored", id, errs[i], it.State, stored)
-			}
-			continue
+		if errs[i] != nil || errs[i+n] != nil {
+			t.Fatalf("%s: %v %v", id, errs[i], errs[i+n])
 		}
-		if errs[i] != nil || it.State != batch.Succeeded || !stored {
-			t.Errorf("%s: err %v state %s stored %v", id, errs[i], it.State, stored)
+		if fresh[i]+fresh[i+n] != 1 {
+			t.Errorf("%s: new in %d deliveries, want exactly 1", id, fresh[i]+fresh[i+n])
 		}
+	}
+	if q := queued(t, j); q != n {
+		t.Fatalf("%d queued, want %d", q, n)
+	}
+	if got := applyAll(t, j, applyJudge); got != n {
+		t.Fatalf("applied %d, want %d", got, n)
 	}
 	moves := map[string]int{}
 	_ = j.Transitions("", func(tr batch.Transition) { moves[tr.PayoutID]++ })
-	for i, id := range ids {
-		want := 1
-		if i%7 == 0 {
-			want = 0
-		}
-		if moves[id] != want {
-			t.Errorf("%s: %d transitions, want %d", id, moves[id], want)
+	for _, id := range ids {
+		if it, _ := j.Item(id); it.State != batch.Succeeded || moves[id] != 1 {
+			t.Errorf("%s: %s after %d transitions, want succeeded after 1", id, it.State, moves[id])
 		}
 	}
 }

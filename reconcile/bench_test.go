@@ -93,6 +93,7 @@ func BenchmarkWebhook(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			j := webhookJournal(b, mode == "receiver")
 			recv := NewReceiver(j, map[string]providers.Provider{"monnet": p}, ReceiverOptions{})
+			b.Cleanup(recv.Close)
 			var next atomic.Int64
 			b.SetParallelism(webhookParallelism)
 			b.ReportAllocs()

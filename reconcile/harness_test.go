@@ -120,6 +120,7 @@ func setup(t *testing.T, only ...string) *harness {
 	t.Cleanup(func() {
 		l.Close()
 		h.srv.Close()
+		h.recv.Close()
 		tr.CloseIdleConnections()
 	})
 	return h
@@ -173,9 +174,13 @@ func (h *harness) events() []batch.Event {
 }
 
 // snapshot is the journal's items, transitions and events as JSON, to
-// prove that a refused request changed nothing.
+// prove that a refused request changed nothing: taken once the receiver
+// has applied everything it acknowledged.
 func (h *harness) snapshot() string {
 	h.t.Helper()
+	if err := h.recv.Drain(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
 	var parts []string
 	err := h.j.AllItems(func(it batch.Item) bool {
 		b, _ := json.Marshal(it)

@@ -19,10 +19,13 @@ var matchNow = time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
 // recordFact stores an event and its fact as the receiver would.
 func recordFact(t testing.TB, j *batch.Journal, provider, id string, st providers.Status, note string, dup bool) {
 	t.Helper()
-	if _, _, err := j.RecordEvent(batch.Event{Provider: provider, ID: id, PayoutID: st.Refs.PayoutID, Received: matchNow.Add(-time.Hour)}, ""); err != nil {
+	f := batch.EventFact{Provider: provider, EventID: id, Status: st, DuplicateNotice: dup}
+	r := batch.Receipt{Events: []batch.Event{{Provider: provider, ID: id, PayoutID: st.Refs.PayoutID, Received: matchNow.Add(-time.Hour)}},
+		Facts: []batch.EventFact{f}}
+	if _, _, err := j.Persist(r); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.MarkEventFact(note == "", note, batch.EventFact{Provider: provider, EventID: id, Status: st, DuplicateNotice: dup}); err != nil {
+	if err := j.MarkEventFact(note == "", note, f); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -125,6 +125,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
+		stopReceiver(sctx, recv, log)
 	}()
 	fmt.Fprintf(out, "Sandboxes: ")
 	for _, n := range land.Names() {
@@ -173,6 +174,10 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 		return err
 	}
 	if err := rt.follow(ctx, ids, 8*time.Second); err != nil {
+		return err
+	}
+	// Every notification acknowledged so far counts from here on.
+	if err := recv.Drain(ctx); err != nil {
 		return err
 	}
 	if err := printBatchStates(out, j, ids); err != nil {

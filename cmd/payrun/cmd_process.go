@@ -171,7 +171,18 @@ func (rt *app) listen(addr string) (func(), error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 		<-done
+		stopReceiver(ctx, recv, rt.log)
 	}, nil
+}
+
+// stopReceiver applies what the receiver acknowledged, within ctx, and
+// stops its Applier. What ctx leaves queued stays in the journal: the next
+// receiver, or payrun reconcile, applies it.
+func stopReceiver(ctx context.Context, recv *reconcile.Receiver, log *slog.Logger) {
+	if err := recv.Drain(ctx); err != nil {
+		log.Warn("webhook events left queued in the journal; the next run applies them", "err", err)
+	}
+	recv.Close()
 }
 
 // processBatches dispatches the batches, then follows their payouts.

@@ -49,6 +49,15 @@ func cmdReconcile() command {
 			rt, err := newApp(cfg, j, log)
 			switch {
 			case err == nil:
+				// What the providers said and a receiver acknowledged
+				// without applying (a daemon stopped with a backlog) counts
+				// before anyone is asked.
+				if n, err := j.Queued(); err == nil && n > 0 {
+					if err := reconcile.NewApplier(j, rt.provs, log).Drain(ctx); err != nil {
+						return fmt.Errorf("apply queued webhook events: %w", err)
+					}
+					fmt.Fprintf(e.stderr, "applied %d webhook event(s) acknowledged and not applied yet\n", n)
+				}
 				st, err := rt.newPoller(true).RunOnce(ctx)
 				if err != nil && !errors.Is(err, context.Canceled) {
 					return fmt.Errorf("status poll: %w", err)

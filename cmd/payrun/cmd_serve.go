@@ -65,6 +65,9 @@ type daemonState struct {
 	log     *slog.Logger
 	metrics *daemon.Metrics
 	poller  *reconcile.Poller
+	// recv is the webhook receiver; reports wait for what it acknowledged
+	// to be applied.
+	recv *reconcile.Receiver
 
 	dispatchMu sync.Mutex // one dispatch pass at a time
 	wg         sync.WaitGroup
@@ -118,6 +121,7 @@ func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j *batch.Journ
 	}
 	recv := reconcile.NewReceiver(j, rt.provs, reconcile.ReceiverOptions{MaxBody: cfg.Reconcile.MaxWebhookBytes, Log: log,
 		Observe: metrics.ObserveWebhook})
+	d.recv = recv
 	handler := daemon.NewServer(daemon.ServerOptions{Webhooks: recv, Ready: []daemon.Check{status.Check(), sched.Check()},
 		Gatherer: reg, Status: status, Location: loc, Log: log})
 	ln, err := net.Listen("tcp", cfg.Serve.Listen)
@@ -144,6 +148,7 @@ func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j *batch.Journ
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
+	stopReceiver(sctx, recv, log)
 	if err := <-srvDone; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
@@ -255,6 +260,11 @@ func (d *daemonState) report(ctx context.Context) error {
 }
 
 func (d *daemonState) reportDay(ctx context.Context, day string) error {
+	if d.recv != nil {
+		if err := d.recv.Drain(ctx); err != nil {
+			return fmt.Errorf("webhook events not applied yet: %w", err)
+		}
+	}
 	var buf bytes.Buffer
 	files, err := writeReports(ctx, d.cfg, d.rt.j, reconcile.Scope{Date: day, Open: true}, d.cfg.Abs(d.cfg.Dirs.Reports), true, &buf)
 	if err != nil {

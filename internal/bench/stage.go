@@ -41,6 +41,11 @@ type Side struct {
 	// measures it: less sensitive than Elapsed to other work on a shared
 	// machine.
 	CPU time.Duration `json:"cpu,omitempty"`
+	// Tail is work left after the timed part and timed apart, where a
+	// stage has some: the webhook events acknowledged and not applied yet
+	// when the last acknowledgement went out. TailCPU is its CPU time.
+	Tail    time.Duration `json:"tail,omitempty"`
+	TailCPU time.Duration `json:"tail_cpu,omitempty"`
 	// Extra carries stage-specific figures (rate accuracy counts).
 	Extra map[string]float64 `json:"extra,omitempty"`
 }

@@ -38,6 +38,8 @@ func BenchmarkWebhook(b *testing.B) {
 				}
 				b.ReportMetric(s.PerSecond(), "webhooks/s")
 				b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
+				b.ReportMetric(float64(s.Tail.Microseconds())/1000, "tail-ms")
+				b.ReportMetric(float64(s.Items)/(s.Elapsed+s.Tail).Seconds(), "applied/s")
 			}
 		})
 		b.Run(fmt.Sprintf("base-%d", width), func(b *testing.B) {

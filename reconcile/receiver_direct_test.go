@@ -2,12 +2,14 @@ package reconcile
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/batch/batchtest"
@@ -19,11 +21,12 @@ import (
 // monnetDirect is a receiver for Monnet over a journal, without a sandbox:
 // notifications are signed here and handed to ServeHTTP.
 type monnetDirect struct {
-	t    *testing.T
-	j    *batch.Journal
-	rc   *Receiver
-	sign func(body string) http.Header
-	mid  string
+	t     *testing.T
+	j     *batch.Journal
+	rc    *Receiver
+	sign  func(body string) http.Header
+	mid   string
+	provs map[string]providers.Provider
 }
 
 func newMonnetDirect(t *testing.T) *monnetDirect {
@@ -43,6 +46,8 @@ func newMonnetDirect(t *testing.T) *monnetDirect {
 	j := batchtest.Journal(t, nil)
 	m := &monnetDirect{t: t, j: j, mid: creds.MerchantID,
 		rc: NewReceiver(j, map[string]providers.Provider{"monnet": p}, ReceiverOptions{})}
+	m.provs = map[string]providers.Provider{"monnet": p}
+	t.Cleanup(m.rc.Close)
 	m.sign = func(body string) http.Header {
 		sig, err := monnet.SignNotification(creds.NotifierKey, creds.MerchantID, []byte(body))
 		if err != nil {
@@ -71,6 +76,14 @@ func (m *monnetDirect) post(body string, h http.Header) (int, string) {
 	return w.Code, w.Body.String()
 }
 
+// drain waits for the receiver's Applier to apply what was acknowledged.
+func (m *monnetDirect) drain() {
+	m.t.Helper()
+	if err := m.rc.Drain(context.Background()); err != nil {
+		m.t.Fatal(err)
+	}
+}
+
 func (m *monnetDirect) event(body string) batch.Event {
 	m.t.Helper()
 	ev, ok, err := m.j.Event("monnet", monnet.EventID([]byte(body)))
@@ -96,8 +109,8 @@ func (m *monnetDirect) fact(body string) batch.EventFact {
 }
 
 // TestReceiverCommonPath: a notification delivered 32 times at once is
-// stored once and moves its payout once, with its fact, before any of the
-// deliveries is acknowledged.
+// stored before any of the deliveries is acknowledged, queued once, and
+// moves its payout once, with its fact.
 func TestReceiverCommonPath(t *testing.T) {
 	t.Parallel()
 	m := newMonnetDirect(t)
@@ -111,9 +124,9 @@ func TestReceiverCommonPath(t *testing.T) {
 	for i := range codes {
 		wg.Go(func() {
 			codes[i], _ = m.post(body, h)
-			// Acknowledged means applied: the journal already says so.
-			if got, _ := m.j.Item("m-1"); codes[i] == http.StatusOK && got.State != batch.Succeeded {
-				t.Errorf("acknowledged with the payout %s", got.State)
+			// Acknowledged means persisted: the journal already has it.
+			if _, ok, err := m.j.Event("monnet", monnet.EventID([]byte(body))); codes[i] == http.StatusOK && (!ok || err != nil) {
+				t.Errorf("acknowledged before the event was stored (%v)", err)
 			}
 		})
 	}
@@ -123,6 +136,7 @@ func TestReceiverCommonPath(t *testing.T) {
 			t.Errorf("delivery %d answered %d", i, c)
 		}
 	}
+	m.drain()
 	got, _ := m.j.Item("m-1")
 	if got.State != batch.Succeeded || got.Refs.ProviderID != "90001" {
 		t.Fatalf("item %s refs %+v, want succeeded with Monnet's id", got.State, got.Refs)
@@ -159,6 +173,7 @@ func TestReceiverConflictAndUnexpected(t *testing.T) {
 	if code, answer := m.post(paid, m.sign(paid)); code != http.StatusOK {
 		t.Fatalf("answered %d %q", code, answer)
 	}
+	m.drain()
 	got, _ := m.j.Item("m-1")
 	if got.State != batch.Failed || !strings.Contains(got.Conflict, "webhook says succeeded") {
 		t.Errorf("item %s conflict %q, want failed with the conflict recorded", got.State, got.Conflict)
@@ -171,10 +186,71 @@ func TestReceiverConflictAndUnexpected(t *testing.T) {
 	if code, _ := m.post(ghost, m.sign(ghost)); code != http.StatusOK {
 		t.Fatalf("unexpected payout answered %d", code)
 	}
+	m.drain()
 	if ev := m.event(ghost); ev.Applied || ev.Note != NoteUnexpected {
 		t.Errorf("ghost event applied %v note %q", ev.Applied, ev.Note)
 	}
 	if f := m.fact(ghost); f.Note != NoteUnexpected || f.Status.Refs.PayoutID != "ghost-1" {
 		t.Errorf("ghost fact %+v", f)
+	}
+}
+
+// TestReceiverCrashAfterAck: notifications acknowledged by a receiver
+// whose Applier never ran (a process killed between the acknowledgement
+// and the application) are applied, once each, by the next receiver on
+// the journal as soon as it starts; their redeliveries change nothing.
+func TestReceiverCrashAfterAck(t *testing.T) {
+	t.Parallel()
+	m := newMonnetDirect(t)
+	var bodies []string
+	for i := range 5 {
+		it := batchtest.ValidItem(fmt.Sprintf("m-%d", i), "monnet", 1500)
+		it.State = batch.Submitted
+		batchtest.Import(t, m.j, fmt.Sprintf("b%d", i), it)
+		bodies = append(bodies, m.notification(it.PayoutID, fmt.Sprint(90000+i), "SUCCESS", "PROCESSED"))
+	}
+	m.rc.Close() // the Applier is gone; the receiver still acknowledges
+	for _, b := range bodies {
+		if code, answer := m.post(b, m.sign(b)); code != http.StatusOK {
+			t.Fatalf("answered %d %q", code, answer)
+		}
+	}
+	if n, err := m.j.Queued(); err != nil || n != len(bodies) {
+		t.Fatalf("%d queued (%v), want %d", n, err, len(bodies))
+	}
+	for i := range bodies {
+		if it, _ := m.j.Item(fmt.Sprintf("m-%d", i)); it.State != batch.Submitted {
+			t.Fatalf("m-%d is %s before any Applier ran", i, it.State)
+		}
+	}
+
+	next := NewReceiver(m.j, m.provs, ReceiverOptions{})
+	defer next.Close()
+	eventually(t, 10*time.Second, "the next receiver to apply the queue", func() bool {
+		n, err := m.j.Queued()
+		return err == nil && n == 0
+	})
+	for _, b := range bodies { // the providers deliver again
+		if code, _ := m.post(b, m.sign(b)); code != http.StatusOK {
+			t.Fatalf("redelivery answered %d", code)
+		}
+	}
+	if err := next.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range bodies {
+		id := fmt.Sprintf("m-%d", i)
+		n := 0
+		_ = m.j.Transitions(id, func(tr batch.Transition) {
+			if tr.To == batch.Succeeded {
+				n++
+			}
+		})
+		if it, _ := m.j.Item(id); it.State != batch.Succeeded || n != 1 {
+			t.Errorf("%s: %s after %d transitions to succeeded, want succeeded after 1", id, it.State, n)
+		}
+		if ev := m.event(b); !ev.Applied {
+			t.Errorf("%s: event not marked applied", id)
+		}
 	}
 }

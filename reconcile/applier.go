@@ -1,0 +1,236 @@
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/providers"
+)
+
+// NoteNoProvider is kept on an event whose provider is no longer
+// configured when it comes to be applied.
+const NoteNoProvider = "provider not configured: not applied"
+
+// applyGroup bounds the events one ApplyQueued transaction applies. The
+// journal's writer lock is held for the whole transaction, so the group
+// commit of the deliveries still arriving waits for it: a few
+// milliseconds at most.
+const applyGroup = 256
+
+// Once kicked, Run applies when deliveries pause for applyQuiet, or
+// applyMaxLag after the kick if they keep coming.
+const (
+	applyQuiet  = 20 * time.Millisecond
+	applyMaxLag = time.Second
+)
+
+// retryEvery is how often an Applier looks at its queue without being
+// kicked: the retry of an event that failed to apply (a journal error, a
+// provider that did not answer the confirm rule).
+const retryEvery = 5 * time.Second
+
+// Applier applies the events the receiver persisted, in the order they
+// came, by the ordering rules: many events to one journal transaction
+// (batch.Journal.ApplyQueued), and one by one, outside any transaction, an
+// event that calls the provider (the two-phase confirm rule).
+//
+// Acknowledging a notification needs only its raw event persisted; the
+// applier makes it count. A crash between the two leaves the event queued
+// in the journal, and the next Applier on that journal applies it: Run
+// starts by draining the queue. Use one Applier per journal.
+type Applier struct {
+	j     *batch.Journal
+	provs map[string]providers.Provider
+	log   *slog.Logger
+	kick  chan struct{}
+	// mu makes one drain at a time: an event left for later is settled
+	// once.
+	mu sync.Mutex
+	// reports are the log lines of the transaction in progress, written
+	// once it commits.
+	reports []report
+}
+
+// report is an event an operator hears about: one kept for a payout payrun
+// never sent, or a status conflict.
+type report struct {
+	provider string
+	ev       providers.Event
+	note     string
+}
+
+// NewApplier returns an Applier over the journal and the configured
+// providers. log may be nil.
+func NewApplier(j *batch.Journal, provs map[string]providers.Provider, log *slog.Logger) *Applier {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Applier{j: j, provs: provs, log: log, kick: make(chan struct{}, 1)}
+}
+
+// Kick tells Run that events were queued; it never blocks.
+func (a *Applier) Kick() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run drains the queue at once (what a crash left), then whenever kicked,
+// and every few seconds to retry what failed, until ctx is cancelled.
+func (a *Applier) Run(ctx context.Context) {
+	t := time.NewTicker(retryEvery)
+	defer t.Stop()
+	for {
+		if err := a.Drain(ctx); err != nil && ctx.Err() == nil {
+			a.log.Error("webhook events persisted, not applied yet; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-a.kick:
+			a.quiet(ctx)
+		case <-t.C:
+		}
+	}
+}
+
+// quiet returns once no kick came for applyQuiet, or applyMaxLag after it
+// was called: the acknowledgements of a storm go first, and what they
+// queued is applied in large transactions.
+func (a *Applier) quiet(ctx context.Context) {
+	lag := time.NewTimer(applyMaxLag)
+	defer lag.Stop()
+	pause := time.NewTimer(applyQuiet)
+	defer pause.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-lag.C:
+			return
+		case <-pause.C:
+			return
+		case <-a.kick:
+			pause.Reset(applyQuiet)
+		}
+	}
+}
+
+// Drain applies every event queued when it is called (and any queued
+// meanwhile) and returns once the queue is empty, or at the first error:
+// the event that failed stays queued, first.
+func (a *Applier) Drain(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for {
+		a.reports = a.reports[:0]
+		n, later, err := a.j.ApplyQueued(applyGroup, a.judge)
+		if err != nil {
+			return err
+		}
+		for _, r := range a.reports {
+			a.report(r)
+		}
+		if later != nil {
+			if err := a.settle(ctx, *later); err != nil {
+				return err
+			}
+			continue
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+// judge applies one queued event inside ApplyQueued's transaction, or
+// leaves it for settle.
+func (a *Applier) judge(tx *batch.EventTx, f batch.EventFact) (batch.Judged, error) {
+	p, ok := a.provs[f.Provider]
+	if !ok {
+		return batch.Judged{Note: NoteNoProvider}, nil
+	}
+	ev := eventOf(f)
+	res, err := decide(tx, p, ev)
+	if err != nil {
+		return batch.Judged{}, err
+	}
+	if res.settle != nil {
+		return batch.Judged{Later: true}, nil
+	}
+	a.reports = append(a.reports, report{provider: f.Provider, ev: ev, note: res.note})
+	return batch.Judged{Applied: res.applied, Note: res.note}, nil
+}
+
+// settle applies an event that calls the provider, outside any
+// transaction, and records it. The provider call must finish even if ctx
+// ends: the confirm rule is not left half done.
+func (a *Applier) settle(ctx context.Context, f batch.EventFact) error {
+	p, ok := a.provs[f.Provider]
+	if !ok {
+		return a.j.MarkEventFact(false, NoteNoProvider, f)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ev := eventOf(f)
+	res, err := decide(a.j, p, ev)
+	if err != nil {
+		return err
+	}
+	if res.settle != nil {
+		res = settleNow(context.WithoutCancel(ctx), a.j, p, res, "webhook", a.log)
+	}
+	a.report(report{provider: f.Provider, ev: ev, note: res.note})
+	return a.j.MarkEventFact(res.applied, res.note, f)
+}
+
+func eventOf(f batch.EventFact) providers.Event {
+	return providers.Event{ID: f.EventID, Status: f.Status, DuplicateNotice: f.DuplicateNotice}
+}
+
+// decide applies one event to its item through s by the ordering rules,
+// or leaves the confirm rule to run (res.settle) having written nothing.
+func decide(s itemStore, p providers.Provider, ev providers.Event) (applyResult, error) {
+	st := ev.Status
+	if ev.DuplicateNotice {
+		return applyResult{note: NoteDuplicateNotice}, nil
+	}
+	if st.Refs.PayoutID == "" && st.Refs.ProviderID == "" && st.Refs.SessionID == "" {
+		return applyResult{note: NoteNoPayout}, nil
+	}
+	it, ok, err := findItem(s, p.Name(), st.Refs)
+	if err != nil {
+		return applyResult{}, err
+	}
+	if !ok {
+		return applyResult{note: NoteUnexpected}, nil
+	}
+	if other := otherPayout(it, st.Refs); other != "" {
+		res := applyResult{note: NoteOtherPayout + " " + other + ": " + string(st.Outcome)}
+		if _, isTwoPhase := p.(providers.Confirmer); isTwoPhase && st.Outcome == providers.AwaitingConfirmation {
+			// An orphan session: the confirm rule cancels it.
+			res.settle = &settlement{st: st, orphan: other}
+		}
+		return res, nil
+	}
+	return judgeStatus(s, p, it, st, "webhook")
+}
+
+// report tells the operator's log about an event kept for an unexpected
+// payout or recorded as a status conflict.
+func (a *Applier) report(r report) {
+	st := r.ev.Status
+	switch {
+	case r.note == NoteUnexpected:
+		a.log.Warn("webhook for a payout payrun never sent", "provider", r.provider, "payout", st.Refs.PayoutID,
+			"provider_id", st.Refs.ProviderID)
+	case strings.HasPrefix(r.note, NoteConflict+":"):
+		a.log.Warn("status conflict", "provider", r.provider, "payout", st.Refs.PayoutID, "note", r.note)
+	}
+}
