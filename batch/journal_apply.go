@@ -76,8 +76,8 @@ func itemIn(tx *bolt.Tx, payoutID string) (Item, error) {
 
 // applyTo applies one change to it, the item as it stands in tx, and writes
 // the item, its open mark and its transition there. It is the one place
-// that checks a change against the graph: Apply and the receiver's single
-// transaction (Journal.Receive) both come through it. On success it holds
+// that checks a change against the graph: Apply and the webhook Applier's
+// transactions (ApplyQueued) both come through it. On success it holds
 // the item as written.
 func applyTo(tx *bolt.Tx, it *Item, c Change, now time.Time) error {
 	if c.From != "" && it.State != c.From {

@@ -12,8 +12,11 @@
 //   - Receiver serves POST /webhooks/{provider}: 404 for an unknown
 //     provider, 413 beyond MaxBody, 401 when the provider's verification
 //     fails or a nonce is replayed (nothing changes), the raw event stored
-//     before the acknowledgement, then applied once; the answer is exactly
-//     the provider's Ack.
+//     and queued before the acknowledgement; the answer is exactly the
+//     provider's Ack.
+//
+//   - Applier applies the queued events in order, once each, many to a
+//     transaction (the Receiver runs one); Receiver.Drain waits for it.
 //
 //   - Poller.RunOnce asks about items not final once they are due (After
 //     their last update, then a doubling Interval up to Max), through the
@@ -24,6 +27,7 @@
 //     returns a Result that the reports package renders.
 //
 //     recv := reconcile.NewReceiver(j, provs, reconcile.ReceiverOptions{MaxBody: 256 << 10, Log: log})
+//     defer recv.Close()
 //     mux.Handle(reconcile.WebhookPattern, recv)
 //     poller := reconcile.NewPoller(j, provs, reconcile.PollOptions{Wait: disp.Wait, ResolveInDoubt: disp.ResolveInDoubt})
 //     go poller.Run(ctx, time.Minute)

@@ -387,7 +387,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		out = append(out, res)
 	}
 
-	if err := pair("webhook", "webhook intake", fmt.Sprintf("%s signed TeemoPay callbacks, %d at a time", count(n(Webhooks)), WebhookConcurrency), "", n(Webhooks), judgeRatio(2, "<= 2x")); err != nil {
+	if err := pair("webhook", "webhook intake", fmt.Sprintf("%s signed TeemoPay callbacks, %d at a time", count(n(Webhooks)), WebhookConcurrency), "", n(Webhooks), judgeWebhook); err != nil {
 		return out, err
 	}
 
@@ -425,6 +425,21 @@ func judgeRatio(limit float64, goal string) func(*Result) {
 		r.Goal = goal
 		r.Verdict = verdict(r.Ratio() <= limit, fmt.Sprintf("%.2fx", r.Ratio()))
 	}
+}
+
+// judgeWebhook judges the acknowledgements (the receiver) and notes the
+// rest of the work: the events acknowledged and not applied yet when the
+// last acknowledgement went out, applied by the receiver's Applier.
+func judgeWebhook(r *Result) {
+	judgeRatio(2, "<= 2x")(r)
+	if r.Ours.Tail <= 0 {
+		return
+	}
+	whole := r.Ours.Elapsed + r.Ours.Tail
+	r.Note = fmt.Sprintf("the Applier finished applying %.0f ms after the last acknowledgement (%.0f ms of CPU); "+
+		"acknowledged and applied, %s/s, %.2fx of bare verification",
+		float64(r.Ours.Tail.Microseconds())/1000, float64(r.Ours.TailCPU.Microseconds())/1000,
+		count(int(float64(r.Ours.Items)/whole.Seconds())), whole.Seconds()/r.Base.Elapsed.Seconds())
 }
 
 func judgeDispatch(r *Result) {

@@ -149,8 +149,11 @@ func each(n, width int, fn func(i int) error) error {
 
 // WebhookOurs delivers n signed callbacks to reconcile.Receiver (its
 // ServeHTTP, WebhookConcurrency at a time) over a journal holding the n
-// payouts: verification, the raw event and the nonce persisted before the
-// acknowledgement, the state change applied, all fsync'd.
+// payouts: verification, the raw event and the nonce persisted (fsync'd)
+// before each acknowledgement; that is the timed part. The receiver's
+// Applier applies the events meanwhile and after; what it has left when
+// the last acknowledgement goes out is timed apart (Side.Tail), and every
+// payout must be paid in the journal at the end.
 func WebhookOurs(_ context.Context, dir string, n int) (Side, error) {
 	at := time.Now()
 	prov, items, hooks, err := webhookSetup(dir, n, at)

@@ -10,8 +10,10 @@ import (
 
 // BenchmarkWebhook runs the webhook stage's two sides at several widths
 // (deliveries in flight) over the same signed callbacks: ours (the whole
-// receiver, fsync'd journal), the bare ParseWebhook, and ParseWebhook behind
-// the same in-process HTTP handling as ours. The callbacks are
+// receiver, fsync'd journal; webhooks/s are acknowledgements, tail-ms the
+// Applier's work left after the last of them, applied/s both together),
+// the bare ParseWebhook, and ParseWebhook behind the same in-process HTTP
+// handling as ours. The callbacks are
 // signed once, outside the timings (profile with -cpuprofile and
 // pprof -ignore=webhookSetup). PAYRUN_WEBHOOKS sets how many (default
 // 5,000), PAYRUN_WEBHOOK_WIDTH one width instead of 16, 64 and 128.
