@@ -83,9 +83,10 @@ func webhookJournal(b *testing.B, sync bool) *batch.Journal {
 }
 
 // BenchmarkWebhook compares a notification through the whole receiver
-// (verify, persist, apply, acknowledge; fsync'd journal, and without
-// fsync) with the bare signature verification of the same notifications,
-// webhookParallelism concurrent deliveries per core (a webhook storm).
+// (verify, persist and queue, acknowledge; fsync'd journal, and without
+// fsync; the Applier applies meanwhile) with the bare signature
+// verification of the same notifications, webhookParallelism concurrent
+// deliveries per core (a webhook storm).
 func BenchmarkWebhook(b *testing.B) {
 	const pool = 8192
 	p, bodies, sigs := signedWebhooks(b, pool)
