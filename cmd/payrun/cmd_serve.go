@@ -82,6 +82,17 @@ func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j *batch.Journ
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := daemon.NewMetrics(reg)
+	// Webhook events acknowledged and not applied yet: near zero, except
+	// for a second or so during a storm; a queue that stays up means the
+	// Applier is failing (its errors are logged).
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "payrun_webhook_events_queued",
+		Help: "Webhook events acknowledged and not applied yet."}, func() float64 {
+		n, err := j.Queued()
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	}))
 	status := daemon.JournalStatus{J: j}
 	if err := metrics.RegisterStatus(status); err != nil {
 		return err
