@@ -76,6 +76,26 @@ func (m *monnetDirect) post(body string, h http.Header) (int, string) {
 	return w.Code, w.Body.String()
 }
 
+// add imports one Monnet payout of 15.00 in state st, in a batch of its
+// own.
+func (m *monnetDirect) add(id string, st batch.State) {
+	m.t.Helper()
+	it := batchtest.ValidItem(id, "monnet", 1500)
+	it.State = st
+	batchtest.Import(m.t, m.j, "b-"+id, it)
+}
+
+// succeeded counts a payout's transitions to succeeded.
+func (m *monnetDirect) succeeded(id string) int {
+	n := 0
+	_ = m.j.Transitions(id, func(tr batch.Transition) {
+		if tr.To == batch.Succeeded {
+			n++
+		}
+	})
+	return n
+}
+
 // drain waits for the receiver's Applier to apply what was acknowledged.
 func (m *monnetDirect) drain() {
 	m.t.Helper()
@@ -114,9 +134,7 @@ func (m *monnetDirect) fact(body string) batch.EventFact {
 func TestReceiverCommonPath(t *testing.T) {
 	t.Parallel()
 	m := newMonnetDirect(t)
-	it := batchtest.ValidItem("m-1", "monnet", 1500)
-	it.State = batch.Submitted
-	batchtest.Import(t, m.j, "b1", it)
+	m.add("m-1", batch.Submitted)
 	body := m.notification("m-1", "90001", "SUCCESS", "PROCESSED")
 	h := m.sign(body)
 	var wg sync.WaitGroup
@@ -141,13 +159,7 @@ func TestReceiverCommonPath(t *testing.T) {
 	if got.State != batch.Succeeded || got.Refs.ProviderID != "90001" {
 		t.Fatalf("item %s refs %+v, want succeeded with Monnet's id", got.State, got.Refs)
 	}
-	n := 0
-	_ = m.j.Transitions("m-1", func(tr batch.Transition) {
-		if tr.To == batch.Succeeded {
-			n++
-		}
-	})
-	if n != 1 {
+	if n := m.succeeded("m-1"); n != 1 {
 		t.Errorf("%d transitions to succeeded, want 1", n)
 	}
 	if ev := m.event(body); !ev.Applied || ev.Note != "" || !bytes.Equal(ev.Body, []byte(body)) {
@@ -165,9 +177,7 @@ func TestReceiverCommonPath(t *testing.T) {
 func TestReceiverConflictAndUnexpected(t *testing.T) {
 	t.Parallel()
 	m := newMonnetDirect(t)
-	it := batchtest.ValidItem("m-1", "monnet", 1500)
-	it.State = batch.Failed
-	batchtest.Import(t, m.j, "b1", it)
+	m.add("m-1", batch.Failed)
 
 	paid := m.notification("m-1", "90001", "SUCCESS", "PROCESSED")
 	if code, answer := m.post(paid, m.sign(paid)); code != http.StatusOK {
@@ -204,10 +214,9 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 	m := newMonnetDirect(t)
 	var bodies []string
 	for i := range 5 {
-		it := batchtest.ValidItem(fmt.Sprintf("m-%d", i), "monnet", 1500)
-		it.State = batch.Submitted
-		batchtest.Import(t, m.j, fmt.Sprintf("b%d", i), it)
-		bodies = append(bodies, m.notification(it.PayoutID, fmt.Sprint(90000+i), "SUCCESS", "PROCESSED"))
+		id := fmt.Sprintf("m-%d", i)
+		m.add(id, batch.Submitted)
+		bodies = append(bodies, m.notification(id, fmt.Sprint(90000+i), "SUCCESS", "PROCESSED"))
 	}
 	m.rc.Close() // the Applier is gone; the receiver still acknowledges
 	for _, b := range bodies {
@@ -240,12 +249,7 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 	}
 	for i, b := range bodies {
 		id := fmt.Sprintf("m-%d", i)
-		n := 0
-		_ = m.j.Transitions(id, func(tr batch.Transition) {
-			if tr.To == batch.Succeeded {
-				n++
-			}
-		})
+		n := m.succeeded(id)
 		if it, _ := m.j.Item(id); it.State != batch.Succeeded || n != 1 {
 			t.Errorf("%s: %s after %d transitions to succeeded, want succeeded after 1", id, it.State, n)
 		}
