@@ -24,8 +24,8 @@ type Receipt struct {
 	ReplayKey string
 	Events    []Event
 	// Facts holds one fact per event (Provider, EventID, Status,
-	// DuplicateNotice); Received is filled in, Applied and Note are left
-	// to ApplyQueued.
+	// DuplicateNotice); Persist fills in Received, and ApplyQueued
+	// Applied and Note.
 	Facts []EventFact
 }
 

@@ -28,9 +28,9 @@ const (
 const NotFoundAtProvider = "not_found"
 
 // itemStore is what the ordering rules read and write: the journal itself
-// (a transaction per call; the poller, the receiver's rarer paths) or the
-// receiver's one transaction per notification (*batch.EventTx). The rules
-// are written once, against this.
+// (a transaction per call: the poller, an event the Applier settles with
+// a provider call) or the Applier's transaction over many queued events
+// (*batch.EventTx). The rules are written once, against this.
 type itemStore interface {
 	Item(payoutID string) (batch.Item, error)
 	PayoutByRef(provider, id string) (string, bool)

@@ -170,10 +170,10 @@ func TestReceiverCommonPath(t *testing.T) {
 	}
 }
 
-// TestReceiverConflictAndUnexpected: on the common path a success for a
-// payout the journal has as failed is a status conflict recorded on the
-// item (which stays failed), and a notification about a payout payrun
-// never sent is kept with its note.
+// TestReceiverConflictAndUnexpected: a success for a payout the journal
+// has as failed is a status conflict recorded on the item (which stays
+// failed), and a notification about a payout payrun never sent is kept
+// with its note.
 func TestReceiverConflictAndUnexpected(t *testing.T) {
 	t.Parallel()
 	m := newMonnetDirect(t)
