@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -49,20 +50,26 @@ func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
 	if len(r.Facts) != len(r.Events) {
 		return false, 0, fmt.Errorf("receipt of %d events with %d facts", len(r.Events), len(r.Facts))
 	}
-	// Encoding is most of the CPU; done here, in parallel by each
-	// delivery, rather than in the group commit, which runs its writes one
-	// after the other.
+	// Encoding is done here, in parallel by each delivery, rather than in
+	// the group commit, which runs its writes one after the other; both
+	// records of every event go into one buffer, pooled: bbolt holds what it
+	// is given until the transaction commits, and nothing after.
 	events, facts := make([][]byte, len(r.Events)), make([][]byte, len(r.Events))
+	bp := receiptBufs.Get().(*[]byte)
+	defer receiptBufs.Put(bp)
+	buf := (*bp)[:0]
 	for i := range r.Events {
 		ev, f := keyedEvent(r.Events[i], r.key(i)), r.Facts[i]
 		ev.Applied, ev.Note = false, ""
 		f.Applied, f.Note, f.Received = true, "", ev.Received
-		if events[i], err = json.Marshal(&ev); err == nil {
-			facts[i], err = json.Marshal(&f)
-		}
-		if err != nil {
-			return false, 0, fmt.Errorf("event %s %s: %w", ev.Provider, ev.ID, err)
-		}
+		start := len(buf)
+		buf = appendEvent(buf, &ev)
+		mid := len(buf)
+		buf = appendFact(buf, &f)
+		events[i], facts[i] = buf[start:mid:mid], buf[mid:len(buf):len(buf)]
+	}
+	if cap(buf) > cap(*bp) && cap(buf) <= maxPooledReceipt {
+		*bp = buf[:0]
 	}
 	err = j.batch(func(tx *bolt.Tx) error {
 		replay, fresh = false, 0
@@ -101,6 +108,12 @@ func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
 	}
 	return replay, fresh, nil
 }
+
+// receiptBufs are Persist's encoding buffers; one grown beyond
+// maxPooledReceipt (a large body) is not kept.
+const maxPooledReceipt = 64 << 10
+
+var receiptBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // Judged is what the receiver's rules made of one queued event inside
 // ApplyQueued's transaction.

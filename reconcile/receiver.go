@@ -131,7 +131,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 	if r.ContentLength > rc.o.MaxBody {
 		return plain(w, http.StatusRequestEntityTooLarge, "body too large")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, rc.o.MaxBody))
+	body, err := readBody(w, r, rc.o.MaxBody)
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {
@@ -172,6 +172,32 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 		rc.app.Kick()
 	}
 	return res.Ack.Write(w)
+}
+
+// readBody reads r's body, at most max bytes (a MaxBytesError beyond). A
+// body that states its length is read into a buffer of that size, in one
+// allocation.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	rd := http.MaxBytesReader(w, r.Body, max)
+	if r.ContentLength <= 0 {
+		return io.ReadAll(rd)
+	}
+	// One byte more than stated, so that a body longer than it says is
+	// read (and refused if beyond max) rather than cut.
+	buf := make([]byte, 0, r.ContentLength+1)
+	for {
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+	}
 }
 
 func plain(w http.ResponseWriter, status int, msg string) int {

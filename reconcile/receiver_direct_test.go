@@ -258,3 +258,52 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 		}
 	}
 }
+
+// TestApplierOnItsOwn: without Drain, the receiver's Applier applies what
+// was acknowledged once deliveries pause, and, while they keep coming
+// (a delivery every few milliseconds, longer than applyMaxLag), applies
+// during the storm rather than only after it.
+func TestApplierOnItsOwn(t *testing.T) {
+	t.Parallel()
+	m := newMonnetDirect(t)
+	applied := func(id string) bool {
+		it, err := m.j.Item(id)
+		return err == nil && it.State == batch.Succeeded
+	}
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not applied within 10 s: %s", what)
+			}
+		}
+	}
+	m.add("q-0", batch.Submitted)
+	body := m.notification("q-0", "91000", "SUCCESS", "PROCESSED")
+	if code, _ := m.post(body, m.sign(body)); code != http.StatusOK {
+		t.Fatalf("answered %d", code)
+	}
+	wait("one delivery", func() bool { return applied("q-0") })
+
+	// A storm: the first payout's event must be applied while the later
+	// ones are still being delivered.
+	const storm = 3 * applyMaxLag
+	m.add("q-1", batch.Submitted)
+	start, appliedDuring := time.Now(), false
+	for i := 1; time.Since(start) < storm; i++ {
+		id := fmt.Sprintf("q-%d", i)
+		if i > 1 {
+			m.add(id, batch.Submitted)
+		}
+		body := m.notification(id, fmt.Sprint(91000+i), "SUCCESS", "PROCESSED")
+		if code, _ := m.post(body, m.sign(body)); code != http.StatusOK {
+			t.Fatalf("delivery %d answered %d", i, code)
+		}
+		appliedDuring = appliedDuring || applied("q-1")
+		time.Sleep(2 * time.Millisecond)
+	}
+	if !appliedDuring {
+		t.Errorf("nothing applied during a storm of %v (max lag %v)", storm, applyMaxLag)
+	}
+	wait("the storm", func() bool { n, err := m.j.Queued(); return err == nil && n == 0 })
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -50,6 +49,35 @@ func (w webhook) request() *http.Request {
 	return &http.Request{Method: http.MethodPost, URL: callbackURL, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: w.header, Body: io.NopCloser(bytes.NewReader(w.body)), ContentLength: int64(len(w.body)),
 		Host: "payrun.example", RemoteAddr: "192.0.2.1:1234", RequestURI: callbackURL.Path}
+}
+
+// ackRecorder is the ResponseWriter the webhook stage hands a handler: it
+// keeps the status and the body, which is all an acknowledgement is.
+// (httptest.ResponseRecorder also snapshots the headers and buffers the
+// body, which is the recorder's cost, not the handler's.)
+type ackRecorder struct {
+	header http.Header
+	code   int
+	body   []byte
+}
+
+func (r *ackRecorder) Header() http.Header {
+	if r.header == nil {
+		r.header = http.Header{}
+	}
+	return r.header
+}
+
+func (r *ackRecorder) WriteHeader(code int) {
+	if r.code == 0 {
+		r.code = code
+	}
+}
+
+func (r *ackRecorder) Write(p []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	r.body = append(r.body, p...)
+	return len(p), nil
 }
 
 // webhookSetup makes a TeemoPay client (fresh credentials under dir), n
@@ -179,11 +207,10 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 		reconcile.ReceiverOptions{Now: func() time.Time { return at }})
 	start, cpu := time.Now(), cpuTime()
 	err = each(n, width, func(i int) error {
-		req := hooks[i].request()
-		rec := httptest.NewRecorder()
-		rc.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != teemopay.AckBody {
-			return fmt.Errorf("webhook %d: %d %q", i, rec.Code, rec.Body.String())
+		var rec ackRecorder
+		rc.ServeHTTP(&rec, hooks[i].request())
+		if rec.code != http.StatusOK || strings.TrimSpace(string(rec.body)) != teemopay.AckBody {
+			return fmt.Errorf("webhook %d: %d %q", i, rec.code, rec.body)
 		}
 		return nil
 	})
@@ -264,11 +291,10 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 	})
 	start, cpu := time.Now(), cpuTime()
 	err := each(len(hooks), width, func(i int) error {
-		req := hooks[i].request()
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK {
-			return fmt.Errorf("webhook %d: %d %q", i, rec.Code, rec.Body.String())
+		var rec ackRecorder
+		h.ServeHTTP(&rec, hooks[i].request())
+		if rec.code != http.StatusOK {
+			return fmt.Errorf("webhook %d: %d %q", i, rec.code, rec.body)
 		}
 		return nil
 	})

@@ -1,0 +1,82 @@
+package batch
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// TestAppendEventAndFact holds appendEvent and appendFact to json.Marshal,
+// byte for byte, over values with every field filled at random (or left
+// zero, for omitempty): strings that need escaping, invalid UTF-8, times in
+// several zones, nil and empty bodies. A field added to Event, EventFact,
+// providers.Status or its parts is filled too, so the test fails until the
+// encoders write it.
+func TestAppendEventAndFact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range 3000 {
+		var ev Event
+		fillRandom(rng, reflect.ValueOf(&ev).Elem())
+		want, err := json.Marshal(&ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendEvent(nil, &ev); !bytes.Equal(got, want) {
+			t.Fatalf("event %d:\n got %s\nwant %s", i, got, want)
+		}
+		var f EventFact
+		fillRandom(rng, reflect.ValueOf(&f).Elem())
+		if want, err = json.Marshal(&f); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendFact(nil, &f); !bytes.Equal(got, want) {
+			t.Fatalf("fact %d:\n got %s\nwant %s", i, got, want)
+		}
+	}
+}
+
+var fillWords = []string{"a", "teemopay", "Muñoz", `say "hi"`, `back\slash`, "<b>&amp;</b>", "tab\there",
+	"line\nbreak", "\u2028sep", "bad\xffutf8", "日本", "emoji 😀", "\x01ctl", "W000001|TW1|1|2026-11-21%2010:00:00"}
+
+var fillZones = []*time.Location{time.UTC, time.FixedZone("PET", -5*3600), time.FixedZone("odd", 5*3600+1800)}
+
+// fillRandom sets v, and every field of it, to random values; about one
+// field in four is left zero.
+func fillRandom(rng *rand.Rand, v reflect.Value) {
+	if rng.IntN(4) == 0 {
+		v.SetZero()
+		return
+	}
+	if v.Type() == reflect.TypeFor[time.Time]() {
+		t := time.Unix(rng.Int64N(4e9), rng.Int64N(1e9)*int64(rng.IntN(2))).In(fillZones[rng.IntN(len(fillZones))])
+		v.Set(reflect.ValueOf(t))
+		return
+	}
+	switch v.Kind() {
+	case reflect.String:
+		v.SetString(fillWords[rng.IntN(len(fillWords))])
+	case reflect.Bool:
+		v.SetBool(true)
+	case reflect.Int, reflect.Int64, reflect.Int32:
+		v.SetInt(rng.Int64N(2e12) - 1e12)
+	case reflect.Uint8:
+		v.SetUint(uint64(rng.IntN(256)))
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				fillRandom(rng, v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		s := reflect.MakeSlice(v.Type(), rng.IntN(3), rng.IntN(3)+2)
+		for i := range s.Len() {
+			fillRandom(rng, s.Index(i))
+		}
+		v.Set(s)
+	default:
+		panic("fillRandom: no filler for " + v.Type().String())
+	}
+}
