@@ -176,6 +176,24 @@ type Capabilities struct {
 	TwoPhase bool
 }
 
+// LookupLimiter is implemented by a provider that cannot look every payout
+// up: CanLookup reports whether Lookup can ask about a payout with these
+// references. When it cannot, what became of the payout can only come
+// from the provider's notification (Monnet asks for its own numeric Id,
+// Bank 131 for its session id).
+type LookupLimiter interface {
+	CanLookup(refs Refs) bool
+}
+
+// CanLookup reports whether p's Lookup can ask about refs: true unless p
+// is a LookupLimiter that says otherwise.
+func CanLookup(p Provider, refs Refs) bool {
+	if l, ok := p.(LookupLimiter); ok {
+		return l.CanLookup(refs)
+	}
+	return true
+}
+
 // Supports reports whether the method is among the provider's.
 func (c Capabilities) Supports(m Method) bool {
 	for _, x := range c.Methods {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/providers"
 )
 
 // follow polls the providers about the batches' open payouts until every
@@ -21,7 +22,7 @@ func (rt *app) follow(ctx context.Context, ids []string, wait time.Duration) err
 		if err := poll(ctx); err != nil {
 			rt.log.Warn("poll", "err", err)
 		}
-		open, err := openItems(rt.j, ids)
+		open, err := rt.openItems(ids)
 		if err != nil {
 			return err
 		}
@@ -44,12 +45,15 @@ func (rt *app) follow(ctx context.Context, ids []string, wait time.Duration) err
 }
 
 // openItems counts the items of the batches that still need payrun: not
-// final and not waiting on someone else.
-func openItems(j *batch.Journal, ids []string) (int, error) {
+// final and not waiting on someone else (a beneficiary, an approver, or a
+// notification only the provider can send: a payout the provider cannot
+// be asked about, such as a Monnet payout whose Id payrun never learned
+// because the answer to its creation was lost).
+func (rt *app) openItems(ids []string) (int, error) {
 	n := 0
 	for _, id := range ids {
-		err := j.Items(id, func(it batch.Item) bool {
-			if !it.State.Final() && it.State != batch.AwaitingBeneficiary && it.State != batch.Held {
+		err := rt.j.Items(id, func(it batch.Item) bool {
+			if !it.State.Final() && it.State != batch.AwaitingBeneficiary && it.State != batch.Held && !rt.notifiedOnly(it) {
 				n++
 			}
 			return true
@@ -59,4 +63,16 @@ func openItems(j *batch.Journal, ids []string) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// notifiedOnly reports whether only the provider's notification can tell
+// what became of a submitted payout: its provider cannot look it up.
+func (rt *app) notifiedOnly(it batch.Item) bool {
+	p, ok := rt.provs[it.Provider]
+	if !ok || it.State != batch.Submitted {
+		return false
+	}
+	refs := it.Refs
+	refs.PayoutID, refs.Method = it.PayoutID, it.Payout.Method
+	return !providers.CanLookup(p, refs)
 }

@@ -9,11 +9,14 @@ import (
 	"github.com/payrun/payrun/providers"
 )
 
+// CanLookup reports whether Lookup can ask about refs: only by session id.
+func (c *Client) CanLookup(refs providers.Refs) bool { return refs.SessionID != "" }
+
 // Lookup asks session/status for Refs.SessionID. The API looks sessions up
 // by id only (PROVIDERS.md 4.4): without a session id Lookup returns
 // ErrUnsupported, and an unknown id is ErrNotFound.
 func (c *Client) Lookup(ctx context.Context, refs providers.Refs) (providers.Status, error) {
-	if refs.SessionID == "" {
+	if !c.CanLookup(refs) {
 		return providers.Status{}, fmt.Errorf("%s: lookup needs the session id (ps_...): %w", c.name, providers.ErrUnsupported)
 	}
 	s, err := c.sessionStatus(ctx, refs.SessionID)

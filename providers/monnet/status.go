@@ -77,6 +77,12 @@ func ParseTime(s string) time.Time {
 	return time.Time{}
 }
 
+// CanLookup reports whether Lookup can ask about refs: a payment link by
+// its reference, anything else by Monnet's Id only.
+func (c *Client) CanLookup(refs providers.Refs) bool {
+	return refs.Method == providers.PaymentLink || refs.ProviderID != ""
+}
+
 // Lookup asks Monnet for a payout's status. Payment links (Refs.Method ==
 // payment_link) are found by Refs.PayoutID through the Payin API; every
 // other product needs Refs.ProviderID, Monnet's numeric payout Id, and
@@ -85,7 +91,7 @@ func (c *Client) Lookup(ctx context.Context, refs providers.Refs) (providers.Sta
 	if refs.Method == providers.PaymentLink {
 		return c.lookupPayin(ctx, refs)
 	}
-	if refs.ProviderID == "" {
+	if !c.CanLookup(refs) {
 		return providers.Status{}, &providers.APIError{Provider: Name, Op: "lookup", Message: "Monnet looks payouts up by its numeric Id only", Kind: providers.ErrUnsupported}
 	}
 	resp, err := c.signedDo(ctx, "lookup", "GET", "/api/v1/"+c.merchantID+"/payouts/"+refs.ProviderID, nil, false)
