@@ -1,8 +1,8 @@
 // Package providers is the contract between payrun and the payment
 // providers that move the money: the Provider interface every client
 // implements, the optional abilities some of them have (Confirmer,
-// Canceller, Balancer), the error taxonomy that decides what may be retried,
-// and the explicit list of registrations.
+// Canceller, Balancer, LookupLimiter), the error taxonomy that decides what
+// may be retried, and the explicit list of registrations.
 //
 // Each provider lives in its own subpackage (monnet, teemopay, bank131) with
 // a sandbox server beside it (monnet/sandbox, ...) that speaks the same wire
