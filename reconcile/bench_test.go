@@ -37,15 +37,7 @@ type webhookBench struct {
 // notifications about items m-0 .. m-999.
 func signedWebhooks(b *testing.B, n int) (providers.Provider, [][]byte, []string) {
 	b.Helper()
-	creds, err := monnetsandbox.NewCredentials()
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, err := creds.WriteFiles(b.TempDir(), "http://127.0.0.1:1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := monnet.New(cfg, providers.Deps{})
+	p, creds, err := monnetsandbox.NewClient(b.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		b.Fatal(err)
 	}

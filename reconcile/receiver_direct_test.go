@@ -31,15 +31,7 @@ type monnetDirect struct {
 
 func newMonnetDirect(t *testing.T) *monnetDirect {
 	t.Helper()
-	creds, err := monnetsandbox.NewCredentials()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := creds.WriteFiles(t.TempDir(), "http://127.0.0.1:1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := monnet.New(cfg, providers.Deps{})
+	p, creds, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/providers/monnet"
 )
 
 // Credentials are one sandbox merchant's keys. They are generated, never
@@ -56,6 +57,23 @@ func randomB64(n int) string {
 func (c Credentials) PublicKeyPEM() []byte {
 	der, _ := x509.MarshalPKIXPublicKey(&c.NotifierKey.PublicKey)
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+}
+
+// NewClient makes fresh credentials, writes their secrets under dir
+// (WriteFiles) and returns a Monnet client that uses them against baseURL,
+// with the credentials (to sign notifications as Monnet would). Tests that
+// sign and verify without a sandbox pass an address nothing listens on.
+func NewClient(dir, baseURL string) (*monnet.Client, Credentials, error) {
+	c, err := NewCredentials()
+	if err != nil {
+		return nil, Credentials{}, err
+	}
+	cfg, err := c.WriteFiles(dir, baseURL)
+	if err != nil {
+		return nil, Credentials{}, err
+	}
+	p, err := monnet.New(cfg, providers.Deps{})
+	return p, c, err
 }
 
 // WriteFiles writes the secrets under dir (mode 0600) and returns a client
