@@ -185,6 +185,15 @@ type Item struct {
 	Polls    int       `json:"polls,omitempty"`
 }
 
+// LookupRefs returns what a provider is asked about the item with: its
+// references, with its payout_id and method, which the stored references
+// may leave out.
+func (it Item) LookupRefs() providers.Refs {
+	refs := it.Refs
+	refs.PayoutID, refs.Method = it.PayoutID, it.Payout.Method
+	return refs
+}
+
 // Transition is one entry of the append-only log.
 type Transition struct {
 	Seq      uint64          `json:"seq"`

@@ -7,6 +7,9 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/providers"
 )
 
 // TestAppendEventAndFact holds appendEvent and appendFact to json.Marshal,
@@ -79,4 +82,33 @@ func fillRandom(rng *rand.Rand, v reflect.Value) {
 	default:
 		panic("fillRandom: no filler for " + v.Type().String())
 	}
+}
+
+// BenchmarkEncodeEvent encodes a TeemoPay callback's raw event and fact as
+// Persist did (encoding/json) and as it does (appendEvent, appendFact).
+func BenchmarkEncodeEvent(b *testing.B) {
+	at := time.Date(2026, 11, 21, 10, 0, 0, 123456789, time.UTC)
+	ev := Event{Provider: "teemopay", ID: "teemopay:W000001|TW000001|2|2026-11-21%2005:00:00", PayoutID: "W000001",
+		Type: "success", Received: at, Body: bytes.Repeat([]byte("x"), 560), ReplayKeys: []string{"teemopay:0123456789abcdef0123456789abcdef"}}
+	f := EventFact{Provider: "teemopay", EventID: ev.ID, Applied: true, Received: at, Status: providers.Status{
+		Outcome: providers.Succeeded, Refs: providers.Refs{PayoutID: "W000001", Method: providers.BankTransfer, ProviderID: "TW000001"},
+		RawStatus: "SUCCESS", Amount: money.Money{Minor: 150000, Currency: "PEN"}, Fee: 150, At: at}}
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(&ev); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(&f); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("append", func(b *testing.B) {
+		b.ReportAllocs()
+		buf := make([]byte, 0, 4096)
+		for b.Loop() {
+			buf = appendFact(appendEvent(buf[:0], &ev), &f)
+		}
+	})
 }

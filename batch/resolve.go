@@ -88,8 +88,7 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 // a resend.
 func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it Item) (bool, error) {
 	caps := p.Capabilities()
-	refs := it.Refs
-	refs.PayoutID, refs.Method = it.PayoutID, it.Payout.Method
+	refs := it.LookupRefs()
 	// Resolution shares the provider's rate limit: after a crash many items
 	// may be in doubt at once, and a flood of lookups would only be refused.
 	if pl, ok := d.pools[p.Name()]; ok {

@@ -192,8 +192,7 @@ func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
 			return st, nil // stopping
 		}
 	}
-	refs := it.Refs
-	refs.PayoutID, refs.Method = it.PayoutID, it.Payout.Method
+	refs := it.LookupRefs()
 	rctx, cancel := context.WithTimeout(ctx, pl.o.RequestTimeout)
 	got, err := p.Lookup(rctx, refs)
 	cancel()

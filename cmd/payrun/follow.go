@@ -72,7 +72,5 @@ func (rt *app) notifiedOnly(it batch.Item) bool {
 	if !ok || it.State != batch.Submitted {
 		return false
 	}
-	refs := it.Refs
-	refs.PayoutID, refs.Method = it.PayoutID, it.Payout.Method
-	return !providers.CanLookup(p, refs)
+	return !providers.CanLookup(p, it.LookupRefs())
 }

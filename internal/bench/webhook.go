@@ -213,7 +213,7 @@ func WebhookRounds(_ context.Context, dir string, n, rounds int) (Side, error) {
 			}
 			defer os.RemoveAll(rdir)
 			var err error
-			all[i].ours, err = webhookReceive(rdir, prov, items, hooks, at, WebhookConcurrency)
+			all[i].ours, err = webhookReceive(rdir, prov, items, hooks, at, WebhookConcurrency, batch.Options{})
 			return err
 		}
 		base := func() (err error) {
@@ -243,10 +243,12 @@ func WebhookRounds(_ context.Context, dir string, n, rounds int) (Side, error) {
 }
 
 // webhookReceive is ours after the setup: a fresh journal under dir
-// holding items, and hooks delivered width at a time (only this is timed).
-func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hooks []webhook, at time.Time, width int) (Side, error) {
+// opened with o (its clock set to at), holding items, and hooks delivered
+// width at a time (only this is timed).
+func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hooks []webhook, at time.Time, width int, o batch.Options) (Side, error) {
 	n := len(hooks)
-	j, err := batch.Open(filepath.Join(dir, "journal.db"), batch.Options{Now: func() time.Time { return at }})
+	o.Now = func() time.Time { return at }
+	j, err := batch.Open(filepath.Join(dir, "journal.db"), o)
 	if err != nil {
 		return Side{}, err
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/payrun/payrun/batch"
 )
 
 // BenchmarkWebhook runs the webhook stage's two sides at several widths
@@ -17,6 +19,9 @@ import (
 // signed once, outside the timings (profile with -cpuprofile and
 // pprof -ignore=webhookSetup). PAYRUN_WEBHOOKS sets how many (default
 // 5,000), PAYRUN_WEBHOOK_WIDTH one width instead of 16, 64 and 128.
+// PAYRUN_WEBHOOK_NOSYNC=1 opens ours' journal without fsync, to see what
+// the sync before each acknowledgement costs (a diagnosis: production
+// always syncs).
 func BenchmarkWebhook(b *testing.B) {
 	n := 5_000
 	if v, err := strconv.Atoi(os.Getenv("PAYRUN_WEBHOOKS")); err == nil && v > 0 {
@@ -27,6 +32,7 @@ func BenchmarkWebhook(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	noSync := os.Getenv("PAYRUN_WEBHOOK_NOSYNC") == "1"
 	widths := []int{16, 64, 128}
 	if v, err := strconv.Atoi(os.Getenv("PAYRUN_WEBHOOK_WIDTH")); err == nil && v > 0 {
 		widths = []int{v}
@@ -34,7 +40,7 @@ func BenchmarkWebhook(b *testing.B) {
 	for _, width := range widths {
 		b.Run(fmt.Sprintf("ours-%d", width), func(b *testing.B) {
 			for b.Loop() {
-				s, err := webhookReceive(b.TempDir(), prov, items, hooks, at, width)
+				s, err := webhookReceive(b.TempDir(), prov, items, hooks, at, width, batch.Options{NoSync: noSync})
 				if err != nil {
 					b.Fatal(err)
 				}
