@@ -153,13 +153,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 	// anything is acknowledged; the replay key goes with the first, so a
 	// request replayed verbatim is refused before any of its events is
 	// stored.
-	rec := batch.Receipt{ReplayKey: res.ReplayKey, Events: make([]batch.Event, len(res.Events)), Facts: make([]batch.EventFact, len(res.Events))}
-	for i, ev := range res.Events {
-		rec.Events[i] = batch.Event{Provider: name, ID: ev.ID, PayoutID: ev.Status.Refs.PayoutID, Type: ev.Type,
-			Received: received.UTC(), Body: body}
-		rec.Facts[i] = batch.EventFact{Provider: name, EventID: ev.ID, Status: ev.Status, DuplicateNotice: ev.DuplicateNotice}
-	}
-	replay, fresh, err := rc.j.Persist(rec)
+	replay, fresh, err := rc.j.Persist(NewReceipt(name, res, body, received))
 	if err != nil {
 		rc.log.Error("webhook not persisted", "provider", name, "err", err)
 		return plain(w, http.StatusInternalServerError, "not persisted")
@@ -172,6 +166,19 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 		rc.app.Kick()
 	}
 	return res.Ack.Write(w)
+}
+
+// NewReceipt is what the receiver persists of a verified notification from
+// provider name: each raw event (with the body it came in, received at
+// received) and its fact, and the replay key.
+func NewReceipt(name string, res providers.WebhookResult, body []byte, received time.Time) batch.Receipt {
+	rec := batch.Receipt{ReplayKey: res.ReplayKey, Events: make([]batch.Event, len(res.Events)), Facts: make([]batch.EventFact, len(res.Events))}
+	for i, ev := range res.Events {
+		rec.Events[i] = batch.Event{Provider: name, ID: ev.ID, PayoutID: ev.Status.Refs.PayoutID, Type: ev.Type,
+			Received: received.UTC(), Body: body}
+		rec.Facts[i] = batch.EventFact{Provider: name, EventID: ev.ID, Status: ev.Status, DuplicateNotice: ev.DuplicateNotice}
+	}
+	return rec
 }
 
 // readBody reads r's body, at most max bytes (a MaxBytesError beyond). A

@@ -344,3 +344,41 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 	}
 	return Side{Elapsed: time.Since(start), Items: len(hooks), CPU: cpuTime() - cpu}, nil
 }
+
+// webhookPersist is the journal's part of ours alone: the hooks verified
+// and turned into receipts as the receiver does (not timed), then persisted
+// width at a time into a fresh journal under dir holding items (timed), as
+// the receiver persists them before acknowledging, and nothing else. Beside
+// the baseline it shows how ours' cost divides: the two use the same cores,
+// so ours takes about as long as the two one after the other.
+func webhookPersist(dir string, prov providers.Provider, items []batch.Item, hooks []webhook, at time.Time, width int) (Side, error) {
+	recs := make([]batch.Receipt, len(hooks))
+	for i, h := range hooks {
+		res, err := prov.ParseWebhook(providers.WebhookRequest{Header: h.header, Body: h.body, Received: at})
+		if err != nil {
+			return Side{}, fmt.Errorf("webhook %d: %w", i, err)
+		}
+		recs[i] = reconcile.NewReceipt(teemopay.Name, res, h.body, at)
+	}
+	j, err := batch.Open(filepath.Join(dir, "journal.db"), batch.Options{Now: func() time.Time { return at }})
+	if err != nil {
+		return Side{}, err
+	}
+	defer j.Close()
+	if err := j.Import(batch.Batch{ID: "B-bench-webhooks", File: "webhooks.csv", Rows: len(items), Valid: len(items)}, items); err != nil {
+		return Side{}, err
+	}
+	runtime.GC()
+	start, cpu := time.Now(), cpuTime()
+	err = each(len(recs), width, func(i int) error {
+		replay, fresh, err := j.Persist(recs[i])
+		if err == nil && (replay || fresh != 1) {
+			err = fmt.Errorf("webhook %d: replay %v, %d fresh events", i, replay, fresh)
+		}
+		return err
+	})
+	if err != nil {
+		return Side{}, err
+	}
+	return Side{Elapsed: time.Since(start), Items: len(recs), CPU: cpuTime() - cpu}, nil
+}

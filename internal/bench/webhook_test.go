@@ -14,8 +14,9 @@ import (
 // (deliveries in flight) over the same signed callbacks: ours (the whole
 // receiver, fsync'd journal; webhooks/s are acknowledgements, tail-ms the
 // Applier's work left after the last of them, applied/s both together),
-// the bare ParseWebhook, and ParseWebhook behind the same in-process HTTP
-// handling as ours. The callbacks are
+// the bare ParseWebhook, the journal's part of ours alone (Persist of the
+// same events, verified beforehand), and ParseWebhook behind the same
+// in-process HTTP handling as ours. The callbacks are
 // signed once, outside the timings (profile with -cpuprofile and
 // pprof -ignore=webhookSetup). PAYRUN_WEBHOOKS sets how many (default
 // 5,000), PAYRUN_WEBHOOK_WIDTH one width instead of 16, 64 and 128.
@@ -53,6 +54,16 @@ func BenchmarkWebhook(b *testing.B) {
 		b.Run(fmt.Sprintf("base-%d", width), func(b *testing.B) {
 			for b.Loop() {
 				s, err := webhookVerify(prov, hooks, at, width)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(s.PerSecond(), "webhooks/s")
+				b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
+			}
+		})
+		b.Run(fmt.Sprintf("persist-%d", width), func(b *testing.B) {
+			for b.Loop() {
+				s, err := webhookPersist(b.TempDir(), prov, items, hooks, at, width)
 				if err != nil {
 					b.Fatal(err)
 				}
