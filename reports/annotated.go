@@ -6,9 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
+	"github.com/google/renameio/v2"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
@@ -175,27 +174,24 @@ type annotatedSink interface {
 }
 
 type csvSink struct {
-	f     *os.File
-	bw    *bufio.Writer
-	cw    *csv.Writer
-	dst   string
-	delim rune
+	f  *renameio.PendingFile
+	bw *bufio.Writer
+	cw *csv.Writer
 }
 
 func newCSVSink(dst string, s batch.Source) (*csvSink, error) {
-	f, err := os.CreateTemp(filepath.Dir(dst), ".annotated-*")
+	f, err := pendingFile(dst, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	var w io.Writer = f
-	bw := bufio.NewWriterSize(w, 64<<10)
+	bw := bufio.NewWriterSize(f, 64<<10)
 	var enc io.Writer = bw
 	switch s.Encoding {
 	case batch.EncodingWindows1252:
 		enc = encoding.ReplaceUnsupported(charmap.Windows1252.NewEncoder()).Writer(bw)
 	case batch.EncodingUTF8BOM:
 		if _, err := bw.WriteString(bom); err != nil {
-			f.Close()
+			f.Cleanup()
 			return nil, err
 		}
 	}
@@ -204,7 +200,7 @@ func newCSVSink(dst string, s batch.Source) (*csvSink, error) {
 		cw.Comma = s.Delimiter
 	}
 	cw.UseCRLF = true // what Excel writes, and what it reads back most reliably
-	return &csvSink{f: f, bw: bw, cw: cw, dst: dst}, nil
+	return &csvSink{f: f, bw: bw, cw: cw}, nil
 }
 
 func (c *csvSink) header(h []string) error { return c.cw.Write(h) }
@@ -222,22 +218,16 @@ func (c *csvSink) row(cells []annotatedCell) error {
 }
 
 func (c *csvSink) close(ok bool) error {
-	defer os.Remove(c.f.Name())
+	defer c.f.Cleanup()
 	c.cw.Flush()
 	err := c.cw.Error()
 	if err == nil {
 		err = c.bw.Flush()
 	}
-	if err == nil {
-		err = c.f.Sync()
-	}
-	if cerr := c.f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil || !ok {
 		return err
 	}
-	return os.Rename(c.f.Name(), c.dst)
+	return c.f.CloseAtomicallyReplace()
 }
 
 type xlsxSink struct {
@@ -312,21 +302,8 @@ func (x *xlsxSink) close(ok bool) error {
 	if err := x.sw.Flush(); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(x.dst), ".annotated-*")
-	if err != nil {
+	return WriteFile(x.dst, 0o600, func(w io.Writer) error {
+		_, err := x.f.WriteTo(w)
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := x.f.WriteTo(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), x.dst)
+	})
 }

@@ -16,6 +16,10 @@
 // four characters unless Options.Unmasked; anything that looks like a card
 // number (13 to 19 digits passing the Luhn check) is masked always.
 //
+// Every file it writes (reports, the annotated input, queued mail) goes
+// through WriteFile: a temporary file beside the target, synced, renamed
+// over it (github.com/google/renameio), so a reader never sees half of one.
+//
 // Amounts are never floats in payrun. Spreadsheet cells must nevertheless be
 // numbers, so the exact decimal text ("1500.50") is what lands in the sheet
 // XML: small sheets use excelize's SetCellDefault, which stores the text as a

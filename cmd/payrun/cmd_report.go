@@ -115,13 +115,13 @@ func writeReports(ctx context.Context, cfg *config.Config, j *batch.Journal, sco
 	files.Workbook = filepath.Join(dir, stem+".xlsx")
 	files.SummaryCSV = filepath.Join(dir, stem+"-summary.csv")
 	files.DetailsCSV = filepath.Join(dir, stem+"-details.csv")
-	if err := writeFile(files.Workbook, func(w io.Writer) error { return reports.WriteWorkbook(w, meta, res, o) }); err != nil {
+	if err := reports.WriteFile(files.Workbook, 0o640, func(w io.Writer) error { return reports.WriteWorkbook(w, meta, res, o) }); err != nil {
 		return files, fmt.Errorf("workbook: %w", err)
 	}
-	if err := writeFile(files.SummaryCSV, func(w io.Writer) error { return reports.WriteSummaryCSV(w, res) }); err != nil {
+	if err := reports.WriteFile(files.SummaryCSV, 0o640, func(w io.Writer) error { return reports.WriteSummaryCSV(w, res) }); err != nil {
 		return files, fmt.Errorf("summary csv: %w", err)
 	}
-	if err := writeFile(files.DetailsCSV, func(w io.Writer) error { return reports.WriteDetailsCSVResult(w, meta, res, o) }); err != nil {
+	if err := reports.WriteFile(files.DetailsCSV, 0o640, func(w io.Writer) error { return reports.WriteDetailsCSVResult(w, meta, res, o) }); err != nil {
 		return files, fmt.Errorf("details csv: %w", err)
 	}
 	for _, b := range res.Batches {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/reports"
 )
 
 // demoRows builds n sample rows from the template's examples (every
@@ -32,5 +33,5 @@ func demoRows(prefix string, n int) []batch.Row {
 
 // writeDemoFile writes rows with the canonical header, as CSV or XLSX.
 func writeDemoFile(path string, rows []batch.Row, xlsx bool) error {
-	return writeFile(path, func(w io.Writer) error { return batch.WriteRows(w, rows, xlsx) })
+	return reports.WriteFile(path, 0o640, func(w io.Writer) error { return batch.WriteRows(w, rows, xlsx) })
 }
