@@ -2,7 +2,6 @@ package batch
 
 import (
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -111,23 +110,11 @@ func fuzzRead(t *testing.T, p string) (Source, []Row, bool) {
 		return Source{}, nil, false
 	}
 	defer rd.Close()
-	var rows []Row
-	for {
-		r, err := rd.Next()
-		if errors.Is(err, io.EOF) {
-			break
+	rows, rerrs := readRows(t, rd)
+	for _, re := range rerrs {
+		if re.Row < 1 {
+			t.Fatalf("row error on row %d", re.Row)
 		}
-		var re *RowError
-		if errors.As(err, &re) {
-			if re.Row < 1 {
-				t.Fatalf("row error on row %d", re.Row)
-			}
-			continue
-		}
-		if err != nil {
-			t.Fatalf("Next: %v", err)
-		}
-		rows = append(rows, r)
 	}
 	return rd.Source(), rows, true
 }

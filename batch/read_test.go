@@ -18,6 +18,13 @@ func readAll(t *testing.T, path string, o ReadOptions) (Source, []Row, []RowErro
 		t.Fatalf("OpenFile(%s): %v", path, err)
 	}
 	defer rd.Close()
+	rows, rerrs := readRows(t, rd)
+	return rd.Source(), rows, rerrs
+}
+
+// readRows reads rd to its end; row errors are collected, not fatal.
+func readRows(t *testing.T, rd *Reader) ([]Row, []RowError) {
+	t.Helper()
 	var rows []Row
 	var rerrs []RowError
 	for {
@@ -35,7 +42,7 @@ func readAll(t *testing.T, path string, o ReadOptions) (Source, []Row, []RowErro
 		}
 		rows = append(rows, r)
 	}
-	return rd.Source(), rows, rerrs
+	return rows, rerrs
 }
 
 func TestReadCleanCSV(t *testing.T) {

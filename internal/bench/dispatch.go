@@ -222,26 +222,21 @@ func DispatchBaseline(ctx context.Context, dir string, n int) (Side, error) {
 
 // bareLoop submits every item from Concurrency goroutines.
 func bareLoop(ctx context.Context, p providers.Provider, items []batch.Item) (int, error) {
-	var next, sent atomic.Int64
+	var sent atomic.Int64
 	var firstErr error
 	var once sync.Once
-	var wg sync.WaitGroup
-	for range Concurrency {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(items) || ctx.Err() != nil {
-					return
-				}
-				if _, err := p.Submit(ctx, items[i].Payout); err != nil {
-					once.Do(func() { firstErr = err })
-					continue
-				}
-				sent.Add(1)
-			}
-		})
-	}
-	wg.Wait()
+	// each stops only on ctx's end, which the caller sees in ctx itself.
+	_ = each(len(items), Concurrency, func(i int) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if _, err := p.Submit(ctx, items[i].Payout); err != nil {
+			once.Do(func() { firstErr = err }) // keep going: the loop counts what it sent
+			return nil
+		}
+		sent.Add(1)
+		return nil
+	})
 	if firstErr != nil {
 		return int(sent.Load()), fmt.Errorf("bare loop: %w", firstErr)
 	}

@@ -110,47 +110,34 @@ func webhookSetup(dir string, n int, at time.Time) (providers.Provider, []batch.
 	}
 	hooks := make([]webhook, n)
 	complete := at.In(teemopay.Lima()).Format(teemopay.CompleteTimeLayout)
-	var next atomic.Int64
-	var firstErr error
-	var once sync.Once
-	var wg sync.WaitGroup
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				it := &items[i]
-				it.State = batch.Submitted
-				it.Refs = providers.Refs{PayoutID: it.PayoutID, Method: it.Payout.Method, ProviderID: "T" + it.PayoutID}
-				it.Last = providers.Status{Outcome: providers.Processing, Refs: it.Refs, RawStatus: "PROCESSING"}
-				amount := teemopay.Text(it.Payout.Amount.Decimal())
-				body, err := json.Marshal(teemopay.Callback{MerchantOrderNo: it.PayoutID, TradeNo: it.Refs.ProviderID,
-					Amount: amount, ServiceAmount: "1.50", Status: teemopay.StatusSuccess, CompleteTime: complete})
-				var nonce string
-				if err == nil {
-					nonce, err = teemopay.NewNonce()
-				}
-				if err == nil {
-					body, err = teemopay.SignBody(creds.PlatformKey, body, nonce)
-				}
-				if err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-				h := http.Header{}
-				h.Set("Content-Type", "application/json")
-				h.Set(teemopay.HeaderTimestamp, strconv.FormatInt(at.UnixMilli(), 10))
-				h.Set(teemopay.HeaderNonce, nonce)
-				h.Set(teemopay.HeaderCountry, "PE")
-				h.Set(teemopay.HeaderCallbackAppCode, creds.AppCode)
-				hooks[i] = webhook{header: h, body: body}
-			}
-		})
-	}
-	wg.Wait()
-	return prov, items, hooks, firstErr
+	err = each(n, runtime.GOMAXPROCS(0), func(i int) error {
+		it := &items[i]
+		it.State = batch.Submitted
+		it.Refs = providers.Refs{PayoutID: it.PayoutID, Method: it.Payout.Method, ProviderID: "T" + it.PayoutID}
+		it.Last = providers.Status{Outcome: providers.Processing, Refs: it.Refs, RawStatus: "PROCESSING"}
+		amount := teemopay.Text(it.Payout.Amount.Decimal())
+		body, err := json.Marshal(teemopay.Callback{MerchantOrderNo: it.PayoutID, TradeNo: it.Refs.ProviderID,
+			Amount: amount, ServiceAmount: "1.50", Status: teemopay.StatusSuccess, CompleteTime: complete})
+		if err != nil {
+			return err
+		}
+		nonce, err := teemopay.NewNonce()
+		if err != nil {
+			return err
+		}
+		if body, err = teemopay.SignBody(creds.PlatformKey, body, nonce); err != nil {
+			return err
+		}
+		h := http.Header{}
+		h.Set("Content-Type", "application/json")
+		h.Set(teemopay.HeaderTimestamp, strconv.FormatInt(at.UnixMilli(), 10))
+		h.Set(teemopay.HeaderNonce, nonce)
+		h.Set(teemopay.HeaderCountry, "PE")
+		h.Set(teemopay.HeaderCallbackAppCode, creds.AppCode)
+		hooks[i] = webhook{header: h, body: body}
+		return nil
+	})
+	return prov, items, hooks, err
 }
 
 // each runs fn(i) for i in [0, n) from width goroutines and returns the
@@ -242,20 +229,34 @@ func WebhookRounds(_ context.Context, dir string, n, rounds int) (Side, error) {
 	return mid.ours, nil
 }
 
+// webhookBatch is the batch that holds the webhook stage's payouts.
+const webhookBatch = "B-bench-webhooks"
+
+// webhookJournal opens a fresh journal under dir with o, its clock set to
+// at, and imports items into webhookBatch.
+func webhookJournal(dir string, items []batch.Item, at time.Time, o batch.Options) (*batch.Journal, error) {
+	o.Now = func() time.Time { return at }
+	j, err := batch.Open(filepath.Join(dir, "journal.db"), o)
+	if err != nil {
+		return nil, err
+	}
+	if err := j.Import(batch.Batch{ID: webhookBatch, File: "webhooks.csv", Rows: len(items), Valid: len(items)}, items); err != nil {
+		j.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
 // webhookReceive is ours after the setup: a fresh journal under dir
 // opened with o (its clock set to at), holding items, and hooks delivered
 // width at a time (only this is timed).
 func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hooks []webhook, at time.Time, width int, o batch.Options) (Side, error) {
 	n := len(hooks)
-	o.Now = func() time.Time { return at }
-	j, err := batch.Open(filepath.Join(dir, "journal.db"), o)
+	j, err := webhookJournal(dir, items, at, o)
 	if err != nil {
 		return Side{}, err
 	}
 	defer j.Close()
-	if err := j.Import(batch.Batch{ID: "B-bench-webhooks", File: "webhooks.csv", Rows: n, Valid: n}, items); err != nil {
-		return Side{}, err
-	}
 	rc := reconcile.NewReceiver(j, map[string]providers.Provider{teemopay.Name: prov},
 		reconcile.ReceiverOptions{Now: func() time.Time { return at }})
 	start, cpu := time.Now(), cpuTime()
@@ -281,7 +282,7 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 		return Side{}, err
 	}
 	paid := 0
-	if err := j.Items("B-bench-webhooks", func(it batch.Item) bool {
+	if err := j.Items(webhookBatch, func(it batch.Item) bool {
 		if it.State == batch.Succeeded {
 			paid++
 		}
@@ -360,14 +361,11 @@ func webhookPersist(dir string, prov providers.Provider, items []batch.Item, hoo
 		}
 		recs[i] = reconcile.NewReceipt(teemopay.Name, res, h.body, at)
 	}
-	j, err := batch.Open(filepath.Join(dir, "journal.db"), batch.Options{Now: func() time.Time { return at }})
+	j, err := webhookJournal(dir, items, at, batch.Options{})
 	if err != nil {
 		return Side{}, err
 	}
 	defer j.Close()
-	if err := j.Import(batch.Batch{ID: "B-bench-webhooks", File: "webhooks.csv", Rows: len(items), Valid: len(items)}, items); err != nil {
-		return Side{}, err
-	}
 	runtime.GC()
 	start, cpu := time.Now(), cpuTime()
 	err = each(len(recs), width, func(i int) error {

@@ -51,35 +51,25 @@ func BenchmarkWebhook(b *testing.B) {
 				b.ReportMetric(float64(s.Items)/(s.Elapsed+s.Tail).Seconds(), "applied/s")
 			}
 		})
-		b.Run(fmt.Sprintf("base-%d", width), func(b *testing.B) {
-			for b.Loop() {
-				s, err := webhookVerify(prov, hooks, at, width)
-				if err != nil {
-					b.Fatal(err)
+		sides := []struct {
+			name string
+			run  func(b *testing.B) (Side, error)
+		}{
+			{"base", func(*testing.B) (Side, error) { return webhookVerify(prov, hooks, at, width) }},
+			{"persist", func(b *testing.B) (Side, error) { return webhookPersist(b.TempDir(), prov, items, hooks, at, width) }},
+			{"base-http", func(*testing.B) (Side, error) { return webhookVerifyHTTP(prov, hooks, at, width) }},
+		}
+		for _, side := range sides {
+			b.Run(fmt.Sprintf("%s-%d", side.name, width), func(b *testing.B) {
+				for b.Loop() {
+					s, err := side.run(b)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.ReportMetric(s.PerSecond(), "webhooks/s")
+					b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
 				}
-				b.ReportMetric(s.PerSecond(), "webhooks/s")
-				b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
-			}
-		})
-		b.Run(fmt.Sprintf("persist-%d", width), func(b *testing.B) {
-			for b.Loop() {
-				s, err := webhookPersist(b.TempDir(), prov, items, hooks, at, width)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(s.PerSecond(), "webhooks/s")
-				b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
-			}
-		})
-		b.Run(fmt.Sprintf("base-http-%d", width), func(b *testing.B) {
-			for b.Loop() {
-				s, err := webhookVerifyHTTP(prov, hooks, at, width)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.ReportMetric(s.PerSecond(), "webhooks/s")
-				b.ReportMetric(float64(s.CPU.Microseconds())/float64(s.Items), "cpu-µs/webhook")
-			}
-		})
+			})
+		}
 	}
 }
