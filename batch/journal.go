@@ -21,7 +21,7 @@ var (
 	bktBatchSHA    = []byte("batch_sha")   // sha256 hex -> batch id
 	bktItems       = []byte("items")       // payout_id -> Item
 	bktBatchItems  = []byte("batch_items") // batch id, 0, row (8 bytes BE) -> payout_id
-	bktOpen        = []byte("open")        // payout_id -> its state while not final ("" in older journals)
+	bktOpen        = []byte("open")        // payout_id -> its state while not final
 	bktTransitions = []byte("transitions") // sequence (8 bytes BE) -> Transition
 	bktEvents      = []byte("events")      // provider, 0, event id -> Event
 	bktRefs        = []byte("refs")        // provider, 0, provider id or session id -> payout_id
@@ -31,7 +31,21 @@ var (
 		bktEvents, bktRefs, bktRejects, bktMail, bktEventFacts, bktQueue}
 )
 
-const schemaVersion = "1"
+// schemaVersion names the layout of the journal's keys and values. A
+// journal of another layout is refused (ErrSchema) rather than read
+// wrongly. 2: payouts and beneficiaries under snake_case JSON names, items
+// stored without what they repeat (journal_layout.go), the open index
+// holding states, webhook events queued before they are applied. Version
+// 1 journals stored the payout under its Go field names, which 2 would
+// read as an empty payout.
+const schemaVersion = "2"
+
+// schemaKey is where bktMeta keeps the version.
+var schemaKey = []byte("schema")
+
+// ErrSchema is returned by Open for a journal written in a layout this
+// payrun does not read.
+var ErrSchema = errors.New("journal written by another version of payrun")
 
 // ErrInUse is returned when another process holds the journal.
 var ErrInUse = errors.New("journal is in use by another payrun process")
@@ -83,19 +97,22 @@ func Open(path string, o Options) (*Journal, error) {
 	}
 	j := &Journal{db: db, path: path, now: now}
 	if o.ReadOnly {
+		if err := db.View(func(tx *bolt.Tx) error { return checkSchema(tx.Bucket(bktMeta)) }); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open journal %s: %w", path, err)
+		}
 		return j, nil
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		if err := checkSchema(tx.Bucket(bktMeta)); err != nil {
+			return err
+		}
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		meta := tx.Bucket(bktMeta)
-		if v := meta.Get([]byte("schema")); v != nil && string(v) != schemaVersion {
-			return fmt.Errorf("journal schema %s, this payrun understands %s", v, schemaVersion)
-		}
-		return meta.Put([]byte("schema"), []byte(schemaVersion))
+		return tx.Bucket(bktMeta).Put(schemaKey, []byte(schemaVersion))
 	})
 	if err != nil {
 		db.Close()
@@ -223,25 +240,20 @@ func refKey(provider, id string) []byte {
 	return append(append([]byte(provider), 0), id...)
 }
 
+// getJSON decodes the value under key into v; ok is false when there is
+// none. Items have their own layout: getItem.
 func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 	raw := b.Get(key)
 	if raw == nil {
 		return false, nil
 	}
-	if it, ok := v.(*Item); ok {
-		return true, decodeItem(key, raw, it)
-	}
 	return true, json.Unmarshal(raw, v)
 }
 
+// putJSON stores v under key as JSON. Items have their own layout:
+// putItem.
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	var raw []byte
-	var err error
-	if it, ok := v.(*Item); ok {
-		raw, err = encodeItem(it)
-	} else {
-		raw, err = json.Marshal(v)
-	}
+	raw, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -251,11 +263,8 @@ func putJSON(b *bolt.Bucket, key []byte, v any) error {
 // Item returns one item by payout_id.
 func (j *Journal) Item(payoutID string) (Item, error) {
 	var it Item
-	err := j.db.View(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(bktItems), []byte(payoutID), &it)
-		if err == nil && !ok {
-			return fmt.Errorf("payout %s: %w", payoutID, ErrNotFound)
-		}
+	err := j.db.View(func(tx *bolt.Tx) (err error) {
+		it, err = itemIn(tx, payoutID)
 		return err
 	})
 	return it, err
@@ -270,7 +279,7 @@ func (j *Journal) Items(batchID string, fn func(Item) bool) error {
 		prefix := append([]byte(batchID), 0)
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			var it Item
-			if ok, err := getJSON(items, v, &it); err != nil || !ok {
+			if ok, err := getItem(items, v, &it); err != nil || !ok {
 				if err != nil {
 					return err
 				}
@@ -290,7 +299,7 @@ func (j *Journal) OpenItems(fn func(Item) bool) error {
 		items := tx.Bucket(bktItems)
 		return tx.Bucket(bktOpen).ForEach(func(k, _ []byte) error {
 			var it Item
-			if ok, err := getJSON(items, k, &it); err != nil || !ok {
+			if ok, err := getItem(items, k, &it); err != nil || !ok {
 				return err
 			}
 			if !fn(it) {
@@ -302,27 +311,30 @@ func (j *Journal) OpenItems(fn func(Item) bool) error {
 }
 
 // OpenStates calls fn with the payout_id and state of every item not yet
-// final, from the open index alone: no item is decoded (except in a
-// journal written before the index held states). Recovery after a crash
-// looks for the few items in flight among all the open ones this way.
+// final, from the open index alone: no item is decoded. Recovery after a
+// crash looks for the few items in flight among all the open ones this
+// way.
 func (j *Journal) OpenStates(fn func(payoutID string, s State) bool) error {
 	return stopped(j.db.View(func(tx *bolt.Tx) error {
-		items := tx.Bucket(bktItems)
 		return tx.Bucket(bktOpen).ForEach(func(k, v []byte) error {
-			s := State(v)
-			if len(v) == 0 {
-				var it Item
-				if ok, err := getJSON(items, k, &it); err != nil || !ok {
-					return err
-				}
-				s = it.State
-			}
-			if !fn(string(k), s) {
+			if !fn(string(k), State(v)) {
 				return errStop
 			}
 			return nil
 		})
 	}))
+}
+
+// checkSchema refuses a journal whose layout is not schemaVersion. meta
+// is nil in a journal never opened for writing (a new file).
+func checkSchema(meta *bolt.Bucket) error {
+	if meta == nil {
+		return nil
+	}
+	if v := meta.Get(schemaKey); v != nil && string(v) != schemaVersion {
+		return fmt.Errorf("%w: its schema is %s, this payrun reads %s; finish its batches with the payrun that wrote it, then give this one a new journal path", ErrSchema, v, schemaVersion)
+	}
+	return nil
 }
 
 // errStop ends a ForEach early when a caller's fn returns false.
@@ -338,7 +350,7 @@ func stopped(err error) error {
 
 // AllItems calls fn for every item, in payout_id order.
 func (j *Journal) AllItems(fn func(Item) bool) error {
-	err := j.db.View(func(tx *bolt.Tx) error {
+	return stopped(j.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bktItems).ForEach(func(k, v []byte) error {
 			var it Item
 			if err := decodeItem(k, v, &it); err != nil {
@@ -349,11 +361,7 @@ func (j *Journal) AllItems(fn func(Item) bool) error {
 			}
 			return nil
 		})
-	})
-	if errors.Is(err, errStop) {
-		return nil
-	}
-	return err
+	}))
 }
 
 // PayoutByRef returns the payout_id a provider's own id or session id

@@ -36,8 +36,8 @@ var ErrConflict = errors.New("item changed state concurrently")
 
 // Apply commits changes, each checked against the state machine. All
 // changes of one call commit together or not at all; concurrent callers
-// share transactions (bbolt's group commit), and Apply returns after the
-// commit is durable. A change to the state the item is already in, with no
+// share transactions (the journal's group commit, journal_commit.go), and
+// Apply returns after the commit is durable. A change to the state the item is already in, with no
 // Status or Update, is a no-op; a change off the graph is refused with
 // *ErrTransition and nothing of the call is applied.
 func (j *Journal) Apply(changes ...Change) error {
@@ -64,7 +64,7 @@ func (j *Journal) apply(tx *bolt.Tx, changes []Change) error {
 // itemIn reads one item inside a transaction.
 func itemIn(tx *bolt.Tx, payoutID string) (Item, error) {
 	var it Item
-	ok, err := getJSON(tx.Bucket(bktItems), []byte(payoutID), &it)
+	ok, err := getItem(tx.Bucket(bktItems), []byte(payoutID), &it)
 	if err != nil {
 		return Item{}, fmt.Errorf("payout %s: %w", payoutID, err)
 	}
@@ -108,18 +108,21 @@ func applyTo(tx *bolt.Tx, it *Item, c Change, now time.Time) error {
 		next.SentAt = now
 	}
 	next.Updated = now
-	if err := putJSON(tx.Bucket(bktItems), []byte(next.PayoutID), &next); err != nil {
+	if err := putItem(tx.Bucket(bktItems), []byte(next.PayoutID), &next); err != nil {
 		return err
 	}
-	open := tx.Bucket(bktOpen)
-	var err error
-	if next.State.Final() {
-		err = open.Delete([]byte(next.PayoutID))
-	} else {
-		err = open.Put([]byte(next.PayoutID), []byte(next.State))
-	}
-	if err != nil {
-		return err
+	// The open index holds the state, so it changes only with it.
+	if next.State != from {
+		open := tx.Bucket(bktOpen)
+		var err error
+		if next.State.Final() {
+			err = open.Delete([]byte(next.PayoutID))
+		} else {
+			err = open.Put([]byte(next.PayoutID), []byte(next.State))
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if from != c.To || c.Payload != nil {
 		log := tx.Bucket(bktTransitions)
@@ -217,5 +220,5 @@ func updateIn(tx *bolt.Tx, payoutID string, fn func(*Item)) error {
 		return err
 	}
 	fn(&it)
-	return putJSON(tx.Bucket(bktItems), []byte(payoutID), &it)
+	return putItem(tx.Bucket(bktItems), []byte(payoutID), &it)
 }

@@ -202,7 +202,7 @@ func (j *Journal) Import(b Batch, items []Item) error {
 				if ib.Get([]byte(it.PayoutID)) != nil {
 					return fmt.Errorf("payout %s is already journaled", it.PayoutID)
 				}
-				if err := putJSON(ib, []byte(it.PayoutID), &it); err != nil {
+				if err := putItem(ib, []byte(it.PayoutID), &it); err != nil {
 					return err
 				}
 				if err := bi.Put(rowKey(b.ID, it.Row), []byte(it.PayoutID)); err != nil {

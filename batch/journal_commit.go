@@ -43,8 +43,8 @@ const (
 // committer is the journal's group commit. One goroutine takes every write
 // waiting, runs them in one bbolt transaction and syncs once; the writes
 // that arrive while that commit is on disk form the next group. So a group
-// is as large as the disk is slow, and an idle journal commits a lone write
-// at once.
+// is as large as the disk is slow; a lone write waits one lingerGap for
+// company.
 //
 // bbolt's own DB.Batch closes a group on a timer and queues closed groups
 // on the writer lock, so under a steady stream of writers (the dispatcher,

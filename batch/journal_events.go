@@ -22,7 +22,8 @@ type Event struct {
 	// not (unexpected payout, duplicate notice, refused transition).
 	// Neither is set while the event waits in the queue (ApplyQueued).
 	// They are the event's fact's (EventFact), filled in by Event and
-	// Events: the raw event is written once, when it is received.
+	// Events: the raw event is written when it is received, and again
+	// only to add a replay key (redelivered).
 	Applied bool   `json:"applied,omitempty"`
 	Note    string `json:"note,omitempty"`
 	// ReplayKeys are the replay keys (TeemoPay nonces) of the deliveries
@@ -50,21 +51,15 @@ func redelivered(events *bolt.Bucket, k, raw []byte, replayKey string) (replay b
 	if replayKey == "" {
 		return false, nil
 	}
-	var seen struct {
-		ReplayKeys []string `json:"replay_keys"`
-	}
-	if err := json.Unmarshal(raw, &seen); err != nil {
-		return false, fmt.Errorf("event %s: %w", k, err)
-	}
-	if slices.Contains(seen.ReplayKeys, replayKey) {
-		return true, nil
-	}
 	var ev Event
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return false, fmt.Errorf("event %s: %w", k, err)
 	}
+	if slices.Contains(ev.ReplayKeys, replayKey) {
+		return true, nil
+	}
 	ev = keyedEvent(ev, replayKey)
-	return false, putJSON(events, k, &ev)
+	return false, events.Put(k, appendEvent(nil, &ev))
 }
 
 // Events calls fn for every stored event.

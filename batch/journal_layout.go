@@ -45,8 +45,8 @@ func tuneFill(tx *bolt.Tx) {
 // what the item repeats (the payout_id, which is the key, in the value, in
 // the payout and in its references; the method in the references; the
 // references again in the last status): a quarter of a paid item. Fields
-// left out are restored on reading (item); an item stored in full, as
-// older journals hold them, reads the same.
+// left out are restored on reading (item); an item stored in full (as
+// json.Marshal writes an Item) reads the same.
 type storedItem struct {
 	Item
 	// PayoutID is left out: it is the key.
@@ -64,9 +64,8 @@ type storedPayout struct {
 }
 
 // storedRefs are references whose PayoutID and Method are left out when
-// they are the item's (nil). References stored in full (PayoutID present,
-// always so in older journals, where an empty method is left out) take no
-// default.
+// they are the item's (nil). References stored in full (PayoutID present)
+// take no default.
 type storedRefs struct {
 	providers.Refs
 	PayoutID *string           `json:"payout_id,omitempty"`
@@ -159,6 +158,25 @@ func encodeItem(it *Item) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(s)
+}
+
+// getItem decodes the item stored under key (decodeItem); ok is false when
+// there is none.
+func getItem(b *bolt.Bucket, key []byte, it *Item) (ok bool, err error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	return true, decodeItem(key, raw, it)
+}
+
+// putItem stores it under key as encodeItem lays it out.
+func putItem(b *bolt.Bucket, key []byte, it *Item) error {
+	raw, err := encodeItem(it)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
 }
 
 // decodeItem reads an item stored under key by encodeItem (or in full).

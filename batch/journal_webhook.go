@@ -276,4 +276,11 @@ func (e *EventTx) ApplyStatus(payoutID, actor string, st providers.Status) (bool
 }
 
 // Update is Journal.Update inside the transaction.
-func (e *EventTx) Update(payoutID string, fn func(*Item)) error { return updateIn(e.tx, payoutID, fn) }
+func (e *EventTx) Update(payoutID string, fn func(*Item)) error {
+	it, err := e.Item(payoutID)
+	if err != nil {
+		return err
+	}
+	fn(&it)
+	return putItem(e.tx.Bucket(bktItems), []byte(payoutID), &it)
+}
