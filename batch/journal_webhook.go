@@ -3,6 +3,7 @@ package batch
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -139,7 +140,9 @@ type Judged struct {
 // MarkEventFact, after which the next call takes it off the queue. n
 // counts the events that left the queue; n == 0 and later == nil means
 // the queue is empty. An error from judge fails the whole transaction and
-// nothing of it is kept.
+// nothing of it is kept. A call that takes nothing off the queue writes
+// nothing: its transaction is rolled back rather than committed and
+// synced (the Applier asks every few seconds).
 func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Judged, error)) (n int, later *EventFact, err error) {
 	err = j.update(func(tx *bolt.Tx) error {
 		n, later = 0, nil
@@ -178,6 +181,9 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 			}
 			done, n = append(done, qk), n+1
 		}
+		if len(done) == 0 {
+			return errNothingApplied
+		}
 		for _, qk := range done {
 			if err := queue.Delete(qk); err != nil {
 				return err
@@ -185,11 +191,18 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 		}
 		return nil
 	})
+	if errors.Is(err, errNothingApplied) {
+		return 0, later, nil
+	}
 	if err != nil {
 		return 0, nil, err
 	}
 	return n, later, nil
 }
+
+// errNothingApplied rolls back an ApplyQueued transaction that took
+// nothing off the queue.
+var errNothingApplied = errors.New("nothing applied")
 
 // markEvent records what became of the event stored under k: its fact,
 // applied or kept with a note. f.Received, when zero, is the event's.

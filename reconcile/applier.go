@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,9 +61,22 @@ type Applier struct {
 // report is an event an operator hears about: one kept for a payout payrun
 // never sent, or a status conflict.
 type report struct {
-	provider string
-	ev       providers.Event
-	note     string
+	provider, payout, providerID, note string
+	conflict                           bool
+}
+
+// reportOf returns what the operator hears of an event's result; ok is
+// false for an event applied, or kept for any other reason.
+func reportOf(provider string, ev providers.Event, res applyResult) (r report, ok bool) {
+	if !res.conflict && res.note != NoteUnexpected {
+		return report{}, false
+	}
+	payout := res.payout
+	if payout == "" {
+		payout = ev.Status.Refs.PayoutID
+	}
+	return report{provider: provider, payout: payout, providerID: ev.Status.Refs.ProviderID, note: res.note,
+		conflict: res.conflict}, true
 }
 
 // NewApplier returns an Applier over the journal and the configured
@@ -178,7 +190,9 @@ func (a *Applier) judge(tx *batch.EventTx, f batch.EventFact) (batch.Judged, err
 	if res.settle != nil {
 		return batch.Judged{Later: true}, nil
 	}
-	a.reports = append(a.reports, report{provider: f.Provider, ev: ev, note: res.note})
+	if r, ok := reportOf(f.Provider, ev, res); ok {
+		a.reports = append(a.reports, r)
+	}
 	return batch.Judged{Applied: res.applied, Note: res.note}, nil
 }
 
@@ -201,7 +215,9 @@ func (a *Applier) settle(ctx context.Context, f batch.EventFact) error {
 	if res.settle != nil {
 		res = settleNow(context.WithoutCancel(ctx), a.j, p, res, "webhook", a.log)
 	}
-	a.report(report{provider: f.Provider, ev: ev, note: res.note})
+	if r, ok := reportOf(f.Provider, ev, res); ok {
+		a.report(r)
+	}
 	return a.j.MarkEventFact(res.applied, res.note, f)
 }
 
@@ -240,12 +256,10 @@ func decide(s itemStore, p providers.Provider, ev providers.Event) (applyResult,
 // report tells the operator's log about an event kept for an unexpected
 // payout or recorded as a status conflict.
 func (a *Applier) report(r report) {
-	st := r.ev.Status
-	switch {
-	case r.note == NoteUnexpected:
-		a.log.Warn("webhook for a payout payrun never sent", "provider", r.provider, "payout", st.Refs.PayoutID,
-			"provider_id", st.Refs.ProviderID)
-	case strings.HasPrefix(r.note, NoteConflict+":"):
-		a.log.Warn("status conflict", "provider", r.provider, "payout", st.Refs.PayoutID, "note", r.note)
+	if r.conflict {
+		a.log.Warn("status conflict", "provider", r.provider, "payout", r.payout, "note", r.note)
+		return
 	}
+	a.log.Warn("webhook for a payout payrun never sent", "provider", r.provider, "payout", r.payout,
+		"provider_id", r.providerID)
 }

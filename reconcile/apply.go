@@ -108,6 +108,8 @@ type applyResult struct {
 	applied  bool
 	note     string
 	conflict bool
+	// payout is the item a conflict was recorded on.
+	payout string
 	// settle, when set, is the confirm rule still to run (batch.Settle, a
 	// provider call, never inside a transaction); the fields above are
 	// decided by settleNow.
@@ -137,13 +139,14 @@ func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it
 // cancelled yet.
 func settleNow(ctx context.Context, j *batch.Journal, p providers.Provider, res applyResult, actor string, log *slog.Logger) applyResult {
 	s := res.settle
-	if s.orphan != "" {
-		if err := batch.Settle(ctx, j, p, s.st, actor); err != nil && log != nil {
+	err := batch.Settle(ctx, j, p, s.st, actor)
+	switch {
+	case s.orphan != "":
+		if err != nil && log != nil {
 			log.Warn("orphan session not cancelled yet", "session", s.orphan, "err", err)
 		}
 		return applyResult{note: res.note}
-	}
-	if err := batch.Settle(ctx, j, p, s.st, actor); err != nil {
+	case err != nil:
 		return applyResult{applied: true, note: "confirm rule: " + err.Error()}
 	}
 	return applyResult{applied: true}
@@ -203,7 +206,7 @@ func judgeStatus(s itemStore, p providers.Provider, it batch.Item, st providers.
 			x.Conflict += desc
 		}
 	})
-	return applyResult{note: NoteConflict + ": " + desc, conflict: true}, err
+	return applyResult{note: NoteConflict + ": " + desc, conflict: true, payout: it.PayoutID}, err
 }
 
 func rawOf(st providers.Status) string {

@@ -44,9 +44,8 @@ func signedWebhooks(b *testing.B, n int) (providers.Provider, [][]byte, []string
 	var bodies [][]byte
 	var sigs []string
 	for i := range n {
-		body := fmt.Sprintf(`{"payout":{"merchantId":"%s","id":"%d","orderId":"m-%d","amount":"1500","currency":"PEN","name":"Ana Quispe"},`+
-			`"output":{"stage":"SUCCESS","status":"PROCESSED","statusChangeDateTime":"20261121180000","authorizationCode":"%d"}}`,
-			creds.MerchantID, 90000+i%1000, i%1000, i)
+		body := monnetNotification(creds.MerchantID, fmt.Sprint(90000+i%1000), fmt.Sprintf("m-%d", i%1000), "SUCCESS", "PROCESSED",
+			fmt.Sprint(i))
 		sig, err := monnet.SignNotification(creds.NotifierKey, creds.MerchantID, []byte(body))
 		if err != nil {
 			b.Fatal(err)

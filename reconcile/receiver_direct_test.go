@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,6 +28,27 @@ type monnetDirect struct {
 	sign  func(body string) http.Header
 	mid   string
 	provs map[string]providers.Provider
+	// log is what the receiver's Applier told the operator.
+	log *syncBuffer
+}
+
+// syncBuffer is a bytes.Buffer a logger writes to from the Applier's
+// goroutine while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newMonnetDirect(t *testing.T) *monnetDirect {
@@ -36,9 +58,9 @@ func newMonnetDirect(t *testing.T) *monnetDirect {
 		t.Fatal(err)
 	}
 	j := batchtest.Journal(t, nil)
-	m := &monnetDirect{t: t, j: j, mid: creds.MerchantID,
-		rc: NewReceiver(j, map[string]providers.Provider{"monnet": p}, ReceiverOptions{})}
-	m.provs = map[string]providers.Provider{"monnet": p}
+	m := &monnetDirect{t: t, j: j, mid: creds.MerchantID, provs: map[string]providers.Provider{"monnet": p},
+		log: &syncBuffer{}}
+	m.rc = NewReceiver(j, m.provs, ReceiverOptions{Log: slog.New(slog.NewTextHandler(m.log, nil))})
 	t.Cleanup(m.rc.Close)
 	m.sign = func(body string) http.Header {
 		sig, err := monnet.SignNotification(creds.NotifierKey, creds.MerchantID, []byte(body))
@@ -54,9 +76,14 @@ func newMonnetDirect(t *testing.T) *monnetDirect {
 
 // notification is a Monnet payout notification about orderID.
 func (m *monnetDirect) notification(orderID, monnetID, stage, status string) string {
+	return monnetNotification(m.mid, monnetID, orderID, stage, status, "1")
+}
+
+// monnetNotification is a Monnet payout notification of 15.00 PEN, unsigned.
+func monnetNotification(merchantID, monnetID, orderID, stage, status, authorization string) string {
 	return fmt.Sprintf(`{"payout":{"merchantId":"%s","id":"%s","orderId":"%s","amount":"1500","currency":"PEN","name":"Ana Quispe"},`+
-		`"output":{"stage":"%s","status":"%s","statusChangeDateTime":"20261121180000","authorizationCode":"1"}}`,
-		m.mid, monnetID, orderID, stage, status)
+		`"output":{"stage":"%s","status":"%s","statusChangeDateTime":"20261121180000","authorizationCode":"%s"}}`,
+		merchantID, monnetID, orderID, stage, status, authorization)
 }
 
 func (m *monnetDirect) post(body string, h http.Header) (int, string) {
@@ -183,6 +210,9 @@ func TestReceiverConflictAndUnexpected(t *testing.T) {
 	if ev := m.event(paid); ev.Applied || !strings.HasPrefix(ev.Note, NoteConflict) {
 		t.Errorf("event applied %v note %q, want a conflict note", ev.Applied, ev.Note)
 	}
+	if log := m.log.String(); !strings.Contains(log, `msg="status conflict" provider=monnet payout=m-1`) {
+		t.Errorf("the operator's log does not tell of the conflict:\n%s", log)
+	}
 
 	ghost := m.notification("ghost-1", "90002", "SUCCESS", "PROCESSED")
 	if code, _ := m.post(ghost, m.sign(ghost)); code != http.StatusOK {
@@ -194,6 +224,9 @@ func TestReceiverConflictAndUnexpected(t *testing.T) {
 	}
 	if f := m.fact(ghost); f.Note != NoteUnexpected || f.Status.Refs.PayoutID != "ghost-1" {
 		t.Errorf("ghost fact %+v", f)
+	}
+	if log := m.log.String(); !strings.Contains(log, `msg="webhook for a payout payrun never sent" provider=monnet payout=ghost-1`) {
+		t.Errorf("the operator's log does not tell of the unexpected payout:\n%s", log)
 	}
 }
 
@@ -264,11 +297,7 @@ func TestApplierOnItsOwn(t *testing.T) {
 	}
 	wait := func(what string, ok func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("not applied within 10 s: %s", what)
-			}
-		}
+		eventually(t, 10*time.Second, "applied: "+what, ok)
 	}
 	m.add("q-0", batch.Submitted)
 	body := m.notification("q-0", "91000", "SUCCESS", "PROCESSED")
