@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/google/renameio/v2"
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
@@ -173,14 +172,17 @@ type annotatedSink interface {
 	close(ok bool) error
 }
 
+// csvSink writes the annotated CSV into a pendingFile, so that dst is
+// replaced whole or not at all, as WriteFile would; it cannot use WriteFile
+// itself because the rows arrive one call at a time.
 type csvSink struct {
-	f  *renameio.PendingFile
+	f  *pendingFile
 	bw *bufio.Writer
 	cw *csv.Writer
 }
 
 func newCSVSink(dst string, s batch.Source) (*csvSink, error) {
-	f, err := pendingFile(dst, 0o600)
+	f, err := newPendingFile(dst, 0o600)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +193,7 @@ func newCSVSink(dst string, s batch.Source) (*csvSink, error) {
 		enc = encoding.ReplaceUnsupported(charmap.Windows1252.NewEncoder()).Writer(bw)
 	case batch.EncodingUTF8BOM:
 		if _, err := bw.WriteString(bom); err != nil {
-			f.Cleanup()
+			f.cleanup()
 			return nil, err
 		}
 	}
@@ -218,7 +220,7 @@ func (c *csvSink) row(cells []annotatedCell) error {
 }
 
 func (c *csvSink) close(ok bool) error {
-	defer c.f.Cleanup()
+	defer c.f.cleanup()
 	c.cw.Flush()
 	err := c.cw.Error()
 	if err == nil {
@@ -227,7 +229,7 @@ func (c *csvSink) close(ok bool) error {
 	if err != nil || !ok {
 		return err
 	}
-	return c.f.CloseAtomicallyReplace()
+	return c.f.commit()
 }
 
 type xlsxSink struct {

@@ -17,8 +17,9 @@
 // number (13 to 19 digits passing the Luhn check) is masked always.
 //
 // Every file it writes (reports, the annotated input, queued mail) goes
-// through WriteFile: a temporary file beside the target, synced, renamed
-// over it (github.com/google/renameio), so a reader never sees half of one.
+// through WriteFile (or, for the annotated CSV written row by row, the
+// pendingFile beneath it): a temporary file beside the target, synced,
+// renamed over it, so a reader never sees half of one.
 //
 // Amounts are never floats in payrun. Spreadsheet cells must nevertheless be
 // numbers, so the exact decimal text ("1500.50") is what lands in the sheet

@@ -39,8 +39,11 @@ func TestWriteFile(t *testing.T) {
 		t.Fatalf("after a write: %q, want second", got)
 	}
 	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm()&^0o640 != 0 {
-		t.Fatalf("mode %v, %v: want at most 0640", fi.Mode(), err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm()&^0o640 != 0 {
+		t.Fatalf("mode %v: want at most 0640", fi.Mode())
 	}
 	ents, _ := os.ReadDir(dir)
 	if len(ents) != 1 {

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/payrun/payrun/batch"
@@ -169,15 +168,6 @@ func dispatchRun(ctx context.Context, ts *teemoSandbox, dir, prefix string, n in
 	start, cpu := time.Now(), cpuTime()
 	sum, err := d.Run(ctx, []string{id}, nil)
 	return dispatched{Elapsed: time.Since(start), CPU: cpuTime() - cpu, Sum: sum, Stats: d.PoolStats()[teemopay.Name]}, err
-}
-
-// cpuTime is the process's CPU time so far (user and system).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // DispatchOurs times the dispatcher sending n payouts to an unthrottled

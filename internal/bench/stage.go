@@ -39,7 +39,8 @@ type Side struct {
 	// CPU is the process's CPU time (user and system, every thread,
 	// in-process sandbox included) during the timed part, where a stage
 	// measures it: less sensitive than Elapsed to other work on a shared
-	// machine.
+	// machine. It is 0 where not measured, and on systems without
+	// getrusage(2) (see cputime_other.go).
 	CPU time.Duration `json:"cpu,omitempty"`
 	// Tail is work left after the timed part and timed apart, where a
 	// stage has some: the webhook events acknowledged and not applied yet
@@ -466,9 +467,8 @@ func judgeWebhook(r *Result) {
 	if len(rounds) > 0 {
 		notes = append(notes, "rounds "+strings.Join(rounds, ", "))
 	}
-	if r.Ours.CPU > 0 && r.Base.CPU > 0 && r.Ours.Items > 0 && r.Base.Items > 0 {
-		ours, base := perItem(r.Ours.CPU, r.Ours.Items), perItem(r.Base.CPU, r.Base.Items)
-		notes = append(notes, fmt.Sprintf("CPU per webhook %.1f µs against %.1f µs (%.2fx)", ours, base, ours/base))
+	if n := cpuNote(r, "webhook"); n != "" {
+		notes = append(notes, n)
 	}
 	if r.Ours.Tail > 0 {
 		whole := r.Ours.Elapsed + r.Ours.Tail
@@ -480,11 +480,25 @@ func judgeWebhook(r *Result) {
 	r.Note = strings.Join(notes, "; ")
 }
 
+// cpuNote compares the CPU time per item (named unit) of both sides, ours
+// against the baseline: on a shared machine it moves less than the
+// elapsed time, so it tells whether a ratio is ours or the neighbours'.
+// It is "" when either side measured no CPU (or no items).
+func cpuNote(r *Result, unit string) string {
+	if r.Ours.CPU <= 0 || r.Base.CPU <= 0 || r.Ours.Items <= 0 || r.Base.Items <= 0 {
+		return ""
+	}
+	ours, base := perItem(r.Ours.CPU, r.Ours.Items), perItem(r.Base.CPU, r.Base.Items)
+	return fmt.Sprintf("CPU per %s %.1f µs against %.1f µs (%.2fx)", unit, ours, base, ours/base)
+}
+
 // perItem is d per item in microseconds.
 func perItem(d time.Duration, items int) float64 {
 	return float64(d.Nanoseconds()) / 1000 / float64(items)
 }
 
+// judgeDispatch judges payouts per second against the bare loop and notes
+// the CPU per payout of both sides (both include the in-process sandbox).
 func judgeDispatch(r *Result) {
 	r.Goal = ">= 70% of bare loop"
 	share := 0.0
@@ -492,6 +506,7 @@ func judgeDispatch(r *Result) {
 		share = r.Ours.PerSecond() / r.Base.PerSecond()
 	}
 	r.Verdict = verdict(share >= 0.7, fmt.Sprintf("%.0f%%", share*100))
+	r.Note = cpuNote(r, "payout")
 }
 
 func judgeMatch(r *Result) {

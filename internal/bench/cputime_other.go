@@ -1,0 +1,11 @@
+//go:build !unix
+
+package bench
+
+import "time"
+
+// cpuTime is 0 where getrusage(2) does not exist (Windows among others), so
+// that the package builds there. Every CPU figure (Side.CPU, Side.TailCPU)
+// is then 0: the notes comparing CPU per item leave it out, and CPU is
+// measured on Unix systems only.
+func cpuTime() time.Duration { return 0 }
