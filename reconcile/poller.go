@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -187,15 +188,20 @@ func (s *PollStats) add(o PollStats) {
 func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
 	var st PollStats
 	p := pl.provs[it.Provider]
-	if pl.o.Wait != nil {
-		if err := pl.o.Wait(ctx, it.Provider); err != nil {
-			return st, nil // stopping
-		}
-	}
 	refs := it.LookupRefs()
-	rctx, cancel := context.WithTimeout(ctx, pl.o.RequestTimeout)
-	got, err := p.Lookup(rctx, refs)
-	cancel()
+	var got providers.Status
+	err := fmt.Errorf("%s cannot look this payout up: %w", it.Provider, providers.ErrUnsupported)
+	// A payout the provider cannot be asked about takes no request slot.
+	if providers.CanLookup(p, refs) {
+		if pl.o.Wait != nil {
+			if err := pl.o.Wait(ctx, it.Provider); err != nil {
+				return st, nil // stopping
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, pl.o.RequestTimeout)
+		got, err = p.Lookup(rctx, refs)
+		cancel()
+	}
 	schedule := func(note func(*batch.Item)) error {
 		next := pl.o.Now().Add(pl.backoff(it.Polls + 1))
 		return pl.j.Update(it.PayoutID, func(x *batch.Item) {

@@ -10,6 +10,7 @@ import (
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/batch/batchtest"
 	"github.com/payrun/payrun/providers"
+	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
@@ -187,4 +188,29 @@ func (s stubProvider) Lookup(context.Context, providers.Refs) (providers.Status,
 }
 func (s stubProvider) ParseWebhook(providers.WebhookRequest) (providers.WebhookResult, error) {
 	return providers.WebhookResult{}, providers.ErrSignature
+}
+
+// TestPollerSkipsWhatCannotBeAsked: a payout its provider cannot look up
+// (Monnet without its own Id, providers.CanLookup) is noted as such
+// without taking a slot of the provider's rate limit.
+func TestPollerSkipsWhatCannotBeAsked(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 21, 18, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	j := batchtest.Journal(t, clock)
+	it := batchtest.ValidItem("m-1", "monnet", 1500)
+	it.State = batch.Submitted
+	batchtest.Import(t, j, "b1", it)
+	p, _, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waits := 0
+	pl := NewPoller(j, map[string]providers.Provider{"monnet": p}, PollOptions{Now: clock,
+		Wait: func(context.Context, string) error { waits++; return nil }})
+	now = now.Add(time.Hour)
+	st, err := pl.RunOnce(context.Background())
+	if err != nil || st.Unsupported != 1 || waits != 0 {
+		t.Fatalf("stats %+v, %d waits, err %v: want it noted as unsupported without a wait", st, waits, err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 )
 
@@ -180,5 +181,39 @@ func TestSIGTERMThenResume(t *testing.T) {
 		if paid[r.PayoutID] != 1 {
 			t.Errorf("%s paid %d times", r.PayoutID, paid[r.PayoutID])
 		}
+	}
+}
+
+// TestReportWarnsOfQueuedEvents: webhook events a receiver acknowledged
+// and a killed daemon never applied are not applied by a report (it
+// changes nothing), and the report says they are left out.
+func TestReportWarnsOfQueuedEvents(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "payrun.yaml")
+	if err := os.WriteFile(cfgPath, []byte("journal: payrun.db\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := providers.Status{Outcome: providers.Succeeded, Refs: providers.Refs{PayoutID: "p-1"}}
+	r := batch.Receipt{Events: []batch.Event{{Provider: "teemopay", ID: "e-1", PayoutID: "p-1", Body: []byte(`{}`)}},
+		Facts: []batch.EventFact{{Provider: "teemopay", EventID: "e-1", Status: st}}}
+	if _, _, err := j.Persist(r); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+
+	code, _, errOut := runCLI(t, "--config", cfgPath, "report", "--open", "--out", filepath.Join(dir, "out"))
+	if code != exitOK || !strings.Contains(errOut, "1 webhook event(s) acknowledged and not applied yet are left out") {
+		t.Fatalf("report: exit %d\n%s", code, errOut)
+	}
+	if j, err = batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if n, err := j.Queued(); err != nil || n != 1 {
+		t.Errorf("%d events queued after the report (%v), want the 1 still there", n, err)
 	}
 }

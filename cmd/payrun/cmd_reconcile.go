@@ -52,7 +52,11 @@ func cmdReconcile() command {
 				// What the providers said and a receiver acknowledged
 				// without applying (a daemon stopped with a backlog) counts
 				// before anyone is asked.
-				if n, err := j.Queued(); err == nil && n > 0 {
+				n, err := j.Queued()
+				if err != nil {
+					return fmt.Errorf("webhook events queued: %w", err)
+				}
+				if n > 0 {
 					if err := reconcile.NewApplier(j, rt.provs, log).Drain(ctx); err != nil {
 						return fmt.Errorf("apply queued webhook events: %w", err)
 					}

@@ -37,6 +37,16 @@ func cmdReport() command {
 			return err
 		}
 		defer j.Close()
+		// A report applies nothing (the confirm rule may call a
+		// provider); what a receiver acknowledged and a killed daemon did
+		// not apply is left out, and said so.
+		n, err := j.Queued()
+		if err != nil {
+			return fmt.Errorf("webhook events queued: %w", err)
+		}
+		if n > 0 {
+			fmt.Fprintf(e.stderr, "warning: %d webhook event(s) acknowledged and not applied yet are left out of this report; 'payrun reconcile' or the daemon applies them\n", n)
+		}
 		dir := *out
 		if dir == "" {
 			dir = cfg.Abs(cfg.Dirs.Reports)

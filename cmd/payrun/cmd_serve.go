@@ -66,7 +66,7 @@ type daemonState struct {
 	metrics *daemon.Metrics
 	poller  *reconcile.Poller
 	// recv is the webhook receiver; reports wait for what it acknowledged
-	// to be applied.
+	// to be applied. It is set before the scheduler starts.
 	recv *reconcile.Receiver
 
 	dispatchMu sync.Mutex // one dispatch pass at a time
@@ -82,17 +82,6 @@ func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j *batch.Journ
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := daemon.NewMetrics(reg)
-	// Webhook events acknowledged and not applied yet: near zero, except
-	// for a second or so during a storm; a queue that stays up means the
-	// Applier is failing (its errors are logged).
-	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "payrun_webhook_events_queued",
-		Help: "Webhook events acknowledged and not applied yet."}, func() float64 {
-		n, err := j.Queued()
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	}))
 	status := daemon.JournalStatus{J: j}
 	if err := metrics.RegisterStatus(status); err != nil {
 		return err
@@ -271,10 +260,8 @@ func (d *daemonState) report(ctx context.Context) error {
 }
 
 func (d *daemonState) reportDay(ctx context.Context, day string) error {
-	if d.recv != nil {
-		if err := d.recv.Drain(ctx); err != nil {
-			return fmt.Errorf("webhook events not applied yet: %w", err)
-		}
+	if err := d.recv.Drain(ctx); err != nil {
+		return fmt.Errorf("webhook events not applied yet: %w", err)
 	}
 	var buf bytes.Buffer
 	files, err := writeReports(ctx, d.cfg, d.rt.j, reconcile.Scope{Date: day, Open: true}, d.cfg.Abs(d.cfg.Dirs.Reports), true, &buf)

@@ -172,6 +172,7 @@ type StatusCollector struct {
 	timeout time.Duration
 	items   *prometheus.Desc
 	batches *prometheus.Desc
+	queued  *prometheus.Desc
 	up      *prometheus.Desc
 }
 
@@ -182,7 +183,11 @@ func NewStatusCollector(src StatusSource) *StatusCollector {
 		timeout: 10 * time.Second,
 		items:   prometheus.NewDesc("payrun_items", "Items by provider and state.", []string{"provider", "state"}, nil),
 		batches: prometheus.NewDesc("payrun_batches", "Batches by state.", []string{"state"}, nil),
-		up:      prometheus.NewDesc("payrun_status_up", "1 when the journal could be read for this scrape.", nil, nil),
+		// Near zero, except for a second or so during a storm; a queue
+		// that stays up means the Applier is failing (its errors are
+		// logged).
+		queued: prometheus.NewDesc("payrun_webhook_events_queued", "Webhook events acknowledged and not applied yet.", nil, nil),
+		up:     prometheus.NewDesc("payrun_status_up", "1 when the journal could be read for this scrape.", nil, nil),
 	}
 }
 
@@ -190,6 +195,7 @@ func NewStatusCollector(src StatusSource) *StatusCollector {
 func (c *StatusCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.items
 	ch <- c.batches
+	ch <- c.queued
 	ch <- c.up
 }
 
@@ -209,4 +215,5 @@ func (c *StatusCollector) Collect(ch chan<- prometheus.Metric) {
 	for state, n := range counts.Batches {
 		ch <- prometheus.MustNewConstMetric(c.batches, prometheus.GaugeValue, float64(n), state)
 	}
+	ch <- prometheus.MustNewConstMetric(c.queued, prometheus.GaugeValue, float64(counts.Queued))
 }

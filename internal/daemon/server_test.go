@@ -171,6 +171,7 @@ func TestServerMetricsShowItemCountsFromTheJournal(t *testing.T) {
 		`payrun_items{provider="monnet",state="accepted"} 1`,
 		`payrun_items{provider="teemopay",state="submitted"} 1`,
 		`payrun_batches{state="accepted"} 1`,
+		`payrun_webhook_events_queued 0`,
 		`payrun_status_up 1`,
 		`payrun_provider_request_duration_seconds_count{op="create",provider="monnet",result="ok"} 1`,
 		`payrun_provider_request_duration_seconds_count{op="create",provider="monnet",result="rate_limited"} 1`,

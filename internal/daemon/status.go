@@ -102,6 +102,8 @@ type ItemCount struct {
 type Counts struct {
 	Items   []ItemCount    `json:"items"`
 	Batches map[string]int `json:"batches"`
+	// Queued counts the webhook events acknowledged and not applied yet.
+	Queued int `json:"queued"`
 }
 
 // JournalStatus is the StatusSource over a journal. Each call reads one
@@ -215,6 +217,9 @@ func (s JournalStatus) Counts(ctx context.Context) (Counts, error) {
 	c := Counts{Batches: map[string]int{}}
 	bs, err := s.J.Batches()
 	if err != nil {
+		return c, err
+	}
+	if c.Queued, err = s.J.Queued(); err != nil {
 		return c, err
 	}
 	for _, b := range bs {
