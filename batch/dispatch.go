@@ -356,11 +356,13 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		payout.Attempt = it.Attempt
 		var st providers.Status
 		var serr error
-		start := time.Now()
+		var took time.Duration // the request's own time, not the wait for its slot
 		err := pl.request(ctx, func() {
 			// In-flight requests finish even when the run is stopping.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
+			start := time.Now()
 			st, serr = p.Submit(rctx, payout)
+			took = time.Since(start)
 			cancel()
 		})
 		if err != nil {
@@ -370,7 +372,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		}
 		d.sent.Add(1)
 		if d.o.Observe != nil {
-			d.o.Observe(p.Name(), "submit", time.Since(start), serr)
+			d.o.Observe(p.Name(), "submit", took, serr)
 		}
 		retry, err := d.record(ctx, p, pl, it, st, serr, ans)
 		if err != nil || !retry {
@@ -412,11 +414,22 @@ func (d *Dispatcher) unsend(id string) error {
 // the truth.
 func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error, ans *answers) (bool, error) {
 	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr, ans)
-	if errors.Is(err, ErrConflict) {
-		d.log.Debug("settled by a webhook while its request was out", "payout", it.PayoutID)
+	if settledMeanwhile(d.log, it.PayoutID, err) {
 		return false, nil
 	}
 	return retry, err
+}
+
+// settledMeanwhile reports whether err, from recording the answer to a
+// send, is the ErrConflict of an item no longer sending: a webhook settled
+// it while its request was out, and that is the truth, not an error. It
+// logs so at debug level.
+func settledMeanwhile(log *slog.Logger, payoutID string, err error) bool {
+	if !errors.Is(err, ErrConflict) {
+		return false
+	}
+	log.Debug("settled by a webhook while its request was out", "payout", payoutID)
+	return true
 }
 
 func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error, ans *answers) (bool, error) {
@@ -510,8 +523,7 @@ type answers struct {
 func (a *answers) later(c Change) {
 	a.wg.Go(func() {
 		err := a.j.Apply(c)
-		if errors.Is(err, ErrConflict) {
-			a.log.Debug("settled by a webhook while its request was out", "payout", c.PayoutID)
+		if settledMeanwhile(a.log, c.PayoutID, err) {
 			return
 		}
 		if err != nil {

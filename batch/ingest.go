@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -71,9 +70,10 @@ func FileSHA256(path string) (string, int64, error) {
 // The file is read once: each row is validated and journaled as it comes,
 // into a staging batch (BatchIngesting) that becomes accepted at the end,
 // or is removed with all it wrote if the file is rejected, or by the next
-// Open or Ingest after a crash (ingest_staging.go). A payout_id the file
-// repeats is found in the journal itself (the staged items are keyed by
-// payout_id), so memory does not grow with the file.
+// Open after a crash, or by the next Ingest should removing it have failed
+// (ingest_staging.go). A payout_id the file repeats is found in the journal
+// itself (the staged items are keyed by payout_id), so memory does not grow
+// with the file.
 func (j *Journal) Ingest(path string, o IngestOptions) (*IngestResult, error) {
 	if j.wr == nil {
 		return nil, errors.New("journal is open read-only")
@@ -91,8 +91,11 @@ func (j *Journal) Ingest(path string, o IngestOptions) (*IngestResult, error) {
 	if found && prev.State != BatchIngesting {
 		return &IngestResult{Batch: prev, Recognised: true}, nil
 	}
-	// Only one Ingest runs at a time, and no other process holds the
-	// journal: a batch still ingesting is a crash's leftover.
+	// Open removed what a crash left ingesting. A batch still ingesting
+	// now is one an earlier Ingest of this process failed to remove (its
+	// dropBatch failed after an error or a rejection): it is removed before
+	// this file is staged. No other Ingest runs, and no other process holds
+	// the journal, so it is no one's work in progress.
 	if err := j.dropStaging(); err != nil {
 		return nil, err
 	}
@@ -100,9 +103,7 @@ func (j *Journal) Ingest(path string, o IngestOptions) (*IngestResult, error) {
 	if err != nil {
 		var he *HeaderError
 		if errors.As(err, &he) && !o.SkipInvalid {
-			rep := &Report{File: he.File, Source: Source{Path: path, Name: he.File, Sheet: he.Sheet}}
-			rep.add(he.RowErrors()...)
-			return &IngestResult{Report: rep, Rejected: true}, nil
+			return &IngestResult{Report: headerReport(path, he), Rejected: true}, nil
 		}
 		return nil, err
 	}
@@ -173,7 +174,8 @@ type stager struct {
 // run reads, validates and journals the file. Reading and validating run
 // on their own goroutine, one chunk ahead of the journal's transactions.
 func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
-	created, err := now.MarshalJSON()
+	// The JSON of now, every item's created and updated time, once.
+	nowJSON, err := now.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +191,9 @@ func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
 	go func() {
 		defer close(exited)
 		defer close(chunks)
+		// Rows are checked with Validator.check, which does not remember
+		// payout_ids: stager.journal finds the repeats in the journal.
 		v := NewValidator(s.o.Validate)
-		v.seen = nil // the journal finds repeated payout_ids
 		for {
 			var c *stageChunk
 			select {
@@ -199,7 +202,7 @@ func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
 			default:
 				c = &stageChunk{rows: make([]staged, 0, ingestChunk)}
 			}
-			last := s.read(rd, v, c, now, created)
+			last := s.read(rd, v, c, now, nowJSON)
 			select {
 			case chunks <- c:
 			case <-done:
@@ -228,7 +231,7 @@ func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
 }
 
 // read fills a chunk; it reports whether the file is done.
-func (s *stager) read(rd *Reader, v *Validator, c *stageChunk, now time.Time, created []byte) bool {
+func (s *stager) read(rd *Reader, v *Validator, c *stageChunk, now time.Time, nowJSON []byte) bool {
 	for len(c.rows) < ingestChunk {
 		row, err := rd.Next()
 		if err == io.EOF {
@@ -245,7 +248,7 @@ func (s *stager) read(rd *Reader, v *Validator, c *stageChunk, now time.Time, cr
 			c.err = err
 			return true
 		}
-		p, provider, errs := v.Check(s.src, row)
+		p, provider, errs := v.check(s.src, row)
 		st := staged{number: row.Number, id: row.PayoutID, errs: errs}
 		if len(errs) > 0 {
 			st.provider, st.currency, st.method = row.Provider, row.Currency, row.Method
@@ -255,13 +258,13 @@ func (s *stager) read(rd *Reader, v *Validator, c *stageChunk, now time.Time, cr
 		st.item = Item{PayoutID: p.ID, BatchID: s.b.ID, Row: row.Number, Provider: provider,
 			Payout: p, State: Accepted, Refs: refsFor(p), Created: now, Updated: now}
 		st.val[0] = len(c.buf)
-		c.buf = appendFreshItem(c.buf, &st.item, created, created)
+		c.buf = appendFreshItem(c.buf, &st.item, nowJSON)
 		st.val[1] = len(c.buf)
 		st.key[0] = len(c.buf)
 		c.buf = append(c.buf, p.ID...)
 		st.key[1] = len(c.buf)
 		st.rkey[0] = len(c.buf)
-		c.buf = append(append(append(c.buf, s.b.ID...), 0), u64(uint64(row.Number))...)
+		c.buf = appendRowKey(c.buf, s.b.ID, row.Number)
 		st.rkey[1] = len(c.buf)
 		c.rows = append(c.rows, st)
 	}
@@ -323,8 +326,9 @@ func (s *stager) journal(tx *bolt.Tx, c *stageChunk) error {
 		} else {
 			key = []byte(r.id)
 		}
-		if raw := items.Get(key); raw != nil {
-			var other Item
+		var other Item // an item of the same payout_id already journaled
+		raw := items.Get(key)
+		if raw != nil {
 			if err := decodeItem(key, raw, &other); err != nil {
 				return err
 			}
@@ -340,27 +344,26 @@ func (s *stager) journal(tx *bolt.Tx, c *stageChunk) error {
 				}
 				continue
 			}
+		}
+		if r.errs != nil {
+			// Invalid: rejected. Like every rejected row, it goes into
+			// rejIDs, should a later row of the file repeat its payout_id.
 			s.rejIDs[strings.Clone(r.id)] = r.number
-			if r.errs != nil {
-				if err := s.reject(rej, r); err != nil {
-					return err
-				}
-				continue
+			if err := s.reject(rej, r); err != nil {
+				return err
 			}
-			// An earlier batch journaled it: a duplicate, never sent.
+			continue
+		}
+		if raw != nil {
+			// An earlier batch journaled it: a duplicate, never sent, and
+			// a rejected row (rejIDs).
+			s.rejIDs[strings.Clone(r.id)] = r.number
 			it := &r.item
 			s.counts.dups++
 			dup := RejectedRow{BatchID: s.b.ID, Row: it.Row, PayoutID: it.PayoutID, State: Duplicate,
 				Original: other.BatchID, Provider: it.Provider, Currency: it.Payout.Amount.Currency,
 				Amount: it.Payout.Amount.Minor, Method: string(it.Payout.Method)}
 			if err := putJSON(rej, c.bytes(r.rkey), &dup); err != nil {
-				return err
-			}
-			continue
-		}
-		if r.errs != nil {
-			s.rejIDs[strings.Clone(r.id)] = r.number
-			if err := s.reject(rej, r); err != nil {
 				return err
 			}
 			continue
@@ -439,25 +442,7 @@ func (s *stager) unstage(items, bi, open, rej *bolt.Bucket, it *Item) error {
 // finish reports the payout_ids the file repeats, on every row carrying
 // them, and then accepts the batch, or removes it if the file is rejected.
 func (s *stager) finish() (*IngestResult, error) {
-	ids := make([]string, 0, len(s.fileDups))
-	for id := range s.fileDups {
-		ids = append(ids, id)
-	}
-	sort.Slice(ids, func(a, b int) bool { return s.fileDups[ids[a]][0] < s.fileDups[ids[b]][0] })
-	var dupErrs []RowError
-	for _, id := range ids {
-		rows := s.fileDups[id]
-		for i, row := range rows {
-			others := make([]string, 0, len(rows)-1)
-			for k, o := range rows {
-				if k != i {
-					others = append(others, strconv.Itoa(o))
-				}
-			}
-			dupErrs = append(dupErrs, RowError{File: s.src.Name, Sheet: s.src.Sheet, Row: row, Column: ColPayoutID, Value: id,
-				Reason: fmt.Sprintf("payout_id appears more than once in this file (also on row %s)", strings.Join(others, ", "))})
-		}
-	}
+	dupErrs := repeatErrors(s.src.Name, s.src.Sheet, s.fileDups)
 	rep := s.rep
 	rep.add(dupErrs...)
 	rep.Rows, rep.ValidRows = s.counts.rows, s.counts.valid+s.counts.dups

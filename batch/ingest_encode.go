@@ -1,30 +1,24 @@
 package batch
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/payrun/payrun/providers"
 )
 
-// freshItem reports whether an item is as Ingest makes it: accepted, never
-// sent, its payout and references those of its row. appendFreshItem
-// encodes only such items.
-func freshItem(it *Item) bool {
-	return it.Reason == "" && it.Attempt == 0 && it.Sends == 0 && it.Confirms == 0 && it.Conflict == "" &&
-		it.Last == (providers.Status{}) && it.SentAt.IsZero() && it.NextPoll.IsZero() && it.Polls == 0 &&
-		it.Payout.ID == it.PayoutID && it.Payout.Attempt == 0 && it.Refs == refsFor(it.Payout) && it.PayoutID != ""
-}
-
 // appendFreshItem appends to dst the JSON encodeItem stores for a fresh
-// item (freshItem), byte for byte, without reflection: the stored item
-// (journal_layout.go) leaves out the payout_id, the payout's id and the
-// references, all of which equal the key. created and updated are the
-// times' JSON (time.Time.MarshalJSON), the same for every row of a file.
-// TestAppendFreshItemIsEncodeItem holds it to encodeItem.
-func appendFreshItem(dst []byte, it *Item, created, updated []byte) []byte {
+// item, byte for byte, without reflection. A fresh item is one as Ingest
+// makes it: accepted, never sent (no reason, attempt, sends, confirms,
+// status, conflict, sent or poll times), its payout that of its row
+// (Payout.ID is the PayoutID, Payout.Attempt is zero) and its references
+// refsFor(Payout). The stored item (journal_layout.go) leaves out the
+// payout_id, the payout's id and the references, all of which equal the
+// key. at is the JSON (time.Time.MarshalJSON) of the item's Created time,
+// which a fresh item's Updated equals: Ingest encodes it once per file,
+// not per row. TestAppendFreshItemIsEncodeItem holds it to encodeItem.
+func appendFreshItem(dst []byte, it *Item, at []byte) []byte {
 	dst = append(dst, `{"batch_id":`...)
 	dst = appendJSONString(dst, it.BatchID)
 	dst = append(dst, `,"row":`...)
@@ -34,9 +28,9 @@ func appendFreshItem(dst []byte, it *Item, created, updated []byte) []byte {
 	dst = append(dst, `,"state":`...)
 	dst = appendJSONString(dst, string(it.State))
 	dst = append(dst, `,"created":`...)
-	dst = append(dst, created...)
+	dst = append(dst, at...)
 	dst = append(dst, `,"updated":`...)
-	dst = append(dst, updated...)
+	dst = append(dst, at...)
 	p := &it.Payout
 	dst = append(dst, `,"payout":{"method":`...)
 	dst = appendJSONString(dst, string(p.Method))
@@ -65,6 +59,15 @@ func appendFreshItem(dst []byte, it *Item, created, updated []byte) []byte {
 		dst = append(dst[:open], dst[open+1:]...) // the first member's comma
 	}
 	return append(dst, `}},"refs":{}}`...)
+}
+
+// appendRowKey appends rowKey(batchID, row) to dst: Ingest builds its row
+// keys in the chunk's buffer (stageChunk), not in a slice of their own per
+// row. TestAppendRowKeyIsRowKey holds it to rowKey.
+func appendRowKey(dst []byte, batchID string, row int) []byte {
+	dst = append(dst, batchID...)
+	dst = append(dst, 0)
+	return binary.BigEndian.AppendUint64(dst, uint64(row))
 }
 
 // appendOptional appends a member left out when empty (omitempty).

@@ -12,9 +12,10 @@ import (
 // per transaction. Only at the end is it known whether the file is
 // accepted; a rejected file's staging batch is then removed with
 // everything it wrote, so that the journal is as before. A batch still
-// ingesting when the journal is opened, or when Ingest starts, is what a
-// crash left: it is removed the same way, and ingesting the file again
-// starts afresh. Nothing but Ingest ever acts on an ingesting batch
+// ingesting when the journal is opened is what a crash left; one still
+// ingesting when Ingest starts is what an earlier Ingest of the process
+// failed to remove. Either is removed the same way, and ingesting the file
+// again starts afresh. Nothing but Ingest ever acts on an ingesting batch
 // (Dispatcher.Run, in-doubt resolution and approval skip it).
 
 // dropChunk is how many rows of a staging batch one transaction removes.

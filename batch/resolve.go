@@ -38,7 +38,9 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	var requeue []string
+	// What was proven safe to send again (or to resend as a refused
+	// duplicate), by provider.
+	requeue := map[string][]string{}
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return nil
@@ -60,23 +62,11 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 			continue
 		}
 		if again {
-			requeue = append(requeue, it.PayoutID)
+			requeue[it.Provider] = append(requeue[it.Provider], it.PayoutID)
 		}
-	}
-	if len(requeue) == 0 {
-		return nil
-	}
-	// Resend what was proven safe to send (or a refused duplicate).
-	byProv := map[string][]string{}
-	for _, id := range requeue {
-		it, err := d.j.Item(id)
-		if err != nil {
-			return err
-		}
-		byProv[it.Provider] = append(byProv[it.Provider], id)
 	}
 	var done atomic.Int64
-	for prov, ids := range byProv {
+	for prov, ids := range requeue {
 		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], ids, &done); err != nil {
 			return err
 		}
@@ -151,13 +141,13 @@ func (j *Journal) RefreshBatch(id string) error {
 }
 
 // setBatchProgress sets a batch's state from the number of its items in
-// each state (a held or ingesting batch keeps its state, and an accepted
-// one stays accepted until its dispatch starts).
+// each state, counts holding only the states its items are in (a held or
+// ingesting batch keeps its state, and an accepted one stays accepted until
+// its dispatch starts).
 func (j *Journal) setBatchProgress(id string, counts map[State]int) error {
 	state := BatchDone
-	for s, n := range counts {
+	for s := range counts {
 		switch {
-		case n == 0:
 		case s == Accepted || s == Queued || s == Sending:
 			state = BatchDispatching
 		case !s.Final() && state == BatchDone:

@@ -55,9 +55,10 @@ type ValidateOptions struct {
 type Validator struct {
 	enabled map[string]bool
 	// seen maps a payout_id to the first row carrying it, negated when
-	// that row had other errors (so that Finish counts valid rows right).
-	// Ingest sets it nil: the journal finds the repeats.
+	// that row had other errors (so that a repeat counts it bad only if it
+	// was not already).
 	seen map[string]int
+	// dups maps each payout_id seen more than once to all its rows.
 	dups map[string][]int
 	rows int
 	bad  int
@@ -115,85 +116,107 @@ func (c *rowCheck) failf(column, format string, a ...any) {
 // first. Errors that need the whole file (a repeated payout_id) come from
 // Finish.
 func (v *Validator) Check(src Source, r Row) (providers.Payout, string, []RowError) {
-	c := &rowCheck{src: src, r: r, n: r.normal()}
+	p, prov, errs := v.check(src, r)
 	v.file, v.sheet = src.Name, src.Sheet
+	v.rows++
+	if len(errs) > 0 {
+		v.bad++
+	}
+	v.remember(r.PayoutID, r.Number, len(errs) == 0)
+	return p, prov, errs
+}
+
+// check validates one row on its own: unlike Check, it neither counts the
+// row nor remembers its payout_id. Ingest calls it directly because it
+// finds repeated payout_ids in the journal, so that its memory does not
+// grow with the file.
+func (v *Validator) check(src Source, r Row) (providers.Payout, string, []RowError) {
+	c := &rowCheck{src: src, r: r, n: r.normal()}
 	v.checkSchema(c)
 	rules, known := Rules[c.n.Provider]
 	if known && !c.failed(ColProvider) && !c.failed(ColMethod) {
 		checkProvider(c, rules)
 	}
-	v.rows++
-	ok := len(c.errs) == 0
-	if !ok {
-		v.bad++
-	}
-	v.remember(r.PayoutID, r.Number, ok)
-	if !ok {
+	if len(c.errs) > 0 {
 		return providers.Payout{}, c.n.Provider, c.errs
 	}
 	p, prov, err := r.Payout()
 	if err != nil { // checked above; kept so that a gap can never pass silently
 		c.fail(ColAmount, r.Amount, err.Error())
-		v.bad++
 		return providers.Payout{}, prov, c.errs
 	}
 	return p, prov, nil
 }
 
-// remember records a payout_id for the duplicate check.
+// remember records a payout_id for Finish. Every row carrying a repeated
+// payout_id is invalid, the first one too: a row valid on its own is
+// counted bad when the repeat is seen.
 func (v *Validator) remember(id string, row int, ok bool) {
-	if id == "" || v.seen == nil { // nil: Ingest finds repeats in the journal
+	if id == "" {
 		return
-	}
-	mark := row
-	if !ok {
-		mark = -row
 	}
 	first, dup := v.seen[id]
 	if !dup {
+		mark := row
+		if !ok {
+			mark = -row
+		}
 		// A clone: the row's strings share the memory of the whole line.
 		v.seen[strings.Clone(id)] = mark
 		return
 	}
-	if len(v.dups[id]) == 0 {
-		v.dups[id] = []int{first}
+	if ok {
+		v.bad++
 	}
-	v.dups[id] = append(v.dups[id], mark)
+	if len(v.dups[id]) == 0 {
+		if first > 0 {
+			v.bad++ // the first row, valid until now
+		}
+		v.dups[strings.Clone(id)] = []int{abs(first)}
+	}
+	v.dups[id] = append(v.dups[id], row)
 }
 
 // Finish returns the errors that need the whole file: a payout_id that
 // appears on several rows is an error on every one of them. Call it once,
 // after the last Check.
 func (v *Validator) Finish() []RowError {
-	ids := make([]string, 0, len(v.dups))
-	for id := range v.dups {
-		ids = append(ids, id)
-	}
-	first := func(id string) int { return abs(v.dups[id][0]) }
-	sort.Slice(ids, func(i, j int) bool { return first(ids[i]) < first(ids[j]) })
-	var out []RowError
-	for _, id := range ids {
-		rows := v.dups[id]
-		for i, m := range rows {
-			var others []string
-			for j, o := range rows {
-				if j != i {
-					others = append(others, strconv.Itoa(abs(o)))
-				}
-			}
-			if m > 0 {
-				v.bad++ // valid until now
-			}
-			out = append(out, RowError{File: v.file, Sheet: v.sheet, Row: abs(m), Column: ColPayoutID, Value: id,
-				Reason: fmt.Sprintf("payout_id appears more than once in this file (also on row %s)", strings.Join(others, ", "))})
-		}
-	}
+	out := repeatErrors(v.file, v.sheet, v.dups)
 	v.dups = map[string][]int{}
 	return out
 }
 
+// repeatErrors returns the error of every row carrying a payout_id that a
+// file repeats; repeats maps each such payout_id to all its rows, in file
+// order. The errors come by payout_id, in the order of each one's first
+// row. Validator.Finish and Ingest (which finds the repeats in the
+// journal) both report repeats through it, so that ingesting a file
+// reports what validating it does.
+func repeatErrors(file, sheet string, repeats map[string][]int) []RowError {
+	ids := make([]string, 0, len(repeats))
+	for id := range repeats {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool { return repeats[ids[a]][0] < repeats[ids[b]][0] })
+	var out []RowError
+	for _, id := range ids {
+		rows := repeats[id]
+		for i, row := range rows {
+			others := make([]string, 0, len(rows)-1)
+			for k, o := range rows {
+				if k != i {
+					others = append(others, strconv.Itoa(o))
+				}
+			}
+			out = append(out, RowError{File: file, Sheet: sheet, Row: row, Column: ColPayoutID, Value: id,
+				Reason: fmt.Sprintf("payout_id appears more than once in this file (also on row %s)", strings.Join(others, ", "))})
+		}
+	}
+	return out
+}
+
 // Counts returns the rows checked and how many of them are valid so far
-// (final after Finish).
+// (final after the last Check).
 func (v *Validator) Counts() (rows, valid int) { return v.rows, v.rows - v.bad }
 
 // refChars are the characters a payout_id may hold: every provider takes
@@ -518,6 +541,15 @@ func (rep *Report) add(errs ...RowError) {
 	}
 }
 
+// headerReport is the report on a file whose header cannot be used: the
+// header's problems, as errors on the header row. ValidateFile and Ingest
+// report such a file alike.
+func headerReport(path string, he *HeaderError) *Report {
+	rep := &Report{File: he.File, Source: Source{Path: path, Name: he.File, Sheet: he.Sheet}}
+	rep.add(he.RowErrors()...)
+	return rep
+}
+
 // ValidateFile reads and validates a whole file, streaming, and reports
 // every problem. A header that cannot be used is reported as errors on the
 // header row (the returned error is nil); a file that cannot be read at all
@@ -528,9 +560,7 @@ func ValidateFile(path string, ro ReadOptions, vo ValidateOptions) (*Report, err
 	if err != nil {
 		var he *HeaderError
 		if errors.As(err, &he) {
-			rep := &Report{File: he.File, Source: Source{Path: path, Name: he.File, Sheet: he.Sheet}}
-			rep.add(he.RowErrors()...)
-			return rep, nil
+			return headerReport(path, he), nil
 		}
 		return nil, err
 	}
