@@ -135,10 +135,7 @@ func TestPollerBackoff(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 21, 18, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	j := batchtest.Journal(t, clock)
-	it := batchtest.ValidItem("m-1", "monnet", 1500)
-	it.State = batch.Submitted
-	batchtest.Import(t, j, "b1", it)
+	j := submittedMonnet(t, clock)
 	unsupported := stubProvider{name: "monnet", err: providers.ErrUnsupported}
 	pl := NewPoller(j, map[string]providers.Provider{"monnet": unsupported},
 		PollOptions{After: time.Minute, Interval: time.Minute, Max: 4 * time.Minute, Now: clock})
@@ -197,10 +194,7 @@ func TestPollerSkipsWhatCannotBeAsked(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 21, 18, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
-	j := batchtest.Journal(t, clock)
-	it := batchtest.ValidItem("m-1", "monnet", 1500)
-	it.State = batch.Submitted
-	batchtest.Import(t, j, "b1", it)
+	j := submittedMonnet(t, clock)
 	p, _, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
@@ -213,4 +207,15 @@ func TestPollerSkipsWhatCannotBeAsked(t *testing.T) {
 	if err != nil || st.Unsupported != 1 || waits != 0 {
 		t.Fatalf("stats %+v, %d waits, err %v: want it noted as unsupported without a wait", st, waits, err)
 	}
+}
+
+// submittedMonnet returns a journal on clock holding m-1, a Monnet payout
+// submitted without Monnet's own Id.
+func submittedMonnet(t *testing.T, clock func() time.Time) *batch.Journal {
+	t.Helper()
+	j := batchtest.Journal(t, clock)
+	it := batchtest.ValidItem("m-1", "monnet", 1500)
+	it.State = batch.Submitted
+	batchtest.Import(t, j, "b1", it)
+	return j
 }
