@@ -23,7 +23,7 @@ var (
 	bktBatchItems  = []byte("batch_items") // batch id, 0, row (8 bytes BE) -> payout_id
 	bktOpen        = []byte("open")        // payout_id -> its state while not final
 	bktTransitions = []byte("transitions") // sequence (8 bytes BE) -> Transition
-	bktEvents      = []byte("events")      // provider, 0, event id -> Event
+	bktEvents      = []byte("events")      // provider, 0, event id -> event record (journal_event_record.go)
 	bktRefs        = []byte("refs")        // provider, 0, provider id or session id -> payout_id
 	bktRejects     = []byte("rejects")     // batch id, 0, row -> RejectedRow (invalid or duplicate rows)
 	bktMail        = []byte("mail")        // message id -> QueuedMail
@@ -32,13 +32,17 @@ var (
 )
 
 // schemaVersion names the layout of the journal's keys and values. A
-// journal of another layout is refused (ErrSchema) rather than read
-// wrongly. 2: payouts and beneficiaries under snake_case JSON names, items
-// stored without what they repeat (journal_layout.go), the open index
-// holding states, webhook events queued before they are applied. Version
-// 1 journals stored the payout under its Go field names, which 2 would
-// read as an empty payout.
-const schemaVersion = "2"
+// journal of another layout is upgraded when it is opened for writing, if
+// this payrun knows how (upgrades), and refused (ErrSchema) otherwise,
+// rather than read wrongly.
+//   - 2: payouts and beneficiaries under snake_case JSON names, items stored
+//     without what they repeat (journal_layout.go), the open index holding
+//     states, webhook events queued before they are applied. Version 1
+//     journals stored the payout under its Go field names, which 2 would
+//     read as an empty payout.
+//   - 3: webhook events stored as binary records carrying their facts
+//     (journal_event_record.go), the queue holding their keys.
+const schemaVersion = "3"
 
 // schemaKey is where bktMeta keeps the version.
 var schemaKey = []byte("schema")
@@ -97,19 +101,32 @@ func Open(path string, o Options) (*Journal, error) {
 	}
 	j := &Journal{db: db, path: path, now: now}
 	if o.ReadOnly {
-		if err := db.View(func(tx *bolt.Tx) error { return checkSchema(tx.Bucket(bktMeta)) }); err != nil {
+		err := db.View(func(tx *bolt.Tx) error {
+			up, err := checkSchema(tx.Bucket(bktMeta))
+			if up != nil {
+				return fmt.Errorf("%w: its schema is %s, which this payrun upgrades to %s when it opens the journal for writing (payrun reconcile, or the daemon); do that once, then read it", ErrSchema, up.from, schemaVersion)
+			}
+			return err
+		})
+		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open journal %s: %w", path, err)
 		}
 		return j, nil
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		if err := checkSchema(tx.Bucket(bktMeta)); err != nil {
+		up, err := checkSchema(tx.Bucket(bktMeta))
+		if err != nil {
 			return err
 		}
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
+			}
+		}
+		if up != nil {
+			if err := up.run(tx); err != nil {
+				return fmt.Errorf("upgrade from schema %s to %s (nothing changed): %w", up.from, schemaVersion, err)
 			}
 		}
 		return tx.Bucket(bktMeta).Put(schemaKey, []byte(schemaVersion))
@@ -325,16 +342,24 @@ func (j *Journal) OpenStates(fn func(payoutID string, s State) bool) error {
 	}))
 }
 
-// checkSchema refuses a journal whose layout is not schemaVersion. meta
-// is nil in a journal never opened for writing (a new file).
-func checkSchema(meta *bolt.Bucket) error {
+// checkSchema refuses a journal whose layout is neither schemaVersion nor
+// one this payrun upgrades from, and returns the upgrade a journal needs
+// (nil for none). meta is nil in a journal never opened for writing (a new
+// file).
+func checkSchema(meta *bolt.Bucket) (*upgrade, error) {
 	if meta == nil {
-		return nil
+		return nil, nil
 	}
-	if v := meta.Get(schemaKey); v != nil && string(v) != schemaVersion {
-		return fmt.Errorf("%w: its schema is %s, this payrun reads %s; finish its batches with the payrun that wrote it, then give this one a new journal path", ErrSchema, v, schemaVersion)
+	v := meta.Get(schemaKey)
+	if v == nil || string(v) == schemaVersion {
+		return nil, nil
 	}
-	return nil
+	for i := range upgrades {
+		if upgrades[i].from == string(v) {
+			return &upgrades[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w: its schema is %s, this payrun reads %s; finish its batches with the payrun that wrote it, then give this one a new journal path", ErrSchema, v, schemaVersion)
 }
 
 // errStop ends a ForEach early when a caller's fn returns false.

@@ -1,7 +1,6 @@
 package batch
 
 import (
-	"encoding/base64"
 	"strconv"
 	"time"
 
@@ -9,45 +8,13 @@ import (
 	"github.com/payrun/payrun/providers"
 )
 
-// The receiver encodes a raw event and its fact for every notification
-// before it can acknowledge it, and encoding/json's reflection was most of
-// what that cost. appendEvent and appendFact write what json.Marshal
-// writes for them, byte for byte, without reflection (the strings as
-// appendJSONString writes them). TestAppendEventAndFact fills every field
-// of the types by reflection, so that a field added later fails it until
-// it is written here, and holds both to json.Marshal.
-
-// appendEvent appends ev to dst as json.Marshal encodes it.
-func appendEvent(dst []byte, ev *Event) []byte {
-	dst = appendJSONString(append(dst, `{"provider":`...), ev.Provider)
-	dst = appendJSONString(append(dst, `,"id":`...), ev.ID)
-	dst = appendOptional(dst, `,"payout_id":`, ev.PayoutID)
-	dst = appendOptional(dst, `,"type":`, ev.Type)
-	dst = appendTime(append(dst, `,"received":`...), ev.Received)
-	dst = append(dst, `,"body":`...)
-	if ev.Body == nil {
-		dst = append(dst, "null"...)
-	} else {
-		dst = append(dst, '"')
-		dst = base64.StdEncoding.AppendEncode(dst, ev.Body)
-		dst = append(dst, '"')
-	}
-	if ev.Applied {
-		dst = append(dst, `,"applied":true`...)
-	}
-	dst = appendOptional(dst, `,"note":`, ev.Note)
-	if len(ev.ReplayKeys) > 0 {
-		dst = append(dst, `,"replay_keys":[`...)
-		for i, k := range ev.ReplayKeys {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendJSONString(dst, k)
-		}
-		dst = append(dst, ']')
-	}
-	return append(dst, '}')
-}
+// The Applier records the fact of every event it applies, many to a
+// transaction, and encoding/json's reflection was most of what that cost.
+// appendFact writes what json.Marshal writes for a fact, byte for byte,
+// without reflection (the strings as appendJSONString writes them).
+// TestAppendFact fills every field of the type by reflection, so that a
+// field added later fails it until it is written here, and holds it to
+// json.Marshal.
 
 // appendFact appends f to dst as json.Marshal encodes it.
 func appendFact(dst []byte, f *EventFact) []byte {

@@ -47,19 +47,19 @@ func keyedEvent(ev Event, replayKey string) Event {
 // the delivery's replay key: a key seen before is a replay (nothing
 // stored), a new one is kept with the event, so that a replay of this
 // delivery is known too.
-func redelivered(events *bolt.Bucket, k, raw []byte, replayKey string) (replay bool, err error) {
+func redelivered(events *bolt.Bucket, k, rec []byte, replayKey string) (replay bool, err error) {
 	if replayKey == "" {
 		return false, nil
 	}
-	var ev Event
-	if err := json.Unmarshal(raw, &ev); err != nil {
-		return false, fmt.Errorf("event %s: %w", k, err)
+	ev, f, err := readEventRecord(k, rec, true)
+	if err != nil {
+		return false, err
 	}
 	if slices.Contains(ev.ReplayKeys, replayKey) {
 		return true, nil
 	}
 	ev = keyedEvent(ev, replayKey)
-	return false, events.Put(k, appendEvent(nil, &ev))
+	return false, events.Put(k, appendEventRecord(nil, &ev, &f))
 }
 
 // Events calls fn for every stored event.
@@ -94,9 +94,9 @@ func (j *Journal) Event(provider, id string) (ev Event, ok bool, err error) {
 // eventAt decodes the event stored under k as v, with what became of it
 // from its fact, if it has one (facts may be nil).
 func eventAt(facts *bolt.Bucket, k, v []byte) (Event, error) {
-	var ev Event
-	if err := json.Unmarshal(v, &ev); err != nil {
-		return ev, fmt.Errorf("event %s: %w", k, err)
+	ev, _, err := readEventRecord(k, v, true)
+	if err != nil {
+		return ev, err
 	}
 	if facts == nil {
 		return ev, nil

@@ -2,21 +2,18 @@ package batch
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/payrun/payrun/providers"
 	bolt "go.etcd.io/bbolt"
 )
 
 // bktQueue holds the events persisted and not applied yet, in the order
-// they were received (sequence, 8 bytes BE -> EventFact). The fact is
-// queued as it is recorded when the event is applied without a note, the
-// common judgement, so that ApplyQueued then writes it as it is.
+// they were received (sequence, 8 bytes BE -> the event's key in
+// bktEvents, whose record carries the fact to apply).
 var bktQueue = []byte("event_queue")
 
 // Receipt is one verified provider notification, as the webhook receiver
@@ -52,22 +49,18 @@ func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
 		return false, 0, fmt.Errorf("receipt of %d events with %d facts", len(r.Events), len(r.Facts))
 	}
 	// Encoding is done here, in parallel by each delivery, rather than in
-	// the group commit, which runs its writes one after the other; both
-	// records of every event go into one buffer, pooled: bbolt holds what it
-	// is given until the transaction commits, and nothing after.
-	events, facts := make([][]byte, len(r.Events)), make([][]byte, len(r.Events))
+	// the group commit, which runs its writes one after the other; the
+	// records of every event go into one buffer, pooled: bbolt holds what
+	// it is given until the transaction commits, and nothing after.
+	records := make([][]byte, len(r.Events))
 	bp := receiptBufs.Get().(*[]byte)
 	defer receiptBufs.Put(bp)
 	buf := (*bp)[:0]
 	for i := range r.Events {
-		ev, f := keyedEvent(r.Events[i], r.key(i)), r.Facts[i]
-		ev.Applied, ev.Note = false, ""
-		f.Applied, f.Note, f.Received = true, "", ev.Received
+		ev := keyedEvent(r.Events[i], r.key(i))
 		start := len(buf)
-		buf = appendEvent(buf, &ev)
-		mid := len(buf)
-		buf = appendFact(buf, &f)
-		events[i], facts[i] = buf[start:mid:mid], buf[mid:len(buf):len(buf)]
+		buf = appendEventRecord(buf, &ev, &r.Facts[i])
+		records[i] = buf[start:len(buf):len(buf)]
 	}
 	if cap(buf) > cap(*bp) && cap(buf) <= maxPooledReceipt {
 		*bp = buf[:0]
@@ -94,10 +87,10 @@ func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
 			if err != nil {
 				return err
 			}
-			if err := stored.Put(k, events[i]); err != nil {
+			if err := stored.Put(k, records[i]); err != nil {
 				return err
 			}
-			if err := queue.Put(u64(seq), facts[i]); err != nil {
+			if err := queue.Put(u64(seq), k); err != nil {
 				return err
 			}
 			fresh++
@@ -150,18 +143,19 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 		etx := &EventTx{tx: tx, now: j.now().UTC()}
 		var done [][]byte
 		c := queue.Cursor()
-		for qk, v := c.First(); qk != nil && n < max; qk, v = c.Next() {
-			var f EventFact
-			// Written by encoding/json (Persist), read with the faster v2
-			// decoder as items are (decodeItem).
-			if err := jsonv2.Unmarshal(v, &f); err != nil {
-				return fmt.Errorf("queued event %x: %w", qk, err)
-			}
-			k := refKey(f.Provider, f.EventID)
+		for qk, k := c.First(); qk != nil && n < max; qk, k = c.Next() {
 			if facts.Get(k) != nil {
 				// Applied by MarkEventFact after an earlier call left it.
 				done, n = append(done, qk), n+1
 				continue
+			}
+			rec := events.Get(k)
+			if rec == nil {
+				return fmt.Errorf("queued event %q: %w", k, ErrNotFound)
+			}
+			_, f, err := readEventRecord(k, rec, false)
+			if err != nil {
+				return err
 			}
 			jd, err := judge(etx, f)
 			if err != nil {
@@ -171,12 +165,8 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 				later = &f
 				break
 			}
-			if jd.Applied && jd.Note == "" {
-				err = facts.Put(k, append([]byte(nil), v...))
-			} else {
-				err = markEvent(events, facts, k, jd.Applied, jd.Note, f)
-			}
-			if err != nil {
+			f.Applied, f.Note = jd.Applied, jd.Note
+			if err := facts.Put(k, appendFact(nil, &f)); err != nil {
 				return err
 			}
 			done, n = append(done, qk), n+1
@@ -207,21 +197,19 @@ var errNothingApplied = errors.New("nothing applied")
 // markEvent records what became of the event stored under k: its fact,
 // applied or kept with a note. f.Received, when zero, is the event's.
 func markEvent(events, facts *bolt.Bucket, k []byte, applied bool, note string, f EventFact) error {
-	raw := events.Get(k)
-	if raw == nil {
+	rec := events.Get(k)
+	if rec == nil {
 		return fmt.Errorf("event %s %s: %w", f.Provider, f.EventID, ErrNotFound)
 	}
 	if f.Received.IsZero() {
-		var ev struct {
-			Received time.Time `json:"received"`
-		}
-		if err := json.Unmarshal(raw, &ev); err != nil {
-			return fmt.Errorf("event %s %s: %w", f.Provider, f.EventID, err)
+		ev, _, err := readEventRecord(k, rec, false)
+		if err != nil {
+			return err
 		}
 		f.Received = ev.Received
 	}
 	f.Applied, f.Note = applied, note
-	return putJSON(facts, k, &f)
+	return facts.Put(k, appendFact(nil, &f))
 }
 
 // Queued returns how many persisted events wait to be applied.
