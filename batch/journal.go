@@ -104,7 +104,7 @@ func Open(path string, o Options) (*Journal, error) {
 		err := db.View(func(tx *bolt.Tx) error {
 			up, err := checkSchema(tx.Bucket(bktMeta))
 			if up != nil {
-				return fmt.Errorf("%w: its schema is %s, which this payrun upgrades to %s when it opens the journal for writing (payrun reconcile, or the daemon); do that once, then read it", ErrSchema, up.from, schemaVersion)
+				return fmt.Errorf("%w: its schema is %s, which this payrun upgrades to %s when it opens the journal for writing (every payrun command, and the daemon, do); do that once, then read it", ErrSchema, up.from, schemaVersion)
 			}
 			return err
 		})

@@ -181,18 +181,13 @@ func (r *recReader) byte() byte {
 	return c
 }
 
-func (r *recReader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail("a number")
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
+func (r *recReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
 
-func (r *recReader) varint() int64 {
-	v, n := binary.Varint(r.b)
+func (r *recReader) varint() int64 { return readNumber(r, binary.Varint) }
+
+// readNumber reads one number with read (binary.Uvarint or binary.Varint).
+func readNumber[T uint64 | int64](r *recReader, read func([]byte) (T, int)) T {
+	v, n := read(r.b)
 	if n <= 0 {
 		r.fail("a number")
 		return 0
