@@ -76,8 +76,10 @@ type Journal struct {
 type Options struct {
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
-	// ReadOnly opens without the write lock (for `payrun status` beside a
-	// running daemon, which still fails while the daemon writes).
+	// ReadOnly opens for reading only, under bbolt's shared lock (so it
+	// still fails while another process holds the journal for writing),
+	// and writes nothing: no upgrade, no clean-up. No payrun command uses
+	// it; tools that only read do.
 	ReadOnly bool
 	// NoSync skips fsync: for benchmarks of the journal's own cost only,
 	// never for money.
