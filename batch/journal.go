@@ -35,11 +35,13 @@ var (
 // journal of another layout is upgraded when it is opened for writing, if
 // this payrun knows how (upgrades), and refused (ErrSchema) otherwise,
 // rather than read wrongly.
+//   - 1 is refused, not upgraded: the earliest version 1 journals stored
+//     payouts under their Go field names (read by 2 as empty payouts), later
+//     ones under snake_case names, some kept the open index without states,
+//     and none queued webhook events; "1" does not say which.
 //   - 2: payouts and beneficiaries under snake_case JSON names, items stored
 //     without what they repeat (journal_layout.go), the open index holding
-//     states, webhook events queued before they are applied. Version 1
-//     journals stored the payout under its Go field names, which 2 would
-//     read as an empty payout.
+//     states, webhook events queued before they are applied.
 //   - 3: webhook events stored as binary records carrying their facts
 //     (journal_event_record.go), the queue holding their keys.
 const schemaVersion = "3"

@@ -2,15 +2,15 @@ package batch
 
 import (
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/payrun/payrun/providers"
 	bolt "go.etcd.io/bbolt"
 )
 
-// bktEventFacts holds what each applied event said (provider, 0, event id
-// -> EventFact). Journals written before it existed get it when opened for
-// writing; a read-only reader of one finds none.
+// bktEventFacts holds what each applied event said and what became of it
+// (provider, 0, event id -> EventFact, JSON).
 var bktEventFacts = []byte("event_facts")
 
 // EventFact is what a verified provider event said, as the receiver read
@@ -30,11 +30,23 @@ type EventFact struct {
 
 // MarkEventFact records what became of an event ApplyQueued left for
 // later, and the fact it carried, in one transaction; the next ApplyQueued
-// takes it off the queue. f.Applied, f.Note and f.Received are filled in
-// from the event.
+// takes it off the queue. f.Received, when zero, is the event's.
 func (j *Journal) MarkEventFact(applied bool, note string, f EventFact) error {
 	return j.batch(func(tx *bolt.Tx) error {
-		return markEvent(tx.Bucket(bktEvents), tx.Bucket(bktEventFacts), refKey(f.Provider, f.EventID), applied, note, f)
+		k := refKey(f.Provider, f.EventID)
+		rec := tx.Bucket(bktEvents).Get(k)
+		if rec == nil {
+			return fmt.Errorf("event %s %s: %w", f.Provider, f.EventID, ErrNotFound)
+		}
+		if f.Received.IsZero() {
+			ev, _, err := readEventRecord(k, rec, false)
+			if err != nil {
+				return err
+			}
+			f.Received = ev.Received
+		}
+		f.Applied, f.Note = applied, note
+		return tx.Bucket(bktEventFacts).Put(k, appendFact(nil, &f))
 	})
 }
 

@@ -20,10 +20,6 @@ type upgrade struct {
 // among them: its payouts are refused, see schemaVersion.)
 var upgrades = []upgrade{{from: "2", run: upgradeEvents}}
 
-// upgradeChunk is how many events upgradeEvents rewrites between two
-// seeks of its cursor (bbolt's cursors do not survive a Put).
-const upgradeChunk = 4096
-
 // upgradeEvents rewrites version 2's webhook events as version 3 stores
 // them. Version 2 kept each event as JSON (the body in base64) and its
 // fact apart: as JSON in the queue while it waited to be applied, then in
@@ -47,46 +43,41 @@ func upgradeEvents(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	for i := range seqs {
-		if err := queue.Put(seqs[i], keys[i]); err != nil {
+	if err := putAll(queue, seqs, keys); err != nil {
+		return err
+	}
+	var ks, recs [][]byte
+	err = events.ForEach(func(k, v []byte) error {
+		var ev Event
+		if err := json.Unmarshal(v, &ev); err != nil {
+			return fmt.Errorf("event %q: %w", k, err)
+		}
+		f, ok := queued[string(k)]
+		if raw := facts.Get(k); raw != nil {
+			if err := json.Unmarshal(raw, &f); err != nil {
+				return fmt.Errorf("event fact %q: %w", k, err)
+			}
+			ok = true
+		}
+		if !ok {
+			return fmt.Errorf("event %q has no fact, queued or applied", k)
+		}
+		ks, recs = append(ks, bytes.Clone(k)), append(recs, appendEventRecord(nil, &ev, &f))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return putAll(events, ks, recs)
+}
+
+// putAll puts vals[i] under keys[i] in b. The upgrade collects what it
+// rewrites before writing it: a bucket must not change under its ForEach.
+func putAll(b *bolt.Bucket, keys, vals [][]byte) error {
+	for i := range keys {
+		if err := b.Put(keys[i], vals[i]); err != nil {
 			return err
 		}
 	}
-	var after []byte
-	for {
-		var ks, recs [][]byte
-		c := events.Cursor()
-		k, v := c.First()
-		if after != nil {
-			if k, v = c.Seek(after); bytes.Equal(k, after) {
-				k, v = c.Next()
-			}
-		}
-		for ; k != nil && len(ks) < upgradeChunk; k, v = c.Next() {
-			var ev Event
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fmt.Errorf("event %q: %w", k, err)
-			}
-			f, ok := queued[string(k)]
-			if raw := facts.Get(k); raw != nil {
-				if err := json.Unmarshal(raw, &f); err != nil {
-					return fmt.Errorf("event fact %q: %w", k, err)
-				}
-				ok = true
-			}
-			if !ok {
-				return fmt.Errorf("event %q has no fact, queued or applied", k)
-			}
-			ks, recs = append(ks, bytes.Clone(k)), append(recs, appendEventRecord(nil, &ev, &f))
-		}
-		if len(ks) == 0 {
-			return nil
-		}
-		for i := range ks {
-			if err := events.Put(ks[i], recs[i]); err != nil {
-				return err
-			}
-		}
-		after = ks[len(ks)-1]
-	}
+	return nil
 }

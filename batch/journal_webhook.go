@@ -43,10 +43,14 @@ func (r Receipt) key(i int) string {
 // ApplyQueued, in order. An event stored before (a duplicate delivery) is
 // neither stored nor queued again; a new replay key is kept with it. fresh
 // counts the new events. Persist returns once all of it is durable, so the
-// acknowledgement can follow.
+// acknowledgement can follow. A receipt of no events (a notification about
+// nothing payrun sends) writes nothing.
 func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
 	if len(r.Facts) != len(r.Events) {
 		return false, 0, fmt.Errorf("receipt of %d events with %d facts", len(r.Events), len(r.Facts))
+	}
+	if len(r.Events) == 0 {
+		return false, 0, nil
 	}
 	// Encoding is done here, in parallel by each delivery, rather than in
 	// the group commit, which runs its writes one after the other; the
@@ -193,24 +197,6 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 // errNothingApplied rolls back an ApplyQueued transaction that took
 // nothing off the queue.
 var errNothingApplied = errors.New("nothing applied")
-
-// markEvent records what became of the event stored under k: its fact,
-// applied or kept with a note. f.Received, when zero, is the event's.
-func markEvent(events, facts *bolt.Bucket, k []byte, applied bool, note string, f EventFact) error {
-	rec := events.Get(k)
-	if rec == nil {
-		return fmt.Errorf("event %s %s: %w", f.Provider, f.EventID, ErrNotFound)
-	}
-	if f.Received.IsZero() {
-		ev, _, err := readEventRecord(k, rec, false)
-		if err != nil {
-			return err
-		}
-		f.Received = ev.Received
-	}
-	f.Applied, f.Note = applied, note
-	return facts.Put(k, appendFact(nil, &f))
-}
 
 // Queued returns how many persisted events wait to be applied.
 func (j *Journal) Queued() (int, error) {
