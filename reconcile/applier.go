@@ -149,12 +149,16 @@ func (a *Applier) quiet(ctx context.Context) {
 }
 
 // Drain applies every event queued when it is called (and any queued
-// meanwhile) and returns once the queue is empty, or at the first error:
-// the event that failed stays queued, first.
+// meanwhile) and returns once the queue is empty, at the first error (the
+// event that failed stays queued, first), or when ctx ends, after the
+// transaction in progress (what is left stays queued).
 func (a *Applier) Drain(ctx context.Context) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		a.reports = a.reports[:0]
 		n, later, err := a.j.ApplyQueued(applyGroup, a.judge)
 		if err != nil {

@@ -3,7 +3,6 @@ package reconcile
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -190,8 +189,7 @@ func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
 	p := pl.provs[it.Provider]
 	refs := it.LookupRefs()
 	var got providers.Status
-	err := fmt.Errorf("%s cannot look this payout up: %w", it.Provider, providers.ErrUnsupported)
-	// A payout the provider cannot be asked about takes no request slot.
+	var err error
 	if providers.CanLookup(p, refs) {
 		if pl.o.Wait != nil {
 			if err := pl.o.Wait(ctx, it.Provider); err != nil {
@@ -201,6 +199,10 @@ func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
 		rctx, cancel := context.WithTimeout(ctx, pl.o.RequestTimeout)
 		got, err = p.Lookup(rctx, refs)
 		cancel()
+	} else {
+		// A payout the provider cannot be asked about takes no request
+		// slot.
+		err = providers.ErrUnsupported
 	}
 	schedule := func(note func(*batch.Item)) error {
 		next := pl.o.Now().Add(pl.backoff(it.Polls + 1))

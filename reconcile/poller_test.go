@@ -214,8 +214,6 @@ func TestPollerSkipsWhatCannotBeAsked(t *testing.T) {
 func submittedMonnet(t *testing.T, clock func() time.Time) *batch.Journal {
 	t.Helper()
 	j := batchtest.Journal(t, clock)
-	it := batchtest.ValidItem("m-1", "monnet", 1500)
-	it.State = batch.Submitted
-	batchtest.Import(t, j, "b1", it)
+	importMonnet(t, j, "b1", "m-1", batch.Submitted)
 	return j
 }

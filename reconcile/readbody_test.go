@@ -29,6 +29,7 @@ func TestReadBody(t *testing.T) {
 		{"over the cap", strings.Repeat("a", max+1), max + 1, true},
 		{"over the cap, stated short", strings.Repeat("a", 3*max), 10, true},
 		{"over the cap, no length", strings.Repeat("a", 3*max), -1, true},
+		{"stated beyond what is allocated up front", strings.Repeat("a", max), maxUpfront + max, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodPost, "/webhooks/monnet", io.MultiReader(strings.NewReader(c.body)))

@@ -181,17 +181,21 @@ func NewReceipt(name string, res providers.WebhookResult, body []byte, received 
 	return rec
 }
 
+// maxUpfront bounds what readBody allocates before any byte has come.
+const maxUpfront = 64 << 10
+
 // readBody reads r's body, at most max bytes (a MaxBytesError beyond). A
-// body that states its length is read into a buffer of that size, in one
-// allocation.
+// body that states its length (up to maxUpfront) is read into a buffer of
+// that size, in one allocation.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	rd := http.MaxBytesReader(w, r.Body, max)
 	if r.ContentLength <= 0 {
 		return io.ReadAll(rd)
 	}
 	// One byte more than stated, so that a body longer than it says is
-	// read (and refused if beyond max) rather than cut.
-	buf := make([]byte, 0, r.ContentLength+1)
+	// read (and refused if beyond max) rather than cut; a large stated
+	// length gets its buffer as the bytes come, not before.
+	buf := make([]byte, 0, min(r.ContentLength+1, maxUpfront))
 	for {
 		n, err := rd.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

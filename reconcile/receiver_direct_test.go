@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -99,9 +100,16 @@ func (m *monnetDirect) post(body string, h http.Header) (int, string) {
 // own.
 func (m *monnetDirect) add(id string, st batch.State) {
 	m.t.Helper()
+	importMonnet(m.t, m.j, "b-"+id, id, st)
+}
+
+// importMonnet journals, in a batch of its own, one Monnet payout of 15.00
+// in state st.
+func importMonnet(t *testing.T, j *batch.Journal, batchID, id string, st batch.State) {
+	t.Helper()
 	it := batchtest.ValidItem(id, "monnet", 1500)
 	it.State = st
-	batchtest.Import(m.t, m.j, "b-"+id, it)
+	batchtest.Import(t, j, batchID, it)
 }
 
 // succeeded counts a payout's transitions to succeeded.
@@ -260,7 +268,10 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 
 	next := NewReceiver(m.j, m.provs, ReceiverOptions{})
 	defer next.Close()
-	eventually(t, 10*time.Second, "the next receiver to apply the queue", func() bool {
+	m.rc = next
+	// Sooner than the Applier's retry: the next receiver drains what it
+	// finds queued when it starts.
+	eventually(t, retryEvery/2, "the next receiver to apply the queue", func() bool {
 		n, err := m.j.Queued()
 		return err == nil && n == 0
 	})
@@ -327,4 +338,34 @@ func TestApplierOnItsOwn(t *testing.T) {
 		t.Errorf("nothing applied during a storm of %v (max lag %v)", storm, applyMaxLag)
 	}
 	wait("the storm", func() bool { n, err := m.j.Queued(); return err == nil && n == 0 })
+}
+
+// TestDrainStopsWithItsContext: a Drain whose context has ended applies
+// nothing more and says why; what is queued stays queued, for the next.
+func TestDrainStopsWithItsContext(t *testing.T) {
+	t.Parallel()
+	m := newMonnetDirect(t)
+	m.rc.Close() // the receiver's own Applier is gone
+	for i := range 3 {
+		id := fmt.Sprintf("m-%d", i)
+		m.add(id, batch.Submitted)
+		b := m.notification(id, fmt.Sprint(91000+i), "SUCCESS", "PROCESSED")
+		if code, answer := m.post(b, m.sign(b)); code != http.StatusOK {
+			t.Fatalf("answered %d %q", code, answer)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := NewApplier(m.j, m.provs, nil).Drain(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Drain with its context ended: %v, want context.Canceled", err)
+	}
+	if n, err := m.j.Queued(); err != nil || n != 3 {
+		t.Fatalf("%d queued after the stopped Drain (%v), want 3", n, err)
+	}
+	if err := NewApplier(m.j, m.provs, nil).Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := m.j.Queued(); err != nil || n != 0 {
+		t.Fatalf("%d queued after the next Drain (%v), want 0", n, err)
+	}
 }

@@ -185,8 +185,9 @@ func TestSIGTERMThenResume(t *testing.T) {
 }
 
 // TestReportWarnsOfQueuedEvents: webhook events a receiver acknowledged
-// and a killed daemon never applied are not applied by a report (it
-// changes nothing), and the report says they are left out.
+// and a killed daemon never applied are not applied by a report or by
+// reconcile --no-poll (neither changes anything), and both say they are
+// left out.
 func TestReportWarnsOfQueuedEvents(t *testing.T) {
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "payrun.yaml")
@@ -209,11 +210,15 @@ func TestReportWarnsOfQueuedEvents(t *testing.T) {
 	if code != exitOK || !strings.Contains(errOut, "1 webhook event(s) acknowledged and not applied yet are left out") {
 		t.Fatalf("report: exit %d\n%s", code, errOut)
 	}
+	code, _, errOut = runCLI(t, "--config", cfgPath, "reconcile", "--open", "--no-poll")
+	if code != exitOK || !strings.Contains(errOut, "1 webhook event(s) acknowledged and not applied yet are left out of this reconciliation") {
+		t.Fatalf("reconcile --no-poll: exit %d\n%s", code, errOut)
+	}
 	if j, err = batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
 	if n, err := j.Queued(); err != nil || n != 1 {
-		t.Errorf("%d events queued after the report (%v), want the 1 still there", n, err)
+		t.Errorf("%d events queued after the report and reconcile --no-poll (%v), want the 1 still there", n, err)
 	}
 }

@@ -128,6 +128,8 @@ type app struct {
 	log   *slog.Logger
 	provs map[string]providers.Provider
 	disp  *batch.Dispatcher
+	// recv is the webhook receiver listen serves (nil when none).
+	recv *reconcile.Receiver
 }
 
 func newApp(cfg *config.Config, j *batch.Journal, log *slog.Logger) (*app, error) {
@@ -160,6 +162,7 @@ func (rt *app) listen(addr string) (func(), error) {
 		return nil, fmt.Errorf("webhook receiver: %w", err)
 	}
 	recv := reconcile.NewReceiver(rt.j, rt.provs, reconcile.ReceiverOptions{MaxBody: rt.cfg.Reconcile.MaxWebhookBytes, Log: rt.log})
+	rt.recv = recv
 	srv := &http.Server{Handler: recv.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -207,6 +210,12 @@ func (rt *app) processBatches(ctx context.Context, e *env, ids []string, wait ti
 	if wait > 0 {
 		if err := rt.follow(ctx, ids, wait); err != nil && !errors.Is(err, context.Canceled) {
 			return err
+		}
+	}
+	// What the receiver acknowledged counts in the states printed.
+	if rt.recv != nil {
+		if err := rt.recv.Drain(ctx); err != nil && ctx.Err() == nil {
+			rt.log.Warn("webhook events left queued in the journal; the next run applies them", "err", err)
 		}
 	}
 	return printBatchStates(e.stdout, rt.j, ids)

@@ -73,6 +73,8 @@ func cmdReconcile() command {
 			default:
 				return err
 			}
+		} else if err := warnQueued(e.stderr, j, "this reconciliation (--no-poll applies nothing)"); err != nil {
+			return err
 		}
 		// The printed summary needs the totals only: the lines are kept
 		// when --json prints them.

@@ -40,12 +40,8 @@ func cmdReport() command {
 		// A report applies nothing (the confirm rule may call a
 		// provider); what a receiver acknowledged and a killed daemon did
 		// not apply is left out, and said so.
-		n, err := j.Queued()
-		if err != nil {
-			return fmt.Errorf("webhook events queued: %w", err)
-		}
-		if n > 0 {
-			fmt.Fprintf(e.stderr, "warning: %d webhook event(s) acknowledged and not applied yet are left out of this report; 'payrun reconcile' or the daemon applies them\n", n)
+		if err := warnQueued(e.stderr, j, "this report"); err != nil {
+			return err
 		}
 		dir := *out
 		if dir == "" {
@@ -197,4 +193,17 @@ func safeName(s string) string {
 		}
 	}
 	return strings.TrimLeft(b.String(), ".")
+}
+
+// warnQueued tells w how many webhook events were acknowledged and not
+// applied yet, and so are left out of what (nothing when there are none).
+func warnQueued(w io.Writer, j *batch.Journal, what string) error {
+	n, err := j.Queued()
+	if err != nil {
+		return fmt.Errorf("webhook events queued: %w", err)
+	}
+	if n > 0 {
+		fmt.Fprintf(w, "warning: %d webhook event(s) acknowledged and not applied yet are left out of %s; 'payrun reconcile' or the daemon applies them\n", n, what)
+	}
+	return nil
 }

@@ -122,6 +122,7 @@ func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j *batch.Journ
 	recv := reconcile.NewReceiver(j, rt.provs, reconcile.ReceiverOptions{MaxBody: cfg.Reconcile.MaxWebhookBytes, Log: log,
 		Observe: metrics.ObserveWebhook})
 	d.recv = recv
+	defer recv.Close()
 	handler := daemon.NewServer(daemon.ServerOptions{Webhooks: recv, Ready: []daemon.Check{status.Check(), sched.Check()},
 		Gatherer: reg, Status: status, Location: loc, Log: log})
 	ln, err := net.Listen("tcp", cfg.Serve.Listen)
@@ -260,8 +261,14 @@ func (d *daemonState) report(ctx context.Context) error {
 }
 
 func (d *daemonState) reportDay(ctx context.Context, day string) error {
+	// What was acknowledged counts; an event that cannot be applied yet
+	// (the log says why, and the Applier retries it) must not cost the
+	// accountants their report: the log says what it leaves out.
 	if err := d.recv.Drain(ctx); err != nil {
-		return fmt.Errorf("webhook events not applied yet: %w", err)
+		if ctx.Err() != nil {
+			return err
+		}
+		d.log.Warn("morning report written without the webhook events not applied yet", "err", err)
 	}
 	var buf bytes.Buffer
 	files, err := writeReports(ctx, d.cfg, d.rt.j, reconcile.Scope{Date: day, Open: true}, d.cfg.Abs(d.cfg.Dirs.Reports), true, &buf)
