@@ -215,8 +215,8 @@ func bareLoop(ctx context.Context, p providers.Provider, items []batch.Item) (in
 	var sent atomic.Int64
 	var firstErr error
 	var once sync.Once
-	// each stops only on ctx's end, which the caller sees in ctx itself.
-	_ = each(len(items), Concurrency, func(i int) error {
+	// each stops only on ctx's end.
+	err := each(len(items), Concurrency, func(i int) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -227,6 +227,9 @@ func bareLoop(ctx context.Context, p providers.Provider, items []batch.Item) (in
 		sent.Add(1)
 		return nil
 	})
+	if err != nil {
+		return int(sent.Load()), err
+	}
 	if firstErr != nil {
 		return int(sent.Load()), fmt.Errorf("bare loop: %w", firstErr)
 	}

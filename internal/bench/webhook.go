@@ -259,6 +259,10 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 	defer j.Close()
 	rc := reconcile.NewReceiver(j, map[string]providers.Provider{teemopay.Name: prov},
 		reconcile.ReceiverOptions{Now: func() time.Time { return at }})
+	defer rc.Close()
+	// The setup's garbage is collected before the storm, as it is before
+	// the baseline's.
+	runtime.GC()
 	start, cpu := time.Now(), cpuTime()
 	err = each(n, width, func(i int) error {
 		var rec ackRecorder
@@ -277,7 +281,6 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 	drainStart, drainCPU := time.Now(), cpuTime()
 	err = rc.Drain(context.Background())
 	drained, drainCPU := time.Since(drainStart), cpuTime()-drainCPU
-	rc.Close()
 	if err != nil {
 		return Side{}, err
 	}
