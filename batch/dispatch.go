@@ -121,17 +121,22 @@ type Progress struct {
 // Recover turns every item left in sending by a crash into in_doubt: its
 // request may or may not have reached the provider.
 func (d *Dispatcher) Recover() (int, error) {
-	found := map[string]State{}
+	type left struct {
+		id string
+		s  State
+	}
+	var found []left // in the journal's order, so that recovery is the same every run
 	err := d.j.OpenStates(func(id string, s State) bool {
 		if s == Sending || s == Confirming {
-			found[id] = s
+			found = append(found, left{id, s})
 		}
 		return true
 	})
 	if err != nil {
 		return 0, err
 	}
-	for id, s := range found {
+	for _, f := range found {
+		id, s := f.id, f.s
 		to := InDoubt
 		if s == Confirming {
 			to = AwaitingConfirmation // confirm is idempotent: settle again

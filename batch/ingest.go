@@ -302,7 +302,7 @@ func (s *stager) journal(tx *bolt.Tx, c *stageChunk) error {
 			continue
 		}
 		if rows, ok := s.fileDups[r.id]; ok {
-			s.fileDups[r.id] = append(rows, r.number)
+			s.fileDups[strings.Clone(r.id)] = append(rows, r.number) // see Validator.remember
 			if err := s.reject(rej, r); err != nil {
 				return err
 			}

@@ -168,13 +168,16 @@ func (v *Validator) remember(id string, row int, ok bool) {
 	if ok {
 		v.bad++
 	}
-	if len(v.dups[id]) == 0 {
+	rows := v.dups[id]
+	if len(rows) == 0 {
 		if first > 0 {
 			v.bad++ // the first row, valid until now
 		}
-		v.dups[strings.Clone(id)] = []int{abs(first)}
+		rows = []int{abs(first)}
 	}
-	v.dups[id] = append(v.dups[id], row)
+	// A clone on every write: a map assignment keeps the key it is given,
+	// even for a key it already holds.
+	v.dups[strings.Clone(id)] = append(rows, row)
 }
 
 // Finish returns the errors that need the whole file: a payout_id that
