@@ -184,7 +184,7 @@ func each(n, width int, fn func(i int) error) error {
 // Extra ("round1" ...). A round is under a second on a shared machine,
 // where a neighbour's burst can move one side of one round by a fifth;
 // the median of paired rounds is what the two sides cost.
-func WebhookRounds(_ context.Context, dir string, n, rounds int) (Side, error) {
+func WebhookRounds(ctx context.Context, dir string, n, rounds int) (Side, error) {
 	at := time.Now()
 	prov, items, hooks, err := webhookSetup(dir, n, at)
 	if err != nil {
@@ -193,6 +193,9 @@ func WebhookRounds(_ context.Context, dir string, n, rounds int) (Side, error) {
 	type round struct{ ours, base Side }
 	all := make([]round, rounds)
 	for i := range all {
+		if err := ctx.Err(); err != nil {
+			return Side{}, err
+		}
 		ours := func() error {
 			rdir := filepath.Join(dir, fmt.Sprintf("round%d", i+1))
 			if err := os.MkdirAll(rdir, 0o700); err != nil {
