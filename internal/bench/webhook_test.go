@@ -65,6 +65,7 @@ func BenchmarkWebhook(b *testing.B) {
 			{"base", func(*testing.B) (Side, error) { return webhookVerify(prov, hooks, at, width) }},
 			{"persist", func(b *testing.B) (Side, error) { return webhookPersist(b.TempDir(), prov, items, hooks, at, width) }},
 			{"base-http", func(*testing.B) (Side, error) { return webhookVerifyHTTP(prov, hooks, at, width) }},
+			{"floor", func(b *testing.B) (Side, error) { return webhookFloor(b.TempDir(), prov, hooks, at, width) }},
 		}
 		for _, side := range sides {
 			b.Run(fmt.Sprintf("%s-%d", side.name, width), func(b *testing.B) {
