@@ -176,6 +176,34 @@ func TestCrash(t *testing.T) {
 	if err := j.Check(); err != nil {
 		t.Errorf("journal consistency: %v", err)
 	}
+	// Every event of every delivery payrun acknowledged, killed right after
+	// or not, is in the journal.
+	provs, err := buildProviders(cfg, hooks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acked, events, lost := 0, 0, 0
+	for _, name := range land.Names() {
+		for _, d := range land.Kit(name).Notifier.Deliveries() {
+			if !d.Accepted {
+				continue
+			}
+			acked++
+			res, err := provs[name].ParseWebhook(providers.WebhookRequest{Header: d.Header, Body: d.Body, Received: d.At})
+			if err != nil {
+				t.Errorf("%s: a delivery payrun acknowledged does not verify here: %v", name, err)
+				continue
+			}
+			for _, ev := range res.Events {
+				events++
+				if _, ok, err := j.Event(name, ev.ID); err != nil || !ok {
+					lost++
+					t.Errorf("%s: event %s, acknowledged at %s, is not in the journal (%v)", name, ev.ID, d.At.Format(time.TimeOnly), err)
+				}
+			}
+		}
+	}
+	t.Logf("%d deliveries acknowledged, carrying %d events; %d of them not in the journal", acked, events, lost)
 	count := 0
 	_ = j.AllItems(func(it batch.Item) bool {
 		count++

@@ -48,7 +48,13 @@ type Delivery struct {
 	Attempt int
 	Status  int // 0: transport error or dropped by a fault
 	Dropped bool
-	At      time.Time
+	// Accepted says the receiver acknowledged it as the provider expects
+	// (the provider will not send it again); Header and Body are what was
+	// sent.
+	Accepted bool
+	Header   http.Header
+	Body     []byte
+	At       time.Time
 }
 
 // Notifier delivers webhooks on the sandbox clock with the provider's retry
@@ -135,11 +141,11 @@ func (n *Notifier) attempt(w Webhook, a int, first time.Time) {
 		defer n.wg.Done()
 		h, body := w.Build(a)
 		status, respBody := n.post(w.URL, h, body)
-		n.record(Delivery{URL: w.URL, Attempt: a, Status: status, At: n.kit.Clock.Now()})
 		ok := status >= 200 && status < 300
 		if w.Accepted != nil {
 			ok = w.Accepted(status, respBody)
 		}
+		n.record(Delivery{URL: w.URL, Attempt: a, Status: status, Accepted: ok, Header: h, Body: body, At: n.kit.Clock.Now()})
 		if ok {
 			n.inflight.Add(-1)
 			return
