@@ -44,7 +44,10 @@ var (
 //     states, webhook events queued before they are applied.
 //   - 3: webhook events stored as binary records carrying their facts
 //     (journal_event_record.go), the queue holding their keys.
-const schemaVersion = "3"
+//   - 4: the same buckets as 3, and the intake log beside the file
+//     (journal_intake.go), which may hold acknowledged events not yet in
+//     it: a payrun that reads 3 would not look there, so it must refuse 4.
+const schemaVersion = "4"
 
 // schemaKey is where bktMeta keeps the version.
 var schemaKey = []byte("schema")
@@ -67,6 +70,7 @@ var ErrNotFound = errors.New("not found")
 type Journal struct {
 	db   *bolt.DB
 	wr   *committer // nil when read-only
+	in   *intakeLog // the webhook intake log; nil when read-only
 	path string
 	now  func() time.Time
 	// ingestMu runs one Ingest at a time: a batch left ingesting when
@@ -112,6 +116,9 @@ func Open(path string, o Options) (*Journal, error) {
 			}
 			return err
 		})
+		if err == nil {
+			err = intakeLeft(path + intakeSuffix)
+		}
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("open journal %s: %w", path, err)
@@ -145,16 +152,41 @@ func Open(path string, o Options) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
+	// What a crash left in the intake log (acknowledged webhook events) is
+	// moved into the journal before anything else reads it.
+	if j.in, err = openIntake(path+intakeSuffix, db, o.NoSync); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	j.in.flush = j.flushIntake
+	if err := j.recoverIntake(); err != nil {
+		j.in.f.Close()
+		db.Close()
+		return nil, fmt.Errorf("open journal %s: %w", path, err)
+	}
+	j.in.start()
 	j.wr = newCommitter(db)
 	return j, nil
 }
 
-// Close closes the journal after the group commit in progress.
+// Close closes the journal after the group commit in progress, moving
+// what the intake log holds into it first.
 func (j *Journal) Close() error {
+	var err error
+	if j.in != nil {
+		j.in.stop()
+		err = j.recoverIntake()
+		if cerr := j.in.f.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if j.wr != nil {
 		j.wr.close()
 	}
-	return j.db.Close()
+	if cerr := j.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // update runs fn in a write transaction of its own, outside the group

@@ -97,44 +97,47 @@ func (c *committer) loop() {
 		case <-c.closing:
 			return
 		case r := <-c.reqs:
-			group = c.waiting(append(group[:0], r))
-		}
-		if len(group) < lingerFull {
-			group = c.linger(group)
+			group = gather(c.reqs, append(group[:0], r))
 		}
 		c.run(group)
 	}
 }
 
-// waiting adds to group every write already waiting to be taken.
-func (c *committer) waiting(group []commitReq) []commitReq {
-	for len(group) < maxGroup {
-		select {
-		case r := <-c.reqs:
-			group = append(group, r)
-		default:
-			return group
-		}
+// gather adds to group every request already waiting on reqs and then,
+// while group holds fewer than lingerFull, those that keep coming (one
+// lingerGap apart, for at most lingerMax). The journal's group commit and
+// the intake log group their writers alike.
+func gather[T any](reqs <-chan T, group []T) []T {
+	group = waiting(reqs, group)
+	if len(group) >= lingerFull {
+		return group
 	}
-	return group
-}
-
-// linger adds writes to group while they keep coming (one gap apart, for
-// at most lingerMax) and the group is not full.
-func (c *committer) linger(group []commitReq) []commitReq {
 	deadline := time.Now().Add(lingerMax)
 	t := time.NewTimer(lingerGap)
 	defer t.Stop()
 	for len(group) < lingerFull {
 		select {
-		case r := <-c.reqs:
-			group = c.waiting(append(group, r))
+		case r := <-reqs:
+			group = waiting(reqs, append(group, r))
 			wait := min(lingerGap, time.Until(deadline))
 			if wait <= 0 {
 				return group
 			}
 			t.Reset(wait)
 		case <-t.C:
+			return group
+		}
+	}
+	return group
+}
+
+// waiting adds to group every request already waiting on reqs.
+func waiting[T any](reqs <-chan T, group []T) []T {
+	for len(group) < maxGroup {
+		select {
+		case r := <-reqs:
+			group = append(group, r)
+		default:
 			return group
 		}
 	}

@@ -62,8 +62,12 @@ func redelivered(events *bolt.Bucket, k, rec []byte, replayKey string) (replay b
 	return false, events.Put(k, appendEventRecord(nil, &ev, &f))
 }
 
-// Events calls fn for every stored event.
+// Events calls fn for every stored event (moving what the intake log
+// holds into the journal first).
 func (j *Journal) Events(fn func(Event)) error {
+	if err := j.flushIntake(); err != nil {
+		return err
+	}
 	return j.db.View(func(tx *bolt.Tx) error {
 		facts := tx.Bucket(bktEventFacts)
 		return tx.Bucket(bktEvents).ForEach(func(k, v []byte) error {
@@ -77,8 +81,12 @@ func (j *Journal) Events(fn func(Event)) error {
 	})
 }
 
-// Event returns one stored event.
+// Event returns one stored event (moving what the intake log holds into
+// the journal first).
 func (j *Journal) Event(provider, id string) (ev Event, ok bool, err error) {
+	if err := j.flushIntake(); err != nil {
+		return Event{}, false, err
+	}
 	err = j.db.View(func(tx *bolt.Tx) error {
 		k := refKey(provider, id)
 		v := tx.Bucket(bktEvents).Get(k)

@@ -32,6 +32,10 @@ type EventFact struct {
 // later, and the fact it carried, in one transaction; the next ApplyQueued
 // takes it off the queue. f.Received, when zero, is the event's.
 func (j *Journal) MarkEventFact(applied bool, note string, f EventFact) error {
+	// The event may still be in the intake log only.
+	if err := j.flushIntake(); err != nil {
+		return err
+	}
 	return j.batch(func(tx *bolt.Tx) error {
 		k := refKey(f.Provider, f.EventID)
 		rec := tx.Bucket(bktEvents).Get(k)

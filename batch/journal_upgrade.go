@@ -18,7 +18,11 @@ type upgrade struct {
 
 // upgrades are the schemas this payrun upgrades from. (Version 1 is not
 // among them: its payouts are refused, see schemaVersion.)
-var upgrades = []upgrade{{from: "2", run: upgradeEvents}}
+var upgrades = []upgrade{
+	{from: "2", run: upgradeEvents},
+	// 4 adds the intake log beside the file, and changes nothing in it.
+	{from: "3", run: func(*bolt.Tx) error { return nil }},
+}
 
 // upgradeEvents rewrites version 2's webhook events as version 3 stores
 // them. Version 2 kept each event as JSON (the body in base64) and its

@@ -37,14 +37,14 @@ func (r Receipt) key(i int) string {
 	return ""
 }
 
-// Persist keeps a verified notification before it is acknowledged, in one
-// group-committed transaction: it refuses a replayed receipt (replay=true,
-// nothing stored), stores each raw event that is new and queues it for
-// ApplyQueued, in order. An event stored before (a duplicate delivery) is
-// neither stored nor queued again; a new replay key is kept with it. fresh
-// counts the new events. Persist returns once all of it is durable, so the
-// acknowledgement can follow. A receipt of no events (a notification about
-// nothing payrun sends) writes nothing.
+// Persist keeps a verified notification before it is acknowledged, in the
+// intake log's next group (journal_intake.go): it refuses a replayed
+// receipt (replay=true, nothing kept), logs each raw event that is new,
+// for ApplyQueued to store, queue and apply in order. An event logged or
+// stored before (a duplicate delivery) is not logged again; a new replay
+// key is logged with it. fresh counts the new events. Persist returns once
+// all of it is durable, so the acknowledgement can follow. A receipt of no
+// events (a notification about nothing payrun sends) writes nothing.
 func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
 	if len(r.Facts) != len(r.Events) {
 		return false, 0, fmt.Errorf("receipt of %d events with %d facts", len(r.Events), len(r.Facts))
@@ -52,10 +52,13 @@ func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
 	if len(r.Events) == 0 {
 		return false, 0, nil
 	}
+	if j.in == nil {
+		return false, 0, errors.New("journal is open read-only")
+	}
 	// Encoding is done here, in parallel by each delivery, rather than in
-	// the group commit, which runs its writes one after the other; the
-	// records of every event go into one buffer, pooled: bbolt holds what
-	// it is given until the transaction commits, and nothing after.
+	// the log's writer, which runs its groups one after the other; the
+	// records of every event go into one buffer, pooled: the writer copies
+	// them before Persist returns.
 	records := make([][]byte, len(r.Events))
 	bp := receiptBufs.Get().(*[]byte)
 	defer receiptBufs.Put(bp)
@@ -69,42 +72,7 @@ func (j *Journal) Persist(r Receipt) (replay bool, fresh int, err error) {
 	if cap(buf) > cap(*bp) && cap(buf) <= maxPooledReceipt {
 		*bp = buf[:0]
 	}
-	err = j.batch(func(tx *bolt.Tx) error {
-		replay, fresh = false, 0
-		stored, queue := tx.Bucket(bktEvents), tx.Bucket(bktQueue)
-		for i, ev := range r.Events {
-			k := refKey(ev.Provider, ev.ID)
-			if raw := stored.Get(k); raw != nil {
-				isReplay, err := redelivered(stored, k, raw, r.key(i))
-				if err != nil {
-					return err
-				}
-				if isReplay {
-					// The replay key goes with the first event, so nothing
-					// of the receipt is stored yet.
-					replay = true
-					return nil
-				}
-				continue
-			}
-			seq, err := queue.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := stored.Put(k, records[i]); err != nil {
-				return err
-			}
-			if err := queue.Put(u64(seq), k); err != nil {
-				return err
-			}
-			fresh++
-		}
-		return nil
-	})
-	if err != nil {
-		return false, 0, err
-	}
-	return replay, fresh, nil
+	return j.in.persist(&r, records)
 }
 
 // receiptBufs are Persist's encoding buffers; one grown beyond
@@ -141,8 +109,19 @@ type Judged struct {
 // nothing: its transaction is rolled back rather than committed and
 // synced (the Applier asks every few seconds).
 func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Judged, error)) (n int, later *EventFact, err error) {
+	if j.in != nil {
+		j.in.moveMu.Lock()
+		defer j.in.moveMu.Unlock()
+	}
+	var moved uint64
 	err = j.update(func(tx *bolt.Tx) error {
-		n, later = 0, nil
+		n, later, moved = 0, nil, 0
+		if j.in != nil {
+			var err error
+			if moved, err = j.moveIntake(tx); err != nil {
+				return err
+			}
+		}
 		queue, events, facts := tx.Bucket(bktQueue), tx.Bucket(bktEvents), tx.Bucket(bktEventFacts)
 		etx := &EventTx{tx: tx, now: j.now().UTC()}
 		var done [][]byte
@@ -175,7 +154,7 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 			}
 			done, n = append(done, qk), n+1
 		}
-		if len(done) == 0 {
+		if len(done) == 0 && moved == 0 {
 			return errNothingApplied
 		}
 		for _, qk := range done {
@@ -191,6 +170,9 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 	if err != nil {
 		return 0, nil, err
 	}
+	if moved > 0 {
+		j.in.moved(moved)
+	}
 	return n, later, nil
 }
 
@@ -198,8 +180,12 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 // nothing off the queue.
 var errNothingApplied = errors.New("nothing applied")
 
-// Queued returns how many persisted events wait to be applied.
+// Queued returns how many persisted events wait to be applied (moving
+// what the intake log holds into the queue first).
 func (j *Journal) Queued() (int, error) {
+	if err := j.flushIntake(); err != nil {
+		return 0, err
+	}
 	n := 0
 	err := j.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bktQueue); b != nil {
