@@ -569,6 +569,19 @@ func (l *intakeLog) moved(seq uint64) {
 	l.pending = slices.Delete(l.pending, 0, n)
 }
 
+// events returns how many new events wait to be moved.
+func (l *intakeLog) events() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, r := range l.pending {
+		if r.kind == intakeEvent {
+			n++
+		}
+	}
+	return n
+}
+
 // queued returns how many records wait to be moved.
 func (l *intakeLog) queued() int {
 	l.mu.Lock()
@@ -624,7 +637,9 @@ func (j *Journal) moveIntake(tx *bolt.Tx) (uint64, error) {
 }
 
 // flushIntake moves every durable record of the intake log into the
-// journal in a transaction of its own.
+// journal in a transaction of its own (before Event, Events and
+// MarkEventFact read the events bucket, when the log is full, and when the
+// journal is opened or closed).
 func (j *Journal) flushIntake() error {
 	if j.in == nil || j.in.queued() == 0 {
 		return nil

@@ -244,7 +244,13 @@ func TestIntakeFull(t *testing.T) {
 	if q := j.mustQueued(t); q != n {
 		t.Fatalf("%d queued, want %d", q, n)
 	}
-	events, _ := journalEvents(t, j)
+	if err := j.flushIntake(); err != nil {
+		t.Fatal(err)
+	}
+	events, q := journalEvents(t, j)
+	if q != n {
+		t.Fatalf("%d queued in the journal after the last move, want %d", q, n)
+	}
 	for i := range n {
 		id := fmt.Sprint(i)
 		want := []string{"n" + id}

@@ -180,16 +180,16 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 // nothing off the queue.
 var errNothingApplied = errors.New("nothing applied")
 
-// Queued returns how many persisted events wait to be applied (moving
-// what the intake log holds into the queue first).
+// Queued returns how many acknowledged events wait to be applied: those
+// queued in the journal and those still in the intake log.
 func (j *Journal) Queued() (int, error) {
-	if err := j.flushIntake(); err != nil {
-		return 0, err
-	}
 	n := 0
+	if j.in != nil {
+		n = j.in.events()
+	}
 	err := j.db.View(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bktQueue); b != nil {
-			n = b.Stats().KeyN
+			n += b.Stats().KeyN
 		}
 		return nil
 	})
