@@ -266,8 +266,10 @@ func scanIntake(r io.Reader, gen uint64) (recs []intakeRec, end int64, err error
 		if n < 10 || n > intakeMaxRec {
 			return recs, end, nil
 		}
+		// The record and its padding; the padding may be missing at the
+		// very end of a file.
 		body := make([]byte, align8(int64(n)+intakeRecHead)-intakeRecHead)
-		if _, err := io.ReadFull(br, body); err != nil && !(errors.Is(err, io.ErrUnexpectedEOF) && len(body) >= int(n)) {
+		if got, _ := io.ReadFull(br, body); got < int(n) {
 			return recs, end, nil
 		}
 		body = body[:n]
