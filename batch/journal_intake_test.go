@@ -402,3 +402,55 @@ func FuzzScanIntake(f *testing.F) {
 		}
 	})
 }
+
+// TestIntakeMovesInChunks: a storm larger than a move's chunk is moved a
+// chunk a transaction, in order, all of it before the first events are
+// applied.
+func TestIntakeMovesInChunks(t *testing.T) {
+	j, err := Open(filepath.Join(t.TempDir(), "journal.db"), Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const n = 2*moveChunk + 100
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := w; i < n; i += 8 {
+				id := fmt.Sprintf("%05d", i)
+				if _, _, err := j.Persist(intakeReceipt("p"+id, "e"+id, "n"+id)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	txid := func() (id int) {
+		_ = j.db.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+		return id
+	}
+	txs := txid()
+	var first []string
+	got, _, err := j.ApplyQueued(10, func(_ *EventTx, f EventFact) (Judged, error) {
+		first = append(first, f.EventID)
+		return Judged{Note: "seen"}, nil
+	})
+	if err != nil || got != 10 {
+		t.Fatalf("ApplyQueued = %d, %v; want 10", got, err)
+	}
+	if w := txid() - txs; w != 3 {
+		t.Errorf("%d write transactions, want 3: two chunks, then the last with the events applied", w)
+	}
+	if j.in.queued() != 0 {
+		t.Errorf("%d records left in the log", j.in.queued())
+	}
+	events, q := journalEvents(t, j)
+	if len(events) != n || q != n-10 {
+		t.Errorf("%d events, %d queued; want %d, %d", len(events), q, n, n-10)
+	}
+	// The first applied are the first acknowledged: each writer's first.
+	if len(first) != 10 || first[0] > "e00007" {
+		t.Errorf("applied first %v", first)
+	}
+}

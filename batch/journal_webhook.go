@@ -110,8 +110,13 @@ type Judged struct {
 // synced (the Applier asks every few seconds).
 func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Judged, error)) (n int, later *EventFact, err error) {
 	if j.in != nil {
+		// A storm's records are moved a chunk a transaction; the last
+		// chunk goes with the events this transaction applies.
 		j.in.moveMu.Lock()
 		defer j.in.moveMu.Unlock()
+		if err := j.moveChunks(moveChunk); err != nil {
+			return 0, nil, err
+		}
 	}
 	var moved uint64
 	err = j.update(func(tx *bolt.Tx) error {
