@@ -37,7 +37,7 @@ type ReceiverOptions struct {
 // The order is the rule: an unknown provider is 404 and an oversized body
 // 413 before anything is read; the provider verifies the request with its
 // own scheme before anything in it is believed (401, nothing changes);
-// each raw event is persisted in the journal, and queued, before the
+// each raw event is made durable in the journal's intake log before the
 // acknowledgement (a replayed nonce is 401, nothing changes); then the
 // provider gets exactly the acknowledgement it expects. A journal failure
 // answers 500, so that the provider retries and nothing it said is lost.
@@ -46,8 +46,9 @@ type ReceiverOptions struct {
 // rules, in the order they came, many to a transaction: a duplicate
 // delivery once, final states never regress, a Monnet 2005 notice never
 // touches the original, a payout payrun never sent is kept as unexpected.
-// So a provider waits for a verification and one group-committed write,
-// and a storm of notifications is applied in large transactions. Drain
+// So a provider waits for a verification and one group's append and sync
+// of the intake log, and a storm of notifications is moved into the
+// journal and applied in large transactions. Drain
 // waits for what was acknowledged to be applied.
 type Receiver struct {
 	j     *batch.Journal

@@ -29,8 +29,8 @@ import (
 
 // WebhookConcurrency is how many callbacks the webhook stage has in flight,
 // on both sides. A provider delivers its callbacks in parallel, over many
-// connections, when a batch settles; the receiver's group commit is what
-// turns many deliveries into one fsync, so a handful in flight measures the
+// connections, when a batch settles; the intake log's groups are what
+// turn many deliveries into one fsync, so a handful in flight measures the
 // disk's latency rather than the receiver.
 const WebhookConcurrency = 128
 
