@@ -2,6 +2,8 @@ package batch
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -122,12 +124,14 @@ type intakeLog struct {
 	moveMu sync.Mutex
 }
 
-// intakeReq is one Persist waiting for its group.
+// intakeReq is one Persist waiting for its group; err is its own
+// failure (the rest of its group goes on).
 type intakeReq struct {
 	r       *Receipt
 	records [][]byte
 	replay  bool
 	fresh   int
+	err     error
 	done    chan error
 }
 
@@ -260,7 +264,7 @@ func scanIntake(r io.Reader, gen uint64) (recs []intakeRec, end int64, err error
 	var head [intakeRecHead]byte
 	for {
 		if _, err := io.ReadFull(br, head[:]); err != nil {
-			return recs, end, nil
+			return recs, end, endOfLog(err)
 		}
 		n := binary.LittleEndian.Uint32(head[:4])
 		if n < 10 || n > intakeMaxRec {
@@ -269,8 +273,8 @@ func scanIntake(r io.Reader, gen uint64) (recs []intakeRec, end int64, err error
 		// The record and its padding; the padding may be missing at the
 		// very end of a file.
 		body := make([]byte, align8(int64(n)+intakeRecHead)-intakeRecHead)
-		if got, _ := io.ReadFull(br, body); got < int(n) {
-			return recs, end, nil
+		if got, err := io.ReadFull(br, body); got < int(n) {
+			return recs, end, endOfLog(err)
 		}
 		body = body[:n]
 		if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(head[4:]) || binary.LittleEndian.Uint64(body) != gen {
@@ -283,6 +287,16 @@ func scanIntake(r io.Reader, gen uint64) (recs []intakeRec, end int64, err error
 		recs = append(recs, rec)
 		end += align8(int64(n) + intakeRecHead)
 	}
+}
+
+// endOfLog is nil for the end of the file, which ends the log, and err
+// for a failure to read it, which must not be taken for its end: recovery
+// would then reset the log and lose what lies beyond.
+func endOfLog(err error) error {
+	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return nil
+	}
+	return err
 }
 
 // decodeIntakeRec reads a record's kind, key and value.
@@ -354,7 +368,7 @@ func (l *intakeLog) loop() {
 		}
 		err := l.write(group)
 		for _, q := range group {
-			q.done <- err
+			q.done <- cmp.Or(err, q.err)
 		}
 	}
 }
@@ -366,7 +380,7 @@ func (l *intakeLog) write(group []*intakeReq) error {
 		return err
 	}
 	if err := l.roomFor(); err != nil {
-		return l.fail(err)
+		return err
 	}
 	l.buf = l.buf[:0]
 	var recs []intakeRec
@@ -374,15 +388,13 @@ func (l *intakeLog) write(group []*intakeReq) error {
 	err := l.db.View(func(tx *bolt.Tx) error {
 		stored := tx.Bucket(bktEvents)
 		for _, q := range group {
-			if err := l.judge(stored, q, &recs); err != nil {
-				return err
-			}
+			l.judge(stored, q, &recs)
 		}
 		return nil
 	})
 	l.mu.Unlock()
 	if err != nil {
-		return l.fail(err)
+		return err
 	}
 	if len(recs) == 0 {
 		return nil
@@ -412,6 +424,9 @@ func (l *intakeLog) write(group []*intakeReq) error {
 	l.mu.Lock()
 	l.pending = append(l.pending, recs...)
 	l.mu.Unlock()
+	if cap(l.buf) > intakeGrow {
+		l.buf = nil // a large group's buffer is not kept
+	}
 	return nil
 }
 
@@ -419,43 +434,61 @@ func (l *intakeLog) write(group []*intakeReq) error {
 // to recs and noting them in the index: a replay (its replay key seen
 // with its first event) needs nothing and sets q.replay; an event logged
 // or stored before needs its new replay key, if any; a new one needs its
-// record. mu is held.
-func (l *intakeLog) judge(stored *bolt.Bucket, q *intakeReq, recs *[]intakeRec) error {
-	q.replay, q.fresh = false, 0
+// record. It decides for every event before it notes any, so a request it
+// refuses (q.err: a record too large for the log, a stored event it
+// cannot read) leaves nothing behind. mu is held.
+func (l *intakeLog) judge(stored *bolt.Bucket, q *intakeReq, recs *[]intakeRec) {
+	q.replay, q.fresh, q.err = false, 0, nil
+	type want struct {
+		kind     byte
+		key, val []byte
+		rk       string
+	}
+	var wants []want
 	for i, ev := range q.r.Events {
 		k := refKey(ev.Provider, ev.ID)
+		if n := len(q.records[i]) + len(k) + 32; n > intakeMaxRec {
+			q.err = fmt.Errorf("%w: event %s %s takes %d bytes, more than a record may (%d)", ErrIntake, ev.Provider, ev.ID, n, intakeMaxRec)
+			return
+		}
+		// Only the first event carries the replay key (Receipt.key).
 		rk := q.r.key(i)
-		e := l.index[string(k)]
-		raw := stored.Get(k)
-		if e != nil || raw != nil {
-			seen := e != nil && slices.Contains(e.keys, rk)
-			if !seen && raw != nil && rk != "" {
-				old, _, err := readEventRecord(k, raw, false)
-				if err != nil {
-					return err
-				}
-				seen = slices.Contains(old.ReplayKeys, rk)
-			}
-			if rk == "" {
-				continue
-			}
-			if seen {
-				// The replay key goes with the first event, so nothing
-				// of the receipt is logged yet.
-				q.replay = true
-				return nil
-			}
-			l.add(recs, intakeReplay, k, []byte(rk), rk)
+		e, raw := l.index[string(k)], stored.Get(k)
+		again := slices.ContainsFunc(wants, func(w want) bool { return bytes.Equal(w.key, k) })
+		if e == nil && raw == nil && !again {
+			wants = append(wants, want{intakeEvent, k, q.records[i], rk})
 			continue
 		}
 		if rk == "" {
-			l.add(recs, intakeEvent, k, q.records[i])
-		} else {
-			l.add(recs, intakeEvent, k, q.records[i], rk)
+			continue
 		}
-		q.fresh++
+		seen := e != nil && slices.Contains(e.keys, rk)
+		if !seen && raw != nil {
+			old, _, err := readEventRecord(k, raw, false)
+			if err != nil {
+				q.err = fmt.Errorf("stored event %s %s: %w", ev.Provider, ev.ID, err)
+				return
+			}
+			seen = slices.Contains(old.ReplayKeys, rk)
+		}
+		if seen {
+			// The replay key goes with the first event, so nothing of
+			// the receipt is logged.
+			q.replay = true
+			return
+		}
+		wants = append(wants, want{intakeReplay, k, []byte(rk), rk})
 	}
-	return nil
+	for _, w := range wants {
+		var keys []string
+		if w.rk != "" {
+			keys = []string{w.rk}
+		}
+		l.add(recs, w.kind, w.key, w.val, keys...)
+		if w.kind == intakeEvent {
+			q.fresh++
+		}
+	}
 }
 
 // add appends a record to recs under the next sequence number and notes
@@ -494,6 +527,8 @@ func (l *intakeLog) roomFor() error {
 		return nil
 	}
 	if l.off > l.max {
+		// A journal that cannot take the records now refuses this
+		// group; the next one tries again.
 		if err := l.flush(); err != nil {
 			return err
 		}
@@ -504,7 +539,10 @@ func (l *intakeLog) roomFor() error {
 	if !empty {
 		return nil
 	}
-	return l.reset()
+	if err := l.reset(); err != nil {
+		return l.fail(err)
+	}
+	return nil
 }
 
 // reset starts a new generation at the top of the file; every record of
@@ -571,6 +609,25 @@ func (l *intakeLog) moved(seq uint64) {
 		n++
 	}
 	l.pending = slices.Delete(l.pending, 0, n)
+}
+
+// lastSeq returns the sequence of the last record waiting to be moved (0
+// when none is).
+func (l *intakeLog) lastSeq() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.pending) == 0 {
+		return 0
+	}
+	return l.pending[len(l.pending)-1].seq
+}
+
+// through returns how many records up to sequence until wait to be moved.
+func (l *intakeLog) through(until uint64) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n, _ := slices.BinarySearchFunc(l.pending, until+1, func(r intakeRec, seq uint64) int { return cmp.Compare(r.seq, seq) })
+	return n
 }
 
 // events returns how many new events wait to be moved.
@@ -645,23 +702,25 @@ func (j *Journal) moveIntake(tx *bolt.Tx) (uint64, error) {
 	return recs[len(recs)-1].seq, nil
 }
 
-// flushIntake moves every durable record of the intake log into the
-// journal, in transactions of their own (before Event, Events and
-// MarkEventFact read the events bucket, when the log is full, and when the
-// journal is opened or closed).
+// flushIntake moves every record the intake log holds when it is called
+// into the journal, in transactions of their own (before Event, Events
+// and MarkEventFact read the events bucket, when the log is full, and when
+// the journal is opened or closed).
 func (j *Journal) flushIntake() error {
 	if j.in == nil || j.in.queued() == 0 {
 		return nil
 	}
 	j.in.moveMu.Lock()
 	defer j.in.moveMu.Unlock()
-	return j.moveChunks(0)
+	return j.moveChunks(j.in.lastSeq(), 0)
 }
 
 // moveChunks moves records of the intake log into the journal, one chunk
-// a transaction, until at most leave are left; moveMu is held.
-func (j *Journal) moveChunks(leave int) error {
-	for j.in.queued() > leave {
+// a transaction, until at most leave of those up to sequence until are
+// left (records logged meanwhile are left to the next call, so that a
+// storm that never pauses cannot keep it going); moveMu is held.
+func (j *Journal) moveChunks(until uint64, leave int) error {
+	for j.in.through(until) > leave {
 		var last uint64
 		err := j.update(func(tx *bolt.Tx) error {
 			var err error
@@ -680,12 +739,17 @@ func (j *Journal) moveChunks(leave int) error {
 }
 
 // recoverIntake moves every record of the intake log into the journal and
-// resets the log (opening and closing the journal; the writer is stopped).
+// starts a new generation (opening and closing the journal; the writer is
+// stopped). The new generation is started even when nothing was read:
+// records of the current one may lie beyond where reading stopped (a torn
+// group whose later pages reached the disk before its first, a write
+// whose sync failed), and the next records written over the top must not
+// lead a later recovery into them.
 func (j *Journal) recoverIntake() error {
 	if err := j.flushIntake(); err != nil {
 		return err
 	}
-	if j.in.off == intakeHeader {
+	if j.in.size <= intakeHeader {
 		return nil
 	}
 	return j.in.reset()
@@ -716,6 +780,13 @@ func intakeRecords(path string) (int, error) {
 	}
 	defer f.Close()
 	if _, ok := intakeGen(f); !ok {
+		st, err := f.Stat()
+		if err != nil {
+			return 0, err
+		}
+		if st.Size() > intakeHeader {
+			return 0, fmt.Errorf("%w: %s: neither header is valid (not a payrun intake log, or damaged)", ErrIntake, path)
+		}
 		return 0, nil
 	}
 	l := &intakeLog{f: f, index: map[string]*intakeEntry{}}

@@ -5,12 +5,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/payrun/payrun/providers"
@@ -453,4 +456,183 @@ func TestIntakeMovesInChunks(t *testing.T) {
 	if len(first) != 10 || first[0] > "e00007" {
 		t.Errorf("applied first %v", first)
 	}
+}
+
+// TestIntakeStaleRecordsNeverRead: a torn group can leave valid records of
+// the current generation past where reading stops (a later page reached
+// the disk, the first did not). Opening starts a new generation even
+// though it read nothing, so the records written over the top never lead
+// a later recovery into them: here, a replay key for an event never
+// logged, which would fail every open.
+func TestIntakeStaleRecordsNeverRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j := openJournal(t, path)
+	gen := j.in.gen
+	mustPersist(t, j, intakeReceipt("p1", "e1", "n1"), false, 1)
+	one := j.in.off - intakeHeader
+	crash(t, j)
+	// The torn group: its first record (e2's event) lost, its second (a
+	// replay key for e2) on the disk, right after where e1's record ends
+	// and the next delivery's will too.
+	raw, err := os.ReadFile(path + intakeSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(raw[intakeHeader : intakeHeader+one])
+	stale := appendIntakeRec(nil, gen, intakeReplay, refKey("teemopay", "e2"), []byte("n2"))
+	copy(raw[intakeHeader+one:], stale)
+	if err := os.WriteFile(path+intakeSuffix, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j = openJournal(t, path) // reads nothing: the top was lost
+	if j.in.gen == gen {
+		t.Errorf("opening kept generation %d; want a new one", gen)
+	}
+	mustPersist(t, j, intakeReceipt("p3", "e3", "n3"), false, 1) // as long as e1's
+	crash(t, j)
+	j, err = Open(path, Options{})
+	if err != nil {
+		t.Fatalf("open after the second crash: %v", err)
+	}
+	defer j.Close()
+	if events, _ := journalEvents(t, j); len(events) != 1 || events["e3"] == nil {
+		t.Errorf("recovered %v, want e3 only", events)
+	}
+}
+
+// TestIntakeReadErrorIsNoEnd: a read error while recovering fails the
+// open instead of ending the log there (which would reset it and lose
+// what lies beyond); a read-only open of a log with no valid header is
+// refused as a writable one is.
+func TestIntakeReadErrorIsNoEnd(t *testing.T) {
+	good := appendIntakeRec(nil, 7, intakeEvent, []byte("teemopay\x00e1"), []byte("rec"))
+	if _, _, err := scanIntake(io.MultiReader(bytes.NewReader(good), iotest.ErrReader(errors.New("EIO"))), 7); err == nil {
+		t.Error("a read error was taken for the end of the log")
+	}
+	if recs, _, err := scanIntake(bytes.NewReader(good[:len(good)-9]), 7); err != nil || len(recs) != 0 {
+		t.Errorf("a log cut short: %d records, %v; want none and no error", len(recs), err)
+	}
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j := openJournal(t, path)
+	mustPersist(t, j, intakeReceipt("p1", "e1", "n1"), false, 1)
+	crash(t, j)
+	raw, err := os.ReadFile(path + intakeSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(raw[:intakeHeader])
+	if err := os.WriteFile(path+intakeSuffix, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, ro := range []bool{true, false} {
+		if _, err := Open(path, Options{ReadOnly: ro}); !errors.Is(err, ErrIntake) {
+			t.Errorf("read-only %v: open with a damaged log header: %v, want ErrIntake", ro, err)
+		}
+	}
+}
+
+// TestIntakeRefusesOneDelivery: a delivery the log cannot take (a record
+// larger than a record may be) or judge (a stored event it cannot read)
+// is refused alone; its group and the deliveries after it go on.
+func TestIntakeRefusesOneDelivery(t *testing.T) {
+	j := newJournal(t)
+	if err := j.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktEvents).Put(refKey("teemopay", "bad"), []byte{9})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	big := intakeReceipt("p1", "big", "n1")
+	big.Events[0].Body = bytes.Repeat([]byte("x"), intakeMaxRec)
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i, r := range []Receipt{big, intakeReceipt("p2", "bad", "n2"), intakeReceipt("p3", "e3", "n3")} {
+		wg.Go(func() { _, _, errs[i] = j.Persist(r) })
+	}
+	wg.Wait()
+	if !errors.Is(errs[0], ErrIntake) || errs[1] == nil || errs[2] != nil {
+		t.Fatalf("Persist = %v; want the large one and the unreadable one refused, the third taken", errs)
+	}
+	mustPersist(t, j, intakeReceipt("p4", "e4", "n4"), false, 1)
+	if err := j.flushIntake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktEvents).Delete(refKey("teemopay", "bad")) }); err != nil {
+		t.Fatal(err)
+	}
+	if events, q := journalEvents(t, j); q != 2 || events["e3"] == nil || events["e4"] == nil || events["big"] != nil {
+		t.Errorf("journal: %v, %d queued; want e3 and e4 queued", events, q)
+	}
+	if _, ok := j.in.index[string(refKey("teemopay", "big"))]; ok {
+		t.Error("a refused delivery left its event in the log's index")
+	}
+}
+
+// TestIntakeStress: eight writers deliver, redeliver and replay while the
+// Applier moves and applies, readers flush, the log fills and resets every
+// 16 KB, and the journal is closed under them: every acknowledged event
+// is in the journal when it is opened again, every replay was refused.
+func TestIntakeStress(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j := openJournal(t, path)
+	j.in.max, j.in.idle = 16<<10, 4<<10
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; !stop.Load() || i < 50; i++ {
+				id := fmt.Sprintf("%d-%d", w, i%200)
+				key := fmt.Sprintf("k%d-%d", w, i)
+				r, _, err := j.Persist(intakeReceipt("p"+id, "e"+id, key))
+				if errors.Is(err, ErrClosed) {
+					return
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if r {
+					t.Errorf("fresh key %s refused as replay", key)
+				}
+				mu.Lock()
+				acked["e"+id] = true
+				mu.Unlock()
+				if r, _, err := j.Persist(intakeReceipt("p"+id, "e"+id, key)); err == nil && !r {
+					t.Errorf("replay of %s not refused", key)
+				}
+			}
+		})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for !stop.Load() {
+			j.ApplyQueued(7, func(_ *EventTx, f EventFact) (Judged, error) { return Judged{Applied: true}, nil })
+			j.Event("teemopay", "e0-1")
+		}
+	}()
+	for deadline := time.Now().Add(1500 * time.Millisecond); time.Now().Before(deadline); {
+		if _, err := j.Queued(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop.Store(true)
+	<-done
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	j = openJournal(t, path)
+	defer j.Close()
+	events, _ := journalEvents(t, j)
+	for id := range acked {
+		if _, ok := events[id]; !ok {
+			t.Errorf("acknowledged %s lost", id)
+		}
+	}
+	if j.in.gen < 10 {
+		t.Errorf("the log reached generation %d; the test wants it reset often", j.in.gen)
+	}
+	t.Logf("%d events acknowledged, generation %d", len(acked), j.in.gen)
 }

@@ -3,6 +3,7 @@ package batch
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -237,4 +238,37 @@ func dumpJournal(t *testing.T, path string) map[string]string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestOpenUpgradesSchema3: a version 3 journal (the same buckets, no
+// intake log) opens as version 4 with everything in it, the log created
+// beside it; read-only, it is refused until then.
+func TestOpenUpgradesSchema3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "journal.db")
+	j := openJournal(t, path)
+	mustPersist(t, j, intakeReceipt("p1", "e1", "n1"), false, 1)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	setSchema(t, path, "3")
+	if err := os.Remove(path + intakeSuffix); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{ReadOnly: true}); !errors.Is(err, ErrSchema) {
+		t.Fatalf("read-only open of a version 3 journal: %v, want ErrSchema", err)
+	}
+	j = openJournal(t, path)
+	if events, q := journalEvents(t, j); q != 1 || len(events["e1"]) != 1 {
+		t.Errorf("after the upgrade: %v, %d queued; want e1 with its key, queued", events, q)
+	}
+	mustPersist(t, j, intakeReceipt("p1", "e1", "n1"), true, 0)
+	if _, err := os.Stat(path + intakeSuffix); err != nil {
+		t.Errorf("no intake log beside the upgraded journal: %v", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := schemaOf(t, path); got != schemaVersion {
+		t.Errorf("schema after opening: %q, want %s", got, schemaVersion)
+	}
 }

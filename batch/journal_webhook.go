@@ -114,7 +114,7 @@ func (j *Journal) ApplyQueued(max int, judge func(tx *EventTx, f EventFact) (Jud
 		// chunk goes with the events this transaction applies.
 		j.in.moveMu.Lock()
 		defer j.in.moveMu.Unlock()
-		if err := j.moveChunks(moveChunk); err != nil {
+		if err := j.moveChunks(j.in.lastSeq(), moveChunk); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -190,6 +190,10 @@ var errNothingApplied = errors.New("nothing applied")
 func (j *Journal) Queued() (int, error) {
 	n := 0
 	if j.in != nil {
+		// Not in the middle of a move, which would count its events in
+		// both.
+		j.in.moveMu.Lock()
+		defer j.in.moveMu.Unlock()
 		n = j.in.events()
 	}
 	err := j.db.View(func(tx *bolt.Tx) error {

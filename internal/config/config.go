@@ -17,6 +17,10 @@ import (
 )
 
 // Config is payrun's configuration. config.example.yaml documents every key.
+// MaxWebhookBytesLimit is the largest reconcile.max_webhook_bytes: the
+// journal's intake log keeps a body whole in one record of at most 16 MiB.
+const MaxWebhookBytesLimit = 8 << 20
+
 type Config struct {
 	// Dir is the working directory; relative paths below are under it.
 	Dir      string `yaml:"dir"`
@@ -88,7 +92,8 @@ type Reconcile struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	PollMax      time.Duration `yaml:"poll_max"`
 	SLA          time.Duration `yaml:"sla"`
-	// MaxWebhookBytes caps a webhook body (413 beyond).
+	// MaxWebhookBytes caps a webhook body (413 beyond); at most
+	// MaxWebhookBytesLimit.
 	MaxWebhookBytes int64 `yaml:"max_webhook_bytes"`
 }
 
@@ -272,8 +277,8 @@ func (c *Config) Check() error {
 	default:
 		p = append(p, fmt.Sprintf("reports.smtp.tls %q: must be starttls, implicit or none", c.Reports.SMTP.TLS))
 	}
-	if c.Reconcile.MaxWebhookBytes <= 0 {
-		p = append(p, "reconcile.max_webhook_bytes must be positive")
+	if c.Reconcile.MaxWebhookBytes <= 0 || c.Reconcile.MaxWebhookBytes > MaxWebhookBytesLimit {
+		p = append(p, fmt.Sprintf("reconcile.max_webhook_bytes must be positive and at most %d (8 MiB): a provider's notification is a few KB, and each one is kept whole before it is acknowledged", MaxWebhookBytesLimit))
 	}
 	if len(p) > 0 {
 		return &Error{Path: c.Path, Problems: p}

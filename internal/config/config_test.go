@@ -26,6 +26,7 @@ providers:
 dispatch:
   caps: [{scope: week, max_amount: {PEN: "1.005"}}]
 reports: {smtp: {tls: sometimes}}
+reconcile: {max_webhook_bytes: 104857600}
 `
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -34,7 +35,7 @@ reports: {smtp: {tls: sometimes}}
 	if err == nil {
 		t.Fatal("expected errors")
 	}
-	for _, want := range []string{"timezone", "on_invalid", "base_url", "private_key", "scope", "max_amount", "smtp.tls"} {
+	for _, want := range []string{"timezone", "on_invalid", "base_url", "private_key", "scope", "max_amount", "smtp.tls", "max_webhook_bytes"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %s:\n%v", want, err)
 		}
