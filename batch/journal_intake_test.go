@@ -300,16 +300,16 @@ func TestIntakeMovesRaceDeliveries(t *testing.T) {
 		})
 	}
 	applied := map[string]int{}
+	count := func(_ *EventTx, f EventFact) (Judged, error) {
+		applied[f.EventID]++
+		return Judged{Applied: true}, nil
+	}
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			_, _, err := j.ApplyQueued(17, func(_ *EventTx, f EventFact) (Judged, error) {
-				applied[f.EventID]++
-				return Judged{Applied: true}, nil
-			})
-			if err != nil {
+			if _, _, err := j.ApplyQueued(17, count); err != nil {
 				t.Error(err)
 				return
 			}
@@ -324,10 +324,7 @@ func TestIntakeMovesRaceDeliveries(t *testing.T) {
 	close(stop)
 	<-done
 	for {
-		n, _, err := j.ApplyQueued(100, func(_ *EventTx, f EventFact) (Judged, error) {
-			applied[f.EventID]++
-			return Judged{Applied: true}, nil
-		})
+		n, _, err := j.ApplyQueued(100, count)
 		if err != nil {
 			t.Fatal(err)
 		}
