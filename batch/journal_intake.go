@@ -795,16 +795,3 @@ func intakeRecords(path string) (int, error) {
 	}
 	return len(l.pending), nil
 }
-
-// syncDir makes a new entry of dir (the intake log) durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrIntake, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("%w: sync %s: %v", ErrIntake, dir, err)
-	}
-	return nil
-}
