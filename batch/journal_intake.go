@@ -41,7 +41,9 @@ import (
 // and an older generation's records were all moved before the log was
 // reset (intakeLog.reset), which starts a new generation at the top of the
 // same file (zero-filled once, reused, so that a data sync flushes data
-// only, not the file's size).
+// only, not the file's size). Opening and closing the journal start a new
+// generation too (recoverIntake), so what lies past where reading stopped
+// is never read later.
 const (
 	intakeSuffix  = "-intake"
 	intakeSlot    = 4096
