@@ -43,23 +43,24 @@ func keyedEvent(ev Event, replayKey string) Event {
 	return ev
 }
 
-// redelivered handles a delivery of an event already stored under k, with
-// the delivery's replay key: a key seen before is a replay (nothing
-// stored), a new one is kept with the event, so that a replay of this
-// delivery is known too.
-func redelivered(events *bolt.Bucket, k, rec []byte, replayKey string) (replay bool, err error) {
-	if replayKey == "" {
-		return false, nil
-	}
+// keepReplayKeys adds to the event stored under k (its record rec) the
+// replay keys of later deliveries it does not hold yet, so that a replay
+// of any of them is known; it rewrites the record once, or not at all.
+func keepReplayKeys(events *bolt.Bucket, k, rec []byte, keys ...string) error {
 	ev, f, err := readEventRecord(k, rec, true)
 	if err != nil {
-		return false, err
+		return err
 	}
-	if slices.Contains(ev.ReplayKeys, replayKey) {
-		return true, nil
+	changed := false
+	for _, key := range keys {
+		if key != "" && !slices.Contains(ev.ReplayKeys, key) {
+			ev, changed = keyedEvent(ev, key), true
+		}
 	}
-	ev = keyedEvent(ev, replayKey)
-	return false, events.Put(k, appendEventRecord(nil, &ev, &f))
+	if !changed {
+		return nil
+	}
+	return events.Put(k, appendEventRecord(nil, &ev, &f))
 }
 
 // Events calls fn for every stored event (moving what the intake log

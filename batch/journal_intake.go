@@ -111,7 +111,6 @@ type intakeLog struct {
 	gen       uint64
 	off, size int64
 	seq       uint64
-	buf       []byte
 
 	reqs    chan *intakeReq
 	closing chan struct{}
@@ -384,7 +383,6 @@ func (l *intakeLog) write(group []*intakeReq) error {
 	if err := l.roomFor(); err != nil {
 		return err
 	}
-	l.buf = l.buf[:0]
 	var recs []intakeRec
 	l.mu.Lock()
 	err := l.db.View(func(tx *bolt.Tx) error {
@@ -401,17 +399,22 @@ func (l *intakeLog) write(group []*intakeReq) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	// The records are copied out of the pooled buffers Persist encoded
-	// them into: they stay in memory, pointing into keep, until moved.
-	for _, r := range recs {
-		l.buf = appendIntakeRec(l.buf, l.gen, r.kind, r.key, r.val)
+	// The records are encoded from the pooled buffers Persist filled into
+	// keep, which is written and stays in memory until they are moved:
+	// each record's key and value are repointed into it, once keep has
+	// stopped growing.
+	var keep []byte
+	starts := make([]int, len(recs))
+	for i, r := range recs {
+		starts[i] = len(keep)
+		keep = appendIntakeRec(keep, l.gen, r.kind, r.key, r.val)
 	}
-	keep := slices.Clone(l.buf)
-	for i, at := 0, 0; i < len(recs); i++ {
-		n := int(binary.LittleEndian.Uint32(keep[at:]))
-		rec, _ := decodeIntakeRec(keep[at+intakeRecHead+8 : at+intakeRecHead+n])
-		recs[i].key, recs[i].val = rec.key, rec.val
-		at += int(align8(int64(n) + intakeRecHead))
+	for i := range recs {
+		var n [binary.MaxVarintLen64]byte
+		k := starts[i] + intakeRecHead + 8 + 1 + len(binary.AppendUvarint(n[:0], uint64(len(recs[i].key))))
+		v := k + len(recs[i].key)
+		end := v + len(recs[i].val)
+		recs[i].key, recs[i].val = keep[k:v:v], keep[v:end:end]
 	}
 	if err := l.grow(l.off + int64(len(keep))); err != nil {
 		return l.fail(err)
@@ -426,9 +429,6 @@ func (l *intakeLog) write(group []*intakeReq) error {
 	l.mu.Lock()
 	l.pending = append(l.pending, recs...)
 	l.mu.Unlock()
-	if cap(l.buf) > intakeGrow {
-		l.buf = nil // a large group's buffer is not kept
-	}
 	return nil
 }
 
@@ -685,18 +685,12 @@ func (j *Journal) moveIntake(tx *bolt.Tx) (uint64, error) {
 			}
 		case raw == nil:
 			return 0, fmt.Errorf("%w: replay key for event %q, which is neither logged nor stored", ErrIntake, r.key)
-		case r.kind == intakeEvent:
-			ev, _, err := readEventRecord(r.key, r.val, false)
+		default:
+			keys, err := recordKeys(r)
 			if err != nil {
 				return 0, err
 			}
-			for _, rk := range ev.ReplayKeys {
-				if _, err := redelivered(stored, r.key, stored.Get(r.key), rk); err != nil {
-					return 0, err
-				}
-			}
-		default:
-			if _, err := redelivered(stored, r.key, raw, string(r.val)); err != nil {
+			if err := keepReplayKeys(stored, r.key, raw, keys...); err != nil {
 				return 0, err
 			}
 		}
