@@ -23,7 +23,7 @@ type Event struct {
 	// Neither is set while the event waits in the queue (ApplyQueued).
 	// They are the event's fact's (EventFact), filled in by Event and
 	// Events: the raw event is written when it is received, and again
-	// only to add a replay key (redelivered).
+	// only to add a replay key (keepReplayKeys).
 	Applied bool   `json:"applied,omitempty"`
 	Note    string `json:"note,omitempty"`
 	// ReplayKeys are the replay keys (TeemoPay nonces) of the deliveries

@@ -78,7 +78,7 @@ const (
 	// record (journal_event_record.go).
 	intakeEvent byte = 'E'
 	// intakeReplay is the replay key of a later delivery of an event
-	// logged or stored before, to be kept with it (redelivered).
+	// logged or stored before, to be kept with it (keepReplayKeys).
 	intakeReplay byte = 'R'
 )
 
