@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	bolt "go.etcd.io/bbolt"
 )

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 

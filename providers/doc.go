@@ -9,7 +9,7 @@
 // protocol as the real host, so that tests and the demo exercise the real
 // client. The conformance suite in providertest runs against every one.
 //
-// The package imports nothing of payrun's except the leaf batch/money, so
+// The package imports nothing of payrun's except the leaf money, so
 // every other package may depend on it.
 //
 //	reg, _ := providers.Lookup(all.Registrations(), "teemopay")

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 )
 
 // Method is how a payout reaches its beneficiary.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/batch/batchtest"
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/monnet"
 	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"

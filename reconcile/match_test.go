@@ -10,7 +10,7 @@ import (
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/batch/batchtest"
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 

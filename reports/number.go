@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 )
 
 // exponent is the currency's number of decimals; unknown currencies show

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/money"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
 )

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 )
 
 func cmdIngest() command {

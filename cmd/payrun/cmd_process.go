@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/money"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/schollz/progressbar/v3"

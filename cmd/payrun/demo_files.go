@@ -5,7 +5,7 @@ import (
 	"io"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/reports"
 )
 

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/money"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/all"
 	"golang.org/x/term"

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"go.yaml.in/yaml/v3"
 )

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 )
 
 // ErrNotFound is returned by a StatusSource for an unknown batch.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/bank131"
 	"github.com/payrun/payrun/providers/bank131/sandbox"

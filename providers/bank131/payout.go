@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/monnet"
 	"github.com/payrun/payrun/providers/monnet/sandbox"

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers/monnet"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )

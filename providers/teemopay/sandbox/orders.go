@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch/money"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers/sandboxkit"
 	"github.com/payrun/payrun/providers/teemopay"
 )
