@@ -1,4 +1,4 @@
-package batch
+package dispatch
 
 import (
 	"context"
@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/payrun/payrun/journal"
 
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
@@ -53,7 +55,7 @@ type Cap struct {
 // before its request leaves, and anything in doubt is resolved before it is
 // sent again.
 type Dispatcher struct {
-	j     *Journal
+	j     journal.Journal
 	provs map[string]providers.Provider
 	pools map[string]*pool
 	o     DispatchOptions
@@ -64,7 +66,7 @@ type Dispatcher struct {
 
 // NewDispatcher builds a dispatcher over the journal and the providers that
 // are configured.
-func NewDispatcher(j *Journal, provs map[string]providers.Provider, o DispatchOptions) *Dispatcher {
+func NewDispatcher(j journal.Journal, provs map[string]providers.Provider, o DispatchOptions) *Dispatcher {
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 8
 	}
@@ -102,14 +104,14 @@ func (d *Dispatcher) PoolStats() map[string]PoolStats {
 
 // Summary is what one Run did.
 type Summary struct {
-	Queued    int            `json:"queued"`
-	Sent      int            `json:"sent"`
-	Held      int            `json:"held"`
-	HeldWhy   []string       `json:"held_why,omitempty"`
-	InDoubt   int            `json:"in_doubt"`
-	Left      int            `json:"left"` // still queued (stopped, or attempts exhausted)
-	ByState   map[State]int  `json:"by_state"`
-	Providers map[string]int `json:"providers"`
+	Queued    int                   `json:"queued"`
+	Sent      int                   `json:"sent"`
+	Held      int                   `json:"held"`
+	HeldWhy   []string              `json:"held_why,omitempty"`
+	InDoubt   int                   `json:"in_doubt"`
+	Left      int                   `json:"left"` // still queued (stopped, or attempts exhausted)
+	ByState   map[journal.State]int `json:"by_state"`
+	Providers map[string]int        `json:"providers"`
 }
 
 // Progress reports dispatch progress.
@@ -120,14 +122,14 @@ type Progress struct {
 
 // Recover turns every item left in sending by a crash into in_doubt: its
 // request may or may not have reached the provider.
-func (d *Dispatcher) Recover() (int, error) {
+func (d *Dispatcher) Recover(ctx context.Context) (int, error) {
 	type left struct {
 		id string
-		s  State
+		s  journal.State
 	}
 	var found []left // in the journal's order, so that recovery is the same every run
-	err := d.j.OpenStates(func(id string, s State) bool {
-		if s == Sending || s == Confirming {
+	err := d.j.OpenStates(ctx, func(id string, s journal.State) bool {
+		if s == journal.Sending || s == journal.Confirming {
 			found = append(found, left{id, s})
 		}
 		return true
@@ -137,15 +139,15 @@ func (d *Dispatcher) Recover() (int, error) {
 	}
 	for _, f := range found {
 		id, s := f.id, f.s
-		to := InDoubt
-		if s == Confirming {
-			to = AwaitingConfirmation // confirm is idempotent: settle again
+		to := journal.InDoubt
+		if s == journal.Confirming {
+			to = journal.AwaitingConfirmation // confirm is idempotent: settle again
 		}
 		// Conditional on the state found: an item a webhook settled
 		// meanwhile is left alone.
-		err := d.j.Apply(Change{PayoutID: id, To: to, Actor: "recovery", From: s,
+		err := d.j.Apply(ctx, journal.Change{PayoutID: id, To: to, Actor: "recovery", From: s,
 			Reason: "found in " + string(s) + " after a restart: the request may have reached the provider"})
-		if err != nil && !errors.Is(err, ErrConflict) {
+		if err != nil && !errors.Is(err, journal.ErrConflict) {
 			return 0, err
 		}
 	}
@@ -158,31 +160,31 @@ func (d *Dispatcher) Recover() (int, error) {
 // stops taking items, lets requests in flight finish and returns ctx's
 // error after their results are committed.
 func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(Progress)) (Summary, error) {
-	sum := Summary{ByState: map[State]int{}, Providers: map[string]int{}}
-	if _, err := d.Recover(); err != nil {
+	sum := Summary{ByState: map[journal.State]int{}, Providers: map[string]int{}}
+	if _, err := d.Recover(ctx); err != nil {
 		return sum, err
 	}
 	if len(batchIDs) == 0 {
-		bs, err := d.j.Batches()
+		bs, err := d.j.ListBatches(ctx)
 		if err != nil {
 			return sum, err
 		}
 		for _, b := range bs {
-			if b.State != BatchDone && b.State != BatchHeld && b.State != BatchIngesting {
+			if b.State != journal.BatchDone && b.State != journal.BatchHeld && b.State != journal.BatchIngesting {
 				batchIDs = append(batchIDs, b.ID)
 			}
 		}
 	}
 	queues := map[string][]string{}
 	for _, id := range batchIDs {
-		b, err := d.j.Batch(id)
+		b, err := d.j.Batch(ctx, id)
 		if err != nil {
 			return sum, err
 		}
-		if b.State == BatchHeld {
+		if b.State == journal.BatchHeld {
 			return sum, fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
 		}
-		q, held, err := d.queue(b)
+		q, held, err := d.queue(ctx, b)
 		if err != nil {
 			return sum, err
 		}
@@ -193,7 +195,7 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		for prov, ids := range q {
 			queues[prov] = append(queues[prov], ids...)
 		}
-		if err := d.j.SetBatch(id, func(b *Batch) error { b.State = BatchDispatching; return nil }); err != nil {
+		if err := d.j.SetBatch(ctx, id, func(b *journal.Batch) error { b.State = journal.BatchDispatching; return nil }); err != nil {
 			return sum, err
 		}
 	}
@@ -241,8 +243,8 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 	close(stopProgress)
 	pwg.Wait()
 	for _, id := range batchIDs {
-		counts := map[State]int{}
-		if e := d.j.Items(id, func(it Item) bool {
+		counts := map[journal.State]int{}
+		if e := d.j.BatchItems(ctx, id, func(it journal.Item) bool {
 			counts[it.State]++
 			sum.Providers[it.Provider]++
 			return true
@@ -252,13 +254,13 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		for s, n := range counts {
 			sum.ByState[s] += n
 		}
-		if e := d.j.setBatchProgress(id, counts); e != nil && err == nil {
+		if e := journal.SetProgress(ctx, d.j, id, counts); e != nil && err == nil {
 			err = e
 		}
 	}
 	sum.Sent = int(d.sent.Load())
-	sum.InDoubt = sum.ByState[InDoubt]
-	sum.Left = sum.ByState[Queued] + sum.ByState[Accepted]
+	sum.InDoubt = sum.ByState[journal.InDoubt]
+	sum.Left = sum.ByState[journal.Queued] + sum.ByState[journal.Accepted]
 	sort.Strings(sum.HeldWhy)
 	if err == nil && ctx.Err() != nil {
 		err = ctx.Err()
@@ -269,37 +271,37 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 // queue moves a batch's accepted items to queued in row order, holding the
 // ones beyond a cap, and returns the queued ids per provider (queued items
 // of an earlier, interrupted run included).
-func (d *Dispatcher) queue(b Batch) (map[string][]string, map[string]int, error) {
+func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]string, map[string]int, error) {
 	out := map[string][]string{}
 	held := map[string]int{}
-	used, err := d.capUsage(b.ID)
+	used, err := d.capUsage(ctx, b.ID)
 	if err != nil {
 		return nil, nil, err
 	}
 	// Decide inside the read transaction, write after it: a write while a
 	// read transaction is open can wait for ever when bbolt grows its file.
-	var changes []Change
-	err = d.j.Items(b.ID, func(it Item) bool {
+	var changes []journal.Change
+	err = d.j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 		switch it.State {
-		case Queued:
+		case journal.Queued:
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 			return true
-		case Accepted:
+		case journal.Accepted:
 		default:
 			return true
 		}
 		if why := d.overCap(used, it); why != "" {
 			held[why]++
-			changes = append(changes, Change{PayoutID: it.PayoutID, To: Held, Actor: "dispatcher", Reason: why})
+			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Held, Actor: "dispatcher", Reason: why})
 		} else {
 			used.add(it)
-			changes = append(changes, Change{PayoutID: it.PayoutID, To: Queued, Actor: "dispatcher"})
+			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "dispatcher"})
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 		}
 		return true
 	})
 	for start := 0; err == nil && start < len(changes); start += 500 {
-		err = d.j.Apply(changes[start:min(start+500, len(changes))]...)
+		err = d.j.Apply(ctx, changes[start:min(start+500, len(changes))]...)
 	}
 	for why, n := range held {
 		d.log.Warn("items held by a cap", "batch", b.ID, "cap", why, "items", n)
@@ -313,7 +315,7 @@ func (d *Dispatcher) queue(b Batch) (map[string][]string, map[string]int, error)
 func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, ids []string, done *atomic.Int64) error {
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan string)
-	ans := &answers{j: d.j, log: d.log}
+	ans := &answers{j: d.j, log: d.log, ctx: context.WithoutCancel(ctx)}
 	for range min(pl.workers(), len(ids)) {
 		g.Go(func() error {
 			for id := range work {
@@ -349,10 +351,10 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		// The intent is durable before the request leaves. The item
 		// comes back from the same transaction (not queued any more: a
 		// webhook or another run took it, and nothing is sent).
-		var it Item
-		if err := d.j.Apply(Change{PayoutID: id, To: Sending, Actor: "dispatcher", From: Queued,
-			Update: func(x *Item) { x.Sends++; it = *x }}); err != nil {
-			if errors.Is(err, ErrConflict) {
+		var it journal.Item
+		if err := d.j.Apply(ctx, journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued,
+			Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
+			if errors.Is(err, journal.ErrConflict) {
 				return nil
 			}
 			return err
@@ -373,7 +375,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		if err != nil {
 			// Stopped while waiting for a slot: nothing left, so the
 			// intent is withdrawn and the item waits for the next run.
-			return d.unsend(id)
+			return d.unsend(ctx, id)
 		}
 		d.sent.Add(1)
 		if d.o.Observe != nil {
@@ -403,10 +405,11 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 
 // unsend takes back an intent whose request never left (the run stopped
 // while the item waited for a request slot).
-func (d *Dispatcher) unsend(id string) error {
-	err := d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher",
-		Reason: "the run stopped before the request left", Update: func(x *Item) { x.Sends-- }})
-	if errors.Is(err, ErrConflict) {
+func (d *Dispatcher) unsend(ctx context.Context, id string) error {
+	ctx = context.WithoutCancel(ctx)
+	err := d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher",
+		Reason: "the run stopped before the request left", Update: func(x *journal.Item) { x.Sends-- }})
+	if errors.Is(err, journal.ErrConflict) {
 		return nil
 	}
 	return err
@@ -417,7 +420,9 @@ func (d *Dispatcher) unsend(id string) error {
 // conditional on the item still being in sending: a webhook that arrived
 // while the request was out may already have settled it, and then it is
 // the truth.
-func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error, ans *answers) (bool, error) {
+func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
+	// A request that left is recorded even when the run is stopping.
+	ctx = context.WithoutCancel(ctx)
 	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr, ans)
 	if settledMeanwhile(d.log, it.PayoutID, err) {
 		return false, nil
@@ -430,28 +435,28 @@ func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool,
 // it while its request was out, and that is the truth, not an error. It
 // logs so at debug level.
 func settledMeanwhile(log *slog.Logger, payoutID string, err error) bool {
-	if !errors.Is(err, ErrConflict) {
+	if !errors.Is(err, journal.ErrConflict) {
 		return false
 	}
 	log.Debug("settled by a webhook while its request was out", "payout", payoutID)
 	return true
 }
 
-func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it Item, st providers.Status, serr error, ans *answers) (bool, error) {
+func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
 	id := it.PayoutID
 	twoPhase := p.Capabilities().TwoPhase
 	payload, _ := json.Marshal(st)
 	switch {
 	case serr == nil:
 		pl.success()
-		to := StateFor(st.Outcome)
-		c := Change{PayoutID: id, From: Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
-		if to != AwaitingConfirmation {
+		to := journal.StateFor(st.Outcome)
+		c := journal.Change{PayoutID: id, From: journal.Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
+		if to != journal.AwaitingConfirmation {
 			ans.later(c)
 			return false, nil
 		}
 		// The confirm rule reads the answer from the journal: commit it first.
-		if err := d.j.Apply(c); err != nil {
+		if err := d.j.Apply(ctx, c); err != nil {
 			return false, err
 		}
 		var err error
@@ -459,17 +464,17 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		return false, err
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
-		return true, d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrUnavailable), errors.Is(serr, providers.ErrAuth):
 		pl.failure()
-		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher",
+		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher",
 			Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrDuplicate) && twoPhase:
 		// A session under this key exists that payrun never journaled (its
 		// answer was lost). It can never move money without our confirm,
 		// which only the journaled session gets: start a fresh one.
 		pl.success()
-		return true, d.j.Apply(Change{PayoutID: id, From: Sending, To: Queued, Actor: "dispatcher", Update: freshSession(true),
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Update: freshSession(true),
 			Reason: "an earlier session exists but was never journaled; a fresh session replaces it (the old one is never confirmed)"})
 	case errors.Is(serr, providers.ErrDuplicate):
 		pl.success()
@@ -477,7 +482,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		// answer was lost): it exists, so it is submitted; its outcome
 		// arrives by webhook or status query.
 		st.Outcome = providers.Processing
-		ans.later(Change{PayoutID: id, From: Sending, To: Submitted, Actor: "dispatcher", Status: &st,
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.Submitted, Actor: "dispatcher", Status: &st,
 			Reason: "already at the provider: " + serr.Error()})
 		return false, nil
 	case providers.IsInDoubt(serr):
@@ -490,7 +495,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 			st.Outcome = providers.Processing
 			stp = &st
 		}
-		ans.later(Change{PayoutID: id, From: Sending, To: InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
 		return false, nil
 	default:
 		// Rejected, insufficient funds, unsupported: final for this payout.
@@ -502,7 +507,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if st.Message == "" {
 			st.Message = serr.Error()
 		}
-		ans.later(Change{PayoutID: id, From: Sending, To: Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
 		return false, nil
 	}
 }
@@ -510,8 +515,11 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 // answers are the final answers of one runPool being committed while
 // their workers went on to the next item.
 type answers struct {
-	j   *Journal
+	j   journal.Journal
 	log *slog.Logger
+	// ctx outlives the run's: answers to requests that left are recorded
+	// even when the run is stopping.
+	ctx context.Context
 
 	wg  sync.WaitGroup
 	mu  sync.Mutex
@@ -525,9 +533,9 @@ type answers struct {
 // still sending, so in doubt at the next start, and resolved by asking the
 // provider. A webhook that settled the item first wins (the change is
 // conditional on sending). The first other error is the run's.
-func (a *answers) later(c Change) {
+func (a *answers) later(c journal.Change) {
 	a.wg.Go(func() {
-		err := a.j.Apply(c)
+		err := a.j.Apply(a.ctx, c)
 		if settledMeanwhile(a.log, c.PayoutID, err) {
 			return
 		}
@@ -555,11 +563,11 @@ func (a *answers) wait() error {
 // new idempotency key (Attempt+1): a session left behind by a failed try
 // can never be confirmed, so a fresh one is always safe, and reusing the key
 // would only be refused as a duplicate.
-func freshSession(twoPhase bool) func(*Item) {
+func freshSession(twoPhase bool) func(*journal.Item) {
 	if !twoPhase {
 		return nil
 	}
-	return func(it *Item) { it.Attempt++ }
+	return func(it *journal.Item) { it.Attempt++ }
 }
 
 func reasonOf(st providers.Status) string {
@@ -576,7 +584,7 @@ type capState struct {
 	amt   map[int]map[string]int64
 }
 
-func (c *capState) add(it Item) {
+func (c *capState) add(it journal.Item) {
 	for i, cp := range c.d.o.Caps {
 		if cp.Provider != "" && cp.Provider != it.Provider {
 			continue
@@ -592,15 +600,15 @@ func (c *capState) add(it Item) {
 // capUsage counts what is already committed against the caps: items sent
 // today (day caps, in the configured zone) and this batch's items already
 // queued or beyond (batch caps).
-func (d *Dispatcher) capUsage(batchID string) (*capState, error) {
+func (d *Dispatcher) capUsage(ctx context.Context, batchID string) (*capState, error) {
 	cs := &capState{d: d, count: map[int]int{}, amt: map[int]map[string]int64{}}
 	if len(d.o.Caps) == 0 {
 		return cs, nil
 	}
 	now := d.j.Now().In(d.o.Location)
 	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, d.o.Location)
-	err := d.j.AllItems(func(it Item) bool {
-		if it.State.NeverSent() && it.State != Queued {
+	err := d.j.AllItems(ctx, func(it journal.Item) bool {
+		if it.State.NeverSent() && it.State != journal.Queued {
 			return true
 		}
 		for i, cp := range d.o.Caps {
@@ -608,7 +616,7 @@ func (d *Dispatcher) capUsage(batchID string) (*capState, error) {
 				continue
 			}
 			counts := (cp.Scope == "batch" && it.BatchID == batchID) ||
-				(cp.Scope != "batch" && (it.State == Queued || !it.SentAt.Before(today)))
+				(cp.Scope != "batch" && (it.State == journal.Queued || !it.SentAt.Before(today)))
 			if !counts {
 				continue
 			}
@@ -624,7 +632,7 @@ func (d *Dispatcher) capUsage(batchID string) (*capState, error) {
 }
 
 // overCap returns why an item would exceed a cap, or "".
-func (d *Dispatcher) overCap(cs *capState, it Item) string {
+func (d *Dispatcher) overCap(cs *capState, it journal.Item) string {
 	for i, cp := range d.o.Caps {
 		if cp.Provider != "" && cp.Provider != it.Provider {
 			continue

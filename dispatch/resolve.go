@@ -1,4 +1,4 @@
-package batch
+package dispatch
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -30,8 +31,8 @@ import (
 // Items it cannot settle yet stay in doubt for the next pass.
 func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 	var ids []string
-	if err := d.j.OpenStates(func(id string, s State) bool {
-		if s == InDoubt {
+	if err := d.j.OpenStates(ctx, func(id string, s journal.State) bool {
+		if s == journal.InDoubt {
 			ids = append(ids, id)
 		}
 		return true
@@ -45,11 +46,11 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		it, err := d.j.Item(id)
+		it, err := d.j.Item(ctx, id)
 		if err != nil {
 			return err
 		}
-		if it.State != InDoubt {
+		if it.State != journal.InDoubt {
 			continue // settled meanwhile
 		}
 		p, ok := d.provs[it.Provider]
@@ -76,7 +77,7 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 
 // resolve settles one in-doubt item and reports whether it was queued for
 // a resend.
-func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it Item) (bool, error) {
+func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journal.Item) (bool, error) {
 	caps := p.Capabilities()
 	refs := it.LookupRefs()
 	// Resolution shares the provider's rate limit: after a crash many items
@@ -96,13 +97,13 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it Item)
 	hasRef := refs.ProviderID != "" || refs.SessionID != ""
 	switch {
 	case err == nil:
-		_, aerr := d.j.ApplyStatus(it.PayoutID, "resolver", st)
+		_, aerr := journal.ApplyStatus(ctx, d.j, it.PayoutID, "resolver", st)
 		if aerr == nil && st.Outcome == providers.AwaitingConfirmation {
 			aerr = Settle(ctx, d.j, p, st, "resolver")
 		}
 		return false, aerr
 	case errors.Is(err, providers.ErrNotFound) && (caps.LookupByReference && !hasRef):
-		return true, d.j.Apply(Change{PayoutID: it.PayoutID, To: Queued, Actor: "resolver", From: InDoubt,
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
 			Reason: "the provider has no payout with this reference: it was never created; sending it now"})
 	case errors.Is(err, providers.ErrRateLimited):
 		if pl, ok := d.pools[p.Name()]; ok {
@@ -116,52 +117,15 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it Item)
 	}
 	switch {
 	case caps.TwoPhase:
-		return true, d.j.Apply(Change{PayoutID: it.PayoutID, To: Queued, Actor: "resolver", From: InDoubt,
-			Update: func(x *Item) { x.Attempt++ },
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
+			Update: func(x *journal.Item) { x.Attempt++ },
 			Reason: "session unknown: a fresh session is started; an unconfirmed orphan never moves money and is cancelled if it appears"})
 	case caps.DuplicateRefused:
 		if wait := d.o.ResendAfter - d.j.Now().Sub(it.Updated); wait > 0 {
 			return false, errors.New("waiting " + wait.Round(time.Second).String() + " before the resend that proves existence")
 		}
-		return true, d.j.Apply(Change{PayoutID: it.PayoutID, To: Queued, Actor: "resolver", From: InDoubt,
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
 			Reason: "resending the same reference: the provider refuses a duplicate, so this pays at most once"})
 	}
 	return false, errors.New("the provider offers no safe way to resolve this payout; an operator must check it")
-}
-
-// RefreshBatch sets a batch's state from its items: dispatching while
-// anything is queued or sending, waiting while items wait on others, done
-// when every item is final.
-func (j *Journal) RefreshBatch(id string) error {
-	counts := map[State]int{}
-	if err := j.Items(id, func(it Item) bool { counts[it.State]++; return true }); err != nil {
-		return err
-	}
-	return j.setBatchProgress(id, counts)
-}
-
-// setBatchProgress sets a batch's state from the number of its items in
-// each state, counts holding only the states its items are in (a held or
-// ingesting batch keeps its state, and an accepted one stays accepted until
-// its dispatch starts).
-func (j *Journal) setBatchProgress(id string, counts map[State]int) error {
-	state := BatchDone
-	for s := range counts {
-		switch {
-		case s == Accepted || s == Queued || s == Sending:
-			state = BatchDispatching
-		case !s.Final() && state == BatchDone:
-			state = BatchWaiting
-		}
-	}
-	return j.SetBatch(id, func(b *Batch) error {
-		if b.State == BatchHeld || b.State == BatchIngesting {
-			return nil
-		}
-		if b.State == BatchAccepted && state == BatchDispatching {
-			return nil
-		}
-		b.State = state
-		return nil
-	})
 }

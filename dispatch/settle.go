@@ -1,4 +1,4 @@
-package batch
+package dispatch
 
 import (
 	"context"
@@ -6,51 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/payrun/payrun/journal"
+
 	"github.com/payrun/payrun/providers"
 )
-
-// StateFor maps a provider outcome to the item state it puts an item in.
-func StateFor(o providers.Outcome) State {
-	switch o {
-	case providers.Processing:
-		return Submitted
-	case providers.AwaitingConfirmation:
-		return AwaitingConfirmation
-	case providers.AwaitingBeneficiary:
-		return AwaitingBeneficiary
-	case providers.Succeeded:
-		return Succeeded
-	case providers.Failed:
-		return Failed
-	case providers.Reversed:
-		return Reversed
-	case providers.Expired:
-		return Expired
-	case providers.Cancelled:
-		return Cancelled
-	}
-	return Submitted
-}
-
-// ApplyStatus records a provider status on an item and moves it to the
-// state the status implies, when the graph allows. A status that would move
-// a final item backwards is not applied (final states never regress,
-// except succeeded -> reversed); it returns applied=false and no error.
-func (j *Journal) ApplyStatus(payoutID, actor string, st providers.Status) (applied bool, err error) {
-	it, err := j.Item(payoutID)
-	if err != nil {
-		return false, err
-	}
-	c, ok := statusChange(it, actor, st)
-	if !ok {
-		return false, nil
-	}
-	err = j.Apply(c)
-	if errors.Is(err, ErrConflict) {
-		return j.ApplyStatus(payoutID, actor, st)
-	}
-	return err == nil, err
-}
 
 // Settle applies the two-phase rule to a payout waiting for confirmation:
 // it is confirmed only when the journal holds that session as the one
@@ -59,18 +18,21 @@ func (j *Journal) ApplyStatus(payoutID, actor string, st providers.Status) (appl
 // provider, with the reason recorded. Settle is safe to call from the
 // dispatcher, the webhook receiver and the poller for the same session:
 // the journal's compare-and-set lets one of them confirm.
-func Settle(ctx context.Context, j *Journal, p providers.Provider, st providers.Status, actor string) error {
+func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st providers.Status, actor string) error {
 	c, ok := p.(providers.Confirmer)
 	if !ok {
 		return fmt.Errorf("%s: %w: not a two-phase provider", p.Name(), providers.ErrUnsupported)
 	}
 	session := st.Refs.SessionID
-	owner, known := j.PayoutByRef(p.Name(), session)
+	owner, known, err := j.PayoutByRef(ctx, p.Name(), session)
+	if err != nil {
+		return err
+	}
 	payoutID := st.Refs.PayoutID
 	if known {
 		payoutID = owner
 	}
-	it, err := j.Item(payoutID)
+	it, err := j.Item(ctx, payoutID)
 	if err != nil || it.Provider != p.Name() {
 		return cancelSession(ctx, c, st, "no payout in the journal owns this session")
 	}
@@ -80,26 +42,26 @@ func Settle(ctx context.Context, j *Journal, p providers.Provider, st providers.
 		return cancelSession(ctx, c, st, fmt.Sprintf("session %s is not the journaled session of payout %s", session, it.PayoutID))
 	}
 	if reason := mismatch(it, st); reason != "" {
-		if err := j.Apply(Change{PayoutID: it.PayoutID, To: AwaitingConfirmation, Actor: actor, Status: &st}); err != nil && !isTransition(err) {
+		if err := j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.AwaitingConfirmation, Actor: actor, Status: &st}); err != nil && !isTransition(err) {
 			return err
 		}
 		if _, err := c.Cancel(ctx, st.Refs, reason); err != nil && !errors.Is(err, providers.ErrNotFound) {
 			return fmt.Errorf("cancel session %s of payout %s: %w", session, it.PayoutID, err)
 		}
-		return j.Apply(Change{PayoutID: it.PayoutID, To: Cancelled, Actor: actor, Reason: "cancelled before confirmation: " + reason})
+		return j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Cancelled, Actor: actor, Reason: "cancelled before confirmation: " + reason})
 	}
 	switch it.State {
-	case Confirming, Succeeded, Failed, Cancelled, Reversed, Expired:
+	case journal.Confirming, journal.Succeeded, journal.Failed, journal.Cancelled, journal.Reversed, journal.Expired:
 		return nil // someone else confirmed (or it is over)
-	case AwaitingConfirmation:
-	case Submitted:
+	case journal.AwaitingConfirmation:
+	case journal.Submitted:
 		if it.Confirms > 0 {
 			return nil // a stale ready_to_confirm, after our confirm
 		}
 		fallthrough
 	default:
-		if err := j.Apply(Change{PayoutID: it.PayoutID, To: AwaitingConfirmation, Actor: actor, Status: &st, From: it.State}); err != nil {
-			if errors.Is(err, ErrConflict) {
+		if err := j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.AwaitingConfirmation, Actor: actor, Status: &st, From: it.State}); err != nil {
+			if errors.Is(err, journal.ErrConflict) {
 				return Settle(ctx, j, p, st, actor)
 			}
 			return err
@@ -107,9 +69,9 @@ func Settle(ctx context.Context, j *Journal, p providers.Provider, st providers.
 	}
 	// Intent before the request: confirming is committed first, and only
 	// the caller that wins the compare-and-set sends the confirm.
-	err = j.Apply(Change{PayoutID: it.PayoutID, To: Confirming, Actor: actor, From: AwaitingConfirmation,
-		Reason: "amount, currency and recipient match the input row", Update: func(x *Item) { x.Confirms++ }})
-	if errors.Is(err, ErrConflict) {
+	err = j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Confirming, Actor: actor, From: journal.AwaitingConfirmation,
+		Reason: "amount, currency and recipient match the input row", Update: func(x *journal.Item) { x.Confirms++ }})
+	if errors.Is(err, journal.ErrConflict) {
 		return nil
 	}
 	if err != nil {
@@ -125,15 +87,15 @@ func Settle(ctx context.Context, j *Journal, p providers.Provider, st providers.
 		// repeated confirm of a session already paid is refused too).
 		now, lerr := p.Lookup(ctx, st.Refs)
 		if lerr == nil && now.Outcome != providers.AwaitingConfirmation {
-			_, aerr := j.ApplyStatus(it.PayoutID, actor, now)
+			_, aerr := journal.ApplyStatus(ctx, j, it.PayoutID, actor, now)
 			return aerr
 		}
-		return j.Apply(Change{PayoutID: it.PayoutID, To: Failed, Actor: actor, From: Confirming, Reason: "confirm refused: " + err.Error()})
+		return j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Failed, Actor: actor, From: journal.Confirming, Reason: "confirm refused: " + err.Error()})
 	}
 	if got.Outcome == providers.AwaitingConfirmation {
 		got.Outcome = providers.Processing
 	}
-	_, err = j.ApplyStatus(it.PayoutID, actor, got)
+	_, err = journal.ApplyStatus(ctx, j, it.PayoutID, actor, got)
 	return err
 }
 
@@ -145,7 +107,7 @@ func cancelSession(ctx context.Context, c providers.Confirmer, st providers.Stat
 }
 
 // mismatch compares what the provider is about to pay with the input row.
-func mismatch(it Item, st providers.Status) string {
+func mismatch(it journal.Item, st providers.Status) string {
 	want := it.Payout.Amount
 	if st.Amount.Minor != 0 || st.Amount.Currency != "" {
 		if st.Amount.Currency != want.Currency {
@@ -167,7 +129,7 @@ func mismatch(it Item, st providers.Status) string {
 }
 
 func isTransition(err error) bool {
-	var te *ErrTransition
+	var te *journal.ErrTransition
 	return errors.As(err, &te)
 }
 

@@ -1,4 +1,4 @@
-package batch_test
+package dispatch_test
 
 import (
 	"context"

@@ -1,13 +1,14 @@
-package batch
+package journal
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/providers"
-	bolt "go.etcd.io/bbolt"
 )
 
 // Change is one state transition of one item, with what the provider said.
@@ -26,60 +27,31 @@ type Change struct {
 	// From, when set, makes the change conditional: it applies only if the
 	// item is in that state (compare-and-set), otherwise ErrConflict.
 	From State
-	// Payload is stored in the transition log (a raw provider answer).
+	// Payload is stored in the transition log (a raw provider answer),
+	// scrubbed of card numbers.
 	Payload json.RawMessage
 }
 
-// ErrConflict is returned when a conditional change finds the item in
-// another state than expected.
-var ErrConflict = errors.New("item changed state concurrently")
-
-// Apply commits changes, each checked against the state machine. All
-// changes of one call commit together or not at all; concurrent callers
-// share transactions (the journal's group commit, journal_commit.go), and
-// Apply returns after the commit is durable. A change to the state the item is already in, with no
-// Status or Update, is a no-op; a change off the graph is refused with
-// *ErrTransition and nothing of the call is applied.
-func (j *Journal) Apply(changes ...Change) error {
-	if len(changes) == 0 {
-		return nil
-	}
-	return j.batch(func(tx *bolt.Tx) error { return j.apply(tx, changes) })
+// Tx is what ApplyTo needs of a driver's write transaction. A driver
+// implements it over its own transaction; ApplyTo is the one place the
+// graph is checked, whatever the store.
+type Tx interface {
+	// PayoutByRef returns the payout_id a provider id belongs to.
+	PayoutByRef(provider, id string) (string, bool, error)
+	// PutRef maps a provider id (payout id or session id) to a payout.
+	PutRef(provider, id, payoutID string) error
+	// PutItem stores it; from is the state it had before this change, so
+	// that the driver keeps its index of open items.
+	PutItem(it *Item, from State) error
+	// AppendTransition appends t to the log, giving it its sequence.
+	AppendTransition(t *Transition) error
 }
 
-func (j *Journal) apply(tx *bolt.Tx, changes []Change) error {
-	now := j.now().UTC()
-	for _, c := range changes {
-		it, err := itemIn(tx, c.PayoutID)
-		if err != nil {
-			return err
-		}
-		if err := applyTo(tx, &it, c, now); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// itemIn reads one item inside a transaction.
-func itemIn(tx *bolt.Tx, payoutID string) (Item, error) {
-	var it Item
-	ok, err := getItem(tx.Bucket(bktItems), []byte(payoutID), &it)
-	if err != nil {
-		return Item{}, fmt.Errorf("payout %s: %w", payoutID, err)
-	}
-	if !ok {
-		return Item{}, fmt.Errorf("payout %s: %w", payoutID, ErrNotFound)
-	}
-	return it, nil
-}
-
-// applyTo applies one change to it, the item as it stands in tx, and writes
-// the item, its open mark and its transition there. It is the one place
-// that checks a change against the graph: Apply and the webhook Applier's
-// transactions (ApplyQueued) both come through it. On success it holds
-// the item as written.
-func applyTo(tx *bolt.Tx, it *Item, c Change, now time.Time) error {
+// ApplyTo applies one change to it, the item as it stands in tx, and writes
+// the item, its references and its transition there. It is the one place
+// that checks a change against the graph: every driver's Apply and
+// ApplyQueued come through it. On success it holds the item as written.
+func ApplyTo(tx Tx, it *Item, c Change, now time.Time) error {
 	if c.From != "" && it.State != c.From {
 		return fmt.Errorf("payout %s is %s, expected %s: %w", c.PayoutID, it.State, c.From, ErrConflict)
 	}
@@ -93,11 +65,12 @@ func applyTo(tx *bolt.Tx, it *Item, c Change, now time.Time) error {
 	next := *it
 	next.State = c.To
 	if c.Reason != "" || from != c.To {
-		next.Reason = c.Reason
+		next.Reason = pan.ScrubString(c.Reason)
 	}
 	if c.Status != nil {
-		mergeStatus(&next, *c.Status)
-		if err := putRefs(tx.Bucket(bktRefs), &next, c.Status.Refs); err != nil {
+		st := scrubStatus(*c.Status)
+		mergeStatus(&next, st)
+		if err := putRefs(tx, &next, st.Refs); err != nil {
 			return err
 		}
 	}
@@ -108,28 +81,13 @@ func applyTo(tx *bolt.Tx, it *Item, c Change, now time.Time) error {
 		next.SentAt = now
 	}
 	next.Updated = now
-	if err := putItem(tx.Bucket(bktItems), []byte(next.PayoutID), &next); err != nil {
+	if err := tx.PutItem(&next, from); err != nil {
 		return err
 	}
-	// The open index holds the state, so it changes only with it.
-	if next.State != from {
-		open := tx.Bucket(bktOpen)
-		var err error
-		if next.State.Final() {
-			err = open.Delete([]byte(next.PayoutID))
-		} else {
-			err = open.Put([]byte(next.PayoutID), []byte(next.State))
-		}
-		if err != nil {
-			return err
-		}
-	}
 	if from != c.To || c.Payload != nil {
-		log := tx.Bucket(bktTransitions)
-		seq, _ := log.NextSequence()
-		t := Transition{Seq: seq, PayoutID: next.PayoutID, From: from, To: c.To, At: now, Actor: c.Actor,
-			Reason: c.Reason, Payload: c.Payload}
-		if err := putJSON(log, u64(seq), &t); err != nil {
+		t := Transition{PayoutID: next.PayoutID, From: from, To: c.To, At: now, Actor: c.Actor,
+			Reason: next.Reason, Payload: pan.Scrub(c.Payload)}
+		if err := tx.AppendTransition(&t); err != nil {
 			return err
 		}
 	}
@@ -139,31 +97,34 @@ func applyTo(tx *bolt.Tx, it *Item, c Change, now time.Time) error {
 
 // putRefs maps the provider's ids in refs to the item, refusing an id that
 // already belongs to another payout.
-func putRefs(refs *bolt.Bucket, it *Item, r providers.Refs) error {
+func putRefs(tx Tx, it *Item, r providers.Refs) error {
 	for _, id := range []string{r.ProviderID, r.SessionID} {
 		if id == "" {
 			continue
 		}
-		k := refKey(it.Provider, id)
-		if prev := refs.Get(k); prev != nil {
-			if string(prev) != it.PayoutID {
+		prev, ok, err := tx.PayoutByRef(it.Provider, id)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if prev != it.PayoutID {
 				return fmt.Errorf("provider %s id %s already belongs to payout %s, not %s", it.Provider, id, prev, it.PayoutID)
 			}
 			continue
 		}
-		if err := refs.Put(k, []byte(it.PayoutID)); err != nil {
+		if err := tx.PutRef(it.Provider, id, it.PayoutID); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// statusChange is the change a provider status makes to an item by
-// ApplyStatus's rules, or ok=false when it makes none: a fact about a
-// session that is not the item's journaled one (it never speaks for the
-// payout), or a move the graph refuses (final states never regress, except
-// succeeded -> reversed). The change is conditional on the item's state.
-func statusChange(it Item, actor string, st providers.Status) (c Change, ok bool) {
+// StatusChange is the change a provider status makes to an item, or
+// ok=false when it makes none: a fact about a session that is not the
+// item's journaled one (it never speaks for the payout), or a move the
+// graph refuses (final states never regress, except succeeded ->
+// reversed). The change is conditional on the item's state.
+func StatusChange(it Item, actor string, st providers.Status) (c Change, ok bool) {
 	if st.Refs.SessionID != "" && st.Refs.SessionID != it.Refs.SessionID {
 		return Change{}, false
 	}
@@ -180,6 +141,27 @@ func statusChange(it Item, actor string, st providers.Status) (c Change, ok bool
 		c.Reason = st.Code + ": " + st.Message
 	}
 	return c, true
+}
+
+// ApplyStatus moves an item by what its provider reported, by
+// StatusChange's rules; applied is false when the status changes nothing.
+// A writer that moved the item meanwhile makes it read the item again.
+func ApplyStatus(ctx context.Context, j Items, payoutID, actor string, st providers.Status) (applied bool, err error) {
+	for {
+		it, err := j.Item(ctx, payoutID)
+		if err != nil {
+			return false, err
+		}
+		c, ok := StatusChange(it, actor, st)
+		if !ok {
+			return false, nil
+		}
+		err = j.Apply(ctx, c)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		return err == nil, err
+	}
 }
 
 // mergeStatus records a provider status on an item, keeping references
@@ -207,18 +189,34 @@ func mergeStatus(it *Item, st providers.Status) {
 	}
 }
 
-// Update changes an item's bookkeeping fields without a state change (poll
-// times, conflict notes).
-func (j *Journal) Update(payoutID string, fn func(*Item)) error {
-	return j.batch(func(tx *bolt.Tx) error { return updateIn(tx, payoutID, fn) })
+// scrubStatus masks card numbers in the free text of a provider status.
+func scrubStatus(st providers.Status) providers.Status {
+	st.Message = pan.ScrubString(st.Message)
+	st.RawStatus = pan.ScrubString(st.RawStatus)
+	st.Recipient = pan.ScrubString(st.Recipient)
+	return st
 }
 
-// updateIn is Update inside a transaction.
-func updateIn(tx *bolt.Tx, payoutID string, fn func(*Item)) error {
-	it, err := itemIn(tx, payoutID)
-	if err != nil {
-		return err
+// StateFor maps a provider's normalised outcome to the item state it
+// leads to.
+func StateFor(o providers.Outcome) State {
+	switch o {
+	case providers.Processing:
+		return Submitted
+	case providers.AwaitingConfirmation:
+		return AwaitingConfirmation
+	case providers.AwaitingBeneficiary:
+		return AwaitingBeneficiary
+	case providers.Succeeded:
+		return Succeeded
+	case providers.Failed:
+		return Failed
+	case providers.Reversed:
+		return Reversed
+	case providers.Expired:
+		return Expired
+	case providers.Cancelled:
+		return Cancelled
 	}
-	fn(&it)
-	return putItem(tx.Bucket(bktItems), []byte(payoutID), &it)
+	return Submitted
 }

@@ -1,14 +1,11 @@
-package batch
+package journal
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
+	"context"
 	"sort"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/payrun/payrun/batch"
 )
 
 // BatchState is where a whole file stands.
@@ -61,7 +58,7 @@ type RejectedRow struct {
 	Row      int        `json:"row"`
 	PayoutID string     `json:"payout_id,omitempty"`
 	State    State      `json:"state"` // invalid or duplicate
-	Errors   []RowError `json:"errors,omitempty"`
+	Errors   []batch.RowError `json:"errors,omitempty"`
 	// Original is the batch that journaled the payout_id first (duplicates).
 	Original string `json:"original,omitempty"`
 	Provider string `json:"provider,omitempty"`
@@ -70,101 +67,46 @@ type RejectedRow struct {
 	Method   string `json:"method,omitempty"`
 }
 
-// Batch returns one batch.
-func (j *Journal) Batch(id string) (Batch, error) {
-	var b Batch
-	err := j.db.View(func(tx *bolt.Tx) error {
-		ok, err := getJSON(tx.Bucket(bktBatches), []byte(id), &b)
-		if err == nil && !ok {
-			return fmt.Errorf("batch %s: %w", id, ErrNotFound)
-		}
+// RefreshBatch sets a batch's state from its items' states (dispatching
+// while any waits to be sent, waiting while any is not final, done).
+func RefreshBatch(ctx context.Context, j Journal, id string) error {
+	counts := map[State]int{}
+	if err := j.BatchItems(ctx, id, func(it Item) bool { counts[it.State]++; return true }); err != nil {
 		return err
-	})
-	return b, err
+	}
+	return SetProgress(ctx, j, id, counts)
 }
 
-// BatchBySHA returns the batch journaled for a file content, if any.
-func (j *Journal) BatchBySHA(sha string) (Batch, bool, error) {
-	var b Batch
-	var found bool
-	err := j.db.View(func(tx *bolt.Tx) error {
-		id := tx.Bucket(bktBatchSHA).Get([]byte(sha))
-		if id == nil {
+// SetProgress sets a batch's state from the count of its items in each
+// state. A held or ingesting batch is left alone, and an accepted one is
+// not made dispatching by items merely waiting to be sent.
+func SetProgress(ctx context.Context, j Batches, id string, counts map[State]int) error {
+	state := BatchDone
+	for s := range counts {
+		switch {
+		case s == Accepted || s == Queued || s == Sending:
+			state = BatchDispatching
+		case !s.Final() && state == BatchDone:
+			state = BatchWaiting
+		}
+	}
+	return j.SetBatch(ctx, id, func(b *Batch) error {
+		if b.State == BatchHeld || b.State == BatchIngesting {
 			return nil
 		}
-		var err error
-		found, err = getJSON(tx.Bucket(bktBatches), id, &b)
-		return err
-	})
-	return b, found, err
-}
-
-// Batches returns every batch, newest first.
-func (j *Journal) Batches() ([]Batch, error) {
-	var out []Batch
-	err := j.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktBatches).ForEach(func(_, v []byte) error {
-			var b Batch
-			if err := json.Unmarshal(v, &b); err != nil {
-				return err
-			}
-			out = append(out, b)
+		if b.State == BatchAccepted && state == BatchDispatching {
 			return nil
-		})
-	})
-	sort.Slice(out, func(a, b int) bool {
-		if out[a].Created.Equal(out[b].Created) {
-			return out[a].ID > out[b].ID
 		}
-		return out[a].Created.After(out[b].Created)
-	})
-	return out, err
-}
-
-// SetBatch updates a batch's bookkeeping (state, approval).
-func (j *Journal) SetBatch(id string, fn func(*Batch) error) error {
-	return j.batch(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(bktBatches)
-		var b Batch
-		ok, err := getJSON(bk, []byte(id), &b)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("batch %s: %w", id, ErrNotFound)
-		}
-		if err := fn(&b); err != nil {
-			return err
-		}
-		b.Updated = j.now().UTC()
-		return putJSON(bk, []byte(id), &b)
-	})
-}
-
-// RejectedRows calls fn for every invalid or duplicate row of a batch.
-func (j *Journal) RejectedRows(batchID string, fn func(RejectedRow)) error {
-	return j.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bktRejects).Cursor()
-		prefix := append([]byte(batchID), 0)
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			var r RejectedRow
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
-			fn(r)
-		}
+		b.State = state
 		return nil
 	})
 }
 
-// ErrBatchExists is returned when a batch id is taken by another file.
-var ErrBatchExists = errors.New("batch id already used by another file")
-
-// Import journals a batch whose items were built elsewhere (tools,
-// benchmarks, tests), in transactions of ingestChunk items. Items start in
-// the state they carry (normally accepted); existing payout_ids are refused.
-func (j *Journal) Import(b Batch, items []Item) error {
-	now := j.now().UTC()
+// Imported returns a batch and its items as Import journals them: times
+// set to now where missing, the batch accepted unless it says otherwise,
+// items of the batch, accepted unless they say otherwise, with their
+// starting references.
+func Imported(b Batch, items []Item, now time.Time) (Batch, []Item) {
 	if b.Created.IsZero() {
 		b.Created = now
 	}
@@ -172,53 +114,29 @@ func (j *Journal) Import(b Batch, items []Item) error {
 	if b.State == "" {
 		b.State = BatchAccepted
 	}
-	err := j.update(func(tx *bolt.Tx) error {
-		if b.SHA256 != "" {
-			if err := tx.Bucket(bktBatchSHA).Put([]byte(b.SHA256), []byte(b.ID)); err != nil {
-				return err
-			}
+	out := make([]Item, len(items))
+	for i, it := range items {
+		it.BatchID = b.ID
+		if it.State == "" {
+			it.State = Accepted
 		}
-		return putJSON(tx.Bucket(bktBatches), []byte(b.ID), &b)
+		if it.Created.IsZero() {
+			it.Created, it.Updated = now, now
+		}
+		if it.Refs.PayoutID == "" {
+			it.Refs = RefsFor(it.Payout)
+		}
+		out[i] = it
+	}
+	return b, out
+}
+
+// SortBatches orders batches newest first (by id within the same time).
+func SortBatches(bs []Batch) {
+	sort.Slice(bs, func(a, b int) bool {
+		if bs[a].Created.Equal(bs[b].Created) {
+			return bs[a].ID > bs[b].ID
+		}
+		return bs[a].Created.After(bs[b].Created)
 	})
-	if err != nil {
-		return err
-	}
-	for start := 0; start < len(items); start += ingestChunk {
-		end := min(start+ingestChunk, len(items))
-		err := j.update(func(tx *bolt.Tx) error {
-			bi, ib, open := tx.Bucket(bktBatchItems), tx.Bucket(bktItems), tx.Bucket(bktOpen)
-			for i := start; i < end; i++ {
-				it := items[i]
-				it.BatchID = b.ID
-				if it.State == "" {
-					it.State = Accepted
-				}
-				if it.Created.IsZero() {
-					it.Created, it.Updated = now, now
-				}
-				if it.Refs.PayoutID == "" {
-					it.Refs = refsFor(it.Payout)
-				}
-				if ib.Get([]byte(it.PayoutID)) != nil {
-					return fmt.Errorf("payout %s is already journaled", it.PayoutID)
-				}
-				if err := putItem(ib, []byte(it.PayoutID), &it); err != nil {
-					return err
-				}
-				if err := bi.Put(rowKey(b.ID, it.Row), []byte(it.PayoutID)); err != nil {
-					return err
-				}
-				if !it.State.Final() {
-					if err := open.Put([]byte(it.PayoutID), []byte(it.State)); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -1,12 +1,12 @@
-package batch
+package journal
 
 import (
-	"encoding/json"
-	"fmt"
+	"context"
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/payrun/payrun/internal/pan"
+	"github.com/payrun/payrun/providers"
 )
 
 // Event is a raw provider notification as received, kept before it is
@@ -17,110 +17,78 @@ type Event struct {
 	PayoutID string    `json:"payout_id,omitempty"`
 	Type     string    `json:"type,omitempty"`
 	Received time.Time `json:"received"`
-	Body     []byte    `json:"body"`
+	// Body is the notification as it came, with card numbers masked.
+	Body []byte `json:"body"`
 	// Applied says the event's fact was applied to its item; Note says why
 	// not (unexpected payout, duplicate notice, refused transition).
-	// Neither is set while the event waits in the queue (ApplyQueued).
-	// They are the event's fact's (EventFact), filled in by Event and
-	// Events: the raw event is written when it is received, and again
-	// only to add a replay key (keepReplayKeys).
+	// Neither is set while the event waits in the queue (ApplyQueued);
+	// they are the event's fact's.
 	Applied bool   `json:"applied,omitempty"`
 	Note    string `json:"note,omitempty"`
 	// ReplayKeys are the replay keys (TeemoPay nonces) of the deliveries
 	// that brought this event. A replay is a request sent again verbatim:
 	// its body is the signed one, so its event is this one, and its key is
 	// one of these. Kept with the event rather than in an index of their
-	// own: random keys (a nonce) would dirty a page of such an index for
-	// every webhook, where events are written in the order they come.
+	// own, so that a replay is judged by reading the one event it repeats.
 	ReplayKeys []string `json:"replay_keys,omitempty"`
 }
 
-// keyedEvent returns ev with replayKey among its keys ("" adds none).
-func keyedEvent(ev Event, replayKey string) Event {
-	if replayKey != "" {
-		ev.ReplayKeys = append(ev.ReplayKeys[:len(ev.ReplayKeys):len(ev.ReplayKeys)], replayKey)
+// WithReplayKey returns ev with key among its replay keys ("" adds none,
+// nor does a key it holds).
+func (ev Event) WithReplayKey(key string) Event {
+	if key != "" && !slices.Contains(ev.ReplayKeys, key) {
+		ev.ReplayKeys = append(ev.ReplayKeys[:len(ev.ReplayKeys):len(ev.ReplayKeys)], key)
 	}
 	return ev
 }
 
-// keepReplayKeys adds to the event stored under k (its record rec) the
-// replay keys of later deliveries it does not hold yet, so that a replay
-// of any of them is known; it rewrites the record once, or not at all.
-func keepReplayKeys(events *bolt.Bucket, k, rec []byte, keys ...string) error {
-	ev, f, err := readEventRecord(k, rec, true)
-	if err != nil {
-		return err
-	}
-	changed := false
-	for _, key := range keys {
-		if key != "" && !slices.Contains(ev.ReplayKeys, key) {
-			ev, changed = keyedEvent(ev, key), true
-		}
-	}
-	if !changed {
-		return nil
-	}
-	return events.Put(k, appendEventRecord(nil, &ev, &f))
+// EventFact is what a verified provider event said, as the receiver read
+// it. The raw event is the evidence; the fact lets the matcher place
+// events (unexpected payouts, a second provider payout for one payout_id)
+// without the provider's keys.
+type EventFact struct {
+	Provider        string           `json:"provider"`
+	EventID         string           `json:"event_id"`
+	Status          providers.Status `json:"status"`
+	DuplicateNotice bool             `json:"duplicate_notice,omitempty"`
+	// Applied and Note say what became of the event (set when it is
+	// applied).
+	Applied  bool      `json:"applied"`
+	Note     string    `json:"note,omitempty"`
+	Received time.Time `json:"received"`
 }
 
-// Events calls fn for every stored event (moving what the intake log
-// holds into the journal first).
-func (j *Journal) Events(fn func(Event)) error {
-	if err := j.flushIntake(); err != nil {
-		return err
-	}
-	return j.db.View(func(tx *bolt.Tx) error {
-		facts := tx.Bucket(bktEventFacts)
-		return tx.Bucket(bktEvents).ForEach(func(k, v []byte) error {
-			ev, err := eventAt(facts, k, v)
-			if err != nil {
-				return err
-			}
-			fn(ev)
-			return nil
-		})
-	})
+// Receipt is one verified provider notification, as the webhook receiver
+// hands it to Persist: its raw events in order, what each of them said,
+// and the replay key (TeemoPay's nonce) that goes with the first.
+type Receipt struct {
+	ReplayKey string
+	Events    []Event
+	// Facts holds one fact per event (Provider, EventID, Status,
+	// DuplicateNotice); Persist fills in Received, and ApplyQueued
+	// Applied and Note.
+	Facts []EventFact
 }
 
-// Event returns one stored event (moving what the intake log holds into
-// the journal first).
-func (j *Journal) Event(provider, id string) (ev Event, ok bool, err error) {
-	if err := j.flushIntake(); err != nil {
-		return Event{}, false, err
+// Key returns the replay key that goes with event i: the receipt's, with
+// the first event.
+func (r Receipt) Key(i int) string {
+	if i == 0 {
+		return r.ReplayKey
 	}
-	err = j.db.View(func(tx *bolt.Tx) error {
-		k := refKey(provider, id)
-		v := tx.Bucket(bktEvents).Get(k)
-		if ok = v != nil; !ok {
-			return nil
-		}
-		ev, err = eventAt(tx.Bucket(bktEventFacts), k, v)
-		return err
-	})
-	return ev, ok, err
+	return ""
 }
 
-// eventAt decodes the event stored under k as v, with what became of it
-// from its fact, if it has one (facts may be nil).
-func eventAt(facts *bolt.Bucket, k, v []byte) (Event, error) {
-	ev, _, err := readEventRecord(k, v, true)
-	if err != nil {
-		return ev, err
-	}
-	if facts == nil {
-		return ev, nil
-	}
-	if raw := facts.Get(k); raw != nil {
-		var f struct {
-			Applied bool   `json:"applied"`
-			Note    string `json:"note"`
-		}
-		if err := json.Unmarshal(raw, &f); err != nil {
-			return ev, fmt.Errorf("event fact %s: %w", k, err)
-		}
-		ev.Applied, ev.Note = f.Applied, f.Note
-	}
-	return ev, nil
+// Judged is what the receiver's rules made of one queued event inside
+// ApplyQueued's transaction.
+type Judged struct {
+	// Later leaves the event queued, and stops ApplyQueued there, for the
+	// caller to apply after the commit: a provider call (the confirm rule)
+	// must never run inside a transaction. A judge that answers Later must
+	// not have written anything.
+	Later   bool
+	Applied bool
+	Note    string
 }
 
 // QueuedMail is a message waiting to be delivered.
@@ -128,60 +96,49 @@ type QueuedMail struct {
 	ID      string    `json:"id"`
 	EML     []byte    `json:"eml"`
 	Queued  time.Time `json:"queued"`
-	Sent    time.Time `json:"sent,omitempty"`
+	Sent    time.Time `json:"sent,omitzero"`
 	Tries   int       `json:"tries"`
 	LastErr string    `json:"last_err,omitempty"`
 }
 
-// EnqueueMail stores a message until MarkMailSent. Enqueueing an id again
-// keeps the first message.
-func (j *Journal) EnqueueMail(id string, eml []byte) error {
-	return j.batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktMail)
-		if b.Get([]byte(id)) != nil {
-			return nil
-		}
-		return putJSON(b, []byte(id), &QueuedMail{ID: id, EML: eml, Queued: j.now().UTC()})
-	})
+// Scrubbed returns r with card numbers masked in every event's body and
+// every fact's free text, as drivers store it. A provider's signed body
+// was verified before it came here; what is kept is evidence, and a card
+// number must never be kept.
+func (r Receipt) Scrubbed() Receipt {
+	evs := make([]Event, len(r.Events))
+	for i, ev := range r.Events {
+		ev.Body = pan.Scrub(ev.Body)
+		evs[i] = ev
+	}
+	facts := make([]EventFact, len(r.Facts))
+	for i, f := range r.Facts {
+		f.Status = scrubStatus(f.Status)
+		facts[i] = f
+	}
+	r.Events, r.Facts = evs, facts
+	return r
 }
 
-// PendingMail returns the messages not sent yet, oldest first.
-func (j *Journal) PendingMail() ([]QueuedMail, error) {
-	var out []QueuedMail
-	err := j.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktMail).ForEach(func(_, v []byte) error {
-			var m QueuedMail
-			if err := json.Unmarshal(v, &m); err != nil {
-				return err
-			}
-			if m.Sent.IsZero() {
-				out = append(out, m)
-			}
-			return nil
-		})
-	})
-	return out, err
+// Direct returns j seen as an EventTx whose every operation is a
+// transaction of its own under ctx, so that the rules written for
+// ApplyQueued's transaction (the receiver's) run the same outside one (the
+// poller, and events applied later).
+func Direct(ctx context.Context, j Journal) EventTx { return direct{ctx, j} }
+
+type direct struct {
+	ctx context.Context
+	j   Journal
 }
 
-// MarkMailSent records a delivery (idempotent); a non-nil sendErr records a
-// failed try instead.
-func (j *Journal) MarkMailSent(id string, sendErr error) error {
-	return j.batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktMail)
-		var m QueuedMail
-		ok, err := getJSON(b, []byte(id), &m)
-		if err != nil || !ok {
-			return err
-		}
-		if !m.Sent.IsZero() {
-			return nil
-		}
-		m.Tries++
-		if sendErr != nil {
-			m.LastErr = sendErr.Error()
-		} else {
-			m.Sent = j.now().UTC()
-		}
-		return putJSON(b, []byte(id), &m)
-	})
+func (d direct) Item(payoutID string) (Item, error) { return d.j.Item(d.ctx, payoutID) }
+
+func (d direct) PayoutByRef(provider, id string) (string, bool, error) {
+	return d.j.PayoutByRef(d.ctx, provider, id)
 }
+
+func (d direct) ApplyStatus(payoutID, actor string, st providers.Status) (bool, error) {
+	return ApplyStatus(d.ctx, d.j, payoutID, actor, st)
+}
+
+func (d direct) Update(payoutID string, fn func(*Item)) error { return d.j.Update(d.ctx, payoutID, fn) }

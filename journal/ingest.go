@@ -1,6 +1,7 @@
-package batch
+package journal
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -12,13 +13,13 @@ import (
 	"strings"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/payrun/payrun/batch"
 )
 
 // IngestOptions configure Ingest.
 type IngestOptions struct {
-	Read     ReadOptions
-	Validate ValidateOptions
+	Read     batch.ReadOptions
+	Validate batch.ValidateOptions
 	// SkipInvalid journals the valid rows of a file with invalid rows
 	// (on_invalid: skip_rows); by default one invalid row rejects the file.
 	SkipInvalid bool
@@ -29,16 +30,16 @@ type IngestOptions struct {
 // IngestResult says what became of a file.
 type IngestResult struct {
 	Batch  Batch
-	Report *Report
+	Report *batch.Report
 	// Recognised: the same content was journaled before; nothing changed.
 	Recognised bool
 	// Rejected: the file had invalid rows and was refused; nothing changed.
 	Rejected bool
 }
 
-// ingestChunk is the number of rows per journal transaction when
-// journaling a file: one fsync per thousand rows, not per row.
-const ingestChunk = 1000
+// IngestChunk is the number of rows per transaction when a file is
+// journaled: one sync per thousand rows, not per row.
+const IngestChunk = 1000
 
 // BatchID derives a batch id from the content hash, so that the same file
 // always maps to the same batch.
@@ -61,49 +62,76 @@ func FileSHA256(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// Ingest validates a payout file and journals it as a batch: once, however
-// often the same content is ingested. Every row of a journaled batch is
-// either an item (state accepted), or a rejected row (invalid, or a
-// duplicate of a payout_id journaled by an earlier batch, which is never
-// sent). A rejected file changes nothing.
-//
-// The file is read once: each row is validated and journaled as it comes,
-// into a staging batch (BatchIngesting) that becomes accepted at the end,
-// or is removed with all it wrote if the file is rejected, or by the next
-// Open after a crash, or by the next Ingest should removing it have failed
-// (ingest_staging.go). A payout_id the file repeats is found in the journal
-// itself (the staged items are keyed by payout_id), so memory does not grow
-// with the file.
-func (j *Journal) Ingest(path string, o IngestOptions) (*IngestResult, error) {
-	if j.wr == nil {
-		return nil, errors.New("journal is open read-only")
-	}
-	j.ingestMu.Lock()
-	defer j.ingestMu.Unlock()
+// Staging is a driver's side of Ingest. A file is journaled into a staging
+// batch (BatchIngesting) a chunk a transaction; only at the end is it known
+// whether the file is accepted. A rejected file's staging batch is removed
+// with everything it wrote, and so is one a crash left behind (by the
+// driver, when it opens) or one an earlier Ingest failed to remove: nothing
+// but Ingest ever acts on an ingesting batch, and no reader counts one.
+type Staging interface {
+	Now() time.Time
+	BatchBySHA(ctx context.Context, sha string) (Batch, bool, error)
+	// DropStaging removes every batch left ingesting, with all it wrote.
+	DropStaging(ctx context.Context) error
+	// StageChunk writes one chunk in one transaction. The first chunk of
+	// a file creates its staging batch b (ErrBatchExists when the id is
+	// taken). write is given, for the payout_ids of the chunk that are
+	// journaled as items, the batch that holds each, and returns what to
+	// write.
+	// write runs once, inside the transaction; if the transaction then
+	// fails, Ingest fails.
+	StageChunk(ctx context.Context, b *Batch, first bool, ids []string, write func(owners map[string]Owner) *ChunkWrites) error
+	// FinishStaging adds errors to rejected rows of the staging batch
+	// (rows -> errors) and stores b, which is no longer ingesting, in one
+	// transaction.
+	FinishStaging(ctx context.Context, b *Batch, errs map[int][]batch.RowError) error
+	// DropBatch removes a staging batch and everything it wrote: its items
+	// (never an earlier batch's item of the same payout_id), its rejected
+	// rows, its content hash, and the batch itself last, so that a crash
+	// part-way leaves a batch still ingesting.
+	DropBatch(ctx context.Context, id string) error
+}
+
+// ChunkWrites is what one chunk of a file writes.
+type ChunkWrites struct {
+	// Unstage are the payout_ids of items of this batch, staged by an
+	// earlier chunk, taken back out: a later row repeats their payout_id.
+	Unstage []string
+	// Items are new items (accepted).
+	Items []Item
+	// Rejected are rejected rows, new or rewritten (by row).
+	Rejected []RejectedRow
+}
+
+// Ingest validates a payout file and journals it through a driver's
+// Staging; drivers' Journal.Ingest call it. The file is read once: each
+// row is validated and journaled as it comes, reading and validating one
+// chunk ahead of the store on their own goroutine. A payout_id the file
+// repeats is found in the store itself (the staged items are keyed by
+// payout_id), so memory grows with the rejected rows only.
+func Ingest(ctx context.Context, st Staging, path string, o IngestOptions) (*IngestResult, error) {
 	sha, size, err := FileSHA256(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	prev, found, err := j.BatchBySHA(sha)
+	prev, found, err := st.BatchBySHA(ctx, sha)
 	if err != nil {
 		return nil, err
 	}
 	if found && prev.State != BatchIngesting {
 		return &IngestResult{Batch: prev, Recognised: true}, nil
 	}
-	// Open removed what a crash left ingesting. A batch still ingesting
-	// now is one an earlier Ingest of this process failed to remove (its
-	// dropBatch failed after an error or a rejection): it is removed before
-	// this file is staged. No other Ingest runs, and no other process holds
-	// the journal, so it is no one's work in progress.
-	if err := j.dropStaging(); err != nil {
+	// A batch still ingesting now is a crash's or an earlier Ingest's
+	// leftover (drivers run one Ingest at a time): removed before this
+	// file is staged.
+	if err := st.DropStaging(ctx); err != nil {
 		return nil, err
 	}
-	rd, err := OpenFile(path, o.Read)
+	rd, err := batch.OpenFile(path, o.Read)
 	if err != nil {
-		var he *HeaderError
+		var he *batch.HeaderError
 		if errors.As(err, &he) && !o.SkipInvalid {
-			return &IngestResult{Report: headerReport(path, he), Rejected: true}, nil
+			return &IngestResult{Report: batch.HeaderReport(path, he), Rejected: true}, nil
 		}
 		return nil, err
 	}
@@ -113,74 +141,54 @@ func (j *Journal) Ingest(path string, o IngestOptions) (*IngestResult, error) {
 		name = filepath.Base(path)
 	}
 	src := rd.Source()
-	now := j.now().UTC()
-	s := &stager{j: j, o: o, src: src, rep: &Report{File: src.Name, Source: src},
-		totals: map[[2]string]*Total{}, rejIDs: map[string]int{}, fileDups: map[string][]int{},
+	now := st.Now().UTC()
+	s := &stager{st: st, o: o, src: src, rep: &batch.Report{File: src.Name, Source: src},
+		totals: map[[2]string]*Total{}, rejected: map[string]RejectedRow{}, fileDups: map[string][]int{},
 		b: Batch{ID: BatchID(sha, now), File: name, Path: path, SHA256: sha, Size: size,
 			Kind: src.Kind, State: BatchIngesting, Created: now, Updated: now}}
-	res, err := s.run(rd, now)
+	res, err := s.run(ctx, rd, now)
 	if err != nil && s.created {
-		if derr := j.dropBatch(s.b.ID); derr != nil {
+		if derr := st.DropBatch(context.WithoutCancel(ctx), s.b.ID); derr != nil {
 			err = errors.Join(err, fmt.Errorf("removing the staging batch %s: %w", s.b.ID, derr))
 		}
 	}
 	return res, err
 }
 
-// staged is one row on its way to the journal.
+// staged is one row on its way to the store.
 type staged struct {
 	number int
-	id     string     // payout_id as in the file
-	errs   []RowError // nil: valid
+	id     string           // payout_id as in the file
+	errs   []batch.RowError // nil: valid
 	// provider, currency and method as in the file (invalid rows)
 	provider, currency, method string
 	item                       Item // valid rows
-	// where the row's item JSON, payout_id and row key sit in the
-	// chunk's buffer (valid rows)
-	val, key, rkey [2]int
 }
-
-// stageChunk is ingestChunk rows, read and validated, with their encoded
-// items in one buffer (bbolt keeps keys and values until the commit, so a
-// chunk is reused only after its transaction).
-type stageChunk struct {
-	rows []staged
-	buf  []byte
-	err  error // the read failed after rows (final)
-}
-
-func (c *stageChunk) bytes(span [2]int) []byte { return c.buf[span[0]:span[1]:span[1]] }
 
 // stager is one Ingest's state: what has been journaled so far, and the
 // report.
 type stager struct {
-	j       *Journal
+	st      Staging
 	o       IngestOptions
-	src     Source
+	src     batch.Source
 	b       Batch
-	rep     *Report
-	created bool // the staging batch is in the journal
+	rep     *batch.Report
+	created bool // the staging batch is in the store
 	totals  map[[2]string]*Total
 	counts  struct{ rows, valid, invalid, dups int }
-	// rejIDs holds the payout_ids of this file's rejected rows (invalid,
-	// or duplicates of an earlier batch), with their row: unlike items,
-	// rejected rows are not keyed by payout_id in the journal. It grows
-	// with the rejected rows only.
-	rejIDs map[string]int
+	// rejected holds this file's rejected rows that carry a payout_id
+	// (invalid, or duplicates of an earlier batch), by payout_id: unlike
+	// items, rejected rows are not keyed by payout_id in the store. It
+	// grows with the rejected rows only.
+	rejected map[string]RejectedRow
 	// fileDups holds each payout_id the file repeats, with all its rows.
 	fileDups map[string][]int
 }
 
-// run reads, validates and journals the file. Reading and validating run
-// on their own goroutine, one chunk ahead of the journal's transactions.
-func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
-	// The JSON of now, every item's created and updated time, once.
-	nowJSON, err := now.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	chunks := make(chan *stageChunk, 1)
-	free := make(chan *stageChunk, 2)
+// run reads, validates and journals the file.
+func (s *stager) run(ctx context.Context, rd *batch.Reader, now time.Time) (*IngestResult, error) {
+	chunks := make(chan []staged, 1)
+	var readErr error
 	done, exited := make(chan struct{}), make(chan struct{})
 	defer func() {
 		// The reader is the caller's to close: the goroutine must be out
@@ -191,18 +199,15 @@ func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
 	go func() {
 		defer close(exited)
 		defer close(chunks)
-		// Rows are checked with Validator.check, which does not remember
-		// payout_ids: stager.journal finds the repeats in the journal.
-		v := NewValidator(s.o.Validate)
+		// Rows are checked with CheckRow, which does not remember
+		// payout_ids: the store finds the repeats.
+		v := batch.NewValidator(s.o.Validate)
 		for {
-			var c *stageChunk
-			select {
-			case c = <-free:
-				c.rows, c.buf = c.rows[:0], c.buf[:0]
-			default:
-				c = &stageChunk{rows: make([]staged, 0, ingestChunk)}
+			c, last, err := s.read(rd, v, now)
+			if err != nil {
+				readErr = err
+				return
 			}
-			last := s.read(rd, v, c, now, nowJSON)
 			select {
 			case chunks <- c:
 			case <-done:
@@ -214,173 +219,174 @@ func (s *stager) run(rd *Reader, now time.Time) (*IngestResult, error) {
 		}
 	}()
 	for c := range chunks {
-		if c.err != nil {
-			return nil, c.err
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-		if len(c.rows) > 0 || !s.created {
-			if err := s.j.update(func(tx *bolt.Tx) error { return s.journal(tx, c) }); err != nil {
+		if len(c) > 0 || !s.created {
+			if err := s.journal(ctx, c); err != nil {
 				return nil, err
 			}
 		}
-		select {
-		case free <- c:
-		default: // enough chunks in hand
-		}
 	}
-	return s.finish()
+	if readErr != nil {
+		return nil, readErr
+	}
+	return s.finish(ctx)
 }
 
-// read fills a chunk; it reports whether the file is done.
-func (s *stager) read(rd *Reader, v *Validator, c *stageChunk, now time.Time, nowJSON []byte) bool {
-	for len(c.rows) < ingestChunk {
+// read reads a chunk of rows; it reports whether the file is done.
+func (s *stager) read(rd *batch.Reader, v *batch.Validator, now time.Time) ([]staged, bool, error) {
+	c := make([]staged, 0, IngestChunk)
+	for len(c) < IngestChunk {
 		row, err := rd.Next()
 		if err == io.EOF {
-			return true
+			return c, true, nil
 		}
-		var re *RowError
+		var re *batch.RowError
 		if errors.As(err, &re) {
 			// An unreadable line: an invalid row, never sent; the rest of
 			// the file goes on.
-			c.rows = append(c.rows, staged{number: re.Row, errs: []RowError{*re}})
+			c = append(c, staged{number: re.Row, errs: []batch.RowError{*re}})
 			continue
 		}
 		if err != nil {
-			c.err = err
-			return true
+			return nil, true, err
 		}
-		p, provider, errs := v.check(s.src, row)
+		p, provider, errs := v.CheckRow(s.src, row)
 		st := staged{number: row.Number, id: row.PayoutID, errs: errs}
 		if len(errs) > 0 {
 			st.provider, st.currency, st.method = row.Provider, row.Currency, row.Method
-			c.rows = append(c.rows, st)
+			c = append(c, st)
 			continue
 		}
 		st.item = Item{PayoutID: p.ID, BatchID: s.b.ID, Row: row.Number, Provider: provider,
-			Payout: p, State: Accepted, Refs: refsFor(p), Created: now, Updated: now}
-		st.val[0] = len(c.buf)
-		c.buf = appendFreshItem(c.buf, &st.item, nowJSON)
-		st.val[1] = len(c.buf)
-		st.key[0] = len(c.buf)
-		c.buf = append(c.buf, p.ID...)
-		st.key[1] = len(c.buf)
-		st.rkey[0] = len(c.buf)
-		c.buf = appendRowKey(c.buf, s.b.ID, row.Number)
-		st.rkey[1] = len(c.buf)
-		c.rows = append(c.rows, st)
+			Payout: p, State: Accepted, Refs: RefsFor(p), Created: now, Updated: now}
+		c = append(c, st)
 	}
-	return false
+	return c, false, nil
 }
 
 // journal writes one chunk in one transaction, in row order: an item per
 // valid row, a rejected row per invalid one or duplicate of an earlier
 // batch. A payout_id seen before in the file makes every row carrying it
-// invalid, the earlier ones too: an earlier row staged as an item is
-// taken back out.
-func (s *stager) journal(tx *bolt.Tx, c *stageChunk) error {
-	if !s.created {
-		bk := tx.Bucket(bktBatches)
-		if bk.Get([]byte(s.b.ID)) != nil {
-			return fmt.Errorf("%w: %s", ErrBatchExists, s.b.ID)
+// invalid, the earlier ones too: an earlier row staged as an item is taken
+// back out.
+func (s *stager) journal(ctx context.Context, c []staged) error {
+	ids := make([]string, 0, len(c))
+	for i := range c {
+		if c[i].id != "" {
+			ids = append(ids, c[i].id)
 		}
-		if err := tx.Bucket(bktBatchSHA).Put([]byte(s.b.SHA256), []byte(s.b.ID)); err != nil {
-			return err
-		}
-		if err := putJSON(bk, []byte(s.b.ID), &s.b); err != nil {
-			return err
-		}
-		s.created = true
 	}
-	items, bi, open, rej := tx.Bucket(bktItems), tx.Bucket(bktBatchItems), tx.Bucket(bktOpen), tx.Bucket(bktRejects)
-	for i := range c.rows {
-		r := &c.rows[i]
+	err := s.st.StageChunk(ctx, &s.b, !s.created, ids, func(owners map[string]Owner) *ChunkWrites {
+		return s.decide(c, owners)
+	})
+	if err != nil {
+		return err
+	}
+	s.created = true
+	return nil
+}
+
+// decide makes the writes of one chunk. owners has every payout_id of the
+// chunk journaled as an item before it.
+func (s *stager) decide(c []staged, owners map[string]Owner) *ChunkWrites {
+	w := &ChunkWrites{}
+	staged := map[string]int{} // items staged by this chunk: payout_id -> index in w.Items
+	for i := range c {
+		r := &c[i]
 		s.counts.rows++
-		s.rep.add(r.errs...)
+		s.rep.Add(r.errs...)
 		if r.id == "" { // no payout_id: nothing to repeat
-			if err := s.reject(rej, r); err != nil {
-				return err
-			}
+			s.reject(w, r)
 			continue
 		}
 		if rows, ok := s.fileDups[r.id]; ok {
-			s.fileDups[strings.Clone(r.id)] = append(rows, r.number) // see Validator.remember
-			if err := s.reject(rej, r); err != nil {
-				return err
-			}
+			s.fileDups[strings.Clone(r.id)] = append(rows, r.number)
+			s.reject(w, r)
 			continue
 		}
-		if first, ok := s.rejIDs[r.id]; ok {
+		if prev, ok := s.rejected[r.id]; ok {
 			// An earlier rejected row has it: both rows are invalid.
-			if err := s.invalidate(rej, first); err != nil {
-				return err
+			if prev.State == Duplicate {
+				prev.State, prev.Original, prev.Amount = Invalid, "", 0
+				w.Rejected = append(w.Rejected, prev)
+				s.counts.dups--
+				s.counts.invalid++
 			}
-			delete(s.rejIDs, r.id)
-			s.fileDups[strings.Clone(r.id)] = []int{first, r.number}
-			if err := s.reject(rej, r); err != nil {
-				return err
-			}
+			delete(s.rejected, r.id)
+			s.fileDups[strings.Clone(r.id)] = []int{prev.Row, r.number}
+			s.reject(w, r)
 			continue
 		}
-		var key []byte
-		if r.errs == nil {
-			key = c.bytes(r.key)
+		var other Owner
+		journaled := false
+		if k, ok := staged[r.id]; ok {
+			it := w.Items[k]
+			other, journaled = ownerOf(&it), true
 		} else {
-			key = []byte(r.id)
+			other, journaled = owners[r.id]
 		}
-		var other Item // an item of the same payout_id already journaled
-		raw := items.Get(key)
-		if raw != nil {
-			if err := decodeItem(key, raw, &other); err != nil {
-				return err
+		if journaled && other.BatchID == s.b.ID {
+			// This file's earlier row: it is taken back out, and both rows
+			// are invalid.
+			if k, ok := staged[r.id]; ok {
+				w.Items[k] = Item{} // dropped below
+				delete(staged, r.id)
+			} else {
+				w.Unstage = append(w.Unstage, r.id)
 			}
-			if other.BatchID == s.b.ID {
-				// This file's earlier row: it is taken back out, and both
-				// rows are invalid.
-				if err := s.unstage(items, bi, open, rej, &other); err != nil {
-					return err
-				}
-				s.fileDups[strings.Clone(r.id)] = []int{other.Row, r.number}
-				if err := s.reject(rej, r); err != nil {
-					return err
-				}
-				continue
-			}
+			s.counts.valid--
+			s.total(other.Currency, other.Provider, -1, -other.Amount)
+			s.counts.invalid++
+			w.Rejected = append(w.Rejected, RejectedRow{BatchID: s.b.ID, Row: other.Row, PayoutID: r.id, State: Invalid,
+				Provider: other.Provider, Currency: other.Currency, Method: other.Method})
+			s.fileDups[strings.Clone(r.id)] = []int{other.Row, r.number}
+			s.reject(w, r)
+			continue
 		}
 		if r.errs != nil {
-			// Invalid: rejected. Like every rejected row, it goes into
-			// rejIDs, should a later row of the file repeat its payout_id.
-			s.rejIDs[strings.Clone(r.id)] = r.number
-			if err := s.reject(rej, r); err != nil {
-				return err
-			}
+			s.reject(w, r)
 			continue
 		}
-		if raw != nil {
-			// An earlier batch journaled it: a duplicate, never sent, and
-			// a rejected row (rejIDs).
-			s.rejIDs[strings.Clone(r.id)] = r.number
+		if journaled {
+			// An earlier batch journaled it: a duplicate, never sent.
 			it := &r.item
 			s.counts.dups++
 			dup := RejectedRow{BatchID: s.b.ID, Row: it.Row, PayoutID: it.PayoutID, State: Duplicate,
 				Original: other.BatchID, Provider: it.Provider, Currency: it.Payout.Amount.Currency,
 				Amount: it.Payout.Amount.Minor, Method: string(it.Payout.Method)}
-			if err := putJSON(rej, c.bytes(r.rkey), &dup); err != nil {
-				return err
-			}
+			w.Rejected = append(w.Rejected, dup)
+			s.rejected[strings.Clone(r.id)] = dup
 			continue
 		}
-		if err := items.Put(key, c.bytes(r.val)); err != nil {
-			return err
-		}
-		if err := bi.Put(c.bytes(r.rkey), key); err != nil {
-			return err
-		}
-		if err := open.Put(key, []byte(Accepted)); err != nil {
-			return err
-		}
+		staged[r.id] = len(w.Items)
+		w.Items = append(w.Items, r.item)
 		s.counts.valid++
 		s.total(r.item.Payout.Amount.Currency, r.item.Provider, 1, r.item.Payout.Amount.Minor)
 	}
-	return nil
+	kept := w.Items[:0]
+	for _, it := range w.Items {
+		if it.PayoutID != "" {
+			kept = append(kept, it)
+		}
+	}
+	w.Items = kept
+	return w
+}
+
+// Owner is what staging needs to know of a journaled item.
+type Owner struct {
+	BatchID                    string
+	Row                        int
+	Provider, Currency, Method string
+	Amount                     int64
+}
+
+// ownerOf returns an item's Owner.
+func ownerOf(it *Item) Owner {
+	return Owner{BatchID: it.BatchID, Row: it.Row, Provider: it.Provider, Currency: it.Payout.Amount.Currency,
+		Method: string(it.Payout.Method), Amount: it.Payout.Amount.Minor}
 }
 
 func (s *stager) total(currency, provider string, n int, amount int64) {
@@ -396,59 +402,28 @@ func (s *stager) total(currency, provider string, n int, amount int64) {
 
 // reject records an invalid row (its errors; a repeated payout_id is added
 // by finish).
-func (s *stager) reject(rej *bolt.Bucket, r *staged) error {
+func (s *stager) reject(w *ChunkWrites, r *staged) {
 	s.counts.invalid++
-	return putJSON(rej, rowKey(s.b.ID, r.number), &RejectedRow{BatchID: s.b.ID, Row: r.number, PayoutID: r.id,
-		State: Invalid, Errors: r.errs, Provider: r.provider, Currency: r.currency, Method: r.method})
-}
-
-// invalidate turns an earlier rejected row into an invalid one, should it
-// have been a duplicate of an earlier batch.
-func (s *stager) invalidate(rej *bolt.Bucket, row int) error {
-	var rr RejectedRow
-	key := rowKey(s.b.ID, row)
-	ok, err := getJSON(rej, key, &rr)
-	if err != nil || !ok || rr.State != Duplicate {
-		if err == nil && !ok {
-			err = fmt.Errorf("rejected row %d of batch %s is missing", row, s.b.ID)
+	rr := RejectedRow{BatchID: s.b.ID, Row: r.number, PayoutID: r.id,
+		State: Invalid, Errors: r.errs, Provider: r.provider, Currency: r.currency, Method: r.method}
+	w.Rejected = append(w.Rejected, rr)
+	if r.id != "" {
+		if _, dup := s.fileDups[r.id]; !dup {
+			s.rejected[strings.Clone(r.id)] = RejectedRow{Row: r.number, State: Invalid}
 		}
-		return err
 	}
-	s.counts.dups--
-	s.counts.invalid++
-	rr.State, rr.Original, rr.Amount = Invalid, "", 0
-	return putJSON(rej, key, &rr)
-}
-
-// unstage takes a staged item of this batch back out: it becomes an
-// invalid row.
-func (s *stager) unstage(items, bi, open, rej *bolt.Bucket, it *Item) error {
-	key := []byte(it.PayoutID)
-	if err := items.Delete(key); err != nil {
-		return err
-	}
-	if err := open.Delete(key); err != nil {
-		return err
-	}
-	if err := bi.Delete(rowKey(s.b.ID, it.Row)); err != nil {
-		return err
-	}
-	s.counts.valid--
-	s.total(it.Payout.Amount.Currency, it.Provider, -1, -it.Payout.Amount.Minor)
-	return s.reject(rej, &staged{number: it.Row, id: it.PayoutID, provider: it.Provider,
-		currency: it.Payout.Amount.Currency, method: string(it.Payout.Method)})
 }
 
 // finish reports the payout_ids the file repeats, on every row carrying
 // them, and then accepts the batch, or removes it if the file is rejected.
-func (s *stager) finish() (*IngestResult, error) {
-	dupErrs := repeatErrors(s.src.Name, s.src.Sheet, s.fileDups)
+func (s *stager) finish(ctx context.Context) (*IngestResult, error) {
+	dupErrs := batch.RepeatErrors(s.src.Name, s.src.Sheet, s.fileDups)
 	rep := s.rep
-	rep.add(dupErrs...)
+	rep.Add(dupErrs...)
 	rep.Rows, rep.ValidRows = s.counts.rows, s.counts.valid+s.counts.dups
 	sort.SliceStable(rep.Errors, func(a, b int) bool { return rep.Errors[a].Row < rep.Errors[b].Row })
 	if (len(rep.Errors) > 0 || rep.Omitted > 0) && !s.o.SkipInvalid {
-		if err := s.j.dropBatch(s.b.ID); err != nil {
+		if err := s.st.DropBatch(ctx, s.b.ID); err != nil {
 			return nil, err
 		}
 		s.created = false
@@ -462,34 +437,25 @@ func (s *stager) finish() (*IngestResult, error) {
 			b.Totals = append(b.Totals, *t)
 		}
 	}
-	sort.Slice(b.Totals, func(x, y int) bool {
-		if b.Totals[x].Currency != b.Totals[y].Currency {
-			return b.Totals[x].Currency < b.Totals[y].Currency
-		}
-		return b.Totals[x].Provider < b.Totals[y].Provider
-	})
+	SortTotals(b.Totals)
 	b.State = BatchAccepted
-	b.Updated = s.j.now().UTC()
-	err := s.j.update(func(tx *bolt.Tx) error {
-		rej := tx.Bucket(bktRejects)
-		for _, e := range dupErrs {
-			var rr RejectedRow
-			key := rowKey(b.ID, e.Row)
-			if ok, err := getJSON(rej, key, &rr); err != nil || !ok {
-				if err == nil {
-					err = fmt.Errorf("rejected row %d of batch %s is missing", e.Row, b.ID)
-				}
-				return err
-			}
-			rr.Errors = append(rr.Errors, e)
-			if err := putJSON(rej, key, &rr); err != nil {
-				return err
-			}
-		}
-		return putJSON(tx.Bucket(bktBatches), []byte(b.ID), b)
-	})
-	if err != nil {
+	b.Updated = s.st.Now().UTC()
+	errs := map[int][]batch.RowError{}
+	for _, e := range dupErrs {
+		errs[e.Row] = append(errs[e.Row], e)
+	}
+	if err := s.st.FinishStaging(ctx, b, errs); err != nil {
 		return nil, err
 	}
 	return &IngestResult{Batch: *b, Report: rep}, nil
+}
+
+// SortTotals orders totals by currency, then provider.
+func SortTotals(ts []Total) {
+	sort.Slice(ts, func(x, y int) bool {
+		if ts[x].Currency != ts[y].Currency {
+			return ts[x].Currency < ts[y].Currency
+		}
+		return ts[x].Provider < ts[y].Provider
+	})
 }

@@ -1,10 +1,11 @@
-package batch
+package journal
 
 import (
+	"context"
 	"io"
-	"sort"
 
-	bolt "go.etcd.io/bbolt"
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/providers"
 )
 
 // PlanResult is what processing a file would send, per provider and
@@ -18,51 +19,71 @@ type PlanResult struct {
 // Plan reads a file's valid rows and sums what would be sent, without
 // changing the journal. Rows whose payout_id is already journaled count as
 // duplicates.
-func Plan(j *Journal, path string, o ReadOptions) (*PlanResult, error) {
-	r, err := OpenFile(path, o)
+func Plan(ctx context.Context, j Items, path string, o batch.ReadOptions) (*PlanResult, error) {
+	r, err := batch.OpenFile(path, o)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
 	res := &PlanResult{Counts: map[string]int{}}
 	totals := map[[2]string]*Total{}
-	err = j.db.View(func(tx *bolt.Tx) error {
-		items := tx.Bucket(bktItems)
-		for {
-			row, err := r.Next()
-			if err == io.EOF {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			p, prov, err := row.Payout()
-			if err != nil {
-				continue // reported by validation
-			}
-			if items.Get([]byte(p.ID)) != nil {
+	type row struct {
+		p    providers.Payout
+		prov string
+	}
+	var chunk []row
+	flush := func() error {
+		ids := make([]string, len(chunk))
+		for i, r := range chunk {
+			ids[i] = r.p.ID
+		}
+		known, err := j.Owners(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, r := range chunk {
+			if _, ok := known[r.p.ID]; ok {
 				res.Duplicates++
 				continue
 			}
-			k := [2]string{p.Amount.Currency, prov}
+			k := [2]string{r.p.Amount.Currency, r.prov}
 			t := totals[k]
 			if t == nil {
-				t = &Total{Currency: p.Amount.Currency, Provider: prov}
+				t = &Total{Currency: r.p.Amount.Currency, Provider: r.prov}
 				totals[k] = t
 			}
 			t.Count++
-			t.Amount += p.Amount.Minor
-			res.Counts[prov]++
+			t.Amount += r.p.Amount.Minor
+			res.Counts[r.prov]++
 		}
-	})
+		chunk = chunk[:0]
+		return nil
+	}
+	for {
+		rw, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		p, prov, err := rw.Payout()
+		if err != nil {
+			continue // reported by validation
+		}
+		chunk = append(chunk, row{p, prov})
+		if len(chunk) == IngestChunk {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
 	for _, t := range totals {
 		res.Totals = append(res.Totals, *t)
 	}
-	sort.Slice(res.Totals, func(a, b int) bool {
-		if res.Totals[a].Currency != res.Totals[b].Currency {
-			return res.Totals[a].Currency < res.Totals[b].Currency
-		}
-		return res.Totals[a].Provider < res.Totals[b].Provider
-	})
-	return res, err
+	SortTotals(res.Totals)
+	return res, nil
 }

@@ -32,7 +32,7 @@ func TestOpenItemsLeavesNotifiedOnly(t *testing.T) {
 		item("paid", providers.BankTransfer, batch.Succeeded, "90002"),
 	)
 	rt := &app{j: j, provs: map[string]providers.Provider{"monnet": p}}
-	n, err := rt.openItems([]string{"B-1"})
+	n, err := rt.openItems(ctx, []string{"B-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

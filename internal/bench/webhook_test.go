@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/teemopay"
 	"github.com/payrun/payrun/reconcile"
@@ -48,7 +49,7 @@ func BenchmarkWebhook(b *testing.B) {
 		b.Run(fmt.Sprintf("ours-%d", width), func(b *testing.B) {
 			var all Side
 			for b.Loop() {
-				s, err := webhookReceive(b.TempDir(), prov, items, hooks, at, width, batch.Options{NoSync: noSync})
+				s, err := webhookReceive(b.TempDir(), prov, items, hooks, at, width, boltjournal.Options{NoSync: noSync})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -145,7 +146,7 @@ func webhookPersist(dir string, prov providers.Provider, items []batch.Item, hoo
 		}
 		recs[i] = reconcile.NewReceipt(teemopay.Name, res, h.body, at)
 	}
-	j, err := webhookJournal(dir, items, at, batch.Options{})
+	j, err := webhookJournal(dir, items, at, boltjournal.Options{})
 	if err != nil {
 		return Side{}, err
 	}
@@ -153,7 +154,7 @@ func webhookPersist(dir string, prov providers.Provider, items []batch.Item, hoo
 	runtime.GC()
 	start, cpu := time.Now(), cpuTime()
 	err = each(len(recs), width, func(i int) error {
-		replay, fresh, err := j.Persist(recs[i])
+		replay, fresh, err := j.Persist(ctx, recs[i])
 		if err == nil && (replay || fresh != 1) {
 			err = fmt.Errorf("webhook %d: replay %v, %d fresh events", i, replay, fresh)
 		}

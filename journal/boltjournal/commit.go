@@ -1,15 +1,13 @@
-package batch
+package boltjournal
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
+	"github.com/payrun/payrun/journal"
+
 	bolt "go.etcd.io/bbolt"
 )
-
-// ErrClosed is returned for a write to a closed journal.
-var ErrClosed = errors.New("journal is closed")
 
 // maxGroup bounds one group commit (a failing write re-runs its group).
 const maxGroup = 1000
@@ -78,7 +76,7 @@ func (c *committer) write(fn func(*bolt.Tx) error) error {
 	select {
 	case c.reqs <- req:
 	case <-c.closing:
-		return ErrClosed
+		return journal.ErrClosed
 	}
 	return <-req.err
 }

@@ -1,8 +1,10 @@
-package batch
+package boltjournal
 
 import (
 	"strconv"
 	"time"
+
+	"github.com/payrun/payrun/journal"
 
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
@@ -17,7 +19,7 @@ import (
 // json.Marshal.
 
 // appendFact appends f to dst as json.Marshal encodes it.
-func appendFact(dst []byte, f *EventFact) []byte {
+func appendFact(dst []byte, f *journal.EventFact) []byte {
 	dst = appendJSONString(append(dst, `{"provider":`...), f.Provider)
 	dst = appendJSONString(append(dst, `,"event_id":`...), f.EventID)
 	dst = appendStatus(append(dst, `,"status":`...), &f.Status)

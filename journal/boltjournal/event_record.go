@@ -1,4 +1,4 @@
-package batch
+package boltjournal
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/payrun/payrun/journal"
 
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
@@ -51,7 +53,7 @@ const (
 // Applied and Note, and f's Provider, EventID, Applied, Note and Received
 // are not in it: the provider and id are the key, what became of the event
 // is its fact's (bktEventFacts), and the fact was received with the event.
-func appendEventRecord(dst []byte, ev *Event, f *EventFact) []byte {
+func appendEventRecord(dst []byte, ev *journal.Event, f *journal.EventFact) []byte {
 	st := &f.Status
 	var flags byte
 	if f.DuplicateNotice {
@@ -100,9 +102,9 @@ var errRecord = errors.New("unreadable event record")
 // raw event, with its body when withBody (a copy: v is bbolt's), and the
 // fact it carries, with Provider, EventID and Received filled in. Applied
 // and Note are left false and empty.
-func readEventRecord(k, v []byte, withBody bool) (Event, EventFact, error) {
-	var ev Event
-	var f EventFact
+func readEventRecord(k, v []byte, withBody bool) (journal.Event, journal.EventFact, error) {
+	var ev journal.Event
+	var f journal.EventFact
 	sep := bytes.IndexByte(k, 0)
 	if sep < 0 {
 		return ev, f, fmt.Errorf("event key %q: %w", k, errRecord)
@@ -149,7 +151,7 @@ func readEventRecord(k, v []byte, withBody bool) (Event, EventFact, error) {
 		}
 	}
 	if r.err != nil {
-		return Event{}, EventFact{}, fmt.Errorf("event %s %s: %w: %w", ev.Provider, ev.ID, errRecord, r.err)
+		return journal.Event{}, journal.EventFact{}, fmt.Errorf("event %s %s: %w: %w", ev.Provider, ev.ID, errRecord, r.err)
 	}
 	if withBody && len(r.b) > 0 {
 		ev.Body = bytes.Clone(r.b)

@@ -1,4 +1,4 @@
-package batch
+package boltjournal
 
 import (
 	"encoding/binary"
@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/payrun/payrun/journal"
 )
 
 // appendFreshItem appends to dst the JSON encodeItem stores for a fresh
@@ -18,7 +20,7 @@ import (
 // key. at is the JSON (time.Time.MarshalJSON) of the item's Created time,
 // which a fresh item's Updated equals: Ingest encodes it once per file,
 // not per row. TestAppendFreshItemIsEncodeItem holds it to encodeItem.
-func appendFreshItem(dst []byte, it *Item, at []byte) []byte {
+func appendFreshItem(dst []byte, it *journal.Item, at []byte) []byte {
 	dst = append(dst, `{"batch_id":`...)
 	dst = appendJSONString(dst, it.BatchID)
 	dst = append(dst, `,"row":`...)

@@ -1,4 +1,4 @@
-package batch_test
+package boltjournal_test
 
 import (
 	"errors"

@@ -1,8 +1,10 @@
-package batch
+package boltjournal
 
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/payrun/payrun/journal"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -48,7 +50,7 @@ func tuneFill(tx *bolt.Tx) {
 // left out are restored on reading (item); an item stored in full (as
 // json.Marshal writes an Item) reads the same.
 type storedItem struct {
-	Item
+	journal.Item
 	// PayoutID is left out: it is the key.
 	PayoutID string       `json:"payout_id,omitempty"`
 	Payout   storedPayout `json:"payout"`
@@ -80,7 +82,7 @@ type storedStatus struct {
 }
 
 // storeItem returns what the journal stores for it, under its PayoutID.
-func storeItem(it *Item) (*storedItem, error) {
+func storeItem(it *journal.Item) (*storedItem, error) {
 	s := &storedItem{Item: *it}
 	if it.PayoutID == "" {
 		return nil, fmt.Errorf("an item without a payout_id cannot be stored")
@@ -114,7 +116,7 @@ func storeRefs(r providers.Refs, payoutID string, method providers.Method) store
 }
 
 // item restores the Item that storeItem stored under key.
-func (s *storedItem) item(key []byte) Item {
+func (s *storedItem) item(key []byte) journal.Item {
 	it := s.Item
 	it.PayoutID = s.PayoutID
 	if it.PayoutID == "" {
@@ -152,7 +154,7 @@ func deref[T any](p *T, def T) T {
 }
 
 // encodeItem is the stored JSON of an item.
-func encodeItem(it *Item) ([]byte, error) {
+func encodeItem(it *journal.Item) ([]byte, error) {
 	s, err := storeItem(it)
 	if err != nil {
 		return nil, err
@@ -162,7 +164,7 @@ func encodeItem(it *Item) ([]byte, error) {
 
 // getItem decodes the item stored under key (decodeItem); ok is false when
 // there is none.
-func getItem(b *bolt.Bucket, key []byte, it *Item) (ok bool, err error) {
+func getItem(b *bolt.Bucket, key []byte, it *journal.Item) (ok bool, err error) {
 	raw := b.Get(key)
 	if raw == nil {
 		return false, nil
@@ -171,7 +173,7 @@ func getItem(b *bolt.Bucket, key []byte, it *Item) (ok bool, err error) {
 }
 
 // putItem stores it under key as encodeItem lays it out.
-func putItem(b *bolt.Bucket, key []byte, it *Item) error {
+func putItem(b *bolt.Bucket, key []byte, it *journal.Item) error {
 	raw, err := encodeItem(it)
 	if err != nil {
 		return err
@@ -186,7 +188,7 @@ func putItem(b *bolt.Bucket, key []byte, it *Item) error {
 // changes an item and every scan (matcher, recovery, reports) decodes
 // items. The JSON is encoding/json's, which v2 reads the same way: exact
 // field names, valid UTF-8, no duplicate names.
-func decodeItem(key, raw []byte, it *Item) error {
+func decodeItem(key, raw []byte, it *journal.Item) error {
 	var s storedItem
 	if err := jsonv2.Unmarshal(raw, &s); err != nil {
 		return err

@@ -1,9 +1,11 @@
-package batch
+package boltjournal
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/payrun/payrun/journal"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -13,15 +15,17 @@ import (
 // on any error, not at all.
 type upgrade struct {
 	from string
-	run  func(*bolt.Tx) error
+	run  func(tx *bolt.Tx, path string) error
 }
 
 // upgrades are the schemas this payrun upgrades from. (Version 1 is not
 // among them: its payouts are refused, see schemaVersion.)
 var upgrades = []upgrade{
-	{from: "2", run: upgradeEvents},
-	// 4 adds the intake log beside the file, and changes nothing in it.
-	{from: "3", run: func(*bolt.Tx) error { return nil }},
+	{from: "2", run: func(tx *bolt.Tx, _ string) error { return upgradeEvents(tx) }},
+	// 4 and 5 store the same buckets; 4 may have an intake log beside the
+	// file, which 5 does not: 3 had none.
+	{from: "3", run: func(*bolt.Tx, string) error { return nil }},
+	{from: "4", run: func(tx *bolt.Tx, path string) error { return drainIntake(tx, path+intakeSuffix) }},
 }
 
 // upgradeEvents rewrites version 2's webhook events as version 3 stores
@@ -32,10 +36,10 @@ var upgrades = []upgrade{
 // applied or matched; it fails the upgrade rather than be guessed at.
 func upgradeEvents(tx *bolt.Tx) error {
 	queue, events, facts := tx.Bucket(bktQueue), tx.Bucket(bktEvents), tx.Bucket(bktEventFacts)
-	queued := map[string]EventFact{}
+	queued := map[string]journal.EventFact{}
 	var seqs, keys [][]byte
 	err := queue.ForEach(func(seq, v []byte) error {
-		var f EventFact
+		var f journal.EventFact
 		if err := json.Unmarshal(v, &f); err != nil {
 			return fmt.Errorf("queued event %x: %w", seq, err)
 		}
@@ -52,7 +56,7 @@ func upgradeEvents(tx *bolt.Tx) error {
 	}
 	var ks, recs [][]byte
 	err = events.ForEach(func(k, v []byte) error {
-		var ev Event
+		var ev journal.Event
 		if err := json.Unmarshal(v, &ev); err != nil {
 			return fmt.Errorf("event %q: %w", k, err)
 		}

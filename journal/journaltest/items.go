@@ -1,40 +1,20 @@
-package batchtest
+package journaltest
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 
-// Journal opens a fresh journal in t.TempDir() and, when the test ends,
-// runs bbolt's consistency check and closes it.
-func Journal(t testing.TB, now func() time.Time) *batch.Journal {
-	t.Helper()
-	j, err := batch.Open(filepath.Join(t.TempDir(), "journal.db"), batch.Options{Now: now})
-	if err != nil {
-		t.Fatalf("open journal: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := j.Check(); err != nil {
-			t.Errorf("journal consistency check: %v", err)
-		}
-		if err := j.Close(); err != nil {
-			t.Errorf("close journal: %v", err)
-		}
-	})
-	return j
-}
-
 // Item returns an accepted item for a provider with an amount in minor units.
-func Item(id, provider string, method providers.Method, minor int64, currency string) batch.Item {
-	return batch.Item{
+func Item(id, provider string, method providers.Method, minor int64, currency string) journal.Item {
+	return journal.Item{
 		PayoutID: id,
 		Provider: provider,
 		Payout: providers.Payout{
@@ -49,14 +29,14 @@ func Item(id, provider string, method providers.Method, minor int64, currency st
 
 // Import journals a batch of items (row numbers from 2, as in a file with
 // a header row) and returns its id.
-func Import(t testing.TB, j *batch.Journal, id string, items ...batch.Item) string {
+func Import(t testing.TB, j journal.Journal, id string, items ...journal.Item) string {
 	t.Helper()
 	for i := range items {
 		if items[i].Row == 0 {
 			items[i].Row = i + 2
 		}
 	}
-	if err := j.Import(batch.Batch{ID: id, File: fmt.Sprintf("%s.csv", id), Rows: len(items), Valid: len(items)}, items); err != nil {
+	if err := j.Import(context.Background(), journal.Batch{ID: id, File: fmt.Sprintf("%s.csv", id), Rows: len(items), Valid: len(items)}, items); err != nil {
 		t.Fatalf("import batch %s: %v", id, err)
 	}
 	return id
@@ -64,7 +44,7 @@ func Import(t testing.TB, j *batch.Journal, id string, items ...batch.Item) stri
 
 // ValidItem returns an item the provider's sandbox accepts and pays, for
 // the provider's main method.
-func ValidItem(id, provider string, minor int64) batch.Item {
+func ValidItem(id, provider string, minor int64) journal.Item {
 	switch provider {
 	case "bank131":
 		it := Item(id, provider, providers.CardToken, minor, "RUB")
