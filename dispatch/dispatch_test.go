@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/all"
 	"github.com/payrun/payrun/providers/sandboxes"
@@ -39,22 +41,22 @@ func landscape(t *testing.T, delay time.Duration) (*sandboxes.Landscape, map[str
 	return l, provs
 }
 
-func items(n int) []batch.Item {
+func items(n int) []journal.Item {
 	names := []string{"monnet", "teemopay", "bank131", "smartglocal"}
-	out := make([]batch.Item, 0, n)
+	out := make([]journal.Item, 0, n)
 	for i := 0; i < n; i++ {
 		prov := names[i%len(names)]
-		out = append(out, batchtest.ValidItem(fmt.Sprintf("PO-%s-%03d", prov[:2], i), prov, int64(1000+i)))
+		out = append(out, journaltest.ValidItem(fmt.Sprintf("PO-%s-%03d", prov[:2], i), prov, int64(1000+i)))
 	}
 	return out
 }
 
 func TestDispatchPaysEveryRowOnce(t *testing.T) {
 	l, provs := landscape(t, 20*time.Millisecond)
-	j := batchtest.Journal(t, nil)
+	j := testjournal.Open(t, nil)
 	its := items(40)
-	id := batchtest.Import(t, j, "B1", its...)
-	d := batch.NewDispatcher(j, provs, batch.DispatchOptions{})
+	id := journaltest.Import(t, j, "B1", its...)
+	d := dispatch.NewDispatcher(j, provs, dispatch.DispatchOptions{})
 	sum, err := d.Run(context.Background(), []string{id}, nil)
 	if err != nil {
 		t.Fatalf("run: %v (summary %+v)", err, sum)
@@ -74,7 +76,7 @@ func TestDispatchPaysEveryRowOnce(t *testing.T) {
 
 // waitLedgers waits until every item is paid at its provider, and checks
 // that nothing was paid twice.
-func waitLedgers(t *testing.T, l *sandboxes.Landscape, its []batch.Item) {
+func waitLedgers(t *testing.T, l *sandboxes.Landscape, its []journal.Item) {
 	t.Helper()
 	want := map[string]bool{}
 	for _, it := range its {
@@ -108,10 +110,10 @@ func waitLedgers(t *testing.T, l *sandboxes.Landscape, its []batch.Item) {
 
 // pollOnce asks the providers about every open item, as the reconcile
 // poller does, and confirms what waits for confirmation.
-func pollOnce(t *testing.T, j *batch.Journal, provs map[string]providers.Provider) (open int) {
+func pollOnce(t *testing.T, j journal.Journal, provs map[string]providers.Provider) (open int) {
 	t.Helper()
-	var its []batch.Item
-	_ = j.OpenItems(func(it batch.Item) bool { its = append(its, it); return true })
+	var its []journal.Item
+	_ = j.OpenItems(ctx, func(it journal.Item) bool { its = append(its, it); return true })
 	for _, it := range its {
 		p := provs[it.Provider]
 		st, err := p.Lookup(context.Background(), it.Refs)
@@ -120,13 +122,13 @@ func pollOnce(t *testing.T, j *batch.Journal, provs map[string]providers.Provide
 			continue
 		}
 		if st.Outcome == providers.AwaitingConfirmation {
-			if err := batch.Settle(context.Background(), j, p, st, "test"); err != nil {
+			if err := dispatch.Settle(context.Background(), j, p, st, "test"); err != nil {
 				t.Fatalf("settle %s: %v", it.PayoutID, err)
 			}
 		} else if _, err := j.ApplyStatus(it.PayoutID, "test", st); err != nil {
 			t.Fatalf("apply %s: %v", it.PayoutID, err)
 		}
-		if now, _ := j.Item(it.PayoutID); !now.State.Final() {
+		if now, _ := j.Item(ctx, it.PayoutID); !now.State.Final() {
 			open++
 		}
 	}

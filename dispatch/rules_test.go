@@ -8,19 +8,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
 // waitState polls the journal until the item reaches a state.
-func waitState(t *testing.T, j *batch.Journal, provs map[string]providers.Provider, id string, want batch.State) batch.Item {
+func waitState(t *testing.T, j journal.Journal, provs map[string]providers.Provider, id string, want journal.State) journal.Item {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		pollOnce(t, j, provs)
-		it, err := j.Item(id)
+		it, err := j.Item(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,14 +40,14 @@ func waitState(t *testing.T, j *batch.Journal, provs map[string]providers.Provid
 // cancelled, never confirmed, and no money moves.
 func TestMismatchingSessionIsCancelled(t *testing.T) {
 	l, provs := landscape(t, 20*time.Millisecond)
-	j := batchtest.Journal(t, nil)
-	it := batchtest.ValidItem("PO-MISMATCH-1", "bank131", 10000)
-	batchtest.Import(t, j, "B1", it)
-	d := batch.NewDispatcher(j, provs, batch.DispatchOptions{})
+	j := testjournal.Open(t, nil)
+	it := journaltest.ValidItem("PO-MISMATCH-1", "bank131", 10000)
+	journaltest.Import(t, j, "B1", it)
+	d := dispatch.NewDispatcher(j, provs, dispatch.DispatchOptions{})
 	if _, err := d.Run(context.Background(), []string{"B1"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := j.Item(it.PayoutID)
+	got, _ := j.Item(ctx, it.PayoutID)
 	p := provs["bank131"]
 	// The provider now reports a different amount for the journaled session.
 	st, err := p.Lookup(context.Background(), got.Refs)
@@ -57,11 +59,11 @@ func TestMismatchingSessionIsCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Amount.Minor++ // what a tampered or wrong session would show
-	if err := batch.Settle(context.Background(), j, p, st, "test"); err != nil {
+	if err := dispatch.Settle(context.Background(), j, p, st, "test"); err != nil {
 		t.Fatal(err)
 	}
-	final, _ := j.Item(it.PayoutID)
-	if final.State != batch.Cancelled || !strings.Contains(final.Reason, "amount") {
+	final, _ := j.Item(ctx, it.PayoutID)
+	if final.State != journal.Cancelled || !strings.Contains(final.Reason, "amount") {
 		t.Fatalf("item is %s (%s), want cancelled for the amount", final.State, final.Reason)
 	}
 	if paid := l.Kit("bank131").Ledger.PaidByReference()[it.PayoutID]; paid != 0 {
@@ -76,9 +78,9 @@ func TestMismatchingSessionIsCancelled(t *testing.T) {
 // and the payout is untouched.
 func TestOrphanSessionIsCancelled(t *testing.T) {
 	l, provs := landscape(t, 20*time.Millisecond)
-	j := batchtest.Journal(t, nil)
-	it := batchtest.ValidItem("PO-ORPHAN-1", "smartglocal", 5000)
-	batchtest.Import(t, j, "B1", it)
+	j := testjournal.Open(t, nil)
+	it := journaltest.ValidItem("PO-ORPHAN-1", "smartglocal", 5000)
+	journaltest.Import(t, j, "B1", it)
 	p := provs["smartglocal"]
 	// An orphan: a session created for the payout whose answer was "lost".
 	orphan := it.Payout
@@ -93,14 +95,14 @@ func TestOrphanSessionIsCancelled(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := batch.Settle(context.Background(), j, p, st, "test"); err != nil {
+	if err := dispatch.Settle(context.Background(), j, p, st, "test"); err != nil {
 		t.Fatal(err)
 	}
 	after, err := p.Lookup(context.Background(), st.Refs)
 	if err != nil || after.Outcome != providers.Cancelled {
 		t.Fatalf("orphan session is %s, %v; want cancelled", after.Outcome, err)
 	}
-	if got, _ := j.Item(it.PayoutID); got.State != batch.Accepted {
+	if got, _ := j.Item(ctx, it.PayoutID); got.State != journal.Accepted {
 		t.Fatalf("the payout moved to %s because of an orphan session", got.State)
 	}
 	if paid := l.Kit("smartglocal").Ledger.PaidByReference()[it.PayoutID]; paid != 0 {
@@ -113,18 +115,18 @@ func TestOrphanSessionIsCancelled(t *testing.T) {
 func TestProviderDownDoesNotStopOthers(t *testing.T) {
 	l, provs := landscape(t, 20*time.Millisecond)
 	l.Kit("monnet").SetFaults(sandboxkit.Faults{Error5xxRate: 1})
-	j := batchtest.Journal(t, nil)
-	var its []batch.Item
+	j := testjournal.Open(t, nil)
+	var its []journal.Item
 	for i := 0; i < 6; i++ {
-		its = append(its, batchtest.ValidItem(fmt.Sprintf("PO-M-%d", i), "monnet", 1000))
-		its = append(its, batchtest.ValidItem(fmt.Sprintf("PO-T-%d", i), "teemopay", 1000))
+		its = append(its, journaltest.ValidItem(fmt.Sprintf("PO-M-%d", i), "monnet", 1000))
+		its = append(its, journaltest.ValidItem(fmt.Sprintf("PO-T-%d", i), "teemopay", 1000))
 	}
-	batchtest.Import(t, j, "B1", its...)
-	d := batch.NewDispatcher(j, provs, batch.DispatchOptions{MaxAttempts: 2, BackoffBase: time.Millisecond,
+	journaltest.Import(t, j, "B1", its...)
+	d := dispatch.NewDispatcher(j, provs, dispatch.DispatchOptions{MaxAttempts: 2, BackoffBase: time.Millisecond,
 		BreakerFailures: 2, BreakerCooldown: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	type result struct {
-		sum batch.Summary
+		sum dispatch.Summary
 		err error
 	}
 	done := make(chan result, 1)
@@ -134,7 +136,7 @@ func TestProviderDownDoesNotStopOthers(t *testing.T) {
 	}()
 	// TeemoPay's items are paid while Monnet is down...
 	for i := 0; i < 6; i++ {
-		waitState(t, j, provs, fmt.Sprintf("PO-T-%d", i), batch.Succeeded)
+		waitState(t, j, provs, fmt.Sprintf("PO-T-%d", i), journal.Succeeded)
 	}
 	// ...then the operator stops the run: Monnet's items wait for a later one.
 	cancel()
@@ -146,8 +148,8 @@ func TestProviderDownDoesNotStopOthers(t *testing.T) {
 		t.Errorf("monnet's breaker never opened: %+v", d.PoolStats()["monnet"])
 	}
 	for i := 0; i < 6; i++ {
-		m, _ := j.Item(fmt.Sprintf("PO-M-%d", i))
-		if m.State != batch.Queued {
+		m, _ := j.Item(ctx, fmt.Sprintf("PO-M-%d", i))
+		if m.State != journal.Queued {
 			t.Errorf("monnet item %d is %s, want queued for a later run", i, m.State)
 		}
 	}
@@ -162,13 +164,13 @@ func TestProviderDownDoesNotStopOthers(t *testing.T) {
 // A cap holds the rest of a batch, with the reason.
 func TestCapHoldsTheRest(t *testing.T) {
 	_, provs := landscape(t, 20*time.Millisecond)
-	j := batchtest.Journal(t, nil)
-	var its []batch.Item
+	j := testjournal.Open(t, nil)
+	var its []journal.Item
 	for i := 0; i < 5; i++ {
-		its = append(its, batchtest.ValidItem(fmt.Sprintf("PO-C-%d", i), "teemopay", 10000))
+		its = append(its, journaltest.ValidItem(fmt.Sprintf("PO-C-%d", i), "teemopay", 10000))
 	}
-	batchtest.Import(t, j, "B1", its...)
-	d := batch.NewDispatcher(j, provs, batch.DispatchOptions{Caps: []batch.Cap{
+	journaltest.Import(t, j, "B1", its...)
+	d := dispatch.NewDispatcher(j, provs, dispatch.DispatchOptions{Caps: []dispatch.Cap{
 		{Provider: "teemopay", Scope: "day", MaxAmount: map[string]int64{"PEN": 25000}},
 	}})
 	sum, err := d.Run(context.Background(), []string{"B1"}, nil)
@@ -179,8 +181,8 @@ func TestCapHoldsTheRest(t *testing.T) {
 		t.Fatalf("summary = %+v, want 3 held by the 250.00 PEN cap", sum)
 	}
 	for i, it := range its {
-		got, _ := j.Item(it.PayoutID)
-		if held := got.State == batch.Held; held != (i >= 2) {
+		got, _ := j.Item(ctx, it.PayoutID)
+		if held := got.State == journal.Held; held != (i >= 2) {
 			t.Errorf("row %d is %s", i, got.State)
 		}
 	}
@@ -189,13 +191,13 @@ func TestCapHoldsTheRest(t *testing.T) {
 // Queueing a large batch writes thousands of transitions; the journal file
 // grows while the batch is read. Writing inside the read used to hang.
 func TestQueueLargeBatchDoesNotHang(t *testing.T) {
-	j := batchtest.Journal(t, nil)
-	its := make([]batch.Item, 5000)
+	j := testjournal.Open(t, nil)
+	its := make([]journal.Item, 5000)
 	for i := range its {
-		its[i] = batchtest.ValidItem(fmt.Sprintf("PO-Q-%05d", i), "teemopay", 100)
+		its[i] = journaltest.ValidItem(fmt.Sprintf("PO-Q-%05d", i), "teemopay", 100)
 	}
-	batchtest.Import(t, j, "B1", its...)
-	d := batch.NewDispatcher(j, map[string]providers.Provider{}, batch.DispatchOptions{})
+	journaltest.Import(t, j, "B1", its...)
+	d := dispatch.NewDispatcher(j, map[string]providers.Provider{}, dispatch.DispatchOptions{})
 	done := make(chan error, 1)
 	go func() {
 		_, err := d.Run(context.Background(), []string{"B1"}, nil)
@@ -210,8 +212,8 @@ func TestQueueLargeBatchDoesNotHang(t *testing.T) {
 		t.Fatal("Run did not return: queueing hangs")
 	}
 	queued := 0
-	_ = j.Items("B1", func(it batch.Item) bool {
-		if it.State == batch.Queued {
+	_ = j.BatchItems(ctx, "B1", func(it journal.Item) bool {
+		if it.State == journal.Queued {
 			queued++
 		}
 		return true

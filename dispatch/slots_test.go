@@ -7,8 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -51,18 +53,18 @@ func (g *gate) ParseWebhook(providers.WebhookRequest) (providers.WebhookResult, 
 // item whose intent was committed but whose request never got a slot when
 // the run stopped goes back to queued, sends nothing and counts no send.
 func TestStopWhileWaitingForASlot(t *testing.T) {
-	j := batchtest.Journal(t, nil)
-	var its []batch.Item
+	j := testjournal.Open(t, nil)
+	var its []journal.Item
 	for _, id := range []string{"s1", "s2", "s3", "s4"} {
-		its = append(its, batchtest.ValidItem(id, "teemopay", 1000))
+		its = append(its, journaltest.ValidItem(id, "teemopay", 1000))
 	}
-	id := batchtest.Import(t, j, "B1", its...)
+	id := journaltest.Import(t, j, "B1", its...)
 	g := &gate{open: make(chan struct{}), arrived: make(chan string, 8)}
-	d := batch.NewDispatcher(j, map[string]providers.Provider{"teemopay": g},
-		batch.DispatchOptions{Pools: map[string]batch.PoolConfig{"teemopay": {Concurrency: 1}}})
+	d := dispatch.NewDispatcher(j, map[string]providers.Provider{"teemopay": g},
+		dispatch.DispatchOptions{Pools: map[string]dispatch.PoolConfig{"teemopay": {Concurrency: 1}}})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	var sum batch.Summary
+	var sum dispatch.Summary
 	wg.Go(func() { sum, _ = d.Run(ctx, []string{id}, nil) })
 	first := <-g.arrived
 	// Other workers commit their intents and wait for the one slot.
@@ -81,28 +83,28 @@ func TestStopWhileWaitingForASlot(t *testing.T) {
 		t.Fatalf("submitted %d, max in flight %d; want 1 and 1", g.submitted.Load(), g.maxFlight.Load())
 	}
 	for _, it := range its {
-		got, err := j.Item(it.PayoutID)
+		got, err := j.Item(ctx, it.PayoutID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, sends := batch.Queued, 0
+		want, sends := journal.Queued, 0
 		if it.PayoutID == first {
-			want, sends = batch.Submitted, 1
+			want, sends = journal.Submitted, 1
 		}
 		if got.State != want || got.Sends != sends {
 			t.Errorf("%s: %s with %d sends, want %s with %d", it.PayoutID, got.State, got.Sends, want, sends)
 		}
 	}
-	if sum.ByState[batch.Sending] != 0 {
+	if sum.ByState[journal.Sending] != 0 {
 		t.Fatalf("summary %v: items left in sending", sum.ByState)
 	}
 }
 
-func sending(t *testing.T, j *batch.Journal, batchID string) int {
+func sending(t *testing.T, j journal.Journal, batchID string) int {
 	t.Helper()
 	n := 0
-	if err := j.Items(batchID, func(it batch.Item) bool {
-		if it.State == batch.Sending {
+	if err := j.BatchItems(ctx, batchID, func(it journal.Item) bool {
+		if it.State == journal.Sending {
 			n++
 		}
 		return true

@@ -124,7 +124,7 @@ func Imported(b Batch, items []Item, now time.Time) (Batch, []Item) {
 			it.Created, it.Updated = now, now
 		}
 		if it.Refs.PayoutID == "" {
-			it.Refs = RefsFor(it.Payout)
+			it.Refs.PayoutID, it.Refs.Method = it.Payout.ID, it.Payout.Method
 		}
 		out[i] = it
 	}

@@ -459,3 +459,10 @@ func SortTotals(ts []Total) {
 		return ts[x].Provider < ts[y].Provider
 	})
 }
+
+// Stager is a journal that exposes its Staging. Every driver does: its
+// Ingest runs Ingest over it, and the conformance suite stops an ingest
+// part-way through it, as a crash would.
+type Stager interface {
+	Staging() Staging
+}

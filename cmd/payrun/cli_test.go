@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 )
@@ -99,7 +100,7 @@ func TestTemplateValidatesAndDryRunSendsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if bs, _ := j.Batches(); len(bs) != 0 {
+	if bs, _ := j.ListBatches(ctx); len(bs) != 0 {
 		t.Fatalf("a dry run recorded %d batches", len(bs))
 	}
 }
@@ -199,9 +200,9 @@ func TestReportWarnsOfQueuedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := providers.Status{Outcome: providers.Succeeded, Refs: providers.Refs{PayoutID: "p-1"}}
-	r := batch.Receipt{Events: []batch.Event{{Provider: "teemopay", ID: "e-1", PayoutID: "p-1", Body: []byte(`{}`)}},
-		Facts: []batch.EventFact{{Provider: "teemopay", EventID: "e-1", Status: st}}}
-	if _, _, err := j.Persist(r); err != nil {
+	r := journal.Receipt{Events: []journal.Event{{Provider: "teemopay", ID: "e-1", PayoutID: "p-1", Body: []byte(`{}`)}},
+		Facts: []journal.EventFact{{Provider: "teemopay", EventID: "e-1", Status: st}}}
+	if _, _, err := j.Persist(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
@@ -218,7 +219,7 @@ func TestReportWarnsOfQueuedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if n, err := j.Queued(); err != nil || n != 1 {
+	if n, err := j.Queued(ctx); err != nil || n != 1 {
 		t.Errorf("%d events queued after the report and reconcile --no-poll (%v), want the 1 still there", n, err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/teemopay"
@@ -137,8 +137,8 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 // the receiver persists them before acknowledging, and nothing else. Beside
 // the baseline it shows how ours' cost divides: the two use the same cores,
 // so ours takes about as long as the two one after the other.
-func webhookPersist(dir string, prov providers.Provider, items []batch.Item, hooks []webhook, at time.Time, width int) (Side, error) {
-	recs := make([]batch.Receipt, len(hooks))
+func webhookPersist(dir string, prov providers.Provider, items []journal.Item, hooks []webhook, at time.Time, width int) (Side, error) {
+	recs := make([]journal.Receipt, len(hooks))
 	for i, h := range hooks {
 		res, err := prov.ParseWebhook(providers.WebhookRequest{Header: h.header, Body: h.body, Received: at})
 		if err != nil {

@@ -100,7 +100,21 @@ func (j *Journal) RejectedRows(_ context.Context, batchID string, fn func(journa
 // items a transaction.
 func (j *Journal) Import(_ context.Context, b journal.Batch, items []journal.Item) error {
 	b, items = journal.Imported(b, items, j.now().UTC())
-	err := j.update(func(tx *bolt.Tx) error {
+	// Refused before anything is written: every payout_id is checked
+	// first.
+	err := j.view(func(tx *bolt.Tx) error {
+		ib := tx.Bucket(bktItems)
+		for i := range items {
+			if ib.Get([]byte(items[i].PayoutID)) != nil {
+				return fmt.Errorf("payout %s is already journaled", items[i].PayoutID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = j.update(func(tx *bolt.Tx) error {
 		if b.SHA256 != "" {
 			if err := tx.Bucket(bktBatchSHA).Put([]byte(b.SHA256), []byte(b.ID)); err != nil {
 				return err
@@ -164,7 +178,7 @@ func putRejected(b *bolt.Bucket, rows []journal.RejectedRow) error {
 
 // Ingest journals a file through journal.Ingest, one at a time.
 func (j *Journal) Ingest(ctx context.Context, path string, o journal.IngestOptions) (*journal.IngestResult, error) {
-	if j.wr == nil {
+	if j.ro {
 		return nil, journal.ErrReadOnly
 	}
 	j.ingestMu.Lock()
@@ -363,3 +377,6 @@ func itemBatch(raw []byte) string {
 	}
 	return s.BatchID
 }
+
+// Staging is the journal as journal.Ingest stages files into it.
+func (j *Journal) Staging() journal.Staging { return staging{j} }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payrun/payrun/journal"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -116,7 +117,7 @@ func TestCommitterClosed(t *testing.T) {
 	defer db.Close()
 	c := newCommitter(db)
 	c.close()
-	if err := c.write(func(*bolt.Tx) error { return nil }); !errors.Is(err, ErrClosed) {
+	if err := c.write(func(*bolt.Tx) error { return nil }); !errors.Is(err, journal.ErrClosed) {
 		t.Fatalf("write after close: %v", err)
 	}
 }

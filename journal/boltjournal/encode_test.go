@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
@@ -21,7 +22,7 @@ import (
 func TestAppendFact(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for i := range 3000 {
-		var f EventFact
+		var f journal.EventFact
 		fillRandom(rng, reflect.ValueOf(&f).Elem())
 		want, err := json.Marshal(&f)
 		if err != nil {
@@ -110,13 +111,13 @@ func BenchmarkEncodeEvent(b *testing.B) {
 
 // sampleEvent is a TeemoPay SUCCESS callback's raw event and its fact, as
 // the receiver persists them.
-func sampleEvent() (Event, EventFact) {
+func sampleEvent() (journal.Event, journal.EventFact) {
 	at := time.Date(2026, 11, 21, 10, 0, 0, 123456789, time.UTC)
 	body := []byte(`{"merchantOrderNo":"W000001","tradeNo":"TW000001","amount":"1500.00","serviceAmount":"1.50",` +
 		`"status":"SUCCESS","completeTime":"2026-11-21 05:00:00","sign":"` + strings.Repeat("A", 172) + `"}`)
-	ev := Event{Provider: "teemopay", ID: "W000001|TW000001|2|2026-11-21%2005:00:00", PayoutID: "W000001",
+	ev := journal.Event{Provider: "teemopay", ID: "W000001|TW000001|2|2026-11-21%2005:00:00", PayoutID: "W000001",
 		Type: "success", Received: at, Body: body, ReplayKeys: []string{"teemopay:0123456789abcdef0123456789abcdef"}}
-	f := EventFact{Provider: "teemopay", EventID: ev.ID, Received: at, Status: providers.Status{
+	f := journal.EventFact{Provider: "teemopay", EventID: ev.ID, Received: at, Status: providers.Status{
 		Outcome: providers.Succeeded, Refs: providers.Refs{PayoutID: "W000001", Method: providers.BankTransfer, ProviderID: "TW000001"},
 		RawStatus: "SUCCESS", Amount: money.Money{Minor: 150000, Currency: "PEN"}, Fee: 150,
 		At: time.Date(2026, 11, 21, 5, 0, 0, 0, time.FixedZone("", -5*3600))}}

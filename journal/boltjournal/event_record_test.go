@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/payrun/payrun/journal"
 )
 
 // TestEventRecordRoundTrip reads back what appendEventRecord wrote, over
@@ -17,8 +19,8 @@ import (
 func TestEventRecordRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range 3000 {
-		var ev Event
-		var f EventFact
+		var ev journal.Event
+		var f journal.EventFact
 		fillRandom(rng, reflect.ValueOf(&ev).Elem())
 		fillRandom(rng, reflect.ValueOf(&f).Elem())
 		// What the record does not carry: the key carries the provider and

@@ -64,7 +64,8 @@ var schemaKey = []byte("schema")
 // (commit.go); a file is ingested a thousand rows a transaction.
 type Journal struct {
 	db   *bolt.DB
-	wr   *committer // nil when read-only
+	wr   *committer // nil when read-only, and while Open runs
+	ro   bool
 	path string
 	now  func() time.Time
 	// ingestMu runs one Ingest at a time: a batch left ingesting when
@@ -120,7 +121,7 @@ func Open(path string, o Options) (j *Journal, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal %s: %w", path, err)
 	}
-	j = &Journal{db: db, path: path, now: now}
+	j = &Journal{db: db, path: path, now: now, ro: o.ReadOnly}
 	fail := func(err error) (*Journal, error) {
 		db.Close()
 		if errors.Is(err, journal.ErrCorrupt) || errors.Is(err, journal.ErrSchema) {
@@ -225,7 +226,7 @@ func (j *Journal) Close() error {
 // commit (ingest's chunks, imports, clean-ups), with the journal's page
 // fill set.
 func (j *Journal) update(fn func(*bolt.Tx) error) error {
-	if j.wr == nil {
+	if j.ro {
 		return journal.ErrReadOnly
 	}
 	return guard(j.path, func() error {
