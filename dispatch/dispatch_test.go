@@ -125,7 +125,7 @@ func pollOnce(t *testing.T, j journal.Journal, provs map[string]providers.Provid
 			if err := dispatch.Settle(context.Background(), j, p, st, "test"); err != nil {
 				t.Fatalf("settle %s: %v", it.PayoutID, err)
 			}
-		} else if _, err := j.ApplyStatus(it.PayoutID, "test", st); err != nil {
+		} else if _, err := journal.ApplyStatus(ctx, j, it.PayoutID, "test", st); err != nil {
 			t.Fatalf("apply %s: %v", it.PayoutID, err)
 		}
 		if now, _ := j.Item(ctx, it.PayoutID); !now.State.Final() {

@@ -54,10 +54,10 @@ type Batch struct {
 // RejectedRow is a row that was never made an item: invalid, or a
 // duplicate of a payout_id journaled by an earlier batch.
 type RejectedRow struct {
-	BatchID  string     `json:"batch_id"`
-	Row      int        `json:"row"`
-	PayoutID string     `json:"payout_id,omitempty"`
-	State    State      `json:"state"` // invalid or duplicate
+	BatchID  string           `json:"batch_id"`
+	Row      int              `json:"row"`
+	PayoutID string           `json:"payout_id,omitempty"`
+	State    State            `json:"state"` // invalid or duplicate
 	Errors   []batch.RowError `json:"errors,omitempty"`
 	// Original is the batch that journaled the payout_id first (duplicates).
 	Original string `json:"original,omitempty"`

@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
@@ -59,7 +59,7 @@ func signedWebhooks(b *testing.B, n int) (providers.Provider, [][]byte, []string
 
 // webhookJournal returns a journal holding items m-0 .. m-999, submitted.
 func webhookJournal(b *testing.B, sync bool) journal.Journal {
-	j, err := batch.Open(filepath.Join(b.TempDir(), "journal.db"), batch.Options{NoSync: !sync})
+	j, err := boltjournal.Open(filepath.Join(b.TempDir(), "journal.db"), boltjournal.Options{NoSync: !sync})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func matchRows() int {
 // payout_id, no categories, no lines), in the same run.
 func BenchmarkMatch(b *testing.B) {
 	n := matchRows()
-	j, err := batch.Open(filepath.Join(b.TempDir(), "journal.db"), batch.Options{NoSync: true})
+	j, err := boltjournal.Open(filepath.Join(b.TempDir(), "journal.db"), boltjournal.Options{NoSync: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func BenchmarkMatch(b *testing.B) {
 	b.Run("match", func(b *testing.B) {
 		resetPeakRSS()
 		for b.Loop() {
-			res, err := Match(j, Scope{BatchID: "big"}, now, MatchOptions{})
+			res, err := Match(ctx, j, Scope{BatchID: "big"}, now, MatchOptions{})
 			if err != nil || len(res.Lines) != n || !res.Balanced() {
 				b.Fatalf("lines %d balanced %v err %v", len(res.Lines), res != nil && res.Balanced(), err)
 			}
@@ -172,7 +172,7 @@ func BenchmarkMatch(b *testing.B) {
 		resetPeakRSS()
 		for b.Loop() {
 			lines := 0
-			res, err := MatchLines(j, Scope{BatchID: "big"}, now, MatchOptions{}, func(Line) error { lines++; return nil })
+			res, err := MatchLines(ctx, j, Scope{BatchID: "big"}, now, MatchOptions{}, func(Line) error { lines++; return nil })
 			if err != nil || lines != n || res.LineCount != n || !res.Balanced() {
 				b.Fatalf("lines %d balanced %v err %v", lines, res != nil && res.Balanced(), err)
 			}

@@ -169,7 +169,7 @@ func (h *harness) waitState(id string, want journal.State) {
 
 func (h *harness) events() []journal.Event {
 	var out []journal.Event
-	if err := h.j.ListEvents(ctx, func(ev journal.Event) { out = append(out, ev) }); err != nil {
+	if err := h.j.ListEvents(ctx, func(ev journal.Event) bool { out = append(out, ev); return true }); err != nil {
 		h.t.Fatal(err)
 	}
 	return out
@@ -196,13 +196,15 @@ func (h *harness) snapshot() string {
 		b, _ := json.Marshal(ev)
 		parts = append(parts, string(b))
 	}
-	_ = h.j.Transitions(ctx, "", func(tr journal.Transition) {
+	_ = h.j.Transitions(ctx, "", func(tr journal.Transition) bool {
 		b, _ := json.Marshal(tr)
 		parts = append(parts, string(b))
+		return true
 	})
-	_ = h.j.EventFacts(ctx, func(f journal.EventFact) {
+	_ = h.j.EventFacts(ctx, func(f journal.EventFact) bool {
 		b, _ := json.Marshal(f)
 		parts = append(parts, string(b))
+		return true
 	})
 	sort.Strings(parts)
 	return strings.Join(parts, "\n")
@@ -230,10 +232,11 @@ func (h *harness) post(provider string, header http.Header, body io.Reader) (int
 // transitionsTo counts a payout's transitions into a state.
 func (h *harness) transitionsTo(id string, to journal.State) int {
 	n := 0
-	_ = h.j.Transitions(ctx, id, func(tr journal.Transition) {
+	_ = h.j.Transitions(ctx, id, func(tr journal.Transition) bool {
 		if tr.To == to && tr.From != to {
 			n++
 		}
+		return true
 	})
 	return n
 }

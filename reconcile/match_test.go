@@ -101,7 +101,7 @@ func TestMatchCategories(t *testing.T) {
 	recordFact(t, j, "teemopay", "e4", providers.Status{Outcome: providers.Succeeded, Amount: pen(4200),
 		Refs: providers.Refs{PayoutID: "ghost", ProviderID: "TF-ghost"}}, NoteUnexpected, false)
 
-	res, err := Match(j, Scope{BatchID: "b1"}, matchNow, MatchOptions{SLA: 48 * time.Hour})
+	res, err := Match(ctx, j, Scope{BatchID: "b1"}, matchNow, MatchOptions{SLA: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +166,7 @@ func TestMatchScopes(t *testing.T) {
 
 	count := func(s Scope) map[string]bool {
 		t.Helper()
-		res, err := Match(j, s, matchNow, MatchOptions{Location: lima})
+		res, err := Match(ctx, j, s, matchNow, MatchOptions{Location: lima})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +194,7 @@ func TestMatchScopes(t *testing.T) {
 	if got := count(Scope{BatchID: "day1"}); len(got) != 2 {
 		t.Errorf("batch scope: %v", got)
 	}
-	if _, err := Match(j, Scope{BatchID: "nope"}, matchNow, MatchOptions{}); err == nil {
+	if _, err := Match(ctx, j, Scope{BatchID: "nope"}, matchNow, MatchOptions{}); err == nil {
 		t.Error("an unknown batch matched")
 	}
 }
@@ -287,7 +287,7 @@ func matchProperty(t *testing.T, seed uint64) {
 		recordFact(t, j, provs[rng.IntN(len(provs))], fmt.Sprintf("ev-%d", e), st, note, dup)
 	}
 
-	res, err := Match(j, Scope{}, matchNow, MatchOptions{SLA: 48 * time.Hour})
+	res, err := Match(ctx, j, Scope{}, matchNow, MatchOptions{SLA: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,12 +343,12 @@ func matchProperty(t *testing.T, seed uint64) {
 func sameStreamed(t *testing.T, j journal.Journal, s Scope) {
 	t.Helper()
 	o := MatchOptions{SLA: 48 * time.Hour}
-	kept, err := Match(j, s, matchNow, o)
+	kept, err := Match(ctx, j, s, matchNow, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lines []Line
-	streamed, err := MatchLines(j, s, matchNow, o, func(l Line) error {
+	streamed, err := MatchLines(ctx, j, s, matchNow, o, func(l Line) error {
 		lines = append(lines, l)
 		return nil
 	})
@@ -368,7 +368,7 @@ func sameStreamed(t *testing.T, j journal.Journal, s Scope) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	if _, err := MatchLines(j, s, matchNow, o, func(Line) error { n++; return stop }); len(lines) > 0 && (!errors.Is(err, stop) || n != 1) {
+	if _, err := MatchLines(ctx, j, s, matchNow, o, func(Line) error { n++; return stop }); len(lines) > 0 && (!errors.Is(err, stop) || n != 1) {
 		t.Errorf("%s: the sink's error gave %v after %d lines", s, err, n)
 	}
 }

@@ -69,7 +69,7 @@ func TestAllWebhooksDropped(t *testing.T) {
 			}
 		}
 	}
-	res, err := Match(h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ type raceWebhook struct {
 }
 
 func (r raceWebhook) Lookup(ctx context.Context, refs providers.Refs) (providers.Status, error) {
-	_, err := r.j.ApplyStatus(refs.PayoutID, "webhook", providers.Status{Outcome: providers.Failed, Refs: refs,
+	_, err := journal.ApplyStatus(ctx, r.j, refs.PayoutID, "webhook", providers.Status{Outcome: providers.Failed, Refs: refs,
 		RawStatus: "REJECTED/BANK", Code: "4001", Message: "Bank Rejection"})
 	if err != nil {
 		return providers.Status{}, err
@@ -120,7 +120,7 @@ func TestStatusConflict(t *testing.T) {
 	if st.Conflicts != 1 || it.State != journal.Failed || !strings.Contains(it.Conflict, "poller says succeeded") {
 		t.Fatalf("stats %+v, item %s conflict %q: want one conflict recorded, state failed kept", st, it.State, it.Conflict)
 	}
-	res, err := Match(h.j, Scope{Open: true}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{Open: true}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

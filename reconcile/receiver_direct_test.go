@@ -116,10 +116,11 @@ func importMonnet(t *testing.T, j journal.Journal, batchID, id string, st journa
 // succeeded counts a payout's transitions to succeeded.
 func (m *monnetDirect) succeeded(id string) int {
 	n := 0
-	_ = m.j.Transitions(ctx, id, func(tr journal.Transition) {
+	_ = m.j.Transitions(ctx, id, func(tr journal.Transition) bool {
 		if tr.To == journal.Succeeded {
 			n++
 		}
+		return true
 	})
 	return n
 }
@@ -145,10 +146,11 @@ func (m *monnetDirect) fact(body string) journal.EventFact {
 	m.t.Helper()
 	var out journal.EventFact
 	found := false
-	_ = m.j.EventFacts(ctx, func(f journal.EventFact) {
+	_ = m.j.EventFacts(ctx, func(f journal.EventFact) bool {
 		if f.EventID == monnet.EventID([]byte(body)) {
 			out, found = f, true
 		}
+		return true
 	})
 	if !found {
 		m.t.Fatal("no fact recorded")

@@ -262,7 +262,7 @@ func TestReversalAfterSuccess(t *testing.T) {
 		}
 	}
 	h.waitState("m-ok", journal.Succeeded)
-	res, err := Match(h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestMonnetDuplicateOrderNotice(t *testing.T) {
 	if after.State != journal.Succeeded || after.Refs != orig.Refs || after.Last.RawStatus != orig.Last.RawStatus {
 		t.Errorf("the 2005 notice changed the original: %+v -> %+v", orig, after)
 	}
-	res, err := Match(h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +346,7 @@ func TestUnexpectedPayout(t *testing.T) {
 	if _, err := h.j.Item(ctx, "ghost-1"); !errors.Is(err, journal.ErrNotFound) {
 		t.Errorf("the unexpected payout became an item: %v", err)
 	}
-	res, err := Match(h.j, Scope{}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

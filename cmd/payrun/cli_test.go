@@ -14,6 +14,7 @@ import (
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 )
@@ -95,7 +96,7 @@ func TestTemplateValidatesAndDryRunSendsNothing(t *testing.T) {
 			t.Fatalf("a dry run created %d payouts at %s", k, n)
 		}
 	}
-	j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func TestReportWarnsOfQueuedEvents(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("journal: payrun.db\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +216,7 @@ func TestReportWarnsOfQueuedEvents(t *testing.T) {
 	if code != exitOK || !strings.Contains(errOut, "1 webhook event(s) acknowledged and not applied yet are left out of this reconciliation") {
 		t.Fatalf("reconcile --no-poll: exit %d\n%s", code, errOut)
 	}
-	if j, err = batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{}); err != nil {
+	if j, err = boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()

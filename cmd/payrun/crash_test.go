@@ -14,6 +14,7 @@ import (
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -169,7 +170,7 @@ func TestCrash(t *testing.T) {
 		}
 	}
 	// The journal agrees.
-	j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +211,9 @@ func TestCrash(t *testing.T) {
 		count++
 		if it.State != journal.Succeeded {
 			t.Errorf("journal: %s is %s (%s)", it.PayoutID, it.State, it.Reason)
-			_ = j.Transitions(ctx, it.PayoutID, func(tr journal.Transition) {
+			_ = j.Transitions(ctx, it.PayoutID, func(tr journal.Transition) bool {
 				t.Logf("  %s %s -> %s by %s: %s", tr.At.Format("15:04:05.000"), tr.From, tr.To, tr.Actor, tr.Reason)
+				return true
 			})
 		}
 		return true

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -66,7 +67,6 @@ func BenchmarkWebhook(b *testing.B) {
 			{"base", func(*testing.B) (Side, error) { return webhookVerify(prov, hooks, at, width) }},
 			{"persist", func(b *testing.B) (Side, error) { return webhookPersist(b.TempDir(), prov, items, hooks, at, width) }},
 			{"base-http", func(*testing.B) (Side, error) { return webhookVerifyHTTP(prov, hooks, at, width) }},
-			{"floor", func(b *testing.B) (Side, error) { return webhookFloor(b.TempDir(), prov, hooks, at, width) }},
 		}
 		for _, side := range sides {
 			b.Run(fmt.Sprintf("%s-%d", side.name, width), func(b *testing.B) {
@@ -138,6 +138,7 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 // the baseline it shows how ours' cost divides: the two use the same cores,
 // so ours takes about as long as the two one after the other.
 func webhookPersist(dir string, prov providers.Provider, items []journal.Item, hooks []webhook, at time.Time, width int) (Side, error) {
+	ctx := context.Background()
 	recs := make([]journal.Receipt, len(hooks))
 	for i, h := range hooks {
 		res, err := prov.ParseWebhook(providers.WebhookRequest{Header: h.header, Body: h.body, Received: at})

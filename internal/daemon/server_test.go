@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/testjournal"
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/prometheus/client_golang/prometheus"
@@ -119,7 +119,7 @@ func TestServerReadyz(t *testing.T) {
 }
 
 func TestServerReadyzFailsOnAClosedJournal(t *testing.T) {
-	j, err := batch.Open(filepath.Join(t.TempDir(), "journal.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(t.TempDir(), "journal.db"), boltjournal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,15 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 var ctx = context.Background()
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
 
 // newJournal opens a journal in t.TempDir() that is checked and closed
 // when the test ends.

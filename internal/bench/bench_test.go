@@ -1,6 +1,7 @@
-package boltjournal_test
+package bench_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,10 +12,13 @@ import (
 	"github.com/payrun/payrun/internal/bench"
 )
 
-// benchSize reads a workload size from the environment (PAYRUN_BENCH_ROWS
-// and friends), so that the same benchmark runs at the issue's full size:
+// The stages of `payrun bench` as go test benchmarks, so that benchstat
+// can compare runs:
 //
-//	PAYRUN_BENCH_ROWS=1000000 go test -run '^$' -bench IngestCSV -benchtime 1x ./batch/
+//	PAYRUN_BENCH_ROWS=1000000 go test -run '^$' -bench IngestCSV -benchtime 1x ./internal/bench/
+
+// benchSize reads a workload size from the environment (PAYRUN_BENCH_ROWS
+// and friends), so that the same benchmark runs at the issue's full size.
 func benchSize(b *testing.B, name string, def int) int {
 	b.Helper()
 	v := os.Getenv(name)
@@ -71,8 +75,7 @@ func xlsxFile(b *testing.B) string {
 }
 
 // BenchmarkIngestCSV is Journal.Ingest of a generated valid CSV file
-// (PAYRUN_BENCH_ROWS rows, default 100,000): one pass that reads,
-// validates and journals in 1,000-row fsync'd transactions.
+// (PAYRUN_BENCH_ROWS rows, default 100,000).
 func BenchmarkIngestCSV(b *testing.B) {
 	p := csvFile(b)
 	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestOurs(p, dir) })
@@ -96,4 +99,19 @@ func BenchmarkIngestXLSX(b *testing.B) {
 func BenchmarkIngestXLSXBaseline(b *testing.B) {
 	p := xlsxFile(b)
 	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestBaseline(p, dir) })
+}
+
+// BenchmarkDispatch is the dispatcher with its journal sending
+// PAYRUN_BENCH_PAYOUTS payouts (default 2,000) to an unthrottled
+// in-process TeemoPay sandbox.
+func BenchmarkDispatch(b *testing.B) {
+	n := benchSize(b, "PAYRUN_BENCH_PAYOUTS", 2_000)
+	runSides(b, "payouts", func(dir string) (bench.Side, error) { return bench.DispatchOurs(context.Background(), dir, n) })
+}
+
+// BenchmarkBareLoop sends the same signed requests with the TeemoPay
+// client from bench.Concurrency goroutines, no journal.
+func BenchmarkBareLoop(b *testing.B) {
+	n := benchSize(b, "PAYRUN_BENCH_PAYOUTS", 2_000)
+	runSides(b, "payouts", func(dir string) (bench.Side, error) { return bench.DispatchBaseline(context.Background(), dir, n) })
 }
