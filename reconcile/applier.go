@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -43,7 +43,7 @@ const retryEvery = 5 * time.Second
 // in the journal, and the next Applier on that journal applies it: Run
 // starts by draining the queue. Use one Applier per journal.
 type Applier struct {
-	j     *batch.Journal
+	j     journal.Journal
 	provs map[string]providers.Provider
 	log   *slog.Logger
 	// kick wakes Run; kicks counts every Kick, so that Run, once woken,
@@ -81,7 +81,7 @@ func reportOf(provider string, ev providers.Event, res applyResult) (r report, o
 
 // NewApplier returns an Applier over the journal and the configured
 // providers. log may be nil.
-func NewApplier(j *batch.Journal, provs map[string]providers.Provider, log *slog.Logger) *Applier {
+func NewApplier(j journal.Journal, provs map[string]providers.Provider, log *slog.Logger) *Applier {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -160,7 +160,7 @@ func (a *Applier) Drain(ctx context.Context) error {
 			return err
 		}
 		a.reports = a.reports[:0]
-		n, later, err := a.j.ApplyQueued(applyGroup, a.judge)
+		n, later, err := a.j.ApplyQueued(ctx, applyGroup, a.judge)
 		if err != nil {
 			return err
 		}
@@ -181,38 +181,38 @@ func (a *Applier) Drain(ctx context.Context) error {
 
 // judge applies one queued event inside ApplyQueued's transaction, or
 // leaves it for settle.
-func (a *Applier) judge(tx *batch.EventTx, f batch.EventFact) (batch.Judged, error) {
+func (a *Applier) judge(tx journal.EventTx, f journal.EventFact) (journal.Judged, error) {
 	p, ok := a.provs[f.Provider]
 	if !ok {
-		return batch.Judged{Note: NoteNoProvider}, nil
+		return journal.Judged{Note: NoteNoProvider}, nil
 	}
 	ev := eventOf(f)
 	res, err := decide(tx, p, ev)
 	if err != nil {
-		return batch.Judged{}, err
+		return journal.Judged{}, err
 	}
 	if res.settle != nil {
-		return batch.Judged{Later: true}, nil
+		return journal.Judged{Later: true}, nil
 	}
 	if r, ok := reportOf(f.Provider, ev, res); ok {
 		a.reports = append(a.reports, r)
 	}
-	return batch.Judged{Applied: res.applied, Note: res.note}, nil
+	return journal.Judged{Applied: res.applied, Note: res.note}, nil
 }
 
 // settle applies an event that calls the provider, outside any
 // transaction, and records it. The provider call must finish even if ctx
 // ends: the confirm rule is not left half done.
-func (a *Applier) settle(ctx context.Context, f batch.EventFact) error {
+func (a *Applier) settle(ctx context.Context, f journal.EventFact) error {
 	p, ok := a.provs[f.Provider]
 	if !ok {
-		return a.j.MarkEventFact(false, NoteNoProvider, f)
+		return a.j.MarkEventFact(context.WithoutCancel(ctx), false, NoteNoProvider, f)
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	ev := eventOf(f)
-	res, err := decide(a.j, p, ev)
+	res, err := decide(journal.Direct(ctx, a.j), p, ev)
 	if err != nil {
 		return err
 	}
@@ -222,16 +222,16 @@ func (a *Applier) settle(ctx context.Context, f batch.EventFact) error {
 	if r, ok := reportOf(f.Provider, ev, res); ok {
 		a.report(r)
 	}
-	return a.j.MarkEventFact(res.applied, res.note, f)
+	return a.j.MarkEventFact(context.WithoutCancel(ctx), res.applied, res.note, f)
 }
 
-func eventOf(f batch.EventFact) providers.Event {
+func eventOf(f journal.EventFact) providers.Event {
 	return providers.Event{ID: f.EventID, Status: f.Status, DuplicateNotice: f.DuplicateNotice}
 }
 
 // decide applies one event to its item through s by the ordering rules,
 // or leaves the confirm rule to run (res.settle) having written nothing.
-func decide(s itemStore, p providers.Provider, ev providers.Event) (applyResult, error) {
+func decide(s journal.EventTx, p providers.Provider, ev providers.Event) (applyResult, error) {
 	st := ev.Status
 	if ev.DuplicateNotice {
 		return applyResult{note: NoteDuplicateNotice}, nil

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -27,47 +28,35 @@ const (
 // provider says it does not know (missing_at_provider).
 const NotFoundAtProvider = "not_found"
 
-// itemStore is what the ordering rules read and write: the journal itself
-// (a transaction per call: the poller, an event the Applier settles with
-// a provider call) or the Applier's transaction over many queued events
-// (*batch.EventTx). The rules are written once, against this.
-type itemStore interface {
-	Item(payoutID string) (batch.Item, error)
-	PayoutByRef(provider, id string) (string, bool)
-	ApplyStatus(payoutID, actor string, st providers.Status) (bool, error)
-	Update(payoutID string, fn func(*batch.Item)) error
-}
-
-var (
-	_ itemStore = (*batch.Journal)(nil)
-	_ itemStore = (*batch.EventTx)(nil)
-)
-
 // findItem finds the journal item a provider status is about: by the
 // provider's own id or session first (a Monnet Id, a TeemoPay tradeNo, a
 // Bank 131 session), then by the merchant reference.
-func findItem(s itemStore, provider string, refs providers.Refs) (batch.Item, bool, error) {
+func findItem(s journal.EventTx, provider string, refs providers.Refs) (journal.Item, bool, error) {
 	for _, id := range []string{refs.ProviderID, refs.SessionID} {
 		if id == "" {
 			continue
 		}
-		if pid, ok := s.PayoutByRef(provider, id); ok {
+		pid, ok, err := s.PayoutByRef(provider, id)
+		if err != nil {
+			return journal.Item{}, false, err
+		}
+		if ok {
 			it, err := s.Item(pid)
 			return it, err == nil, err
 		}
 	}
 	if refs.PayoutID == "" {
-		return batch.Item{}, false, nil
+		return journal.Item{}, false, nil
 	}
 	it, err := s.Item(refs.PayoutID)
-	if errors.Is(err, batch.ErrNotFound) {
-		return batch.Item{}, false, nil
+	if errors.Is(err, journal.ErrNotFound) {
+		return journal.Item{}, false, nil
 	}
 	if err != nil {
-		return batch.Item{}, false, err
+		return journal.Item{}, false, err
 	}
 	if it.Provider != provider {
-		return batch.Item{}, false, nil
+		return journal.Item{}, false, nil
 	}
 	return it, true, nil
 }
@@ -76,7 +65,7 @@ func findItem(s itemStore, provider string, refs providers.Refs) (batch.Item, bo
 // item's journaled one (an orphan session, a second payout of one
 // reference). An item that has no provider reference yet adopts the first
 // it hears of.
-func otherPayout(it batch.Item, refs providers.Refs) string {
+func otherPayout(it journal.Item, refs providers.Refs) string {
 	if refs.SessionID != "" && it.Refs.SessionID != "" {
 		if refs.SessionID != it.Refs.SessionID {
 			return refs.SessionID
@@ -90,17 +79,17 @@ func otherPayout(it batch.Item, refs providers.Refs) string {
 }
 
 // paid says on which side of "money moved" a state is, for conflicts.
-func paid(s batch.State) bool { return s == batch.Succeeded || s == batch.Reversed }
+func paid(s journal.State) bool { return s == journal.Succeeded || s == journal.Reversed }
 
 // conflicting reports whether a final status from the provider disagrees
 // with the final state in the journal about whether money moved. A late
 // "processing" after "succeeded" is out of order, not a conflict, and so is
 // a late "succeeded" after "reversed".
-func conflicting(have batch.State, o providers.Outcome) bool {
+func conflicting(have journal.State, o providers.Outcome) bool {
 	if !have.Final() || !o.Final() {
 		return false
 	}
-	return paid(have) != paid(batch.StateFor(o))
+	return paid(have) != paid(journal.StateFor(o))
 }
 
 // applyResult is what became of one status.
@@ -110,13 +99,13 @@ type applyResult struct {
 	conflict bool
 	// payout is the item a conflict was recorded on.
 	payout string
-	// settle, when set, is the confirm rule still to run (batch.Settle, a
+	// settle, when set, is the confirm rule still to run (dispatch.Settle, a
 	// provider call, never inside a transaction); the fields above are
 	// decided by settleNow.
 	settle *settlement
 }
 
-// settlement is a status that batch.Settle must handle.
+// settlement is a status that dispatch.Settle must handle.
 type settlement struct {
 	st providers.Status
 	// orphan is the session that is not the item's: Settle cancels it and
@@ -126,8 +115,8 @@ type settlement struct {
 
 // applyStatus applies what a provider said about an item, by the ordering
 // rules (judgeStatus), running the confirm rule when they call for it.
-func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it batch.Item, st providers.Status, actor string) (applyResult, error) {
-	res, err := judgeStatus(j, p, it, st, actor)
+func applyStatus(ctx context.Context, j journal.Journal, p providers.Provider, it journal.Item, st providers.Status, actor string) (applyResult, error) {
+	res, err := judgeStatus(journal.Direct(ctx, j), p, it, st, actor)
 	if err != nil || res.settle == nil {
 		return res, err
 	}
@@ -137,9 +126,9 @@ func applyStatus(ctx context.Context, j *batch.Journal, p providers.Provider, it
 // settleNow runs the confirm rule a judgement left pending and says what
 // became of the status. log, when set, hears of an orphan session not
 // cancelled yet.
-func settleNow(ctx context.Context, j *batch.Journal, p providers.Provider, res applyResult, actor string, log *slog.Logger) applyResult {
+func settleNow(ctx context.Context, j journal.Journal, p providers.Provider, res applyResult, actor string, log *slog.Logger) applyResult {
 	s := res.settle
-	err := batch.Settle(ctx, j, p, s.st, actor)
+	err := dispatch.Settle(ctx, j, p, s.st, actor)
 	switch {
 	case s.orphan != "":
 		if err != nil && log != nil {
@@ -154,7 +143,7 @@ func settleNow(ctx context.Context, j *batch.Journal, p providers.Provider, res 
 
 // judgeStatus applies what a provider said about an item, by the ordering
 // rules: the graph decides; a two-phase payout waiting for confirmation
-// is left to batch.Settle (res.settle, nothing written); a refused final
+// is left to dispatch.Settle (res.settle, nothing written); a refused final
 // status that disagrees with the journal is recorded as a status conflict
 // on the item.
 //
@@ -163,7 +152,7 @@ func settleNow(ctx context.Context, j *batch.Journal, p providers.Provider, res 
 // ready_to_confirm redelivered after the confirm must not start a second
 // confirmation. Final statuses are left to the graph (providers stamp them
 // with coarser clocks than their API answers).
-func judgeStatus(s itemStore, p providers.Provider, it batch.Item, st providers.Status, actor string) (applyResult, error) {
+func judgeStatus(s journal.EventTx, p providers.Provider, it journal.Item, st providers.Status, actor string) (applyResult, error) {
 	if !st.Outcome.Final() && !st.At.IsZero() && !it.Last.At.IsZero() && st.At.Before(it.Last.At) {
 		return applyResult{note: fmt.Sprintf("%s: the provider said %s at %s, before the last status recorded (%s)",
 			NoteOutOfOrder, st.Outcome, st.At.UTC().Format(time.RFC3339Nano), it.Last.At.UTC().Format(time.RFC3339Nano))}, nil
@@ -198,7 +187,7 @@ func judgeStatus(s itemStore, p providers.Provider, it batch.Item, st providers.
 		return applyResult{note: fmt.Sprintf("%s: the journal has %s, the provider said %s", NoteOutOfOrder, cur.State, st.Outcome)}, nil
 	}
 	desc := fmt.Sprintf("%s says %s%s; the journal has %s", actor, st.Outcome, rawOf(st), cur.State)
-	err = s.Update(it.PayoutID, func(x *batch.Item) {
+	err = s.Update(it.PayoutID, func(x *journal.Item) {
 		if !strings.Contains(x.Conflict, desc) {
 			if x.Conflict != "" {
 				x.Conflict += "; "

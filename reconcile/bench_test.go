@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/monnet"
@@ -28,7 +29,7 @@ import (
 // items of a journal, signed ahead so that only receiving is measured.
 type webhookBench struct {
 	p      providers.Provider
-	j      *batch.Journal
+	j      journal.Journal
 	bodies [][]byte
 	sigs   []string
 }
@@ -57,19 +58,19 @@ func signedWebhooks(b *testing.B, n int) (providers.Provider, [][]byte, []string
 }
 
 // webhookJournal returns a journal holding items m-0 .. m-999, submitted.
-func webhookJournal(b *testing.B, sync bool) *batch.Journal {
-	j, err := batch.Open(filepath.Join(b.TempDir(), "journal.db"), batch.Options{NoSync: !sync})
+func webhookJournal(b *testing.B, sync bool) journal.Journal {
+	j, err := boltjournal.Open(filepath.Join(b.TempDir(), "journal.db"), boltjournal.Options{NoSync: !sync})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { j.Close() })
-	var its []batch.Item
+	var its []journal.Item
 	for i := range 1000 {
-		it := batchtest.ValidItem(fmt.Sprintf("m-%d", i), "monnet", 1500)
-		it.State = batch.Submitted
+		it := journaltest.ValidItem(fmt.Sprintf("m-%d", i), "monnet", 1500)
+		it.State = journal.Submitted
 		its = append(its, it)
 	}
-	batchtest.Import(b, j, "bench", its...)
+	journaltest.Import(b, j, "bench", its...)
 	return j
 }
 
@@ -131,15 +132,15 @@ func matchRows() int {
 // payout_id, no categories, no lines), in the same run.
 func BenchmarkMatch(b *testing.B) {
 	n := matchRows()
-	j, err := batch.Open(filepath.Join(b.TempDir(), "journal.db"), batch.Options{NoSync: true})
+	j, err := boltjournal.Open(filepath.Join(b.TempDir(), "journal.db"), boltjournal.Options{NoSync: true})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer j.Close()
-	states := []batch.State{batch.Succeeded, batch.Succeeded, batch.Succeeded, batch.Failed, batch.Submitted, batch.Reversed}
-	items := make([]batch.Item, 0, n)
+	states := []journal.State{journal.Succeeded, journal.Succeeded, journal.Succeeded, journal.Failed, journal.Submitted, journal.Reversed}
+	items := make([]journal.Item, 0, n)
 	for i := range n {
-		it := batchtest.ValidItem(fmt.Sprintf("p-%07d", i), "teemopay", int64(1000+i%9000))
+		it := journaltest.ValidItem(fmt.Sprintf("p-%07d", i), "teemopay", int64(1000+i%9000))
 		it.Row = i + 2
 		it.State = states[i%len(states)]
 		it.Refs = providers.Refs{PayoutID: it.PayoutID, Method: it.Payout.Method, ProviderID: fmt.Sprintf("TF%010d", i)}
@@ -150,7 +151,7 @@ func BenchmarkMatch(b *testing.B) {
 		it.Last = providers.Status{Outcome: providers.Succeeded, Refs: it.Refs, Amount: amt, Fee: 100, RawStatus: "2"}
 		items = append(items, it)
 	}
-	if err := j.Import(batch.Batch{ID: "big", File: "big.csv", Rows: n}, items); err != nil {
+	if err := j.Import(ctx, journal.Batch{ID: "big", File: "big.csv", Rows: n}, items); err != nil {
 		b.Fatal(err)
 	}
 	items = nil
@@ -158,7 +159,7 @@ func BenchmarkMatch(b *testing.B) {
 	b.Run("match", func(b *testing.B) {
 		resetPeakRSS()
 		for b.Loop() {
-			res, err := Match(j, Scope{BatchID: "big"}, now, MatchOptions{})
+			res, err := Match(ctx, j, Scope{BatchID: "big"}, now, MatchOptions{})
 			if err != nil || len(res.Lines) != n || !res.Balanced() {
 				b.Fatalf("lines %d balanced %v err %v", len(res.Lines), res != nil && res.Balanced(), err)
 			}
@@ -171,7 +172,7 @@ func BenchmarkMatch(b *testing.B) {
 		resetPeakRSS()
 		for b.Loop() {
 			lines := 0
-			res, err := MatchLines(j, Scope{BatchID: "big"}, now, MatchOptions{}, func(Line) error { lines++; return nil })
+			res, err := MatchLines(ctx, j, Scope{BatchID: "big"}, now, MatchOptions{}, func(Line) error { lines++; return nil })
 			if err != nil || lines != n || res.LineCount != n || !res.Balanced() {
 				b.Fatalf("lines %d balanced %v err %v", lines, res != nil && res.Balanced(), err)
 			}
@@ -193,7 +194,7 @@ func BenchmarkMatch(b *testing.B) {
 
 // bareJoin reads the batch the way Match does and joins input rows with
 // provider facts on payout_id: the floor any matcher over this journal pays.
-func bareJoin(b *testing.B, j *batch.Journal, id string) int {
+func bareJoin(b *testing.B, j journal.Journal, id string) int {
 	type fact struct {
 		amount money.Money
 		out    providers.Outcome
@@ -204,7 +205,7 @@ func bareJoin(b *testing.B, j *batch.Journal, id string) int {
 	}
 	facts := map[string]fact{}
 	var inputs []input
-	err := j.Items(id, func(it batch.Item) bool {
+	err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 		facts[it.Last.Refs.PayoutID] = fact{it.Last.Amount, it.Last.Outcome}
 		inputs = append(inputs, input{it.PayoutID, it.Payout.Amount})
 		return true

@@ -7,7 +7,7 @@
 // How it fits: providers verify and parse; package batch keeps the journal
 // and the state machine; this package decides what a provider fact means
 // for an item (ordering rules, the two-phase confirm rule through
-// batch.Settle, status conflicts) and what an accountant sees.
+// dispatch.Settle, status conflicts) and what an accountant sees.
 //
 //   - Receiver serves POST /webhooks/{provider}: 404 for an unknown
 //     provider, 413 beyond MaxBody, 401 when the provider's verification

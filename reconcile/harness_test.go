@@ -13,8 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/all"
 	"github.com/payrun/payrun/providers/sandboxes"
@@ -82,7 +84,7 @@ func (tp *tap) deliveries(provider string) []delivery {
 type harness struct {
 	t     *testing.T
 	land  *sandboxes.Landscape
-	j     *batch.Journal
+	j     journal.Journal
 	provs map[string]providers.Provider
 	recv  *Receiver
 	tap   *tap
@@ -92,7 +94,7 @@ type harness struct {
 
 func setup(t *testing.T, only ...string) *harness {
 	t.Helper()
-	h := &harness{t: t, j: batchtest.Journal(t, nil), provs: map[string]providers.Provider{}}
+	h := &harness{t: t, j: testjournal.Open(t, nil), provs: map[string]providers.Provider{}}
 	l, err := sandboxes.Start(sandboxes.Options{Dir: t.TempDir(), Only: only, Seed: 7})
 	if err != nil {
 		t.Fatalf("start sandboxes: %v", err)
@@ -128,10 +130,10 @@ func setup(t *testing.T, only ...string) *harness {
 
 // dispatch imports items as a batch and sends them with the real
 // dispatcher.
-func (h *harness) dispatch(id string, items ...batch.Item) {
+func (h *harness) dispatch(id string, items ...journal.Item) {
 	h.t.Helper()
-	batchtest.Import(h.t, h.j, id, items...)
-	d := batch.NewDispatcher(h.j, h.provs, batch.DispatchOptions{RequestTimeout: 5 * time.Second, ResendAfter: time.Millisecond})
+	journaltest.Import(h.t, h.j, id, items...)
+	d := dispatch.NewDispatcher(h.j, h.provs, dispatch.DispatchOptions{RequestTimeout: 5 * time.Second, ResendAfter: time.Millisecond})
 	if _, err := d.Run(context.Background(), []string{id}, nil); err != nil {
 		h.t.Fatalf("dispatch %s: %v", id, err)
 	}
@@ -151,23 +153,23 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 	}
 }
 
-func (h *harness) item(id string) batch.Item {
+func (h *harness) item(id string) journal.Item {
 	h.t.Helper()
-	it, err := h.j.Item(id)
+	it, err := h.j.Item(ctx, id)
 	if err != nil {
 		h.t.Fatalf("item %s: %v", id, err)
 	}
 	return it
 }
 
-func (h *harness) waitState(id string, want batch.State) {
+func (h *harness) waitState(id string, want journal.State) {
 	h.t.Helper()
 	eventually(h.t, 15*time.Second, id+" to be "+string(want), func() bool { return h.item(id).State == want })
 }
 
-func (h *harness) events() []batch.Event {
-	var out []batch.Event
-	if err := h.j.Events(func(ev batch.Event) { out = append(out, ev) }); err != nil {
+func (h *harness) events() []journal.Event {
+	var out []journal.Event
+	if err := h.j.ListEvents(ctx, func(ev journal.Event) bool { out = append(out, ev); return true }); err != nil {
 		h.t.Fatal(err)
 	}
 	return out
@@ -182,7 +184,7 @@ func (h *harness) snapshot() string {
 		h.t.Fatal(err)
 	}
 	var parts []string
-	err := h.j.AllItems(func(it batch.Item) bool {
+	err := h.j.AllItems(ctx, func(it journal.Item) bool {
 		b, _ := json.Marshal(it)
 		parts = append(parts, string(b))
 		return true
@@ -194,13 +196,15 @@ func (h *harness) snapshot() string {
 		b, _ := json.Marshal(ev)
 		parts = append(parts, string(b))
 	}
-	_ = h.j.Transitions("", func(tr batch.Transition) {
+	_ = h.j.Transitions(ctx, "", func(tr journal.Transition) bool {
 		b, _ := json.Marshal(tr)
 		parts = append(parts, string(b))
+		return true
 	})
-	_ = h.j.EventFacts(func(f batch.EventFact) {
+	_ = h.j.EventFacts(ctx, func(f journal.EventFact) bool {
 		b, _ := json.Marshal(f)
 		parts = append(parts, string(b))
+		return true
 	})
 	sort.Strings(parts)
 	return strings.Join(parts, "\n")
@@ -226,12 +230,13 @@ func (h *harness) post(provider string, header http.Header, body io.Reader) (int
 }
 
 // transitionsTo counts a payout's transitions into a state.
-func (h *harness) transitionsTo(id string, to batch.State) int {
+func (h *harness) transitionsTo(id string, to journal.State) int {
 	n := 0
-	_ = h.j.Transitions(id, func(tr batch.Transition) {
+	_ = h.j.Transitions(ctx, id, func(tr journal.Transition) bool {
 		if tr.To == to && tr.From != to {
 			n++
 		}
+		return true
 	})
 	return n
 }

@@ -1,13 +1,14 @@
 package reconcile
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -59,9 +60,9 @@ type MatchOptions struct {
 // as unexpected_at_provider lines (Row 0), outside the tie-out's input side.
 // Every line is kept in Result.Lines: for a scope too large to hold
 // (a line is ~0.9 KB, a million rows ~0.9 GB), use MatchLines.
-func Match(j *batch.Journal, scope Scope, now time.Time, o MatchOptions) (*Result, error) {
+func Match(ctx context.Context, j journal.Journal, scope Scope, now time.Time, o MatchOptions) (*Result, error) {
 	var lines []Line
-	res, err := matchLines(j, scope, now, o, func(rows int) func(Line) error {
+	res, err := matchLines(ctx, j, scope, now, o, func(rows int) func(Line) error {
 		lines = make([]Line, 0, rows)
 		return func(l Line) error {
 			lines = append(lines, l)
@@ -80,23 +81,23 @@ func Match(j *batch.Journal, scope Scope, now time.Time, o MatchOptions) (*Resul
 // batches, totals, tie-out and invalid rows but no Lines. The matcher then
 // holds one line at a time, whatever the size of the scope. An error from
 // fn stops the match and is returned. fn may be nil (totals only).
-func MatchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, fn func(Line) error) (*Result, error) {
-	return matchLines(j, scope, now, o, func(int) func(Line) error { return fn })
+func MatchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Time, o MatchOptions, fn func(Line) error) (*Result, error) {
+	return matchLines(ctx, j, scope, now, o, func(int) func(Line) error { return fn })
 }
 
 // matchLines places every row of the scope and hands each line to the
 // sink that start returns, given the number of input rows expected.
-func matchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, start func(rows int) func(Line) error) (*Result, error) {
+func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Time, o MatchOptions, start func(rows int) func(Line) error) (*Result, error) {
 	if o.Location == nil {
 		o.Location = time.UTC
 	}
 	if o.SLA <= 0 {
 		o.SLA = 48 * time.Hour
 	}
-	m := &matcher{now: now, o: o, batches: map[string]batch.Batch{}}
+	m := &matcher{now: now, o: o, batches: map[string]journal.Batch{}}
 	res := &Result{Scope: scope.String(), GeneratedAt: now, TimeZone: o.Location.String()}
 
-	all, err := j.Batches()
+	all, err := j.ListBatches(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +108,7 @@ func matchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, st
 	if err != nil {
 		return nil, err
 	}
-	if err := m.readFacts(j); err != nil {
+	if err := m.readFacts(ctx, j); err != nil {
 		return nil, err
 	}
 	rows := 0
@@ -131,7 +132,7 @@ func matchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, st
 		res.Batches = append(res.Batches, BatchInfo{ID: b.ID, File: b.File, SHA256: b.SHA256, Received: b.Created,
 			State: string(b.State), Rows: b.Rows})
 		var ferr error
-		err := j.Items(b.ID, func(it batch.Item) bool {
+		err := j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 			if ferr = emit(m.itemLine(it)); ferr != nil {
 				return false
 			}
@@ -143,7 +144,7 @@ func matchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, st
 		if err := errors.Join(err, ferr); err != nil {
 			return nil, err
 		}
-		err = j.RejectedRows(b.ID, func(r batch.RejectedRow) {
+		err = j.RejectedRows(ctx, b.ID, func(r journal.RejectedRow) bool {
 			if ferr == nil {
 				ferr = emit(m.rejectedLine(b, r))
 			}
@@ -151,6 +152,7 @@ func matchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, st
 				res.Invalid = append(res.Invalid, InvalidRow{BatchID: b.ID, File: b.File, Row: e.Row, Column: e.Column,
 					Value: e.Value, Reason: e.Reason})
 			}
+			return true
 		})
 		if err := errors.Join(err, ferr); err != nil {
 			return nil, err
@@ -158,7 +160,7 @@ func matchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, st
 	}
 	if scope.Open {
 		var ferr error
-		err := j.AllItems(func(it batch.Item) bool {
+		err := j.AllItems(ctx, func(it journal.Item) bool {
 			if it.State.Final() && it.Conflict == "" {
 				return true
 			}
@@ -183,8 +185,8 @@ func matchLines(j *batch.Journal, scope Scope, now time.Time, o MatchOptions, st
 
 // selectBatches returns the batches of the scope, oldest first, and the
 // time window of the scope for unexpected events (zero: unbounded).
-func selectBatches(all []batch.Batch, s Scope, loc *time.Location) ([]batch.Batch, time.Time, time.Time, error) {
-	var out []batch.Batch
+func selectBatches(all []journal.Batch, s Scope, loc *time.Location) ([]journal.Batch, time.Time, time.Time, error) {
+	var out []journal.Batch
 	var from, to time.Time
 	switch {
 	case s.BatchID != "":
@@ -195,7 +197,7 @@ func selectBatches(all []batch.Batch, s Scope, loc *time.Location) ([]batch.Batc
 			}
 		}
 		if len(out) == 0 {
-			return nil, from, to, fmt.Errorf("batch %s: %w", s.BatchID, batch.ErrNotFound)
+			return nil, from, to, fmt.Errorf("batch %s: %w", s.BatchID, journal.ErrNotFound)
 		}
 	case s.Date != "":
 		day, err := time.ParseInLocation("2006-01-02", s.Date, loc)
@@ -223,19 +225,19 @@ func selectBatches(all []batch.Batch, s Scope, loc *time.Location) ([]batch.Batc
 type matcher struct {
 	now     time.Time
 	o       MatchOptions
-	batches map[string]batch.Batch
+	batches map[string]journal.Batch
 	// others: payout_id -> a second provider payout that may have moved
 	// money (duplicate_at_provider).
 	others map[string]string
 	// unexpected facts, one per provider payout, latest first.
-	unexpected map[string]batch.EventFact
+	unexpected map[string]journal.EventFact
 }
 
 // readFacts reads what the receiver could not fold into items.
-func (m *matcher) readFacts(j *batch.Journal) error {
+func (m *matcher) readFacts(ctx context.Context, j journal.Journal) error {
 	m.others = map[string]string{}
-	m.unexpected = map[string]batch.EventFact{}
-	return j.EventFacts(func(f batch.EventFact) {
+	m.unexpected = map[string]journal.EventFact{}
+	return j.EventFacts(ctx, func(f journal.EventFact) bool {
 		switch {
 		case f.DuplicateNotice:
 		case f.Note == NoteUnexpected:
@@ -252,6 +254,7 @@ func (m *matcher) readFacts(j *batch.Journal) error {
 				m.others[f.Status.Refs.PayoutID] = ref
 			}
 		}
+		return true
 	})
 }
 
@@ -287,7 +290,7 @@ const (
 	reasonMissing     = "the provider does not know this payout"
 )
 
-func (m *matcher) itemLine(it batch.Item) Line {
+func (m *matcher) itemLine(it journal.Item) Line {
 	b := m.batches[it.BatchID]
 	st := it.Last
 	l := Line{
@@ -332,7 +335,7 @@ func (m *matcher) itemLine(it batch.Item) Line {
 	return l
 }
 
-func (m *matcher) categorise(it batch.Item, reported bool, age time.Duration) (Category, string) {
+func (m *matcher) categorise(it journal.Item, reported bool, age time.Duration) (Category, string) {
 	st := it.Last
 	if it.Conflict != "" {
 		return StatusConflict, it.Conflict
@@ -351,41 +354,41 @@ func (m *matcher) categorise(it batch.Item, reported bool, age time.Duration) (C
 		return Pending, why
 	}
 	switch it.State {
-	case batch.Invalid:
+	case journal.Invalid:
 		return InvalidInput, it.Reason
-	case batch.Duplicate:
+	case journal.Duplicate:
 		return DuplicateInput, it.Reason
-	case batch.Held:
+	case journal.Held:
 		return Held, it.Reason
-	case batch.Cancelled:
+	case journal.Cancelled:
 		return Cancelled, it.Reason
-	case batch.Accepted, batch.Queued:
+	case journal.Accepted, journal.Queued:
 		return pending(reasonNotSent)
-	case batch.Sending:
+	case journal.Sending:
 		return pending(reasonSending)
-	case batch.Submitted, batch.InDoubt, batch.AwaitingConfirmation, batch.Confirming:
+	case journal.Submitted, journal.InDoubt, journal.AwaitingConfirmation, journal.Confirming:
 		if st.RawStatus == NotFoundAtProvider {
 			return MissingAtProvider, reasonMissing
 		}
 		switch it.State {
-		case batch.InDoubt:
+		case journal.InDoubt:
 			return pending(reasonInDoubt)
-		case batch.AwaitingConfirmation, batch.Confirming:
+		case journal.AwaitingConfirmation, journal.Confirming:
 			return pending(reasonConfirm)
 		}
 		return pending(reasonWaiting)
-	case batch.AwaitingBeneficiary:
+	case journal.AwaitingBeneficiary:
 		return AwaitingBeneficiary, reasonBeneficiary
-	case batch.Expired:
+	case journal.Expired:
 		return Expired, reasonExpired
-	case batch.Reversed:
+	case journal.Reversed:
 		return ReversedAfterSuccess, "paid, then returned" + detail(st)
-	case batch.Failed:
+	case journal.Failed:
 		if r := detail(st); r != "" {
 			return FailedAtProvider, r[2:]
 		}
 		return FailedAtProvider, it.Reason
-	case batch.Succeeded:
+	case journal.Succeeded:
 		want := it.Payout.Amount
 		if reported && st.Amount.Currency != "" && !strings.EqualFold(st.Amount.Currency, want.Currency) {
 			return DataMismatch, fmt.Sprintf("currency %s at the provider, %s in the input", strings.ToUpper(st.Amount.Currency), want.Currency)
@@ -412,12 +415,12 @@ func detail(st providers.Status) string {
 	return ": " + s
 }
 
-func (m *matcher) rejectedLine(b batch.Batch, r batch.RejectedRow) Line {
+func (m *matcher) rejectedLine(b journal.Batch, r journal.RejectedRow) Line {
 	l := Line{BatchID: b.ID, File: b.File, Row: r.Row, PayoutID: r.PayoutID, Provider: r.Provider, Method: r.Method,
 		Currency: r.Currency, Amount: r.Amount, State: string(r.State), Created: b.Created, Updated: b.Updated}
 	age := max(m.now.Sub(b.Created), 0)
 	l.AgeDays, l.AgeBucket = int(age/(24*time.Hour)), AgeBucket(age)
-	if r.State == batch.Duplicate {
+	if r.State == journal.Duplicate {
 		l.Category = DuplicateInput
 		l.Reason = "payout_id already journaled"
 		if r.Original != "" {

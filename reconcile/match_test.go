@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
@@ -17,15 +19,15 @@ import (
 var matchNow = time.Date(2026, 11, 22, 7, 0, 0, 0, time.UTC)
 
 // recordFact stores an event and its fact as the receiver would.
-func recordFact(t testing.TB, j *batch.Journal, provider, id string, st providers.Status, note string, dup bool) {
+func recordFact(t testing.TB, j journal.Journal, provider, id string, st providers.Status, note string, dup bool) {
 	t.Helper()
-	f := batch.EventFact{Provider: provider, EventID: id, Status: st, DuplicateNotice: dup}
-	r := batch.Receipt{Events: []batch.Event{{Provider: provider, ID: id, PayoutID: st.Refs.PayoutID, Received: matchNow.Add(-time.Hour)}},
-		Facts: []batch.EventFact{f}}
-	if _, _, err := j.Persist(r); err != nil {
+	f := journal.EventFact{Provider: provider, EventID: id, Status: st, DuplicateNotice: dup}
+	r := journal.Receipt{Events: []journal.Event{{Provider: provider, ID: id, PayoutID: st.Refs.PayoutID, Received: matchNow.Add(-time.Hour)}},
+		Facts: []journal.EventFact{f}}
+	if _, _, err := j.Persist(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.MarkEventFact(note == "", note, f); err != nil {
+	if err := j.MarkEventFact(ctx, note == "", note, f); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -35,11 +37,11 @@ func pen(minor int64) money.Money { return money.Money{Minor: minor, Currency: "
 // TestMatchCategories places one row of each kind.
 func TestMatchCategories(t *testing.T) {
 	t.Parallel()
-	j := batchtest.Journal(t, func() time.Time { return matchNow.Add(-72 * time.Hour) })
+	j := testjournal.Open(t, func() time.Time { return matchNow.Add(-72 * time.Hour) })
 	row := 1
-	item := func(id string, state batch.State, last providers.Status, edit ...func(*batch.Item)) batch.Item {
+	item := func(id string, state journal.State, last providers.Status, edit ...func(*journal.Item)) journal.Item {
 		row++
-		it := batchtest.ValidItem(id, "teemopay", 10000)
+		it := journaltest.ValidItem(id, "teemopay", 10000)
 		it.Row = row
 		it.State = state
 		it.Refs.ProviderID = "TF-" + id
@@ -51,39 +53,39 @@ func TestMatchCategories(t *testing.T) {
 		}
 		return it
 	}
-	old := func(it *batch.Item) { it.SentAt = matchNow.Add(-5 * 24 * time.Hour) }
+	old := func(it *journal.Item) { it.SentAt = matchNow.Add(-5 * 24 * time.Hour) }
 	ok := providers.Status{Outcome: providers.Succeeded, Amount: pen(10000), Fee: 100}
 	cases := []struct {
-		it   batch.Item
+		it   journal.Item
 		want Category
 	}{
-		{item("matched", batch.Succeeded, ok), Matched},
-		{item("over", batch.Succeeded, providers.Status{Outcome: providers.Succeeded, Amount: pen(10001)}), AmountOver},
-		{item("under", batch.Succeeded, providers.Status{Outcome: providers.Succeeded, Amount: pen(9000)}), AmountUnder},
-		{item("currency", batch.Succeeded, providers.Status{Outcome: providers.Succeeded, Amount: money.Money{Minor: 10000, Currency: "USD"}}), DataMismatch},
-		{item("unreported", batch.Succeeded, providers.Status{Outcome: providers.Succeeded}), Matched},
-		{item("failed", batch.Failed, providers.Status{Outcome: providers.Failed, Code: "1000", Message: "account restricted"}), FailedAtProvider},
-		{item("pending", batch.Submitted, providers.Status{Outcome: providers.Processing}), Pending},
-		{item("stale", batch.Submitted, providers.Status{Outcome: providers.Processing}, old), Stale},
-		{item("doubt-stale", batch.InDoubt, providers.Status{}, old), Stale},
-		{item("missing", batch.Submitted, providers.Status{Outcome: providers.Processing, RawStatus: NotFoundAtProvider}), MissingAtProvider},
-		{item("benef", batch.AwaitingBeneficiary, providers.Status{Outcome: providers.AwaitingBeneficiary}), AwaitingBeneficiary},
-		{item("expired", batch.Expired, providers.Status{Outcome: providers.Expired}), Expired},
-		{item("reversed", batch.Reversed, providers.Status{Outcome: providers.Reversed, Code: "1001"}), ReversedAfterSuccess},
-		{item("conflict", batch.Failed, providers.Status{Outcome: providers.Failed}, func(it *batch.Item) { it.Conflict = "poller says succeeded" }), StatusConflict},
-		{item("held", batch.Held, providers.Status{}), Held},
-		{item("cancelled", batch.Cancelled, providers.Status{}), Cancelled},
-		{item("twice", batch.Succeeded, ok), DuplicateAtProvider},
+		{item("matched", journal.Succeeded, ok), Matched},
+		{item("over", journal.Succeeded, providers.Status{Outcome: providers.Succeeded, Amount: pen(10001)}), AmountOver},
+		{item("under", journal.Succeeded, providers.Status{Outcome: providers.Succeeded, Amount: pen(9000)}), AmountUnder},
+		{item("currency", journal.Succeeded, providers.Status{Outcome: providers.Succeeded, Amount: money.Money{Minor: 10000, Currency: "USD"}}), DataMismatch},
+		{item("unreported", journal.Succeeded, providers.Status{Outcome: providers.Succeeded}), Matched},
+		{item("failed", journal.Failed, providers.Status{Outcome: providers.Failed, Code: "1000", Message: "account restricted"}), FailedAtProvider},
+		{item("pending", journal.Submitted, providers.Status{Outcome: providers.Processing}), Pending},
+		{item("stale", journal.Submitted, providers.Status{Outcome: providers.Processing}, old), Stale},
+		{item("doubt-stale", journal.InDoubt, providers.Status{}, old), Stale},
+		{item("missing", journal.Submitted, providers.Status{Outcome: providers.Processing, RawStatus: NotFoundAtProvider}), MissingAtProvider},
+		{item("benef", journal.AwaitingBeneficiary, providers.Status{Outcome: providers.AwaitingBeneficiary}), AwaitingBeneficiary},
+		{item("expired", journal.Expired, providers.Status{Outcome: providers.Expired}), Expired},
+		{item("reversed", journal.Reversed, providers.Status{Outcome: providers.Reversed, Code: "1001"}), ReversedAfterSuccess},
+		{item("conflict", journal.Failed, providers.Status{Outcome: providers.Failed}, func(it *journal.Item) { it.Conflict = "poller says succeeded" }), StatusConflict},
+		{item("held", journal.Held, providers.Status{}), Held},
+		{item("cancelled", journal.Cancelled, providers.Status{}), Cancelled},
+		{item("twice", journal.Succeeded, ok), DuplicateAtProvider},
 	}
-	var items []batch.Item
+	var items []journal.Item
 	for _, c := range cases {
 		items = append(items, c.it)
 	}
-	batchtest.Import(t, j, "b1", items...)
-	err := j.ImportRejected([]batch.RejectedRow{
-		{BatchID: "b1", Row: 100, PayoutID: "bad", State: batch.Invalid, Provider: "teemopay", Currency: "PEN", Amount: 500,
+	journaltest.Import(t, j, "b1", items...)
+	err := j.ImportRejected(ctx, []journal.RejectedRow{
+		{BatchID: "b1", Row: 100, PayoutID: "bad", State: journal.Invalid, Provider: "teemopay", Currency: "PEN", Amount: 500,
 			Errors: []batch.RowError{{Row: 100, Column: "cci", Value: "12", Reason: "must have 20 digits"}}},
-		{BatchID: "b1", Row: 101, PayoutID: "matched", State: batch.Duplicate, Original: "b0", Provider: "teemopay", Currency: "PEN", Amount: 700},
+		{BatchID: "b1", Row: 101, PayoutID: "matched", State: journal.Duplicate, Original: "b0", Provider: "teemopay", Currency: "PEN", Amount: 700},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +101,7 @@ func TestMatchCategories(t *testing.T) {
 	recordFact(t, j, "teemopay", "e4", providers.Status{Outcome: providers.Succeeded, Amount: pen(4200),
 		Refs: providers.Refs{PayoutID: "ghost", ProviderID: "TF-ghost"}}, NoteUnexpected, false)
 
-	res, err := Match(j, Scope{BatchID: "b1"}, matchNow, MatchOptions{SLA: 48 * time.Hour})
+	res, err := Match(ctx, j, Scope{BatchID: "b1"}, matchNow, MatchOptions{SLA: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,20 +153,20 @@ func TestMatchScopes(t *testing.T) {
 		t.Skip("no time zone data")
 	}
 	at := matchNow.Add(-48 * time.Hour)
-	j := batchtest.Journal(t, func() time.Time { return at })
-	done := batchtest.ValidItem("d-1", "teemopay", 100)
-	done.State = batch.Succeeded
-	open := batchtest.ValidItem("d-2", "teemopay", 200)
-	open.State = batch.Submitted
-	batchtest.Import(t, j, "day1", done, open)
+	j := testjournal.Open(t, func() time.Time { return at })
+	done := journaltest.ValidItem("d-1", "teemopay", 100)
+	done.State = journal.Succeeded
+	open := journaltest.ValidItem("d-2", "teemopay", 200)
+	open.State = journal.Submitted
+	journaltest.Import(t, j, "day1", done, open)
 	at = matchNow // 02:00 in Lima, the 22nd
-	today := batchtest.ValidItem("t-1", "teemopay", 300)
-	today.State = batch.Succeeded
-	batchtest.Import(t, j, "day3", today)
+	today := journaltest.ValidItem("t-1", "teemopay", 300)
+	today.State = journal.Succeeded
+	journaltest.Import(t, j, "day3", today)
 
 	count := func(s Scope) map[string]bool {
 		t.Helper()
-		res, err := Match(j, s, matchNow, MatchOptions{Location: lima})
+		res, err := Match(ctx, j, s, matchNow, MatchOptions{Location: lima})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +194,7 @@ func TestMatchScopes(t *testing.T) {
 	if got := count(Scope{BatchID: "day1"}); len(got) != 2 {
 		t.Errorf("batch scope: %v", got)
 	}
-	if _, err := Match(j, Scope{BatchID: "nope"}, matchNow, MatchOptions{}); err == nil {
+	if _, err := Match(ctx, j, Scope{BatchID: "nope"}, matchNow, MatchOptions{}); err == nil {
 		t.Error("an unknown batch matched")
 	}
 }
@@ -210,7 +212,7 @@ func TestMatchProperty(t *testing.T) {
 
 func matchProperty(t *testing.T, seed uint64) {
 	rng := rand.New(rand.NewPCG(seed, seed*7919))
-	j := batchtest.Journal(t, func() time.Time { return matchNow.Add(-time.Duration(rng.IntN(10*24)) * time.Hour) })
+	j := testjournal.Open(t, func() time.Time { return matchNow.Add(-time.Duration(rng.IntN(10*24)) * time.Hour) })
 	provs := []string{"monnet", "teemopay", "bank131", "smartglocal"}
 	currencies := []string{"PEN", "USD", "RUB", "CLP"}
 	outcomes := []providers.Outcome{providers.Processing, providers.AwaitingConfirmation, providers.AwaitingBeneficiary,
@@ -221,8 +223,8 @@ func matchProperty(t *testing.T, seed uint64) {
 	var ids []string
 	for b := range 1 + rng.IntN(4) {
 		bid := fmt.Sprintf("s%d-b%d", seed, b)
-		var items []batch.Item
-		var rejected []batch.RejectedRow
+		var items []journal.Item
+		var rejected []journal.RejectedRow
 		for r := range rng.IntN(200) {
 			row := r + 2
 			prov, cur := provs[rng.IntN(len(provs))], currencies[rng.IntN(len(currencies))]
@@ -232,17 +234,17 @@ func matchProperty(t *testing.T, seed uint64) {
 			wantRows++
 			switch rng.IntN(10) {
 			case 0:
-				rejected = append(rejected, batch.RejectedRow{BatchID: bid, Row: row, PayoutID: id, State: batch.Invalid,
+				rejected = append(rejected, journal.RejectedRow{BatchID: bid, Row: row, PayoutID: id, State: journal.Invalid,
 					Provider: prov, Currency: cur, Amount: amount, Errors: []batch.RowError{{Row: row, Column: "amount", Reason: "random"}}})
 				continue
 			case 1:
-				rejected = append(rejected, batch.RejectedRow{BatchID: bid, Row: row, PayoutID: id, State: batch.Duplicate,
+				rejected = append(rejected, journal.RejectedRow{BatchID: bid, Row: row, PayoutID: id, State: journal.Duplicate,
 					Provider: prov, Currency: cur, Amount: amount, Original: "earlier"})
 				continue
 			}
-			it := batchtest.Item(id, prov, providers.BankTransfer, amount, cur)
+			it := journaltest.Item(id, prov, providers.BankTransfer, amount, cur)
 			it.Row = row
-			it.State = batch.States[rng.IntN(len(batch.States))]
+			it.State = journal.States[rng.IntN(len(journal.States))]
 			it.Refs.ProviderID = "P" + id
 			o := outcomes[rng.IntN(len(outcomes))]
 			st := providers.Status{Outcome: o, Refs: it.Refs, Fee: rng.Int64N(3) * 50}
@@ -268,8 +270,8 @@ func matchProperty(t *testing.T, seed uint64) {
 			items = append(items, it)
 			ids = append(ids, id)
 		}
-		batchtest.Import(t, j, bid, items...)
-		if err := j.ImportRejected(rejected); err != nil {
+		journaltest.Import(t, j, bid, items...)
+		if err := j.ImportRejected(ctx, rejected); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -285,7 +287,7 @@ func matchProperty(t *testing.T, seed uint64) {
 		recordFact(t, j, provs[rng.IntN(len(provs))], fmt.Sprintf("ev-%d", e), st, note, dup)
 	}
 
-	res, err := Match(j, Scope{}, matchNow, MatchOptions{SLA: 48 * time.Hour})
+	res, err := Match(ctx, j, Scope{}, matchNow, MatchOptions{SLA: 48 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,15 +340,15 @@ func matchProperty(t *testing.T, seed uint64) {
 
 // sameStreamed: MatchLines hands over the lines Match keeps, in the same
 // order, and the same totals and tie-out, without keeping them.
-func sameStreamed(t *testing.T, j *batch.Journal, s Scope) {
+func sameStreamed(t *testing.T, j journal.Journal, s Scope) {
 	t.Helper()
 	o := MatchOptions{SLA: 48 * time.Hour}
-	kept, err := Match(j, s, matchNow, o)
+	kept, err := Match(ctx, j, s, matchNow, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lines []Line
-	streamed, err := MatchLines(j, s, matchNow, o, func(l Line) error {
+	streamed, err := MatchLines(ctx, j, s, matchNow, o, func(l Line) error {
 		lines = append(lines, l)
 		return nil
 	})
@@ -366,7 +368,7 @@ func sameStreamed(t *testing.T, j *batch.Journal, s Scope) {
 	}
 	stop := errors.New("stop")
 	n := 0
-	if _, err := MatchLines(j, s, matchNow, o, func(Line) error { n++; return stop }); len(lines) > 0 && (!errors.Is(err, stop) || n != 1) {
+	if _, err := MatchLines(ctx, j, s, matchNow, o, func(Line) error { n++; return stop }); len(lines) > 0 && (!errors.Is(err, stop) || n != 1) {
 		t.Errorf("%s: the sink's error gave %v after %d lines", s, err, n)
 	}
 }

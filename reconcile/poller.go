@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 	"golang.org/x/sync/errgroup"
 )
@@ -52,14 +52,14 @@ type PollStats struct {
 // Poller asks providers about items that are not final, until they are:
 // the path that closes every payout when webhooks never come.
 type Poller struct {
-	j     *batch.Journal
+	j     journal.Journal
 	provs map[string]providers.Provider
 	o     PollOptions
 	log   *slog.Logger
 }
 
 // NewPoller returns a Poller over the journal and the configured providers.
-func NewPoller(j *batch.Journal, provs map[string]providers.Provider, o PollOptions) *Poller {
+func NewPoller(j journal.Journal, provs map[string]providers.Provider, o PollOptions) *Poller {
 	if o.After < 0 {
 		o.After = 0
 	} else if o.After == 0 {
@@ -91,16 +91,16 @@ func NewPoller(j *batch.Journal, provs map[string]providers.Provider, o PollOpti
 }
 
 // polled reports whether the poller follows items in this state.
-func polled(s batch.State) bool {
+func polled(s journal.State) bool {
 	switch s {
-	case batch.Submitted, batch.InDoubt, batch.AwaitingConfirmation, batch.Confirming, batch.AwaitingBeneficiary:
+	case journal.Submitted, journal.InDoubt, journal.AwaitingConfirmation, journal.Confirming, journal.AwaitingBeneficiary:
 		return true
 	}
 	return false
 }
 
 // due returns when an item should be asked about next.
-func (pl *Poller) due(it batch.Item) time.Time {
+func (pl *Poller) due(it journal.Item) time.Time {
 	if !it.NextPoll.IsZero() {
 		return it.NextPoll
 	}
@@ -122,9 +122,9 @@ func (pl *Poller) backoff(n int) time.Duration {
 func (pl *Poller) RunOnce(ctx context.Context) (PollStats, error) {
 	var st PollStats
 	now := pl.o.Now()
-	var due []batch.Item
+	var due []journal.Item
 	inDoubt := 0
-	err := pl.j.OpenItems(func(it batch.Item) bool {
+	err := pl.j.OpenItems(ctx, func(it journal.Item) bool {
 		if !polled(it.State) {
 			return true
 		}
@@ -133,7 +133,7 @@ func (pl *Poller) RunOnce(ctx context.Context) (PollStats, error) {
 			return true
 		}
 		st.Due++
-		if it.State == batch.InDoubt && pl.o.ResolveInDoubt != nil {
+		if it.State == journal.InDoubt && pl.o.ResolveInDoubt != nil {
 			inDoubt++
 			return true
 		}
@@ -184,7 +184,7 @@ func (s *PollStats) add(o PollStats) {
 
 // poll asks about one item and applies the answer. Only journal failures
 // are returned.
-func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
+func (pl *Poller) poll(ctx context.Context, it journal.Item) (PollStats, error) {
 	var st PollStats
 	p := pl.provs[it.Provider]
 	refs := it.LookupRefs()
@@ -204,9 +204,9 @@ func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
 		// slot.
 		err = providers.ErrUnsupported
 	}
-	schedule := func(note func(*batch.Item)) error {
+	schedule := func(note func(*journal.Item)) error {
 		next := pl.o.Now().Add(pl.backoff(it.Polls + 1))
-		return pl.j.Update(it.PayoutID, func(x *batch.Item) {
+		return pl.j.Update(ctx, it.PayoutID, func(x *journal.Item) {
 			x.Polls++
 			x.NextPoll = next
 			if note != nil {
@@ -226,7 +226,7 @@ func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
 	case errors.Is(err, providers.ErrNotFound):
 		st.NotFound++
 		pl.log.Warn("the provider does not know a payout payrun sent", "payout", it.PayoutID, "provider", it.Provider)
-		return st, schedule(func(x *batch.Item) {
+		return st, schedule(func(x *journal.Item) {
 			if x.State == it.State {
 				x.Last.RawStatus = NotFoundAtProvider
 				x.Last.Code, x.Last.Message = "", "not found at the provider ("+it.Provider+")"
@@ -251,7 +251,7 @@ func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
 	if res.conflict {
 		st.Conflicts++
 	}
-	after, err := pl.j.Item(it.PayoutID)
+	after, err := pl.j.Item(ctx, it.PayoutID)
 	if err != nil {
 		return st, err
 	}
@@ -270,8 +270,8 @@ func (pl *Poller) poll(ctx context.Context, it batch.Item) (PollStats, error) {
 // settle applies a query's answer. A confirm whose answer was lost
 // (the item is confirming, the provider still waits) is sent again:
 // confirm is idempotent and the confirm rule already passed.
-func (pl *Poller) settle(ctx context.Context, p providers.Provider, it batch.Item, got providers.Status) (applyResult, error) {
-	if it.State == batch.Confirming && got.Outcome == providers.AwaitingConfirmation {
+func (pl *Poller) settle(ctx context.Context, p providers.Provider, it journal.Item, got providers.Status) (applyResult, error) {
+	if it.State == journal.Confirming && got.Outcome == providers.AwaitingConfirmation {
 		c, ok := p.(providers.Confirmer)
 		if !ok {
 			return applyResult{}, nil

@@ -7,8 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -24,12 +25,12 @@ func TestAllWebhooksDropped(t *testing.T) {
 		h.land.Kit(n).SetFaults(sandboxkit.Faults{WebhookDropRate: 1,
 			Rules: []sandboxkit.Rule{{RefContains: "bad", Outcome: "fail"}}})
 	}
-	var items []batch.Item
+	var items []journal.Item
 	for _, n := range names {
 		items = append(items,
-			batchtest.ValidItem(n[:2]+"-ok-1", n, 1000),
-			batchtest.ValidItem(n[:2]+"-ok-2", n, 2000),
-			batchtest.ValidItem(n[:2]+"-bad", n, 3000))
+			journaltest.ValidItem(n[:2]+"-ok-1", n, 1000),
+			journaltest.ValidItem(n[:2]+"-ok-2", n, 2000),
+			journaltest.ValidItem(n[:2]+"-bad", n, 3000))
 	}
 	h.dispatch("b1", items...)
 	var waits atomic.Int64
@@ -42,14 +43,14 @@ func TestAllWebhooksDropped(t *testing.T) {
 			t.Fatal(err)
 		}
 		open := 0
-		_ = h.j.OpenItems(func(batch.Item) bool { open++; return true })
+		_ = h.j.OpenItems(ctx, func(journal.Item) bool { open++; return true })
 		return open == 0
 	})
 	for _, it := range items {
 		got := h.item(it.PayoutID)
-		want := batch.Succeeded
+		want := journal.Succeeded
 		if strings.Contains(it.PayoutID, "bad") {
-			want = batch.Failed
+			want = journal.Failed
 		}
 		if got.State != want {
 			t.Errorf("%s is %s, want %s", it.PayoutID, got.State, want)
@@ -68,7 +69,7 @@ func TestAllWebhooksDropped(t *testing.T) {
 			}
 		}
 	}
-	res, err := Match(h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,11 +87,11 @@ func TestAllWebhooksDropped(t *testing.T) {
 // before the real query runs, a "failed" notification is applied.
 type raceWebhook struct {
 	providers.Provider
-	j *batch.Journal
+	j journal.Journal
 }
 
 func (r raceWebhook) Lookup(ctx context.Context, refs providers.Refs) (providers.Status, error) {
-	_, err := r.j.ApplyStatus(refs.PayoutID, "webhook", providers.Status{Outcome: providers.Failed, Refs: refs,
+	_, err := journal.ApplyStatus(ctx, r.j, refs.PayoutID, "webhook", providers.Status{Outcome: providers.Failed, Refs: refs,
 		RawStatus: "REJECTED/BANK", Code: "4001", Message: "Bank Rejection"})
 	if err != nil {
 		return providers.Status{}, err
@@ -105,7 +106,7 @@ func TestStatusConflict(t *testing.T) {
 	t.Parallel()
 	h := setup(t, "monnet")
 	h.land.Kit("monnet").SetFaults(sandboxkit.Faults{WebhookDropRate: 1})
-	h.dispatch("b1", batchtest.ValidItem("m-1", "monnet", 1500))
+	h.dispatch("b1", journaltest.ValidItem("m-1", "monnet", 1500))
 	// The sandbox pays it; the poller learns it only by asking.
 	eventually(t, 10*time.Second, "the sandbox to pay", func() bool {
 		return h.land.Kit("monnet").Ledger.PaidByReference()["m-1"] == 1
@@ -116,10 +117,10 @@ func TestStatusConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	it := h.item("m-1")
-	if st.Conflicts != 1 || it.State != batch.Failed || !strings.Contains(it.Conflict, "poller says succeeded") {
+	if st.Conflicts != 1 || it.State != journal.Failed || !strings.Contains(it.Conflict, "poller says succeeded") {
 		t.Fatalf("stats %+v, item %s conflict %q: want one conflict recorded, state failed kept", st, it.State, it.Conflict)
 	}
-	res, err := Match(h.j, Scope{Open: true}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{Open: true}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +149,7 @@ func TestPollerBackoff(t *testing.T) {
 		if st.Due != 0 {
 			t.Fatalf("asked before it was due: %+v", st)
 		}
-		got, _ := j.Item("m-1")
+		got, _ := j.Item(ctx, "m-1")
 		next := got.NextPoll
 		if next.IsZero() {
 			next = got.Updated.Add(time.Minute)
@@ -158,7 +159,7 @@ func TestPollerBackoff(t *testing.T) {
 		if err != nil || st.Unsupported != 1 {
 			t.Fatalf("stats %+v err %v: want the unsupported query noted", st, err)
 		}
-		got, _ = j.Item("m-1")
+		got, _ = j.Item(ctx, "m-1")
 		waits = append(waits, got.NextPoll.Sub(now))
 	}
 	want := []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute, 4 * time.Minute}
@@ -211,9 +212,9 @@ func TestPollerSkipsWhatCannotBeAsked(t *testing.T) {
 
 // submittedMonnet returns a journal on clock holding m-1, a Monnet payout
 // submitted without Monnet's own Id.
-func submittedMonnet(t *testing.T, clock func() time.Time) *batch.Journal {
+func submittedMonnet(t *testing.T, clock func() time.Time) journal.Journal {
 	t.Helper()
-	j := batchtest.Journal(t, clock)
-	importMonnet(t, j, "b1", "m-1", batch.Submitted)
+	j := testjournal.Open(t, clock)
+	importMonnet(t, j, "b1", "m-1", journal.Submitted)
 	return j
 }

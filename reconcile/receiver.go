@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -51,7 +51,7 @@ type ReceiverOptions struct {
 // journal and applied in large transactions. Drain
 // waits for what was acknowledged to be applied.
 type Receiver struct {
-	j     *batch.Journal
+	j     journal.Journal
 	provs map[string]providers.Provider
 	o     ReceiverOptions
 	log   *slog.Logger
@@ -64,7 +64,7 @@ type Receiver struct {
 // NewReceiver returns a Receiver over the journal and the configured
 // providers, and starts its Applier, which first applies whatever an
 // earlier process acknowledged and did not apply. Close stops it.
-func NewReceiver(j *batch.Journal, provs map[string]providers.Provider, o ReceiverOptions) *Receiver {
+func NewReceiver(j journal.Journal, provs map[string]providers.Provider, o ReceiverOptions) *Receiver {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
 	}
@@ -154,7 +154,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 	// anything is acknowledged; the replay key goes with the first, so a
 	// request replayed verbatim is refused before any of its events is
 	// stored.
-	replay, fresh, err := rc.j.Persist(NewReceipt(name, res, body, received))
+	replay, fresh, err := rc.j.Persist(r.Context(), NewReceipt(name, res, body, received))
 	if err != nil {
 		rc.log.Error("webhook not persisted", "provider", name, "err", err)
 		return plain(w, http.StatusInternalServerError, "not persisted")
@@ -172,12 +172,12 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 // NewReceipt is what the receiver persists of a verified notification from
 // provider name: each raw event (with the body it came in, received at
 // received) and its fact, and the replay key.
-func NewReceipt(name string, res providers.WebhookResult, body []byte, received time.Time) batch.Receipt {
-	rec := batch.Receipt{ReplayKey: res.ReplayKey, Events: make([]batch.Event, len(res.Events)), Facts: make([]batch.EventFact, len(res.Events))}
+func NewReceipt(name string, res providers.WebhookResult, body []byte, received time.Time) journal.Receipt {
+	rec := journal.Receipt{ReplayKey: res.ReplayKey, Events: make([]journal.Event, len(res.Events)), Facts: make([]journal.EventFact, len(res.Events))}
 	for i, ev := range res.Events {
-		rec.Events[i] = batch.Event{Provider: name, ID: ev.ID, PayoutID: ev.Status.Refs.PayoutID, Type: ev.Type,
+		rec.Events[i] = journal.Event{Provider: name, ID: ev.ID, PayoutID: ev.Status.Refs.PayoutID, Type: ev.Type,
 			Received: received.UTC(), Body: body}
-		rec.Facts[i] = batch.EventFact{Provider: name, EventID: ev.ID, Status: ev.Status, DuplicateNotice: ev.DuplicateNotice}
+		rec.Facts[i] = journal.EventFact{Provider: name, EventID: ev.ID, Status: ev.Status, DuplicateNotice: ev.DuplicateNotice}
 	}
 	return rec
 }

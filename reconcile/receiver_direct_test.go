@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/monnet"
 	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
@@ -24,7 +25,7 @@ import (
 // notifications are signed here and handed to ServeHTTP.
 type monnetDirect struct {
 	t     *testing.T
-	j     *batch.Journal
+	j     journal.Journal
 	rc    *Receiver
 	sign  func(body string) http.Header
 	mid   string
@@ -58,7 +59,7 @@ func newMonnetDirect(t *testing.T) *monnetDirect {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := batchtest.Journal(t, nil)
+	j := testjournal.Open(t, nil)
 	m := &monnetDirect{t: t, j: j, mid: creds.MerchantID, provs: map[string]providers.Provider{"monnet": p},
 		log: &syncBuffer{}}
 	m.rc = NewReceiver(j, m.provs, ReceiverOptions{Log: slog.New(slog.NewTextHandler(m.log, nil))})
@@ -98,27 +99,28 @@ func (m *monnetDirect) post(body string, h http.Header) (int, string) {
 
 // add imports one Monnet payout of 15.00 in state st, in a batch of its
 // own.
-func (m *monnetDirect) add(id string, st batch.State) {
+func (m *monnetDirect) add(id string, st journal.State) {
 	m.t.Helper()
 	importMonnet(m.t, m.j, "b-"+id, id, st)
 }
 
 // importMonnet journals, in a batch of its own, one Monnet payout of 15.00
 // in state st.
-func importMonnet(t *testing.T, j *batch.Journal, batchID, id string, st batch.State) {
+func importMonnet(t *testing.T, j journal.Journal, batchID, id string, st journal.State) {
 	t.Helper()
-	it := batchtest.ValidItem(id, "monnet", 1500)
+	it := journaltest.ValidItem(id, "monnet", 1500)
 	it.State = st
-	batchtest.Import(t, j, batchID, it)
+	journaltest.Import(t, j, batchID, it)
 }
 
 // succeeded counts a payout's transitions to succeeded.
 func (m *monnetDirect) succeeded(id string) int {
 	n := 0
-	_ = m.j.Transitions(id, func(tr batch.Transition) {
-		if tr.To == batch.Succeeded {
+	_ = m.j.Transitions(ctx, id, func(tr journal.Transition) bool {
+		if tr.To == journal.Succeeded {
 			n++
 		}
+		return true
 	})
 	return n
 }
@@ -131,23 +133,24 @@ func (m *monnetDirect) drain() {
 	}
 }
 
-func (m *monnetDirect) event(body string) batch.Event {
+func (m *monnetDirect) event(body string) journal.Event {
 	m.t.Helper()
-	ev, ok, err := m.j.Event("monnet", monnet.EventID([]byte(body)))
+	ev, ok, err := m.j.Event(ctx, "monnet", monnet.EventID([]byte(body)))
 	if err != nil || !ok {
 		m.t.Fatalf("event not stored: %v", err)
 	}
 	return ev
 }
 
-func (m *monnetDirect) fact(body string) batch.EventFact {
+func (m *monnetDirect) fact(body string) journal.EventFact {
 	m.t.Helper()
-	var out batch.EventFact
+	var out journal.EventFact
 	found := false
-	_ = m.j.EventFacts(func(f batch.EventFact) {
+	_ = m.j.EventFacts(ctx, func(f journal.EventFact) bool {
 		if f.EventID == monnet.EventID([]byte(body)) {
 			out, found = f, true
 		}
+		return true
 	})
 	if !found {
 		m.t.Fatal("no fact recorded")
@@ -161,7 +164,7 @@ func (m *monnetDirect) fact(body string) batch.EventFact {
 func TestReceiverCommonPath(t *testing.T) {
 	t.Parallel()
 	m := newMonnetDirect(t)
-	m.add("m-1", batch.Submitted)
+	m.add("m-1", journal.Submitted)
 	body := m.notification("m-1", "90001", "SUCCESS", "PROCESSED")
 	h := m.sign(body)
 	var wg sync.WaitGroup
@@ -170,7 +173,7 @@ func TestReceiverCommonPath(t *testing.T) {
 		wg.Go(func() {
 			codes[i], _ = m.post(body, h)
 			// Acknowledged means persisted: the journal already has it.
-			if _, ok, err := m.j.Event("monnet", monnet.EventID([]byte(body))); codes[i] == http.StatusOK && (!ok || err != nil) {
+			if _, ok, err := m.j.Event(ctx, "monnet", monnet.EventID([]byte(body))); codes[i] == http.StatusOK && (!ok || err != nil) {
 				t.Errorf("acknowledged before the event was stored (%v)", err)
 			}
 		})
@@ -182,8 +185,8 @@ func TestReceiverCommonPath(t *testing.T) {
 		}
 	}
 	m.drain()
-	got, _ := m.j.Item("m-1")
-	if got.State != batch.Succeeded || got.Refs.ProviderID != "90001" {
+	got, _ := m.j.Item(ctx, "m-1")
+	if got.State != journal.Succeeded || got.Refs.ProviderID != "90001" {
 		t.Fatalf("item %s refs %+v, want succeeded with Monnet's id", got.State, got.Refs)
 	}
 	if n := m.succeeded("m-1"); n != 1 {
@@ -204,15 +207,15 @@ func TestReceiverCommonPath(t *testing.T) {
 func TestReceiverConflictAndUnexpected(t *testing.T) {
 	t.Parallel()
 	m := newMonnetDirect(t)
-	m.add("m-1", batch.Failed)
+	m.add("m-1", journal.Failed)
 
 	paid := m.notification("m-1", "90001", "SUCCESS", "PROCESSED")
 	if code, answer := m.post(paid, m.sign(paid)); code != http.StatusOK {
 		t.Fatalf("answered %d %q", code, answer)
 	}
 	m.drain()
-	got, _ := m.j.Item("m-1")
-	if got.State != batch.Failed || !strings.Contains(got.Conflict, "webhook says succeeded") {
+	got, _ := m.j.Item(ctx, "m-1")
+	if got.State != journal.Failed || !strings.Contains(got.Conflict, "webhook says succeeded") {
 		t.Errorf("item %s conflict %q, want failed with the conflict recorded", got.State, got.Conflict)
 	}
 	if ev := m.event(paid); ev.Applied || !strings.HasPrefix(ev.Note, NoteConflict) {
@@ -248,7 +251,7 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 	var bodies []string
 	for i := range 5 {
 		id := fmt.Sprintf("m-%d", i)
-		m.add(id, batch.Submitted)
+		m.add(id, journal.Submitted)
 		bodies = append(bodies, m.notification(id, fmt.Sprint(90000+i), "SUCCESS", "PROCESSED"))
 	}
 	m.rc.Close() // the Applier is gone; the receiver still acknowledges
@@ -257,11 +260,11 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 			t.Fatalf("answered %d %q", code, answer)
 		}
 	}
-	if n, err := m.j.Queued(); err != nil || n != len(bodies) {
+	if n, err := m.j.Queued(ctx); err != nil || n != len(bodies) {
 		t.Fatalf("%d queued (%v), want %d", n, err, len(bodies))
 	}
 	for i := range bodies {
-		if it, _ := m.j.Item(fmt.Sprintf("m-%d", i)); it.State != batch.Submitted {
+		if it, _ := m.j.Item(ctx, fmt.Sprintf("m-%d", i)); it.State != journal.Submitted {
 			t.Fatalf("m-%d is %s before any Applier ran", i, it.State)
 		}
 	}
@@ -272,7 +275,7 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 	// Sooner than the Applier's retry: the next receiver drains what it
 	// finds queued when it starts.
 	eventually(t, retryEvery/2, "the next receiver to apply the queue", func() bool {
-		n, err := m.j.Queued()
+		n, err := m.j.Queued(ctx)
 		return err == nil && n == 0
 	})
 	for _, b := range bodies { // the providers deliver again
@@ -286,7 +289,7 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 	for i, b := range bodies {
 		id := fmt.Sprintf("m-%d", i)
 		n := m.succeeded(id)
-		if it, _ := m.j.Item(id); it.State != batch.Succeeded || n != 1 {
+		if it, _ := m.j.Item(ctx, id); it.State != journal.Succeeded || n != 1 {
 			t.Errorf("%s: %s after %d transitions to succeeded, want succeeded after 1", id, it.State, n)
 		}
 		if ev := m.event(b); !ev.Applied {
@@ -303,14 +306,14 @@ func TestApplierOnItsOwn(t *testing.T) {
 	t.Parallel()
 	m := newMonnetDirect(t)
 	applied := func(id string) bool {
-		it, err := m.j.Item(id)
-		return err == nil && it.State == batch.Succeeded
+		it, err := m.j.Item(ctx, id)
+		return err == nil && it.State == journal.Succeeded
 	}
 	wait := func(what string, ok func() bool) {
 		t.Helper()
 		eventually(t, 10*time.Second, "applied: "+what, ok)
 	}
-	m.add("q-0", batch.Submitted)
+	m.add("q-0", journal.Submitted)
 	body := m.notification("q-0", "91000", "SUCCESS", "PROCESSED")
 	if code, _ := m.post(body, m.sign(body)); code != http.StatusOK {
 		t.Fatalf("answered %d", code)
@@ -320,12 +323,12 @@ func TestApplierOnItsOwn(t *testing.T) {
 	// A storm: the first payout's event must be applied while the later
 	// ones are still being delivered.
 	const storm = 3 * applyMaxLag
-	m.add("q-1", batch.Submitted)
+	m.add("q-1", journal.Submitted)
 	start, appliedDuring := time.Now(), false
 	for i := 1; time.Since(start) < storm; i++ {
 		id := fmt.Sprintf("q-%d", i)
 		if i > 1 {
-			m.add(id, batch.Submitted)
+			m.add(id, journal.Submitted)
 		}
 		body := m.notification(id, fmt.Sprint(91000+i), "SUCCESS", "PROCESSED")
 		if code, _ := m.post(body, m.sign(body)); code != http.StatusOK {
@@ -337,7 +340,7 @@ func TestApplierOnItsOwn(t *testing.T) {
 	if !appliedDuring {
 		t.Errorf("nothing applied during a storm of %v (max lag %v)", storm, applyMaxLag)
 	}
-	wait("the storm", func() bool { n, err := m.j.Queued(); return err == nil && n == 0 })
+	wait("the storm", func() bool { n, err := m.j.Queued(ctx); return err == nil && n == 0 })
 }
 
 // TestDrainStopsWithItsContext: a Drain whose context has ended applies
@@ -348,7 +351,7 @@ func TestDrainStopsWithItsContext(t *testing.T) {
 	m.rc.Close() // the receiver's own Applier is gone
 	for i := range 3 {
 		id := fmt.Sprintf("m-%d", i)
-		m.add(id, batch.Submitted)
+		m.add(id, journal.Submitted)
 		b := m.notification(id, fmt.Sprint(91000+i), "SUCCESS", "PROCESSED")
 		if code, answer := m.post(b, m.sign(b)); code != http.StatusOK {
 			t.Fatalf("answered %d %q", code, answer)
@@ -359,13 +362,13 @@ func TestDrainStopsWithItsContext(t *testing.T) {
 	if err := NewApplier(m.j, m.provs, nil).Drain(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Drain with its context ended: %v, want context.Canceled", err)
 	}
-	if n, err := m.j.Queued(); err != nil || n != 3 {
+	if n, err := m.j.Queued(ctx); err != nil || n != 3 {
 		t.Fatalf("%d queued after the stopped Drain (%v), want 3", n, err)
 	}
 	if err := NewApplier(m.j, m.provs, nil).Drain(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := m.j.Queued(); err != nil || n != 0 {
+	if n, err := m.j.Queued(ctx); err != nil || n != 0 {
 		t.Fatalf("%d queued after the next Drain (%v), want 0", n, err)
 	}
 }

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/monnet"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -29,11 +29,11 @@ func TestReceiverRefuses(t *testing.T) {
 	t.Parallel()
 	h := setup(t, "monnet", "teemopay", "bank131")
 	h.dispatch("b1",
-		batchtest.ValidItem("m-1", "monnet", 1500),
-		batchtest.ValidItem("t-1", "teemopay", 2500),
-		batchtest.ValidItem("k-1", "bank131", 3500))
+		journaltest.ValidItem("m-1", "monnet", 1500),
+		journaltest.ValidItem("t-1", "teemopay", 2500),
+		journaltest.ValidItem("k-1", "bank131", 3500))
 	for _, id := range []string{"m-1", "t-1", "k-1"} {
-		h.waitState(id, batch.Succeeded)
+		h.waitState(id, journal.Succeeded)
 	}
 	h.settle()
 	mon := h.tap.deliveries("monnet")[0]
@@ -122,11 +122,11 @@ func TestDuplicateDelivery(t *testing.T) {
 		h.land.Kit(n).SetFaults(sandboxkit.Faults{WebhookDuplicateRate: 1})
 	}
 	h.dispatch("b1",
-		batchtest.ValidItem("m-1", "monnet", 1500),
-		batchtest.ValidItem("t-1", "teemopay", 2500),
-		batchtest.ValidItem("k-1", "bank131", 3500))
+		journaltest.ValidItem("m-1", "monnet", 1500),
+		journaltest.ValidItem("t-1", "teemopay", 2500),
+		journaltest.ValidItem("k-1", "bank131", 3500))
 	for _, id := range []string{"m-1", "t-1", "k-1"} {
-		h.waitState(id, batch.Succeeded)
+		h.waitState(id, journal.Succeeded)
 	}
 	h.settle()
 	// Monnet: 1 notification x2; TeemoPay: 1 callback x2; Bank 131:
@@ -151,7 +151,7 @@ func TestDuplicateDelivery(t *testing.T) {
 		t.Errorf("a repeated delivery changed the journal:\n%s", firstDiff(before, after))
 	}
 	for _, id := range []string{"m-1", "t-1", "k-1"} {
-		if n := h.transitionsTo(id, batch.Succeeded); n != 1 {
+		if n := h.transitionsTo(id, journal.Succeeded); n != 1 {
 			t.Errorf("%s moved to succeeded %d times, want 1", id, n)
 		}
 	}
@@ -183,7 +183,7 @@ func TestOutOfOrder(t *testing.T) {
 		return false
 	}
 	h.tap.mu.Unlock()
-	h.dispatch("b1", batchtest.ValidItem("k-1", "bank131", 3500))
+	h.dispatch("b1", journaltest.ValidItem("k-1", "bank131", 3500))
 	eventually(t, 10*time.Second, "ready_to_confirm to be refused", func() bool {
 		h.tap.mu.Lock()
 		defer h.tap.mu.Unlock()
@@ -196,7 +196,7 @@ func TestOutOfOrder(t *testing.T) {
 		if _, err := pl.RunOnce(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		return h.item("k-1").State == batch.Succeeded
+		return h.item("k-1").State == journal.Succeeded
 	})
 	eventually(t, 10*time.Second, "payment_finished to be applied", func() bool {
 		for _, ev := range h.events() {
@@ -220,10 +220,10 @@ func TestOutOfOrder(t *testing.T) {
 	})
 	kit := h.land.Kit("bank131")
 	it := h.item("k-1")
-	if it.State != batch.Succeeded {
+	if it.State != journal.Succeeded {
 		t.Fatalf("a late ready_to_confirm moved the payout to %s", it.State)
 	}
-	var late batch.Event
+	var late journal.Event
 	for _, ev := range h.events() {
 		if ev.Type == "ready_to_confirm" {
 			late = ev
@@ -232,7 +232,7 @@ func TestOutOfOrder(t *testing.T) {
 	if late.Applied || !strings.HasPrefix(late.Note, NoteOutOfOrder) {
 		t.Errorf("late event applied=%v note=%q, want kept, not applied, noted out of order", late.Applied, late.Note)
 	}
-	if n := h.transitionsTo("k-1", batch.Confirming); n != 1 {
+	if n := h.transitionsTo("k-1", journal.Confirming); n != 1 {
 		t.Errorf("confirmed %d times, want 1", n)
 	}
 	for ref, paid := range kit.Ledger.PaidByReference() {
@@ -251,18 +251,18 @@ func TestReversalAfterSuccess(t *testing.T) {
 		h.land.Kit(n).SetFaults(sandboxkit.Faults{Rules: []sandboxkit.Rule{{RefContains: "rev", Outcome: "reverse"}}})
 	}
 	h.dispatch("b1",
-		batchtest.ValidItem("m-rev", "monnet", 1500),
-		batchtest.ValidItem("t-rev", "teemopay", 2500),
-		batchtest.ValidItem("k-rev", "bank131", 3500),
-		batchtest.ValidItem("m-ok", "monnet", 1700))
+		journaltest.ValidItem("m-rev", "monnet", 1500),
+		journaltest.ValidItem("t-rev", "teemopay", 2500),
+		journaltest.ValidItem("k-rev", "bank131", 3500),
+		journaltest.ValidItem("m-ok", "monnet", 1700))
 	for _, id := range []string{"m-rev", "t-rev", "k-rev"} {
-		h.waitState(id, batch.Reversed)
-		if n := h.transitionsTo(id, batch.Succeeded); n != 1 {
+		h.waitState(id, journal.Reversed)
+		if n := h.transitionsTo(id, journal.Succeeded); n != 1 {
 			t.Errorf("%s: %d transitions to succeeded before the reversal, want 1", id, n)
 		}
 	}
-	h.waitState("m-ok", batch.Succeeded)
-	res, err := Match(h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
+	h.waitState("m-ok", journal.Succeeded)
+	res, err := Match(ctx, h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,14 +286,14 @@ func TestReversalAfterSuccess(t *testing.T) {
 func TestMonnetDuplicateOrderNotice(t *testing.T) {
 	t.Parallel()
 	h := setup(t, "monnet")
-	it := batchtest.ValidItem("m-1", "monnet", 1500)
+	it := journaltest.ValidItem("m-1", "monnet", 1500)
 	h.dispatch("b1", it)
-	h.waitState("m-1", batch.Succeeded)
+	h.waitState("m-1", journal.Succeeded)
 	orig := h.item("m-1")
 	if _, err := h.provs["monnet"].Submit(context.Background(), it.Payout); !errors.Is(err, providers.ErrDuplicate) {
 		t.Fatalf("resubmit: %v, want ErrDuplicate", err)
 	}
-	var notice batch.Event
+	var notice journal.Event
 	eventually(t, 10*time.Second, "the 2005 notification", func() bool {
 		for _, ev := range h.events() {
 			if ev.Note == NoteDuplicateNotice {
@@ -307,10 +307,10 @@ func TestMonnetDuplicateOrderNotice(t *testing.T) {
 		t.Errorf("notice payout %q applied %v, want m-1 kept unapplied", notice.PayoutID, notice.Applied)
 	}
 	after := h.item("m-1")
-	if after.State != batch.Succeeded || after.Refs != orig.Refs || after.Last.RawStatus != orig.Last.RawStatus {
+	if after.State != journal.Succeeded || after.Refs != orig.Refs || after.Last.RawStatus != orig.Last.RawStatus {
 		t.Errorf("the 2005 notice changed the original: %+v -> %+v", orig, after)
 	}
-	res, err := Match(h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{BatchID: "b1"}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,12 +324,12 @@ func TestMonnetDuplicateOrderNotice(t *testing.T) {
 func TestUnexpectedPayout(t *testing.T) {
 	t.Parallel()
 	h := setup(t, "teemopay")
-	h.dispatch("b1", batchtest.ValidItem("t-1", "teemopay", 2500))
-	ghost := batchtest.ValidItem("ghost-1", "teemopay", 4200)
+	h.dispatch("b1", journaltest.ValidItem("t-1", "teemopay", 2500))
+	ghost := journaltest.ValidItem("ghost-1", "teemopay", 4200)
 	if _, err := h.provs["teemopay"].Submit(context.Background(), ghost.Payout); err != nil {
 		t.Fatalf("submit outside payrun: %v", err)
 	}
-	h.waitState("t-1", batch.Succeeded)
+	h.waitState("t-1", journal.Succeeded)
 	eventually(t, 10*time.Second, "the unexpected callback", func() bool {
 		for _, ev := range h.events() {
 			if ev.Note == NoteUnexpected && ev.PayoutID == "ghost-1" {
@@ -343,10 +343,10 @@ func TestUnexpectedPayout(t *testing.T) {
 			t.Errorf("delivery answered %d %q, want 200 SUCCESS", d.Status, d.Answer)
 		}
 	}
-	if _, err := h.j.Item("ghost-1"); !errors.Is(err, batch.ErrNotFound) {
+	if _, err := h.j.Item(ctx, "ghost-1"); !errors.Is(err, journal.ErrNotFound) {
 		t.Errorf("the unexpected payout became an item: %v", err)
 	}
-	res, err := Match(h.j, Scope{}, time.Now(), MatchOptions{})
+	res, err := Match(ctx, h.j, Scope{}, time.Now(), MatchOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

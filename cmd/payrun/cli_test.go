@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 )
@@ -94,12 +96,12 @@ func TestTemplateValidatesAndDryRunSendsNothing(t *testing.T) {
 			t.Fatalf("a dry run created %d payouts at %s", k, n)
 		}
 	}
-	j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if bs, _ := j.Batches(); len(bs) != 0 {
+	if bs, _ := j.ListBatches(ctx); len(bs) != 0 {
 		t.Fatalf("a dry run recorded %d batches", len(bs))
 	}
 }
@@ -194,14 +196,14 @@ func TestReportWarnsOfQueuedEvents(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("journal: payrun.db\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	st := providers.Status{Outcome: providers.Succeeded, Refs: providers.Refs{PayoutID: "p-1"}}
-	r := batch.Receipt{Events: []batch.Event{{Provider: "teemopay", ID: "e-1", PayoutID: "p-1", Body: []byte(`{}`)}},
-		Facts: []batch.EventFact{{Provider: "teemopay", EventID: "e-1", Status: st}}}
-	if _, _, err := j.Persist(r); err != nil {
+	r := journal.Receipt{Events: []journal.Event{{Provider: "teemopay", ID: "e-1", PayoutID: "p-1", Body: []byte(`{}`)}},
+		Facts: []journal.EventFact{{Provider: "teemopay", EventID: "e-1", Status: st}}}
+	if _, _, err := j.Persist(ctx, r); err != nil {
 		t.Fatal(err)
 	}
 	j.Close()
@@ -214,11 +216,11 @@ func TestReportWarnsOfQueuedEvents(t *testing.T) {
 	if code != exitOK || !strings.Contains(errOut, "1 webhook event(s) acknowledged and not applied yet are left out of this reconciliation") {
 		t.Fatalf("reconcile --no-poll: exit %d\n%s", code, errOut)
 	}
-	if j, err = batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{}); err != nil {
+	if j, err = boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if n, err := j.Queued(); err != nil || n != 1 {
+	if n, err := j.Queued(ctx); err != nil || n != 1 {
 		t.Errorf("%d events queued after the report and reconcile --no-poll (%v), want the 1 still there", n, err)
 	}
 }

@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
@@ -40,7 +40,7 @@ func cmdApprove() command {
 				who = u.Username
 			}
 		}
-		if err := approve(j, fs.Arg(0), who); err != nil {
+		if err := approve(ctx, j, fs.Arg(0), who); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "Batch %s approved by %s; 'payrun resume' (or the daemon's next cut-off) sends it.\n", fs.Arg(0), who)
@@ -51,12 +51,12 @@ func cmdApprove() command {
 
 var errNotHeld = errors.New("batch is not held")
 
-func approve(j *batch.Journal, id, who string) error {
-	return j.SetBatch(id, func(b *batch.Batch) error {
-		if b.State != batch.BatchHeld {
+func approve(ctx context.Context, j journal.Journal, id, who string) error {
+	return j.SetBatch(ctx, id, func(b *journal.Batch) error {
+		if b.State != journal.BatchHeld {
 			return fmt.Errorf("%w (it is %s)", errNotHeld, b.State)
 		}
-		b.State = batch.BatchAccepted
+		b.State = journal.BatchAccepted
 		b.Approved = time.Now().UTC()
 		b.ApprovedBy = who
 		return nil
@@ -69,38 +69,39 @@ func approve(j *batch.Journal, id, who string) error {
 // configured folder). It returns held=true when nothing may be sent yet.
 func (rt *app) preflight(ctx context.Context, id string, out io.Writer) (bool, error) {
 	cfg := rt.cfg
-	b, err := rt.j.Batch(id)
+	b, err := rt.j.Batch(ctx, id)
 	if err != nil {
 		return false, err
 	}
-	if b.State == batch.BatchHeld && cfg.Preflight.ApprovalDir != "" {
+	if b.State == journal.BatchHeld && cfg.Preflight.ApprovalDir != "" {
 		marker := filepath.Join(cfg.Abs(cfg.Preflight.ApprovalDir), id+".approved")
 		if _, err := os.Stat(marker); err == nil {
-			if err := approve(rt.j, id, "file "+marker); err != nil {
+			if err := approve(ctx, rt.j, id, "file "+marker); err != nil {
 				return false, err
 			}
-			b.State = batch.BatchAccepted
+			b.State = journal.BatchAccepted
 		}
 	}
-	if b.State == batch.BatchHeld {
+	if b.State == journal.BatchHeld {
 		fmt.Fprintf(out, "Batch %s is HELD for approval: run 'payrun approve %s' to send it.\n", id, id)
 		return true, nil
 	}
-	if !cfg.Preflight.Enabled || !b.Approved.IsZero() || b.State != batch.BatchAccepted {
+	if !cfg.Preflight.Enabled || !b.Approved.IsZero() || b.State != journal.BatchAccepted {
 		return false, nil
 	}
 	pf := reports.Preflight{BatchID: id, File: b.File, At: rt.j.Now(), Location: cfg.Location()}
 	for _, t := range b.Totals {
 		pf.Groups = append(pf.Groups, reports.PreflightGroup{Provider: t.Provider, Currency: t.Currency, Count: t.Count, Amount: t.Amount})
 	}
-	if err := rt.j.RejectedRows(id, func(r batch.RejectedRow) {
+	if err := rt.j.RejectedRows(ctx, id, func(r journal.RejectedRow) bool {
 		for _, re := range r.Errors {
 			pf.Invalid = append(pf.Invalid, reconcile.InvalidRow{BatchID: id, File: b.File, Row: re.Row, Column: re.Column, Value: re.Value, Reason: re.Reason})
 		}
+		return true
 	}); err != nil {
 		return false, err
 	}
-	dups, err := suspectedDuplicates(rt.j, id, cfg.Preflight.DuplicateLookback)
+	dups, err := suspectedDuplicates(ctx, rt.j, id, cfg.Preflight.DuplicateLookback)
 	if err != nil {
 		return false, err
 	}
@@ -123,7 +124,7 @@ func (rt *app) preflight(ctx context.Context, id string, out io.Writer) (bool, e
 		}
 	}
 	if pf.Held {
-		if err := rt.j.SetBatch(id, func(b *batch.Batch) error { b.State = batch.BatchHeld; b.Note = pf.HoldReason; return nil }); err != nil {
+		if err := rt.j.SetBatch(ctx, id, func(b *journal.Batch) error { b.State = journal.BatchHeld; b.Note = pf.HoldReason; return nil }); err != nil {
 			return false, err
 		}
 	}
@@ -145,7 +146,7 @@ func (rt *app) preflight(ctx context.Context, id string, out io.Writer) (bool, e
 }
 
 // estimate is the sending time at the configured rate limits.
-func estimate(cfg *config.Config, totals []batch.Total) time.Duration {
+func estimate(cfg *config.Config, totals []journal.Total) time.Duration {
 	counts := map[string]int{}
 	for _, t := range totals {
 		counts[t.Provider] += t.Count
@@ -161,7 +162,7 @@ func estimate(cfg *config.Config, totals []batch.Total) time.Duration {
 
 // suspectedDuplicates finds rows of a batch paying the same account the
 // same amount as a payout of another batch within the lookback window.
-func suspectedDuplicates(j *batch.Journal, id string, days int) ([]reports.SuspectedDuplicate, error) {
+func suspectedDuplicates(ctx context.Context, j journal.Journal, id string, days int) ([]reports.SuspectedDuplicate, error) {
 	if days <= 0 {
 		return nil, nil
 	}
@@ -169,7 +170,7 @@ func suspectedDuplicates(j *batch.Journal, id string, days int) ([]reports.Suspe
 		account, currency string
 		amount            int64
 	}
-	accountOf := func(it batch.Item) string {
+	accountOf := func(it journal.Item) string {
 		b := it.Payout.Beneficiary
 		switch {
 		case b.CCI != "":
@@ -181,8 +182,8 @@ func suspectedDuplicates(j *batch.Journal, id string, days int) ([]reports.Suspe
 		}
 		return b.Phone
 	}
-	mine := map[key][]batch.Item{}
-	if err := j.Items(id, func(it batch.Item) bool {
+	mine := map[key][]journal.Item{}
+	if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 		k := key{accountOf(it), it.Payout.Amount.Currency, it.Payout.Amount.Minor}
 		mine[k] = append(mine[k], it)
 		return true
@@ -191,7 +192,7 @@ func suspectedDuplicates(j *batch.Journal, id string, days int) ([]reports.Suspe
 	}
 	since := j.Now().Add(-time.Duration(days) * 24 * time.Hour)
 	var out []reports.SuspectedDuplicate
-	err := j.AllItems(func(other batch.Item) bool {
+	err := j.AllItems(ctx, func(other journal.Item) bool {
 		if other.BatchID == id || other.Created.Before(since) {
 			return true
 		}

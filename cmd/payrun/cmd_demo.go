@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -144,7 +144,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 	}
 	var ids []string
 	for _, p := range []string{csvPath, xlsxPath} {
-		res, err := j.Ingest(p, ingestOptions(cfg, enabledProviders(cfg)))
+		res, err := j.Ingest(ctx, p, ingestOptions(cfg, enabledProviders(cfg)))
 		if err != nil {
 			return err
 		}
@@ -180,18 +180,18 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 	if err := recv.Drain(ctx); err != nil {
 		return err
 	}
-	if err := printBatchStates(out, j, ids); err != nil {
+	if err := printBatchStates(ctx, out, j, ids); err != nil {
 		return err
 	}
 
 	// Exactly once, by the providers' own books.
-	if err := checkLedgers(land, j, ids, out); err != nil {
+	if err := checkLedgers(ctx, land, j, ids, out); err != nil {
 		return err
 	}
 
 	// Reconciliation and reports.
 	for _, id := range ids {
-		res, err := reconcile.Match(j, reconcile.Scope{BatchID: id}, j.Now(), reconcile.MatchOptions{Location: cfg.Location(), SLA: cfg.Reconcile.SLA})
+		res, err := reconcile.Match(ctx, j, reconcile.Scope{BatchID: id}, j.Now(), reconcile.MatchOptions{Location: cfg.Location(), SLA: cfg.Reconcile.SLA})
 		if err != nil {
 			return err
 		}
@@ -242,13 +242,13 @@ func demoFaults(name string) sandboxkit.Faults {
 
 // playBeneficiaries completes card push iframes and pays payment links,
 // except the last link of each batch (to show an open item).
-func playBeneficiaries(ctx context.Context, j *batch.Journal, ids []string) (int, error) {
+func playBeneficiaries(ctx context.Context, j journal.Journal, ids []string) (int, error) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	played := 0
 	for _, id := range ids {
-		var waiting []batch.Item
-		if err := j.Items(id, func(it batch.Item) bool {
-			if it.State == batch.AwaitingBeneficiary && it.Last.URL != "" {
+		var waiting []journal.Item
+		if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
+			if it.State == journal.AwaitingBeneficiary && it.Last.URL != "" {
 				waiting = append(waiting, it)
 			}
 			return true
@@ -289,7 +289,7 @@ func playBeneficiaries(ctx context.Context, j *batch.Journal, ids []string) (int
 
 // checkLedgers compares the sandboxes' ledgers with the journal: every
 // payout paid at most once, and paid exactly when the journal says so.
-func checkLedgers(land *sandboxes.Landscape, j *batch.Journal, ids []string, out io.Writer) error {
+func checkLedgers(ctx context.Context, land *sandboxes.Landscape, j journal.Journal, ids []string, out io.Writer) error {
 	paid := map[string]int{}
 	for _, n := range land.Names() {
 		for ref, k := range land.Kit(n).Ledger.PaidByReference() {
@@ -299,15 +299,15 @@ func checkLedgers(land *sandboxes.Landscape, j *batch.Journal, ids []string, out
 	var problems []string
 	succeeded := 0
 	for _, id := range ids {
-		if err := j.Items(id, func(it batch.Item) bool {
+		if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 			n := paid[it.PayoutID]
 			if n > 1 {
 				problems = append(problems, fmt.Sprintf("%s paid %d times", it.PayoutID, n))
 			}
-			if (it.State == batch.Succeeded) != (n == 1) {
+			if (it.State == journal.Succeeded) != (n == 1) {
 				problems = append(problems, fmt.Sprintf("%s is %s in the journal, paid %d time(s) at %s", it.PayoutID, it.State, n, it.Provider))
 			}
-			if it.State == batch.Succeeded {
+			if it.State == journal.Succeeded {
 				succeeded++
 			}
 			return true

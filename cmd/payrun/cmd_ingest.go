@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
 )
 
@@ -34,7 +35,7 @@ func cmdIngest() command {
 			return err
 		}
 		defer j.Close()
-		res, err := j.Ingest(fs.Arg(0), ingestOptions(cfg, enabledProviders(cfg)))
+		res, err := j.Ingest(ctx, fs.Arg(0), ingestOptions(cfg, enabledProviders(cfg)))
 		if err != nil {
 			return err
 		}
@@ -44,7 +45,7 @@ func cmdIngest() command {
 }
 
 // printIngest tells the operator what became of a file.
-func printIngest(w io.Writer, res *batch.IngestResult) error {
+func printIngest(w io.Writer, res *journal.IngestResult) error {
 	switch {
 	case res.Rejected:
 		printRowErrors(w, res.Report)
@@ -65,7 +66,7 @@ func printIngest(w io.Writer, res *batch.IngestResult) error {
 	return nil
 }
 
-func printTotals(w io.Writer, totals []batch.Total) {
+func printTotals(w io.Writer, totals []journal.Total) {
 	if len(totals) == 0 {
 		return
 	}

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/reconcile"
@@ -48,9 +50,9 @@ func cmdProcess() command {
 		}
 		defer j.Close()
 		if *dry {
-			return planFile(e.stdout, cfg, j, fs.Arg(0))
+			return planFile(ctx, e.stdout, cfg, j, fs.Arg(0))
 		}
-		res, err := j.Ingest(fs.Arg(0), ingestOptions(cfg, enabledProviders(cfg)))
+		res, err := j.Ingest(ctx, fs.Arg(0), ingestOptions(cfg, enabledProviders(cfg)))
 		if err != nil {
 			return err
 		}
@@ -95,13 +97,13 @@ func cmdResume() command {
 		if err != nil {
 			return err
 		}
-		bs, err := j.Batches()
+		bs, err := j.ListBatches(ctx)
 		if err != nil {
 			return err
 		}
 		var ids []string
 		for _, b := range bs {
-			if b.State != batch.BatchDone && b.State != batch.BatchHeld {
+			if b.State != journal.BatchDone && b.State != journal.BatchHeld {
 				ids = append(ids, b.ID)
 			}
 		}
@@ -124,15 +126,15 @@ func cmdResume() command {
 // dispatcher built from the configuration.
 type app struct {
 	cfg   *config.Config
-	j     *batch.Journal
+	j     journal.Journal
 	log   *slog.Logger
 	provs map[string]providers.Provider
-	disp  *batch.Dispatcher
+	disp  *dispatch.Dispatcher
 	// recv is the webhook receiver listen serves (nil when none).
 	recv *reconcile.Receiver
 }
 
-func newApp(cfg *config.Config, j *batch.Journal, log *slog.Logger) (*app, error) {
+func newApp(cfg *config.Config, j journal.Journal, log *slog.Logger) (*app, error) {
 	base := ""
 	if cfg.Serve.PublicURL != "" {
 		base = cfg.Serve.PublicURL + "/webhooks/"
@@ -148,7 +150,7 @@ func newApp(cfg *config.Config, j *batch.Journal, log *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
-	return &app{cfg: cfg, j: j, log: log, provs: provs, disp: batch.NewDispatcher(j, provs, o)}, nil
+	return &app{cfg: cfg, j: j, log: log, provs: provs, disp: dispatch.NewDispatcher(j, provs, o)}, nil
 }
 
 // listen serves the webhook receiver on addr ("" serves nothing) and
@@ -192,7 +194,7 @@ func stopReceiver(ctx context.Context, recv *reconcile.Receiver, log *slog.Logge
 func (rt *app) processBatches(ctx context.Context, e *env, ids []string, wait time.Duration) error {
 	progress := progressReporter(e.stderr, rt.log)
 	sum, err := rt.disp.Run(ctx, ids, progress)
-	progress(batch.Progress{Total: -1})
+	progress(dispatch.Progress{Total: -1})
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stdout, "Stopped: %d sent, %d left queued, %d in doubt. Run 'payrun resume' to continue; nothing will be paid twice.\n",
 			sum.Sent, sum.Left, sum.InDoubt)
@@ -218,24 +220,24 @@ func (rt *app) processBatches(ctx context.Context, e *env, ids []string, wait ti
 			rt.log.Warn("webhook events left queued in the journal; the next run applies them", "err", err)
 		}
 	}
-	return printBatchStates(e.stdout, rt.j, ids)
+	return printBatchStates(ctx, e.stdout, rt.j, ids)
 }
 
 // printBatchStates prints, per batch, how many items are in each state.
-func printBatchStates(w io.Writer, j *batch.Journal, ids []string) error {
+func printBatchStates(ctx context.Context, w io.Writer, j journal.Journal, ids []string) error {
 	for _, id := range ids {
-		if err := j.RefreshBatch(id); err != nil {
+		if err := journal.RefreshBatch(ctx, j, id); err != nil {
 			return err
 		}
-		b, err := j.Batch(id)
+		b, err := j.Batch(ctx, id)
 		if err != nil {
 			return err
 		}
-		counts := map[batch.State]int{}
+		counts := map[journal.State]int{}
 		sums := map[string]int64{}
-		if err := j.Items(id, func(it batch.Item) bool {
+		if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 			counts[it.State]++
-			if it.State == batch.Succeeded {
+			if it.State == journal.Succeeded {
 				sums[it.Payout.Amount.Currency] += it.Payout.Amount.Minor
 			}
 			return true
@@ -243,7 +245,7 @@ func printBatchStates(w io.Writer, j *batch.Journal, ids []string) error {
 			return err
 		}
 		fmt.Fprintf(w, "Batch %s (%s): %s\n", b.ID, b.File, b.State)
-		for _, s := range batch.States {
+		for _, s := range journal.States {
 			if counts[s] > 0 {
 				fmt.Fprintf(w, "  %-22s %d\n", s, counts[s])
 			}
@@ -262,10 +264,10 @@ func printBatchStates(w io.Writer, j *batch.Journal, ids []string) error {
 
 // progressReporter returns a progress callback: a bar with rate and ETA on a
 // terminal, a log line every few seconds otherwise. Total -1 ends it.
-func progressReporter(w io.Writer, log *slog.Logger) func(batch.Progress) {
+func progressReporter(w io.Writer, log *slog.Logger) func(dispatch.Progress) {
 	var bar *progressbar.ProgressBar
 	var last time.Time
-	return func(p batch.Progress) {
+	return func(p dispatch.Progress) {
 		if p.Total < 0 {
 			if bar != nil {
 				_ = bar.Finish()
@@ -291,23 +293,23 @@ func progressReporter(w io.Writer, log *slog.Logger) func(batch.Progress) {
 
 // planFile prints what processing the file would do, without sending or
 // recording anything.
-func planFile(w io.Writer, cfg *config.Config, j *batch.Journal, path string) error {
+func planFile(ctx context.Context, w io.Writer, cfg *config.Config, j journal.Journal, path string) error {
 	o := ingestOptions(cfg, enabledProviders(cfg))
 	rep, err := batch.ValidateFile(path, o.Read, o.Validate)
 	if err != nil {
 		return err
 	}
-	sha, _, err := batch.FileSHA256(path)
+	sha, _, err := journal.FileSHA256(path)
 	if err != nil {
 		return err
 	}
-	if b, found, err := j.BatchBySHA(sha); err != nil {
+	if b, found, err := j.BatchBySHA(ctx, sha); err != nil {
 		return err
 	} else if found {
 		fmt.Fprintf(w, "This file is batch %s (%s), already recorded on %s; processing it resumes that batch.\n",
 			b.ID, b.State, b.Created.Format("2006-01-02"))
 	}
-	plan, err := batch.Plan(j, path, o.Read)
+	plan, err := journal.Plan(ctx, j, path, o.Read)
 	if err != nil {
 		return err
 	}

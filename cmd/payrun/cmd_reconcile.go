@@ -52,7 +52,7 @@ func cmdReconcile() command {
 				// What the providers said and a receiver acknowledged
 				// without applying (a daemon stopped with a backlog) counts
 				// before anyone is asked.
-				n, err := j.Queued()
+				n, err := j.Queued(ctx)
 				if err != nil {
 					return fmt.Errorf("webhook events queued: %w", err)
 				}
@@ -81,9 +81,9 @@ func cmdReconcile() command {
 		mo := reconcile.MatchOptions{Location: cfg.Location(), SLA: cfg.Reconcile.SLA}
 		var res *reconcile.Result
 		if *asJSON {
-			res, err = reconcile.Match(j, scope, j.Now(), mo)
+			res, err = reconcile.Match(ctx, j, scope, j.Now(), mo)
 		} else {
-			res, err = reconcile.MatchLines(j, scope, j.Now(), mo, nil)
+			res, err = reconcile.MatchLines(ctx, j, scope, j.Now(), mo, nil)
 		}
 		if err != nil {
 			return err

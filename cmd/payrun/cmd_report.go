@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
 )
@@ -97,11 +97,11 @@ func printPaths(w io.Writer, f reportFiles) {
 // writeReports reconciles the scope and writes every report file, then
 // (when asked) queues the email with the workbook attached. Files are
 // written before the message is queued, so a failed send loses nothing.
-func writeReports(ctx context.Context, cfg *config.Config, j *batch.Journal, scope reconcile.Scope, dir string, mail bool, out io.Writer) (reportFiles, error) {
+func writeReports(ctx context.Context, cfg *config.Config, j journal.Journal, scope reconcile.Scope, dir string, mail bool, out io.Writer) (reportFiles, error) {
 	var files reportFiles
 	now := j.Now()
 	loc := cfg.Location()
-	res, err := reconcile.Match(j, scope, now, reconcile.MatchOptions{Location: loc, SLA: cfg.Reconcile.SLA})
+	res, err := reconcile.Match(ctx, j, scope, now, reconcile.MatchOptions{Location: loc, SLA: cfg.Reconcile.SLA})
 	if err != nil {
 		return files, err
 	}
@@ -131,7 +131,7 @@ func writeReports(ctx context.Context, cfg *config.Config, j *batch.Journal, sco
 		return files, fmt.Errorf("details csv: %w", err)
 	}
 	for _, b := range res.Batches {
-		bb, err := j.Batch(b.ID)
+		bb, err := j.Batch(ctx, b.ID)
 		if err != nil {
 			return files, err
 		}
@@ -197,8 +197,8 @@ func safeName(s string) string {
 
 // warnQueued tells w how many webhook events were acknowledged and not
 // applied yet, and so are left out of what (nothing when there are none).
-func warnQueued(w io.Writer, j *batch.Journal, what string) error {
-	n, err := j.Queued()
+func warnQueued(w io.Writer, j journal.Journal, what string) error {
+	n, err := j.Queued(context.Background())
 	if err != nil {
 		return fmt.Errorf("webhook events queued: %w", err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,11 +44,11 @@ func cmdServe() command {
 
 // journalLastRun keeps the schedules' last runs in the journal, so that a
 // run missed while the daemon was down is caught up at start-up.
-type journalLastRun struct{ j *batch.Journal }
+type journalLastRun struct{ j journal.Journal }
 
 func (l journalLastRun) Get(name string) time.Time {
-	v, ok := l.j.Meta("lastrun:" + name)
-	if !ok {
+	v, ok, err := l.j.Mark(context.Background(), "lastrun:"+name)
+	if err != nil || !ok {
 		return time.Time{}
 	}
 	t, _ := time.Parse(time.RFC3339Nano, v)
@@ -55,7 +56,7 @@ func (l journalLastRun) Get(name string) time.Time {
 }
 
 func (l journalLastRun) Set(name string, t time.Time) error {
-	return l.j.SetMeta("lastrun:"+name, t.UTC().Format(time.RFC3339Nano))
+	return l.j.SetMark(context.Background(), "lastrun:"+name, t.UTC().Format(time.RFC3339Nano))
 }
 
 // daemonState is what the daemon's services share.
@@ -78,7 +79,7 @@ type daemonState struct {
 
 // serveDaemon runs every service until ctx is done (SIGINT/SIGTERM), then
 // stops taking work, lets requests in flight finish and returns nil.
-func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j *batch.Journal, log *slog.Logger) error {
+func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j journal.Journal, log *slog.Logger) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := daemon.NewMetrics(reg)
@@ -104,11 +105,11 @@ func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j *batch.Journ
 		StableFor: cfg.Serve.StableFor, ReadyMarker: cfg.Serve.ReadyMarker, ScanInterval: cfg.Serve.ScanInterval,
 		Location: loc, Log: log, Handle: d.handleFile, Observe: metrics.IntakeFile,
 		BatchDone: func(id string) (bool, error) {
-			if err := j.RefreshBatch(id); err != nil {
+			if err := journal.RefreshBatch(ctx, j, id); err != nil {
 				return false, err
 			}
-			b, err := j.Batch(id)
-			return err == nil && b.State == batch.BatchDone, err
+			b, err := j.Batch(ctx, id)
+			return err == nil && b.State == journal.BatchDone, err
 		},
 	}
 	jobs, err := d.jobs(loc)
@@ -132,7 +133,8 @@ func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j *batch.Journ
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	srvDone := make(chan error, 1)
 	go func() { srvDone <- srv.Serve(ln) }()
-	log.Info("payrun serving", "listen", ln.Addr().String(), "journal", j.Path(), "inbox", intake.Inbox, "timezone", cfg.TimeZone)
+	inf, _ := j.Info(ctx)
+	log.Info("payrun serving", "listen", ln.Addr().String(), "journal", inf.Location, "inbox", intake.Inbox, "timezone", cfg.TimeZone)
 	fmt.Fprintf(e.stdout, "payrun serving on http://%s (status page /, metrics /metrics); inbox %s\n", ln.Addr(), intake.Inbox)
 
 	if err := sched.Start(ctx); err != nil {
@@ -190,7 +192,7 @@ func (d *daemonState) handleFile(ctx context.Context, path string) (daemon.Outco
 	rt := d.rt
 	o := ingestOptions(d.cfg, enabledProviders(d.cfg))
 	o.Name = filepath.Base(path)
-	res, err := rt.j.Ingest(path, o)
+	res, err := rt.j.Ingest(ctx, path, o)
 	if errors.Is(err, batch.ErrInput) {
 		return daemon.Outcome{Result: daemon.Rejected, Reason: err.Error(), Report: []byte(err.Error() + "\n")}, nil
 	}

@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/daemon"
+	"github.com/payrun/payrun/journal"
 )
 
 func cmdStatus() command {
@@ -32,7 +32,7 @@ func cmdStatus() command {
 			return err
 		}
 		j, err := openJournal(cfg)
-		if errors.Is(err, batch.ErrInUse) {
+		if errors.Is(err, journal.ErrInUse) {
 			return fmt.Errorf("%w; and no daemon answers on %s (serve.listen)", err, cfg.Serve.Listen)
 		}
 		if err != nil {
@@ -79,7 +79,7 @@ func statusFromDaemon(ctx context.Context, w io.Writer, base, id string, asJSON 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound && id != "" {
-		return true, fmt.Errorf("batch %s: %w", id, batch.ErrNotFound)
+		return true, fmt.Errorf("batch %s: %w", id, journal.ErrNotFound)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return false, nil

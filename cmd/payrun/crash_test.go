@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -168,12 +170,12 @@ func TestCrash(t *testing.T) {
 		}
 	}
 	// The journal agrees.
-	j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	if err := j.Check(); err != nil {
+	if err := j.Check(ctx); err != nil {
 		t.Errorf("journal consistency: %v", err)
 	}
 	// Every event of every delivery payrun acknowledged, killed right after
@@ -196,7 +198,7 @@ func TestCrash(t *testing.T) {
 			}
 			for _, ev := range res.Events {
 				events++
-				if _, ok, err := j.Event(name, ev.ID); err != nil || !ok {
+				if _, ok, err := j.Event(ctx, name, ev.ID); err != nil || !ok {
 					lost++
 					t.Errorf("%s: event %s, acknowledged at %s, is not in the journal (%v)", name, ev.ID, d.At.Format(time.TimeOnly), err)
 				}
@@ -205,12 +207,13 @@ func TestCrash(t *testing.T) {
 	}
 	t.Logf("%d deliveries acknowledged, carrying %d events; %d of them not in the journal", acked, events, lost)
 	count := 0
-	_ = j.AllItems(func(it batch.Item) bool {
+	_ = j.AllItems(ctx, func(it journal.Item) bool {
 		count++
-		if it.State != batch.Succeeded {
+		if it.State != journal.Succeeded {
 			t.Errorf("journal: %s is %s (%s)", it.PayoutID, it.State, it.Reason)
-			_ = j.Transitions(it.PayoutID, func(tr batch.Transition) {
+			_ = j.Transitions(ctx, it.PayoutID, func(tr journal.Transition) bool {
 				t.Logf("  %s %s -> %s by %s: %s", tr.At.Format("15:04:05.000"), tr.From, tr.To, tr.Actor, tr.Reason)
+				return true
 			})
 		}
 		return true

@@ -4,7 +4,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -22,7 +22,7 @@ func (rt *app) follow(ctx context.Context, ids []string, wait time.Duration) err
 		if err := poll(ctx); err != nil {
 			rt.log.Warn("poll", "err", err)
 		}
-		open, err := rt.openItems(ids)
+		open, err := rt.openItems(ctx, ids)
 		if err != nil {
 			return err
 		}
@@ -49,11 +49,11 @@ func (rt *app) follow(ctx context.Context, ids []string, wait time.Duration) err
 // notification only the provider can send: a payout the provider cannot
 // be asked about, such as a Monnet payout whose Id payrun never learned
 // because the answer to its creation was lost).
-func (rt *app) openItems(ids []string) (int, error) {
+func (rt *app) openItems(ctx context.Context, ids []string) (int, error) {
 	n := 0
 	for _, id := range ids {
-		err := rt.j.Items(id, func(it batch.Item) bool {
-			if !it.State.Final() && it.State != batch.AwaitingBeneficiary && it.State != batch.Held && !rt.notifiedOnly(it) {
+		err := rt.j.BatchItems(ctx, id, func(it journal.Item) bool {
+			if !it.State.Final() && it.State != journal.AwaitingBeneficiary && it.State != journal.Held && !rt.notifiedOnly(it) {
 				n++
 			}
 			return true
@@ -67,9 +67,9 @@ func (rt *app) openItems(ids []string) (int, error) {
 
 // notifiedOnly reports whether only the provider's notification can tell
 // what became of a submitted payout: its provider cannot look it up.
-func (rt *app) notifiedOnly(it batch.Item) bool {
+func (rt *app) notifiedOnly(it journal.Item) bool {
 	p, ok := rt.provs[it.Provider]
-	if !ok || it.State != batch.Submitted {
+	if !ok || it.State != journal.Submitted {
 		return false
 	}
 	return !providers.CanLookup(p, it.LookupRefs())

@@ -3,8 +3,9 @@ package main
 import (
 	"testing"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 )
@@ -17,22 +18,22 @@ func TestOpenItemsLeavesNotifiedOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	item := func(id string, m providers.Method, st batch.State, monnetID string) batch.Item {
-		it := batchtest.Item(id, "monnet", m, 1500, "PEN")
+	item := func(id string, m providers.Method, st journal.State, monnetID string) journal.Item {
+		it := journaltest.Item(id, "monnet", m, 1500, "PEN")
 		it.State, it.Refs = st, providers.Refs{PayoutID: id, Method: m, ProviderID: monnetID}
 		return it
 	}
-	j := batchtest.Journal(t, nil)
-	batchtest.Import(t, j, "B-1",
-		item("lost-id", providers.CardPush, batch.Submitted, ""),       // only Monnet's notification can tell
-		item("known-id", providers.CardPush, batch.Submitted, "90001"), // asked by Id
-		item("in-doubt", providers.BankTransfer, batch.InDoubt, ""),    // the resolver resends
-		item("link", providers.PaymentLink, batch.Submitted, ""),       // asked by reference
-		item("waiting", providers.CardPush, batch.AwaitingBeneficiary, ""),
-		item("paid", providers.BankTransfer, batch.Succeeded, "90002"),
+	j := testjournal.Open(t, nil)
+	journaltest.Import(t, j, "B-1",
+		item("lost-id", providers.CardPush, journal.Submitted, ""),       // only Monnet's notification can tell
+		item("known-id", providers.CardPush, journal.Submitted, "90001"), // asked by Id
+		item("in-doubt", providers.BankTransfer, journal.InDoubt, ""),    // the resolver resends
+		item("link", providers.PaymentLink, journal.Submitted, ""),       // asked by reference
+		item("waiting", providers.CardPush, journal.AwaitingBeneficiary, ""),
+		item("paid", providers.BankTransfer, journal.Succeeded, "90002"),
 	)
 	rt := &app{j: j, provs: map[string]providers.Provider{"monnet": p}}
-	n, err := rt.openItems([]string{"B-1"})
+	n, err := rt.openItems(ctx, []string{"B-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

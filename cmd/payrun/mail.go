@@ -1,23 +1,26 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 
-	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/reports"
 )
 
 // journalQueue keeps undelivered messages in the journal, so that an SMTP
 // outage or a restart never loses a report.
-type journalQueue struct{ j *batch.Journal }
+type journalQueue struct{ j journal.Journal }
 
-func (q journalQueue) Enqueue(id string, eml []byte) error { return q.j.EnqueueMail(id, eml) }
+func (q journalQueue) Enqueue(id string, eml []byte) error {
+	return q.j.EnqueueMail(context.Background(), id, eml)
+}
 
 func (q journalQueue) Pending() ([]reports.Queued, error) {
-	ms, err := q.j.PendingMail()
+	ms, err := q.j.PendingMail(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -28,11 +31,13 @@ func (q journalQueue) Pending() ([]reports.Queued, error) {
 	return out, nil
 }
 
-func (q journalQueue) MarkSent(id string) error { return q.j.MarkMailSent(id, nil) }
+func (q journalQueue) MarkSent(id string) error {
+	return q.j.MarkMailSent(context.Background(), id, nil)
+}
 
 // newMailer builds the mailer from the configuration: SMTP when a host is
 // set, otherwise .eml files in the outbox.
-func newMailer(cfg *config.Config, j *batch.Journal) (*reports.Mailer, error) {
+func newMailer(cfg *config.Config, j journal.Journal) (*reports.Mailer, error) {
 	smtp, err := smtpConfig(cfg)
 	if err != nil {
 		return nil, err

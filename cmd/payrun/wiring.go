@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,10 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/drivers"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/all"
@@ -34,12 +38,15 @@ func isConfigError(err error) bool {
 }
 
 // openJournal opens the configured journal, creating its directory.
-func openJournal(cfg *config.Config) (*batch.Journal, error) {
-	path := cfg.Abs(cfg.Journal)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+func openJournal(cfg *config.Config) (journal.Journal, error) {
+	loc := cfg.Journal
+	if !drivers.IsPostgres(loc) {
+		loc = cfg.Abs(loc)
+		if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
+			return nil, err
+		}
 	}
-	return batch.Open(path, batch.Options{})
+	return drivers.Open(context.Background(), loc, drivers.Options{})
 }
 
 // buildProviders builds a client for every enabled provider. callbackBase,
@@ -86,9 +93,9 @@ func buildProviders(cfg *config.Config, callbackBase string) (map[string]provide
 }
 
 // dispatchOptions turns the configuration into the dispatcher's options.
-func dispatchOptions(cfg *config.Config, log *slog.Logger) (batch.DispatchOptions, error) {
-	o := batch.DispatchOptions{
-		Pools:           map[string]batch.PoolConfig{},
+func dispatchOptions(cfg *config.Config, log *slog.Logger) (dispatch.DispatchOptions, error) {
+	o := dispatch.DispatchOptions{
+		Pools:           map[string]dispatch.PoolConfig{},
 		MaxAttempts:     cfg.Dispatch.MaxAttempts,
 		BackoffBase:     cfg.Dispatch.BackoffBase,
 		BackoffMax:      cfg.Dispatch.BackoffMax,
@@ -99,10 +106,10 @@ func dispatchOptions(cfg *config.Config, log *slog.Logger) (batch.DispatchOption
 		Log:             log,
 	}
 	for name, pc := range cfg.Providers {
-		o.Pools[name] = batch.PoolConfig{RatePerSecond: pc.RatePerSecond, Burst: pc.Burst, Concurrency: pc.Concurrency}
+		o.Pools[name] = dispatch.PoolConfig{RatePerSecond: pc.RatePerSecond, Burst: pc.Burst, Concurrency: pc.Concurrency}
 	}
 	for _, c := range cfg.Dispatch.Caps {
-		bc := batch.Cap{Provider: c.Provider, Scope: c.Scope, MaxCount: c.MaxCount, MaxAmount: map[string]int64{}}
+		bc := dispatch.Cap{Provider: c.Provider, Scope: c.Scope, MaxCount: c.MaxCount, MaxAmount: map[string]int64{}}
 		for cur, amt := range c.MaxAmount {
 			m, err := money.Parse(amt, cur)
 			if err != nil {
@@ -116,8 +123,8 @@ func dispatchOptions(cfg *config.Config, log *slog.Logger) (batch.DispatchOption
 }
 
 // ingestOptions turns the configuration into ingest options.
-func ingestOptions(cfg *config.Config, enabled []string) batch.IngestOptions {
-	return batch.IngestOptions{
+func ingestOptions(cfg *config.Config, enabled []string) journal.IngestOptions {
+	return journal.IngestOptions{
 		Read: batch.ReadOptions{Aliases: cfg.Input.Aliases, Sheet: cfg.Input.Sheet,
 			MaxBytes: cfg.Input.MaxBytes, MaxRows: cfg.Input.MaxRows},
 		Validate:    batch.ValidateOptions{Providers: enabled},
@@ -172,7 +179,7 @@ func enabledProviders(cfg *config.Config) []string {
 
 // openConfigured loads the configuration and opens its journal; the
 // caller closes the journal.
-func openConfigured(e *env) (*config.Config, *batch.Journal, error) {
+func openConfigured(e *env) (*config.Config, journal.Journal, error) {
 	cfg, err := loadConfig(e)
 	if err != nil {
 		return nil, nil, err

@@ -12,7 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/all"
 	"github.com/payrun/payrun/providers/sandboxes"
@@ -118,31 +120,31 @@ func (ts *teemoSandbox) Close() {
 
 // teemoItems returns n TeemoPay items in state whose payout_ids start
 // with prefix.
-func teemoItems(prefix string, n int, state batch.State) ([]batch.Item, error) {
-	out := make([]batch.Item, n)
+func teemoItems(prefix string, n int, state journal.State) ([]journal.Item, error) {
+	out := make([]journal.Item, n)
 	for i := range n {
 		r := teemoRow(prefix, i)
 		p, prov, err := r.Payout()
 		if err != nil {
 			return nil, err
 		}
-		out[i] = batch.Item{PayoutID: p.ID, Row: r.Number, Provider: prov, Payout: p, State: state}
+		out[i] = journal.Item{PayoutID: p.ID, Row: r.Number, Provider: prov, Payout: p, State: state}
 	}
 	return out, nil
 }
 
 // dispatchOptions are the configuration defaults of payrun (config.go)
 // with one pool for TeemoPay.
-func dispatchOptions(pc batch.PoolConfig) batch.DispatchOptions {
-	return batch.DispatchOptions{Pools: map[string]batch.PoolConfig{teemopay.Name: pc}, MaxAttempts: 8,
+func dispatchOptions(pc dispatch.PoolConfig) dispatch.DispatchOptions {
+	return dispatch.DispatchOptions{Pools: map[string]dispatch.PoolConfig{teemopay.Name: pc}, MaxAttempts: 8,
 		BackoffBase: 200 * time.Millisecond, BackoffMax: 30 * time.Second, BreakerFailures: 10, BreakerCooldown: 30 * time.Second}
 }
 
 // dispatched is what one timed dispatcher run did and cost.
 type dispatched struct {
 	Elapsed, CPU time.Duration
-	Sum          batch.Summary
-	Stats        batch.PoolStats
+	Sum          dispatch.Summary
+	Stats        dispatch.PoolStats
 }
 
 // dispatchRun journals n TeemoPay payouts as a batch (not timed) and times
@@ -150,21 +152,21 @@ type dispatched struct {
 // request, its answer committed (fsync'd group commits). The items are
 // journaled already queued, as an interrupted run leaves them, so the
 // timed run is the sending alone.
-func dispatchRun(ctx context.Context, ts *teemoSandbox, dir, prefix string, n int, pc batch.PoolConfig) (dispatched, error) {
-	j, err := batch.Open(filepath.Join(dir, "journal.db"), batch.Options{})
+func dispatchRun(ctx context.Context, ts *teemoSandbox, dir, prefix string, n int, pc dispatch.PoolConfig) (dispatched, error) {
+	j, err := boltjournal.Open(filepath.Join(dir, "journal.db"), boltjournal.Options{})
 	if err != nil {
 		return dispatched{}, err
 	}
 	defer j.Close()
-	items, err := teemoItems(prefix, n, batch.Queued)
+	items, err := teemoItems(prefix, n, journal.Queued)
 	if err != nil {
 		return dispatched{}, err
 	}
 	const id = "B-bench-dispatch"
-	if err := j.Import(batch.Batch{ID: id, File: "dispatch.csv", Rows: n, Valid: n}, items); err != nil {
+	if err := j.Import(ctx, journal.Batch{ID: id, File: "dispatch.csv", Rows: n, Valid: n}, items); err != nil {
 		return dispatched{}, err
 	}
-	d := batch.NewDispatcher(j, map[string]providers.Provider{teemopay.Name: ts.Prov}, dispatchOptions(pc))
+	d := dispatch.NewDispatcher(j, map[string]providers.Provider{teemopay.Name: ts.Prov}, dispatchOptions(pc))
 	start, cpu := time.Now(), cpuTime()
 	sum, err := d.Run(ctx, []string{id}, nil)
 	return dispatched{Elapsed: time.Since(start), CPU: cpuTime() - cpu, Sum: sum, Stats: d.PoolStats()[teemopay.Name]}, err
@@ -178,11 +180,11 @@ func DispatchOurs(ctx context.Context, dir string, n int) (Side, error) {
 		return Side{}, err
 	}
 	defer ts.Close()
-	run, err := dispatchRun(ctx, ts, dir, "D", n, batch.PoolConfig{Concurrency: Concurrency})
+	run, err := dispatchRun(ctx, ts, dir, "D", n, dispatch.PoolConfig{Concurrency: Concurrency})
 	if err != nil {
 		return Side{}, err
 	}
-	if got := run.Sum.ByState[batch.Submitted]; got != n {
+	if got := run.Sum.ByState[journal.Submitted]; got != n {
 		return Side{}, fmt.Errorf("dispatch: %d of %d submitted (%v)", got, n, run.Sum.ByState)
 	}
 	return Side{Elapsed: run.Elapsed, Items: n, CPU: run.CPU}, nil
@@ -197,7 +199,7 @@ func DispatchBaseline(ctx context.Context, dir string, n int) (Side, error) {
 		return Side{}, err
 	}
 	defer ts.Close()
-	items, err := teemoItems("X", n, batch.Accepted)
+	items, err := teemoItems("X", n, journal.Accepted)
 	if err != nil {
 		return Side{}, err
 	}
@@ -211,7 +213,7 @@ func DispatchBaseline(ctx context.Context, dir string, n int) (Side, error) {
 }
 
 // bareLoop submits every item from Concurrency goroutines.
-func bareLoop(ctx context.Context, p providers.Provider, items []batch.Item) (int, error) {
+func bareLoop(ctx context.Context, p providers.Provider, items []journal.Item) (int, error) {
 	var sent atomic.Int64
 	var firstErr error
 	var once sync.Once
@@ -251,15 +253,15 @@ func RateRun(ctx context.Context, dir string, n, refuseAbove int) (Side, error) 
 		ts.Kit().SetFaults(sandboxkit.Faults{RateLimitPerSecond: refuseAbove})
 	}
 	run, err := dispatchRun(ctx, ts, dir, "R", n,
-		batch.PoolConfig{RatePerSecond: RateLimit, Burst: RateBurst, Concurrency: Concurrency})
+		dispatch.PoolConfig{RatePerSecond: RateLimit, Burst: RateBurst, Concurrency: Concurrency})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return Side{}, err
 	}
 	sum := run.Sum
-	sent := sum.ByState[batch.Submitted] + sum.ByState[batch.Succeeded]
+	sent := sum.ByState[journal.Submitted] + sum.ByState[journal.Succeeded]
 	return Side{Elapsed: run.Elapsed, Items: sent, Extra: map[string]float64{
 		"sent":           float64(sent),
-		"failed":         float64(sum.ByState[batch.Failed]),
+		"failed":         float64(sum.ByState[journal.Failed]),
 		"left":           float64(sum.Left),
 		"in_doubt":       float64(sum.InDoubt),
 		"rate_limited":   float64(run.Stats.RateLimited),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/xuri/excelize/v2"
@@ -127,29 +128,29 @@ func WriteXLSX(path string, n int) error {
 // Item returns generated journal item i of batchID in state st, built from
 // Row(i) the way ingest builds it; a final item carries the provider's
 // answer (reference, amount, fee) as the dispatcher and receiver record it.
-func Item(batchID string, i int, st batch.State) batch.Item {
+func Item(batchID string, i int, st journal.State) journal.Item {
 	r := Row(i)
 	p, prov, err := r.Payout()
 	if err != nil {
 		panic(fmt.Sprintf("generated row %d: %v", i, err)) // generator bug: every template row parses
 	}
-	it := batch.Item{PayoutID: p.ID, BatchID: batchID, Row: r.Number, Provider: prov, Payout: p, State: st,
+	it := journal.Item{PayoutID: p.ID, BatchID: batchID, Row: r.Number, Provider: prov, Payout: p, State: st,
 		Refs: providers.Refs{PayoutID: p.ID, Method: p.Method}, Created: genEpoch, Updated: genEpoch}
 	switch st {
-	case batch.Succeeded, batch.Failed, batch.Submitted:
+	case journal.Succeeded, journal.Failed, journal.Submitted:
 		it.Refs.ProviderID = fmt.Sprintf("T%010d", i)
 		it.SentAt = genEpoch.Add(time.Second)
 		it.Sends = 1
 		it.Last = providers.Status{Outcome: providers.Processing, Refs: it.Refs, RawStatus: "PROCESSING"}
-		if st == batch.Succeeded {
+		if st == journal.Succeeded {
 			it.Last = providers.Status{Outcome: providers.Succeeded, Refs: it.Refs, RawStatus: "SUCCESS",
 				Amount: p.Amount, Fee: 150, At: genEpoch.Add(time.Minute)}
 		}
-		if st == batch.Failed {
+		if st == journal.Failed {
 			it.Last = providers.Status{Outcome: providers.Failed, Refs: it.Refs, RawStatus: "FAIL",
 				Code: "ACCOUNT_CLOSED", Message: "beneficiary account closed", At: genEpoch.Add(time.Minute)}
 		}
-	case batch.Sending:
+	case journal.Sending:
 		it.SentAt = genEpoch.Add(time.Second)
 		it.Sends = 1
 	}
@@ -160,19 +161,19 @@ func Item(batchID string, i int, st batch.State) batch.Item {
 // in twenty open (queued or submitted), one in fifty failed, the rest
 // paid; and, as a crash leaves them, `inflight` items caught in sending
 // spread over the journal.
-func journalState(i, n, inflight int) batch.State {
+func journalState(i, n, inflight int) journal.State {
 	if inflight > 0 && i%(n/inflight) == 0 {
-		return batch.Sending
+		return journal.Sending
 	}
 	switch {
 	case i%20 == 1:
-		return batch.Queued
+		return journal.Queued
 	case i%20 == 2:
-		return batch.Submitted
+		return journal.Submitted
 	case i%50 == 3:
-		return batch.Failed
+		return journal.Failed
 	}
-	return batch.Succeeded
+	return journal.Succeeded
 }
 
 // Line returns generated reconciliation line i, as Match makes them for
@@ -182,12 +183,12 @@ func Line(i int) reconcile.Line {
 	p, prov, _ := r.Payout()
 	l := reconcile.Line{BatchID: "B20260302-bench00000", File: "payouts-2026-03-02.csv", Row: r.Number, PayoutID: p.ID,
 		Provider: prov, Method: string(p.Method), Currency: p.Amount.Currency, Amount: p.Amount.Minor,
-		ProviderAmount: p.Amount.Minor, Fee: 150, Category: reconcile.Matched, State: string(batch.Succeeded),
+		ProviderAmount: p.Amount.Minor, Fee: 150, Category: reconcile.Matched, State: string(journal.Succeeded),
 		ProviderStatus: "SUCCESS", ProviderRef: fmt.Sprintf("T%010d", i), Beneficiary: p.Beneficiary.FullName(),
 		Account: p.Beneficiary.CCI, Document: p.Beneficiary.DocumentNumber, Created: genEpoch,
 		Updated: genEpoch.Add(time.Minute), AgeDays: 0, AgeBucket: reconcile.AgeBucket(time.Hour)}
 	if i%20 == 7 {
-		l.Category, l.State, l.ProviderStatus = reconcile.FailedAtProvider, string(batch.Failed), "FAIL"
+		l.Category, l.State, l.ProviderStatus = reconcile.FailedAtProvider, string(journal.Failed), "FAIL"
 		l.ProviderCode, l.Reason, l.ProviderAmount, l.Fee = "ACCOUNT_CLOSED", "beneficiary account closed", 0, 0
 	}
 	return l

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/xuri/excelize/v2"
 	bolt "go.etcd.io/bbolt"
 )
@@ -21,16 +23,17 @@ import (
 // into a staging batch in 1,000-row transactions, fsync'd (reading and
 // validating one chunk ahead of the journal's transaction).
 func IngestOurs(path, dir string) (Side, error) {
+	ctx := context.Background()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Side{}, err
 	}
-	j, err := batch.Open(filepath.Join(dir, "journal.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(dir, "journal.db"), boltjournal.Options{})
 	if err != nil {
 		return Side{}, err
 	}
 	defer j.Close()
 	start := time.Now()
-	res, err := j.Ingest(path, batch.IngestOptions{})
+	res, err := j.Ingest(ctx, path, journal.IngestOptions{})
 	elapsed := time.Since(start)
 	if err != nil {
 		return Side{}, err

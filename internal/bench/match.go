@@ -1,11 +1,13 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/reconcile"
 	bolt "go.etcd.io/bbolt"
 )
@@ -16,13 +18,14 @@ import (
 // are neither kept nor handled; Match, which keeps them, costs ~0.9 KB per
 // line more. The check on the result is the tie-out, outside the timing.
 func MatchOurs(path string) (Side, error) {
-	j, err := batch.Open(path, batch.Options{})
+	ctx := context.Background()
+	j, err := boltjournal.Open(path, boltjournal.Options{})
 	if err != nil {
 		return Side{}, err
 	}
 	defer j.Close()
 	start := time.Now()
-	res, err := reconcile.MatchLines(j, reconcile.Scope{BatchID: journalBatch}, genEpoch.Add(time.Hour), reconcile.MatchOptions{}, nil)
+	res, err := reconcile.MatchLines(ctx, j, reconcile.Scope{BatchID: journalBatch}, genEpoch.Add(time.Hour), reconcile.MatchOptions{}, nil)
 	elapsed := time.Since(start)
 	if err != nil {
 		return Side{}, err
@@ -76,7 +79,7 @@ func MatchBaseline(path string) (Side, error) {
 		}
 		return tx.Bucket([]byte("batch_items")).ForEach(func(_, v []byte) error {
 			rows++
-			if f, ok := facts[string(v)]; ok && f.State == string(batch.Succeeded) && f.Payout.Amount.Minor == f.Last.Amount.Minor {
+			if f, ok := facts[string(v)]; ok && f.State == string(journal.Succeeded) && f.Payout.Amount.Minor == f.Last.Amount.Minor {
 				matched++
 			}
 			return nil

@@ -7,7 +7,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -19,20 +21,20 @@ const journalBatch = "B20260302-bench00000"
 // "ready" and waits to be killed: the parent sends SIGKILL, so the
 // journal is opened next as after a crash.
 func buildJournal(ctx context.Context, path string, n int) (Side, error) {
-	j, err := batch.Open(path, batch.Options{NoSync: true, Now: func() time.Time { return genEpoch }})
+	j, err := boltjournal.Open(path, boltjournal.Options{NoSync: true, Now: func() time.Time { return genEpoch }})
 	if err != nil {
 		return Side{}, err
 	}
 	const chunk = 50_000
-	b := batch.Batch{ID: journalBatch, File: "payouts-2026-03-02.csv", Rows: n, Valid: n, Created: genEpoch,
-		State: batch.BatchDispatching}
-	items := make([]batch.Item, 0, chunk)
+	b := journal.Batch{ID: journalBatch, File: "payouts-2026-03-02.csv", Rows: n, Valid: n, Created: genEpoch,
+		State: journal.BatchDispatching}
+	items := make([]journal.Item, 0, chunk)
 	for start := 0; start < n; start += chunk {
 		items = items[:0]
 		for i := start; i < min(start+chunk, n); i++ {
 			items = append(items, Item(journalBatch, i, journalState(i, n, InFlight)))
 		}
-		if err := j.Import(b, items); err != nil {
+		if err := j.Import(ctx, b, items); err != nil {
 			return Side{}, err
 		}
 	}
@@ -49,21 +51,22 @@ func buildJournal(ctx context.Context, path string, n int) (Side, error) {
 // item to resume: batch.Open, Dispatcher.Recover (in-flight items to
 // in_doubt, committed), then an OpenItems scan of what is left to do.
 func RecoveryOurs(path string) (Side, error) {
+	ctx := context.Background()
 	start := time.Now()
-	j, err := batch.Open(path, batch.Options{})
+	j, err := boltjournal.Open(path, boltjournal.Options{})
 	if err != nil {
 		return Side{}, err
 	}
 	defer j.Close()
-	d := batch.NewDispatcher(j, nil, batch.DispatchOptions{})
-	recovered, err := d.Recover()
+	d := dispatch.NewDispatcher(j, nil, dispatch.DispatchOptions{})
+	recovered, err := d.Recover(ctx)
 	if err != nil {
 		return Side{}, err
 	}
 	open, inDoubt := 0, 0
-	if err := j.OpenItems(func(it batch.Item) bool {
+	if err := j.OpenItems(ctx, func(it journal.Item) bool {
 		open++
-		if it.State == batch.InDoubt {
+		if it.State == journal.InDoubt {
 			inDoubt++
 		}
 		return true

@@ -19,7 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/all"
 	"github.com/payrun/payrun/providers/teemopay"
@@ -87,7 +88,7 @@ func (r *ackRecorder) Write(p []byte) (int, error) {
 // payouts that TeemoPay is processing, and one signed SUCCESS callback for
 // each, signed with the platform key as the sandbox signs them. None of
 // this is timed.
-func webhookSetup(dir string, n int, at time.Time) (providers.Provider, []batch.Item, []webhook, error) {
+func webhookSetup(dir string, n int, at time.Time) (providers.Provider, []journal.Item, []webhook, error) {
 	creds, err := teemosandbox.NewCredentials()
 	if err != nil {
 		return nil, nil, nil, err
@@ -104,7 +105,7 @@ func webhookSetup(dir string, n int, at time.Time) (providers.Provider, []batch.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	items, err := teemoItems("W", n, batch.Submitted)
+	items, err := teemoItems("W", n, journal.Submitted)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -112,7 +113,7 @@ func webhookSetup(dir string, n int, at time.Time) (providers.Provider, []batch.
 	complete := at.In(teemopay.Lima()).Format(teemopay.CompleteTimeLayout)
 	err = each(n, runtime.GOMAXPROCS(0), func(i int) error {
 		it := &items[i]
-		it.State = batch.Submitted
+		it.State = journal.Submitted
 		it.Refs = providers.Refs{PayoutID: it.PayoutID, Method: it.Payout.Method, ProviderID: "T" + it.PayoutID}
 		it.Last = providers.Status{Outcome: providers.Processing, Refs: it.Refs, RawStatus: "PROCESSING"}
 		amount := teemopay.Text(it.Payout.Amount.Decimal())
@@ -203,7 +204,7 @@ func WebhookRounds(ctx context.Context, dir string, n, rounds int) (Side, error)
 			}
 			defer os.RemoveAll(rdir)
 			var err error
-			all[i].ours, err = webhookReceive(rdir, prov, items, hooks, at, WebhookConcurrency, batch.Options{})
+			all[i].ours, err = webhookReceive(rdir, prov, items, hooks, at, WebhookConcurrency, boltjournal.Options{})
 			return err
 		}
 		base := func() (err error) {
@@ -237,13 +238,14 @@ const webhookBatch = "B-bench-webhooks"
 
 // webhookJournal opens a fresh journal under dir with o, its clock set to
 // at, and imports items into webhookBatch.
-func webhookJournal(dir string, items []batch.Item, at time.Time, o batch.Options) (*batch.Journal, error) {
+func webhookJournal(dir string, items []journal.Item, at time.Time, o boltjournal.Options) (journal.Journal, error) {
+	ctx := context.Background()
 	o.Now = func() time.Time { return at }
-	j, err := batch.Open(filepath.Join(dir, "journal.db"), o)
+	j, err := boltjournal.Open(filepath.Join(dir, "journal.db"), o)
 	if err != nil {
 		return nil, err
 	}
-	if err := j.Import(batch.Batch{ID: webhookBatch, File: "webhooks.csv", Rows: len(items), Valid: len(items)}, items); err != nil {
+	if err := j.Import(ctx, journal.Batch{ID: webhookBatch, File: "webhooks.csv", Rows: len(items), Valid: len(items)}, items); err != nil {
 		j.Close()
 		return nil, err
 	}
@@ -253,7 +255,8 @@ func webhookJournal(dir string, items []batch.Item, at time.Time, o batch.Option
 // webhookReceive is ours after the setup: a fresh journal under dir
 // opened with o (its clock set to at), holding items, and hooks delivered
 // width at a time (only this is timed).
-func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hooks []webhook, at time.Time, width int, o batch.Options) (Side, error) {
+func webhookReceive(dir string, prov providers.Provider, items []journal.Item, hooks []webhook, at time.Time, width int, o boltjournal.Options) (Side, error) {
+	ctx := context.Background()
 	n := len(hooks)
 	j, err := webhookJournal(dir, items, at, o)
 	if err != nil {
@@ -288,8 +291,8 @@ func webhookReceive(dir string, prov providers.Provider, items []batch.Item, hoo
 		return Side{}, err
 	}
 	paid := 0
-	if err := j.Items(webhookBatch, func(it batch.Item) bool {
-		if it.State == batch.Succeeded {
+	if err := j.BatchItems(ctx, webhookBatch, func(it journal.Item) bool {
+		if it.State == journal.Succeeded {
 			paid++
 		}
 		return true

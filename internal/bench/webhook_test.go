@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/teemopay"
 	"github.com/payrun/payrun/reconcile"
@@ -48,7 +50,7 @@ func BenchmarkWebhook(b *testing.B) {
 		b.Run(fmt.Sprintf("ours-%d", width), func(b *testing.B) {
 			var all Side
 			for b.Loop() {
-				s, err := webhookReceive(b.TempDir(), prov, items, hooks, at, width, batch.Options{NoSync: noSync})
+				s, err := webhookReceive(b.TempDir(), prov, items, hooks, at, width, boltjournal.Options{NoSync: noSync})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -65,7 +67,6 @@ func BenchmarkWebhook(b *testing.B) {
 			{"base", func(*testing.B) (Side, error) { return webhookVerify(prov, hooks, at, width) }},
 			{"persist", func(b *testing.B) (Side, error) { return webhookPersist(b.TempDir(), prov, items, hooks, at, width) }},
 			{"base-http", func(*testing.B) (Side, error) { return webhookVerifyHTTP(prov, hooks, at, width) }},
-			{"floor", func(b *testing.B) (Side, error) { return webhookFloor(b.TempDir(), prov, hooks, at, width) }},
 		}
 		for _, side := range sides {
 			b.Run(fmt.Sprintf("%s-%d", side.name, width), func(b *testing.B) {
@@ -136,8 +137,9 @@ func webhookVerifyHTTP(prov providers.Provider, hooks []webhook, at time.Time, w
 // the receiver persists them before acknowledging, and nothing else. Beside
 // the baseline it shows how ours' cost divides: the two use the same cores,
 // so ours takes about as long as the two one after the other.
-func webhookPersist(dir string, prov providers.Provider, items []batch.Item, hooks []webhook, at time.Time, width int) (Side, error) {
-	recs := make([]batch.Receipt, len(hooks))
+func webhookPersist(dir string, prov providers.Provider, items []journal.Item, hooks []webhook, at time.Time, width int) (Side, error) {
+	ctx := context.Background()
+	recs := make([]journal.Receipt, len(hooks))
 	for i, h := range hooks {
 		res, err := prov.ParseWebhook(providers.WebhookRequest{Header: h.header, Body: h.body, Received: at})
 		if err != nil {
@@ -145,7 +147,7 @@ func webhookPersist(dir string, prov providers.Provider, items []batch.Item, hoo
 		}
 		recs[i] = reconcile.NewReceipt(teemopay.Name, res, h.body, at)
 	}
-	j, err := webhookJournal(dir, items, at, batch.Options{})
+	j, err := webhookJournal(dir, items, at, boltjournal.Options{})
 	if err != nil {
 		return Side{}, err
 	}
@@ -153,7 +155,7 @@ func webhookPersist(dir string, prov providers.Provider, items []batch.Item, hoo
 	runtime.GC()
 	start, cpu := time.Now(), cpuTime()
 	err = each(len(recs), width, func(i int) error {
-		replay, fresh, err := j.Persist(recs[i])
+		replay, fresh, err := j.Persist(ctx, recs[i])
 		if err == nil && (replay || fresh != 1) {
 			err = fmt.Errorf("webhook %d: replay %v, %d fresh events", i, replay, fresh)
 		}

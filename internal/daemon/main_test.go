@@ -1,12 +1,15 @@
 package daemon
 
 import (
+	"context"
 	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 )
+
+var ctx = context.Background()
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)

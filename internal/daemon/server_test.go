@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,7 +24,7 @@ import (
 // monnet P1 succeeded, P2 queued, P3 accepted (10.00, 20.00, 30.00 PEN);
 // teemopay T1 submitted (5.00 PEN).
 type serverBundle struct {
-	j       *batch.Journal
+	j       journal.Journal
 	batchID string
 	reg     *prometheus.Registry
 	metrics *Metrics
@@ -32,32 +34,32 @@ type serverBundle struct {
 
 const testBatch = "B20261120-0123456789"
 
-func move(t testing.TB, j *batch.Journal, id string, states ...batch.State) {
+func move(t testing.TB, j journal.Journal, id string, states ...journal.State) {
 	t.Helper()
 	for _, s := range states {
-		if err := j.Apply(batch.Change{PayoutID: id, To: s, Actor: "test"}); err != nil {
+		if err := j.Apply(ctx, journal.Change{PayoutID: id, To: s, Actor: "test"}); err != nil {
 			t.Fatalf("%s -> %s: %v", id, s, err)
 		}
 	}
 }
 
-func seedJournal(t testing.TB, j *batch.Journal, id string) {
+func seedJournal(t testing.TB, j journal.Journal, id string) {
 	t.Helper()
-	batchtest.Import(t, j, id,
-		batchtest.ValidItem("P1", "monnet", 1000),
-		batchtest.ValidItem("P2", "monnet", 2000),
-		batchtest.ValidItem("P3", "monnet", 3000),
-		batchtest.ValidItem("T1", "teemopay", 500),
+	journaltest.Import(t, j, id,
+		journaltest.ValidItem("P1", "monnet", 1000),
+		journaltest.ValidItem("P2", "monnet", 2000),
+		journaltest.ValidItem("P3", "monnet", 3000),
+		journaltest.ValidItem("T1", "teemopay", 500),
 	)
-	move(t, j, "P1", batch.Queued, batch.Sending, batch.Submitted, batch.Succeeded)
-	move(t, j, "P2", batch.Queued)
-	move(t, j, "T1", batch.Queued, batch.Sending, batch.Submitted)
+	move(t, j, "P1", journal.Queued, journal.Sending, journal.Submitted, journal.Succeeded)
+	move(t, j, "P2", journal.Queued)
+	move(t, j, "T1", journal.Queued, journal.Sending, journal.Submitted)
 }
 
 func setupServer(t *testing.T) *serverBundle {
 	t.Helper()
 	clock := newFakeClock(time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC))
-	j := batchtest.Journal(t, clock.Now)
+	j := testjournal.Open(t, clock.Now)
 	seedJournal(t, j, testBatch)
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
@@ -117,7 +119,7 @@ func TestServerReadyz(t *testing.T) {
 }
 
 func TestServerReadyzFailsOnAClosedJournal(t *testing.T) {
-	j, err := batch.Open(filepath.Join(t.TempDir(), "journal.db"), batch.Options{})
+	j, err := boltjournal.Open(filepath.Join(t.TempDir(), "journal.db"), boltjournal.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +193,7 @@ func TestServerMetricsShowItemCountsFromTheJournal(t *testing.T) {
 	}
 
 	// The counts are read at scrape time.
-	move(t, b.j, "P3", batch.Cancelled)
+	move(t, b.j, "P3", journal.Cancelled)
 	_, _, body = get(t, b.srv.URL+"/metrics")
 	if !strings.Contains(body, `payrun_items{provider="monnet",state="cancelled"} 1`+"\n") ||
 		strings.Contains(body, `payrun_items{provider="monnet",state="accepted"}`) {
@@ -303,8 +305,8 @@ func TestServerStatusAPI(t *testing.T) {
 func TestServerStatusPage(t *testing.T) {
 	b := setupServer(t)
 	evil := `<script>alert("x")</script>`
-	if err := b.j.Import(batch.Batch{ID: "B-evil\"'<>", File: evil + ".csv", Rows: 1, Valid: 1},
-		[]batch.Item{batchtest.ValidItem("E1", evil, 100)}); err != nil {
+	if err := b.j.Import(ctx, journal.Batch{ID: "B-evil\"'<>", File: evil + ".csv", Rows: 1, Valid: 1},
+		[]journal.Item{journaltest.ValidItem("E1", evil, 100)}); err != nil {
 		t.Fatal(err)
 	}
 	code, h, body := get(t, b.srv.URL+"/")

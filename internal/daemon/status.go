@@ -7,12 +7,12 @@ import (
 	"sort"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
 )
 
 // ErrNotFound is returned by a StatusSource for an unknown batch.
-var ErrNotFound = batch.ErrNotFound
+var ErrNotFound = journal.ErrNotFound
 
 // StatusSource is the read-only view the status API, the status page and
 // the item metrics are built on.
@@ -109,14 +109,14 @@ type Counts struct {
 // JournalStatus is the StatusSource over a journal. Each call reads one
 // consistent view per journal read; it scans the items it reports on.
 type JournalStatus struct {
-	J *batch.Journal
+	J journal.Journal
 }
 
 var _ StatusSource = JournalStatus{}
 
 // Batches returns the newest batches first with their progress.
 func (s JournalStatus) Batches(ctx context.Context, limit int) ([]BatchStatus, error) {
-	bs, err := s.J.Batches()
+	bs, err := s.J.ListBatches(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (s JournalStatus) Batches(ctx context.Context, limit int) ([]BatchStatus, e
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		st, err := s.progress(b)
+		st, err := s.progress(ctx, b)
 		if err != nil {
 			return nil, err
 		}
@@ -139,19 +139,19 @@ func (s JournalStatus) Batches(ctx context.Context, limit int) ([]BatchStatus, e
 
 // Batch returns one batch with its progress.
 func (s JournalStatus) Batch(ctx context.Context, id string) (BatchStatus, error) {
-	b, err := s.J.Batch(id)
+	b, err := s.J.Batch(ctx, id)
 	if err != nil {
 		return BatchStatus{}, err
 	}
-	return s.progress(b)
+	return s.progress(ctx, b)
 }
 
-func (s JournalStatus) progress(b batch.Batch) (BatchStatus, error) {
+func (s JournalStatus) progress(ctx context.Context, b journal.Batch) (BatchStatus, error) {
 	st := BatchStatus{ID: b.ID, File: b.File, State: string(b.State), Created: b.Created, Updated: b.Updated,
 		Rows: b.Rows, Valid: b.Valid, Invalid: b.Invalid, Duplicates: b.Duplicates}
 	byProvider := map[string]*ProviderProgress{}
 	amounts := map[[2]string]*Amount{}
-	err := s.J.Items(b.ID, func(it batch.Item) bool {
+	err := s.J.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 		p := byProvider[it.Provider]
 		if p == nil {
 			p = &ProviderProgress{Provider: it.Provider, States: map[string]int{}}
@@ -172,7 +172,7 @@ func (s JournalStatus) progress(b batch.Batch) (BatchStatus, error) {
 		}
 		a.Count++
 		a.TotalMinor += it.Payout.Amount.Minor
-		if it.State == batch.Succeeded {
+		if it.State == journal.Succeeded {
 			a.PaidCount++
 			a.PaidMinor += it.Payout.Amount.Minor
 		}
@@ -197,11 +197,11 @@ func (s JournalStatus) progress(b batch.Batch) (BatchStatus, error) {
 
 // OpenItems returns the items of a batch that are not final.
 func (s JournalStatus) OpenItems(ctx context.Context, batchID string, limit int) ([]OpenItem, error) {
-	if _, err := s.J.Batch(batchID); err != nil {
+	if _, err := s.J.Batch(ctx, batchID); err != nil {
 		return nil, err
 	}
 	out := []OpenItem{}
-	err := s.J.Items(batchID, func(it batch.Item) bool {
+	err := s.J.BatchItems(ctx, batchID, func(it journal.Item) bool {
 		if it.State.Final() {
 			return true
 		}
@@ -215,18 +215,18 @@ func (s JournalStatus) OpenItems(ctx context.Context, batchID string, limit int)
 // Counts returns the items by provider and state and the batches by state.
 func (s JournalStatus) Counts(ctx context.Context) (Counts, error) {
 	c := Counts{Batches: map[string]int{}}
-	bs, err := s.J.Batches()
+	bs, err := s.J.ListBatches(ctx)
 	if err != nil {
 		return c, err
 	}
-	if c.Queued, err = s.J.Queued(); err != nil {
+	if c.Queued, err = s.J.Queued(ctx); err != nil {
 		return c, err
 	}
 	for _, b := range bs {
 		c.Batches[string(b.State)]++
 	}
 	m := map[[2]string]int{}
-	err = s.J.AllItems(func(it batch.Item) bool {
+	err = s.J.AllItems(ctx, func(it journal.Item) bool {
 		m[[2]string{it.Provider, string(it.State)}]++
 		return ctx.Err() == nil
 	})
@@ -250,16 +250,17 @@ func (s JournalStatus) Counts(ctx context.Context) (Counts, error) {
 
 // Check is a readiness check that passes while the journal is open.
 func (s JournalStatus) Check() Check {
-	return Check{Name: "journal", Func: func(context.Context) error {
+	return Check{Name: "journal", Func: func(ctx context.Context) error {
 		// A cheap read: an unknown key answers ErrNotFound only from an open
 		// database.
-		_, err := s.J.Batch("\x00readyz")
-		if errors.Is(err, batch.ErrNotFound) {
+		_, err := s.J.Batch(ctx, "\x00readyz")
+		if errors.Is(err, journal.ErrNotFound) {
 			return nil
 		}
 		if err == nil {
 			return nil
 		}
-		return fmt.Errorf("journal %s: %w", s.J.Path(), err)
+		inf, _ := s.J.Info(ctx)
+		return fmt.Errorf("journal %s: %w", inf.Location, err)
 	}}
 }

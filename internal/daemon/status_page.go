@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal"
 )
 
 // pageStyle and pageScript are inline (no external assets) and allowed by
@@ -139,7 +139,7 @@ type pageOpenItem struct {
 // stateOrder sorts states in life order (batch.States), unknown ones last.
 func stateOrder(m map[string]int) []stateCount {
 	rank := map[string]int{}
-	for i, s := range batch.States {
+	for i, s := range journal.States {
 		rank[string(s)] = i
 	}
 	out := make([]stateCount, 0, len(m))
@@ -193,7 +193,7 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 				pb.Open = append(pb.Open, pageOpenItem{OpenItem: it, Updated: stamp(it.Updated)})
 			}
 			pb.OpenMore = pb.OpenCount > len(pb.Open)
-			pb.OpenShown = b.State != string(batch.BatchDone)
+			pb.OpenShown = b.State != string(journal.BatchDone)
 		}
 		d.Batches = append(d.Batches, pb)
 	}

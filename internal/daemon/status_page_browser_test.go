@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch/batchtest"
+	"github.com/payrun/payrun/internal/testjournal"
 )
 
 // TestStatusPageRendersInChromium loads the status page in headless
@@ -26,7 +26,7 @@ func TestStatusPageRendersInChromium(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	clock := newFakeClock(time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC))
-	j := batchtest.Journal(t, clock.Now)
+	j := testjournal.Open(t, clock.Now)
 	seedJournal(t, j, testBatch)
 	srv := httptest.NewServer(NewServer(ServerOptions{Status: JournalStatus{J: j}, Now: clock.Now, Location: lima}))
 	defer srv.Close()

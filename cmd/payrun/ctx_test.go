@@ -1,0 +1,5 @@
+package main
+
+import "context"
+
+var ctx = context.Background()

@@ -1,0 +1,131 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/providers"
+)
+
+// ResolveInDoubt settles every in-doubt item it can, per provider, before
+// anything is sent again (DESIGN.md "Exactly once"):
+//
+//   - with a provider reference (Monnet Id, TeemoPay tradeNo, Bank 131
+//     session), or at a provider that looks up by merchant reference
+//     (TeemoPay, Monnet Payin): ask. A status is applied; "not found" by
+//     merchant reference proves the payout was never created, so it is
+//     queued again with the same reference.
+//   - at a two-phase provider without a session id (Bank 131, Smart
+//     Glocal): the lost session can never move money without our confirm,
+//     which only the journaled session gets; queue a fresh session
+//     (Attempt+1). If the orphan ever reaches ready_to_confirm, Settle
+//     cancels it.
+//   - at a provider that refuses duplicates (Monnet 2005): after
+//     ResendAfter, queue a resend of the same reference; the provider
+//     answers with the payout, or with a duplicate error that proves it
+//     exists.
+//
+// Items it cannot settle yet stay in doubt for the next pass.
+func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
+	var ids []string
+	if err := d.j.OpenStates(ctx, func(id string, s journal.State) bool {
+		if s == journal.InDoubt {
+			ids = append(ids, id)
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	// What was proven safe to send again (or to resend as a refused
+	// duplicate), by provider.
+	requeue := map[string][]string{}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return nil
+		}
+		it, err := d.j.Item(ctx, id)
+		if err != nil {
+			return err
+		}
+		if it.State != journal.InDoubt {
+			continue // settled meanwhile
+		}
+		p, ok := d.provs[it.Provider]
+		if !ok {
+			continue
+		}
+		again, err := d.resolve(ctx, p, it)
+		if err != nil {
+			d.log.Warn("in-doubt payout not resolved yet", "payout", it.PayoutID, "provider", it.Provider, "err", err)
+			continue
+		}
+		if again {
+			requeue[it.Provider] = append(requeue[it.Provider], it.PayoutID)
+		}
+	}
+	var done atomic.Int64
+	for prov, ids := range requeue {
+		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], ids, &done); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolve settles one in-doubt item and reports whether it was queued for
+// a resend.
+func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journal.Item) (bool, error) {
+	caps := p.Capabilities()
+	refs := it.LookupRefs()
+	// Resolution shares the provider's rate limit: after a crash many items
+	// may be in doubt at once, and a flood of lookups would only be refused.
+	if pl, ok := d.pools[p.Name()]; ok {
+		if err := pl.wait(ctx); err != nil {
+			return false, err
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, d.o.RequestTimeout)
+	start := time.Now()
+	st, err := p.Lookup(rctx, refs)
+	cancel()
+	if d.o.Observe != nil {
+		d.o.Observe(p.Name(), "lookup", time.Since(start), err)
+	}
+	hasRef := refs.ProviderID != "" || refs.SessionID != ""
+	switch {
+	case err == nil:
+		_, aerr := journal.ApplyStatus(ctx, d.j, it.PayoutID, "resolver", st)
+		if aerr == nil && st.Outcome == providers.AwaitingConfirmation {
+			aerr = Settle(ctx, d.j, p, st, "resolver")
+		}
+		return false, aerr
+	case errors.Is(err, providers.ErrNotFound) && (caps.LookupByReference && !hasRef):
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
+			Reason: "the provider has no payout with this reference: it was never created; sending it now"})
+	case errors.Is(err, providers.ErrRateLimited):
+		if pl, ok := d.pools[p.Name()]; ok {
+			pl.rateLimited(providers.RetryAfter(err))
+		}
+		return false, err
+	case errors.Is(err, providers.ErrUnsupported) || (errors.Is(err, providers.ErrNotFound) && !hasRef):
+		// No way to ask: use the provider's own duplicate protection.
+	default:
+		return false, err
+	}
+	switch {
+	case caps.TwoPhase:
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
+			Update: func(x *journal.Item) { x.Attempt++ },
+			Reason: "session unknown: a fresh session is started; an unconfirmed orphan never moves money and is cancelled if it appears"})
+	case caps.DuplicateRefused:
+		if wait := d.o.ResendAfter - d.j.Now().Sub(it.Updated); wait > 0 {
+			return false, errors.New("waiting " + wait.Round(time.Second).String() + " before the resend that proves existence")
+		}
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
+			Reason: "resending the same reference: the provider refuses a duplicate, so this pays at most once"})
+	}
+	return false, errors.New("the provider offers no safe way to resolve this payout; an operator must check it")
+}

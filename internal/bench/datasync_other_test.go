@@ -1,8 +1,0 @@
-//go:build !linux
-
-package bench
-
-import "os"
-
-// datasync is the file's full sync where fdatasync(2) is not offered.
-func datasync(f *os.File) error { return f.Sync() }

@@ -1,0 +1,221 @@
+package boltjournal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/payrun/payrun/journal"
+
+	"github.com/payrun/payrun/money"
+	"github.com/payrun/payrun/providers"
+)
+
+// An event record is how the journal stores a raw event together with the
+// fact it carries (bktEvents, under refKey(provider, event id)). Persist
+// writes one for every new event before the acknowledgement, inside the
+// group commit, and every byte of it is paid for twice there: copied onto
+// a page, and synced. So it is binary: the body verbatim (JSON would store
+// it as base64, a third larger), the fact's status without field names,
+// the provider and the event id only in the key. It is a third of the two
+// JSON records it replaces (the event, and its fact queued beside it),
+// and the queue now holds only the key.
+//
+// Layout, after the format byte (eventRecordV1):
+//
+//	flags                  1 byte: recDuplicateNotice, recAmount, recAt
+//	received               time (below)
+//	payout_id, type        strings (uvarint length, then the bytes)
+//	outcome                string
+//	refs                   strings: payout_id, method, provider id, session id
+//	raw status, code, message, url, recipient
+//	                       strings
+//	amount                 varint minor units, string currency (recAmount)
+//	fee                    varint
+//	at                     time, varint zone offset in seconds (recAt)
+//	replay keys            uvarint count, then strings
+//	body                   the rest, verbatim
+//
+// A time is varint Unix seconds and uvarint nanoseconds; received is UTC.
+// A new field gets a new format byte: a record is never read as another.
+const eventRecordV1 = 1
+
+// Flags of an event record.
+const (
+	recDuplicateNotice = 1 << iota
+	recAmount
+	recAt
+)
+
+// appendEventRecord appends the record of ev, carrying f, to dst. ev's
+// Applied and Note, and f's Provider, EventID, Applied, Note and Received
+// are not in it: the provider and id are the key, what became of the event
+// is its fact's (bktEventFacts), and the fact was received with the event.
+func appendEventRecord(dst []byte, ev *journal.Event, f *journal.EventFact) []byte {
+	st := &f.Status
+	var flags byte
+	if f.DuplicateNotice {
+		flags |= recDuplicateNotice
+	}
+	if st.Amount != (money.Money{}) {
+		flags |= recAmount
+	}
+	if !st.At.IsZero() {
+		flags |= recAt
+	}
+	dst = append(dst, eventRecordV1, flags)
+	dst = appendRecTime(dst, ev.Received)
+	for _, s := range [...]string{ev.PayoutID, ev.Type, string(st.Outcome), st.Refs.PayoutID, string(st.Refs.Method),
+		st.Refs.ProviderID, st.Refs.SessionID, st.RawStatus, st.Code, st.Message, st.URL, st.Recipient} {
+		dst = appendRecString(dst, s)
+	}
+	if flags&recAmount != 0 {
+		dst = binary.AppendVarint(dst, st.Amount.Minor)
+		dst = appendRecString(dst, st.Amount.Currency)
+	}
+	dst = binary.AppendVarint(dst, st.Fee)
+	if flags&recAt != 0 {
+		_, off := st.At.Zone()
+		dst = binary.AppendVarint(appendRecTime(dst, st.At), int64(off))
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(ev.ReplayKeys)))
+	for _, k := range ev.ReplayKeys {
+		dst = appendRecString(dst, k)
+	}
+	return append(dst, ev.Body...)
+}
+
+func appendRecString(dst []byte, s string) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)
+}
+
+func appendRecTime(dst []byte, t time.Time) []byte {
+	return binary.AppendUvarint(binary.AppendVarint(dst, t.Unix()), uint64(t.Nanosecond()))
+}
+
+// errRecord is what a record that cannot be read is wrapped in.
+var errRecord = errors.New("unreadable event record")
+
+// readEventRecord decodes the record v stored under the event key k: the
+// raw event, with its body when withBody (a copy: v is bbolt's), and the
+// fact it carries, with Provider, EventID and Received filled in. Applied
+// and Note are left false and empty.
+func readEventRecord(k, v []byte, withBody bool) (journal.Event, journal.EventFact, error) {
+	var ev journal.Event
+	var f journal.EventFact
+	sep := bytes.IndexByte(k, 0)
+	if sep < 0 {
+		return ev, f, fmt.Errorf("event key %q: %w", k, errRecord)
+	}
+	ev.Provider, ev.ID = string(k[:sep]), string(k[sep+1:])
+	f.Provider, f.EventID = ev.Provider, ev.ID
+	r := recReader{b: v}
+	if format := r.byte(); format != eventRecordV1 && r.err == nil {
+		r.err = fmt.Errorf("format %d", format)
+	}
+	flags := r.byte()
+	f.DuplicateNotice = flags&recDuplicateNotice != 0
+	ev.Received = r.time().UTC()
+	f.Received = ev.Received
+	st := &f.Status
+	var outcome, method string
+	for _, s := range [...]*string{&ev.PayoutID, &ev.Type, &outcome, &st.Refs.PayoutID, &method,
+		&st.Refs.ProviderID, &st.Refs.SessionID, &st.RawStatus, &st.Code, &st.Message, &st.URL, &st.Recipient} {
+		*s = r.string()
+	}
+	st.Outcome, st.Refs.Method = providers.Outcome(outcome), providers.Method(method)
+	if flags&recAmount != 0 {
+		st.Amount.Minor = r.varint()
+		st.Amount.Currency = r.string()
+	}
+	st.Fee = r.varint()
+	if flags&recAt != 0 {
+		at := r.time()
+		if off := r.varint(); off != 0 {
+			at = at.In(time.FixedZone("", int(off)))
+		} else {
+			at = at.UTC()
+		}
+		st.At = at
+	}
+	if n := r.uvarint(); n > 0 && r.err == nil {
+		if n > uint64(len(r.b)) {
+			r.err = errors.New("replay keys beyond the record")
+		} else {
+			ev.ReplayKeys = make([]string, n)
+			for i := range ev.ReplayKeys {
+				ev.ReplayKeys[i] = r.string()
+			}
+		}
+	}
+	if r.err != nil {
+		return journal.Event{}, journal.EventFact{}, fmt.Errorf("event %s %s: %w: %w", ev.Provider, ev.ID, errRecord, r.err)
+	}
+	if withBody && len(r.b) > 0 {
+		ev.Body = bytes.Clone(r.b)
+	}
+	return ev, f, nil
+}
+
+// recReader reads an event record's fields in order; the first field that
+// runs past the end sets err, and every read after it returns zero.
+type recReader struct {
+	b   []byte
+	err error
+}
+
+func (r *recReader) fail(what string) {
+	if r.err == nil {
+		r.err = fmt.Errorf("%s runs past the end", what)
+	}
+	r.b = nil
+}
+
+func (r *recReader) byte() byte {
+	if len(r.b) == 0 {
+		r.fail("a flag byte")
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *recReader) uvarint() uint64 { return readNumber(r, binary.Uvarint) }
+
+func (r *recReader) varint() int64 { return readNumber(r, binary.Varint) }
+
+// readNumber reads one number with read (binary.Uvarint or binary.Varint).
+func readNumber[T uint64 | int64](r *recReader, read func([]byte) (T, int)) T {
+	v, n := read(r.b)
+	if n <= 0 {
+		r.fail("a number")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *recReader) string() string {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.fail("a string")
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *recReader) time() time.Time {
+	sec, nsec := r.varint(), r.uvarint()
+	if nsec >= 1e9 && r.err == nil {
+		r.err = fmt.Errorf("%d nanoseconds", nsec)
+	}
+	if r.err != nil {
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec))
+}

@@ -1,0 +1,88 @@
+package journal
+
+import "fmt"
+
+// State is where an item is in its life. The graph of allowed transitions
+// is in transitions; the journal refuses anything else.
+type State string
+
+// Item states (DESIGN.md "Item states").
+const (
+	Accepted             State = "accepted"
+	Queued               State = "queued"
+	Sending              State = "sending"
+	Submitted            State = "submitted"
+	InDoubt              State = "in_doubt"
+	AwaitingConfirmation State = "awaiting_confirmation"
+	Confirming           State = "confirming"
+	AwaitingBeneficiary  State = "awaiting_beneficiary"
+	Succeeded            State = "succeeded"
+	Failed               State = "failed"
+	Expired              State = "expired"
+	Reversed             State = "reversed"
+	Invalid              State = "invalid"
+	Duplicate            State = "duplicate"
+	Held                 State = "held"
+	Cancelled            State = "cancelled"
+)
+
+// States lists every state in life order, for reports and metrics.
+var States = []State{
+	Accepted, Queued, Sending, Submitted, InDoubt, AwaitingConfirmation, Confirming,
+	AwaitingBeneficiary, Succeeded, Failed, Expired, Reversed, Invalid, Duplicate, Held, Cancelled,
+}
+
+// transitions is the state machine. Final states have no way out except
+// succeeded -> reversed.
+var transitions = map[State][]State{
+	Accepted:  {Queued, Held, Cancelled},
+	Held:      {Queued, Cancelled},
+	Queued:    {Sending, Held, Cancelled},
+	Sending:   {Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Failed, InDoubt, Queued},
+	InDoubt:   {Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Failed, Expired, Queued, Cancelled, Reversed},
+	Submitted: {AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Failed, InDoubt, Cancelled, Expired, Reversed},
+	// Two-phase: confirming is written before the confirm request leaves.
+	AwaitingConfirmation: {Confirming, Cancelled, Succeeded, Failed, Expired},
+	Confirming:           {Submitted, Succeeded, Failed, Cancelled, AwaitingConfirmation},
+	AwaitingBeneficiary:  {Succeeded, Failed, Expired, Cancelled, Submitted},
+	Succeeded:            {Reversed},
+}
+
+// CanMove reports whether from -> to is on the graph.
+func CanMove(from, to State) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// Final reports whether nothing more will happen to an item in this state,
+// except a reversal of a success.
+func (s State) Final() bool {
+	switch s {
+	case Succeeded, Failed, Expired, Reversed, Invalid, Duplicate, Cancelled:
+		return true
+	}
+	return false
+}
+
+// NeverSent reports whether an item in this state never reached a provider.
+func (s State) NeverSent() bool {
+	switch s {
+	case Accepted, Queued, Invalid, Duplicate, Held:
+		return true
+	}
+	return false
+}
+
+// ErrTransition is a transition that is not on the graph.
+type ErrTransition struct {
+	PayoutID string
+	From, To State
+}
+
+func (e *ErrTransition) Error() string {
+	return fmt.Sprintf("payout %s: transition %s -> %s is not allowed", e.PayoutID, e.From, e.To)
+}
