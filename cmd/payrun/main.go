@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -52,6 +53,7 @@ func commands() []command {
 		cmdDemo(),
 		cmdBench(),
 		cmdConfig(),
+		cmdJournal(),
 		cmdVersion(),
 	}
 }
@@ -108,12 +110,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if c.Name != name {
 			continue
 		}
-		err := c.Run(ctx, e, rest[1:])
-		return exitCode(stderr, c.Name, err)
+		return runCommand(ctx, c, e, rest[1:])
 	}
 	fmt.Fprintf(stderr, "payrun: unknown command %q\n\n", name)
 	printHelp(stderr)
 	return exitUsage
+}
+
+// runCommand runs one command. A panic is a bug of payrun's, never the
+// user's input: it is reported in one line with where the details went,
+// not as a Go stack on the user's terminal.
+func runCommand(ctx context.Context, c command, e *env, args []string) (code int) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		where := "(could not be written)"
+		if f, err := os.CreateTemp("", "payrun-crash-*.txt"); err == nil {
+			fmt.Fprintf(f, "payrun %s: %v\n\n%s", c.Name, p, debug.Stack())
+			where = f.Name()
+			f.Close()
+		}
+		fmt.Fprintf(e.stderr, "payrun %s: internal error: %v\nThis is a bug in payrun; nothing was lost (the journal is written before anything is acknowledged). Details: %s\n", c.Name, p, where)
+		code = exitRuntime
+	}()
+	return exitCode(e.stderr, c.Name, c.Run(ctx, e, args))
 }
 
 func exitCode(stderr io.Writer, name string, err error) int {
