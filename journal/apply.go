@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/internal/pan"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -129,6 +131,12 @@ func StatusChange(it Item, actor string, st providers.Status) (c Change, ok bool
 		return Change{}, false
 	}
 	to := StateFor(st.Outcome)
+	mismatch := ""
+	if to == Succeeded {
+		if mismatch = AmountMismatch(it.Payout.Amount, st.Amount); mismatch != "" {
+			to = Mismatch
+		}
+	}
 	c = Change{PayoutID: it.PayoutID, To: to, Actor: actor, Status: &st, From: it.State}
 	if it.State == to {
 		return c, true
@@ -140,7 +148,26 @@ func StatusChange(it Item, actor string, st providers.Status) (c Change, ok bool
 	if st.Code != "" {
 		c.Reason = st.Code + ": " + st.Message
 	}
+	if mismatch != "" {
+		c.Reason = "paid with another amount than the input: " + mismatch + "; needs review, never sent again"
+	}
 	return c, true
+}
+
+// AmountMismatch says how what a provider reports paid differs from what
+// the input asked ("" when it does not, or when the provider did not state
+// an amount).
+func AmountMismatch(want, got money.Money) string {
+	if got.Minor == 0 && got.Currency == "" {
+		return ""
+	}
+	if got.Currency != "" && !strings.EqualFold(got.Currency, want.Currency) {
+		return fmt.Sprintf("currency %s at the provider, %s in the input", strings.ToUpper(got.Currency), want.Currency)
+	}
+	if got.Minor != want.Minor {
+		return fmt.Sprintf("%s at the provider, %s in the input", money.Money{Minor: got.Minor, Currency: want.Currency}, want)
+	}
+	return ""
 }
 
 // ApplyStatus moves an item by what its provider reported, by

@@ -20,32 +20,38 @@ const (
 	Failed               State = "failed"
 	Expired              State = "expired"
 	Reversed             State = "reversed"
-	Invalid              State = "invalid"
-	Duplicate            State = "duplicate"
-	Held                 State = "held"
-	Cancelled            State = "cancelled"
+	// Mismatch is a payout the provider reports paid with another amount
+	// or currency than the input's: money moved, but not as asked. It is
+	// never shown as paid and never sent again; an accountant reviews it.
+	Mismatch  State = "amount_mismatch"
+	Invalid   State = "invalid"
+	Duplicate State = "duplicate"
+	Held      State = "held"
+	Cancelled State = "cancelled"
 )
 
 // States lists every state in life order, for reports and metrics.
 var States = []State{
 	Accepted, Queued, Sending, Submitted, InDoubt, AwaitingConfirmation, Confirming,
-	AwaitingBeneficiary, Succeeded, Failed, Expired, Reversed, Invalid, Duplicate, Held, Cancelled,
+	AwaitingBeneficiary, Succeeded, Mismatch, Failed, Expired, Reversed, Invalid, Duplicate, Held, Cancelled,
 }
 
-// transitions is the state machine. Final states have no way out except
-// succeeded -> reversed.
+// transitions is the state machine. Final states have no way out except a
+// reversal of money that moved: succeeded (or amount_mismatch) -> reversed.
+
 var transitions = map[State][]State{
 	Accepted:  {Queued, Held, Cancelled},
 	Held:      {Queued, Cancelled},
 	Queued:    {Sending, Held, Cancelled},
-	Sending:   {Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Failed, InDoubt, Queued},
-	InDoubt:   {Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Failed, Expired, Queued, Cancelled, Reversed},
-	Submitted: {AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Failed, InDoubt, Cancelled, Expired, Reversed},
+	Sending:   {Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Mismatch, Failed, InDoubt, Queued},
+	InDoubt:   {Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Mismatch, Failed, Expired, Queued, Cancelled, Reversed},
+	Submitted: {AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Mismatch, Failed, InDoubt, Cancelled, Expired, Reversed},
 	// Two-phase: confirming is written before the confirm request leaves.
-	AwaitingConfirmation: {Confirming, Cancelled, Succeeded, Failed, Expired},
-	Confirming:           {Submitted, Succeeded, Failed, Cancelled, AwaitingConfirmation},
-	AwaitingBeneficiary:  {Succeeded, Failed, Expired, Cancelled, Submitted},
+	AwaitingConfirmation: {Confirming, Cancelled, Succeeded, Mismatch, Failed, Expired},
+	Confirming:           {Submitted, Succeeded, Mismatch, Failed, Cancelled, AwaitingConfirmation},
+	AwaitingBeneficiary:  {Succeeded, Mismatch, Failed, Expired, Cancelled, Submitted},
 	Succeeded:            {Reversed},
+	Mismatch:             {Reversed},
 }
 
 // CanMove reports whether from -> to is on the graph.
@@ -62,7 +68,7 @@ func CanMove(from, to State) bool {
 // except a reversal of a success.
 func (s State) Final() bool {
 	switch s {
-	case Succeeded, Failed, Expired, Reversed, Invalid, Duplicate, Cancelled:
+	case Succeeded, Mismatch, Failed, Expired, Reversed, Invalid, Duplicate, Cancelled:
 		return true
 	}
 	return false

@@ -119,6 +119,9 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 	var t tally
 	emit := func(l Line) error {
 		t.add(&l)
+		if l.State == string(journal.Mismatch) {
+			res.noteReview(l)
+		}
 		if sink == nil {
 			return nil
 		}
@@ -388,7 +391,7 @@ func (m *matcher) categorise(it journal.Item, reported bool, age time.Duration) 
 			return FailedAtProvider, r[2:]
 		}
 		return FailedAtProvider, it.Reason
-	case journal.Succeeded:
+	case journal.Succeeded, journal.Mismatch:
 		want := it.Payout.Amount
 		if reported && st.Amount.Currency != "" && !strings.EqualFold(st.Amount.Currency, want.Currency) {
 			return DataMismatch, fmt.Sprintf("currency %s at the provider, %s in the input", strings.ToUpper(st.Amount.Currency), want.Currency)
@@ -400,6 +403,9 @@ func (m *matcher) categorise(it journal.Item, reported bool, age time.Duration) 
 				c = AmountUnder
 			}
 			return c, fmt.Sprintf("the provider paid %d, the input says %d (minor units of %s)", st.Amount.Minor, want.Minor, want.Currency)
+		}
+		if it.State == journal.Mismatch {
+			return DataMismatch, it.Reason
 		}
 		return Matched, ""
 	}

@@ -207,6 +207,22 @@ type Result struct {
 	Totals    []Total      `json:"totals"`
 	TieOut    []TieOut     `json:"tie_out"`
 	Invalid   []InvalidRow `json:"invalid,omitempty"`
+	// Review lists the payouts a provider paid with another amount or
+	// currency than the input's (state amount_mismatch), at most
+	// MaxReview of them, for the top of every report; ReviewCount counts
+	// them all.
+	Review      []Line `json:"review,omitempty"`
+	ReviewCount int    `json:"review_count,omitempty"`
+}
+
+// MaxReview bounds Result.Review: a report lists that many by name.
+const MaxReview = 100
+
+func (r *Result) noteReview(l Line) {
+	r.ReviewCount++
+	if len(r.Review) < MaxReview {
+		r.Review = append(r.Review, l)
+	}
 }
 
 // Balanced reports whether every tie-out difference is zero.

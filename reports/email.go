@@ -41,6 +41,9 @@ const maxEmailExceptions = 20
 func Compose(meta Meta, res *reconcile.Result, env Envelope, o Options) (*email.Email, error) {
 	v := newReportView(meta, res, o)
 	subject := fmt.Sprintf("Reconciliation %s: %d matched, %d exceptions", v.Batches, v.Matched, v.ExceptionCount)
+	if res.ReviewCount > 0 {
+		subject = fmt.Sprintf("NEEDS REVIEW (%d) %s", res.ReviewCount, subject)
+	}
 	if !v.Balanced {
 		subject += " (DOES NOT TIE OUT)"
 	}
@@ -75,6 +78,9 @@ func renderCRLF(w io.Writer, t interface {
 
 func newReportView(meta Meta, res *reconcile.Result, o Options) reportView {
 	v := reportView{Balanced: res.Balanced()}
+	if res.ReviewCount > 0 {
+		v.Review = reviewText(res)
+	}
 	v.Batches, v.File, v.RunAt, v.Zone = meta.batches(), text(meta.File), meta.runAt(), meta.zoneName()
 	for _, t := range res.Totals {
 		v.Totals = append(v.Totals, totalView{
@@ -150,6 +156,8 @@ type reportView struct {
 	TieOut                        []tieView
 	Exceptions                    []exceptionView
 	ExceptionCount, More, Matched int
+	// Review names the payouts paid with another amount than the input's.
+	Review string
 }
 
 type totalView struct {
@@ -193,7 +201,8 @@ var reportHTML = htmltemplate.Must(htmltemplate.New("report").Parse(`<!DOCTYPE h
 <html><head><meta charset="utf-8"><title>payrun reconciliation</title></head>
 <body style="font-family:Arial,Helvetica,sans-serif;font-size:14px">
 <h2>payrun reconciliation</h2>
-<table cellpadding="3">
+{{if .Review}}<p style="color:#b00;font-weight:bold">Needs review: {{.Review}}</p>
+{{end}}<table cellpadding="3">
 <tr><th align="left">Batch</th><td>{{.Batches}}</td></tr>
 <tr><th align="left">File</th><td>{{.File}}</td></tr>
 <tr><th align="left">Run time</th><td>{{.RunAt}}</td></tr>
@@ -220,7 +229,9 @@ var reportHTML = htmltemplate.Must(htmltemplate.New("report").Parse(`<!DOCTYPE h
 `))
 
 var reportText = texttemplate.Must(texttemplate.New("report").Parse(`payrun reconciliation
-
+{{if .Review}}
+NEEDS REVIEW: {{.Review}}
+{{end}}
 Batch:     {{.Batches}}
 File:      {{.File}}
 Run time:  {{.RunAt}}

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/xuri/excelize/v2"
@@ -212,6 +213,9 @@ func writeSummary(f *excelize.File, st *styles, meta Meta, res *reconcile.Result
 		{"Run time", meta.runAt()},
 		{"Time zone", meta.zoneName()},
 		{"Balanced", balanced},
+	}
+	if res.ReviewCount > 0 {
+		block = append(block, [2]string{"Needs review", text(reviewText(res))})
 	}
 	for i, kv := range block {
 		r := 2 + i
@@ -548,4 +552,19 @@ func writeInvalid(f *excelize.File, st *styles, rows []reconcile.InvalidRow, o O
 		}
 	}
 	return s.finish("InvalidInput")
+}
+
+// reviewText names the payouts a provider paid with another amount or
+// currency than the input asked: the first thing an accountant must see.
+func reviewText(res *reconcile.Result) string {
+	ids := make([]string, len(res.Review))
+	for i, l := range res.Review {
+		ids[i] = l.PayoutID
+	}
+	more := ""
+	if res.ReviewCount > len(ids) {
+		more = fmt.Sprintf(" and %d more", res.ReviewCount-len(ids))
+	}
+	return fmt.Sprintf("%d paid with another amount or currency than the input (never counted as paid, never sent again): %s%s",
+		res.ReviewCount, strings.Join(ids, ", "), more)
 }

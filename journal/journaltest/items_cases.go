@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
 
@@ -399,5 +400,23 @@ func applyStatusRules(t *testing.T, h Harness) {
 	}
 	if got, _ := j.Item(bg, "a"); got.State != journal.Succeeded {
 		t.Fatalf("a is %s", got.State)
+	}
+	// A success with another amount or currency than the input's is a
+	// mismatch for review, never a success; the same amount in another
+	// case of the currency code is not.
+	for id, paid := range map[string]money.Money{"b": {Minor: 101, Currency: "RUB"}, "c": {Minor: 100, Currency: "USD"}, "d": {Minor: 100, Currency: "rub"}} {
+		it := Item(id, "bank131", providers.CardToken, 100, "RUB")
+		it.State = journal.Submitted
+		Import(t, j, "B-"+id, it)
+		if ok, err := journal.ApplyStatus(bg, j, id, "test", providers.Status{Outcome: providers.Succeeded, Amount: paid}); !ok || err != nil {
+			t.Fatalf("%s: %v %v", id, ok, err)
+		}
+		want := journal.Mismatch
+		if id == "d" {
+			want = journal.Succeeded
+		}
+		if got, _ := j.Item(bg, id); got.State != want {
+			t.Errorf("%s paid %s is %s, want %s", id, paid, got.State, want)
+		}
 	}
 }
