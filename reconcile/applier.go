@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/payrun/payrun/internal/service"
+	"github.com/payrun/payrun/internal/testsignal"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 )
@@ -56,6 +58,9 @@ type Applier struct {
 	// reports are the log lines of the transaction in progress, written
 	// once it commits.
 	reports []report
+	loop    service.Loop
+	// drained is signalled after each drain, for tests.
+	drained testsignal.Signal[struct{}]
 }
 
 // report is an event an operator hears about: one kept for a payout payrun
@@ -98,15 +103,22 @@ func (a *Applier) Kick() {
 	}
 }
 
-// Run drains the queue at once (what a crash left), then whenever kicked,
-// and every few seconds to retry what failed, until ctx is cancelled.
-func (a *Applier) Run(ctx context.Context) {
+// Start starts applying: the queue at once (what a crash left), then
+// whenever kicked, and every few seconds to retry what failed, until ctx
+// is cancelled or Stop.
+func (a *Applier) Start(ctx context.Context) error { return a.loop.Run(ctx, a.run) }
+
+// Stop stops applying after the transaction in progress.
+func (a *Applier) Stop() { a.loop.Halt() }
+
+func (a *Applier) run(ctx context.Context) {
 	t := time.NewTicker(retryEvery)
 	defer t.Stop()
 	for {
 		if err := a.Drain(ctx); err != nil && ctx.Err() == nil {
 			a.log.Error("webhook events persisted, not applied yet; retrying", "err", err)
 		}
+		a.drained.Signal(struct{}{})
 		select {
 		case <-ctx.Done():
 			return

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -86,7 +87,8 @@ func BenchmarkWebhook(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			j := webhookJournal(b, mode == "receiver")
 			recv := NewReceiver(j, map[string]providers.Provider{"monnet": p}, ReceiverOptions{})
-			b.Cleanup(recv.Close)
+			_ = recv.Start(context.Background())
+			b.Cleanup(recv.Stop)
 			var next atomic.Int64
 			b.SetParallelism(webhookParallelism)
 			b.ReportAllocs()

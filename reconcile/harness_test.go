@@ -115,6 +115,9 @@ func setup(t *testing.T, only ...string) *harness {
 		h.provs[reg.Name] = p
 	}
 	h.recv = NewReceiver(h.j, h.provs, ReceiverOptions{MaxBody: 64 << 10})
+	if err := h.recv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	h.tap = &tap{next: h.recv.Handler()}
 	h.srv = httptest.NewServer(h.tap)
 	h.base = h.srv.URL + "/webhooks/"
@@ -122,7 +125,7 @@ func setup(t *testing.T, only ...string) *harness {
 	t.Cleanup(func() {
 		l.Close()
 		h.srv.Close()
-		h.recv.Close()
+		h.recv.Stop()
 		tr.CloseIdleConnections()
 	})
 	return h

@@ -119,7 +119,15 @@ func (pl *Poller) backoff(n int) time.Duration {
 // RunOnce asks about every item that is due, once. A failed query is
 // counted and asked again at its next time; the error is for the journal
 // failing, or ctx.
-func (pl *Poller) RunOnce(ctx context.Context) (PollStats, error) {
+func (pl *Poller) RunOnce(ctx context.Context) (PollStats, error) { return pl.pass(ctx, false) }
+
+// Sweep asks at once about every item left waiting for a result or a
+// confirmation, or in doubt, whenever it was due: what a process does when
+// it starts, so that a restart costs seconds and not a poll interval.
+// Payouts waiting for their beneficiary keep their times.
+func (pl *Poller) Sweep(ctx context.Context) (PollStats, error) { return pl.pass(ctx, true) }
+
+func (pl *Poller) pass(ctx context.Context, sweep bool) (PollStats, error) {
 	var st PollStats
 	now := pl.o.Now()
 	var due []journal.Item
@@ -129,7 +137,10 @@ func (pl *Poller) RunOnce(ctx context.Context) (PollStats, error) {
 			return true
 		}
 		st.Open++
-		if _, ok := pl.provs[it.Provider]; !ok || now.Before(pl.due(it)) {
+		if _, ok := pl.provs[it.Provider]; !ok {
+			return true
+		}
+		if now.Before(pl.due(it)) && !(sweep && it.State != journal.AwaitingBeneficiary) {
 			return true
 		}
 		st.Due++
@@ -289,26 +300,4 @@ func (pl *Poller) settle(ctx context.Context, p providers.Provider, it journal.I
 		got = conf
 	}
 	return applyStatus(ctx, pl.j, p, it, got, "poller")
-}
-
-// Run calls RunOnce every interval until ctx is cancelled.
-func (pl *Poller) Run(ctx context.Context, interval time.Duration) error {
-	if interval <= 0 {
-		interval = pl.o.Interval
-	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		st, err := pl.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			pl.log.Error("poll pass failed", "err", err)
-		} else if st.Due > 0 {
-			pl.log.Info("poll pass", "due", st.Due, "queried", st.Queried, "final", st.Final, "errors", st.Errors)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
 }

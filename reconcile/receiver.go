@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/payrun/payrun/journal"
@@ -56,14 +55,13 @@ type Receiver struct {
 	o     ReceiverOptions
 	log   *slog.Logger
 	app   *Applier
-	stop  context.CancelFunc
-	done  chan struct{}
-	close sync.Once
 }
 
 // NewReceiver returns a Receiver over the journal and the configured
-// providers, and starts its Applier, which first applies whatever an
-// earlier process acknowledged and did not apply. Close stops it.
+// providers; it starts nothing. Start starts its Applier, which first
+// applies whatever an earlier process acknowledged and did not apply; a
+// delivery taken before Start is persisted and acknowledged, and waits in
+// the queue.
 func NewReceiver(j journal.Journal, provs map[string]providers.Provider, o ReceiverOptions) *Receiver {
 	if o.MaxBody <= 0 {
 		o.MaxBody = DefaultMaxBody
@@ -75,29 +73,21 @@ func NewReceiver(j journal.Journal, provs map[string]providers.Provider, o Recei
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, stop := context.WithCancel(context.Background())
-	rc := &Receiver{j: j, provs: provs, o: o, log: log, app: NewApplier(j, provs, log), stop: stop, done: make(chan struct{})}
-	go func() {
-		defer close(rc.done)
-		rc.app.Run(ctx)
-	}()
-	return rc
+	return &Receiver{j: j, provs: provs, o: o, log: log, app: NewApplier(j, provs, log)}
 }
+
+// Start starts the Applier.
+func (rc *Receiver) Start(ctx context.Context) error { return rc.app.Start(ctx) }
 
 // Drain returns once every event acknowledged so far is applied (see
 // Applier.Drain).
 func (rc *Receiver) Drain(ctx context.Context) error { return rc.app.Drain(ctx) }
 
-// Close stops the Applier after the transaction in progress. What is
-// still queued stays in the journal for the next Receiver or Applier.
-// Close the HTTP server first: a delivery after Close is persisted and
-// acknowledged, and waits in the queue.
-func (rc *Receiver) Close() {
-	rc.close.Do(func() {
-		rc.stop()
-		<-rc.done
-	})
-}
+// Stop stops the Applier after the transaction in progress. What is still
+// queued stays in the journal for the next Receiver or Applier. Stop the
+// HTTP server first: a delivery after Stop is persisted and acknowledged,
+// and waits in the queue.
+func (rc *Receiver) Stop() { rc.app.Stop() }
 
 // Handler returns a mux serving WebhookPattern, for callers that mount the
 // receiver under a prefix of their own.

@@ -63,7 +63,10 @@ func newMonnetDirect(t *testing.T) *monnetDirect {
 	m := &monnetDirect{t: t, j: j, mid: creds.MerchantID, provs: map[string]providers.Provider{"monnet": p},
 		log: &syncBuffer{}}
 	m.rc = NewReceiver(j, m.provs, ReceiverOptions{Log: slog.New(slog.NewTextHandler(m.log, nil))})
-	t.Cleanup(m.rc.Close)
+	if err := m.rc.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.rc.Stop)
 	m.sign = func(body string) http.Header {
 		sig, err := monnet.SignNotification(creds.NotifierKey, creds.MerchantID, []byte(body))
 		if err != nil {
@@ -254,7 +257,7 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 		m.add(id, journal.Submitted)
 		bodies = append(bodies, m.notification(id, fmt.Sprint(90000+i), "SUCCESS", "PROCESSED"))
 	}
-	m.rc.Close() // the Applier is gone; the receiver still acknowledges
+	m.rc.Stop() // the Applier is gone; the receiver still acknowledges
 	for _, b := range bodies {
 		if code, answer := m.post(b, m.sign(b)); code != http.StatusOK {
 			t.Fatalf("answered %d %q", code, answer)
@@ -270,7 +273,10 @@ func TestReceiverCrashAfterAck(t *testing.T) {
 	}
 
 	next := NewReceiver(m.j, m.provs, ReceiverOptions{})
-	defer next.Close()
+	if err := next.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer next.Stop()
 	m.rc = next
 	// Sooner than the Applier's retry: the next receiver drains what it
 	// finds queued when it starts.
@@ -348,7 +354,7 @@ func TestApplierOnItsOwn(t *testing.T) {
 func TestDrainStopsWithItsContext(t *testing.T) {
 	t.Parallel()
 	m := newMonnetDirect(t)
-	m.rc.Close() // the receiver's own Applier is gone
+	m.rc.Stop() // the receiver's own Applier is gone
 	for i := range 3 {
 		id := fmt.Sprintf("m-%d", i)
 		m.add(id, journal.Submitted)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/reconcile"
 )
 
@@ -49,7 +50,7 @@ func TestPreflightGolden(t *testing.T) {
 			{Provider: "monnet", Currency: "CLP", Count: 30, Amount: 4_500_000},
 		},
 		Invalid: []reconcile.InvalidRow{{Row: 17, Column: "amount", Value: "1.005", Reason: "amount has more decimals than the currency allows"}},
-		Duplicates: []SuspectedDuplicate{{Row: 42, PayoutID: "P-042", Account: "00191234564477", Currency: "PEN", Amount: 1500_50,
+		Duplicates: []dispatch.SuspectedDuplicate{{Row: 42, PayoutID: "P-042", Account: "00191234564477", Currency: "PEN", Amount: 1500_50,
 			OtherBatch: "B20261120", OtherPayoutID: "P-977", OtherDate: time.Date(2026, 11, 20, 18, 3, 0, 0, lima)}},
 		Estimate: 7*time.Minute + 30*time.Second, Held: true,
 		HoldReason: "PEN total 250,000.00 is above the approval threshold 100,000.00.", Approve: "payrun approve B20261121",

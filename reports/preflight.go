@@ -8,6 +8,7 @@ import (
 
 	"github.com/jordan-wright/email"
 
+	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/reconcile"
 )
 
@@ -24,7 +25,7 @@ type Preflight struct {
 	Invalid []reconcile.InvalidRow
 	// Duplicates are rows that look like an earlier payout (same
 	// beneficiary account and amount within the lookback window).
-	Duplicates []SuspectedDuplicate
+	Duplicates []dispatch.SuspectedDuplicate
 	// Estimate is how long dispatch should take at the providers' limits.
 	Estimate time.Duration
 	// Held says the batch waits for `payrun approve`; HoldReason says why
@@ -42,16 +43,22 @@ type PreflightGroup struct {
 	Amount   int64 // minor units of Currency
 }
 
-// SuspectedDuplicate is a row of this batch that resembles an earlier one.
-type SuspectedDuplicate struct {
-	Row           int
-	PayoutID      string
-	Account       string // unmasked; the message masks it
-	Currency      string
-	Amount        int64
-	OtherBatch    string
-	OtherPayoutID string
-	OtherDate     time.Time
+// PreflightOf is the message of a batch's pre-flight, shown at at in loc;
+// approve says how to release a held batch.
+func PreflightOf(p dispatch.Preflight, at time.Time, loc *time.Location, approve string) Preflight {
+	out := Preflight{BatchID: p.Batch.ID, File: p.Batch.File, At: at, Location: loc, Duplicates: p.Duplicates,
+		Estimate: p.Estimate, Held: p.Held, HoldReason: p.HoldReason}
+	if p.Held {
+		out.Approve = approve
+	}
+	for _, t := range p.Batch.Totals {
+		out.Groups = append(out.Groups, PreflightGroup{Provider: t.Provider, Currency: t.Currency, Count: t.Count, Amount: t.Amount})
+	}
+	for _, e := range p.Invalid {
+		out.Invalid = append(out.Invalid, reconcile.InvalidRow{BatchID: p.Batch.ID, File: p.Batch.File, Row: e.Row,
+			Column: e.Column, Value: e.Value, Reason: e.Reason})
+	}
+	return out
 }
 
 // ComposePreflight builds the pre-flight message (HTML and text).

@@ -1,11 +1,15 @@
 package reports
 
 import (
+	"fmt"
 	htmltemplate "html/template"
+	"io"
+	"strings"
 	texttemplate "text/template"
 	"time"
 
 	"github.com/jordan-wright/email"
+	"github.com/payrun/payrun/batch"
 )
 
 // ComposeRejected builds the message that tells operators a dropped file
@@ -31,3 +35,27 @@ Received {{.At}}. Nothing in it was recorded or sent. Fix the rows below and dro
 
 {{.Report}}
 `))
+
+// WriteRowErrors writes a file's validation report as a table, one line a
+// problem: what an operator reads at the terminal and in the error report
+// filed beside a rejected file.
+func WriteRowErrors(w io.Writer, rep *batch.Report) {
+	if rep == nil {
+		return
+	}
+	fmt.Fprintf(w, "%s: %d row(s), %d valid, %d error(s)\n", rep.File, rep.Rows, rep.ValidRows, len(rep.Errors))
+	if len(rep.Errors) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  %6s  %-22s  %-24s  %s\n", "row", "column", "value", "reason")
+	for _, re := range rep.Errors {
+		v := strings.ReplaceAll(re.Value, "\n", " ")
+		if r := []rune(v); len(r) > 24 {
+			v = string(r[:21]) + "..."
+		}
+		fmt.Fprintf(w, "  %6d  %-22s  %-24s  %s\n", re.Row, re.Column, v, re.Reason)
+	}
+	if rep.Omitted > 0 {
+		fmt.Fprintf(w, "  ... and %d more error(s)\n", rep.Omitted)
+	}
+}

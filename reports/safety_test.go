@@ -12,6 +12,7 @@ import (
 	"golang.org/x/text/encoding/charmap"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/dispatch"
 )
 
 var plainNumber = regexp.MustCompile(`^-?[0-9]+(\.[0-9]+)?$`)
@@ -134,7 +135,7 @@ func TestSafetyEveryFormat(t *testing.T) {
 	checkNoSecrets(t, "email message text", string(got.text))
 
 	pf, err := ComposePreflight(Preflight{BatchID: "B1", File: "x.csv", Invalid: res.Invalid,
-		Duplicates: []SuspectedDuplicate{{Row: 2, PayoutID: "P-1", Account: "00191234564477", Currency: "PEN", Amount: 100}}},
+		Duplicates: []dispatch.SuspectedDuplicate{{Row: 2, PayoutID: "P-1", Account: "00191234564477", Currency: "PEN", Amount: 100}}},
 		Envelope{From: "a@example.com", To: []string{"b@example.com"}}, Options{})
 	if err != nil {
 		t.Fatal(err)

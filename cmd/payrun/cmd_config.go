@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
 )
 
@@ -27,11 +28,11 @@ func cmdConfig() command {
 		}
 		// Build every enabled provider: this resolves every secret reference
 		// and parses every key, so a missing file or variable shows now.
-		provs, err := buildProviders(cfg, "")
+		provs, err := app.BuildProviders(cfg, "")
 		if err != nil {
 			return err
 		}
-		if _, err := smtpConfig(cfg); err != nil {
+		if _, err := app.SMTPConfig(cfg); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "%s: ok (%d provider(s) enabled, journal %s, time zone %s)\n",

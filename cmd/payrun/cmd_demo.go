@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
@@ -96,7 +98,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 			return err
 		}
 	}
-	j, err := openJournal(cfg)
+	j, err := app.OpenJournal(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -108,25 +110,30 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 	if err != nil {
 		return err
 	}
-	cfg.Serve.PublicURL = "http://" + ln.Addr().String()
 	cfg.Serve.Listen = ln.Addr().String()
+	cfg.Serve.PublicURL = "http://" + cfg.Serve.Listen
 	land.SetWebhookBase(cfg.Serve.PublicURL + "/webhooks/")
 	if err := writeConfig(cfg.Path, cfg); err != nil {
 		return err
 	}
-	rt, err := newApp(cfg, j, log)
+	a, err := app.New(cfg, j, log)
 	if err != nil {
 		return err
 	}
-	recv := reconcile.NewReceiver(j, rt.provs, reconcile.ReceiverOptions{MaxBody: cfg.Reconcile.MaxWebhookBytes, Log: log})
-	srv := &http.Server{Handler: recv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	defer func() {
-		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-		stopReceiver(sctx, recv, log)
-	}()
+	recv := a.Receiver(nil)
+	srv := &daemon.HTTPServer{Listener: ln, Handler: recv.Handler(), Log: log}
+	if err := recv.Start(ctx); err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		recv.Stop()
+		return err
+	}
+	stopReceiver := func() {
+		srv.Stop()
+		recv.Stop()
+	}
+	defer stopReceiver()
 	fmt.Fprintf(out, "Sandboxes: ")
 	for _, n := range land.Names() {
 		fmt.Fprintf(out, "%s %s  ", n, land.URLs[n])
@@ -144,7 +151,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 	}
 	var ids []string
 	for _, p := range []string{csvPath, xlsxPath} {
-		res, err := j.Ingest(ctx, p, ingestOptions(cfg, enabledProviders(cfg)))
+		res, err := j.Ingest(ctx, p, app.IngestOptions(cfg, app.EnabledProviders(cfg)))
 		if err != nil {
 			return err
 		}
@@ -157,7 +164,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 
 	// Pay, then play the beneficiaries of card push payouts and payment
 	// links while webhooks and the poller settle the rest.
-	sum, err := rt.disp.Run(ctx, ids, progressReporter(e.stderr, log))
+	sum, err := a.Dispatcher.Run(ctx, ids, progressReporter(e.stderr, log))
 	if err != nil {
 		return err
 	}
@@ -167,13 +174,13 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 		return err
 	}
 	fmt.Fprintf(out, "Played the beneficiary of %d card push payout(s) and payment link(s); one link is left unpaid on purpose.\n", played)
-	if err := rt.follow(ctx, ids, 20*time.Second); err != nil {
+	if _, err := a.Follow(ctx, ids, 20*time.Second); err != nil {
 		return err
 	}
 	if _, err := playBeneficiaries(ctx, j, ids); err != nil {
 		return err
 	}
-	if err := rt.follow(ctx, ids, 8*time.Second); err != nil {
+	if _, err := a.Follow(ctx, ids, 8*time.Second); err != nil {
 		return err
 	}
 	// Every notification acknowledged so far counts from here on.
@@ -199,7 +206,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 		printReconciliation(out, res)
 	}
 	fmt.Fprintln(out)
-	files, err := writeReports(ctx, cfg, j, reconcile.Scope{Date: j.Now().In(cfg.Location()).Format("2006-01-02")},
+	files, err := app.Report(ctx, cfg, j, reconcile.Scope{Date: j.Now().In(cfg.Location()).Format("2006-01-02")},
 		cfg.Abs(cfg.Dirs.Reports), true, out)
 	if err != nil {
 		return err
@@ -212,8 +219,8 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 	if serve {
 		fmt.Fprintf(out, "\nThe daemon keeps running on %s: drop files into %s; status page %s/ (Ctrl-C to stop)\n",
 			dir, cfg.Abs(cfg.Dirs.Inbox), cfg.Serve.PublicURL)
-		_ = srv.Shutdown(context.Background())
-		return serveDaemon(ctx, e, cfg, j, log)
+		stopReceiver()
+		return serveDaemon(ctx, e, cfg, j)
 	}
 	return nil
 }

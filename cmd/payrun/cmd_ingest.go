@@ -2,13 +2,15 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
-	"strings"
 
-	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
+	"github.com/payrun/payrun/reports"
 )
 
 func cmdIngest() command {
@@ -16,26 +18,16 @@ func cmdIngest() command {
 		Usage: "ingest [--sheet NAME] FILE"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		sheet := fs.String("sheet", "", "XLSX sheet to read (default: the configured one, else the first)")
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() != 1 {
-			return usagef("expected exactly one FILE")
-		}
-		cfg, err := loadConfig(e)
+		cfg, err := fileCommand(e, fs, args)
 		if err != nil {
 			return err
 		}
-		if *sheet != "" {
-			cfg.Input.Sheet = *sheet
-		}
-		j, err := openJournal(cfg)
+		j, err := app.OpenJournal(ctx, cfg)
 		if err != nil {
 			return err
 		}
 		defer j.Close()
-		res, err := j.Ingest(ctx, fs.Arg(0), ingestOptions(cfg, enabledProviders(cfg)))
+		res, err := j.Ingest(ctx, fs.Arg(0), app.IngestOptions(cfg, app.EnabledProviders(cfg)))
 		if err != nil {
 			return err
 		}
@@ -48,7 +40,7 @@ func cmdIngest() command {
 func printIngest(w io.Writer, res *journal.IngestResult) error {
 	switch {
 	case res.Rejected:
-		printRowErrors(w, res.Report)
+		reports.WriteRowErrors(w, res.Report)
 		return &invalidInputError{fmt.Sprintf("%s rejected: %d error(s) in %d row(s); nothing was recorded",
 			res.Report.File, len(res.Report.Errors), res.Report.Rows-res.Report.ValidRows)}
 	case res.Recognised:
@@ -61,7 +53,7 @@ func printIngest(w io.Writer, res *journal.IngestResult) error {
 		b.ID, b.File, b.Rows, b.Valid, b.Invalid, b.Duplicates)
 	printTotals(w, b.Totals)
 	if res.Report != nil && len(res.Report.Errors) > 0 {
-		printRowErrors(w, res.Report)
+		reports.WriteRowErrors(w, res.Report)
 	}
 	return nil
 }
@@ -77,21 +69,22 @@ func printTotals(w io.Writer, totals []journal.Total) {
 	}
 }
 
-// printRowErrors prints every row error as a table an operator can read.
-func printRowErrors(w io.Writer, rep *batch.Report) {
-	if rep == nil {
-		return
+// fileCommand parses the flags of a command about one payout file (with
+// --sheet) and loads the configuration, the sheet given applied.
+func fileCommand(e *env, fs *flag.FlagSet, args []string) (*config.Config, error) {
+	sheet := fs.String("sheet", "", "XLSX sheet to read (default: the configured one, else the first)")
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(w, "%s: %d row(s), %d valid, %d error(s)\n", rep.File, rep.Rows, rep.ValidRows, len(rep.Errors))
-	if len(rep.Errors) == 0 {
-		return
+	if fs.NArg() != 1 {
+		return nil, usagef("expected exactly one FILE")
 	}
-	fmt.Fprintf(w, "  %6s  %-22s  %-24s  %s\n", "row", "column", "value", "reason")
-	for _, re := range rep.Errors {
-		v := re.Value
-		if len(v) > 24 {
-			v = v[:21] + "..."
-		}
-		fmt.Fprintf(w, "  %6d  %-22s  %-24s  %s\n", re.Row, re.Column, strings.ReplaceAll(v, "\n", " "), re.Reason)
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return nil, err
 	}
+	if *sheet != "" {
+		cfg.Input.Sheet = *sheet
+	}
+	return cfg, nil
 }

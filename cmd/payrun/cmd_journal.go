@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/journal"
 )
 
@@ -34,7 +35,7 @@ func journalCheck(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	j, err := openJournal(cfg)
+	j, err := app.OpenJournal(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -6,45 +6,34 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"sort"
 	"time"
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
-	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/reconcile"
+	"github.com/payrun/payrun/reports"
 	"github.com/schollz/progressbar/v3"
 )
 
 func cmdProcess() command {
 	c := command{Name: "process", Summary: "ingest (or recognise) a payout file, pay it, and follow it until every payout is final or waits on someone else",
-		Usage: "process [--dry-run] [--wait D] [--sheet NAME] FILE"}
+		Usage: "process [--dry-run] [--wait D] [--sheet NAME] [--listen ADDR] FILE"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		dry := fs.Bool("dry-run", false, "print the plan (counts, totals, invalid and duplicate rows, time estimate) and send nothing")
 		wait := fs.Duration("wait", 10*time.Minute, "how long to follow payouts after sending (0: do not wait)")
-		sheet := fs.String("sheet", "", "XLSX sheet to read")
 		listen := fs.String("listen", "", "serve the webhook receiver on this address while processing (e.g. 127.0.0.1:8080)")
-		if err := parseFlags(fs, args); err != nil {
-			return err
-		}
-		if fs.NArg() != 1 {
-			return usagef("expected exactly one FILE")
-		}
-		cfg, err := loadConfig(e)
+		cfg, err := fileCommand(e, fs, args)
 		if err != nil {
 			return err
 		}
-		if *sheet != "" {
-			cfg.Input.Sheet = *sheet
-		}
-		log := newLogger(cfg, e.stderr)
-		j, err := openJournal(cfg)
+		j, err := app.OpenJournal(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -52,34 +41,33 @@ func cmdProcess() command {
 		if *dry {
 			return planFile(ctx, e.stdout, cfg, j, fs.Arg(0))
 		}
-		res, err := j.Ingest(ctx, fs.Arg(0), ingestOptions(cfg, enabledProviders(cfg)))
+		a, err := app.New(cfg, j, newLogger(cfg, e.stderr))
+		if err != nil {
+			return err
+		}
+		res, err := j.Ingest(ctx, fs.Arg(0), app.IngestOptions(cfg, app.EnabledProviders(cfg)))
 		if err != nil {
 			return err
 		}
 		if err := printIngest(e.stdout, res); err != nil {
 			return err
 		}
-		rt, err := newApp(cfg, j, log)
+		gate, err := a.Gate(ctx, res.Batch.ID)
 		if err != nil {
 			return err
 		}
-		held, err := rt.preflight(ctx, res.Batch.ID, e.stdout)
-		if err != nil || held {
-			return err
+		if gate.Held {
+			fmt.Fprintf(e.stdout, "Batch %s is HELD for approval: %s. Run '%s' to send it.\n", res.Batch.ID, gate.Reason, gate.Approve)
+			return nil
 		}
-		stop, err := rt.listen(*listen)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		return rt.processBatches(ctx, e, []string{res.Batch.ID}, *wait)
+		return processBatches(ctx, e, a, []string{res.Batch.ID}, *wait, *listen)
 	}
 	return c
 }
 
 func cmdResume() command {
 	c := command{Name: "resume", Summary: "continue every unfinished batch after a stop or a crash",
-		Usage: "resume [--wait D]"}
+		Usage: "resume [--wait D] [--listen ADDR]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		wait := fs.Duration("wait", 10*time.Minute, "how long to follow payouts after sending (0: do not wait)")
@@ -91,9 +79,8 @@ func cmdResume() command {
 		if err != nil {
 			return err
 		}
-		log := newLogger(cfg, e.stderr)
 		defer j.Close()
-		rt, err := newApp(cfg, j, log)
+		a, err := app.New(cfg, j, newLogger(cfg, e.stderr))
 		if err != nil {
 			return err
 		}
@@ -112,88 +99,29 @@ func cmdResume() command {
 			return nil
 		}
 		fmt.Fprintf(e.stdout, "Resuming %d batch(es): %v\n", len(ids), ids)
-		stop, err := rt.listen(*listen)
-		if err != nil {
-			return err
-		}
-		defer stop()
-		return rt.processBatches(ctx, e, ids, *wait)
+		return processBatches(ctx, e, a, ids, *wait, *listen)
 	}
 	return c
 }
 
-// app is what processing needs: the journal, the providers and the
-// dispatcher built from the configuration.
-type app struct {
-	cfg   *config.Config
-	j     journal.Journal
-	log   *slog.Logger
-	provs map[string]providers.Provider
-	disp  *dispatch.Dispatcher
-	// recv is the webhook receiver listen serves (nil when none).
-	recv *reconcile.Receiver
-}
-
-func newApp(cfg *config.Config, j journal.Journal, log *slog.Logger) (*app, error) {
-	base := ""
-	if cfg.Serve.PublicURL != "" {
-		base = cfg.Serve.PublicURL + "/webhooks/"
+// processBatches dispatches the batches, then follows their payouts, with
+// the webhook receiver served on listen ("" serves none).
+func processBatches(ctx context.Context, e *env, a *app.App, ids []string, wait time.Duration, listen string) error {
+	var recv *reconcile.Receiver
+	if listen != "" {
+		recv = a.Receiver(nil)
+		srv := &daemon.HTTPServer{Addr: listen, Handler: recv.Handler(), Log: a.Log}
+		if err := recv.Start(ctx); err != nil {
+			return err
+		}
+		defer recv.Stop()
+		if err := srv.Start(ctx); err != nil {
+			return fmt.Errorf("webhook receiver: %w", err)
+		}
+		defer srv.Stop()
 	}
-	provs, err := buildProviders(cfg, base)
-	if err != nil {
-		return nil, err
-	}
-	if len(provs) == 0 {
-		return nil, &config.Error{Path: cfg.Path, Problems: []string{"no provider is enabled (providers.<name>.enabled: true); try 'payrun demo' or 'payrun sandbox'"}}
-	}
-	o, err := dispatchOptions(cfg, log)
-	if err != nil {
-		return nil, err
-	}
-	return &app{cfg: cfg, j: j, log: log, provs: provs, disp: dispatch.NewDispatcher(j, provs, o)}, nil
-}
-
-// listen serves the webhook receiver on addr ("" serves nothing) and
-// returns the function that stops it.
-func (rt *app) listen(addr string) (func(), error) {
-	if addr == "" {
-		return func() {}, nil
-	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("webhook receiver: %w", err)
-	}
-	recv := reconcile.NewReceiver(rt.j, rt.provs, reconcile.ReceiverOptions{MaxBody: rt.cfg.Reconcile.MaxWebhookBytes, Log: rt.log})
-	rt.recv = recv
-	srv := &http.Server{Handler: recv.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = srv.Serve(ln)
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-done
-		stopReceiver(ctx, recv, rt.log)
-	}, nil
-}
-
-// stopReceiver applies what the receiver acknowledged, within ctx, and
-// stops its Applier. What ctx leaves queued stays in the journal: the next
-// receiver, or payrun reconcile, applies it.
-func stopReceiver(ctx context.Context, recv *reconcile.Receiver, log *slog.Logger) {
-	if err := recv.Drain(ctx); err != nil {
-		log.Warn("webhook events left queued in the journal; the next run applies them", "err", err)
-	}
-	recv.Close()
-}
-
-// processBatches dispatches the batches, then follows their payouts.
-func (rt *app) processBatches(ctx context.Context, e *env, ids []string, wait time.Duration) error {
-	progress := progressReporter(e.stderr, rt.log)
-	sum, err := rt.disp.Run(ctx, ids, progress)
+	progress := progressReporter(e.stderr, a.Log)
+	sum, err := a.Dispatcher.Run(ctx, ids, progress)
 	progress(dispatch.Progress{Total: -1})
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintf(e.stdout, "Stopped: %d sent, %d left queued, %d in doubt. Run 'payrun resume' to continue; nothing will be paid twice.\n",
@@ -210,17 +138,17 @@ func (rt *app) processBatches(ctx context.Context, e *env, ids []string, wait ti
 		}
 	}
 	if wait > 0 {
-		if err := rt.follow(ctx, ids, wait); err != nil && !errors.Is(err, context.Canceled) {
+		if _, err := a.Follow(ctx, ids, wait); err != nil && !errors.Is(err, context.Canceled) {
 			return err
 		}
 	}
 	// What the receiver acknowledged counts in the states printed.
-	if rt.recv != nil {
-		if err := rt.recv.Drain(ctx); err != nil && ctx.Err() == nil {
-			rt.log.Warn("webhook events left queued in the journal; the next run applies them", "err", err)
+	if recv != nil {
+		if err := recv.Drain(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Warn("webhook events left queued in the journal; the next run applies them", "err", err)
 		}
 	}
-	return printBatchStates(ctx, e.stdout, rt.j, ids)
+	return printBatchStates(ctx, e.stdout, a.Journal, ids)
 }
 
 // printBatchStates prints, per batch, how many items are in each state.
@@ -294,7 +222,7 @@ func progressReporter(w io.Writer, log *slog.Logger) func(dispatch.Progress) {
 // planFile prints what processing the file would do, without sending or
 // recording anything.
 func planFile(ctx context.Context, w io.Writer, cfg *config.Config, j journal.Journal, path string) error {
-	o := ingestOptions(cfg, enabledProviders(cfg))
+	o := app.IngestOptions(cfg, app.EnabledProviders(cfg))
 	rep, err := batch.ValidateFile(path, o.Read, o.Validate)
 	if err != nil {
 		return err
@@ -330,7 +258,7 @@ func planFile(ctx context.Context, w io.Writer, cfg *config.Config, j journal.Jo
 	}
 	fmt.Fprintf(w, "  estimated sending time: %s (providers run in parallel)\n", worst.Round(time.Second))
 	if len(rep.Errors) > 0 {
-		printRowErrors(w, rep)
+		reports.WriteRowErrors(w, rep)
 		if cfg.Input.OnInvalid != "skip_rows" {
 			fmt.Fprintln(w, "  this file would be REJECTED (input.on_invalid: reject_file)")
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/reconcile"
 )
 
@@ -46,7 +47,7 @@ func cmdReconcile() command {
 		defer j.Close()
 
 		if !*noPoll {
-			rt, err := newApp(cfg, j, log)
+			a, err := app.New(cfg, j, log)
 			switch {
 			case err == nil:
 				// What the providers said and a receiver acknowledged
@@ -57,18 +58,18 @@ func cmdReconcile() command {
 					return fmt.Errorf("webhook events queued: %w", err)
 				}
 				if n > 0 {
-					if err := reconcile.NewApplier(j, rt.provs, log).Drain(ctx); err != nil {
+					if err := reconcile.NewApplier(j, a.Providers, log).Drain(ctx); err != nil {
 						return fmt.Errorf("apply queued webhook events: %w", err)
 					}
 					fmt.Fprintf(e.stderr, "applied %d webhook event(s) acknowledged and not applied yet\n", n)
 				}
-				st, err := rt.newPoller(true).RunOnce(ctx)
+				st, err := a.Poller(true).RunOnce(ctx)
 				if err != nil && !errors.Is(err, context.Canceled) {
 					return fmt.Errorf("status poll: %w", err)
 				}
 				fmt.Fprintf(e.stderr, "asked the providers about %d open payout(s): %d answered, %d now final, %d not found, %d could not be asked, %d failed\n",
 					st.Due, st.Queried, st.Final, st.NotFound, st.Unsupported, st.Errors)
-			case len(enabledProviders(cfg)) == 0:
+			case len(app.EnabledProviders(cfg)) == 0:
 				fmt.Fprintln(e.stderr, "no provider is enabled: matching what the journal knows without asking the providers")
 			default:
 				return err

@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
@@ -47,7 +44,7 @@ func cmdReport() command {
 		if dir == "" {
 			dir = cfg.Abs(cfg.Dirs.Reports)
 		}
-		files, err := writeReports(ctx, cfg, j, scope, dir, *mail, e.stdout)
+		files, err := app.Report(ctx, cfg, j, scope, dir, *mail, e.stdout)
 		if err != nil {
 			return err
 		}
@@ -75,14 +72,7 @@ func scopeOf(id, date string, open bool) (reconcile.Scope, error) {
 	return reconcile.Scope{BatchID: id, Date: date, Open: open}, nil
 }
 
-// reportFiles are the paths a report run wrote.
-type reportFiles struct {
-	Workbook, SummaryCSV, DetailsCSV, EML string
-	Annotated                             []string
-	Balanced                              bool
-}
-
-func printPaths(w io.Writer, f reportFiles) {
+func printPaths(w io.Writer, f reports.Files) {
 	fmt.Fprintf(w, "Workbook:        %s\n", f.Workbook)
 	fmt.Fprintf(w, "Summary CSV:     %s\n", f.SummaryCSV)
 	fmt.Fprintf(w, "Details CSV:     %s\n", f.DetailsCSV)
@@ -92,107 +82,6 @@ func printPaths(w io.Writer, f reportFiles) {
 	if f.EML != "" {
 		fmt.Fprintf(w, "Email:           %s\n", f.EML)
 	}
-}
-
-// writeReports reconciles the scope and writes every report file, then
-// (when asked) queues the email with the workbook attached. Files are
-// written before the message is queued, so a failed send loses nothing.
-func writeReports(ctx context.Context, cfg *config.Config, j journal.Journal, scope reconcile.Scope, dir string, mail bool, out io.Writer) (reportFiles, error) {
-	var files reportFiles
-	now := j.Now()
-	loc := cfg.Location()
-	res, err := reconcile.Match(ctx, j, scope, now, reconcile.MatchOptions{Location: loc, SLA: cfg.Reconcile.SLA})
-	if err != nil {
-		return files, err
-	}
-	files.Balanced = res.Balanced()
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return files, err
-	}
-	meta := reports.Meta{RunAt: now, Location: loc}
-	for _, b := range res.Batches {
-		meta.BatchIDs = append(meta.BatchIDs, b.ID)
-	}
-	if len(res.Batches) == 1 {
-		meta.File = res.Batches[0].File
-	}
-	o := reports.Options{Unmasked: !cfg.Reports.Mask}
-	stem := "reconciliation-" + safeName(scopeLabel(scope, now.In(loc)))
-	files.Workbook = filepath.Join(dir, stem+".xlsx")
-	files.SummaryCSV = filepath.Join(dir, stem+"-summary.csv")
-	files.DetailsCSV = filepath.Join(dir, stem+"-details.csv")
-	if err := reports.WriteFile(files.Workbook, 0o640, func(w io.Writer) error { return reports.WriteWorkbook(w, meta, res, o) }); err != nil {
-		return files, fmt.Errorf("workbook: %w", err)
-	}
-	if err := reports.WriteFile(files.SummaryCSV, 0o640, func(w io.Writer) error { return reports.WriteSummaryCSV(w, res) }); err != nil {
-		return files, fmt.Errorf("summary csv: %w", err)
-	}
-	if err := reports.WriteFile(files.DetailsCSV, 0o640, func(w io.Writer) error { return reports.WriteDetailsCSVResult(w, meta, res, o) }); err != nil {
-		return files, fmt.Errorf("details csv: %w", err)
-	}
-	for _, b := range res.Batches {
-		bb, err := j.Batch(ctx, b.ID)
-		if err != nil {
-			return files, err
-		}
-		if _, err := os.Stat(bb.Path); err != nil {
-			fmt.Fprintf(out, "note: the input of batch %s (%s) is no longer at %s; no annotated copy\n", b.ID, bb.File, bb.Path)
-			continue
-		}
-		ext := filepath.Ext(bb.File)
-		dst := filepath.Join(dir, strings.TrimSuffix(safeName(bb.File), ext)+"-annotated"+ext)
-		if err := annotate(dst, bb.Path, b.ID, res, ingestOptions(cfg, nil).Read, o); err != nil {
-			return files, fmt.Errorf("annotated copy of %s: %w", bb.File, err)
-		}
-		files.Annotated = append(files.Annotated, dst)
-	}
-	if !mail {
-		return files, nil
-	}
-	env := envelope(cfg, cfg.Reports.To)
-	env.Attachments = []string{files.Workbook}
-	if cfg.Reports.AttachAnnotated {
-		env.Attachments = append(env.Attachments, files.Annotated...)
-	}
-	msg, err := reports.Compose(meta, res, env, o)
-	if err != nil {
-		return files, err
-	}
-	m, err := newMailer(cfg, j)
-	if err != nil {
-		return files, err
-	}
-	if err := m.Submit(ctx, msg); err != nil {
-		fmt.Fprintf(out, "note: the email is queued and will be retried: %v\n", err)
-	}
-	if m.SMTP.Host == "" {
-		files.EML = reports.OutboxPath(m.Outbox, reports.MessageID(msg))
-	}
-	return files, nil
-}
-
-func scopeLabel(s reconcile.Scope, now time.Time) string {
-	switch {
-	case s.BatchID != "":
-		return s.BatchID
-	case s.Date != "":
-		return s.Date
-	}
-	return "open-" + now.Format("2006-01-02-1504")
-}
-
-// safeName keeps a file name to letters, digits, dot, dash and underscore.
-func safeName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	return strings.TrimLeft(b.String(), ".")
 }
 
 // warnQueued tells w how many webhook events were acknowledged and not

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
 )
@@ -31,7 +32,7 @@ func cmdStatus() command {
 		if ok, err := statusFromDaemon(ctx, e.stdout, "http://"+cfg.Serve.Listen, *id, *asJSON); ok || err != nil {
 			return err
 		}
-		j, err := openJournal(cfg)
+		j, err := app.OpenJournal(ctx, cfg)
 		if errors.Is(err, journal.ErrInUse) {
 			return fmt.Errorf("%w; and no daemon answers on %s (serve.listen)", err, cfg.Serve.Listen)
 		}

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/internal/app"
 )
 
 func cmdValidate() command {
@@ -37,7 +38,7 @@ func cmdValidate() command {
 		if *sheet != "" {
 			ro.Sheet = *sheet
 		}
-		rep, err := batch.ValidateFile(path, ro, batch.ValidateOptions{Providers: enabledProviders(cfg)})
+		rep, err := batch.ValidateFile(path, ro, batch.ValidateOptions{Providers: app.EnabledProviders(cfg)})
 		if err != nil {
 			if !errors.Is(err, batch.ErrInput) {
 				return err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
@@ -180,7 +181,7 @@ func TestCrash(t *testing.T) {
 	}
 	// Every event of every delivery payrun acknowledged, killed right after
 	// or not, is in the journal.
-	provs, err := buildProviders(cfg, hooks)
+	provs, err := app.BuildProviders(cfg, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}

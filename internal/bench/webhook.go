@@ -265,7 +265,10 @@ func webhookReceive(dir string, prov providers.Provider, items []journal.Item, h
 	defer j.Close()
 	rc := reconcile.NewReceiver(j, map[string]providers.Provider{teemopay.Name: prov},
 		reconcile.ReceiverOptions{Now: func() time.Time { return at }})
-	defer rc.Close()
+	if err := rc.Start(ctx); err != nil {
+		return Side{}, err
+	}
+	defer rc.Stop()
 	// The setup's garbage is collected before the storm, as it is before
 	// the baseline's.
 	runtime.GC()

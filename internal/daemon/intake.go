@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/payrun/payrun/internal/service"
 )
 
 // Result is what became of a payout file handed to Intake.Handle.
@@ -91,6 +92,7 @@ type Intake struct {
 	mu      sync.Mutex
 	seen    map[string]observation // inbox name -> last observation
 	pending map[string]string      // batch id -> path in processing/
+	loop    service.Loop
 }
 
 type observation struct {
@@ -451,16 +453,24 @@ func (in *Intake) Recover(ctx context.Context) (int, error) {
 	return n, errors.Join(errs...)
 }
 
-// Run recovers processing/, then watches inbox/ with fsnotify and scans it
-// on every event, StableFor after the last change, and every ScanInterval,
-// until ctx is done. It returns nil when ctx is done; a watcher that cannot
-// start only leaves the periodic scan (logged).
-func (in *Intake) Run(ctx context.Context) error {
+// Start creates the folders, then, on its own goroutine, recovers
+// processing/ and watches inbox/ with fsnotify, scanning it on every event,
+// StableFor after the last change, and every ScanInterval, until ctx is
+// done or Stop. A watcher that cannot start leaves the periodic scan
+// (logged).
+func (in *Intake) Start(ctx context.Context) error {
 	for _, d := range []string{in.Inbox, in.Processing, in.Archive, in.Rejected} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return fmt.Errorf("intake: %w", err)
 		}
 	}
+	return in.loop.Run(ctx, in.run)
+}
+
+// Stop stops watching after the file in hand is filed.
+func (in *Intake) Stop() { in.loop.Halt() }
+
+func (in *Intake) run(ctx context.Context) {
 	log := in.log()
 	if _, err := in.Recover(ctx); err != nil {
 		log.Error("intake: recover", "err", err)
@@ -503,7 +513,7 @@ func (in *Intake) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case ev, ok := <-events:
 			if !ok {
 				events = nil

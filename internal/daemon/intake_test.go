@@ -432,7 +432,7 @@ func TestIntakeArchiveDoneRefusesPathsOutsideProcessing(t *testing.T) {
 	}
 }
 
-func TestIntakeRunWatchesTheInbox(t *testing.T) {
+func TestIntakeWatchesTheInbox(t *testing.T) {
 	in, _ := setupIntake(t)
 	in.Now = nil // the real clock: Run's timers are real
 	in.StableFor = 20 * time.Millisecond
@@ -442,17 +442,10 @@ func TestIntakeRunWatchesTheInbox(t *testing.T) {
 		got <- path
 		return Outcome{Result: Accepted, BatchID: "B1"}, nil
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var runErr error
-	wg.Go(func() { runErr = in.Run(ctx) })
-	defer func() {
-		cancel()
-		wg.Wait()
-		if runErr != nil {
-			t.Errorf("Run: %v", runErr)
-		}
-	}()
+	if err := in.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer in.Stop()
 	// Run may start watching after this write; its first scan sees the
 	// file then.
 	writeFile(t, filepath.Join(in.Inbox, "payouts.csv"), "payout_id\nP1\n")

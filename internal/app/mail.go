@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -11,16 +11,16 @@ import (
 	"github.com/payrun/payrun/reports"
 )
 
-// journalQueue keeps undelivered messages in the journal, so that an SMTP
+// MailQueue keeps undelivered messages in the journal, so that an SMTP
 // outage or a restart never loses a report.
-type journalQueue struct{ j journal.Journal }
+type MailQueue struct{ J journal.Journal }
 
-func (q journalQueue) Enqueue(id string, eml []byte) error {
-	return q.j.EnqueueMail(context.Background(), id, eml)
+func (q MailQueue) Enqueue(id string, eml []byte) error {
+	return q.J.EnqueueMail(context.Background(), id, eml)
 }
 
-func (q journalQueue) Pending() ([]reports.Queued, error) {
-	ms, err := q.j.PendingMail(context.Background())
+func (q MailQueue) Pending() ([]reports.Queued, error) {
+	ms, err := q.J.PendingMail(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -31,27 +31,30 @@ func (q journalQueue) Pending() ([]reports.Queued, error) {
 	return out, nil
 }
 
-func (q journalQueue) MarkSent(id string) error {
-	return q.j.MarkMailSent(context.Background(), id, nil)
+func (q MailQueue) MarkSent(id string) error {
+	return q.J.MarkMailSent(context.Background(), id, nil)
 }
 
-// newMailer builds the mailer from the configuration: SMTP when a host is
+// Mailer builds the mailer from the configuration: SMTP when a host is
 // set, otherwise .eml files in the outbox.
-func newMailer(cfg *config.Config, j journal.Journal) (*reports.Mailer, error) {
-	smtp, err := smtpConfig(cfg)
+func (a *App) Mailer() (*reports.Mailer, error) { return NewMailer(a.Config, a.Journal) }
+
+// NewMailer is Mailer without an App (commands that need no provider).
+func NewMailer(cfg *config.Config, j journal.Journal) (*reports.Mailer, error) {
+	smtp, err := SMTPConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
-	m := &reports.Mailer{SMTP: smtp, Outbox: cfg.Abs(cfg.Dirs.Outbox), Queue: journalQueue{j}}
+	m := &reports.Mailer{SMTP: smtp, Outbox: cfg.Abs(cfg.Dirs.Outbox), Queue: MailQueue{j}}
 	if err := os.MkdirAll(m.Outbox, 0o750); err != nil {
 		return nil, fmt.Errorf("outbox: %w", err)
 	}
 	return m, nil
 }
 
-// smtpConfig is the configured SMTP server with its password resolved
+// SMTPConfig is the configured SMTP server with its password resolved
 // (zero when no host is configured: messages go to the outbox).
-func smtpConfig(cfg *config.Config) (reports.SMTPConfig, error) {
+func SMTPConfig(cfg *config.Config) (reports.SMTPConfig, error) {
 	s := cfg.Reports.SMTP
 	if s.Host == "" {
 		return reports.SMTPConfig{}, nil
@@ -67,8 +70,9 @@ func smtpConfig(cfg *config.Config) (reports.SMTPConfig, error) {
 	return out, nil
 }
 
-// envelope returns who the reports go to.
-func envelope(cfg *config.Config, to []string) reports.Envelope {
+// Envelope returns who a message goes to (accounts@localhost when the
+// configuration names no one).
+func Envelope(cfg *config.Config, to []string) reports.Envelope {
 	if len(to) == 0 {
 		to = []string{"accounts@localhost"}
 	}

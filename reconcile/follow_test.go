@@ -1,4 +1,4 @@
-package main
+package reconcile
 
 import (
 	"testing"
@@ -10,10 +10,10 @@ import (
 	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 )
 
-// TestOpenItemsLeavesNotifiedOnly: follow waits for what payrun can still
+// TestNeedingPayrunLeavesNotifiedOnly: Follow waits for what payrun can still
 // find out, not for a payout only the provider's notification can settle
 // (a Monnet card push whose Id was lost with the answer to its creation).
-func TestOpenItemsLeavesNotifiedOnly(t *testing.T) {
+func TestNeedingPayrunLeavesNotifiedOnly(t *testing.T) {
 	p, _, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
@@ -32,8 +32,7 @@ func TestOpenItemsLeavesNotifiedOnly(t *testing.T) {
 		item("waiting", providers.CardPush, journal.AwaitingBeneficiary, ""),
 		item("paid", providers.BankTransfer, journal.Succeeded, "90002"),
 	)
-	rt := &app{j: j, provs: map[string]providers.Provider{"monnet": p}}
-	n, err := rt.openItems(ctx, []string{"B-1"})
+	n, err := NeedingPayrun(ctx, j, map[string]providers.Provider{"monnet": p}, []string{"B-1"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,195 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/drivers"
+	"github.com/payrun/payrun/money"
+	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/providers/all"
+	"github.com/payrun/payrun/reconcile"
+)
+
+// App is payrun built from one configuration over one journal.
+type App struct {
+	Config     *config.Config
+	Journal    journal.Journal
+	Log        *slog.Logger
+	Providers  map[string]providers.Provider
+	Dispatcher *dispatch.Dispatcher
+}
+
+// New builds the providers and the dispatcher. Providers that take a
+// callback URL per request are given one under serve.public_url.
+func New(cfg *config.Config, j journal.Journal, log *slog.Logger) (*App, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base := ""
+	if cfg.Serve.PublicURL != "" {
+		base = cfg.Serve.PublicURL + "/webhooks/"
+	}
+	provs, err := BuildProviders(cfg, base)
+	if err != nil {
+		return nil, err
+	}
+	if len(provs) == 0 {
+		return nil, &config.Error{Path: cfg.Path, Problems: []string{"no provider is enabled (providers.<name>.enabled: true); try 'payrun demo' or 'payrun sandbox'"}}
+	}
+	o, err := DispatchOptions(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Config: cfg, Journal: j, Log: log, Providers: provs, Dispatcher: dispatch.NewDispatcher(j, provs, o)}, nil
+}
+
+// OpenJournal opens the configured journal, creating the directory of a
+// journal file.
+func OpenJournal(ctx context.Context, cfg *config.Config) (journal.Journal, error) {
+	loc := cfg.Journal
+	if !drivers.IsPostgres(loc) {
+		loc = cfg.Abs(loc)
+		if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	return drivers.Open(ctx, loc, drivers.Options{})
+}
+
+// BuildProviders builds a client for every enabled provider. callbackBase,
+// when set, is the receiver's base URL ("http://host/webhooks/") for
+// providers that take a callback URL per request.
+func BuildProviders(cfg *config.Config, callbackBase string) (map[string]providers.Provider, error) {
+	out := map[string]providers.Provider{}
+	var problems []string
+	names := make([]string, 0, len(cfg.Providers))
+	for n := range cfg.Providers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		pc := cfg.Providers[name]
+		if !pc.Enabled {
+			continue
+		}
+		reg, err := providers.Lookup(all.Registrations(), name)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		if pc.CallbackURL == "" && callbackBase != "" {
+			pc.CallbackURL = callbackBase + name
+		}
+		timeout := pc.Timeout
+		if timeout <= 0 {
+			timeout = 30 * time.Second
+		}
+		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
+			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}}
+		p, err := reg.New(pc, providers.Deps{HTTP: hc})
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("providers.%s: %v", name, err))
+			continue
+		}
+		out[name] = p
+	}
+	if len(problems) > 0 {
+		return nil, &config.Error{Path: cfg.Path, Problems: problems}
+	}
+	return out, nil
+}
+
+// DispatchOptions turns the configuration into the dispatcher's options.
+func DispatchOptions(cfg *config.Config, log *slog.Logger) (dispatch.DispatchOptions, error) {
+	o := dispatch.DispatchOptions{
+		Pools:           map[string]dispatch.PoolConfig{},
+		MaxAttempts:     cfg.Dispatch.MaxAttempts,
+		BackoffBase:     cfg.Dispatch.BackoffBase,
+		BackoffMax:      cfg.Dispatch.BackoffMax,
+		BreakerFailures: cfg.Dispatch.BreakerFailures,
+		BreakerCooldown: cfg.Dispatch.BreakerCooldown,
+		ResendAfter:     cfg.Dispatch.ResendAfter,
+		Location:        cfg.Location(),
+		Log:             log,
+	}
+	for name, pc := range cfg.Providers {
+		o.Pools[name] = dispatch.PoolConfig{RatePerSecond: pc.RatePerSecond, Burst: pc.Burst, Concurrency: pc.Concurrency}
+	}
+	for _, c := range cfg.Dispatch.Caps {
+		bc := dispatch.Cap{Provider: c.Provider, Scope: c.Scope, MaxCount: c.MaxCount, MaxAmount: map[string]int64{}}
+		for cur, amt := range c.MaxAmount {
+			m, err := money.Parse(amt, cur)
+			if err != nil {
+				return o, err
+			}
+			bc.MaxAmount[m.Currency] = m.Minor
+		}
+		o.Caps = append(o.Caps, bc)
+	}
+	return o, nil
+}
+
+// IngestOptions turns the configuration into ingest options; enabled
+// names the providers rows may use (nil: any).
+func IngestOptions(cfg *config.Config, enabled []string) journal.IngestOptions {
+	return journal.IngestOptions{
+		Read: batch.ReadOptions{Aliases: cfg.Input.Aliases, Sheet: cfg.Input.Sheet,
+			MaxBytes: cfg.Input.MaxBytes, MaxRows: cfg.Input.MaxRows},
+		Validate:    batch.ValidateOptions{Providers: enabled},
+		SkipInvalid: cfg.Input.OnInvalid == "skip_rows",
+	}
+}
+
+// EnabledProviders returns the names of the enabled providers, sorted.
+func EnabledProviders(cfg *config.Config) []string {
+	var out []string
+	for n, pc := range cfg.Providers {
+		if pc.Enabled {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Poller builds the status poller sharing the dispatcher's rate limits and
+// in-doubt resolution. interactive polls sooner (a person is waiting).
+func (a *App) Poller(interactive bool) *reconcile.Poller {
+	cfg := a.Config
+	o := reconcile.PollOptions{
+		After:          cfg.Reconcile.PollAfter,
+		Interval:       cfg.Reconcile.PollInterval,
+		Max:            cfg.Reconcile.PollMax,
+		Wait:           a.Dispatcher.Wait,
+		ResolveInDoubt: a.Dispatcher.ResolveInDoubt,
+		Log:            a.Log,
+	}
+	if interactive {
+		o.After, o.Interval, o.Max = -1, 300*time.Millisecond, 5*time.Second
+	}
+	return reconcile.NewPoller(a.Journal, a.Providers, o)
+}
+
+// Follow polls the batches' open payouts until none needs payrun, or wait
+// has passed; it returns how many still do.
+func (a *App) Follow(ctx context.Context, ids []string, wait time.Duration) (int, error) {
+	return reconcile.Follow(ctx, a.Journal, a.Providers, a.Poller(true), ids, wait, a.Log)
+}
+
+// Receiver builds the webhook receiver over the app's providers (not
+// started).
+func (a *App) Receiver(observe func(provider string, status int, d time.Duration)) *reconcile.Receiver {
+	return reconcile.NewReceiver(a.Journal, a.Providers, reconcile.ReceiverOptions{MaxBody: a.Config.Reconcile.MaxWebhookBytes,
+		Log: a.Log, Observe: observe})
+}
