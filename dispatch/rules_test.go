@@ -51,7 +51,10 @@ func TestMismatchingSessionIsCancelled(t *testing.T) {
 	p := provs["bank131"]
 	// The provider now reports a different amount for the journaled session.
 	st, err := p.Lookup(context.Background(), got.Refs)
-	for err == nil && st.Outcome != providers.AwaitingConfirmation {
+	for deadline := time.Now().Add(10 * time.Second); err == nil && st.Outcome != providers.AwaitingConfirmation; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session is %s after 10 s", st.Outcome)
+		}
 		time.Sleep(20 * time.Millisecond)
 		st, err = p.Lookup(context.Background(), got.Refs)
 	}
@@ -89,7 +92,10 @@ func TestOrphanSessionIsCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for st.Outcome != providers.AwaitingConfirmation {
+	for deadline := time.Now().Add(10 * time.Second); st.Outcome != providers.AwaitingConfirmation; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the orphan session is %s after 10 s", st.Outcome)
+		}
 		time.Sleep(20 * time.Millisecond)
 		if st, err = p.Lookup(context.Background(), st.Refs); err != nil {
 			t.Fatal(err)

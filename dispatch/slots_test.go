@@ -76,7 +76,14 @@ func TestStopWhileWaitingForASlot(t *testing.T) {
 		t.Fatalf("%d items in sending with one request out, want at least 2", n)
 	}
 	cancel()
-	time.Sleep(20 * time.Millisecond) // the waiting worker sees the stop
+	// The workers waiting for the slot see the stop and take their
+	// intents back before the slot frees.
+	for deadline := time.Now().Add(5 * time.Second); sending(t, j, id) > 1; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d items still in sending after the stop", sending(t, j, id))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	close(g.open)
 	wg.Wait()
 	if g.submitted.Load() != 1 || g.maxFlight.Load() != 1 {

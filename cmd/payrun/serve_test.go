@@ -69,7 +69,7 @@ func TestServeEndToEnd(t *testing.T) {
 	cfg := sandboxConfig(land, dir, "http://"+addr+"/webhooks/")
 	cfg.Dir = dir
 	cfg.Serve.Listen = addr
-	cfg.Serve.StableFor = 400 * time.Millisecond
+	cfg.Serve.StableFor = 2 * time.Second
 	cfg.Serve.ScanInterval = 100 * time.Millisecond
 	cfg.Serve.DispatchAtOnce = true
 	cfg.Serve.Poll = "@every 1s"
@@ -148,8 +148,16 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Sync()
-	// While the writer pauses for less than stable_for, nothing is taken.
-	time.Sleep(200 * time.Millisecond)
+	// The daemon sees the file and waits for it to be complete.
+	waitFor(t, "the half-written file seen as still being written", 10*time.Second, func() bool {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		m, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(m), "payrun_intake_files_waiting 1")
+	})
 	if _, err := os.Stat(inbox); err != nil {
 		t.Fatalf("a half-written file was taken: %v", err)
 	}

@@ -76,7 +76,7 @@ func New(a *app.App) (*Daemon, error) {
 		Inbox: cfg.Abs(cfg.Dirs.Inbox), Processing: cfg.Abs(cfg.Dirs.Processing),
 		Archive: cfg.Abs(cfg.Dirs.Archive), Rejected: cfg.Abs(cfg.Dirs.Rejected),
 		StableFor: cfg.Serve.StableFor, ReadyMarker: cfg.Serve.ReadyMarker, ScanInterval: cfg.Serve.ScanInterval,
-		Location: loc, Log: log, Handle: d.handleFile, Observe: metrics.IntakeFile,
+		Location: loc, Log: log, Handle: d.handleFile, Observe: metrics.IntakeFile, Waiting: metrics.IntakeWaiting,
 		BatchDone: func(id string) (bool, error) {
 			ctx := context.Background()
 			if err := journal.RefreshBatch(ctx, j, id); err != nil {

@@ -88,6 +88,10 @@ type Intake struct {
 	// Observe, when set, is told every outcome ("accepted", "rejected",
 	// "duplicate", "error", "archived"): Metrics.IntakeFile fits.
 	Observe func(outcome string)
+	// Waiting, when set, is told after each scan how many files of the
+	// inbox are still being written (not stable yet, or without their
+	// ready marker).
+	Waiting func(n int)
 
 	mu      sync.Mutex
 	seen    map[string]observation // inbox name -> last observation
@@ -178,6 +182,12 @@ func (in *Intake) scan(ctx context.Context) (taken int, waiting bool, err error)
 	now := in.now()
 	var errs []error
 	var ready []string
+	unstable := 0
+	defer func() {
+		if in.Waiting != nil {
+			in.Waiting(unstable)
+		}
+	}()
 	in.mu.Lock()
 	if in.seen == nil {
 		in.seen = map[string]observation{}
@@ -195,6 +205,8 @@ func (in *Intake) scan(ctx context.Context) (taken int, waiting bool, err error)
 		if in.ReadyMarker {
 			if names[name+readySuffix] {
 				ready = append(ready, name)
+			} else if !strings.HasSuffix(name, readySuffix) {
+				unstable++
 			}
 			continue
 		}
@@ -207,10 +219,12 @@ func (in *Intake) scan(ctx context.Context) (taken int, waiting bool, err error)
 			in.seen[name] = observation{size: fi.Size(), mtime: fi.ModTime(), since: now}
 			if in.StableFor > 0 {
 				waiting = true
+				unstable++
 				continue
 			}
 		} else if now.Sub(o.since) < in.StableFor {
 			waiting = true
+			unstable++
 			continue
 		}
 		ready = append(ready, name)

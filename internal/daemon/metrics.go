@@ -24,6 +24,7 @@ type Metrics struct {
 	webhooks     *prometheus.HistogramVec
 	verifyFailed *prometheus.CounterVec
 	intake       *prometheus.CounterVec
+	waiting      prometheus.Gauge
 	jobs         *prometheus.HistogramVec
 }
 
@@ -69,6 +70,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "payrun_intake_files_total",
 			Help: "Payout files taken from the inbox, by outcome.",
 		}, []string{"outcome"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "payrun_intake_files_waiting",
+			Help: "Files in the inbox still being written (not stable yet, or without their ready marker).",
+		}),
 		jobs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "payrun_job_duration_seconds",
 			Help:    "Scheduled job runs by job and result.",
@@ -76,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"job", "result"}),
 	}
 	reg.MustRegister(m.requests, m.rateWaits, m.rateWaitSecs, m.tooMany, m.retries, m.inDoubt, m.webhooks,
-		m.verifyFailed, m.intake, m.jobs)
+		m.verifyFailed, m.intake, m.waiting, m.jobs)
 	for _, o := range []string{string(Accepted), string(Rejected), string(Duplicate), "error", "archived"} {
 		m.intake.WithLabelValues(o)
 	}
@@ -146,6 +151,9 @@ func (m *Metrics) ObserveWebhook(provider string, status int, d time.Duration) {
 		m.WebhookVerificationFailed(provider)
 	}
 }
+
+// IntakeWaiting sets how many inbox files are still being written.
+func (m *Metrics) IntakeWaiting(n int) { m.waiting.Set(float64(n)) }
 
 // IntakeFile records an intake outcome; it is Intake.Observe.
 func (m *Metrics) IntakeFile(outcome string) { m.intake.WithLabelValues(outcome).Inc() }

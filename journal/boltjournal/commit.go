@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/payrun/payrun/internal/testsignal"
 	"github.com/payrun/payrun/journal"
 
 	bolt "go.etcd.io/bbolt"
@@ -54,6 +55,9 @@ type committer struct {
 	reqs    chan commitReq
 	closing chan struct{}
 	stopped chan struct{}
+	// writing is signalled as a write is about to wait for its group, for
+	// tests.
+	writing testsignal.Signal[struct{}]
 }
 
 type commitReq struct {
@@ -73,6 +77,7 @@ func newCommitter(db *bolt.DB) *committer {
 // as with bbolt's DB.Batch.
 func (c *committer) write(fn func(*bolt.Tx) error) error {
 	req := commitReq{fn: fn, err: make(chan error, 1)}
+	c.writing.Signal(struct{}{})
 	select {
 	case c.reqs <- req:
 	case <-c.closing:

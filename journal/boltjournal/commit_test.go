@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,6 +66,7 @@ func TestCommitterIsolatesFailures(t *testing.T) {
 // Writes that arrive while a commit is on disk share the next one.
 func TestCommitterGroupsWaitingWrites(t *testing.T) {
 	_, c := committerDB(t)
+	c.writing.Init()
 	hold, held := make(chan struct{}), make(chan struct{})
 	go func() {
 		_ = c.write(func(*bolt.Tx) error {
@@ -84,10 +84,8 @@ func TestCommitterGroupsWaitingWrites(t *testing.T) {
 	var mu sync.Mutex
 	txs := map[int]int{}
 	var wg sync.WaitGroup
-	var started atomic.Int32
 	for range n {
 		wg.Go(func() {
-			started.Add(1)
 			if err := c.write(func(tx *bolt.Tx) error {
 				mu.Lock()
 				txs[tx.ID()]++
@@ -98,10 +96,9 @@ func TestCommitterGroupsWaitingWrites(t *testing.T) {
 			}
 		})
 	}
-	for started.Load() < n {
-		time.Sleep(time.Millisecond)
+	for range n + 1 { // the held write, then the n waiting
+		c.writing.Wait(t, 10*time.Second)
 	}
-	time.Sleep(50 * time.Millisecond) // let them reach the committer
 	close(hold)
 	wg.Wait()
 	if len(txs) > 5 { // one each would be 50
