@@ -17,7 +17,6 @@ import (
 	"github.com/payrun/payrun/batch/batchtest"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/monnet"
-	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 )
 
 // monnetDirect is a receiver for Monnet over a journal, without a sandbox:
@@ -54,7 +53,7 @@ func (b *syncBuffer) String() string {
 
 func newMonnetDirect(t *testing.T) *monnetDirect {
 	t.Helper()
-	p, creds, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
+	p, creds, err := monnetClient(t.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/batch/batchtest"
 	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/providers/monnet"
 	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 )
 
@@ -13,7 +14,15 @@ import (
 // find out, not for a payout only the provider's notification can settle
 // (a Monnet card push whose Id was lost with the answer to its creation).
 func TestOpenItemsLeavesNotifiedOnly(t *testing.T) {
-	p, _, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
+	creds, err := monnetsandbox.NewCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := creds.WriteFiles(t.TempDir(), "http://127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := monnet.New(cfg, providers.Deps{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -150,7 +152,8 @@ func (e *env) forge(t *testing.T, r providers.WebhookRequest) providers.WebhookR
 	}
 	if _, payin := n["payinMerchantOperationNumber"]; payin {
 		str := func(k string) string { s, _ := n[k].(string); return s }
-		n["payinVerification"] = monnet.PayinVerification(str("payinMerchantID"), str("payinMerchantOperationNumber"), str("payinAmount"), str("payinCurrency"), []byte("guessed-key"))
+		sum := sha512.Sum512([]byte(str("payinMerchantID") + str("payinMerchantOperationNumber") + str("payinAmount") + str("payinCurrency") + "guessed-key"))
+		n["payinVerification"] = hex.EncodeToString(sum[:])
 		b, _ := json.Marshal(n)
 		r.Body = b
 		return r
