@@ -159,10 +159,10 @@ func payinBody(p providers.Payout, pc *payinConfig, today string) (payinRequest,
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return payinRequest{}, fmt.Errorf("Monnet payment links need the payer's %s: %w", strings.Join(missing, ", "), providers.ErrRejected)
+		return payinRequest{}, fmt.Errorf("a Monnet payment link needs the payer's %s: %w", strings.Join(missing, ", "), providers.ErrRejected)
 	}
 	if utf8.RuneCountInString(b.Name) > 30 || utf8.RuneCountInString(b.LastName) > 30 || len(b.Email) > 50 || len(p.ID) > 50 {
-		return payinRequest{}, fmt.Errorf("Monnet payment links take names of at most 30 characters, an email of at most 50 and a payout id of at most 50: %w", providers.ErrRejected)
+		return payinRequest{}, fmt.Errorf("a Monnet payment link takes names of at most 30 characters, an email of at most 50 and a payout id of at most 50: %w", providers.ErrRejected)
 	}
 	amount := money.FormatMinor(p.Amount.Minor, p.Amount.Exponent())
 	createURL := pc.base + payinCreatePath
