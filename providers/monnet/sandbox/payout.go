@@ -62,7 +62,7 @@ func (s *Sandbox) createPayout(w http.ResponseWriter, r *http.Request, body []by
 // endpoint's success status) with the refused duplicate's own REJECTED/2005
 // record, as a real host might.
 func (s *Sandbox) refuseDuplicate(w http.ResponseWriter, dup *payout, okStatus int) {
-	if s.kit.Faults().DuplicateAnsweredOK {
+	if s.dup2xx || s.kit.Faults().DuplicateAnsweredOK {
 		s.mu.Lock()
 		a := dup.answer()
 		s.mu.Unlock()

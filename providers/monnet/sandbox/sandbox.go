@@ -23,6 +23,10 @@ type Options struct {
 	ProcessingDelay time.Duration
 	// Credentials are the merchant's keys (NewCredentials).
 	Credentials Credentials
+	// DuplicateAnsweredOK makes the sandbox behave as if
+	// Faults.DuplicateAnsweredOK were always on: every resent orderId is
+	// answered 2xx with its REJECTED/2005 record.
+	DuplicateAnsweredOK bool
 }
 
 // Sandbox is one Monnet merchant's view of Monnet. It is an http.Handler.
@@ -31,6 +35,7 @@ type Sandbox struct {
 	creds   Credentials
 	delay   time.Duration
 	handler http.Handler
+	dup2xx  bool
 
 	mu       sync.Mutex
 	webhook  string
@@ -48,6 +53,7 @@ func New(o Options) *Sandbox {
 		kit:      sandboxkit.New(sandboxkit.Options{Name: name, Seed: o.Seed}),
 		creds:    o.Credentials,
 		delay:    o.ProcessingDelay,
+		dup2xx:   o.DuplicateAnsweredOK,
 		webhook:  o.WebhookURL,
 		nextID:   73000,
 		payouts:  map[int64]*payout{},
