@@ -55,7 +55,6 @@ const (
 	codeUnavailable         = 503
 )
 
-
 // createRequest is the body of POST /api/pay/payout/create/v1 (without sign).
 type createRequest struct {
 	MerchantOrderNo string `json:"merchantOrderNo"`
