@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/payrun/payrun/money"
@@ -186,40 +185,33 @@ func (o *order) callback() callbackBody {
 	}
 }
 
-// notify sends a callback. It is signed once, when first sent, with the
-// platform key, a fresh nonce and the current timestamp; every retry (on
-// any answer but the plain text SUCCESS) and every duplicate delivery
-// repeats those exact headers and bytes, as a sender that retries a failed
-// HTTP request does. So a retry arrives with a timestamp as old as the
-// first attempt, and with a nonce already seen if the first attempt was
-// kept but its answer lost.
+// notify sends a callback, signed with the platform key, a fresh nonce
+// and the current timestamp when it is first sent. Every retry (on any
+// answer but the plain text SUCCESS) repeats that copy's exact headers and
+// bytes (sandboxkit.Webhook.Build), as a sender that retries a failed HTTP
+// request does: a retry arrives with a timestamp as old as its first
+// attempt, and with a nonce already seen if the first attempt was kept
+// but its answer lost. A duplicated callback is two sends, signed apart.
 func (s *Sandbox) notify(url string, cb callbackBody) {
 	body, err := json.Marshal(cb)
 	if err != nil {
 		return
 	}
-	var (
-		once   sync.Once
-		header http.Header
-		signed []byte
-	)
 	s.kit.Notifier.Send(sandboxkit.Webhook{
 		URL: url,
 		Build: func(int) (http.Header, []byte) {
-			once.Do(func() {
-				nonce := newNonce()
-				var err error
-				if signed, err = signCallback(s.creds.PlatformKey, body, nonce); err != nil {
-					signed = body
-				}
-				header = http.Header{}
-				header.Set("Content-Type", "application/json")
-				header.Set(headerTimestamp, strconv.FormatInt(s.kit.Clock.Now().UnixMilli(), 10))
-				header.Set(headerNonce, nonce)
-				header.Set(headerCountry, "PE")
-				header.Set(headerCallbackAppCode, s.creds.AppCode)
-			})
-			return header.Clone(), signed
+			nonce := newNonce()
+			signed, err := signCallback(s.creds.PlatformKey, body, nonce)
+			if err != nil {
+				signed = body
+			}
+			h := http.Header{}
+			h.Set("Content-Type", "application/json")
+			h.Set(headerTimestamp, strconv.FormatInt(s.kit.Clock.Now().UnixMilli(), 10))
+			h.Set(headerNonce, nonce)
+			h.Set(headerCountry, "PE")
+			h.Set(headerCallbackAppCode, s.creds.AppCode)
+			return h, signed
 		},
 		Accepted: func(status int, body []byte) bool {
 			return status == http.StatusOK && strings.TrimSpace(string(body)) == ackBody
