@@ -150,7 +150,10 @@ type Status struct {
 // ParseWebhook verifies a notification with the provider's own scheme
 // before reading anything from it and returns the events it carries and the
 // exact acknowledgement the provider expects. A verification failure is
-// ErrSignature and nothing in the result may be used.
+// ErrSignature and nothing in the result may be used. A notification the
+// provider sends without proof of origin (WebhookResult.Unverified) only
+// says which payout to ask about: its events change nothing until
+// ConfirmByLookup has replaced what they say with the provider's answer.
 type Provider interface {
 	Name() string
 	Capabilities() Capabilities
@@ -239,6 +242,12 @@ type WebhookResult struct {
 	// ReplayKey, when set, must not have been seen before (TeemoPay's nonce):
 	// the receiver refuses a request whose ReplayKey it has already accepted.
 	ReplayKey string
+	// Unverified marks a notification that came without the proof of
+	// origin the provider documents (Monnet Payin's own samples carry an
+	// empty payinVerification). Its events name the payouts to ask about
+	// (Status.Refs) and nothing else in them may be believed: the receiver
+	// passes the result through ConfirmByLookup before keeping anything.
+	Unverified bool
 }
 
 // Event is one fact about one payout from a notification.

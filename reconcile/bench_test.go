@@ -23,7 +23,6 @@ import (
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/monnet"
-	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 )
 
 // webhookBench is a Monnet client and signed payout notifications for
@@ -39,7 +38,7 @@ type webhookBench struct {
 // notifications about items m-0 .. m-999.
 func signedWebhooks(b *testing.B, n int) (providers.Provider, [][]byte, []string) {
 	b.Helper()
-	p, creds, err := monnetsandbox.NewClient(b.TempDir(), "http://127.0.0.1:1")
+	p, creds, err := monnetClient(b.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		b.Fatal(err)
 	}

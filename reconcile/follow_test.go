@@ -7,14 +7,13 @@ import (
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
-	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 )
 
 // TestNeedingPayrunLeavesNotifiedOnly: Follow waits for what payrun can still
 // find out, not for a payout only the provider's notification can settle
 // (a Monnet card push whose Id was lost with the answer to its creation).
 func TestNeedingPayrunLeavesNotifiedOnly(t *testing.T) {
-	p, _, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
+	p, _, err := monnetClient(t.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
-	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
@@ -196,7 +195,7 @@ func TestPollerSkipsWhatCannotBeAsked(t *testing.T) {
 	now := time.Date(2026, 11, 21, 18, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
 	j := submittedMonnet(t, clock)
-	p, _, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
+	p, _, err := monnetClient(t.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

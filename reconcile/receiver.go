@@ -19,6 +19,10 @@ const WebhookPattern = "POST /webhooks/{provider}"
 // DefaultMaxBody caps a webhook body when ReceiverOptions.MaxBody is zero.
 const DefaultMaxBody = 256 << 10
 
+// confirmTimeout bounds the status query that confirms an unverified
+// notification; the provider sends the notification again if it fails.
+const confirmTimeout = 30 * time.Second
+
 // ReceiverOptions configure a Receiver.
 type ReceiverOptions struct {
 	// MaxBody caps a body in bytes; beyond it the answer is 413.
@@ -35,7 +39,10 @@ type ReceiverOptions struct {
 //
 // The order is the rule: an unknown provider is 404 and an oversized body
 // 413 before anything is read; the provider verifies the request with its
-// own scheme before anything in it is believed (401, nothing changes);
+// own scheme before anything in it is believed (401, nothing changes), and
+// a notification the provider sent without proof of origin is replaced by
+// the provider's answer to a status query (providers.ConfirmByLookup; 401
+// for a payout it does not know, 503 while it cannot be asked);
 // each raw event is made durable in the journal's intake log before the
 // acknowledgement (a replayed nonce is 401, nothing changes); then the
 // provider gets exactly the acknowledgement it expects. A journal failure
@@ -139,6 +146,22 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 	case err != nil:
 		rc.log.Warn("webhook not understood", "provider", name, "err", err)
 		return plain(w, http.StatusBadRequest, "notification not understood")
+	}
+	if res.Unverified {
+		// Sent without the provider's proof of origin (Monnet Payin's
+		// empty payinVerification): it only names a payout, and what is
+		// kept is the provider's answer to a status query, never the claim.
+		ctx, cancel := context.WithTimeout(r.Context(), confirmTimeout)
+		res, err = providers.ConfirmByLookup(ctx, p, res)
+		cancel()
+		switch {
+		case errors.Is(err, providers.ErrSignature):
+			rc.log.Warn("unverified webhook refused", "provider", name, "err", err, "remote", r.RemoteAddr)
+			return plain(w, http.StatusUnauthorized, "verification failed")
+		case err != nil:
+			rc.log.Warn("unverified webhook not confirmed yet", "provider", name, "err", err)
+			return plain(w, http.StatusServiceUnavailable, "not confirmed yet")
+		}
 	}
 	// Every raw event is persisted, and queued for the Applier, before
 	// anything is acknowledged; the replay key goes with the first, so a

@@ -18,7 +18,6 @@ import (
 	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/monnet"
-	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
 )
 
 // monnetDirect is a receiver for Monnet over a journal, without a sandbox:
@@ -55,7 +54,7 @@ func (b *syncBuffer) String() string {
 
 func newMonnetDirect(t *testing.T) *monnetDirect {
 	t.Helper()
-	p, creds, err := monnetsandbox.NewClient(t.TempDir(), "http://127.0.0.1:1")
+	p, creds, err := monnetClient(t.TempDir(), "http://127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}

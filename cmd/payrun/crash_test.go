@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
+	"github.com/payrun/payrun/reconcile"
 )
 
 // TestCrash kills `payrun process` with SIGKILL at random moments of a
@@ -45,19 +47,43 @@ func TestCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer land.Close()
-	for _, n := range land.Names() {
-		f := sandboxkit.Faults{
-			DropResponseRate:     0.12,
-			Error5xxRate:         0.05,
-			WebhookDuplicateRate: 0.3,
-			WebhookDelay:         150 * time.Millisecond,
-			WebhookReorder:       true,
+	// dup2xx: in every other run Monnet answers a resent orderId with a
+	// 2xx REJECTED/2005 body instead of its documented 400 (a real host
+	// might); either way the resend proves the payout exists. With the
+	// default delays Monnet's notifications settle a payout whose answer
+	// was lost before the resolver resends it, so resends are rare;
+	// PAYRUN_CRASH_RESEND=1 slows them so that resends happen in every run.
+	resend := os.Getenv("PAYRUN_CRASH_RESEND") != ""
+	setFaults := func(dup2xx, slowMonnet bool) {
+		for _, n := range land.Names() {
+			f := sandboxkit.Faults{
+				DropResponseRate:     0.12,
+				Error5xxRate:         0.05,
+				WebhookDuplicateRate: 0.3,
+				WebhookDelay:         150 * time.Millisecond,
+				WebhookReorder:       true,
+			}
+			if n == "teemopay" {
+				f.RateLimitPerSecond = 15
+			}
+			if n == "monnet" {
+				f.DuplicateAnsweredOK = dup2xx
+				if resend {
+					// More answers dropped, and (until the last run)
+					// notifications slower than the resolver, so that
+					// payouts whose answer was lost are resent, and
+					// refused as duplicates, before their notification
+					// settles them.
+					f.DropResponseRate = 0.3
+					if slowMonnet {
+						f.WebhookDelay = 2 * time.Minute
+					}
+				}
+			}
+			land.Kit(n).SetFaults(f)
 		}
-		if n == "teemopay" {
-			f.RateLimitPerSecond = 15
-		}
-		land.Kit(n).SetFaults(f)
 	}
+	setFaults(false, true)
 	addr := freeAddr(t)
 	hooks := "http://" + addr + "/webhooks/"
 	land.SetWebhookBase(hooks)
@@ -140,6 +166,7 @@ func TestCrash(t *testing.T) {
 	}
 	n := 0
 	for ; n < kills; n++ {
+		setFaults(n%2 == 1, true)
 		killed, _ := run(time.Duration(100+rng.IntN(500)) * time.Millisecond)
 		if !killed {
 			break
@@ -149,6 +176,7 @@ func TestCrash(t *testing.T) {
 	if n < kills {
 		t.Logf("the batch finished before all %d kills", kills)
 	}
+	setFaults(true, false)
 	_, out := run(0)
 
 	// The providers' books.
@@ -179,12 +207,17 @@ func TestCrash(t *testing.T) {
 	if err := j.Check(ctx); err != nil {
 		t.Errorf("journal consistency: %v", err)
 	}
-	// Every event of every delivery payrun acknowledged, killed right after
-	// or not, is in the journal.
 	provs, err := app.BuildProviders(cfg, hooks)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A Monnet payout resent as a duplicate is settled only by its
+	// notification, which process does not wait for (it cannot ask without
+	// Monnet's Id): payrun's receiver listens, as serve would, until every
+	// sandbox has delivered what it holds.
+	settleNotifications(t, land, j, provs, addr)
+	// Every event of every delivery payrun acknowledged, killed right after
+	// or not, is in the journal.
 	acked, events, lost := 0, 0, 0
 	for _, name := range land.Names() {
 		for _, d := range land.Kit(name).Notifier.Deliveries() {
@@ -207,8 +240,17 @@ func TestCrash(t *testing.T) {
 		}
 	}
 	t.Logf("%d deliveries acknowledged, carrying %d events; %d of them not in the journal", acked, events, lost)
-	count := 0
+	count, resent, dup2xx := 0, 0, 0
 	_ = j.AllItems(ctx, func(it journal.Item) bool {
+		_ = j.Transitions(ctx, it.PayoutID, func(tr journal.Transition) bool {
+			if it.Provider == "monnet" && tr.Actor == "dispatcher" && strings.HasPrefix(tr.Reason, "already at the provider") {
+				resent++
+				if strings.Contains(tr.Reason, "2xx") {
+					dup2xx++
+				}
+			}
+			return true
+		})
 		count++
 		if it.State != journal.Succeeded {
 			t.Errorf("journal: %s is %s (%s)", it.PayoutID, it.State, it.Reason)
@@ -219,6 +261,7 @@ func TestCrash(t *testing.T) {
 		}
 		return true
 	})
+	t.Logf("Monnet refused %d resent orders as duplicates, %d of them in a 2xx answer", resent, dup2xx)
 	if count != len(valid) {
 		t.Errorf("journal holds %d items, the file %d rows", count, len(valid))
 	}
@@ -236,4 +279,47 @@ func freeAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	ln.Close()
 	return addr
+}
+
+// settleNotifications serves payrun's webhook receiver over j on addr
+// until every sandbox's notifier is idle, moving the sandboxes' clocks so
+// that retries come round, and applies what it received.
+func settleNotifications(t *testing.T, land *sandboxes.Landscape, j journal.Journal, provs map[string]providers.Provider, addr string) {
+	t.Helper()
+	recv := reconcile.NewReceiver(j, provs, reconcile.ReceiverOptions{})
+	if err := recv.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer recv.Stop()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: recv.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		idle := true
+		for _, n := range land.Names() {
+			idle = idle && land.Kit(n).Notifier.Idle()
+		}
+		if idle {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sandboxes still hold notifications after 30 s")
+		}
+		for _, n := range land.Names() {
+			land.Kit(n).Clock.Advance(time.Minute)
+		}
+		<-tick.C
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := recv.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
 }

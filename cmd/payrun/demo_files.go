@@ -21,6 +21,11 @@ func demoRows(prefix string, n int) []batch.Row {
 		if (i+1)%7 == 0 {
 			r.PayoutID += "-F"
 		}
+		if r.Provider == "teemopay" && r.Method == "bank_transfer" && r.AccountNumber == "" {
+			// TeemoPay pays the account number, never the CCI, and the
+			// template's row has only its CCI (Interbank: 13 digits).
+			r.AccountNumber = "2000001234567"
+		}
 		cur, _ := money.Lookup(r.Currency)
 		m, err := money.Parse(r.Amount, r.Currency)
 		if err == nil {

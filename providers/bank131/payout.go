@@ -67,7 +67,7 @@ func (c *Client) submit(ctx context.Context, p providers.Payout, cd card) (provi
 	key := IdempotencyKey(p)
 	refs := providers.Refs{PayoutID: p.ID, Method: p.Method}
 
-	s, err := c.createSession(ctx, key, createSessionRequest{AmountDetails: amount, Metadata: p.ID})
+	s, err := c.createSession(ctx, key, createSessionRequest{AmountDetails: amount, Metadata: metadataFor(c.name, p.ID)})
 	if err != nil {
 		return providers.Status{}, err
 	}
@@ -80,7 +80,7 @@ func (c *Client) submit(ctx context.Context, p providers.Payout, cd card) (provi
 		PaymentMethod:      paymentMethod{Type: "card", Card: &cd},
 		ParticipantDetails: &participantDetails{Recipient: &participant{FullName: name}},
 		Customer:           &customer{Reference: p.ID},
-		Metadata:           p.ID,
+		Metadata:           metadataFor(c.name, p.ID),
 	})
 	if err != nil {
 		return created, err

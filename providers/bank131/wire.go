@@ -15,8 +15,8 @@ type amountDetails struct {
 }
 
 type createSessionRequest struct {
-	AmountDetails *amountDetails `json:"amount_details,omitempty"`
-	Metadata      string         `json:"metadata,omitempty"`
+	AmountDetails *amountDetails  `json:"amount_details,omitempty"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
 }
 
 type sessionIDRequest struct {
@@ -29,7 +29,7 @@ type startPayoutRequest struct {
 	PaymentMethod      paymentMethod       `json:"payment_method"`
 	ParticipantDetails *participantDetails `json:"participant_details,omitempty"`
 	Customer           *customer           `json:"customer,omitempty"`
-	Metadata           string              `json:"metadata,omitempty"`
+	Metadata           json.RawMessage     `json:"metadata,omitempty"`
 }
 
 type paymentMethod struct {
@@ -73,8 +73,22 @@ type customer struct {
 	Reference string `json:"reference,omitempty"`
 }
 
+// tokenInfoRequest is token/info's body: the kind of token asked about
+// ("card", "public_token", "recurrent_token") and the card (the PHP SDK's
+// TokenInfoRequest and TokenInfoTypeEnum).
 type tokenInfoRequest struct {
-	Card card `json:"card"`
+	Type string `json:"type"`
+	Card card   `json:"card"`
+}
+
+// tokenInfo is token/info's answer, under "info" (the SDK's
+// TokenInfoResponse).
+type tokenInfo struct {
+	Token      string `json:"token,omitempty"`
+	NumberHash string `json:"number_hash,omitempty"`
+	Brand      string `json:"brand,omitempty"`
+	Last4      string `json:"last4,omitempty"`
+	Type       string `json:"type,omitempty"`
 }
 
 // response is every answer of the API: {"status":"ok",...} or
@@ -82,7 +96,8 @@ type tokenInfoRequest struct {
 type response struct {
 	Status  string     `json:"status"`
 	Session *session   `json:"session,omitempty"`
-	Card    *card      `json:"card,omitempty"` // token/info
+	Info    *tokenInfo `json:"info,omitempty"` // token/info
+	Card    *card      `json:"card,omitempty"` // token/info, as read before the SDK was checked
 	Error   *errorBody `json:"error,omitempty"`
 }
 
@@ -145,8 +160,8 @@ type webhookBody struct {
 
 // metadataString reads metadata, which Bank 131 examples send as a string
 // ("good") and Smart Glocal examples as an object
-// ({"metadata":"withdrawal_116","proxy_to_host":""}). payrun sends a string;
-// it reads both.
+// ({"metadata":"withdrawal_116","proxy_to_host":""}). payrun sends each
+// provider its own form (metadataFor); it reads both.
 func metadataString(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return ""
@@ -167,3 +182,16 @@ func metadataString(raw json.RawMessage) string {
 }
 
 func lowerCurrency(c string) string { return strings.ToLower(strings.TrimSpace(c)) }
+
+// metadataFor is a payout's reference as the provider's metadata: a string
+// for Bank 131 ("metadata": "order123", excerpt 004), an object for Smart
+// Glocal ("metadata": {"metadata": "withdrawal_116", ...}, excerpt 002;
+// proxy_to_host, which the example leaves empty, is not sent).
+func metadataFor(provider, ref string) json.RawMessage {
+	var v any = ref
+	if provider == NameSmartGlocal {
+		v = map[string]string{"metadata": ref}
+	}
+	b, _ := json.Marshal(v)
+	return b
+}

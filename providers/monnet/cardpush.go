@@ -21,12 +21,12 @@ import (
 // REJECTED notification whose error code is "mps-payout-finished-timeout"
 // as Expired (inference; the sandbox sends exactly that).
 
-// CardPushBody maps a payout to the card push body. It is signed like the
+// cardPushBody maps a payout to the card push body. It is signed like the
 // other payout requests, with resourcePath /api-payout-plus-real-time/{id};
 // the optional embed-jwt and proxy-requests query parameters are left at
 // their defaults because whether they are signed is undocumented.
-func CardPushBody(p providers.Payout, timeoutURL, expiration string) (CardPushRequest, error) {
-	base, err := PayoutBody(providers.Payout{
+func cardPushBody(p providers.Payout, timeoutURL, expiration string) (cardPushRequest, error) {
+	base, err := payoutBody(providers.Payout{
 		ID: p.ID, Method: providers.CardPush, Country: p.Country, Amount: p.Amount,
 		Beneficiary: providers.Beneficiary{
 			Name: p.Beneficiary.Name, LastName: p.Beneficiary.LastName, Email: p.Beneficiary.Email,
@@ -34,22 +34,22 @@ func CardPushBody(p providers.Payout, timeoutURL, expiration string) (CardPushRe
 		},
 	})
 	if err != nil {
-		return CardPushRequest{}, err
+		return cardPushRequest{}, err
 	}
 	if timeoutURL == "" {
-		return CardPushRequest{}, errors.New("card push needs a timeoutUrl (extra.card_timeout_url or callback_url)")
+		return cardPushRequest{}, errors.New("card push needs a timeoutUrl (extra.card_timeout_url or callback_url)")
 	}
-	return CardPushRequest{
+	return cardPushRequest{
 		Country: base.Country, Amount: base.Amount, Currency: base.Currency, OrderID: base.OrderID,
 		Beneficiary:    base.Beneficiary,
-		Destination:    DestinationWire{BankAccount: BankAccountWire{AccountType: AccountCard}},
+		Destination:    destinationWire{BankAccount: bankAccountWire{AccountType: accountCard}},
 		TimeoutURL:     timeoutURL,
 		ExpirationTime: expiration,
 	}, nil
 }
 
 func (c *Client) submitCardPush(ctx context.Context, p providers.Payout) (providers.Status, error) {
-	req, err := CardPushBody(p, c.cardTimeoutURL, c.cardExpiration)
+	req, err := cardPushBody(p, c.cardTimeoutURL, c.cardExpiration)
 	if err != nil {
 		return providers.Status{}, &providers.APIError{Provider: Name, Op: "submit", Message: err.Error(), Kind: kindOf(err)}
 	}
@@ -61,12 +61,22 @@ func (c *Client) submitCardPush(ctx context.Context, p providers.Payout) (provid
 	if err != nil {
 		return providers.Status{}, err
 	}
-	var cr CardPushResponse
+	var cr cardPushResponse
 	if err := json.Unmarshal(resp.body, &cr); err != nil {
 		return providers.Status{}, decodeError("submit", err, true)
 	}
 	if cr.Iframe == "" {
-		return providers.Status{}, decodeError("submit", errors.New("no iframe"), true)
+		// Not the iframe: a refused duplicate is known by its 2005 (the
+		// earlier card push with this orderId stands); anything else does
+		// not say whether a payout was created.
+		var pr payoutResponse
+		if json.Unmarshal(resp.body, &pr) == nil {
+			if code, dup := duplicateCode(pr); dup {
+				return providers.Status{Outcome: providers.Processing, Refs: providers.Refs{PayoutID: p.ID, Method: providers.CardPush}},
+					&providers.APIError{Provider: Name, Op: "submit", HTTPStatus: resp.status, Code: code, Message: "[orderId] Duplicated (in a 2xx answer)", Kind: providers.ErrDuplicate}
+			}
+		}
+		return providers.Status{}, inDoubt("submit", resp.status, "no iframe")
 	}
 	return providers.Status{
 		Outcome:   providers.AwaitingBeneficiary,

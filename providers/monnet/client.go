@@ -53,6 +53,7 @@ type payinConfig struct {
 	key              []byte
 	okURL, errorURL  string
 	method           string
+	expiration       string // payinExpirationTime, minutes
 }
 
 // Registration describes Monnet for the provider list.
@@ -115,7 +116,7 @@ func New(cfg providers.Config, deps providers.Deps) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("monnet: provider_public_key: %w", err)
 	}
-	if c.notifier, err = ParsePublicKey(pemBytes); err != nil {
+	if c.notifier, err = parsePublicKey(pemBytes); err != nil {
 		return nil, fmt.Errorf("monnet: %w", err)
 	}
 	if c.payin, err = newPayinConfig(cfg.Extra); err != nil {
@@ -168,7 +169,7 @@ func (c *Client) signedDo(ctx context.Context, op, method, path string, body []b
 	ts := c.now().UnixMilli()
 	q := url.Values{}
 	q.Set("timestamp", strconv.FormatInt(ts, 10))
-	q.Set("signature", Sign(c.secret, method, path, ts, body))
+	q.Set("signature", sign(c.secret, method, path, ts, body))
 	h := http.Header{}
 	h.Set("monnet-api-key", c.apiKey)
 	return c.do(ctx, op, method, c.base+path+"?"+q.Encode(), h, body, mutating)
@@ -221,14 +222,4 @@ func (c *Client) transportError(ctx context.Context, op string, err error, mutat
 		return providers.InDoubt(Name, op, err)
 	}
 	return &providers.APIError{Provider: Name, Op: op, Message: err.Error(), Kind: providers.ErrUnavailable}
-}
-
-// decodeError reports a 2xx body that is not what Monnet documents. For a
-// create it is in doubt: something may have been created.
-func decodeError(op string, err error, mutating bool) error {
-	kind := providers.ErrUnavailable
-	if mutating {
-		kind = providers.ErrInDoubt
-	}
-	return &providers.APIError{Provider: Name, Op: op, Message: "unreadable answer: " + err.Error(), Kind: kind}
 }

@@ -22,15 +22,26 @@
 // Capabilities.LookupByReference is false because it describes the
 // provider as a whole, and the payouts API has no lookup by orderId.
 //
+// A create answer is believed only when it is clearly a new payout or a
+// clear refusal; a body saying REJECTED with 2005, whatever the HTTP
+// status, is ErrDuplicate; anything else is in doubt (payout.go).
+// Payin notifications without a payinVerification (as in Monnet's own
+// samples) come back Unverified, to be confirmed by a status query.
+//
 // Configuration (providers.Config): BaseURL is the payout host
 // (https://cert.api.payout.monnet.io), MerchantID, APIKey and APISecret
 // (references), ProviderPublicKey (Monnet's notifier certificate or public
-// key, PEM, or a reference to it). Extra: payin_base_url, payin_status_url
-// (defaults to payin_base_url), payin_merchant_id, payin_key (reference),
-// payin_ok_url, payin_error_url, payin_method (default TCTD),
-// card_timeout_url, card_expiration_minutes.
+// key, PEM, or a reference to it). Extra: payin_base_url (the Payin API's
+// host, https://cert.monnetpayments.com; setting it enables payment
+// links), payin_status_url (defaults to payin_base_url), payin_merchant_id,
+// payin_key (reference), payin_ok_url and payin_error_url (https),
+// payin_method (required: Cash, BankTransfer, BankTransfer_Businesses,
+// Wallet, QR or VA; the card methods TCTD, TC and TD are refused, since
+// Monnet requires the payer's card in each of their requests),
+// payin_expiration_minutes (default 30, Cash 120), card_timeout_url,
+// card_expiration_minutes.
 //
-//	cfg, _ := creds.WriteFiles(t.TempDir(), srv.URL) // from monnet/sandbox
+//	cfg, _ := creds.WriteFiles(t.TempDir(), srv.URL) // monnet/sandbox credentials
 //	c, err := monnet.New(cfg, providers.Deps{HTTP: srv.Client()})
 //	st, err := c.Submit(ctx, payout)
 package monnet

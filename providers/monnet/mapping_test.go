@@ -13,7 +13,7 @@ import (
 func TestOutcome(t *testing.T) {
 	tests := []struct {
 		stage, status string
-		errs          []ErrorWire
+		errs          []errorWire
 		method        providers.Method
 		want          providers.Outcome
 	}{
@@ -22,16 +22,16 @@ func TestOutcome(t *testing.T) {
 		{"IN_PROGRESS", "PENDING_BANK", nil, providers.CardPush, providers.Processing},
 		{"PENDING", "PENDING_BALANCE", nil, "", providers.Processing},
 		{"SUCCESS", "PROCESSED", nil, "", providers.Succeeded},
-		{"REJECTED", "REJECTED_BANK", []ErrorWire{{Code: "4001"}}, "", providers.Failed},
+		{"REJECTED", "REJECTED_BANK", []errorWire{{Code: "4001"}}, "", providers.Failed},
 		{"REJECTED", "NO_BALANCE", nil, "", providers.Failed},
 		{"REJECTED", "REVERSED", nil, "", providers.Reversed},
-		{"REJECTED", "ERROR", []ErrorWire{{Code: CodeCardExpiry}}, "", providers.Expired},
-		{"rejected", "bussiness_error", []ErrorWire{{Code: "2005"}}, "", providers.Failed},
+		{"REJECTED", "ERROR", []errorWire{{Code: codeCardExpiry}}, "", providers.Expired},
+		{"rejected", "bussiness_error", []errorWire{{Code: "2005"}}, "", providers.Failed},
 		{"SOMETHING_NEW", "X", nil, "", providers.Processing},
 	}
 	for _, tt := range tests {
-		if got := Outcome(tt.stage, tt.status, tt.errs, tt.method); got != tt.want {
-			t.Errorf("Outcome(%s, %s, %v, %s) = %s, want %s", tt.stage, tt.status, tt.errs, tt.method, got, tt.want)
+		if got := outcomeOf(tt.stage, tt.status, tt.errs, tt.method); got != tt.want {
+			t.Errorf("outcomeOf(%s, %s, %v, %s) = %s, want %s", tt.stage, tt.status, tt.errs, tt.method, got, tt.want)
 		}
 	}
 }
@@ -43,8 +43,8 @@ func TestPayinOutcome(t *testing.T) {
 		10: providers.Reversed, 11: providers.Reversed, 7: providers.Processing,
 	}
 	for state, w := range want {
-		if got := PayinOutcome(state); got != w {
-			t.Errorf("PayinOutcome(%d) = %s, want %s", state, got, w)
+		if got := payinOutcome(state); got != w {
+			t.Errorf("payinOutcome(%d) = %s, want %s", state, got, w)
 		}
 	}
 }
@@ -97,7 +97,7 @@ func TestPayoutBody(t *testing.T) {
 	bank := base
 	bank.Method = providers.BankTransfer
 	bank.Beneficiary.AccountType, bank.Beneficiary.CCI = "checking", "01143000584290204477"
-	got, err := PayoutBody(bank)
+	got, err := payoutBody(bank)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +108,7 @@ func TestPayoutBody(t *testing.T) {
 	wallet := base
 	wallet.Method = providers.Wallet
 	wallet.Beneficiary.BankCode, wallet.Beneficiary.Phone = "037", "987654321"
-	got, err = PayoutBody(wallet)
+	got, err = payoutBody(wallet)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,23 +123,23 @@ func TestPayoutBody(t *testing.T) {
 	} {
 		p := bank
 		mod(&p)
-		if _, err := PayoutBody(p); err == nil {
+		if _, err := payoutBody(p); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
 }
 
 func TestFlex(t *testing.T) {
-	var pr PayoutResponse
+	var pr payoutResponse
 	for _, body := range []string{
 		`{"payout":{"Id":73,"amount":10000,"currency":"PEN","orderId":"A"},"output":{"stage":"SUCCESS","status":"PROCESSED","statusChangeDateTime":"20220110223001"}}`,
 		`{"payout":{"id":"73","amount":"10000","currency":"PEN","orderId":"A"},"output":{"stage":"SUCCESS","status":"PROCESSED","statusChangeDateTime":"2024-05-29T13:16:57.267524Z"}}`,
 	} {
-		pr = PayoutResponse{}
+		pr = payoutResponse{}
 		if err := jsonUnmarshal(body, &pr); err != nil {
 			t.Fatal(err)
 		}
-		st := PayoutStatus(pr, "")
+		st := payoutStatus(pr, "")
 		if st.Refs.ProviderID != "73" || st.Amount != (money.Money{Minor: 10000, Currency: "PEN"}) || st.At.IsZero() || st.Outcome != providers.Succeeded {
 			t.Errorf("%s -> %+v", body, st)
 		}

@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
@@ -15,43 +20,60 @@ import (
 // a "payment_link" payout method: the link goes to the payer, the payout ID
 // is the payinMerchantOperationNumber, and the outcome arrives as a Payin
 // notification or from the status query by operation number.
+//
+// The request is Monnet's documented one, every field of it, posted to
+// {payin_base_url}/api-payin/v3/online-payments with URLMonnet naming that
+// same URL and typePost "json". For card methods (TCTD, TC, TD) the
+// document is the back-to-back service: every request must also carry the
+// payer's card (payinPan, payinCvv, payinCardExpiration), which only a
+// PCI-certified merchant may send and which payrun never holds. New
+// therefore refuses a configuration that would send card payments, rather
+// than send requests Monnet must refuse; links for the other methods (Cash,
+// BankTransfer, ...) carry no card fields.
 
 // Payin state ids (PAYINs/03-resources/01-status-codes.md).
 const (
-	PayinCreated    = 1
-	PayinPending    = 2
-	PayinExpired    = 3
-	PayinAuthorized = 5
-	PayinDenied     = 6
-	PayinSettled    = 9
-	PayinRefunded   = 10
-	PayinReturned   = 11
+	payinCreated    = 1
+	payinPending    = 2
+	payinExpired    = 3
+	payinAuthorized = 5
+	payinDenied     = 6
+	payinSettled    = 9
+	payinRefunded   = 10
+	payinReturned   = 11
 )
 
-// PayinStateNames are the Spanish state words Monnet sends.
-var PayinStateNames = map[int]string{
-	PayinCreated: "Creado", PayinPending: "Pendiente de pago", PayinExpired: "Expirado",
-	PayinAuthorized: "Autorizado", PayinDenied: "Denegado", PayinSettled: "Liquidado",
-	PayinRefunded: "Reembolsado", PayinReturned: "Devuelto",
-}
+// payinCreatePath is where Payin V3 creates a transaction.
+const payinCreatePath = "/api-payin/v3/online-payments"
 
-// PayinOutcome maps payinStateID to payrun's outcome.
-func PayinOutcome(state int) providers.Outcome {
+// payinMethods is Monnet's payin method list (PAYINs/03-resources/
+// 02-payin-method.md); payinCardMethods need the card in every request.
+var (
+	payinMethods     = []string{"TCTD", "TC", "TD", "Cash", "BankTransfer", "BankTransfer_Businesses", "Wallet", "QR", "VA"}
+	payinCardMethods = []string{"TCTD", "TC", "TD"}
+)
+
+// payinOutcome maps payinStateID to payrun's outcome.
+func payinOutcome(state int) providers.Outcome {
 	switch state {
-	case PayinCreated, PayinPending:
+	case payinCreated, payinPending:
 		return providers.AwaitingBeneficiary
-	case PayinExpired:
+	case payinExpired:
 		return providers.Expired
-	case PayinAuthorized, PayinSettled:
+	case payinAuthorized, payinSettled:
 		return providers.Succeeded
-	case PayinDenied:
+	case payinDenied:
 		return providers.Failed
-	case PayinRefunded, PayinReturned:
+	case payinRefunded, payinReturned:
 		return providers.Reversed
 	}
 	return providers.Processing
 }
 
+// newPayinConfig reads the Payin V3 settings of Config.Extra; nil when
+// payin_base_url is not set. Every problem is a configuration error, found
+// at start-up: a card method, the card proxy's URL, a URL Monnet would
+// refuse, a missing merchant id or key.
 func newPayinConfig(extra map[string]string) (*payinConfig, error) {
 	base := strings.TrimRight(extra["payin_base_url"], "/")
 	if base == "" {
@@ -60,43 +82,104 @@ func newPayinConfig(extra map[string]string) (*payinConfig, error) {
 	pc := &payinConfig{
 		base: base, statusBase: strings.TrimRight(extra["payin_status_url"], "/"),
 		merchantID: extra["payin_merchant_id"], okURL: extra["payin_ok_url"], errorURL: extra["payin_error_url"],
-		method: extra["payin_method"],
+		method: extra["payin_method"], expiration: extra["payin_expiration_minutes"],
 	}
 	if pc.statusBase == "" {
 		pc.statusBase = base
 	}
-	if pc.method == "" {
-		pc.method = defaultPayinMth
+	var problems []string
+	u, err := url.Parse(base)
+	switch {
+	case err != nil || u.Host == "":
+		problems = append(problems, "payin_base_url "+base+" is not a URL")
+	case strings.Contains(u.Host, "pci-proxy"):
+		problems = append(problems, "payin_base_url is the PCI proxy of Monnet's back-to-back card service, which forwards the payer's card number; "+
+			"payrun never holds card data: use the Payin API's own host (cert https://cert.monnetpayments.com, production https://payin.api.monnetpayments.com)")
 	}
-	if pc.merchantID == "" || pc.okURL == "" || pc.errorURL == "" {
-		return nil, errors.New("payin needs payin_merchant_id, payin_ok_url and payin_error_url")
+	switch {
+	case pc.method == "":
+		problems = append(problems, "payin_method is required: one of "+strings.Join(nonCardMethods(), ", "))
+	case slices.Contains(payinCardMethods, pc.method):
+		problems = append(problems, "payin_method "+pc.method+" is a card payment: Monnet's Payin V3 document (back-to-back) requires the payer's card "+
+			"(payinPan, payinCvv, payinCardExpiration) in every request, which only PCI-certified merchants may send and payrun never holds; "+
+			"choose one of "+strings.Join(nonCardMethods(), ", ")+", or remove payin_base_url to disable payment links")
+	case !slices.Contains(payinMethods, pc.method):
+		problems = append(problems, "payin_method "+pc.method+" is not a Monnet payin method ("+strings.Join(payinMethods, ", ")+")")
+	}
+	if pc.merchantID == "" {
+		problems = append(problems, "payin_merchant_id is required")
+	}
+	for name, v := range map[string]string{"payin_ok_url": pc.okURL, "payin_error_url": pc.errorURL} {
+		if !strings.HasPrefix(v, "https://") || len(v) > 250 {
+			problems = append(problems, name+" must be an https URL of at most 250 characters (Monnet redirects the payer there)")
+		}
+	}
+	if pc.expiration == "" {
+		// The documents' suggested minimum: 30 minutes online, 2 hours cash.
+		pc.expiration = "30"
+		if pc.method == "Cash" {
+			pc.expiration = "120"
+		}
+	}
+	if m, err := strconv.Atoi(pc.expiration); err != nil || m <= 0 {
+		problems = append(problems, "payin_expiration_minutes must be a positive number of minutes")
 	}
 	key, err := providers.Secret(extra["payin_key"])
 	if err != nil {
-		return nil, errors.New("payin_key: " + err.Error())
+		problems = append(problems, "payin_key: "+err.Error())
 	}
 	pc.key = key
+	if len(problems) > 0 {
+		return nil, errors.New("Payin V3: " + strings.Join(problems, "; "))
+	}
 	return pc, nil
 }
 
-// PayinBody builds the Payin V3 create body; now is "YYYY-MM-DD".
-func PayinBody(p providers.Payout, merchantID, method, okURL, errorURL, urlMonnet, today string, key []byte) PayinRequest {
-	amount := money.FormatMinor(p.Amount.Minor, p.Amount.Exponent())
+func nonCardMethods() []string {
+	var out []string
+	for _, m := range payinMethods {
+		if !slices.Contains(payinCardMethods, m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// payinBody builds the Payin V3 create body, every documented field
+// present; today is "YYYY-MM-DD". It refuses, as ErrRejected, a payer
+// Monnet would refuse: first name, last name, email and phone "must NOT be
+// sent with empty values on any case".
+func payinBody(p providers.Payout, pc *payinConfig, today string) (payinRequest, error) {
 	b := p.Beneficiary
-	return PayinRequest{
-		MerchantID: merchantID, Amount: amount, Currency: p.Amount.Currency, OperationNumber: p.ID,
-		Method:       method,
-		Verification: PayinVerification(merchantID, p.ID, amount, p.Amount.Currency, key),
+	var missing []string
+	for name, v := range map[string]string{"name": b.Name, "last_name": b.LastName, "email": b.Email, "phone": b.Phone} {
+		if strings.TrimSpace(v) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return payinRequest{}, fmt.Errorf("a Monnet payment link needs the payer's %s: %w", strings.Join(missing, ", "), providers.ErrRejected)
+	}
+	if utf8.RuneCountInString(b.Name) > 30 || utf8.RuneCountInString(b.LastName) > 30 || len(b.Email) > 50 || len(p.ID) > 50 {
+		return payinRequest{}, fmt.Errorf("a Monnet payment link takes names of at most 30 characters, an email of at most 50 and a payout id of at most 50: %w", providers.ErrRejected)
+	}
+	amount := money.FormatMinor(p.Amount.Minor, p.Amount.Exponent())
+	createURL := pc.base + payinCreatePath
+	return payinRequest{
+		MerchantID: pc.merchantID, Amount: amount, Currency: p.Amount.Currency, OperationNumber: p.ID,
+		Method:       pc.method,
+		Verification: payinVerification(pc.merchantID, p.ID, amount, p.Amount.Currency, pc.key),
 		CustomerName: b.Name, CustomerLastName: b.LastName, CustomerEmail: b.Email, CustomerPhone: b.Phone,
 		CustomerTypeDocument: strings.ToUpper(b.DocumentType), CustomerDocument: b.DocumentNumber,
-		RegularCustomer: "0", CustomerID: p.ID, DiscountCoupon: "0", Language: "ES", ExpirationTime: "30",
-		DateTime: today, TransactionOKURL: okURL, TransactionErrorURL: errorURL, FilterBy: "0",
+		RegularCustomer: "0", CustomerID: p.ID, DiscountCoupon: "0", Language: "ES", ExpirationTime: pc.expiration,
+		DateTime: today, TransactionOKURL: pc.okURL, TransactionErrorURL: pc.errorURL, FilterBy: "0",
 		CustomerAddress: "0", CustomerCity: "Lima", CustomerRegion: "Lima", CustomerCountry: "Peru", CustomerZipCode: "0",
 		CustomerShippingName: b.FullName(), CustomerShippingPhone: b.Phone, CustomerShippingAddress: "0",
 		CustomerShippingCity: "Lima", CustomerShippingRegion: "Lima", CustomerShippingCountry: "Peru", CustomerShippingZipCode: "0",
 		ProductID: "0", ProductDescription: orDefault(p.Description, "0"), ProductAmount: amount, ProductSku: "0", ProductQuantity: "1",
-		URLMonnet: urlMonnet, TypePost: "json",
-	}
+		URLMonnet: createURL, TypePost: "json",
+	}, nil
 }
 
 func orDefault(s, d string) string {
@@ -115,43 +198,48 @@ func (c *Client) submitPayin(ctx context.Context, p providers.Payout) (providers
 	if pc == nil {
 		return providers.Status{}, c.payinMissing("submit")
 	}
-	createURL := pc.base + "/api-payin/v3/online-payments"
-	req := PayinBody(p, pc.merchantID, pc.method, pc.okURL, pc.errorURL, createURL, c.now().Format("2006-01-02"), pc.key)
+	req, err := payinBody(p, pc, c.now().Format("2006-01-02"))
+	if err != nil {
+		return providers.Status{}, &providers.APIError{Provider: Name, Op: "submit", Message: err.Error(), Kind: providers.ErrRejected}
+	}
 	body, err := json.Marshal(req)
 	if err != nil {
 		return providers.Status{}, err
 	}
-	resp, err := c.do(ctx, "submit", http.MethodPost, createURL, nil, body, true)
-	var cr PayinCreateResponse
+	resp, err := c.do(ctx, "submit", http.MethodPost, pc.base+payinCreatePath, nil, body, true)
+	var cr payinCreateResponse
 	if err != nil {
 		// Creation errors come in the Payin shape (payinErrorCode), which
 		// the payout error classifier cannot read.
 		if resp.status >= 400 && resp.status < 500 && json.Unmarshal(resp.body, &cr) == nil && cr.ErrorCode != "" {
-			return providers.Status{}, &providers.APIError{Provider: Name, Op: "submit", HTTPStatus: resp.status, Code: cr.ErrorCode, Message: cr.ErrorMessage, Kind: PayinKind(cr.ErrorCode)}
+			return providers.Status{}, &providers.APIError{Provider: Name, Op: "submit", HTTPStatus: resp.status, Code: cr.ErrorCode, Message: cr.ErrorMessage, Kind: payinKind(cr.ErrorCode)}
 		}
 		return providers.Status{}, err
 	}
 	if err := json.Unmarshal(resp.body, &cr); err != nil {
 		return providers.Status{}, decodeError("submit", err, true)
 	}
-	if cr.ErrorCode != PayinOK {
-		return providers.Status{}, &providers.APIError{Provider: Name, Op: "submit", HTTPStatus: resp.status, Code: cr.ErrorCode, Message: cr.ErrorMessage, Kind: PayinKind(cr.ErrorCode)}
+	if cr.ErrorCode != payinOK {
+		return providers.Status{}, &providers.APIError{Provider: Name, Op: "submit", HTTPStatus: resp.status, Code: cr.ErrorCode, Message: cr.ErrorMessage, Kind: payinKind(cr.ErrorCode)}
 	}
 	if cr.URL == "" {
-		return providers.Status{}, decodeError("submit", errors.New("no url"), true)
+		return providers.Status{}, inDoubt("submit", resp.status, "no url")
 	}
+	// payinTrxOperation, when the answer has it, is not the payinID the
+	// status query and notifications name, so it is not kept as the
+	// provider's id.
 	return providers.Status{
 		Outcome: providers.AwaitingBeneficiary, Refs: providers.Refs{PayoutID: p.ID, Method: providers.PaymentLink},
 		RawStatus: cr.ErrorCode, URL: cr.URL, Amount: p.Amount,
 	}, nil
 }
 
-// PayinKind classifies a Payin creation error code.
-func PayinKind(code string) error {
+// payinKind classifies a Payin creation error code.
+func payinKind(code string) error {
 	switch code {
-	case PayinBadVerification, PayinBadMerchant, "0011":
+	case payinBadVerification, payinBadMerchant, "0011":
 		return providers.ErrAuth
-	case PayinDuplicate:
+	case payinDuplicate:
 		return providers.ErrDuplicate
 	case "0099", "0050":
 		return providers.ErrUnavailable
@@ -159,11 +247,11 @@ func PayinKind(code string) error {
 	return providers.ErrRejected
 }
 
-// PayinStatus maps a payin state report (notification or status query).
-func PayinStatus(stateID Flex, state string, amount Flex, currency, op string, errs *PayinErrorDetail) providers.Status {
+// payinStatus maps a payin state report (notification or status query).
+func payinStatus(stateID flex, state string, amount flex, currency, op string, errs *payinErrorDetail) providers.Status {
 	id, _ := stateID.Int()
 	st := providers.Status{
-		Outcome:   PayinOutcome(int(id)),
+		Outcome:   payinOutcome(int(id)),
 		Refs:      providers.Refs{PayoutID: op, Method: providers.PaymentLink},
 		RawStatus: string(stateID) + "/" + state,
 	}
@@ -184,22 +272,23 @@ func (c *Client) lookupPayin(ctx context.Context, refs providers.Refs) (provider
 		return providers.Status{}, c.payinMissing("lookup")
 	}
 	if refs.PayoutID == "" {
+		// An empty operation number asks Monnet for every operation.
 		return providers.Status{}, &providers.APIError{Provider: Name, Op: "lookup", Message: "payin lookup needs the operation number", Kind: providers.ErrUnsupported}
 	}
-	body, _ := json.Marshal(PayinStatusRequest{OperationNumber: refs.PayoutID})
+	body, _ := json.Marshal(payinStatusRequest{OperationNumber: refs.PayoutID})
 	h := http.Header{}
-	h.Set("authorization", PayinAuthorization(pc.merchantID, pc.key))
+	h.Set("authorization", payinAuthorization(pc.merchantID, pc.key))
 	resp, err := c.do(ctx, "lookup", http.MethodPost, pc.statusBase+"/ms-experience-payin/merchant/"+pc.merchantID+"/operations", h, body, false)
 	if err != nil {
 		return providers.Status{}, err
 	}
-	var sr PayinStatusResponse
+	var sr payinStatusResponse
 	if err := json.Unmarshal(resp.body, &sr); err != nil {
 		return providers.Status{}, decodeError("lookup", err, false)
 	}
 	for _, op := range sr.Operations {
 		if op.OperationNumber == refs.PayoutID {
-			st := PayinStatus(op.StateID, op.State, op.Amount, op.Currency, op.OperationNumber, nil)
+			st := payinStatus(op.StateID, op.State, op.Amount, op.Currency, op.OperationNumber, nil)
 			st.Refs.ProviderID = string(op.PayinID)
 			return st, nil
 		}

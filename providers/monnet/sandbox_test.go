@@ -311,16 +311,87 @@ func TestPayinExpiresAndLooksUpByReference(t *testing.T) {
 	}
 }
 
+// TestPayinNotificationNeedsVerification: a Payin notification with a
+// wrong payinVerification is refused; one with none (Monnet's own sample)
+// is not believed either, but returned unverified, naming the link to ask
+// about; an unsigned payout notification is refused.
 func TestPayinNotificationNeedsVerification(t *testing.T) {
 	e, _ := setup(t)
 	body := `{"payinStateID":"5","payinState":"Autorizado","payinMerchantID":"674","payinAmount":"30.0","payinCurrency":"PEN","payinMerchantOperationNumber":"2-2657443175","payinMethod":"Cash","payinVerification":""}`
-	_, err := e.client.ParseWebhook(providers.WebhookRequest{Header: http.Header{}, Body: []byte(body)})
-	if !errors.Is(err, providers.ErrSignature) {
-		t.Errorf("empty payinVerification: %v", err)
+	res, err := e.client.ParseWebhook(providers.WebhookRequest{Header: http.Header{}, Body: []byte(body)})
+	if err != nil || !res.Unverified || len(res.Events) != 1 || res.Events[0].Status.Refs.PayoutID != "2-2657443175" || res.Events[0].Status.Outcome.Final() {
+		t.Errorf("empty payinVerification: %+v, %v; want an unverified event naming the link, with no outcome", res, err)
+	}
+	wrong := strings.Replace(body, `"payinVerification":""`, `"payinVerification":"`+strings.Repeat("ab", 64)+`"`, 1)
+	if _, err := e.client.ParseWebhook(providers.WebhookRequest{Header: http.Header{}, Body: []byte(wrong)}); !errors.Is(err, providers.ErrSignature) {
+		t.Errorf("wrong payinVerification: %v", err)
 	}
 	_, err = e.client.ParseWebhook(providers.WebhookRequest{Header: http.Header{}, Body: []byte(`{"payout":{"id":"1"},"output":{"stage":"SUCCESS"}}`)})
 	if !errors.Is(err, providers.ErrSignature) {
 		t.Errorf("unsigned payout notification: %v", err)
+	}
+}
+
+// TestUnsignedPayinNotificationConfirmedByLookup: with notifications sent
+// as Monnet's samples show them (payinVerification ""), a paid link is
+// settled by what the status query says, and a forged unsigned
+// notification claiming payment for an unpaid link changes nothing.
+func TestUnsignedPayinNotificationConfirmedByLookup(t *testing.T) {
+	e, _ := setup(t)
+	e.sb.Kit().SetFaults(sandboxkit.Faults{UnsignedNotifications: true})
+	var (
+		mu     sync.Mutex
+		bodies [][]byte
+	)
+	got := make(chan struct{}, 16)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodies = append(bodies, b)
+		mu.Unlock()
+		got <- struct{}{}
+	}))
+	t.Cleanup(recv.Close)
+	e.sb.SetWebhookURL(recv.URL)
+	paid, unpaid := payoutFor(providers.PaymentLink)("link-paid"), payoutFor(providers.PaymentLink)("link-unpaid")
+	st, err := e.client.Submit(ctx(t), paid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.Submit(ctx(t), unpaid); err != nil {
+		t.Fatal(err)
+	}
+	e.beneficiary(t, st)
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no notification")
+	}
+	mu.Lock()
+	body := bodies[0]
+	mu.Unlock()
+	res, err := e.client.ParseWebhook(providers.WebhookRequest{Header: http.Header{}, Body: body})
+	if err != nil || !res.Unverified {
+		t.Fatalf("unsigned notification: %+v, %v; want unverified", res, err)
+	}
+	conf, err := providers.ConfirmByLookup(ctx(t), e.client, res)
+	if err != nil || conf.Unverified || len(conf.Events) != 1 || conf.Events[0].Status.Outcome != providers.Succeeded ||
+		conf.Events[0].Status.Refs.PayoutID != "link-paid" || conf.Events[0].Status.Amount != paid.Amount {
+		t.Fatalf("confirmed %+v, %v; want link-paid succeeded, by the status query", conf, err)
+	}
+	forged := strings.Replace(string(body), `"link-paid"`, `"link-unpaid"`, 1)
+	res, err = e.client.ParseWebhook(providers.WebhookRequest{Header: http.Header{}, Body: []byte(forged)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err = providers.ConfirmByLookup(ctx(t), e.client, res)
+	if err != nil || conf.Events[0].Status.Outcome != providers.AwaitingBeneficiary {
+		t.Fatalf("forged claim of payment: %+v, %v; want the link still awaiting the payer", conf, err)
+	}
+	unknown := strings.Replace(string(body), `"link-paid"`, `"link-never"`, 1)
+	res, _ = e.client.ParseWebhook(providers.WebhookRequest{Header: http.Header{}, Body: []byte(unknown)})
+	if _, err := providers.ConfirmByLookup(ctx(t), e.client, res); !errors.Is(err, providers.ErrSignature) {
+		t.Errorf("notification about a link Monnet does not know: %v, want ErrSignature", err)
 	}
 }
 

@@ -15,38 +15,31 @@ import (
 	"strconv"
 )
 
-// BodyHash is hex(SHA-256(body)), lowercase; the empty body hashes to
+// bodyHash is hex(SHA-256(body)), lowercase; the empty body hashes to
 // e3b0c442...b855 (PROVIDERS.md 1.2).
-func BodyHash(body []byte) string {
+func bodyHash(body []byte) string {
 	sum := sha256.Sum256(body)
 	return hex.EncodeToString(sum[:])
 }
 
-// StringToSign is "{METHOD}:{resourcePath}?timestamp={ts}:{bodyHash}"; note
-// there is no ':' between the path and "?timestamp".
-func StringToSign(method, resourcePath string, timestampMillis int64, body []byte) string {
-	return method + ":" + resourcePath + "?timestamp=" + strconv.FormatInt(timestampMillis, 10) + ":" + BodyHash(body)
+// stringToSign is "{METHOD}:{resourcePath}?timestamp={ts}:{bodyHash}";
+// note there is no ':' between the path and "?timestamp".
+func stringToSign(method, resourcePath string, timestampMillis int64, body []byte) string {
+	return method + ":" + resourcePath + "?timestamp=" + strconv.FormatInt(timestampMillis, 10) + ":" + bodyHash(body)
 }
 
-// Sign returns the request signature: hex(HMAC-SHA256(secret, stringToSign)).
+// sign returns the request signature: hex(HMAC-SHA256(secret, stringToSign)).
 // The secret is used as its literal bytes, never base64-decoded: both
 // documented test vectors only reproduce that way.
-func Sign(secret []byte, method, resourcePath string, timestampMillis int64, body []byte) string {
+func sign(secret []byte, method, resourcePath string, timestampMillis int64, body []byte) string {
 	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(StringToSign(method, resourcePath, timestampMillis, body)))
+	m.Write([]byte(stringToSign(method, resourcePath, timestampMillis, body)))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// VerifySignature checks a request signature in constant time (the sandbox
-// uses it).
-func VerifySignature(secret []byte, method, resourcePath string, timestampMillis int64, body []byte, sig string) bool {
-	want := Sign(secret, method, resourcePath, timestampMillis, body)
-	return hmac.Equal([]byte(want), []byte(sig))
-}
-
-// PayinVerification is lowercase hex(SHA-512(merchantID + operationNumber +
+// payinVerification is lowercase hex(SHA-512(merchantID + operationNumber +
 // amount + currency + key)), every value exactly as sent or received.
-func PayinVerification(merchantID, operationNumber, amount, currency string, key []byte) string {
+func payinVerification(merchantID, operationNumber, amount, currency string, key []byte) string {
 	h := sha512.New()
 	h.Write([]byte(merchantID))
 	h.Write([]byte(operationNumber))
@@ -56,10 +49,10 @@ func PayinVerification(merchantID, operationNumber, amount, currency string, key
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// PayinAuthorization is the status query's authorization header:
+// payinAuthorization is the status query's authorization header:
 // hex(SHA-256(merchantID + key)). The docs do not say hex or base64, nor the
 // case; lowercase hex is our reading (PROVIDERS.md 2, gap).
-func PayinAuthorization(merchantID string, key []byte) string {
+func payinAuthorization(merchantID string, key []byte) string {
 	h := sha256.New()
 	h.Write([]byte(merchantID))
 	h.Write(key)
@@ -76,8 +69,9 @@ func notificationDigest(merchantID string, body []byte) []byte {
 }
 
 // SignNotification returns the `verification` header of a payout
-// notification: base64(RSASSA-PKCS1-v1_5(SHA-256(merchantId + body))). Only
-// the sandbox signs; the client verifies.
+// notification: base64(RSASSA-PKCS1-v1_5(SHA-256(merchantId + body))).
+// Monnet signs and payrun only verifies; tests that post notifications of
+// their own (reconcile's) sign with it.
 func SignNotification(key *rsa.PrivateKey, merchantID string, body []byte) (string, error) {
 	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, notificationDigest(merchantID, body))
 	if err != nil {
@@ -86,8 +80,8 @@ func SignNotification(key *rsa.PrivateKey, merchantID string, body []byte) (stri
 	return base64.StdEncoding.EncodeToString(sig), nil
 }
 
-// VerifyNotification checks a payout notification's `verification` header.
-func VerifyNotification(pub *rsa.PublicKey, merchantID string, body []byte, verification string) error {
+// verifyNotification checks a payout notification's `verification` header.
+func verifyNotification(pub *rsa.PublicKey, merchantID string, body []byte, verification string) error {
 	if verification == "" {
 		return errors.New("missing verification header")
 	}
@@ -98,10 +92,10 @@ func VerifyNotification(pub *rsa.PublicKey, merchantID string, body []byte, veri
 	return rsa.VerifyPKCS1v15(pub, crypto.SHA256, notificationDigest(merchantID, body), sig)
 }
 
-// ParsePublicKey reads Monnet's notifier key from PEM: a certificate (as
+// parsePublicKey reads Monnet's notifier key from PEM: a certificate (as
 // Monnet distributes notifier.internal.monnet.io.crt), a PKIX public key or
 // a PKCS#1 public key.
-func ParsePublicKey(pemBytes []byte) (*rsa.PublicKey, error) {
+func parsePublicKey(pemBytes []byte) (*rsa.PublicKey, error) {
 	block, _ := pem.Decode(pemBytes)
 	if block == nil {
 		return nil, errors.New("provider public key: no PEM block")

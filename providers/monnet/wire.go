@@ -6,89 +6,93 @@ import (
 	"strconv"
 )
 
-// Wire structs of Monnet's payout, card push and Payin V3 APIs. Exported so
-// that the sandbox speaks exactly the same shapes. encoding/json matches
-// keys case-insensitively, which absorbs Monnet's "Id"/"id" variations.
+// Wire structs of Monnet's payout, card push and Payin V3 APIs, as the
+// client writes and reads them (the sandbox has its own, written from the
+// documents). encoding/json matches keys case-insensitively when reading,
+// which absorbs Monnet's "Id"/"id" variations.
 
-// PayoutRequest is the body of POST /api/v1/{merchantId}/payouts.
-type PayoutRequest struct {
+// payoutRequest is the body of POST /api/v1/{merchantId}/payouts.
+type payoutRequest struct {
 	Country     string          `json:"country"`
 	Amount      int64           `json:"amount"`
 	Currency    string          `json:"currency"`
 	OrderID     string          `json:"orderId"`
 	Description string          `json:"description,omitempty"`
-	Beneficiary BeneficiaryWire `json:"beneficiary"`
-	Destination DestinationWire `json:"destination"`
+	Beneficiary beneficiaryWire `json:"beneficiary"`
+	Destination destinationWire `json:"destination"`
 }
 
-// BeneficiaryWire is the payout's beneficiary.
-type BeneficiaryWire struct {
+// beneficiaryWire is the payout's beneficiary.
+type beneficiaryWire struct {
 	Name     string       `json:"name"`
 	LastName string       `json:"lastName"`
 	Email    string       `json:"email,omitempty"`
-	Document DocumentWire `json:"document"`
+	Document documentWire `json:"document"`
 }
 
-// DocumentWire is a beneficiary's identity document; Type is a number.
-type DocumentWire struct {
+// documentWire is a beneficiary's identity document; Type is a number.
+type documentWire struct {
 	Type   int    `json:"type"`
 	Number string `json:"number"`
 }
 
-// DestinationWire wraps the bank account.
-type DestinationWire struct {
-	BankAccount BankAccountWire `json:"bankAccount"`
+// destinationWire wraps the bank account.
+type destinationWire struct {
+	BankAccount bankAccountWire `json:"bankAccount"`
 }
 
-// BankAccountWire is where the money goes. AccountType is sent as a JSON
+// bankAccountWire is where the money goes. AccountType is sent as a JSON
 // number (error 1116 says so, although the docs' examples quote it).
-type BankAccountWire struct {
+type bankAccountWire struct {
 	BankCode      string `json:"bankCode,omitempty"`
 	AccountType   int    `json:"accountType"`
 	AccountNumber string `json:"accountNumber,omitempty"`
 	CCI           string `json:"cci,omitempty"`
 }
 
-// CardPushRequest is the body of POST /api-payout-plus-real-time/{merchantId}.
+// cardPushRequest is the body of POST /api-payout-plus-real-time/{merchantId}.
 // The excerpt's schema also lists top-level "email", "document" and
 // "accountType" as required, but its own example nests them under
 // beneficiary and destination; we follow the example.
-type CardPushRequest struct {
+type cardPushRequest struct {
 	Country        string          `json:"country"`
 	Amount         int64           `json:"amount"`
 	Currency       string          `json:"currency"`
 	OrderID        string          `json:"orderId"`
-	Beneficiary    BeneficiaryWire `json:"beneficiary"`
-	Destination    DestinationWire `json:"destination"`
+	Beneficiary    beneficiaryWire `json:"beneficiary"`
+	Destination    destinationWire `json:"destination"`
 	TimeoutURL     string          `json:"timeoutUrl"`
 	MerchantLogo   string          `json:"merchantLogo,omitempty"`
 	ExpirationTime string          `json:"expirationTime,omitempty"` // minutes, e.g. "03"
 }
 
-// CardPushResponse is the card push answer: the iframe the beneficiary opens.
-type CardPushResponse struct {
+// cardPushResponse is the card push answer: the iframe the beneficiary opens.
+type cardPushResponse struct {
 	Iframe string `json:"iframe"`
 }
 
-// PayoutResponse is the create and status answer, and the notification body.
-type PayoutResponse struct {
-	Payout PayoutInfo  `json:"payout"`
-	Output OutputWire  `json:"output"`
-	Errors []ErrorWire `json:"errors,omitempty"`
+// payoutResponse is the create and status answer, and the notification
+// body. Code is read in case an answer carries an error code at the top
+// level, as Monnet's error answers do.
+type payoutResponse struct {
+	Payout payoutInfo  `json:"payout"`
+	Output outputWire  `json:"output"`
+	Errors []errorWire `json:"errors,omitempty"`
+	Code   flex        `json:"code,omitempty"`
 }
 
-// PayoutInfo describes a payout as Monnet echoes it.
-type PayoutInfo struct {
-	ID         Flex   `json:"Id"`
-	MerchantID Flex   `json:"merchantId,omitempty"`
+// payoutInfo describes a payout as Monnet echoes it.
+type payoutInfo struct {
+	ID         flex   `json:"Id"`
+	MerchantID flex   `json:"merchantId,omitempty"`
 	Country    string `json:"country,omitempty"`
-	Amount     Flex   `json:"amount"`
+	Amount     flex   `json:"amount"`
 	Currency   string `json:"currency"`
 	OrderID    string `json:"orderId"`
 }
 
-// OutputWire is the payout's stage (drives logic) and status (informative).
-type OutputWire struct {
+// outputWire is the payout's stage (drives logic) and status (informative).
+type outputWire struct {
 	Stage                string `json:"stage"`
 	Status               string `json:"status"`
 	StatusChangeDateTime string `json:"statusChangeDateTime,omitempty"`
@@ -96,30 +100,31 @@ type OutputWire struct {
 	AuthorizationDate    string `json:"authorizationDate,omitempty"`
 }
 
-// ErrorWire is one error of a notification or status answer.
-type ErrorWire struct {
+// errorWire is one error of a notification or status answer.
+type errorWire struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
 
-// ErrorResponse is an API error answer: code plus an array of messages.
-type ErrorResponse struct {
-	Code    Flex     `json:"code"`
-	Message Messages `json:"message"`
+// errorResponse is an API error answer: code plus an array of messages.
+type errorResponse struct {
+	Code    flex     `json:"code"`
+	Message messages `json:"message"`
 }
 
-// BalanceWire is one entry of GET /api/v1/{merchantId}/balance.
-type BalanceWire struct {
+// balanceWire is one entry of GET /api/v1/{merchantId}/balance.
+type balanceWire struct {
 	Country          string `json:"country"`
 	Currency         string `json:"currency"`
-	AvailableBalance Flex   `json:"availableBalance"`
-	Balance          Flex   `json:"balance"`
+	AvailableBalance flex   `json:"availableBalance"`
+	Balance          flex   `json:"balance"`
 }
 
-// PayinRequest is the Payin V3 create body. Every field is sent, as the
-// docs demand; the PAN fields are left out because payrun never holds card
-// numbers (they are for PCI-certified merchants posting through the proxy).
-type PayinRequest struct {
+// payinRequest is the Payin V3 create body. Every field is sent, as the
+// docs demand, except the card fields (payinPan, payinCvv,
+// payinCardExpiration) of the back-to-back card service: payrun never
+// holds card numbers, and New refuses the card methods that need them.
+type payinRequest struct {
 	MerchantID              string `json:"payinMerchantID"`
 	Amount                  string `json:"payinAmount"`
 	Currency                string `json:"payinCurrency"`
@@ -162,68 +167,69 @@ type PayinRequest struct {
 	TypePost                string `json:"typePost"`
 }
 
-// PayinCreateResponse is the Payin V3 answer.
-type PayinCreateResponse struct {
+// payinCreateResponse is the Payin V3 answer.
+type payinCreateResponse struct {
 	URL          string `json:"url"`
 	ErrorCode    string `json:"payinErrorCode"`
 	ErrorMessage string `json:"payinErrorMessage"`
+	TrxOperation string `json:"payinTrxOperation"`
 }
 
-// PayinNotification is what Monnet posts when a payin changes state.
-// Numbers arrive as strings or numbers; Flex keeps their exact text, which
+// payinNotification is what Monnet posts when a payin changes state.
+// Numbers arrive as strings or numbers; flex keeps their exact text, which
 // is what payinVerification covers.
-type PayinNotification struct {
-	StateID         Flex              `json:"payinStateID"`
+type payinNotification struct {
+	StateID         flex              `json:"payinStateID"`
 	State           string            `json:"payinState"`
-	MerchantID      Flex              `json:"payinMerchantID"`
-	Amount          Flex              `json:"payinAmount"`
+	MerchantID      flex              `json:"payinMerchantID"`
+	Amount          flex              `json:"payinAmount"`
 	Currency        string            `json:"payinCurrency"`
 	OperationNumber string            `json:"payinMerchantOperationNumber"`
 	Method          string            `json:"payinMethod"`
 	Verification    string            `json:"payinVerification"`
-	ErrorDetails    *PayinErrorDetail `json:"errorDetails,omitempty"`
+	ErrorDetails    *payinErrorDetail `json:"errorDetails,omitempty"`
 }
 
-// PayinErrorDetail is a payin failure reason.
-type PayinErrorDetail struct {
+// payinErrorDetail is a payin failure reason.
+type payinErrorDetail struct {
 	Code    string `json:"codeErrorTrx"`
 	Message string `json:"messageErrorTrx"`
 }
 
-// PayinStatusRequest queries operations by our operation number.
-type PayinStatusRequest struct {
+// payinStatusRequest queries operations by our operation number.
+type payinStatusRequest struct {
 	OperationNumber string `json:"payinMerchantOperationNumber"`
 }
 
-// PayinStatusResponse lists the operations found.
-type PayinStatusResponse struct {
-	MerchantID Flex             `json:"payinMerchantID"`
-	Operations []PayinOperation `json:"operations"`
+// payinStatusResponse lists the operations found.
+type payinStatusResponse struct {
+	MerchantID flex             `json:"payinMerchantID"`
+	Operations []payinOperation `json:"operations"`
 }
 
-// PayinOperation is one payin in a status answer.
-type PayinOperation struct {
-	StateID         Flex   `json:"payinStateID"`
+// payinOperation is one payin in a status answer.
+type payinOperation struct {
+	StateID         flex   `json:"payinStateID"`
 	State           string `json:"payinState"`
-	Amount          Flex   `json:"payinAmount"`
+	Amount          flex   `json:"payinAmount"`
 	Currency        string `json:"payinCurrency"`
 	OperationNumber string `json:"payinMerchantOperationNumber"`
-	PayinID         Flex   `json:"payinID"`
+	PayinID         flex   `json:"payinID"`
 }
 
-// Flex is a JSON value that Monnet sends as a string in one place and a
+// flex is a JSON value that Monnet sends as a string in one place and a
 // number in another ("amount":"10000" vs 10000). It keeps the exact text.
-type Flex string
+type flex string
 
 // UnmarshalJSON accepts a string, a number or null.
-func (f *Flex) UnmarshalJSON(b []byte) error {
+func (f *flex) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*f = Flex(s)
+		*f = flex(s)
 		return nil
 	}
 	if string(b) == "null" {
@@ -234,28 +240,28 @@ func (f *Flex) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &n); err != nil {
 		return err
 	}
-	*f = Flex(n)
+	*f = flex(n)
 	return nil
 }
 
 // Int returns the value as an integer.
-func (f Flex) Int() (int64, bool) {
+func (f flex) Int() (int64, bool) {
 	n, err := strconv.ParseInt(string(f), 10, 64)
 	return n, err == nil
 }
 
-// Messages is an error message array that sometimes arrives as one string.
-type Messages []string
+// messages is an error message array that sometimes arrives as one string.
+type messages []string
 
 // UnmarshalJSON accepts ["a","b"], "a" or null.
-func (m *Messages) UnmarshalJSON(b []byte) error {
+func (m *messages) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*m = Messages{s}
+		*m = messages{s}
 		return nil
 	}
 	var ss []string

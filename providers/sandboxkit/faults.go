@@ -26,6 +26,16 @@ type Faults struct {
 	ReverseAfterSuccessRate float64 `json:"reverse_after_success_rate,omitempty"`
 	InsufficientBalance     bool    `json:"insufficient_balance,omitempty"`
 
+	// DuplicateAnsweredOK answers a resent merchant reference with a 2xx
+	// status whose body says it is a refused duplicate (Monnet: 201 with
+	// REJECTED/BUSSINESS_ERROR and error 2005) instead of the documented
+	// 400, as a real host might.
+	DuplicateAnsweredOK bool `json:"duplicate_answered_ok,omitempty"`
+	// UnsignedNotifications sends notifications without the signature the
+	// provider's own samples leave empty (Monnet Payin: payinVerification
+	// ""), so that the receiver must confirm them by a status query.
+	UnsignedNotifications bool `json:"unsigned_notifications,omitempty"`
+
 	// Rules force the outcome of matching payouts.
 	Rules []Rule `json:"rules,omitempty"`
 
@@ -39,8 +49,11 @@ type Faults struct {
 type Rule struct {
 	RefContains string `json:"ref_contains,omitempty"`
 	Amount      int64  `json:"amount,omitempty"`
-	// Outcome is "fail", "reverse" (succeed, then reverse), "expire" or
-	// "timeout" (response dropped after processing).
+	// Outcome is "fail", "reverse" (succeed, then reverse), "expire",
+	// "timeout" (response dropped after processing) or "abandon" (the
+	// beneficiary never acts on a card push or payment link, and its expiry
+	// is never notified: only a status query, where there is one, or the
+	// merchant's own deadline ends it).
 	Outcome string `json:"outcome"`
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`

@@ -13,9 +13,12 @@ import (
 // Webhook is one notification to deliver.
 type Webhook struct {
 	URL string
-	// Build returns the headers and body of one delivery attempt. It is
-	// called per attempt so that providers that sign with a fresh nonce and
-	// timestamp (TeemoPay) do so on every retry.
+	// Build returns the headers and body of one delivery. It is called
+	// once per copy (a duplicated webhook is two sends, each signed as the
+	// provider signs a send), at the copy's first attempt; every retry of
+	// that copy repeats its headers and bytes, as a sender that retries a
+	// failed HTTP request does (TeemoPay's callbacks keep their first
+	// nonce, timestamp and sign).
 	Build func(attempt int) (http.Header, []byte)
 	// Accepted says whether the receiver's answer ends the retries (nil:
 	// any 2xx). TeemoPay wants the plain text SUCCESS.
@@ -107,7 +110,8 @@ func (n *Notifier) Send(w Webhook) {
 		}
 		first := n.kit.Clock.Now()
 		n.inflight.Add(1)
-		n.kit.Clock.After(delay, func() { n.attempt(w, 1, first) })
+		c := &sendCopy{w: w}
+		n.kit.Clock.After(delay, func() { n.attempt(c, 1, first) })
 	}
 }
 
@@ -127,9 +131,18 @@ func (n *Notifier) record(d Delivery) {
 	n.mu.Unlock()
 }
 
+// sendCopy is one copy of a webhook; its request is built at its first
+// attempt and repeated by its retries.
+type sendCopy struct {
+	w      Webhook
+	header http.Header
+	body   []byte
+}
+
 // attempt runs on the clock goroutine; the HTTP call runs on its own
 // goroutine so that one slow receiver does not stall the sandbox.
-func (n *Notifier) attempt(w Webhook, a int, first time.Time) {
+func (n *Notifier) attempt(c *sendCopy, a int, first time.Time) {
+	w := c.w
 	select {
 	case <-n.ctx.Done():
 		n.inflight.Add(-1)
@@ -139,7 +152,10 @@ func (n *Notifier) attempt(w Webhook, a int, first time.Time) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		h, body := w.Build(a)
+		if a == 1 {
+			c.header, c.body = w.Build(a)
+		}
+		h, body := c.header.Clone(), c.body
 		status, respBody := n.post(w.URL, h, body)
 		ok := status >= 200 && status < 300
 		if w.Accepted != nil {
@@ -156,7 +172,7 @@ func (n *Notifier) attempt(w Webhook, a int, first time.Time) {
 			n.inflight.Add(-1)
 			return
 		}
-		n.kit.Clock.At(next, func() { n.attempt(w, a+1, first) })
+		n.kit.Clock.At(next, func() { n.attempt(c, a+1, first) })
 	}()
 }
 

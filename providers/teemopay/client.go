@@ -78,7 +78,7 @@ func New(cfg providers.Config, deps providers.Deps) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("teemopay: private_key: %w", err)
 	}
-	key, err := ParsePrivateKey(pem)
+	key, err := parsePrivateKey(pem)
 	if err != nil {
 		return nil, fmt.Errorf("teemopay: private_key: %w", err)
 	}
@@ -86,7 +86,7 @@ func New(cfg providers.Config, deps providers.Deps) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("teemopay: provider_public_key: %w", err)
 	}
-	platform, err := ParsePublicKey(pub)
+	platform, err := parsePublicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("teemopay: provider_public_key: %w", err)
 	}
@@ -99,7 +99,7 @@ func New(cfg providers.Config, deps providers.Deps) (*Client, error) {
 	}
 	yape := cfg.Extra["yape_bank_code"]
 	if yape == "" {
-		yape = DefaultYapeCode
+		yape = defaultYapeCode
 	}
 	hc := deps.HTTP
 	if hc == nil {
@@ -155,7 +155,7 @@ func (c *Client) call(ctx context.Context, op, path string, body, out any) error
 	// Header names are sent as TeemoPay writes them (app_code is not a
 	// canonical MIME name).
 	req.Header["Content-Type"] = []string{"application/json"}
-	req.Header[HeaderAppCode] = []string{c.appCode}
+	req.Header[headerAppCode] = []string{c.appCode}
 	req.Header[HeaderCountry] = []string{c.country}
 	req.Header[HeaderNonce] = []string{nonce}
 	req.Header[HeaderTimestamp] = []string{strconv.FormatInt(c.now().UnixMilli(), 10)}
@@ -175,7 +175,7 @@ func (c *Client) call(ctx context.Context, op, path string, body, out any) error
 	}
 	if kind, ok := httpKind(op, resp.StatusCode); ok {
 		e := apiError(op, resp.StatusCode, 0, http.StatusText(resp.StatusCode), kind)
-		var env Envelope
+		var env envelope
 		if json.Unmarshal(data, &env) == nil && env.Code != 0 {
 			e.Code, e.Message = strconv.Itoa(env.Code), env.Msg
 		}
@@ -184,7 +184,7 @@ func (c *Client) call(ctx context.Context, op, path string, body, out any) error
 		}
 		return e
 	}
-	var env Envelope
+	var env envelope
 	if err := json.Unmarshal(data, &env); err != nil || env.Code == 0 {
 		kind := unknownKind(op)
 		if resp.StatusCode >= 300 {
@@ -194,7 +194,7 @@ func (c *Client) call(ctx context.Context, op, path string, body, out any) error
 		}
 		return apiError(op, resp.StatusCode, 0, "answer is not a TeemoPay envelope", kind)
 	}
-	if env.Code != CodeOK {
+	if env.Code != codeOK {
 		e := apiError(op, resp.StatusCode, env.Code, env.Msg, envelopeKind(op, env.Code, env.Msg))
 		if errors.Is(e.Kind, providers.ErrRateLimited) {
 			e.RetryAfter = retryAfter(resp.Header, c.now())

@@ -41,20 +41,20 @@ func httpKind(op string, status int) (kind error, ok bool) {
 // meanings, which is what the sandbox answers [I].
 func envelopeKind(op string, code int, msg string) error {
 	switch code {
-	case CodeInsufficientBalance:
+	case codeInsufficientBalance:
 		return providers.ErrInsufficientFunds
-	case CodeRateLimited:
+	case codeRateLimited:
 		return providers.ErrRateLimited
-	case CodeSignature, CodeExpired:
+	case codeSignature, codeExpired:
 		// Our signature, app_code, clock or nonce: configuration, not payout.
 		return providers.ErrAuth
-	case CodeDuplicate:
+	case codeDuplicate:
 		return providers.ErrDuplicate
 	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return providers.ErrUnavailable
 	}
 	switch {
-	case code == CodeBadRequest && op == opLookup && strings.Contains(strings.ToLower(msg), "not found"):
+	case code == codeBadRequest && op == opLookup && strings.Contains(strings.ToLower(msg), "not found"):
 		// The query's "Order not found": by merchantOrderNo, it proves the
 		// payout was never created.
 		return providers.ErrNotFound

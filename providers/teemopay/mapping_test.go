@@ -3,7 +3,6 @@ package teemopay
 import (
 	"errors"
 	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -25,13 +24,13 @@ func bankPayout() providers.Payout {
 }
 
 func TestBuildCreate(t *testing.T) {
-	got, err := BuildCreate(bankPayout(), "https://cb.example/teemopay", DefaultYapeCode)
+	got, err := buildCreate(bankPayout(), "https://cb.example/teemopay", defaultYapeCode)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := CreateRequest{
+	want := createRequest{
 		MerchantOrderNo: "P-1", Amount: "1500.50", Phone: "987654321",
-		BankCode: "2", BankName: "INTERBANK", AccountType: AccountChecking,
+		BankCode: "2", BankName: "INTERBANK", AccountType: accountChecking,
 		BankAccount: "1234567899276", CCINumber: "00313000123456789912",
 		RealName: "Ana Quispe", IDCardNumber: "AB1234567", IDType: "PA",
 		CallbackURL: "https://cb.example/teemopay",
@@ -45,38 +44,38 @@ func TestBuildCreateMappings(t *testing.T) {
 	tests := []struct {
 		name string
 		edit func(*providers.Payout)
-		want func(CreateRequest) bool
+		want func(createRequest) bool
 	}{
 		{"BCP savings", func(p *providers.Payout) { p.Beneficiary.BankCode, p.Beneficiary.AccountType = "002", "savings" },
-			func(r CreateRequest) bool {
-				return r.BankCode == "1" && r.BankName == "BCP" && r.AccountType == AccountSavings
+			func(r createRequest) bool {
+				return r.BankCode == "1" && r.BankName == "BCP" && r.AccountType == accountSavings
 			}},
-		{"BBVA", func(p *providers.Payout) { p.Beneficiary.BankCode = "001" },
-			func(r CreateRequest) bool { return r.BankCode == "3" && r.BankName == "BBVA" }},
-		{"Scotiabank", func(p *providers.Payout) { p.Beneficiary.BankCode = "004" },
-			func(r CreateRequest) bool { return r.BankCode == "4" && r.BankName == "SCOTIABANK" }},
+		{"BBVA", func(p *providers.Payout) {
+			p.Beneficiary.BankCode, p.Beneficiary.AccountNumber = "001", "001102220123456789"
+		},
+			func(r createRequest) bool { return r.BankCode == "3" && r.BankName == "BBVA" }},
+		{"Scotiabank", func(p *providers.Payout) { p.Beneficiary.BankCode, p.Beneficiary.AccountNumber = "004", "0001234567" },
+			func(r createRequest) bool { return r.BankCode == "4" && r.BankName == "SCOTIABANK" }},
 		{"bank from CCI", func(p *providers.Payout) { p.Beneficiary.BankCode, p.Beneficiary.CCI = "", "00243000584290204477" },
-			func(r CreateRequest) bool { return r.BankCode == "1" }},
-		{"CCI as account", func(p *providers.Payout) { p.Beneficiary.AccountNumber = "" },
-			func(r CreateRequest) bool { return r.BankAccount == "00313000123456789912" }},
+			func(r createRequest) bool { return r.BankCode == "1" }},
 		{"one céntimo", func(p *providers.Payout) { p.Amount.Minor = 1 },
-			func(r CreateRequest) bool { return r.Amount == "0.01" }},
+			func(r createRequest) bool { return r.Amount == "0.01" }},
 		{"DNI", func(p *providers.Payout) { p.Beneficiary.DocumentType = "dni" },
-			func(r CreateRequest) bool { return r.IDType == "DNI" }},
+			func(r createRequest) bool { return r.IDType == "DNI" }},
 		{"no phone, no cci", func(p *providers.Payout) { p.Beneficiary.Phone, p.Beneficiary.CCI = "", "" },
-			func(r CreateRequest) bool { return r.Phone == "" && r.CCINumber == "" }},
+			func(r createRequest) bool { return r.Phone == "" && r.CCINumber == "" }},
 		{"Yape wallet", func(p *providers.Payout) {
 			p.Method = providers.Wallet
 			p.Beneficiary = providers.Beneficiary{Name: "Luz", Phone: "912345678", DocumentType: "DNI", DocumentNumber: "01234567"}
-		}, func(r CreateRequest) bool {
-			return r.AccountType == AccountWallet && r.BankCode == DefaultYapeCode && r.BankAccount == "912345678" && r.Phone == "912345678"
+		}, func(r createRequest) bool {
+			return r.AccountType == accountWallet && r.BankCode == defaultYapeCode && r.BankAccount == "912345678" && r.Phone == "912345678"
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := bankPayout()
 			tt.edit(&p)
-			r, err := BuildCreate(p, "", DefaultYapeCode)
+			r, err := buildCreate(p, "", defaultYapeCode)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -103,6 +102,13 @@ func TestBuildCreateRefuses(t *testing.T) {
 		{"unknown bank", func(p *providers.Payout) { p.Beneficiary.BankCode = "999" }, providers.ErrRejected},
 		{"no account type", func(p *providers.Payout) { p.Beneficiary.AccountType = "" }, providers.ErrRejected},
 		{"no account", func(p *providers.Payout) { p.Beneficiary.AccountNumber, p.Beneficiary.CCI = "", "" }, providers.ErrRejected},
+		{"CCI only, never sent as the account", func(p *providers.Payout) { p.Beneficiary.AccountNumber = "" }, providers.ErrRejected},
+		{"CCI in the account column", func(p *providers.Payout) { p.Beneficiary.AccountNumber = p.Beneficiary.CCI }, providers.ErrRejected},
+		{"Interbank account of 14 digits", func(p *providers.Payout) { p.Beneficiary.AccountNumber = "12345678992761" }, providers.ErrRejected},
+		{"BBVA account of 20 digits", func(p *providers.Payout) {
+			p.Beneficiary.BankCode, p.Beneficiary.AccountNumber = "001", "00110222012345678901"
+		}, providers.ErrRejected},
+		{"Scotiabank account of 13 digits", func(p *providers.Payout) { p.Beneficiary.BankCode = "004" }, providers.ErrRejected},
 		{"Yape as bank transfer", func(p *providers.Payout) { p.Beneficiary.BankCode = "037" }, providers.ErrRejected},
 		{"wallet other than Yape", func(p *providers.Payout) { p.Method = providers.Wallet }, providers.ErrUnsupported},
 	}
@@ -110,7 +116,7 @@ func TestBuildCreateRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := bankPayout()
 			tt.edit(&p)
-			if _, err := BuildCreate(p, "", DefaultYapeCode); !errors.Is(err, tt.kind) {
+			if _, err := buildCreate(p, "", defaultYapeCode); !errors.Is(err, tt.kind) {
 				t.Fatalf("err = %v, want %v", err, tt.kind)
 			}
 		})
@@ -119,14 +125,14 @@ func TestBuildCreateRefuses(t *testing.T) {
 
 func TestCreateStatus(t *testing.T) {
 	tests := []struct {
-		data    CreateData
+		data    createData
 		outcome providers.Outcome
 		err     bool
 	}{
-		{CreateData{MerchantOrderNo: "P-1", TradeNo: "TF1", Status: 1, Amount: "100.00"}, providers.Processing, false},
-		{CreateData{MerchantOrderNo: "P-1", TradeNo: "TF1", Status: 3, Amount: "100.00"}, providers.Failed, false},
-		{CreateData{MerchantOrderNo: "P-1", TradeNo: "TF1", Status: 7}, "", true},
-		{CreateData{MerchantOrderNo: "P-1", TradeNo: "TF1", Status: 1, Amount: "1.005"}, "", true},
+		{createData{MerchantOrderNo: "P-1", TradeNo: "TF1", Status: 1, Amount: "100.00"}, providers.Processing, false},
+		{createData{MerchantOrderNo: "P-1", TradeNo: "TF1", Status: 3, Amount: "100.00"}, providers.Failed, false},
+		{createData{MerchantOrderNo: "P-1", TradeNo: "TF1", Status: 7}, "", true},
+		{createData{MerchantOrderNo: "P-1", TradeNo: "TF1", Status: 1, Amount: "1.005"}, "", true},
 	}
 	for _, tt := range tests {
 		st, err := createStatus(tt.data, providers.BankTransfer)
@@ -146,19 +152,19 @@ func TestQueryStatus(t *testing.T) {
 	lima := time.FixedZone("", -5*3600)
 	tests := []struct {
 		name string
-		data QueryData
+		data queryData
 		want providers.Status
 	}{
-		{"processing", QueryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 1, Amount: "10.00"},
+		{"processing", queryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 1, Amount: "10.00"},
 			providers.Status{Outcome: providers.Processing, RawStatus: "1", Amount: money.Money{Minor: 1000, Currency: "PEN"}}},
-		{"success with fee", QueryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 2, Amount: "10.00", ServiceAmount: "0.35", CompleteTime: "2025-05-01 23:59:58"},
+		{"success with fee", queryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 2, Amount: "10.00", ServiceAmount: "0.35", CompleteTime: "2025-05-01 23:59:58"},
 			providers.Status{Outcome: providers.Succeeded, RawStatus: "2", Amount: money.Money{Minor: 1000, Currency: "PEN"}, Fee: 35,
 				At: time.Date(2025, 5, 1, 23, 59, 58, 0, lima)}},
-		{"success zero fee", QueryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 2, Amount: "10.00", ServiceAmount: "0.00"},
+		{"success zero fee", queryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 2, Amount: "10.00", ServiceAmount: "0.00"},
 			providers.Status{Outcome: providers.Succeeded, RawStatus: "2", Amount: money.Money{Minor: 1000, Currency: "PEN"}}},
-		{"failed", QueryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 3, Amount: "10.00", ErrorCode: "1000", ErrorMessage: "Card error or limit"},
+		{"failed", queryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 3, Amount: "10.00", ErrorCode: "1000", ErrorMessage: "Card error or limit"},
 			providers.Status{Outcome: providers.Failed, RawStatus: "3", Code: "1000", Message: "Card error or limit", Amount: money.Money{Minor: 1000, Currency: "PEN"}}},
-		{"refunded", QueryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 4, Amount: "10.00", ErrorCode: "1001"},
+		{"refunded", queryData{MerchantOrderNo: "P", TradeNo: "TF", Status: 4, Amount: "10.00", ErrorCode: "1001"},
 			providers.Status{Outcome: providers.Reversed, RawStatus: "4", Code: "1001", Amount: money.Money{Minor: 1000, Currency: "PEN"}}},
 	}
 	for _, tt := range tests {
@@ -177,7 +183,7 @@ func TestQueryStatus(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []QueryData{{Status: 9}, {Status: 2, Amount: "x"}, {Status: 2, ServiceAmount: "-1"}, {Status: 2, CompleteTime: "01/05/2025"}} {
+	for _, bad := range []queryData{{Status: 9}, {Status: 2, Amount: "x"}, {Status: 2, ServiceAmount: "-1"}, {Status: 2, CompleteTime: "01/05/2025"}} {
 		if _, err := queryStatus(bad); err == nil {
 			t.Errorf("queryStatus(%+v) accepted", bad)
 		}
@@ -243,54 +249,28 @@ func TestCallbackEventID(t *testing.T) {
 	}
 	again := cb
 	again.Remark = "retry" // a retry re-signs; the fact is the same
-	if EventID(again) != ev.ID {
+	if eventID(again) != ev.ID {
 		t.Fatal("same fact, different IDs")
 	}
 	reversed := cb
 	reversed.Status = 4
-	if EventID(reversed) == ev.ID {
+	if eventID(reversed) == ev.ID {
 		t.Fatal("reversal shares the success's ID")
 	}
 	// The separator inside a field cannot make two facts one.
 	a, b := cb, cb
 	a.MerchantOrderNo, a.TradeNo = "P|TF1", "X"
 	b.MerchantOrderNo, b.TradeNo = "P", "TF1|X"
-	if EventID(a) == EventID(b) {
-		t.Fatalf("%s names two facts", EventID(a))
+	if eventID(a) == eventID(b) {
+		t.Fatalf("%s names two facts", eventID(a))
 	}
 	// IDs follow the payouts' order (the journal keys events by ID).
 	next := cb
 	next.MerchantOrderNo = "Q"
-	if EventID(next) <= ev.ID {
-		t.Fatalf("%s sorts before %s", EventID(next), ev.ID)
+	if eventID(next) <= ev.ID {
+		t.Fatalf("%s sorts before %s", eventID(next), ev.ID)
 	}
 	if _, err := callbackEvent(Callback{TradeNo: "TF", Status: 2}); err == nil {
 		t.Fatal("callback without merchantOrderNo accepted")
 	}
 }
-
-func TestCheckTimestamp(t *testing.T) {
-	now := time.UnixMilli(1_700_000_000_000)
-	ms := func(d time.Duration) string { return fmtMillis(now.Add(d)) }
-	for _, tt := range []struct {
-		h        string
-		received time.Time
-		ok       bool
-	}{
-		{ms(0), now, true},
-		{ms(-29 * time.Second), now, true},
-		{ms(29 * time.Second), now, true},
-		{ms(-31 * time.Second), now, false},
-		{ms(31 * time.Second), now, false},
-		{"", now, false},
-		{"abc", now, false},
-		{"", time.Time{}, true},
-	} {
-		err := checkTimestamp(tt.h, tt.received)
-		if (err == nil) != tt.ok || (err != nil && !errors.Is(err, providers.ErrReplay)) {
-			t.Errorf("checkTimestamp(%q) = %v, want ok=%v", tt.h, err, tt.ok)
-		}
-	}
-}
-
-func fmtMillis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

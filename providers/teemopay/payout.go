@@ -2,6 +2,7 @@ package teemopay
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -24,11 +25,11 @@ const (
 // errors.go; ErrInDoubt for a failure after the request may have been
 // written, which Lookup resolves.
 func (c *Client) Submit(ctx context.Context, p providers.Payout) (providers.Status, error) {
-	req, err := BuildCreate(p, c.callbackURL, c.yapeCode)
+	req, err := buildCreate(p, c.callbackURL, c.yapeCode)
 	if err != nil {
 		return providers.Status{}, err
 	}
-	var data CreateData
+	var data createData
 	if err := c.call(ctx, opSubmit, PathCreate, req, &data); err != nil {
 		return providers.Status{}, err
 	}
@@ -40,47 +41,47 @@ func (c *Client) Submit(ctx context.Context, p providers.Payout) (providers.Stat
 	return st, nil
 }
 
-// BuildCreate maps a payout to TeemoPay's create request: the amount as a
+// buildCreate maps a payout to TeemoPay's create request: the amount as a
 // decimal string in soles, the SBS bank code to TeemoPay's bank list, the
 // account type (101 savings, 102 checking, 103 Yape wallet) and the document
 // type (PAS becomes PA). It refuses what TeemoPay would refuse, before
 // anything is sent.
-func BuildCreate(p providers.Payout, callbackURL, yapeCode string) (CreateRequest, error) {
+func buildCreate(p providers.Payout, callbackURL, yapeCode string) (createRequest, error) {
 	if p.Method != providers.BankTransfer && p.Method != providers.Wallet {
-		return CreateRequest{}, unsupported("method %q (bank_transfer and wallet only)", p.Method)
+		return createRequest{}, unsupported("method %q (bank_transfer and wallet only)", p.Method)
 	}
 	if p.Amount.Currency != "PEN" {
-		return CreateRequest{}, unsupported("currency %q (PEN only)", p.Amount.Currency)
+		return createRequest{}, unsupported("currency %q (PEN only)", p.Amount.Currency)
 	}
 	if p.Country != "" && !strings.EqualFold(p.Country, "PE") {
-		return CreateRequest{}, unsupported("country %q (PE only)", p.Country)
+		return createRequest{}, unsupported("country %q (PE only)", p.Country)
 	}
 	if p.ID == "" || len(p.ID) > maxOrderNo {
-		return CreateRequest{}, invalid("payout id must be 1-%d characters (merchantOrderNo)", maxOrderNo)
+		return createRequest{}, invalid("payout id must be 1-%d characters (merchantOrderNo)", maxOrderNo)
 	}
 	if p.Amount.Minor <= 0 {
-		return CreateRequest{}, invalid("amount must be positive")
+		return createRequest{}, invalid("amount must be positive")
 	}
 	b := p.Beneficiary
 	name := strings.TrimSpace(b.FullName())
 	if name == "" {
-		return CreateRequest{}, invalid("beneficiary name is required")
+		return createRequest{}, invalid("beneficiary name is required")
 	}
 	if utf8.RuneCountInString(name) > maxRealName {
-		return CreateRequest{}, invalid("beneficiary name is longer than %d characters (realName)", maxRealName)
+		return createRequest{}, invalid("beneficiary name is longer than %d characters (realName)", maxRealName)
 	}
-	idType, err := IDType(b.DocumentType)
+	idType, err := idTypeFor(b.DocumentType)
 	if err != nil {
-		return CreateRequest{}, invalid("%v", err)
+		return createRequest{}, invalid("%v", err)
 	}
 	if strings.TrimSpace(b.DocumentNumber) == "" {
-		return CreateRequest{}, invalid("document number is required")
+		return createRequest{}, invalid("document number is required")
 	}
 	sbs := strings.TrimSpace(b.BankCode)
 	if sbs == "" && len(b.CCI) >= 3 {
 		sbs = b.CCI[:3]
 	}
-	req := CreateRequest{
+	req := createRequest{
 		MerchantOrderNo: p.ID,
 		Amount:          money.FormatMinor(p.Amount.Minor, 2),
 		Phone:           b.Phone,
@@ -95,57 +96,59 @@ func BuildCreate(p providers.Payout, callbackURL, yapeCode string) (CreateReques
 			sbs = sbsYape
 		}
 		if sbs != sbsYape {
-			return CreateRequest{}, unsupported("wallet %q (Yape, 037, only)", sbs)
+			return createRequest{}, unsupported("wallet %q (Yape, 037, only)", sbs)
 		}
 		acct := b.AccountNumber
 		if acct == "" {
 			acct = b.Phone
 		}
 		if acct == "" {
-			return CreateRequest{}, invalid("a Yape payout needs the phone number")
+			return createRequest{}, invalid("a Yape payout needs the phone number")
 		}
-		req.BankAccount, req.AccountType = acct, AccountWallet
+		req.BankAccount, req.AccountType = acct, accountWallet
 		if req.Phone == "" {
 			req.Phone = acct
 		}
 	} else {
 		if sbs == sbsYape {
-			return CreateRequest{}, invalid("bank code 037 is Yape: use method wallet")
+			return createRequest{}, invalid("bank code 037 is Yape: use method wallet")
 		}
 		switch strings.ToLower(strings.TrimSpace(b.AccountType)) {
 		case "savings":
-			req.AccountType = AccountSavings
+			req.AccountType = accountSavings
 		case "checking":
-			req.AccountType = AccountChecking
+			req.AccountType = accountChecking
 		default:
-			return CreateRequest{}, invalid("account type %q is not savings or checking", b.AccountType)
+			return createRequest{}, invalid("account type %q is not savings or checking", b.AccountType)
 		}
-		req.BankAccount = b.AccountNumber
+		// The account number, never the CCI: a 20-digit CCI is not an
+		// account number at any of TeemoPay's banks (it goes in cciNumber).
+		req.BankAccount = strings.TrimSpace(b.AccountNumber)
 		if req.BankAccount == "" {
-			req.BankAccount = b.CCI
+			return createRequest{}, invalid("an account number is required (TeemoPay pays the account number; the CCI is not one)")
 		}
-		if req.BankAccount == "" {
-			return CreateRequest{}, invalid("an account number or CCI is required")
+		if lengths, ok := accountLengths[sbs]; ok && (!allDigits(req.BankAccount) || !slices.Contains(lengths, len(req.BankAccount))) {
+			return createRequest{}, invalid("account number of bank %s must have %s digits", sbs, lengthWords(lengths))
 		}
 	}
-	bank, err := BankFor(sbs, yapeCode)
+	bank, err := bankFor(sbs, yapeCode)
 	if err != nil {
-		return CreateRequest{}, invalid("%v", err)
+		return createRequest{}, invalid("%v", err)
 	}
 	req.BankCode, req.BankName = bank.Code, bank.Name
 	return req, nil
 }
 
 // createStatus maps a create answer: 1 Processing, 3 Failed.
-func createStatus(d CreateData, m providers.Method) (providers.Status, error) {
+func createStatus(d createData, m providers.Method) (providers.Status, error) {
 	st := providers.Status{
 		Refs:      providers.Refs{PayoutID: d.MerchantOrderNo, Method: m, ProviderID: d.TradeNo},
 		RawStatus: strconv.Itoa(int(d.Status)),
 	}
 	switch d.Status {
-	case StatusProcessing:
+	case statusProcessing:
 		st.Outcome = providers.Processing
-	case StatusFailed:
+	case statusFailed:
 		st.Outcome = providers.Failed
 	case StatusSuccess:
 		// Not documented for create, but unambiguous.

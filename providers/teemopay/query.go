@@ -21,8 +21,8 @@ func (c *Client) Lookup(ctx context.Context, refs providers.Refs) (providers.Sta
 	if refs.PayoutID == "" {
 		return providers.Status{}, &providers.APIError{Provider: Name, Op: opLookup, Message: "TeemoPay looks payouts up by merchantOrderNo: Refs.PayoutID is empty", Kind: providers.ErrUnsupported}
 	}
-	var data QueryData
-	if err := c.call(ctx, opLookup, PathQuery, QueryRequest{MerchantOrderNo: refs.PayoutID}, &data); err != nil {
+	var data queryData
+	if err := c.call(ctx, opLookup, pathQuery, queryRequest{MerchantOrderNo: refs.PayoutID}, &data); err != nil {
 		return providers.Status{}, err
 	}
 	st, err := queryStatus(data)
@@ -37,7 +37,7 @@ func (c *Client) Lookup(ctx context.Context, refs providers.Refs) (providers.Sta
 }
 
 // queryStatus maps a query answer to a status.
-func queryStatus(d QueryData) (providers.Status, error) {
+func queryStatus(d queryData) (providers.Status, error) {
 	return finalStatus(d.MerchantOrderNo, d.TradeNo, int(d.Status), string(d.Amount), string(d.ServiceAmount),
 		string(d.ErrorCode), d.ErrorMessage, d.CompleteTime)
 }
@@ -75,13 +75,13 @@ func finalStatus(orderNo, tradeNo string, status int, amount, fee, code, msg, co
 
 func outcomeOf(status int) (providers.Outcome, error) {
 	switch status {
-	case StatusProcessing:
+	case statusProcessing:
 		return providers.Processing, nil
 	case StatusSuccess:
 		return providers.Succeeded, nil
-	case StatusFailed:
+	case statusFailed:
 		return providers.Failed, nil
-	case StatusRefunded:
+	case statusRefunded:
 		return providers.Reversed, nil
 	}
 	return "", errUnknownStatus(status)
@@ -90,13 +90,13 @@ func outcomeOf(status int) (providers.Outcome, error) {
 // statusWord names a status for Event.Type.
 func statusWord(status int) string {
 	switch status {
-	case StatusProcessing:
+	case statusProcessing:
 		return "processing"
 	case StatusSuccess:
 		return "success"
-	case StatusFailed:
+	case statusFailed:
 		return "failed"
-	case StatusRefunded:
+	case statusRefunded:
 		return "refunded"
 	}
 	return "status_" + strconv.Itoa(status)

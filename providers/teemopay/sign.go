@@ -17,7 +17,7 @@ import (
 	"strings"
 )
 
-// SigningString returns the string TeemoPay signs for a JSON body and the
+// signedString returns the string TeemoPay signs for a JSON body and the
 // nonce header (PROVIDERS.md 3.1): every top-level field except "sign",
 // without nulls and blank strings, keys in ASCII order, joined as
 // k1=v1&k2=v2, then "&nonce=<nonce>". Values are their JSON text (numbers
@@ -25,7 +25,7 @@ import (
 // unquoted. Nested objects and arrays, which no TeemoPay payout message
 // carries, are written as compact JSON [I]. It also returns the body's
 // "sign" value, for verification.
-func SigningString(body []byte, nonce string) (str, sign string, err error) {
+func signedString(body []byte, nonce string) (str, sign string, err error) {
 	fields, err := decodeFields(body)
 	if err != nil {
 		return "", "", err
@@ -123,7 +123,7 @@ func verifyString(pub *rsa.PublicKey, s, sign string) error {
 // SignBody returns body (a JSON object without "sign") with its "sign"
 // field added, signed with key for the given nonce.
 func SignBody(key *rsa.PrivateKey, body []byte, nonce string) ([]byte, error) {
-	str, _, err := SigningString(body, nonce)
+	str, _, err := signedString(body, nonce)
 	if err != nil {
 		return nil, err
 	}
@@ -152,10 +152,10 @@ func appendSign(body []byte, sig string) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// VerifyBody checks the "sign" field of a JSON body against the nonce with
+// verifyBody checks the "sign" field of a JSON body against the nonce with
 // the signer's public key.
-func VerifyBody(pub *rsa.PublicKey, body []byte, nonce string) error {
-	str, sign, err := SigningString(body, nonce)
+func verifyBody(pub *rsa.PublicKey, body []byte, nonce string) error {
+	str, sign, err := signedString(body, nonce)
 	if err != nil {
 		return err
 	}
@@ -174,10 +174,10 @@ func NewNonce() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-// ParsePrivateKey reads an RSA private key: PEM PKCS#8 ("PRIVATE KEY", what
+// parsePrivateKey reads an RSA private key: PEM PKCS#8 ("PRIVATE KEY", what
 // TeemoPay's key guide produces) or PKCS#1 ("RSA PRIVATE KEY"), or the bare
 // base64 PKCS#8 text that TeemoPay's back office and Java tools use.
-func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
+func parsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 	der, err := keyDER(data, "PRIVATE KEY", "RSA PRIVATE KEY")
 	if err != nil {
 		return nil, err
@@ -195,10 +195,10 @@ func ParsePrivateKey(data []byte) (*rsa.PrivateKey, error) {
 	return nil, errors.New("teemopay: private key is neither PKCS#8 nor PKCS#1 RSA")
 }
 
-// ParsePublicKey reads an RSA public key: PEM "PUBLIC KEY" (PKIX), "RSA
+// parsePublicKey reads an RSA public key: PEM "PUBLIC KEY" (PKIX), "RSA
 // PUBLIC KEY" (PKCS#1), a certificate, or bare base64 PKIX DER (the form the
 // back office shows the platform public key in).
-func ParsePublicKey(data []byte) (*rsa.PublicKey, error) {
+func parsePublicKey(data []byte) (*rsa.PublicKey, error) {
 	der, err := keyDER(data, "PUBLIC KEY", "RSA PUBLIC KEY", "CERTIFICATE")
 	if err != nil {
 		return nil, err

@@ -27,7 +27,7 @@ func readFixture(t testing.TB, name string) []byte {
 func TestSigningStringMatchesDocumentedRule(t *testing.T) {
 	body := readFixture(t, "create_body.json")
 	nonce := string(readFixture(t, "create_nonce.txt"))
-	got, _, err := SigningString(body, nonce)
+	got, _, err := signedString(body, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestSigningStringMatchesDocumentedRule(t *testing.T) {
 }
 
 func TestSignMatchesOpenSSL(t *testing.T) {
-	key, err := ParsePrivateKey(readFixture(t, "merchant_key.pem"))
+	key, err := parsePrivateKey(readFixture(t, "merchant_key.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,44 +55,44 @@ func TestSignMatchesOpenSSL(t *testing.T) {
 	if want := strings.TrimSpace(string(readFixture(t, "create_sign.txt"))); m["sign"] != want {
 		t.Fatalf("sign\n got %v\nwant %s", m["sign"], want)
 	}
-	pub, err := ParsePublicKey(readFixture(t, "merchant_pub.pem"))
+	pub, err := parsePublicKey(readFixture(t, "merchant_pub.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyBody(pub, signed, nonce); err != nil {
+	if err := verifyBody(pub, signed, nonce); err != nil {
 		t.Fatalf("own signature does not verify: %v", err)
 	}
-	if err := VerifyBody(pub, signed, "another-nonce"); err == nil {
+	if err := verifyBody(pub, signed, "another-nonce"); err == nil {
 		t.Fatal("signature verified with another nonce")
 	}
 }
 
 func TestVerifyOpenSSLCallback(t *testing.T) {
-	pub, err := ParsePublicKey(readFixture(t, "platform_pub.pem"))
+	pub, err := parsePublicKey(readFixture(t, "platform_pub.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := readFixture(t, "callback_body.json")
 	nonce := string(readFixture(t, "callback_nonce.txt"))
-	str, _, err := SigningString(body, nonce)
+	str, _, err := signedString(body, nonce)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := string(readFixture(t, "callback_string.txt")); str != want {
 		t.Fatalf("callback signing string\n got %s\nwant %s", str, want)
 	}
-	if err := VerifyBody(pub, body, nonce); err != nil {
+	if err := verifyBody(pub, body, nonce); err != nil {
 		t.Fatalf("openssl signature refused: %v", err)
 	}
 	tampered := []byte(strings.Replace(string(body), `"1000.00"`, `"9000.00"`, 1))
-	if err := VerifyBody(pub, tampered, nonce); err == nil {
+	if err := verifyBody(pub, tampered, nonce); err == nil {
 		t.Fatal("tampered amount verified")
 	}
-	other, err := ParsePublicKey(readFixture(t, "merchant_pub.pem"))
+	other, err := parsePublicKey(readFixture(t, "merchant_pub.pem"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := VerifyBody(other, body, nonce); err == nil {
+	if err := verifyBody(other, body, nonce); err == nil {
 		t.Fatal("verified with the wrong public key")
 	}
 }
@@ -111,7 +111,7 @@ func TestSigningStringValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, _, err := SigningString([]byte(tt.body), "n")
+			got, _, err := signedString([]byte(tt.body), "n")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -121,8 +121,8 @@ func TestSigningStringValues(t *testing.T) {
 		})
 	}
 	for _, bad := range []string{``, `[]`, `null`, `"x"`} {
-		if _, _, err := SigningString([]byte(bad), "n"); err == nil {
-			t.Errorf("SigningString(%q) accepted", bad)
+		if _, _, err := signedString([]byte(bad), "n"); err == nil {
+			t.Errorf("signedString(%q) accepted", bad)
 		}
 	}
 }
@@ -165,19 +165,19 @@ func TestParseKeysBareBase64(t *testing.T) {
 		}
 		return []byte(strings.Join(lines, ""))
 	}
-	if _, err := ParsePrivateKey(strip(readFixture(t, "merchant_key.pem"))); err != nil {
+	if _, err := parsePrivateKey(strip(readFixture(t, "merchant_key.pem"))); err != nil {
 		t.Errorf("bare private key: %v", err)
 	}
-	if _, err := ParsePublicKey(strip(readFixture(t, "platform_pub.pem"))); err != nil {
+	if _, err := parsePublicKey(strip(readFixture(t, "platform_pub.pem"))); err != nil {
 		t.Errorf("bare public key: %v", err)
 	}
-	if _, err := ParsePrivateKey(readFixture(t, "platform_pub.pem")); err == nil {
+	if _, err := parsePrivateKey(readFixture(t, "platform_pub.pem")); err == nil {
 		t.Error("a public key parsed as private")
 	}
 }
 
 func BenchmarkSign(b *testing.B) {
-	key, err := ParsePrivateKey(readFixture(b, "merchant_key.pem"))
+	key, err := parsePrivateKey(readFixture(b, "merchant_key.pem"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func BenchmarkSign(b *testing.B) {
 // BenchmarkVerifyCallback is ParseWebhook on TeemoPay's callback signed by
 // openssl: decode, rebuild the string, verify SHA1withRSA, map the event.
 func BenchmarkVerifyCallback(b *testing.B) {
-	pub, err := ParsePublicKey(readFixture(b, "platform_pub.pem"))
+	pub, err := parsePublicKey(readFixture(b, "platform_pub.pem"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,12 +13,12 @@ import (
 // Paths of the payout API.
 const (
 	PathCreate = "/api/pay/payout/create/v1"
-	PathQuery  = "/api/pay/payout/query/v1"
+	pathQuery  = "/api/pay/payout/query/v1"
 )
 
 // Headers. Requests carry app_code; callbacks carry appCode (sic).
 const (
-	HeaderAppCode         = "app_code"
+	headerAppCode         = "app_code"
 	HeaderCallbackAppCode = "appCode"
 	HeaderCountry         = "country"
 	HeaderNonce           = "nonce"
@@ -27,39 +27,36 @@ const (
 
 // Payout statuses (data.status).
 const (
-	StatusProcessing = 1
+	statusProcessing = 1
 	StatusSuccess    = 2
-	StatusFailed     = 3
-	StatusRefunded   = 4
+	statusFailed     = 3
+	statusRefunded   = 4
 )
 
 // Account types (accountType).
 const (
-	AccountSavings  = 101 // AHORRO
-	AccountChecking = 102 // CORRIENTE
-	AccountWallet   = 103 // WALLET (YAPE)
+	accountSavings  = 101 // AHORRO
+	accountChecking = 102 // CORRIENTE
+	accountWallet   = 103 // WALLET (YAPE)
 )
 
-// Envelope codes. TeemoPay publishes only 200, 400 ("Order not found") and
+// envelope codes. TeemoPay publishes only 200, 400 ("Order not found") and
 // 425; the others are the sandbox's and payrun's choice [I] (PROVIDERS.md
 // 3.2 gap), mapped in errors.go.
 const (
-	CodeOK                  = 200
-	CodeBadRequest          = 400 // validation; "Order not found" on query
-	CodeSignature           = 401 // bad sign, unknown app_code
-	CodeExpired             = 403 // timestamp outside ±30 s, nonce reused
-	CodeDuplicate           = 409 // merchantOrderNo already used
-	CodeInsufficientBalance = 425
-	CodeRateLimited         = 429
-	CodeSystem              = 500
-	CodeUnavailable         = 503
+	codeOK                  = 200
+	codeBadRequest          = 400 // validation; "Order not found" on query
+	codeSignature           = 401 // bad sign, unknown app_code
+	codeExpired             = 403 // timestamp outside ±30 s, nonce reused
+	codeDuplicate           = 409 // merchantOrderNo already used
+	codeInsufficientBalance = 425
+	codeRateLimited         = 429
+	codeSystem              = 500
+	codeUnavailable         = 503
 )
 
-// MsgOrderNotFound is the query's not-found message.
-const MsgOrderNotFound = "Order not found"
-
-// CreateRequest is the body of POST /api/pay/payout/create/v1 (without sign).
-type CreateRequest struct {
+// createRequest is the body of POST /api/pay/payout/create/v1 (without sign).
+type createRequest struct {
 	MerchantOrderNo string `json:"merchantOrderNo"`
 	Amount          string `json:"amount"`
 	Phone           string `json:"phone,omitempty"`
@@ -74,29 +71,29 @@ type CreateRequest struct {
 	CallbackURL     string `json:"callbackUrl,omitempty"`
 }
 
-// QueryRequest is the body of POST /api/pay/payout/query/v1 (without sign).
-type QueryRequest struct {
+// queryRequest is the body of POST /api/pay/payout/query/v1 (without sign).
+type queryRequest struct {
 	MerchantOrderNo string `json:"merchantOrderNo"`
 }
 
-// Envelope is every answer of the API.
-type Envelope struct {
+// envelope is every answer of the API.
+type envelope struct {
 	Code    int             `json:"code"`
 	Msg     string          `json:"msg"`
 	TraceID string          `json:"traceId,omitempty"`
 	Data    json.RawMessage `json:"data"`
 }
 
-// CreateData is the create answer's data.
-type CreateData struct {
+// createData is the create answer's data.
+type createData struct {
 	MerchantOrderNo string `json:"merchantOrderNo"`
 	TradeNo         string `json:"tradeNo"`
 	Status          Int    `json:"status"`
 	Amount          Text   `json:"amount"`
 }
 
-// QueryData is the query answer's data.
-type QueryData struct {
+// queryData is the query answer's data.
+type queryData struct {
 	MerchantOrderNo string `json:"merchantOrderNo"`
 	TradeNo         string `json:"tradeNo"`
 	Amount          Text   `json:"amount"`

@@ -16,6 +16,9 @@ func (s *Sandbox) create(r *http.Request, body []byte) (int, any, bool) {
 	if !decode(body, &req) {
 		return bad("invalid_request", "body is not valid JSON")
 	}
+	if code, a, drop := s.checkMetadata(req.Metadata); code != 0 {
+		return code, a, drop
+	}
 	if req.AmountDetails != nil {
 		if code, desc := checkAmount(*req.AmountDetails); code != "" {
 			return bad(code, desc)
@@ -57,6 +60,9 @@ func (s *Sandbox) startPayout(r *http.Request, body []byte) (int, any, bool) {
 	}
 	if req.SessionID == "" {
 		return bad("invalid_request", "session_id is required")
+	}
+	if code, a, drop := s.checkMetadata(req.Metadata); code != 0 {
+		return code, a, drop
 	}
 	pm := req.PaymentMethod
 	if pm == nil || pm.Type != "card" || pm.Card == nil {
@@ -203,13 +209,29 @@ func (s *Sandbox) status(r *http.Request, body []byte) (int, any, bool) {
 
 func (s *Sandbox) tokenInfo(r *http.Request, body []byte) (int, any, bool) {
 	var req tokenInfoReq
-	if !decode(body, &req) || req.Card == nil || req.Card.EncryptedCard == nil || !isHash(req.Card.EncryptedCard.NumberHash) {
+	if !decode(body, &req) {
+		return bad("invalid_request", "body is not valid JSON")
+	}
+	if req.Type != "card" {
+		return bad("validation_error", "type must be card, public_token or recurrent_token; only card is served here")
+	}
+	if req.Card == nil || req.Card.EncryptedCard == nil || !isHash(req.Card.EncryptedCard.NumberHash) {
 		return bad("invalid_card", "card.encrypted_card.number_hash is not a card token")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	last4, brand := s.tokenLast4(req.Card.EncryptedCard.NumberHash)
-	return http.StatusOK, okJSON{Status: "ok", Card: &cardJSON{Last4: last4, Brand: brand}}, false
+	hash := req.Card.EncryptedCard.NumberHash
+	last4, brand := s.tokenLast4(hash)
+	return http.StatusOK, okJSON{Status: "ok", Info: &tokenInfoJSON{NumberHash: hash, Brand: brand, Last4: last4, Type: "card"}}, false
+}
+
+// checkMetadata refuses metadata in a form the provider does not document:
+// Smart Glocal's documents show an object only.
+func (s *Sandbox) checkMetadata(raw json.RawMessage) (int, any, bool) {
+	if s.name == "smartglocal" && !metadataObject(raw) {
+		return bad("validation_error", `metadata must be an object, e.g. {"metadata":"withdrawal_116"}`)
+	}
+	return 0, nil, false
 }
 
 // tokenLast4 answers for a token minted by /_sandbox/tokens, and derives

@@ -15,7 +15,11 @@
 // minutes (sandbox time) after the first attempt.
 //
 // Methods: session/create, session/start/payout, session/confirm,
-// session/cancel, session/status, token/info.
+// session/cancel, session/status, token/info (with "type": "card", the
+// card's details answered under "info", as in Bank 131's PHP SDK). Member
+// names are read case-sensitively. The smartglocal instance takes metadata
+// only as the object Smart Glocal's documents show; bank131 takes the
+// string its documents show (and an object).
 //
 // Error codes: invalid_project (401), invalid_signature (403),
 // invalid_request, validation_error, invalid_amount, invalid_currency,

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
@@ -277,7 +279,9 @@ func ok(ss *sessionState) (int, any, bool) {
 	return http.StatusOK, okJSON{Status: "ok", Session: &w}, false
 }
 
-func decode(body []byte, v any) bool { return json.Unmarshal(body, v) == nil }
+// decode reads a request body: member names case-sensitively (the
+// documents spell them in snake_case), members it does not know ignored.
+func decode(body []byte, v any) bool { return jsonv2.Unmarshal(body, v) == nil }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -173,3 +173,40 @@ func TestDerivedLast4AndLuhn(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataAndTokenInfoAsDocumented: Smart Glocal takes metadata as the
+// object its documents show, not a string; token/info names the token's
+// type ("card") and answers under "info", as the PHP SDK's TokenInfo
+// request and response do.
+func TestMetadataAndTokenInfoAsDocumented(t *testing.T) {
+	_, srv := setup(t, "smartglocal")
+	if _, a := post(t, srv, "/api/v1/session/create", "", `{"amount_details":{"amount":100,"currency":"usd"},"metadata":"r-1"}`, true); a.Error == nil || a.Error.Code != "validation_error" {
+		t.Errorf("string metadata at Smart Glocal: %+v, want validation_error", a)
+	}
+	if code, a := post(t, srv, "/api/v1/session/create", "", `{"amount_details":{"amount":100,"currency":"usd"},"metadata":{"metadata":"r-1"}}`, true); code != http.StatusOK || a.Status != "ok" {
+		t.Errorf("object metadata at Smart Glocal: %d %+v", code, a)
+	}
+	card := `"card":{"type":"encrypted_card","encrypted_card":{"number_hash":"` + tok + `"}}`
+	if _, a := post(t, srv, "/api/v1/token/info", "", `{`+card+`}`, true); a.Error == nil || a.Error.Code != "validation_error" {
+		t.Errorf("token/info without type: %+v, want validation_error", a)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/token/info", strings.NewReader(`{"type":"card",`+card+`}`))
+	req.Header.Set("X-PARTNER-PROJECT", creds.Project)
+	req.Header.Set("X-PARTNER-SIGN", sign(creds.MerchantKey, []byte(`{"type":"card",`+card+`}`)))
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		Status string
+		Info   *struct{ Last4, Type string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || got.Status != "ok" || got.Info == nil || got.Info.Last4 != DerivedLast4(tok) || got.Info.Type != "card" {
+		t.Errorf("token/info: %+v %v", got, err)
+	}
+	_, b131 := setup(t, "bank131")
+	if code, a := post(t, b131, "/api/v1/session/create", "", `{"amount_details":{"amount":100,"currency":"rub"},"metadata":"order123"}`, true); code != http.StatusOK || a.Status != "ok" {
+		t.Errorf("string metadata at Bank 131 (its documents' form): %d %+v", code, a)
+	}
+}

@@ -62,8 +62,20 @@ type startReq struct {
 	Metadata           json.RawMessage   `json:"metadata"`
 }
 
+// tokenInfoReq is token/info's body as the PHP SDK sends it: the kind of
+// token ("card", "public_token", "recurrent_token") and the card.
 type tokenInfoReq struct {
+	Type string    `json:"type"`
 	Card *cardJSON `json:"card"`
+}
+
+// tokenInfoJSON is token/info's answer, under "info" (the SDK's
+// TokenInfoResponse and TokenInfo).
+type tokenInfoJSON struct {
+	NumberHash string `json:"number_hash"`
+	Brand      string `json:"brand"`
+	Last4      string `json:"last4"`
+	Type       string `json:"type"`
 }
 
 type errorJSON struct {
@@ -104,9 +116,9 @@ type sessionJSON struct {
 }
 
 type okJSON struct {
-	Status  string       `json:"status"`
-	Session *sessionJSON `json:"session,omitempty"`
-	Card    *cardJSON    `json:"card,omitempty"`
+	Status  string         `json:"status"`
+	Session *sessionJSON   `json:"session,omitempty"`
+	Info    *tokenInfoJSON `json:"info,omitempty"`
 }
 
 type errorAnswer struct {
@@ -117,6 +129,17 @@ type errorAnswer struct {
 type webhookJSON struct {
 	Type    string      `json:"type"`
 	Session sessionJSON `json:"session"`
+}
+
+// metadataObject reports whether metadata is absent or a JSON object, the
+// form Smart Glocal's documents show ({"metadata": "withdrawal_116",
+// "proxy_to_host": ""}).
+func metadataObject(raw json.RawMessage) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	var obj map[string]json.RawMessage
+	return json.Unmarshal(raw, &obj) == nil && obj != nil
 }
 
 // reference reads metadata sent as a string or as Smart Glocal's

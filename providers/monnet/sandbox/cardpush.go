@@ -8,8 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/payrun/payrun/providers/monnet"
 )
 
 // defaultCardExpiry is the iframe's own timeout (mps-payout-finished-timeout
@@ -30,40 +28,47 @@ func (s *Sandbox) createCardPush(w http.ResponseWriter, r *http.Request, body []
 	if m, err := strconv.Atoi(strings.TrimSpace(extra.ExpirationTime)); err == nil && m > 0 {
 		expiry = time.Duration(m) * time.Minute
 	}
-	if rule, ok := s.kit.Faults().Match(c.orderID, c.amount); ok && rule.Outcome == "expire" {
+	rule, ruled := s.kit.Faults().Match(c.orderID, c.amount)
+	if ruled && rule.Outcome == "expire" {
 		expiry = s.processingDelay()
 	}
 	p, dup := s.open(c, true)
-	if dup {
-		writeError(w, http.StatusBadRequest, monnet.CodeDuplicate, "[orderId] Duplicated")
+	if dup != nil {
+		s.refuseDuplicate(w, dup, http.StatusOK)
 		return
 	}
 	s.mu.Lock()
+	p.abandoned = ruled && rule.Outcome == "abandon"
 	p.token = randomHex(16)
 	s.byToken[p.token] = p.id
 	s.mu.Unlock()
 	id := p.id
 	s.kit.Clock.After(expiry, func() { s.expireCard(id) })
 	s.maybeTimeout(c)
-	writeJSON(w, http.StatusOK, monnet.CardPushResponse{Iframe: baseURL(r) + "/_sandbox/cardpush/" + p.token})
+	writeJSON(w, http.StatusOK, map[string]string{"iframe": baseURL(r) + "/_sandbox/cardpush/" + p.token})
 }
 
 // expireCard ends an iframe nobody completed. Monnet does not document how
 // the timeout reaches the merchant's server; the sandbox sends a REJECTED
-// notification whose error code is the iframe event's name.
+// notification whose error code is the iframe event's name, except for a
+// payout an "abandon" rule marks, whose expiry nobody is told of (a real
+// host may send nothing at all).
 func (s *Sandbox) expireCard(id int64) {
 	now := s.kit.Clock.Now()
 	s.mu.Lock()
 	p := s.payouts[id]
-	if p == nil || p.status != monnet.StatusCreated {
+	if p == nil || p.status != statusCreated {
 		s.mu.Unlock()
 		return
 	}
-	p.stage, p.status, p.changed = monnet.StageRejected, "ERROR", now
-	p.errs = []monnet.ErrorWire{{Code: monnet.CodeCardExpiry, Message: "Payout timed out"}}
+	p.stage, p.status, p.changed = stageRejected, "ERROR", now
+	p.errs = []errorItem{{Code: codeCardTimeout, Message: "Payout timed out"}}
+	silent := p.abandoned
 	s.mu.Unlock()
 	s.kit.Ledger.Set(p.ref(), "expired", now)
-	s.notify(p)
+	if !silent {
+		s.notify(p)
+	}
 }
 
 func (s *Sandbox) cardPayout(token string) *payout {
@@ -114,12 +119,12 @@ func (s *Sandbox) cardComplete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	if p.status != monnet.StatusCreated {
+	if p.status != statusCreated || p.abandoned {
 		s.mu.Unlock()
 		writeJSON(w, http.StatusConflict, map[string]any{"topic": "mps-payout-finished-timeout", "data": map[string]string{}})
 		return
 	}
-	p.status, p.changed = "AUTHORIZED", s.kit.Clock.Now()
+	p.status, p.changed = statusAuthorized, s.kit.Clock.Now()
 	p.cardLast = "************" + in.PAN[len(in.PAN)-4:]
 	s.mu.Unlock()
 	id := p.id

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/providers"
-	"github.com/payrun/payrun/providers/monnet"
 )
 
 // Credentials are one sandbox merchant's keys. They are generated, never
@@ -59,21 +58,11 @@ func (c Credentials) PublicKeyPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
 }
 
-// NewClient makes fresh credentials, writes their secrets under dir
-// (WriteFiles) and returns a Monnet client that uses them against baseURL,
-// with the credentials (to sign notifications as Monnet would). Tests that
-// sign and verify without a sandbox pass an address nothing listens on.
-func NewClient(dir, baseURL string) (*monnet.Client, Credentials, error) {
-	c, err := NewCredentials()
-	if err != nil {
-		return nil, Credentials{}, err
-	}
-	cfg, err := c.WriteFiles(dir, baseURL)
-	if err != nil {
-		return nil, Credentials{}, err
-	}
-	p, err := monnet.New(cfg, providers.Deps{})
-	return p, c, err
+// SignNotification returns the `verification` header Monnet would send
+// with a payout notification body, for tests that post notifications of
+// their own.
+func (c Credentials) SignNotification(body []byte) (string, error) {
+	return signNotification(c.NotifierKey, c.MerchantID, body)
 }
 
 // WriteFiles writes the secrets under dir (mode 0600) and returns a client
@@ -106,7 +95,10 @@ func (c Credentials) WriteFiles(dir, baseURL string) (providers.Config, error) {
 			"payin_key":         ref("monnet_payin_key"),
 			"payin_ok_url":      "https://merchant.example/payin/ok",
 			"payin_error_url":   "https://merchant.example/payin/error",
-			"card_timeout_url":  "https://merchant.example/payout/timeout",
+			// Card methods need the payer's card in every request (the
+			// back-to-back service), which payrun never holds.
+			"payin_method":     "BankTransfer",
+			"card_timeout_url": "https://merchant.example/payout/timeout",
 		},
 	}, nil
 }

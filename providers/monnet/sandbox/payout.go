@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/payrun/payrun/providers/monnet"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
@@ -17,40 +16,27 @@ type payout struct {
 	stage    string
 	status   string
 	changed  time.Time
-	errs     []monnet.ErrorWire
+	errs     []errorItem
 	authCode string
 	// card push
-	card     bool
-	token    string
-	cardLast string
+	card      bool
+	token     string
+	cardLast  string
+	abandoned bool // the beneficiary never acts; the expiry is never notified
 }
 
 func (p *payout) ref() string { return strconv.FormatInt(p.id, 10) }
 
-// monnetTime is statusChangeDateTime in the ISO form Monnet uses.
+// monnetTime is statusChangeDateTime in the ISO form Monnet's answers use.
 func monnetTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
 
-// view is the create/status answer for p; s.mu held.
-func (p *payout) view() monnet.PayoutResponse {
-	return monnet.PayoutResponse{
-		Payout: monnet.PayoutInfo{ID: monnet.Flex(p.ref()), Country: "PER", Amount: monnet.Flex(strconv.FormatInt(p.req.amount, 10)), Currency: p.req.currency, OrderID: p.req.orderID},
-		Output: monnet.OutputWire{Stage: p.stage, Status: p.status, StatusChangeDateTime: monnetTime(p.changed)},
-		Errors: p.errs,
+// answer is the create/status body for p; s.mu held.
+func (p *payout) answer() payoutAnswer {
+	return payoutAnswer{
+		Payout: payoutJSON{ID: p.id, Country: "PER", Amount: p.req.amount, Currency: p.req.currency, OrderID: p.req.orderID},
+		Output: outputJSON{Stage: p.stage, Status: p.status, StatusChangeDateTime: monnetTime(p.changed)},
+		Errors: append([]errorItem(nil), p.errs...),
 	}
-}
-
-// statusJSON renders the create/status body with a numeric Id, as Monnet does.
-func statusJSON(v monnet.PayoutResponse) map[string]any {
-	id, _ := v.Payout.ID.Int()
-	amount, _ := v.Payout.Amount.Int()
-	m := map[string]any{
-		"payout": map[string]any{"Id": id, "country": v.Payout.Country, "amount": amount, "currency": v.Payout.Currency, "orderId": v.Payout.OrderID},
-		"output": v.Output,
-	}
-	if len(v.Errors) > 0 {
-		m["errors"] = v.Errors
-	}
-	return m
 }
 
 func (s *Sandbox) createPayout(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -60,15 +46,30 @@ func (s *Sandbox) createPayout(w http.ResponseWriter, r *http.Request, body []by
 		return
 	}
 	p, dup := s.open(c, false)
-	if dup {
-		writeError(w, http.StatusBadRequest, monnet.CodeDuplicate, "[orderId] Duplicated")
+	if dup != nil {
+		s.refuseDuplicate(w, dup, http.StatusCreated)
 		return
 	}
 	s.mu.Lock()
-	v := p.view()
+	a := p.answer()
 	s.mu.Unlock()
 	s.maybeTimeout(c)
-	writeJSON(w, http.StatusCreated, statusJSON(v))
+	writeJSON(w, http.StatusCreated, a)
+}
+
+// refuseDuplicate answers a resent orderId: 400 with code 2005, as
+// documented, or, with the DuplicateAnsweredOK fault, okStatus (the
+// endpoint's success status) with the refused duplicate's own REJECTED/2005
+// record, as a real host might.
+func (s *Sandbox) refuseDuplicate(w http.ResponseWriter, dup *payout, okStatus int) {
+	if s.dup2xx || s.kit.Faults().DuplicateAnsweredOK {
+		s.mu.Lock()
+		a := dup.answer()
+		s.mu.Unlock()
+		writeJSON(w, okStatus, a)
+		return
+	}
+	writeError(w, http.StatusBadRequest, codeDuplicate, "[orderId] Duplicated")
 }
 
 // maybeTimeout applies a "timeout" rule: processed, response dropped.
@@ -78,35 +79,36 @@ func (s *Sandbox) maybeTimeout(c checked) {
 	}
 }
 
-// open records a new payout, or reports a duplicate orderId (and sends the
-// REJECTED/2005 notification Monnet sends for the refused duplicate).
-func (s *Sandbox) open(c checked, card bool) (*payout, bool) {
+// open records a new payout, or refuses a repeated orderId: it returns the
+// refused duplicate's own record (REJECTED/2005, with an Id of its own,
+// never in the books), whose notification Monnet sends too.
+func (s *Sandbox) open(c checked, card bool) (p *payout, dup *payout) {
 	now := s.kit.Clock.Now()
 	s.mu.Lock()
 	if _, exists := s.byOrder[c.orderID]; exists {
-		dup := &payout{id: s.newID(), req: c, stage: monnet.StageRejected, status: "BUSSINESS_ERROR", changed: now,
-			errs: []monnet.ErrorWire{{Code: monnet.CodeDuplicate, Message: "[orderId] Duplicated"}}}
+		dup := &payout{id: s.newID(), req: c, stage: stageRejected, status: statusBusiness, changed: now,
+			errs: []errorItem{{Code: codeDuplicate, Message: "[orderId] Duplicated"}}}
 		s.mu.Unlock()
 		s.kit.Clock.After(s.processingDelay(), func() { s.notify(dup) })
-		return nil, true
+		return nil, dup
 	}
-	p := &payout{id: s.newID(), req: c, stage: monnet.StageInProgress, status: monnet.StatusCreated, changed: now, card: card}
+	p = &payout{id: s.newID(), req: c, stage: stageInProgress, status: statusCreated, changed: now, card: card}
 	s.payouts[p.id] = p
 	s.byOrder[c.orderID] = p.id
 	short := s.balances[c.currency] < c.amount || s.kit.Faults().InsufficientBalance
 	if short && !card {
-		p.stage, p.status = monnet.StagePending, "PENDING_BALANCE"
+		p.stage, p.status = stagePending, statusPendingBalance
 	}
 	s.mu.Unlock()
 	s.kit.Ledger.Open(c.orderID, p.ref(), c.amount, c.currency, now)
 	if card {
-		return p, false
+		return p, nil
 	}
 	if short {
 		s.kit.Ledger.Set(p.ref(), "pending", now)
 	}
 	s.kit.Clock.After(s.processingDelay(), func() { s.settle(p.id) })
-	return p, false
+	return p, nil
 }
 
 // settle moves an in-progress payout to its final stage; on the clock.
@@ -115,7 +117,7 @@ func (s *Sandbox) settle(id int64) {
 	now := s.kit.Clock.Now()
 	s.mu.Lock()
 	p := s.payouts[id]
-	if p == nil || p.stage == monnet.StageSuccess || p.stage == monnet.StageRejected {
+	if p == nil || p.stage == stageSuccess || p.stage == stageRejected {
 		s.mu.Unlock()
 		return
 	}
@@ -131,15 +133,15 @@ func (s *Sandbox) settle(id int64) {
 		if msg == "" {
 			msg = "Bank Rejection"
 		}
-		p.stage, p.status, p.errs = monnet.StageRejected, statusForCode(code), []monnet.ErrorWire{{Code: code, Message: msg}}
+		p.stage, p.status, p.errs = stageRejected, statusForCode(code), []errorItem{{Code: code, Message: msg}}
 		state = "failed"
-	case p.stage == monnet.StagePending || s.balances[p.req.currency] < p.req.amount || f.InsufficientBalance:
-		p.stage, p.status = monnet.StageRejected, monnet.CodeNoBalance
-		p.errs = []monnet.ErrorWire{{Code: monnet.CodeNoBalance, Message: "Insufficient balance, send the payout again"}}
+	case p.stage == stagePending || s.balances[p.req.currency] < p.req.amount || f.InsufficientBalance:
+		p.stage, p.status = stageRejected, statusNoBalance
+		p.errs = []errorItem{{Code: statusNoBalance, Message: "Insufficient balance, send the payout again"}}
 		state = "failed"
 	default:
 		s.balances[p.req.currency] -= p.req.amount
-		p.stage, p.status = monnet.StageSuccess, "PROCESSED"
+		p.stage, p.status = stageSuccess, statusProcessed
 		p.authCode = strconv.FormatInt(100000+id%900000, 10)
 	}
 	p.changed = now
@@ -158,8 +160,8 @@ func (s *Sandbox) reverse(id int64) {
 	now := s.kit.Clock.Now()
 	s.mu.Lock()
 	p := s.payouts[id]
-	p.stage, p.status, p.changed = monnet.StageRejected, monnet.StatusReversed, now
-	p.errs = []monnet.ErrorWire{{Code: "4000", Message: "Bank Rejection - Transfer returned"}}
+	p.stage, p.status, p.changed = stageRejected, statusReversed, now
+	p.errs = []errorItem{{Code: "4000", Message: "Bank Rejection - Transfer returned"}}
 	s.balances[p.req.currency] += p.req.amount
 	s.mu.Unlock()
 	s.kit.Ledger.Set(p.ref(), "reversed", now)
@@ -169,12 +171,12 @@ func (s *Sandbox) reverse(id int64) {
 // statusForCode is the REJECTED status word of an error layer.
 func statusForCode(code string) string {
 	switch {
-	case code == monnet.CodeNoBalance:
-		return monnet.CodeNoBalance
+	case code == statusNoBalance:
+		return statusNoBalance
 	case len(code) == 4 && code[0] == '1':
 		return "DATA_ERROR"
 	case len(code) == 4 && code[0] == '2':
-		return "BUSSINESS_ERROR"
+		return statusBusiness
 	case len(code) == 4 && code[0] == '3':
 		return "DENIED"
 	case len(code) == 4 && code[0] == '4':
@@ -183,44 +185,27 @@ func statusForCode(code string) string {
 	return "ERROR"
 }
 
+// getPayout is the status query, by Monnet's own Id only.
 func (s *Sandbox) getPayout(w http.ResponseWriter, r *http.Request, _ []byte) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	s.mu.Lock()
 	p := s.payouts[id]
-	var v monnet.PayoutResponse
+	var a payoutAnswer
 	if p != nil {
-		v = p.view()
+		a = p.answer()
 	}
 	s.mu.Unlock()
 	if err != nil || p == nil {
 		writeError(w, http.StatusNotFound, "404", "Payout not found")
 		return
 	}
-	writeJSON(w, http.StatusOK, statusJSON(v))
-}
-
-// notification is the body Monnet posts for a payout (PROVIDERS.md 1.5):
-// string amount and id, lower-case "id".
-type notification struct {
-	Payout struct {
-		MerchantID    string `json:"merchantId"`
-		ID            string `json:"id"`
-		OrderID       string `json:"orderId"`
-		Amount        string `json:"amount"`
-		Currency      string `json:"currency"`
-		BankCode      string `json:"bankCode,omitempty"`
-		AccountNumber string `json:"accountNumber,omitempty"`
-		Name          string `json:"name"`
-		CustomerEmail string `json:"customerEmail,omitempty"`
-	} `json:"payout"`
-	Output monnet.OutputWire  `json:"output"`
-	Errors []monnet.ErrorWire `json:"errors,omitempty"`
+	writeJSON(w, http.StatusOK, a)
 }
 
 // notify signs and sends p's current state. The body is built once, so a
 // retried or duplicated delivery carries the same bytes.
 func (s *Sandbox) notify(p *payout) {
-	var n notification
+	var n notificationJSON
 	s.mu.Lock()
 	n.Payout.MerchantID = s.creds.MerchantID
 	n.Payout.ID = p.ref()
@@ -234,18 +219,18 @@ func (s *Sandbox) notify(p *payout) {
 	}
 	n.Payout.Name = p.req.name + " " + p.req.lastName
 	n.Payout.CustomerEmail = p.req.email
-	n.Output = monnet.OutputWire{Stage: p.stage, Status: p.status, StatusChangeDateTime: p.changed.UTC().Format("20060102150405")}
-	if p.stage == monnet.StageSuccess {
+	n.Output = outputJSON{Stage: p.stage, Status: p.status, StatusChangeDateTime: p.changed.UTC().Format("20060102150405")}
+	if p.stage == stageSuccess {
 		n.Output.AuthorizationCode = p.authCode
 		n.Output.AuthorizationDate = n.Output.StatusChangeDateTime
 	}
-	n.Errors = append([]monnet.ErrorWire(nil), p.errs...)
+	n.Errors = append([]errorItem(nil), p.errs...)
 	s.mu.Unlock()
 	body, err := json.Marshal(n)
 	if err != nil {
 		return
 	}
-	sig, err := monnet.SignNotification(s.creds.NotifierKey, s.creds.MerchantID, body)
+	sig, err := signNotification(s.creds.NotifierKey, s.creds.MerchantID, body)
 	if err != nil {
 		return
 	}

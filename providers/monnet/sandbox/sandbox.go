@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/payrun/payrun/providers/monnet"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
@@ -24,6 +23,10 @@ type Options struct {
 	ProcessingDelay time.Duration
 	// Credentials are the merchant's keys (NewCredentials).
 	Credentials Credentials
+	// DuplicateAnsweredOK makes the sandbox behave as if
+	// Faults.DuplicateAnsweredOK were always on: every resent orderId is
+	// answered 2xx with its REJECTED/2005 record.
+	DuplicateAnsweredOK bool
 }
 
 // Sandbox is one Monnet merchant's view of Monnet. It is an http.Handler.
@@ -32,6 +35,7 @@ type Sandbox struct {
 	creds   Credentials
 	delay   time.Duration
 	handler http.Handler
+	dup2xx  bool
 
 	mu       sync.Mutex
 	webhook  string
@@ -46,9 +50,10 @@ type Sandbox struct {
 // New starts a sandbox; Close stops its clock and notifier.
 func New(o Options) *Sandbox {
 	s := &Sandbox{
-		kit:      sandboxkit.New(sandboxkit.Options{Name: monnet.Name, Seed: o.Seed}),
+		kit:      sandboxkit.New(sandboxkit.Options{Name: name, Seed: o.Seed}),
 		creds:    o.Credentials,
 		delay:    o.ProcessingDelay,
+		dup2xx:   o.DuplicateAnsweredOK,
 		webhook:  o.WebhookURL,
 		nextID:   73000,
 		payouts:  map[int64]*payout{},
@@ -128,7 +133,7 @@ func unavailable(w http.ResponseWriter) {
 
 // writeError writes Monnet's API error shape: code plus an array of messages.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{"code": code, "message": []string{msg}})
+	writeJSON(w, status, errorAnswer{Code: code, Message: []string{msg}})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -148,13 +153,12 @@ func (s *Sandbox) authed(next func(http.ResponseWriter, *http.Request, []byte)) 
 			writeError(w, http.StatusBadRequest, "1032", "Missing field")
 			return
 		}
-		ts, err := strconv.ParseInt(r.URL.Query().Get("timestamp"), 10, 64)
-		ok := err == nil &&
-			r.PathValue("merchantId") == s.creds.MerchantID &&
+		q := r.URL.Query()
+		ok := r.PathValue("merchantId") == s.creds.MerchantID &&
 			r.Header.Get("monnet-api-key") == s.creds.APIKey &&
-			monnet.VerifySignature([]byte(s.creds.APISecret), r.Method, r.URL.EscapedPath(), ts, body, r.URL.Query().Get("signature"))
+			validRequestSignature(s.creds.APISecret, r.Method, r.URL.EscapedPath(), q.Get("timestamp"), body, q.Get("signature"))
 		if !ok {
-			writeError(w, http.StatusUnauthorized, monnet.CodeAuth, "Missing or invalid Authentication")
+			writeError(w, http.StatusUnauthorized, codeAuth, "Missing or invalid Authentication")
 			return
 		}
 		next(w, r, body)
@@ -184,13 +188,14 @@ func (s *Sandbox) setBalance(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]int64{cur: minor})
 }
 
+// getBalance answers as the Get Balance page's schema says: an array of
+// arrays of {country, currency, availableBalance, balance}, minor units.
 func (s *Sandbox) getBalance(w http.ResponseWriter, r *http.Request, _ []byte) {
 	s.mu.Lock()
-	out := []monnet.BalanceWire{}
+	var items []balanceItem
 	for _, cur := range []string{"PEN", "USD"} {
-		b := strconv.FormatInt(s.balances[cur], 10)
-		out = append(out, monnet.BalanceWire{Country: "PER", Currency: cur, AvailableBalance: monnet.Flex(b), Balance: monnet.Flex(b)})
+		items = append(items, balanceItem{Country: "PER", Currency: cur, AvailableBalance: s.balances[cur], Balance: s.balances[cur]})
 	}
 	s.mu.Unlock()
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, [][]balanceItem{items})
 }

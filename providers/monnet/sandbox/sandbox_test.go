@@ -11,18 +11,16 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/payrun/payrun/providers/monnet"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // rawRequest sends a body signed with secret, the way Monnet's docs show.
-func rawRequest(t *testing.T, srv *httptest.Server, c Credentials, secret, path, body string) (int, monnet.ErrorResponse) {
+func rawRequest(t *testing.T, srv *httptest.Server, c Credentials, secret, path, body string) (int, errorAnswer) {
 	t.Helper()
-	ts := time.Now().UnixMilli()
-	sig := monnet.Sign([]byte(secret), "POST", path, ts, []byte(body))
-	req, _ := http.NewRequest("POST", srv.URL+path+"?timestamp="+strconv.FormatInt(ts, 10)+"&signature="+sig, strings.NewReader(body))
+	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	sig := requestSignature(secret, "POST", path, ts, []byte(body))
+	req, _ := http.NewRequest("POST", srv.URL+path+"?timestamp="+ts+"&signature="+sig, strings.NewReader(body))
 	req.Header.Set("monnet-api-key", c.APIKey)
 	resp, err := srv.Client().Do(req)
 	if err != nil {
@@ -30,7 +28,7 @@ func rawRequest(t *testing.T, srv *httptest.Server, c Credentials, secret, path,
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var er monnet.ErrorResponse
+	var er errorAnswer
 	_ = json.Unmarshal(b, &er)
 	return resp.StatusCode, er
 }
@@ -57,6 +55,8 @@ func TestWireRules(t *testing.T) {
 		{"card on the payouts endpoint", c.APISecret, strings.Replace(good, `"accountType":1`, `"accountType":5`, 1), 400, "1122"},
 		{"missing orderId", c.APISecret, strings.Replace(good, `"orderId":"R123456",`, ``, 1), 400, "1013"},
 		{"country", c.APISecret, strings.Replace(good, `"PER"`, `"MEX"`, 1), 400, "1102"},
+		{"attribute in another case", c.APISecret, strings.Replace(good, `"orderId"`, `"orderID"`, 1), 400, "1035"},
+		{"attribute Monnet does not know", c.APISecret, strings.Replace(good, `"description"`, `"descripcion"`, 1), 400, "1035"},
 		{"genuine", c.APISecret, good, 201, ""},
 		{"repeat", c.APISecret, good, 400, "2005"},
 	}
@@ -89,5 +89,52 @@ func TestVisaAndNotifyAmount(t *testing.T) {
 		if got := notifyAmount(in); got != want {
 			t.Errorf("notifyAmount(%s) = %s, want %s", in, got, want)
 		}
+	}
+}
+
+// The HMAC page's two worked examples (PROVIDERS.md 1.2), recomputed with
+// the sandbox's own signing: the sandbox checks what Monnet documents, not
+// what payrun's client computes.
+func TestRequestSignatureVectors(t *testing.T) {
+	const secret = "P5yjICOFoE0kmJVMALeBRmoxuWXz0BJKuoSaIXEHTgE="
+	const body = `{"country": "MEX","amount": 10,"currency": "MXN","orderId": "CDO_90305","beneficiary": {"name": "testName","lastName": "testLastName","document": {"type": 3,"number": "PEGM9007151H0"},"customerId": "test","userName": "646180110400000007"},"destination": {"bankAccount": {"bankCode": "002","accountType": 1,"clabe": "002123451234534510"}}}`
+	tests := []struct{ method, path, ts, body, want string }{
+		{"POST", "/api/v1/22/payouts", "1687543238010", body, "d6895bccdff72b95cb1d134037edadfa87cff1f0a543209efa356c889db97cb9"},
+		{"GET", "/api/v1/22/payouts/73", "1687543425203", "", "14cbc221c52bf588f439f86894ab1ebed9aa4867c2d79a1b159bd94a1df2c0d7"},
+	}
+	for _, tt := range tests {
+		if got := requestSignature(secret, tt.method, tt.path, tt.ts, []byte(tt.body)); got != tt.want {
+			t.Errorf("%s %s: %s, want %s", tt.method, tt.path, got, tt.want)
+		}
+		if !validRequestSignature(secret, tt.method, tt.path, tt.ts, []byte(tt.body), tt.want) {
+			t.Errorf("%s %s: documented signature refused", tt.method, tt.path)
+		}
+		if validRequestSignature(secret, tt.method, tt.path+"/", tt.ts, []byte(tt.body), tt.want) {
+			t.Errorf("%s %s: signature accepted for another path", tt.method, tt.path)
+		}
+	}
+}
+
+func TestBalanceIsAnArrayOfArrays(t *testing.T) {
+	c, err := NewCredentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := New(Options{Credentials: c})
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	defer sb.Close()
+	path := "/api/v1/" + c.MerchantID + "/balance"
+	ts := strconv.FormatInt(time.Now().UnixMilli(), 10)
+	req, _ := http.NewRequest("GET", srv.URL+path+"?timestamp="+ts+"&signature="+requestSignature(c.APISecret, "GET", path, ts, nil), nil)
+	req.Header.Set("monnet-api-key", c.APIKey)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got [][]map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || len(got) != 1 || len(got[0]) != 2 || got[0][0]["currency"] != "PEN" {
+		t.Fatalf("balance %v (%v), want [[{PEN...},{USD...}]]", got, err)
 	}
 }

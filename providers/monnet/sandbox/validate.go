@@ -2,11 +2,12 @@ package sandbox
 
 import (
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/payrun/payrun/providers/monnet"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // rejection is a Monnet validation answer: HTTP 400, a code and a message.
@@ -15,7 +16,13 @@ type rejection struct {
 }
 
 // looseRequest reads a create body without trusting its types, so that a
-// string where Monnet wants a number gets Monnet's own code.
+// string where Monnet wants a number gets Monnet's own code. It holds every
+// attribute Monnet documents for Peru's payouts and card push payouts
+// (with the HMAC page's customerId, userName and clabe, and the card push
+// schema's top-level email, document and accountType); names are matched
+// case-sensitively and any other attribute is refused with 1035, whose
+// message asks to "validate attribute exist and comply with case
+// sensitive".
 type looseRequest struct {
 	Country     string          `json:"country"`
 	Amount      json.RawMessage `json:"amount"`
@@ -23,10 +30,12 @@ type looseRequest struct {
 	OrderID     string          `json:"orderId"`
 	Description string          `json:"description"`
 	Beneficiary *struct {
-		Name     string `json:"name"`
-		LastName string `json:"lastName"`
-		Email    string `json:"email"`
-		Document *struct {
+		Name       string `json:"name"`
+		LastName   string `json:"lastName"`
+		Email      string `json:"email"`
+		CustomerID string `json:"customerId"`
+		UserName   string `json:"userName"`
+		Document   *struct {
 			Type   json.RawMessage `json:"type"`
 			Number string          `json:"number"`
 		} `json:"document"`
@@ -37,10 +46,15 @@ type looseRequest struct {
 			AccountType   json.RawMessage `json:"accountType"`
 			AccountNumber string          `json:"accountNumber"`
 			CCI           string          `json:"cci"`
+			CLABE         string          `json:"clabe"`
 		} `json:"bankAccount"`
 	} `json:"destination"`
-	TimeoutURL     string `json:"timeoutUrl"`
-	ExpirationTime string `json:"expirationTime"`
+	TimeoutURL     string          `json:"timeoutUrl"`
+	MerchantLogo   string          `json:"merchantLogo"`
+	ExpirationTime string          `json:"expirationTime"`
+	Email          string          `json:"email"`
+	Document       json.RawMessage `json:"document"`
+	AccountType    json.RawMessage `json:"accountType"`
 }
 
 // checked is a validated request.
@@ -50,6 +64,15 @@ type checked struct {
 	accountType                     int
 	bankCode, accountNumber, cci    string
 	name, lastName, email, document string
+}
+
+// attribute names the member a decoding error is about, or "body".
+func attribute(err error) string {
+	var se *jsonv2.SemanticError
+	if errors.As(err, &se) && se.JSONPointer != "" {
+		return strings.ReplaceAll(strings.TrimPrefix(string(se.JSONPointer), "/"), "/", ".")
+	}
+	return "body"
 }
 
 func digits(s string) bool {
@@ -77,8 +100,8 @@ func jsonInt(raw json.RawMessage) (int64, bool) {
 // codes page). cardPush selects the push-payment endpoint's rules.
 func validate(body []byte, cardPush bool) (checked, *rejection) {
 	var q looseRequest
-	if err := json.Unmarshal(body, &q); err != nil {
-		return checked{}, &rejection{"1035", "The following attribute is not valid: body. Validate attribute exist and comply with case sensitive."}
+	if err := jsonv2.Unmarshal(body, &q, jsonv2.RejectUnknownMembers(true)); err != nil {
+		return checked{}, &rejection{"1035", "The following attribute is not valid: " + attribute(err) + ". Validate attribute exist and comply with case sensitive."}
 	}
 	missing := func(code, field string) (checked, *rejection) {
 		return checked{}, &rejection{code, "Missing field [" + field + "]"}
@@ -139,10 +162,10 @@ func validate(body []byte, cardPush bool) (checked, *rejection) {
 	if q.Currency != "PEN" && q.Currency != "USD" {
 		return reject("1104", "[currency] invalid")
 	}
-	if utf8.RuneCountInString(q.OrderID) > monnet.MaxOrderIDLen {
+	if utf8.RuneCountInString(q.OrderID) > maxOrderID {
 		return reject("1031", "[orderId] exceeds allowed characters")
 	}
-	if utf8.RuneCountInString(q.Description) > monnet.MaxDescription {
+	if utf8.RuneCountInString(q.Description) > maxDescription {
 		return reject("1031", "[description] exceeds allowed characters")
 	}
 	if r := validateDocument(int(docType), c.document, c.bankCode); r != nil {
@@ -150,7 +173,7 @@ func validate(body []byte, cardPush bool) (checked, *rejection) {
 	}
 	if cardPush {
 		switch {
-		case c.accountType != monnet.AccountCard:
+		case c.accountType != accountCard:
 			return reject("1108", "[destination.bankAccount.accounType] invalid")
 		case q.TimeoutURL == "":
 			return reject("1121", "The field [Timeout_URL] is mandatory when [destination.bankAccount.accountType] = Card")
@@ -160,11 +183,11 @@ func validate(body []byte, cardPush bool) (checked, *rejection) {
 		return c, nil
 	}
 	switch c.accountType {
-	case monnet.AccountCard:
+	case accountCard:
 		return reject("1122", "For [country] = PER and [destination.bankAccount.accountType] = Card, use the Create PushPayment endpoint.")
-	case monnet.AccountPhone:
+	case accountPhone:
 		return validateWallet(c)
-	case monnet.AccountChecking, monnet.AccountSavings:
+	case accountCurrent, accountSavings:
 		return validateBank(c)
 	}
 	return reject("1108", "[destination.bankAccount.accounType] invalid")
@@ -203,7 +226,7 @@ func validateWallet(c checked) (checked, *rejection) {
 	switch {
 	case c.bankCode == "":
 		return reject("1229", "[destination.bankAccount.bankCode] is mandatory when [destination.bankAccount.accountType]= Cellphone Number")
-	case monnet.Banks[c.bankCode] == "":
+	case banks[c.bankCode] == "":
 		return reject("1107", "[destination.bankAccount.bankCode] invalid")
 	case c.accountNumber == "":
 		return reject("1242", "[destination.bankAccount.accountNumber] is mandatory when [destination.bankAccount.accountType]= Cellphone Number")
@@ -213,26 +236,22 @@ func validateWallet(c checked) (checked, *rejection) {
 		return reject("1228", "[currency] must be PEN for [destination.bankAccount.accountType]= Cellphone number")
 	case c.bankCode == "037" && c.description == "":
 		return reject("1032", "Missing field [description]")
-	case c.bankCode == "037" && c.amount > monnet.YapeLimit:
+	case c.bankCode == "037" && c.amount > yapeLimit:
 		return reject("1224", "[amount] exceeds the limit allowed for this destination bank")
-	case c.bankCode != "037" && c.amount > monnet.WalletLimit:
+	case c.bankCode != "037" && c.amount > walletLimit:
 		return reject("1227", "[amount] must not exceed 500 PEN for [destination.bankAccount.accountType]= Cellphone number")
 	}
 	return c, nil
 }
-
-// cciPrefixRule is the code Monnet answers when a CCI does not begin with
-// its bank's prefix.
-var cciPrefixRule = map[string]string{"001": "1215", "002": "1216", "003": "1219", "004": "1220"}
 
 func validateBank(c checked) (checked, *rejection) {
 	reject := func(code, msg string) (checked, *rejection) { return checked{}, &rejection{code, msg} }
 	switch {
 	case c.bankCode == "":
 		return reject("1023", "Missing field [destination.bankAccount.bankCode]")
-	case monnet.Banks[c.bankCode] == "":
+	case banks[c.bankCode] == "":
 		return reject("1107", "[destination.bankAccount.bankCode] invalid")
-	case monnet.WalletBanks[c.bankCode]:
+	case walletBanks[c.bankCode]:
 		return reject("1241", "[destination.bankAccount.accountType] must be “Cellphone number” when [destination.bankAccount.bankCode] = 033 (BIM), 037 (YAPE) and 040 (PLIN)")
 	case c.accountNumber != "" && !digits(c.accountNumber):
 		return reject("1109", "[destination.bankAccount.accountNumber] only accepts numeric values")
@@ -243,13 +262,13 @@ func validateBank(c checked) (checked, *rejection) {
 	case len(c.cci) != 20:
 		return reject("1209", "[destination.bankAccount.cci] must have 20 digits")
 	}
-	if code, ok := cciPrefixRule[c.bankCode]; ok && c.cci[:3] != monnet.CCIPrefix(c.bankCode) {
-		return reject(code, "[destination.bankAccount.cci] must begin with '"+monnet.CCIPrefix(c.bankCode)+"' for [destination.bankAccount.bankCode] = "+c.bankCode)
+	if rule, ok := cciPrefix[c.bankCode]; ok && c.cci[:3] != rule.prefix {
+		return reject(rule.code, "[destination.bankAccount.cci] must begin with '"+rule.prefix+"' for [destination.bankAccount.bankCode] = "+c.bankCode)
 	}
 	switch {
-	case c.amount > monnet.BankLimit:
+	case c.amount > bankLimit:
 		return reject("1224", "[amount] exceeds the limit allowed for this destination bank")
-	case c.amount > monnet.FraudLimit:
+	case c.amount > fraudLimit:
 		return reject("3005", "Fraud Validation - Amount must not exceed 25,000")
 	}
 	return c, nil

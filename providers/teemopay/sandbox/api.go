@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/providers/teemopay"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // authenticated checks what TeemoPay checks before reading a request
@@ -23,38 +23,38 @@ func (s *Sandbox) authenticated(next func(http.ResponseWriter, *http.Request, []
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
 		if err != nil {
-			writeEnvelope(w, http.StatusOK, teemopay.CodeBadRequest, "Request body too large", nil)
+			writeEnvelope(w, http.StatusOK, codeBadRequest, "Request body too large", nil)
 			return
 		}
 		h := r.Header.Get
-		nonce, ts := h(teemopay.HeaderNonce), h(teemopay.HeaderTimestamp)
+		nonce, ts := h(headerNonce), h(headerTimestamp)
 		switch {
-		case h(teemopay.HeaderAppCode) != s.creds.AppCode:
-			writeEnvelope(w, http.StatusOK, teemopay.CodeSignature, "Invalid app_code", nil)
+		case h(headerAppCode) != s.creds.AppCode:
+			writeEnvelope(w, http.StatusOK, codeSignature, "Invalid app_code", nil)
 			return
-		case h(teemopay.HeaderCountry) != "PE":
-			writeEnvelope(w, http.StatusOK, teemopay.CodeBadRequest, "Invalid country", nil)
+		case h(headerCountry) != "PE":
+			writeEnvelope(w, http.StatusOK, codeBadRequest, "Invalid country", nil)
 			return
 		case len(nonce) != 32:
-			writeEnvelope(w, http.StatusOK, teemopay.CodeBadRequest, "nonce must be 32 characters", nil)
+			writeEnvelope(w, http.StatusOK, codeBadRequest, "nonce must be 32 characters", nil)
 			return
 		}
 		now := s.kit.Clock.Now()
 		ms, err := strconv.ParseInt(ts, 10, 64)
 		if err != nil || len(ts) != 13 {
-			writeEnvelope(w, http.StatusOK, teemopay.CodeBadRequest, "timestamp must be 13-digit milliseconds", nil)
+			writeEnvelope(w, http.StatusOK, codeBadRequest, "timestamp must be 13-digit milliseconds", nil)
 			return
 		}
 		if d := now.Sub(time.UnixMilli(ms)); d > Window || d < -Window {
-			writeEnvelope(w, http.StatusOK, teemopay.CodeExpired, "Request expired", nil)
+			writeEnvelope(w, http.StatusOK, codeExpired, "Request expired", nil)
 			return
 		}
-		if err := teemopay.VerifyBody(s.merchantPub, body, nonce); err != nil {
-			writeEnvelope(w, http.StatusOK, teemopay.CodeSignature, "Signature verification failed", nil)
+		if err := verifyBody(s.merchantPub, body, nonce); err != nil {
+			writeEnvelope(w, http.StatusOK, codeSignature, "Signature verification failed", nil)
 			return
 		}
 		if !s.useNonce(nonce, now) {
-			writeEnvelope(w, http.StatusOK, teemopay.CodeExpired, "Repeated nonce", nil)
+			writeEnvelope(w, http.StatusOK, codeExpired, "Repeated nonce", nil)
 			return
 		}
 		next(w, r, body)
@@ -81,74 +81,63 @@ func (s *Sandbox) useNonce(nonce string, now time.Time) bool {
 	return true
 }
 
-// createBody is the create request as the sandbox reads it: accountType
-// as a number or a string, as TeemoPay's own example sends it.
-type createBody struct {
-	MerchantOrderNo string       `json:"merchantOrderNo"`
-	Amount          string       `json:"amount"`
-	Phone           string       `json:"phone"`
-	BankCode        string       `json:"bankCode"`
-	BankName        string       `json:"bankName"`
-	AccountType     teemopay.Int `json:"accountType"`
-	BankAccount     string       `json:"bankAccount"`
-	CCINumber       string       `json:"cciNumber"`
-	RealName        string       `json:"realName"`
-	IDCardNumber    string       `json:"idCardNumber"`
-	IDType          string       `json:"idType"`
-	CallbackURL     string       `json:"callbackUrl"`
+// decode reads a request body as TeemoPay's Java platform does: member
+// names case-sensitively, members it does not know ignored.
+func decode(body []byte, v any) error {
+	return jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(false))
 }
 
 func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, body []byte) {
 	var req createBody
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeEnvelope(w, http.StatusOK, teemopay.CodeBadRequest, "Invalid request body", nil)
+	if err := decode(body, &req); err != nil {
+		writeEnvelope(w, http.StatusOK, codeBadRequest, "Invalid request body", nil)
 		return
 	}
 	amount, msg := validateCreate(req)
 	if msg != "" {
-		writeEnvelope(w, http.StatusOK, teemopay.CodeBadRequest, msg, nil)
+		writeEnvelope(w, http.StatusOK, codeBadRequest, msg, nil)
 		return
 	}
 	f := s.kit.Faults()
 	rule, ruled := f.Match(req.MerchantOrderNo, amount)
 	o, code, msg := s.open(req, amount, f.InsufficientBalance, rule, ruled)
-	if code != teemopay.CodeOK {
+	if code != codeOK {
 		writeEnvelope(w, http.StatusOK, code, msg, nil)
 		return
 	}
-	data := teemopay.CreateData{MerchantOrderNo: o.orderNo, TradeNo: o.tradeNo, Status: teemopay.Int(o.createStatus), Amount: teemopay.Text(req.Amount)}
+	data := createData{MerchantOrderNo: o.orderNo, TradeNo: o.tradeNo, Status: o.createStatus, Amount: req.Amount}
 	if ruled && rule.Outcome == "timeout" {
 		// Processed, answer lost: the client sees a broken connection.
 		dropConnection(w)
 		return
 	}
-	writeEnvelope(w, http.StatusOK, teemopay.CodeOK, "success", data)
+	writeEnvelope(w, http.StatusOK, codeOK, "success", data)
 }
 
 func (s *Sandbox) query(w http.ResponseWriter, r *http.Request, body []byte) {
-	var req teemopay.QueryRequest
-	if err := json.Unmarshal(body, &req); err != nil || req.MerchantOrderNo == "" {
-		writeEnvelope(w, http.StatusOK, teemopay.CodeBadRequest, "merchantOrderNo is required", nil)
+	var req queryBody
+	if err := decode(body, &req); err != nil || req.MerchantOrderNo == "" {
+		writeEnvelope(w, http.StatusOK, codeBadRequest, "merchantOrderNo is required", nil)
 		return
 	}
 	s.mu.Lock()
 	o, ok := s.orders[req.MerchantOrderNo]
-	var data teemopay.QueryData
+	var data queryData
 	if ok {
 		data = o.queryData()
 	}
 	s.mu.Unlock()
 	if !ok {
-		writeEnvelope(w, http.StatusOK, teemopay.CodeBadRequest, teemopay.MsgOrderNotFound, nil)
+		writeEnvelope(w, http.StatusOK, codeBadRequest, msgOrderNotFound, nil)
 		return
 	}
-	writeEnvelope(w, http.StatusOK, teemopay.CodeOK, "success", data)
+	writeEnvelope(w, http.StatusOK, codeOK, "success", data)
 }
 
 // listOrders serves GET /_sandbox/orders: every order as the query reports it.
 func (s *Sandbox) listOrders(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	out := make([]teemopay.QueryData, 0, len(s.orders))
+	out := make([]queryData, 0, len(s.orders))
 	for _, o := range s.orders {
 		out = append(out, o.queryData())
 	}
@@ -163,7 +152,7 @@ func (s *Sandbox) resendCallback(w http.ResponseWriter, r *http.Request) {
 	no := r.URL.Query().Get("merchantOrderNo")
 	s.mu.Lock()
 	o, ok := s.orders[no]
-	var cb teemopay.Callback
+	var cb callbackBody
 	var url string
 	if ok {
 		cb, url = o.callback(), s.callbackURL(o)

@@ -8,9 +8,16 @@
 // the merchant's key) and validation (envelope code 400), TF… tradeNos, a
 // repeated merchantOrderNo refused with envelope code 409, insufficient
 // balance as 425, payouts that settle after ProcessingDelay of sandbox time,
-// and callbacks signed with the platform key, each retry re-signed with a
-// fresh nonce and timestamp, retried until the receiver answers the plain
-// text SUCCESS.
+// and callbacks signed with the platform key, retried until the receiver
+// answers the plain text SUCCESS, each retry repeating the first attempt's
+// signature, nonce and timestamp, as a sender that retries a failed request
+// does. Account numbers are checked per bank (BCP 13 or 14 digits,
+// Interbank 13, BBVA 18, Scotiabank 10: never a 20-digit CCI).
+//
+// It is written from TeemoPay's documents and imports nothing of payrun's
+// client: its wire types (wire.go) and its signing (sign.go) are its own,
+// and it reads member names case-sensitively, so that the client's
+// misreadings are refused rather than mirrored.
 //
 // Sandbox-only endpoints, never on a real API path:
 //

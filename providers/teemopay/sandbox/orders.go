@@ -10,7 +10,6 @@ import (
 
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers/sandboxkit"
-	"github.com/payrun/payrun/providers/teemopay"
 )
 
 // order is one payout in the sandbox's books. Guarded by Sandbox.mu.
@@ -45,38 +44,38 @@ func (s *Sandbox) open(req createBody, amount int64, noBalance bool, rule sandbo
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.orders[req.MerchantOrderNo]; ok {
-		return nil, teemopay.CodeDuplicate, "Duplicate merchantOrderNo"
+		return nil, codeDuplicate, "Duplicate merchantOrderNo"
 	}
 	if noBalance {
-		return nil, teemopay.CodeInsufficientBalance, "Insufficient merchant balance"
+		return nil, codeInsufficientBalance, "Insufficient merchant balance"
 	}
 	now := s.kit.Clock.Now()
 	s.seq++
 	o := &order{
 		orderNo:      req.MerchantOrderNo,
-		tradeNo:      fmt.Sprintf("TF%s%04dPE%016d", now.In(teemopay.Lima()).Format("060102"), s.seq%10000, s.seq),
+		tradeNo:      fmt.Sprintf("TF%s%04dPE%016d", now.In(lima()).Format("060102"), s.seq%10000, s.seq),
 		amountText:   req.Amount,
 		amount:       amount,
 		callbackURL:  req.CallbackURL,
-		createStatus: teemopay.StatusProcessing,
-		status:       teemopay.StatusProcessing,
+		createStatus: statusProcessing,
+		status:       statusProcessing,
 	}
 	s.orders[o.orderNo] = o
 	s.kit.Ledger.Open(o.orderNo, o.tradeNo, amount, "PEN", now)
 	delay := s.processingDelay()
 	switch {
 	case ruled && rule.Outcome == "reject":
-		o.createStatus = teemopay.StatusFailed
-		s.finish(o, teemopay.StatusFailed, ruleCode(rule), rule.Message, now)
+		o.createStatus = statusFailed
+		s.finish(o, statusFailed, ruleCode(rule), rule.Message, now)
 		s.kit.Ledger.Set(o.tradeNo, "failed", now)
 		s.notify(s.callbackURL(o), o.callback())
 	case ruled && (rule.Outcome == "fail" || rule.Outcome == "expire"):
-		s.kit.Clock.After(delay, func() { s.settle(o, teemopay.StatusFailed, ruleCode(rule), rule.Message, false) })
+		s.kit.Clock.After(delay, func() { s.settle(o, statusFailed, ruleCode(rule), rule.Message, false) })
 	default:
 		reverse := (ruled && rule.Outcome == "reverse") || s.kit.Chance(s.kit.Faults().ReverseAfterSuccessRate)
-		s.kit.Clock.After(delay, func() { s.settle(o, teemopay.StatusSuccess, "", "", reverse) })
+		s.kit.Clock.After(delay, func() { s.settle(o, statusSuccess, "", "", reverse) })
 	}
-	return o, teemopay.CodeOK, ""
+	return o, codeOK, ""
 }
 
 func ruleCode(r sandboxkit.Rule) string {
@@ -97,14 +96,14 @@ func (s *Sandbox) processingDelay() time.Duration {
 func (s *Sandbox) finish(o *order, status int, code, msg string, now time.Time) {
 	o.status, o.completed = status, now
 	o.errorCode, o.errorMessage = "", ""
-	if status == teemopay.StatusFailed || status == teemopay.StatusRefunded {
+	if status == statusFailed || status == statusRefunded {
 		o.errorCode = code
 		if msg == "" {
 			msg = failureMessages[code]
 		}
 		o.errorMessage = msg
 	}
-	if status == teemopay.StatusSuccess {
+	if status == statusSuccess {
 		// 0.5 % with a minimum of S/ 1.00, so that reports show a fee.
 		o.fee = max(o.amount*5/1000, 100)
 	}
@@ -118,7 +117,7 @@ func (s *Sandbox) settle(o *order, status int, code, msg string, reverse bool) {
 	s.finish(o, status, code, msg, now)
 	cb, url := o.callback(), s.callbackURL(o)
 	s.mu.Unlock()
-	if status == teemopay.StatusSuccess {
+	if status == statusSuccess {
 		s.kit.Ledger.Set(o.tradeNo, "paid", now)
 	} else {
 		s.kit.Ledger.Set(o.tradeNo, "failed", now)
@@ -128,7 +127,7 @@ func (s *Sandbox) settle(o *order, status int, code, msg string, reverse bool) {
 		s.kit.Clock.After(s.processingDelay(), func() {
 			now := s.kit.Clock.Now()
 			s.mu.Lock()
-			s.finish(o, teemopay.StatusRefunded, "1001", "", now)
+			s.finish(o, statusRefunded, "1001", "", now)
 			cb, url := o.callback(), s.callbackURL(o)
 			s.mu.Unlock()
 			s.kit.Ledger.Set(o.tradeNo, "reversed", now)
@@ -150,46 +149,50 @@ func (o *order) completeTime() string {
 	if o.completed.IsZero() {
 		return ""
 	}
-	return o.completed.In(teemopay.Lima()).Format(teemopay.CompleteTimeLayout)
+	return o.completed.In(lima()).Format(completeTimeLayout)
 }
 
 func (o *order) feeText() string {
-	if o.status != teemopay.StatusSuccess && o.status != teemopay.StatusRefunded {
+	if o.status != statusSuccess && o.status != statusRefunded {
 		return ""
 	}
 	return money.FormatMinor(o.fee, 2)
 }
 
-func (o *order) queryData() teemopay.QueryData {
-	return teemopay.QueryData{
+func (o *order) queryData() queryData {
+	return queryData{
 		MerchantOrderNo: o.orderNo,
 		TradeNo:         o.tradeNo,
-		Amount:          teemopay.Text(o.amountText),
-		Status:          teemopay.Int(o.status),
-		ServiceAmount:   teemopay.Text(o.feeText()),
-		ErrorCode:       teemopay.Text(o.errorCode),
+		Amount:          o.amountText,
+		Status:          o.status,
+		ServiceAmount:   o.feeText(),
+		ErrorCode:       o.errorCode,
 		ErrorMessage:    o.errorMessage,
 		CompleteTime:    o.completeTime(),
 	}
 }
 
-func (o *order) callback() teemopay.Callback {
-	return teemopay.Callback{
+func (o *order) callback() callbackBody {
+	return callbackBody{
 		MerchantOrderNo: o.orderNo,
 		TradeNo:         o.tradeNo,
-		Amount:          teemopay.Text(o.amountText),
-		ServiceAmount:   teemopay.Text(o.feeText()),
-		Status:          teemopay.Int(o.status),
-		ErrorCode:       teemopay.Text(o.errorCode),
+		Amount:          o.amountText,
+		ServiceAmount:   o.feeText(),
+		Status:          o.status,
+		ErrorCode:       o.errorCode,
 		ErrorMessage:    o.errorMessage,
 		CompleteTime:    o.completeTime(),
 	}
 }
 
-// notify sends a callback. Every attempt is signed afresh with the
-// platform key, a new nonce and the current timestamp, as TeemoPay does;
-// only the plain text SUCCESS ends the retries.
-func (s *Sandbox) notify(url string, cb teemopay.Callback) {
+// notify sends a callback, signed with the platform key, a fresh nonce
+// and the current timestamp when it is first sent. Every retry (on any
+// answer but the plain text SUCCESS) repeats that copy's exact headers and
+// bytes (sandboxkit.Webhook.Build), as a sender that retries a failed HTTP
+// request does: a retry arrives with a timestamp as old as its first
+// attempt, and with a nonce already seen if the first attempt was kept
+// but its answer lost. A duplicated callback is two sends, signed apart.
+func (s *Sandbox) notify(url string, cb callbackBody) {
 	body, err := json.Marshal(cb)
 	if err != nil {
 		return
@@ -197,24 +200,21 @@ func (s *Sandbox) notify(url string, cb teemopay.Callback) {
 	s.kit.Notifier.Send(sandboxkit.Webhook{
 		URL: url,
 		Build: func(int) (http.Header, []byte) {
-			nonce, err := teemopay.NewNonce()
+			nonce := newNonce()
+			signed, err := signCallback(s.creds.PlatformKey, body, nonce)
 			if err != nil {
-				return http.Header{}, body
-			}
-			signed, err := teemopay.SignBody(s.creds.PlatformKey, body, nonce)
-			if err != nil {
-				return http.Header{}, body
+				signed = body
 			}
 			h := http.Header{}
 			h.Set("Content-Type", "application/json")
-			h.Set(teemopay.HeaderTimestamp, strconv.FormatInt(s.kit.Clock.Now().UnixMilli(), 10))
-			h.Set(teemopay.HeaderNonce, nonce)
-			h.Set(teemopay.HeaderCountry, "PE")
-			h.Set(teemopay.HeaderCallbackAppCode, s.creds.AppCode)
+			h.Set(headerTimestamp, strconv.FormatInt(s.kit.Clock.Now().UnixMilli(), 10))
+			h.Set(headerNonce, nonce)
+			h.Set(headerCountry, "PE")
+			h.Set(headerCallbackAppCode, s.creds.AppCode)
 			return h, signed
 		},
 		Accepted: func(status int, body []byte) bool {
-			return status == http.StatusOK && strings.TrimSpace(string(body)) == teemopay.AckBody
+			return status == http.StatusOK && strings.TrimSpace(string(body)) == ackBody
 		},
 	})
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/providers/sandboxkit"
-	"github.com/payrun/payrun/providers/teemopay"
 )
 
 // Options configure a sandbox.
@@ -75,7 +74,7 @@ func New(o Options) *Sandbox {
 		delay = DefaultProcessingDelay
 	}
 	s := &Sandbox{
-		kit:         sandboxkit.New(sandboxkit.Options{Name: teemopay.Name, Seed: o.Seed}),
+		kit:         sandboxkit.New(sandboxkit.Options{Name: name, Seed: o.Seed}),
 		creds:       creds,
 		merchantPub: &creds.MerchantKey.PublicKey,
 		delay:       delay,
@@ -84,8 +83,8 @@ func New(o Options) *Sandbox {
 		nonces:      map[string]time.Time{},
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+teemopay.PathCreate, s.authenticated(s.create))
-	mux.HandleFunc("POST "+teemopay.PathQuery, s.authenticated(s.query))
+	mux.HandleFunc("POST "+pathCreate, s.authenticated(s.create))
+	mux.HandleFunc("POST "+pathQuery, s.authenticated(s.query))
 	mux.Handle("/_sandbox/", s.kit.AdminHandler())
 	mux.HandleFunc("GET /_sandbox/orders", s.listOrders)
 	mux.HandleFunc("POST /_sandbox/callback", s.resendCallback)
@@ -117,12 +116,12 @@ func (s *Sandbox) Close() { s.kit.Close() }
 func rateLimited(w http.ResponseWriter, ra time.Duration) {
 	secs := int((ra + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	writeEnvelope(w, http.StatusTooManyRequests, teemopay.CodeRateLimited, "Too many requests", nil)
+	writeEnvelope(w, http.StatusTooManyRequests, codeRateLimited, "Too many requests", nil)
 }
 
 // unavailable is an outage in front of the API: 503 before processing.
 func unavailable(w http.ResponseWriter) {
-	writeEnvelope(w, http.StatusServiceUnavailable, teemopay.CodeUnavailable, "Service unavailable", nil)
+	writeEnvelope(w, http.StatusServiceUnavailable, codeUnavailable, "Service unavailable", nil)
 }
 
 func writeEnvelope(w http.ResponseWriter, httpStatus, code int, msg string, data any) {

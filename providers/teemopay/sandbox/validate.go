@@ -1,17 +1,18 @@
 package sandbox
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/payrun/payrun/money"
-	"github.com/payrun/payrun/providers/teemopay"
 )
 
 // bankCodes is TeemoPay's Peru bank list (teemopay/ttpaydoc
-// en/peru/payout/bank.md), plus the Yape code payrun sends.
+// en/peru/payout/bank.md), plus the Yape code payrun guesses.
 var bankCodes = func() map[string]bool {
-	m := map[string]bool{teemopay.DefaultYapeCode: true}
+	m := map[string]bool{yapeBankCode: true}
 	for _, c := range strings.Fields("1 2 3 4 5 6 7 8 9 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 43 58 62 63 91 93 94 96 99 836") {
 		m[c] = true
 	}
@@ -53,13 +54,16 @@ func validateCreate(r createBody) (int64, string) {
 }
 
 func validateAccount(r createBody) string {
-	yape := r.BankCode == teemopay.DefaultYapeCode
+	yape := r.BankCode == yapeBankCode
 	switch int(r.AccountType) {
-	case teemopay.AccountSavings, teemopay.AccountChecking:
+	case accountSavings, accountCurrent:
 		if yape {
 			return "Yape requires accountType 103"
 		}
-	case teemopay.AccountWallet:
+		if lengths, ok := accountLengths[r.BankCode]; ok && (!digits(r.BankAccount) || !slices.Contains(lengths, len(r.BankAccount))) {
+			return fmt.Sprintf("bankAccount of bank %s must have %s digits (not a CCI)", r.BankCode, strings.Trim(strings.Join(strings.Fields(fmt.Sprint(lengths)), " or "), "[]"))
+		}
+	case accountWallet:
 		if !yape {
 			return "accountType 103 is for Yape only"
 		}
