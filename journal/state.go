@@ -40,9 +40,12 @@ var States = []State{
 // reversal of money that moved: succeeded (or amount_mismatch) -> reversed.
 
 var transitions = map[State][]State{
-	Accepted:  {Queued, Held, Cancelled},
-	Held:      {Queued, Cancelled},
-	Queued:    {Sending, Held, Cancelled},
+	Accepted: {Queued, Held, Cancelled},
+	Held:     {Queued, Cancelled},
+	// A provider's fact about a queued payout (one queued again to be
+	// resent after it was in doubt) is the truth: it moves the payout, and
+	// the resend, conditional on queued, never leaves.
+	Queued:    {Sending, Held, Cancelled, Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Mismatch, Failed, Expired},
 	Sending:   {Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Mismatch, Failed, InDoubt, Queued},
 	InDoubt:   {Submitted, AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Mismatch, Failed, Expired, Queued, Cancelled, Reversed},
 	Submitted: {AwaitingConfirmation, AwaitingBeneficiary, Succeeded, Mismatch, Failed, InDoubt, Cancelled, Expired, Reversed},
