@@ -36,8 +36,9 @@ var States = []State{
 	AwaitingBeneficiary, Succeeded, Mismatch, Failed, Expired, Reversed, Invalid, Duplicate, Held, Cancelled,
 }
 
-// transitions is the state machine. Final states have no way out except a
-// reversal of money that moved: succeeded (or amount_mismatch) -> reversed.
+// transitions is the state machine. Final states have no way out except
+// news that money moved after all: succeeded (or amount_mismatch) ->
+// reversed, and expired -> succeeded (or amount_mismatch).
 
 var transitions = map[State][]State{
 	Accepted: {Queued, Held, Cancelled},
@@ -55,6 +56,9 @@ var transitions = map[State][]State{
 	AwaitingBeneficiary:  {Succeeded, Mismatch, Failed, Expired, Cancelled, Submitted},
 	Succeeded:            {Reversed},
 	Mismatch:             {Reversed},
+	// A payout payrun stopped waiting for (its link's deadline passed)
+	// that the provider then reports paid was paid: the truth wins.
+	Expired: {Succeeded, Mismatch},
 }
 
 // CanMove reports whether from -> to is on the graph.

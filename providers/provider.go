@@ -188,6 +188,22 @@ type LookupLimiter interface {
 	CanLookup(refs Refs) bool
 }
 
+// LinkLifetimer is implemented by a provider whose payouts wait for their
+// beneficiary (a card push iframe, a payment link): LinkLifetime is how
+// long such a link lives at the provider for a method, as its documents
+// say (0: no such link, or not documented).
+type LinkLifetimer interface {
+	LinkLifetime(m Method) time.Duration
+}
+
+// LinkLifetime is p's link lifetime for m, or 0.
+func LinkLifetime(p Provider, m Method) time.Duration {
+	if l, ok := p.(LinkLifetimer); ok {
+		return l.LinkLifetime(m)
+	}
+	return 0
+}
+
 // CanLookup reports whether p's Lookup can ask about refs: true unless p
 // is a LookupLimiter that says otherwise.
 func CanLookup(p Provider, refs Refs) bool {

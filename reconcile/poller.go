@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -31,8 +32,15 @@ type PollOptions struct {
 	// Dispatcher.ResolveInDoubt, which may resend safely). Without it the
 	// poller only asks about them and applies what the provider knows.
 	ResolveInDoubt func(ctx context.Context) error
-	Now            func() time.Time
-	Log            *slog.Logger
+	// LinkDeadline bounds how long a payout waits for its beneficiary (a
+	// card push or a payment link) after it was sent: past it, the
+	// provider is asked once more where it can be, and the payout expires
+	// unless the provider says otherwise. 0: the provider's documented
+	// link lifetime plus LinkGrace for its last notification, or a day
+	// when the provider states none.
+	LinkDeadline time.Duration
+	Now          func() time.Time
+	Log          *slog.Logger
 }
 
 // PollStats is what one pass did.
@@ -99,12 +107,67 @@ func polled(s journal.State) bool {
 	return false
 }
 
-// due returns when an item should be asked about next.
+// LinkGrace is what the default link deadline adds to a link's lifetime:
+// time for the provider's last notification about it to arrive.
+const LinkGrace = 30 * time.Minute
+
+// due returns when an item should be asked about next: at its next poll,
+// or at its link deadline when that comes first.
 func (pl *Poller) due(it journal.Item) time.Time {
-	if !it.NextPoll.IsZero() {
-		return it.NextPoll
+	next := it.NextPoll
+	if next.IsZero() {
+		next = it.Updated.Add(pl.o.After)
 	}
-	return it.Updated.Add(pl.o.After)
+	if dl := pl.linkDeadline(it); !dl.IsZero() && dl.Before(next) {
+		return dl
+	}
+	return next
+}
+
+// linkDeadline is when a payout waiting for its beneficiary expires (zero
+// for a payout that waits for no one).
+func (pl *Poller) linkDeadline(it journal.Item) time.Time {
+	m := it.Payout.Method
+	if m != providers.CardPush && m != providers.PaymentLink {
+		return time.Time{}
+	}
+	if it.State != journal.AwaitingBeneficiary && it.State != journal.Submitted {
+		return time.Time{}
+	}
+	d := pl.o.LinkDeadline
+	if d <= 0 {
+		d = 24 * time.Hour
+		if p, ok := pl.provs[it.Provider]; ok {
+			if lt := providers.LinkLifetime(p, m); lt > 0 {
+				d = lt + LinkGrace
+			}
+		}
+	}
+	since := it.SentAt
+	if since.IsZero() {
+		since = it.Created
+	}
+	return since.Add(d)
+}
+
+// expireLate expires a payout still waiting for its beneficiary past its
+// link deadline; the provider was asked first (or cannot be asked).
+func (pl *Poller) expireLate(ctx context.Context, payoutID string) (bool, error) {
+	it, err := pl.j.Item(ctx, payoutID)
+	if err != nil {
+		return false, err
+	}
+	dl := pl.linkDeadline(it)
+	if dl.IsZero() || pl.o.Now().Before(dl) {
+		return false, nil
+	}
+	err = pl.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, From: it.State, To: journal.Expired, Actor: "poller",
+		Reason: fmt.Sprintf("no beneficiary action by %s (the link's deadline); the provider was asked first where it can be",
+			dl.UTC().Format(time.RFC3339))})
+	if errors.Is(err, journal.ErrConflict) {
+		return false, nil // the provider's answer moved it meanwhile
+	}
+	return err == nil, err
 }
 
 // backoff is the wait after the n-th query (n >= 1).
@@ -229,8 +292,16 @@ func (pl *Poller) poll(ctx context.Context, it journal.Item) (PollStats, error) 
 	case err == nil:
 	case errors.Is(err, providers.ErrUnsupported):
 		// Monnet answers only by its own Id: without it, the webhook (or
-		// the dispatcher's resend after a crash) must tell.
+		// the dispatcher's resend after a crash) must tell, or the link's
+		// deadline ends the wait.
 		st.Unsupported++
+		if expired, err := pl.expireLate(ctx, it.PayoutID); err != nil || expired {
+			if expired {
+				st.Changed++
+				st.Final++
+			}
+			return st, err
+		}
 		pl.log.Info("cannot ask the provider about this payout; waiting for its notification",
 			"payout", it.PayoutID, "provider", it.Provider, "err", err)
 		return st, schedule(nil)
@@ -261,6 +332,9 @@ func (pl *Poller) poll(ctx context.Context, it journal.Item) (PollStats, error) 
 	}
 	if res.conflict {
 		st.Conflicts++
+	}
+	if _, err := pl.expireLate(ctx, it.PayoutID); err != nil {
+		return st, err
 	}
 	after, err := pl.j.Item(ctx, it.PayoutID)
 	if err != nil {

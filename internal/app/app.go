@@ -173,6 +173,7 @@ func (a *App) Poller(interactive bool) *reconcile.Poller {
 		Max:            cfg.Reconcile.PollMax,
 		Wait:           a.Dispatcher.Wait,
 		ResolveInDoubt: a.Dispatcher.ResolveInDoubt,
+		LinkDeadline:   cfg.Reconcile.LinkDeadline,
 		Log:            a.Log,
 	}
 	if interactive {

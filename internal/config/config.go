@@ -92,6 +92,9 @@ type Reconcile struct {
 	PollInterval time.Duration `yaml:"poll_interval"`
 	PollMax      time.Duration `yaml:"poll_max"`
 	SLA          time.Duration `yaml:"sla"`
+	// LinkDeadline bounds how long a card push or payment link waits for
+	// its beneficiary (0: the provider's link lifetime plus 30 minutes).
+	LinkDeadline time.Duration `yaml:"link_deadline"`
 	// MaxWebhookBytes caps a webhook body (413 beyond); at most
 	// MaxWebhookBytesLimit.
 	MaxWebhookBytes int64 `yaml:"max_webhook_bytes"`

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
+	"time"
 
 	"github.com/payrun/payrun/providers"
 )
@@ -86,3 +88,27 @@ func (c *Client) submitCardPush(ctx context.Context, p providers.Payout) (provid
 		Amount:    p.Amount,
 	}, nil
 }
+
+// LinkLifetime is how long a card push iframe or a payment link lives at
+// Monnet: the iframe times out after 15 minutes without a card, or after
+// its expirationTime when that is set; a payment link after its
+// payinExpirationTime (30 minutes online, 2 hours cash by default).
+func (c *Client) LinkLifetime(m providers.Method) time.Duration {
+	minutes := func(s string, def int) time.Duration {
+		if n, err := strconv.Atoi(s); err == nil && n > 0 {
+			return time.Duration(n) * time.Minute
+		}
+		return time.Duration(def) * time.Minute
+	}
+	switch m {
+	case providers.CardPush:
+		return minutes(c.cardExpiration, 15)
+	case providers.PaymentLink:
+		if c.payin != nil {
+			return minutes(c.payin.expiration, 30)
+		}
+	}
+	return 0
+}
+
+var _ providers.LinkLifetimer = (*Client)(nil)
