@@ -1,0 +1,17 @@
+// Package dispatch sends payouts to their providers, exactly once: one pool
+// per provider (token-bucket rate, a cap on requests in flight, Retry-After,
+// a circuit breaker), the intent committed to the journal before each
+// request leaves, anything in doubt resolved by asking the provider before
+// it is sent again (ResolveInDoubt), and the two-phase confirm rule
+// (Settle: only the journaled session of a payout is confirmed, and only
+// when the provider's amount, currency and recipient match the row). It
+// also holds the gates before money moves: caps per day or batch, and the
+// pre-flight (CheckBatch, Approve).
+//
+// It talks to the journal through journal.Journal and to providers through
+// the providers contract; it imports nothing of reconcile, reports,
+// internal/app, internal/daemon or cmd.
+//
+//	d := dispatch.NewDispatcher(j, provs, dispatch.DispatchOptions{Pools: pools})
+//	sum, err := d.Run(ctx, []string{batchID}, nil) // returns when nothing is left to send
+package dispatch
