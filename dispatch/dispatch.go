@@ -61,7 +61,7 @@ type Dispatcher struct {
 	o     DispatchOptions
 	log   *slog.Logger
 
-	sent, done, inDoubt atomic.Int64
+	sent, inDoubt atomic.Int64
 }
 
 // NewDispatcher builds a dispatcher over the journal and the providers that

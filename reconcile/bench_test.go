@@ -25,15 +25,6 @@ import (
 	"github.com/payrun/payrun/providers/monnet"
 )
 
-// webhookBench is a Monnet client and signed payout notifications for
-// items of a journal, signed ahead so that only receiving is measured.
-type webhookBench struct {
-	p      providers.Provider
-	j      journal.Journal
-	bodies [][]byte
-	sigs   []string
-}
-
 // signedWebhooks returns a Monnet client and n signed payout
 // notifications about items m-0 .. m-999.
 func signedWebhooks(b *testing.B, n int) (providers.Provider, [][]byte, []string) {

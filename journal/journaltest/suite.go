@@ -2,8 +2,6 @@ package journaltest
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -73,10 +71,8 @@ func newClock() *clock {
 	return c
 }
 
-func (c *clock) now() time.Time            { return time.Unix(0, c.t.Load()).UTC() }
-func (c *clock) advance(d time.Duration)   { c.t.Add(int64(d)) }
-func (c *clock) set(t time.Time)           { c.t.Store(t.UnixNano()) }
-func (c *clock) since(t time.Time) float64 { return c.now().Sub(t).Seconds() }
+func (c *clock) now() time.Time          { return time.Unix(0, c.t.Load()).UTC() }
+func (c *clock) advance(d time.Duration) { c.t.Add(int64(d)) }
 
 // open makes a fresh store with a settable clock and opens it; the journal
 // is closed when the test ends.
@@ -198,12 +194,6 @@ func Dump(t testing.TB, j journal.Journal) string {
 	}
 	fmt.Fprintf(&b, "queued %d\n", q)
 	return b.String()
-}
-
-// digest is a short form of Dump for messages.
-func digest(t testing.TB, j journal.Journal) string {
-	sum := sha256.Sum256([]byte(Dump(t, j)))
-	return hex.EncodeToString(sum[:8])
 }
 
 // unwrap returns the driver's own journal behind the suite's wrapper.
