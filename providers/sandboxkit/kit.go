@@ -185,15 +185,16 @@ func (k *Kit) Wrap(h http.Handler, on429 RateLimitedWriter, on5xx UnavailableWri
 		case faultDropResponse:
 			rec := &bufferedWriter{header: http.Header{}}
 			h.ServeHTTP(rec, r)
-			dropConnection(w)
+			DropConnection(w)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
 }
 
-// dropConnection closes the client's connection without an answer.
-func dropConnection(w http.ResponseWriter) {
+// DropConnection closes the client's connection without an answer: a
+// request processed whose response is lost.
+func DropConnection(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		panic(http.ErrAbortHandler)
@@ -255,4 +256,14 @@ func (k *Kit) AdminHandler() http.Handler {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Digits reports whether s is one or more ASCII digits.
+func Digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }

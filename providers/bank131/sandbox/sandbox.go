@@ -240,7 +240,7 @@ func (s *Sandbox) serveAPI(w http.ResponseWriter, r *http.Request, h func(*http.
 	}
 	code, out, drop := h(r, body)
 	if drop {
-		dropConnection(w)
+		sandboxkit.DropConnection(w)
 		return
 	}
 	writeJSON(w, code, out)
@@ -297,18 +297,6 @@ func write429(w http.ResponseWriter, ra time.Duration) {
 
 func write5xx(w http.ResponseWriter) {
 	writeJSON(w, http.StatusServiceUnavailable, errAnswer("service_unavailable", "service temporarily unavailable"))
-}
-
-func dropConnection(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
 }
 
 func sign(key *rsa.PrivateKey, body []byte) string {

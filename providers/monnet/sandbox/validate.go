@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
 // rejection is a Monnet validation answer: HTTP 400, a code and a message.
@@ -75,21 +76,9 @@ func attribute(err error) string {
 	return "body"
 }
 
-func digits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 func jsonInt(raw json.RawMessage) (int64, bool) {
 	s := strings.TrimSpace(string(raw))
-	if !digits(s) {
+	if !sandboxkit.Digits(s) {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
@@ -197,7 +186,7 @@ func validateDocument(docType int, number, bankCode string) *rejection {
 	n := len(number)
 	switch docType {
 	case 1:
-		if !digits(number) || n != 8 {
+		if !sandboxkit.Digits(number) || n != 8 {
 			return &rejection{"1201", "[beneficiary.document.number] must have 8 digits for [beneficiary.document.type] = DNI"}
 		}
 	case 2:
@@ -205,11 +194,11 @@ func validateDocument(docType int, number, bankCode string) *rejection {
 			return &rejection{"1202", "[beneficiary.document.number] must have between 7-12 digits for [beneficiary.document.type] = PAS"}
 		}
 	case 3:
-		if !digits(number) || n < 8 || n > 12 {
+		if !sandboxkit.Digits(number) || n < 8 || n > 12 {
 			return &rejection{"1203", "[beneficiary.document.number] must have between 8-12 digits for [beneficiary.document.type] = CE"}
 		}
 	case 4:
-		if !digits(number) || n != 11 {
+		if !sandboxkit.Digits(number) || n != 11 {
 			return &rejection{"1204", "[beneficiary.document.number] must have 11 digits for [beneficiary.document.type] = RUC"}
 		}
 		if bankCode == "004" {
@@ -230,7 +219,7 @@ func validateWallet(c checked) (checked, *rejection) {
 		return reject("1107", "[destination.bankAccount.bankCode] invalid")
 	case c.accountNumber == "":
 		return reject("1242", "[destination.bankAccount.accountNumber] is mandatory when [destination.bankAccount.accountType]= Cellphone Number")
-	case !digits(c.accountNumber) || len(c.accountNumber) != 9 || c.accountNumber[0] != '9':
+	case !sandboxkit.Digits(c.accountNumber) || len(c.accountNumber) != 9 || c.accountNumber[0] != '9':
 		return reject("1226", "[destination.bankAccount.accountNumber] must be numeric with 9 digits and start with the number “9” when [destination.bankAccount.accountType]= Cellphone Number")
 	case c.currency != "PEN":
 		return reject("1228", "[currency] must be PEN for [destination.bankAccount.accountType]= Cellphone number")
@@ -253,11 +242,11 @@ func validateBank(c checked) (checked, *rejection) {
 		return reject("1107", "[destination.bankAccount.bankCode] invalid")
 	case walletBanks[c.bankCode]:
 		return reject("1241", "[destination.bankAccount.accountType] must be “Cellphone number” when [destination.bankAccount.bankCode] = 033 (BIM), 037 (YAPE) and 040 (PLIN)")
-	case c.accountNumber != "" && !digits(c.accountNumber):
+	case c.accountNumber != "" && !sandboxkit.Digits(c.accountNumber):
 		return reject("1109", "[destination.bankAccount.accountNumber] only accepts numeric values")
 	case c.cci == "":
 		return reject("1026", "Missing field [destination.bankAccount.cci]")
-	case !digits(c.cci):
+	case !sandboxkit.Digits(c.cci):
 		return reject("1210", "[destination.bankAccount.cci] only accepts numeric values")
 	case len(c.cci) != 20:
 		return reject("1209", "[destination.bankAccount.cci] must have 20 digits")

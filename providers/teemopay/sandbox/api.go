@@ -11,6 +11,7 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
 // authenticated checks what TeemoPay checks before reading a request
@@ -108,7 +109,7 @@ func (s *Sandbox) create(w http.ResponseWriter, r *http.Request, body []byte) {
 	data := createData{MerchantOrderNo: o.orderNo, TradeNo: o.tradeNo, Status: o.createStatus, Amount: req.Amount}
 	if ruled && rule.Outcome == "timeout" {
 		// Processed, answer lost: the client sees a broken connection.
-		dropConnection(w)
+		sandboxkit.DropConnection(w)
 		return
 	}
 	writeEnvelope(w, http.StatusOK, codeOK, "success", data)
@@ -164,19 +165,6 @@ func (s *Sandbox) resendCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	s.notify(url, cb)
 	w.WriteHeader(http.StatusAccepted)
-}
-
-// dropConnection closes the client's connection without an answer.
-func dropConnection(w http.ResponseWriter) {
-	hj, ok := w.(http.Hijacker)
-	if !ok {
-		panic(http.ErrAbortHandler)
-	}
-	conn, _, err := hj.Hijack()
-	if err != nil {
-		panic(http.ErrAbortHandler)
-	}
-	_ = conn.Close()
 }
 
 func traceID() string {

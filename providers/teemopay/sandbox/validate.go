@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/payrun/payrun/money"
+	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
 // bankCodes is TeemoPay's Peru bank list (teemopay/ttpaydoc
@@ -35,7 +36,7 @@ func validateCreate(r createBody) (int64, string) {
 		return 0, "realName is required (at most 40 characters)"
 	case r.Phone != "" && !isPhone(r.Phone):
 		return 0, "phone must be 9 digits starting with 9"
-	case r.CCINumber != "" && (len(r.CCINumber) != 20 || !digits(r.CCINumber)):
+	case r.CCINumber != "" && (len(r.CCINumber) != 20 || !sandboxkit.Digits(r.CCINumber)):
 		return 0, "cciNumber must be 20 digits"
 	case len(r.CallbackURL) > 200:
 		return 0, "callbackUrl is longer than 200 characters"
@@ -60,7 +61,7 @@ func validateAccount(r createBody) string {
 		if yape {
 			return "Yape requires accountType 103"
 		}
-		if lengths, ok := accountLengths[r.BankCode]; ok && (!digits(r.BankAccount) || !slices.Contains(lengths, len(r.BankAccount))) {
+		if lengths, ok := accountLengths[r.BankCode]; ok && (!sandboxkit.Digits(r.BankAccount) || !slices.Contains(lengths, len(r.BankAccount))) {
 			return fmt.Sprintf("bankAccount of bank %s must have %s digits (not a CCI)", r.BankCode, strings.Trim(strings.Join(strings.Fields(fmt.Sprint(lengths)), " or "), "[]"))
 		}
 	case accountWallet:
@@ -80,11 +81,11 @@ func validateDocument(idType, number string) string {
 	ok := false
 	switch idType {
 	case "DNI":
-		ok = len(number) == 8 && digits(number)
+		ok = len(number) == 8 && sandboxkit.Digits(number)
 	case "RUC":
-		ok = len(number) == 11 && digits(number)
+		ok = len(number) == 11 && sandboxkit.Digits(number)
 	case "CE":
-		ok = len(number) == 9 && digits(number)
+		ok = len(number) == 9 && sandboxkit.Digits(number)
 	case "PA":
 		ok = len(number) >= 7 && len(number) <= 12 && alnum(number)
 	default:
@@ -106,16 +107,7 @@ func parseAmount(s string) (int64, bool) {
 	return v, err == nil
 }
 
-func isPhone(s string) bool { return len(s) == 9 && s[0] == '9' && digits(s) }
-
-func digits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
+func isPhone(s string) bool { return len(s) == 9 && s[0] == '9' && sandboxkit.Digits(s) }
 
 func alnum(s string) bool {
 	for i := 0; i < len(s); i++ {
