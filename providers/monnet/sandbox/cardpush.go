@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
 // defaultCardExpiry is the iframe's own timeout (mps-payout-finished-timeout
@@ -134,7 +136,7 @@ func (s *Sandbox) cardComplete(w http.ResponseWriter, r *http.Request) {
 
 // visa reports a 16-digit, Luhn-valid number starting with 4.
 func visa(pan string) bool {
-	if len(pan) != 16 || pan[0] != '4' || !digits(pan) {
+	if len(pan) != 16 || pan[0] != '4' || !sandboxkit.Digits(pan) {
 		return false
 	}
 	sum := 0

@@ -163,8 +163,8 @@ func validatePayin(q payinRequest) (string, string) {
 			}
 		}
 		pan := q["payinPan"]
-		if len(pan) < 8 || len(pan) > 19 || !digits(pan) || len(q["payinCvv"]) < 3 || len(q["payinCvv"]) > 4 ||
-			!digits(q["payinCvv"]) || !payinExpiry.MatchString(q["payinCardExpiration"]) {
+		if len(pan) < 8 || len(pan) > 19 || !sandboxkit.Digits(pan) || len(q["payinCvv"]) < 3 || len(q["payinCvv"]) > 4 ||
+			!sandboxkit.Digits(q["payinCvv"]) || !payinExpiry.MatchString(q["payinCardExpiration"]) {
 			return "9030", "Format error"
 		}
 	}
