@@ -13,10 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/journal/boltjournal"
-	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
@@ -73,17 +71,7 @@ func TestCrashServeResumesAtOnce(t *testing.T) {
 	if err := writeConfig(cfgPath, cfg); err != nil {
 		t.Fatal(err)
 	}
-	var valid []batch.Row
-	for _, r := range demoRows("R", rows*2) {
-		if r.Method == string(providers.CardPush) || r.Method == string(providers.PaymentLink) {
-			continue
-		}
-		r.PayoutID = strings.TrimSuffix(r.PayoutID, "-F")
-		valid = append(valid, r)
-		if len(valid) == rows {
-			break
-		}
-	}
+	valid := payableRows("R", rows)
 	tmp := filepath.Join(t.TempDir(), "payouts.csv")
 	if err := writeDemoFile(tmp, valid, false); err != nil {
 		t.Fatal(err)

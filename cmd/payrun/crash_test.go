@@ -101,18 +101,7 @@ func TestCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Rows every provider pays without a beneficiary's action.
-	var valid []batch.Row
-	for _, r := range demoRows("K", rows*2) {
-		if r.Method == string(providers.CardPush) || r.Method == string(providers.PaymentLink) {
-			continue
-		}
-		r.PayoutID = strings.TrimSuffix(r.PayoutID, "-F")
-		valid = append(valid, r)
-		if len(valid) == rows {
-			break
-		}
-	}
+	valid := payableRows("K", rows)
 	input := filepath.Join(dir, "payouts.csv")
 	if err := writeDemoFile(input, valid, false); err != nil {
 		t.Fatal(err)
@@ -322,4 +311,21 @@ func settleNotifications(t *testing.T, land *sandboxes.Landscape, j journal.Jour
 	if err := recv.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// payableRows returns n demo rows that every provider pays without a
+// beneficiary's action and that no fault rule fails.
+func payableRows(prefix string, n int) []batch.Row {
+	var out []batch.Row
+	for _, r := range demoRows(prefix, n*2) {
+		if r.Method == string(providers.CardPush) || r.Method == string(providers.PaymentLink) {
+			continue
+		}
+		r.PayoutID = strings.TrimSuffix(r.PayoutID, "-F")
+		out = append(out, r)
+		if len(out) == n {
+			break
+		}
+	}
+	return out
 }
