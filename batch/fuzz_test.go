@@ -78,7 +78,7 @@ func FuzzReadCSV(f *testing.F) {
 			t.Fatal(err)
 		}
 		_, back, ok := fuzzRead(t, p2)
-		if !ok {
+		if !ok && len(rows) > 0 {
 			t.Fatalf("the written-back file cannot be opened:\n%q", b.String())
 		}
 		if len(back) != len(rows) {
@@ -87,6 +87,9 @@ func FuzzReadCSV(f *testing.F) {
 		for i := range rows {
 			a, z := rows[i], back[i]
 			a.Number, z.Number = 0, 0
+			// Card numbers were masked on the first read: the second finds
+			// none, and the values are the same.
+			a.cards, z.cards = nil, nil
 			if len(a.Extra) == 0 {
 				a.Extra = nil
 			}

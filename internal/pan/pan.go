@@ -27,6 +27,9 @@ type span struct{ start, end int }
 
 // Find returns every card number in s, in order.
 func Find(s string) []Match {
+	if !enoughDigits(s) {
+		return nil
+	}
 	var out []Match
 	scan(s, func(gs []span) bool {
 		out = append(out, Match{Start: gs[0].start, End: gs[len(gs)-1].end, Masked: masked(s, gs)})
@@ -37,6 +40,9 @@ func Find(s string) []Match {
 
 // Contains reports whether s holds a card number.
 func Contains(s string) bool {
+	if !enoughDigits(s) {
+		return false
+	}
 	found := false
 	scan(s, func([]span) bool {
 		found = true
@@ -94,12 +100,29 @@ func Scrub(payload []byte) []byte {
 }
 
 func containsBytes(b []byte) bool {
+	if !enoughDigits(b) {
+		return false
+	}
 	found := false
 	scan(b, func([]span) bool {
 		found = true
 		return false
 	})
 	return found
+}
+
+// enoughDigits reports whether b has the digits of a card number at all:
+// most values (names, amounts, codes) do not, and are not scanned.
+func enoughDigits[T ~string | ~[]byte](b T) bool {
+	n := 0
+	for i := 0; i < len(b); i++ {
+		if isDigit(b[i]) {
+			if n++; n >= minDigits {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // scrub masks b in place until no card number is left: masking one number
