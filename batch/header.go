@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/runes"
 	"golang.org/x/text/transform"
@@ -87,10 +88,14 @@ func (e *HeaderError) RowErrors() []RowError {
 // lower case, and spaces, hyphens, underscores and dots all one "_".
 // "Número de cuenta", "numero-de-cuenta" and "NUMERO_DE_CUENTA" are equal.
 func foldHeader(s string) string {
-	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
-	out, _, err := transform.String(t, s)
-	if err != nil {
-		out = s
+	out := s
+	if !ascii(s) {
+		// Accents removed; a transformer chain is costly to build, and
+		// most headers are plain ASCII.
+		t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+		if o, _, err := transform.String(t, s); err == nil {
+			out = o
+		}
 	}
 	var b strings.Builder
 	sep := false
@@ -109,6 +114,15 @@ func foldHeader(s string) string {
 		}
 	}
 	return b.String()
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // headerMatcher maps folded header names to canonical columns, and
