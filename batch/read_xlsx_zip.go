@@ -95,11 +95,11 @@ func openWorkbook(path, name string, o ReadOptions) (*workbook, error) {
 		case size > uint64(limit) || total > uint64(limit):
 			f.Close()
 			return nil, fmt.Errorf("%w: %s inflates to more than %d MiB (%d times input.max_bytes): refused as a zip bomb",
-				ErrTooLarge, name, limit>>20, xlsxInflateFactor)
+				ErrInput, name, limit>>20, xlsxInflateFactor)
 		case size > xlsxRatioFloor && size/xlsxMaxRatio > zf.CompressedSize64:
 			f.Close()
 			return nil, fmt.Errorf("%w: %s: part %s is compressed %d to 1, more than a spreadsheet ever is (%d): refused as a zip bomb",
-				ErrTooLarge, name, zf.Name, size/max(zf.CompressedSize64, 1), xlsxMaxRatio)
+				ErrInput, name, zf.Name, size/max(zf.CompressedSize64, 1), xlsxMaxRatio)
 		}
 		wb.parts[strings.ToLower(strings.TrimPrefix(strings.ReplaceAll(zf.Name, `\`, "/"), "/"))] = zf
 	}
@@ -205,7 +205,7 @@ type inflateBound struct {
 
 func (b *inflateBound) Read(p []byte) (int, error) {
 	if b.wb.left <= 0 {
-		return 0, fmt.Errorf("%w: %s inflates to more than %d MiB: refused as a zip bomb", ErrTooLarge, b.wb.name, b.wb.limit>>20)
+		return 0, fmt.Errorf("%w: %s inflates to more than %d MiB: refused as a zip bomb", ErrInput, b.wb.name, b.wb.limit>>20)
 	}
 	if int64(len(p)) > b.wb.left {
 		p = p[:b.wb.left]
