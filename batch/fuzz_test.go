@@ -20,8 +20,10 @@ func FuzzReadCSV(f *testing.F) {
 	// Seeds stay small: every input the fuzzer finds interesting is
 	// minimized, in steps that grow with the square of its length, and a
 	// worker minimizing a mutation of a 4 KB file shows no progress for
-	// the whole of -fuzztime (the CI step "stalled" on it). The files
-	// under testdata are read by the other tests.
+	// the whole of -fuzztime (the CI step "stalled" on it):
+	// testdata/fuzz/FuzzReadCSV/minimizing-stall is the input such a
+	// worker was minimizing. The files under testdata are read by the
+	// other tests.
 	for _, s := range []string{
 		"",
 		minimalHeader,

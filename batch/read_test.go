@@ -342,3 +342,27 @@ func TestFoldHeader(t *testing.T) {
 		}
 	}
 }
+
+// TestCSVHugeRecord: a record beyond maxRecord is refused, in the header or
+// in a row, without being held: encoding/csv has no bound of its own.
+func TestCSVHugeRecord(t *testing.T) {
+	huge := strings.Repeat("x", maxRecord+1<<20) // more than the slack of one buffer
+	_, err := OpenFile(writeFile(t, "h.csv", minimalHeader+","+huge+"\nA,monnet,wallet,PE,PEN,1,x\n"), ReadOptions{})
+	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "a row of more than 4 MiB") {
+		t.Errorf("huge header: err = %v", err)
+	}
+	rd, err := OpenFile(writeFile(t, "r.csv", minimalHeader+"\nA,monnet,wallet,PE,PEN,1\n\"B"+huge+"\",monnet,wallet,PE,PEN,1\n"), ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for {
+		_, err = rd.Next()
+		if err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "a row of more than 4 MiB") {
+		t.Errorf("huge row: err = %v", err)
+	}
+}
