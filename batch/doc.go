@@ -11,10 +11,11 @@
 // Values stay the text that was in the file: leading zeros of account and
 // document numbers survive, and an amount is never read as a float.
 //
-// A Validator checks each Row against the schema and against its
-// provider's rules, which are declared as data in Rules (reference lengths,
-// currencies, limits per method, required columns, document and account
-// rules); Peru's identifiers (CCI, RUC, DNI, CE, passport, phone) are
+// A Validator checks each Row against the schema and against the rules of
+// its provider and method, declared as data in the provider's registration
+// (providers.Rules, from providers/all: reference lengths, currencies,
+// limits, required columns, document and account rules); a card number in
+// any value is masked as the row is read and the row refused; Peru's identifiers (CCI, RUC, DNI, CE, passport, phone) are
 // checked by their real check digits. Every problem of a file is reported
 // as a RowError with its row, column, value and reason, never only the
 // first. ValidateFile does all of it for a whole file; the journal's

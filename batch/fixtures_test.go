@@ -33,7 +33,7 @@ func TestGenerateFixtures(t *testing.T) {
 	csv1252 := strings.Join([]string{
 		"Referencia;Provider;Method;Country;Currency;Amount;Nombre;Beneficiary Last Name;Teléfono;Document-Type;Document Number;Bank Code;Descripción",
 		"PR-1252-01;monnet;wallet;PE;PEN;250,50;Iñigo;Muñoz Peña;987654321;DNI;01234567;037;Devolución de garantía",
-		"PR-1252-02;teemopay;wallet;PE;PEN;80;Óscar;Ñañez;923456789;DNI;45678912;037;Bonificación",
+		"PR-1252-02;monnet;wallet;PE;PEN;80;Óscar;Ñañez;923456789;DNI;45678912;037;Bonificación",
 	}, "\r\n") + "\r\n"
 	enc, err := charmap.Windows1252.NewEncoder().String(csv1252)
 	if err != nil {
@@ -63,15 +63,15 @@ func TestGenerateFixtures(t *testing.T) {
 		t.Fatal(err)
 	}
 	setRow(t, f, "Pagos", 1, []string{"payout_id", "provider", "method", "country", "currency", "amount",
-		"beneficiary_name", "document_type", "document_number", "bank_code", "account_number", "account_type"})
-	setRow(t, f, "Pagos", 2, []string{"PR-Z-01", "monnet", "bank_transfer", "PE", "PEN", "", "Ana", "DNI", "01234567", "002", "00191234567890", "savings"})
+		"beneficiary_name", "document_type", "document_number", "bank_code", "account_number", "account_type", "beneficiary_last_name"})
+	setRow(t, f, "Pagos", 2, []string{"PR-Z-01", "monnet", "bank_transfer", "PE", "PEN", "", "Ana", "DNI", "01234567", "002", "00191234567890", "savings", "Rojas"})
 	must(t, f.SetCellDefault("Pagos", "F2", "1500.5")) // a number cell, stored as 1500.5
-	setRow(t, f, "Pagos", 3, []string{"PR-Z-02", "monnet", "bank_transfer", "PE", "PEN", "", "Luis", "DNI", "00012345", "002", "0019123456789", "checking"})
+	setRow(t, f, "Pagos", 3, []string{"PR-Z-02", "monnet", "bank_transfer", "PE", "PEN", "", "Luis", "DNI", "00012345", "002", "0019123456789", "checking", "Paz"})
 	must(t, f.SetCellInt("Pagos", "F3", 30000))
 	// row 4 left empty
-	setRow(t, f, "Pagos", 5, []string{"PR-Z-05", "monnet", "bank_transfer", "PE", "PEN", "", "Eva", "DNI", "00000001", "002", "00191234567891", "savings"})
+	setRow(t, f, "Pagos", 5, []string{"PR-Z-05", "monnet", "bank_transfer", "PE", "PEN", "", "Eva", "DNI", "00000001", "002", "00191234567891", "savings", "Soto"})
 	must(t, f.SetCellDefault("Pagos", "F5", "0.30000000000000004")) // what =0.1+0.2 leaves in a cell
-	setRow(t, f, "Pagos", 6, []string{"PR-Z-06", "monnet", "bank_transfer", "PE", "PEN", "", "Raúl", "DNI", "07654321", "002", "00191234567892", "savings"})
+	setRow(t, f, "Pagos", 6, []string{"PR-Z-06", "monnet", "bank_transfer", "PE", "PEN", "", "Raúl", "DNI", "07654321", "002", "00191234567892", "savings", "Vega"})
 	must(t, f.SetCellDefault("Pagos", "F6", "1E-3"))
 	save(t, f, "leading_zeros.xlsx")
 }

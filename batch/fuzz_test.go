@@ -2,10 +2,13 @@ package batch
 
 import (
 	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -14,13 +17,13 @@ import (
 // plain CSV file, must read back the same. Crashers are kept under
 // testdata/fuzz/FuzzReadCSV.
 func FuzzReadCSV(f *testing.F) {
-	for _, name := range []string{"clean.csv", "errors.csv", "win1252_semicolon.csv"} {
-		b, err := os.ReadFile(filepath.Join("testdata", name))
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	// Seeds stay small: every input the fuzzer finds interesting is
+	// minimized, in steps that grow with the square of its length, and a
+	// worker minimizing a mutation of a 4 KB file shows no progress for
+	// the whole of -fuzztime (the CI step "stalled" on it):
+	// testdata/fuzz/FuzzReadCSV/minimizing-stall is the input such a
+	// worker was minimizing. The files under testdata are read by the
+	// other tests.
 	for _, s := range []string{
 		"",
 		minimalHeader,
@@ -31,12 +34,28 @@ func FuzzReadCSV(f *testing.F) {
 		"payout_id;provider;method;country;currency;amount\n\xd1;\xf3;;;;\n",
 		"payout_id\tprovider\tmethod\tcountry\tcurrency\tamount\tNotas\n1\t2\t3\t4\t5\t6\t7\n",
 		minimalHeader + "\n\"unterminated,a,b,c,d,e\n" + "B,a,b,c,d,e\n",
+		minimalHeader + ",description\n\n,,,,,,\nA,monnet,wallet,PE,PEN,1,\"tarjeta 4111 1111 1111 1111\"\n",
+		"Referencia;Proveedor;M\xe9todo;Pa\xeds;Moneda;Importe\r\nR1;teemopay;bank_transfer;PE;PEN;250,50\r\n",
+		"payout_id,provider,method,currency,amount,benificiary_name\nA,bank131,card_token,RUB,1,x\n",
 	} {
 		f.Add([]byte(s))
 	}
+	if fl := flag.Lookup("test.fuzzminimizetime"); fl != nil && !flagSet("test.fuzzminimizetime") {
+		// A new input is minimized for at most this long (the default is
+		// a minute, longer than the CI step), so that the worker goes
+		// back to fuzzing.
+		if err := fl.Value.Set("2s"); err != nil {
+			f.Fatal(err)
+		}
+	}
+	// One directory for every input a worker runs: a temporary directory
+	// per input costs more than reading the input does.
+	dir := f.TempDir()
+	var seq atomic.Int64
 	f.Fuzz(func(t *testing.T, data []byte) {
-		dir := t.TempDir()
-		p := filepath.Join(dir, "in.csv")
+		n := seq.Add(1)
+		p := filepath.Join(dir, fmt.Sprintf("in-%d.csv", n))
+		defer os.Remove(p)
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -73,12 +92,13 @@ func FuzzReadCSV(f *testing.F) {
 			}
 			writeQuoted(&b, append(rec, r.Extra...))
 		}
-		p2 := filepath.Join(dir, "back.csv")
+		p2 := filepath.Join(dir, fmt.Sprintf("back-%d.csv", n))
+		defer os.Remove(p2)
 		if err := os.WriteFile(p2, []byte(b.String()), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		_, back, ok := fuzzRead(t, p2)
-		if !ok {
+		if !ok && len(rows) > 0 {
 			t.Fatalf("the written-back file cannot be opened:\n%q", b.String())
 		}
 		if len(back) != len(rows) {
@@ -87,6 +107,9 @@ func FuzzReadCSV(f *testing.F) {
 		for i := range rows {
 			a, z := rows[i], back[i]
 			a.Number, z.Number = 0, 0
+			// Card numbers were masked on the first read: the second finds
+			// none, and the values are the same.
+			a.cards, z.cards = nil, nil
 			if len(a.Extra) == 0 {
 				a.Extra = nil
 			}
@@ -98,6 +121,13 @@ func FuzzReadCSV(f *testing.F) {
 			}
 		}
 	})
+}
+
+// flagSet reports whether the flag was given on the command line.
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // fuzzRead reads every good row; ok is false when the file is refused.

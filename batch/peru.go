@@ -123,51 +123,6 @@ func checkDocument(docType, number string, ceMin, ceMax int) string {
 	return ""
 }
 
-// looksLikePAN reports whether s could be a card number: 13 to 19 digits
-// (spaces and dashes ignored) that pass the Luhn check. Such a value must
-// never be stored, echoed or sent as a token.
-func looksLikePAN(s string) bool {
-	var ds []byte
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			ds = append(ds, c)
-		case c == ' ' || c == '-':
-		default:
-			return false
-		}
-	}
-	if len(ds) < 13 || len(ds) > 19 {
-		return false
-	}
-	sum := 0
-	for i := len(ds) - 1; i >= 0; i-- {
-		d := int(ds[i] - '0')
-		if (len(ds)-1-i)%2 == 1 {
-			d *= 2
-			if d > 9 {
-				d -= 9
-			}
-		}
-		sum += d
-	}
-	return sum%10 == 0
-}
-
-// maskPAN keeps the last four digits of what looks like a card number.
-func maskPAN(s string) string {
-	var ds []byte
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			ds = append(ds, s[i])
-		}
-	}
-	if len(ds) <= 4 {
-		return strings.Repeat("*", len(ds))
-	}
-	return strings.Repeat("*", len(ds)-4) + string(ds[len(ds)-4:])
-}
-
 func digits(s string) bool {
 	if s == "" {
 		return false

@@ -58,7 +58,10 @@ type Source struct {
 	Delimiter  rune   // CSV only
 	Encoding   string // CSV only
 	Sheet      string // XLSX only
-	Header     []string
+	// HeaderRow is the row of the header (1 unless blank rows precede it).
+	HeaderRow int
+	// Header holds the header cells as in the file (card numbers masked).
+	Header []string
 	// Columns maps a canonical column to its 0-based index in Header.
 	Columns map[string]int
 	// Extra names the header cells that are not canonical columns, and
@@ -81,6 +84,10 @@ type Reader struct {
 	max  int
 	n    int
 	err  error
+	// first is the first data row (or the error in its place), read by
+	// OpenFile to refuse a file without rows; Next returns it first.
+	first    *Row
+	firstErr error
 }
 
 // rowSource is one file format's row stream.
@@ -144,13 +151,26 @@ func OpenFile(path string, o ReadOptions) (*Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Reader{src: src, rows: rows, max: o.MaxRows}, nil
+	rd := &Reader{src: src, rows: rows, max: o.MaxRows}
+	// A header without a single row is refused: an empty batch is a
+	// mistake (the wrong sheet, the rows deleted), never an order to pay
+	// nothing. It is a header problem, so that every caller refuses it
+	// before anything is written.
+	first, err := rows.next()
+	if errors.Is(err, io.EOF) {
+		rows.close()
+		return nil, &HeaderError{File: src.Name, Sheet: src.Sheet, Row: src.HeaderRow,
+			Problems: []string{"the file has a header but no payout rows"}}
+	}
+	rd.first, rd.firstErr = &first, err
+	return rd, nil
 }
 
 // Source describes the file and its columns.
 func (r *Reader) Source() Source { return r.src }
 
 // Next returns the next non-blank data row, or io.EOF after the last.
+// Card numbers in its values are masked, and recorded for the validator.
 //
 // An error that concerns one row only (a CSV line with a broken quote) is a
 // *RowError: the reader can go on with the next row. Any other error is
@@ -160,7 +180,14 @@ func (r *Reader) Next() (Row, error) {
 	if r.err != nil {
 		return Row{}, r.err
 	}
-	row, err := r.rows.next()
+	var row Row
+	var err error
+	if r.first != nil {
+		row, err = *r.first, r.firstErr
+		r.first, r.firstErr = nil, nil
+	} else {
+		row, err = r.rows.next()
+	}
 	if err != nil {
 		var re *RowError
 		if errors.As(err, &re) {
@@ -174,6 +201,9 @@ func (r *Reader) Next() (Row, error) {
 		r.err = fmt.Errorf("%w: %s has more than %d data rows (input.max_rows)", ErrTooManyRows, where(r.src.Name, r.src.Sheet), r.max)
 		return Row{}, r.err
 	}
+	// No card number leaves the reader in clear (the validator refuses
+	// the row).
+	row.maskCards(r.src.Extra)
 	return row, nil
 }
 

@@ -18,11 +18,42 @@ import (
 // amortise its per-call header work, few enough that memory stays flat.
 const csvChunk = 256
 
+// Bounds on what one CSV file can make the reader hold, whatever it holds:
+// a record (a row, quoted line breaks included) of more than maxRecord
+// bytes is not a payout row (Excel's cells stop at 32,767 characters), and
+// a chunk stops early once its values pass maxChunkBytes.
+const (
+	maxRecord     = 4 << 20
+	maxChunkBytes = 16 << 20
+)
+
+// errRecordTooLarge refuses a file with a record over maxRecord.
+var errRecordTooLarge = fmt.Errorf("%w: a row of more than %d MiB: not a payout file", ErrInput, maxRecord>>20)
+
+// recordCap counts the bytes read since the last record began and fails
+// the read once they pass maxRecord, so that encoding/csv, which has no
+// bound of its own, never holds a huge record. The count runs ahead by at
+// most the bufio buffer above it.
+type recordCap struct {
+	r io.Reader
+	n int64
+}
+
+func (c *recordCap) Read(p []byte) (int, error) {
+	if c.n > maxRecord {
+		return 0, errRecordTooLarge
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
 // csvRows streams a CSV file: encoding/csv does the lexing (so that the
 // delimiter, quotes and CRLF are ours to configure) and gocsv maps each
 // chunk of records onto Row through its decoder API.
 type csvRows struct {
 	f      *os.File
+	cap    *recordCap
 	cr     *csv.Reader
 	src    *Source
 	width  int      // number of header cells
@@ -68,7 +99,8 @@ func openCSV(f *os.File, src *Source, m headerMatcher) (rowSource, error) {
 	if enc == EncodingWindows1252 {
 		in = charmap.Windows1252.NewDecoder().Reader(f)
 	}
-	br := bufio.NewReaderSize(in, 64<<10)
+	rc := &recordCap{r: in}
+	br := bufio.NewReaderSize(rc, bufferFor(f))
 	src.Delimiter = sniffDelimiter(br)
 
 	cr := csv.NewReader(br)
@@ -76,10 +108,11 @@ func openCSV(f *os.File, src *Source, m headerMatcher) (rowSource, error) {
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 
-	c := &csvRows{f: f, cr: cr, src: src}
+	c := &csvRows{f: f, cap: rc, cr: cr, src: src}
 	var header []string
 	line := 0
 	for {
+		rc.n = 0
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			f.Close()
@@ -106,10 +139,17 @@ func openCSV(f *os.File, src *Source, m headerMatcher) (rowSource, error) {
 			c.index = append(c.index, i)
 		}
 	}
-	c.flat = make([]string, csvChunk*len(c.index))
-	c.records = make([][]string, 0, csvChunk+1)
-	c.decoded = make([]Row, 0, csvChunk)
 	return c, nil
+}
+
+// bufferFor sizes a read buffer: 64 KiB, or the file's size when smaller,
+// so that a small file costs little.
+func bufferFor(f *os.File) int {
+	const size = 64 << 10
+	if st, err := f.Stat(); err == nil && st.Size() < size {
+		return max(int(st.Size()), 16)
+	}
+	return size
 }
 
 func (c *csvRows) next() (Row, error) {
@@ -142,12 +182,21 @@ func (c *csvRows) next() (Row, error) {
 
 // fill reads the next chunk of non-blank records and decodes it.
 func (c *csvRows) fill() error {
+	n := len(c.index)
+	if c.flat == nil {
+		// The chunk's buffers, allocated on the first fill: a file
+		// refused at its header never needs them.
+		c.flat = make([]string, csvChunk*n)
+		c.records = make([][]string, 0, csvChunk+1)
+		c.decoded = make([]Row, 0, csvChunk)
+	}
 	c.records = append(c.records[:0], c.header)
 	c.lines = c.lines[:0]
 	c.extras = c.extras[:0]
 	c.pos = 0
-	n := len(c.index)
-	for len(c.lines) < csvChunk {
+	held := 0
+	for len(c.lines) < csvChunk && held < maxChunkBytes {
+		c.cap.n = 0
 		rec, err := c.cr.Read()
 		if errors.Is(err, io.EOF) {
 			c.done = true
@@ -180,6 +229,7 @@ func (c *csvRows) fill() error {
 			vals[j] = ""
 			if i < len(rec) {
 				vals[j] = rec[i]
+				held += len(rec[i])
 			}
 		}
 		var extra []string
@@ -266,9 +316,10 @@ func sniffEncoding(f *os.File) (string, int64, error) {
 
 // validUTF8 reads r to its end (or to the first invalid byte) and reports
 // whether it is valid UTF-8.
-func validUTF8(r io.Reader) (bool, error) {
-	const size = 64 << 10
+func validUTF8(f *os.File) (bool, error) {
+	size := bufferFor(f)
 	buf := make([]byte, size+utf8.UTFMax)
+	r := f
 	carry := 0
 	for {
 		n, err := r.Read(buf[carry : carry+size])

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
@@ -42,28 +43,38 @@ type Row struct {
 	// Extra holds the values of the file's other columns, in Source.Extra
 	// order, so that an annotated copy of the input can give them back.
 	Extra []string `csv:"-"`
+
+	// cards lists the values in which a card number was found; the row
+	// holds them masked (maskCards). scanned says the search was done.
+	cards   []cardFound
+	scanned bool
 }
 
-// Canonical column names, in schema order.
+// cardFound is a card number found in a row: the column (canonical, or an
+// extra column's header) and the number masked.
+type cardFound struct{ column, masked string }
+
+// Canonical column names, in schema order: the providers' own names for
+// them, which their rules use.
 const (
-	ColPayoutID            = "payout_id"
-	ColProvider            = "provider"
-	ColMethod              = "method"
-	ColCountry             = "country"
-	ColCurrency            = "currency"
-	ColAmount              = "amount"
-	ColBeneficiaryName     = "beneficiary_name"
-	ColBeneficiaryLastName = "beneficiary_last_name"
-	ColEmail               = "email"
-	ColPhone               = "phone"
-	ColDocumentType        = "document_type"
-	ColDocumentNumber      = "document_number"
-	ColBankCode            = "bank_code"
-	ColAccountType         = "account_type"
-	ColAccountNumber       = "account_number"
-	ColCCI                 = "cci"
-	ColCardToken           = "card_token"
-	ColDescription         = "description"
+	ColPayoutID            = providers.ColumnPayoutID
+	ColProvider            = providers.ColumnProvider
+	ColMethod              = providers.ColumnMethod
+	ColCountry             = providers.ColumnCountry
+	ColCurrency            = providers.ColumnCurrency
+	ColAmount              = providers.ColumnAmount
+	ColBeneficiaryName     = providers.ColumnBeneficiaryName
+	ColBeneficiaryLastName = providers.ColumnBeneficiaryLastName
+	ColEmail               = providers.ColumnEmail
+	ColPhone               = providers.ColumnPhone
+	ColDocumentType        = providers.ColumnDocumentType
+	ColDocumentNumber      = providers.ColumnDocumentNumber
+	ColBankCode            = providers.ColumnBankCode
+	ColAccountType         = providers.ColumnAccountType
+	ColAccountNumber       = providers.ColumnAccountNumber
+	ColCCI                 = providers.ColumnCCI
+	ColCardToken           = providers.ColumnCardToken
+	ColDescription         = providers.ColumnDescription
 )
 
 // CanonicalColumns lists the canonical schema's columns in schema order.
@@ -75,10 +86,11 @@ var CanonicalColumns = []string{
 }
 
 // RequiredColumns are the columns every payout file must have, whatever its
-// providers. The columns a provider and method need beyond these are
-// checked row by row (rules.go), so that a file for card payouts only does
-// not need a cci column.
-var RequiredColumns = []string{ColPayoutID, ColProvider, ColMethod, ColCountry, ColCurrency, ColAmount}
+// providers. The columns a provider and method need beyond these (the
+// country too) are checked row by row, from the provider's registration,
+// so that a file for card payouts only needs neither a cci nor a country
+// column.
+var RequiredColumns = []string{ColPayoutID, ColProvider, ColMethod, ColCurrency, ColAmount}
 
 // Get returns the value of a canonical column ("" for an unknown name).
 func (r *Row) Get(column string) string {
@@ -144,6 +156,48 @@ func (r *Row) trim() {
 		p := r.field(c)
 		*p = strings.TrimSpace(*p)
 	}
+}
+
+// maskCards masks, in place, every card number in the row's values
+// (canonical columns and extra columns alike: a card number has no place
+// in any of them) and records where it found one, for the validator to
+// refuse the row. extra names the extra columns (Source.Extra). The clear
+// digits are gone from the row once it returns: nothing downstream (the
+// journal, a report, an error message) can show them.
+func (r *Row) maskCards(extra []string) {
+	r.scanned = true
+	for _, c := range CanonicalColumns {
+		p := r.field(c)
+		if ms := pan.Find(*p); len(ms) > 0 {
+			r.cards = append(r.cards, cardFound{column: c, masked: maskedList(ms)})
+			*p = pan.MaskText(*p)
+		}
+	}
+	cloned := false
+	for i, v := range r.Extra {
+		ms := pan.Find(v)
+		if len(ms) == 0 {
+			continue
+		}
+		if !cloned {
+			// The caller's row shares this slice: mask a copy.
+			r.Extra, cloned = append([]string(nil), r.Extra...), true
+		}
+		col := fmt.Sprintf("column %d", i+1)
+		if i < len(extra) {
+			col = extra[i]
+		}
+		r.cards = append(r.cards, cardFound{column: col, masked: maskedList(ms)})
+		r.Extra[i] = pan.MaskText(v)
+	}
+}
+
+func maskedList(ms []pan.Match) string {
+	s := make([]string, len(ms))
+	for i, m := range ms {
+		s[i] = m.Masked
+	}
+	return strings.Join(s, ", ")
 }
 
 // blank reports whether the row has no value at all: such rows are

@@ -8,34 +8,36 @@ import (
 	"github.com/xuri/excelize/v2"
 )
 
-// templateRows are example payouts, one per provider and method, that
-// pass validation (a test proves it). They show the forms operators get
-// wrong: leading zeros of a DNI, a CCI, a Yape payout with its mandatory
+// templateRows are example payouts, one per provider and method each
+// provider pays, that pass validation (a test proves it). They show the
+// forms operators get wrong: leading zeros of a DNI, a CCI, an account
+// number of the length its bank uses, a Yape payout with its mandatory
 // description, a card token that is a provider's hash and not a card.
 var templateRows = []Row{
-	{PayoutID: "PR-2026-0001", Provider: Monnet, Method: "bank_transfer", Country: "PE", Currency: "PEN", Amount: "1500.50",
+	{PayoutID: "PR-2026-0001", Provider: "monnet", Method: "bank_transfer", Country: "PE", Currency: "PEN", Amount: "1500.50",
 		BeneficiaryName: "Sergio", BeneficiaryLastName: "Quispe Ramos", Email: "sergio.quispe@example.com", Phone: "987654321",
 		DocumentType: "DNI", DocumentNumber: "01234567", BankCode: "002", AccountType: "savings",
 		CCI: "00243000584290204477", Description: "Pago de planilla noviembre"},
-	{PayoutID: "PR-2026-0002", Provider: Monnet, Method: "wallet", Country: "PE", Currency: "PEN", Amount: "250.00",
+	{PayoutID: "PR-2026-0002", Provider: "monnet", Method: "wallet", Country: "PE", Currency: "PEN", Amount: "250.00",
 		BeneficiaryName: "María", BeneficiaryLastName: "Núñez", Phone: "912345678",
 		DocumentType: "CE", DocumentNumber: "001234567", BankCode: "037", Description: "Reembolso de gastos"},
-	{PayoutID: "PR-2026-0003", Provider: Monnet, Method: "card_push", Country: "PE", Currency: "PEN", Amount: "100.00",
+	{PayoutID: "PR-2026-0003", Provider: "monnet", Method: "card_push", Country: "PE", Currency: "PEN", Amount: "100.00",
 		BeneficiaryName: "Lucía", BeneficiaryLastName: "Paredes", Email: "lucia.paredes@example.com",
 		DocumentType: "DNI", DocumentNumber: "07654321", Description: "Premio"},
-	{PayoutID: "PR-2026-0004", Provider: Monnet, Method: "payment_link", Country: "PE", Currency: "USD", Amount: "75.25",
+	{PayoutID: "PR-2026-0004", Provider: "monnet", Method: "payment_link", Country: "PE", Currency: "USD", Amount: "75.25",
 		BeneficiaryName: "Jorge", BeneficiaryLastName: "Salas", Email: "jorge@example.com", Phone: "998877665",
-		Description: "Cobro de servicio"},
-	{PayoutID: "PR-2026-0005", Provider: TeemoPay, Method: "bank_transfer", Country: "PE", Currency: "PEN", Amount: "3200.00",
+		DocumentType: "DNI", DocumentNumber: "40123456", Description: "Cobro de servicio"},
+	{PayoutID: "PR-2026-0005", Provider: "teemopay", Method: "bank_transfer", Country: "PE", Currency: "PEN", Amount: "3200.00",
 		BeneficiaryName: "Comercial Andina SAC", DocumentType: "RUC", DocumentNumber: "20629932888",
-		BankCode: "003", AccountType: "checking", CCI: "00320000012345678937", Description: "Factura F001-2231"},
-	{PayoutID: "PR-2026-0006", Provider: TeemoPay, Method: "wallet", Country: "PE", Currency: "PEN", Amount: "80.00",
-		BeneficiaryName: "Rosa", BeneficiaryLastName: "Huamán", Phone: "923456789",
-		DocumentType: "DNI", DocumentNumber: "45678912", BankCode: "037", Description: "Bono"},
-	{PayoutID: "PR-2026-0007", Provider: Bank131, Method: "card_token", Country: "RU", Currency: "RUB", Amount: "10000.00",
+		BankCode: "003", AccountType: "checking", AccountNumber: "2003001234567", CCI: "00320000012345678937",
+		Description: "Factura F001-2231"},
+	{PayoutID: "PR-2026-0006", Provider: "teemopay", Method: "bank_transfer", Country: "PE", Currency: "PEN", Amount: "80.00",
+		BeneficiaryName: "Rosa", BeneficiaryLastName: "Huamán", DocumentType: "DNI", DocumentNumber: "45678912",
+		BankCode: "002", AccountType: "savings", AccountNumber: "19112345678901", Description: "Bono"},
+	{PayoutID: "PR-2026-0007", Provider: "bank131", Method: "card_token", Country: "RU", Currency: "RUB", Amount: "10000.00",
 		BeneficiaryName: "Ivan", BeneficiaryLastName: "Petrov",
 		CardToken: "8b1b924ff7cdbb10386fbf9f054185419eaabfbf37e8de0fc62ff7d06b3f5c2d", Description: "Payout"},
-	{PayoutID: "PR-2026-0008", Provider: SmartGlocal, Method: "card_token", Country: "DE", Currency: "EUR", Amount: "50.00",
+	{PayoutID: "PR-2026-0008", Provider: "smartglocal", Method: "card_token", Country: "DE", Currency: "EUR", Amount: "50.00",
 		BeneficiaryName: "Anna", BeneficiaryLastName: "Schmidt",
 		CardToken: "6b979c5f71b570ac402b30410a5b0c4cda4bee0e5dcd877be6acd86a32b8abcc", Description: "Payout"},
 }

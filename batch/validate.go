@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"golang.org/x/text/language"
 
@@ -50,7 +49,7 @@ type ValidateOptions struct {
 }
 
 // Validator checks rows against the canonical schema and the rules of the
-// row's provider (Rules), and remembers payout ids to find the ones a file
+// row's provider (its registration's Rules), and remembers payout ids to find the ones a file
 // repeats. Use one Validator per file. It is not safe for concurrent use.
 type Validator struct {
 	enabled map[string]bool
@@ -81,10 +80,13 @@ func NewValidator(o ValidateOptions) *Validator {
 // rowCheck accumulates one row's errors, one per column: the first reason
 // found for a column is the one reported.
 type rowCheck struct {
-	src  Source
-	r    Row // as in the file
-	n    Row // enumerations normalised
-	errs []RowError
+	src Source
+	r   Row // as in the file, card numbers masked
+	n   Row // enumerations normalised
+	// country is the row's country, or the only one its provider pays to
+	// when the row leaves it blank: it says which national rules apply.
+	country string
+	errs    []RowError
 }
 
 func (c *rowCheck) fail(column, value, reason string) {
@@ -131,11 +133,21 @@ func (v *Validator) Check(src Source, r Row) (providers.Payout, string, []RowErr
 // finds repeated payout_ids in the journal, so that its memory does not
 // grow with the file.
 func (v *Validator) check(src Source, r Row) (providers.Payout, string, []RowError) {
+	if !r.scanned {
+		// A row built in code rather than read: masked here, so that no
+		// message below can show a card number.
+		r.maskCards(src.Extra)
+	}
 	c := &rowCheck{src: src, r: r, n: r.normal()}
+	rules, known := providerRules(c.n.Provider)
+	c.country = c.n.Country
+	if c.country == "" && known && len(rules.Countries) == 1 {
+		c.country = rules.Countries[0]
+	}
+	checkCards(c)
 	v.checkSchema(c)
-	rules, known := Rules[c.n.Provider]
 	if known && !c.failed(ColProvider) && !c.failed(ColMethod) {
-		checkProvider(c, rules)
+		checkProvider(c, c.n.Provider, rules)
 	}
 	if len(c.errs) > 0 {
 		return providers.Payout{}, c.n.Provider, c.errs
@@ -248,11 +260,11 @@ func (v *Validator) checkSchema(c *rowCheck) {
 		c.failf(ColPayoutID, "payout_id is %d characters long, the maximum is %d", len(r.PayoutID), maxPayoutID)
 	}
 
-	switch _, known := Rules[n.Provider]; {
+	switch _, known := providerRules(n.Provider); {
 	case r.Provider == "":
-		c.failf(ColProvider, "provider is required (one of %s)", strings.Join(ProviderNames, ", "))
+		c.failf(ColProvider, "provider is required (one of %s)", strings.Join(providerNames(), ", "))
 	case !known:
-		c.failf(ColProvider, "unknown provider (one of %s)", strings.Join(ProviderNames, ", "))
+		c.failf(ColProvider, "unknown provider (one of %s)", strings.Join(providerNames(), ", "))
 	case v.enabled != nil && !v.enabled[n.Provider]:
 		c.failf(ColProvider, "provider %s is not enabled in the configuration", n.Provider)
 	}
@@ -263,9 +275,8 @@ func (v *Validator) checkSchema(c *rowCheck) {
 		c.failf(ColMethod, "unknown method (one of %s)", methodList(providers.Methods))
 	}
 
-	if r.Country == "" {
-		c.failf(ColCountry, "country is required (ISO 3166 two-letter code, e.g. PE)")
-	} else if !isCountry(n.Country) {
+	// Whether a row needs a country is its provider's and method's rule.
+	if r.Country != "" && !isCountry(n.Country) {
 		c.failf(ColCountry, "country must be an ISO 3166 two-letter code such as PE")
 	}
 
@@ -292,7 +303,7 @@ func (v *Validator) checkSchema(c *rowCheck) {
 		}
 	}
 
-	peru := n.Country == "PE"
+	peru := c.country == "PE"
 	if r.Phone != "" {
 		if peru {
 			if reason := checkPeruPhone(r.Phone); reason != "" {
@@ -328,119 +339,7 @@ func (v *Validator) checkSchema(c *rowCheck) {
 			c.failf(ColBankCode, "bank_code %s does not match the CCI, which is of bank %s", r.BankCode, r.CCI[:3])
 		}
 	}
-	if r.CardToken != "" && looksLikePAN(r.CardToken) {
-		// Never echo a card number, not even in an error.
-		c.fail(ColCardToken, maskPAN(r.CardToken), "card_token looks like a card number; only the provider's token may be given, never the card itself")
-	}
 	checkDocuments(c)
-}
-
-// checkProvider applies the rules of the row's provider (rules.go).
-func checkProvider(c *rowCheck, p ProviderRules) {
-	r, n := c.r, c.n
-	m, ok := p.Methods[providers.Method(n.Method)]
-	if !ok {
-		var ms []providers.Method
-		for _, x := range providers.Methods {
-			if _, ok := p.Methods[x]; ok {
-				ms = append(ms, x)
-			}
-		}
-		c.failf(ColMethod, "%s does not pay by %s (it pays by %s)", p.Name, n.Method, methodList(ms))
-		return
-	}
-
-	currencies := p.Currencies
-	if len(m.Currencies) > 0 {
-		currencies = m.Currencies
-	}
-	if !c.failed(ColCurrency) && !slices.Contains(currencies, n.Currency) {
-		c.failf(ColCurrency, "%s %s payouts are in %s only", p.Name, n.Method, strings.Join(currencies, ", "))
-	}
-	if len(p.Countries) > 0 && !c.failed(ColCountry) && !slices.Contains(p.Countries, n.Country) {
-		c.failf(ColCountry, "%s pays to %s only", p.Name, strings.Join(p.Countries, ", "))
-	}
-
-	maxRef, ok := p.MaxReference[n.Country]
-	if !ok {
-		maxRef = p.MaxReference[""]
-	}
-	if maxRef > 0 && len(r.PayoutID) > maxRef && !c.failed(ColPayoutID) {
-		in := ""
-		if _, byCountry := p.MaxReference[n.Country]; byCountry {
-			in = " for " + n.Country
-		}
-		c.failf(ColPayoutID, "payout_id is %d characters long; %s takes at most %d%s (its %s)", len(r.PayoutID), p.Name, maxRef, in, p.ReferenceField)
-	}
-
-	for _, group := range m.Required {
-		filled := false
-		for _, col := range group {
-			if r.Get(col) != "" {
-				filled = true
-			}
-		}
-		if !filled {
-			what := strings.Join(group, " or ")
-			if len(group) > 1 {
-				what = "one of " + what
-			}
-			c.fail(group[0], "", fmt.Sprintf("%s is required for %s %s payouts", what, p.Name, n.Method))
-		}
-	}
-
-	if cur, ok := money.Lookup(n.Currency); ok && !c.failed(ColAmount) {
-		if amt, err := money.ParseMinor(r.Amount, cur.Exponent); err == nil {
-			for _, l := range m.Limits {
-				if l.Currency != cur.Code || (l.BankCode != "" && l.BankCode != r.BankCode) {
-					continue
-				}
-				max, err := money.ParseMinor(l.Max, cur.Exponent)
-				if err == nil && amt > max {
-					c.failf(ColAmount, "amount is above the %s limit of %s %s", l.Why, money.FormatMinor(max, cur.Exponent), cur.Code)
-				}
-				break
-			}
-		}
-	}
-
-	if p.MaxDescription > 0 && utf8.RuneCountInString(r.Description) > p.MaxDescription {
-		c.failf(ColDescription, "description is %d characters long; %s takes at most %d", utf8.RuneCountInString(r.Description), p.Name, p.MaxDescription)
-	}
-	if r.Description == "" && slices.Contains(m.DescriptionForBanks, r.BankCode) {
-		c.failf(ColDescription, "description is required by %s for bank %s", p.Name, r.BankCode)
-	}
-
-	if p.MaxFullName > 0 {
-		full := providers.Beneficiary{Name: r.BeneficiaryName, LastName: r.BeneficiaryLastName}.FullName()
-		if n := utf8.RuneCountInString(full); n > p.MaxFullName {
-			c.failf(ColBeneficiaryName, "name and last name together are %d characters long; %s takes at most %d", n, p.Name, p.MaxFullName)
-		}
-	}
-
-	if r.DocumentType != "" && !c.failed(ColDocumentType) {
-		if len(p.DocumentTypes) > 0 && !slices.Contains(p.DocumentTypes, n.DocumentType) {
-			c.failf(ColDocumentType, "%s accepts document types %s", p.Name, strings.Join(p.DocumentTypes, ", "))
-		}
-		if banks := p.DocumentNotForBank[n.DocumentType]; slices.Contains(banks, r.BankCode) {
-			c.failf(ColDocumentType, "%s does not accept %s documents for bank %s", p.Name, n.DocumentType, r.BankCode)
-		}
-	}
-
-	if n.Method == string(providers.BankTransfer) && m.AccountLengths != nil && r.CCI == "" && r.AccountNumber != "" &&
-		!c.failed(ColAccountNumber) && !c.failed(ColBankCode) && r.BankCode != "" {
-		lengths, ok := m.AccountLengths[r.BankCode]
-		switch {
-		case !ok && len(r.AccountNumber) != 20:
-			c.failf(ColAccountNumber, "%s pays bank %s by its 20-digit CCI: fill the cci column", p.Name, r.BankCode)
-		case ok && !slices.Contains(lengths, len(r.AccountNumber)):
-			c.failf(ColAccountNumber, "account numbers of bank %s have %s digits at %s (got %d); or give the cci", r.BankCode, intList(lengths), p.Name, len(r.AccountNumber))
-		}
-	}
-
-	if p.CardToken == TokenHex64 && r.CardToken != "" && !c.failed(ColCardToken) && (len(r.CardToken) != 64 || !hexString(r.CardToken)) {
-		c.failf(ColCardToken, "%s card tokens are 64 hexadecimal characters (got %d characters)", p.Name, len(r.CardToken))
-	}
 }
 
 // checkDocuments checks the document number with the provider's CE rule
@@ -451,7 +350,7 @@ func checkDocuments(c *rowCheck) {
 		return
 	}
 	ce := [2]int{8, 12}
-	if p, ok := Rules[n.Provider]; ok && p.CELength[0] > 0 {
+	if p, ok := providerRules(n.Provider); ok && p.CELength[0] > 0 {
 		ce = p.CELength
 	}
 	if reason := checkDocument(n.DocumentType, n.DocumentNumber, ce[0], ce[1]); reason != "" {

@@ -53,14 +53,14 @@ func TestValidateErrorsFile(t *testing.T) {
 		"10 document_number":  "DNI must be 8 digits (got 7: were leading zeros lost?",
 		"11 document_number":  "RUC check digit is wrong",
 		"12 cci":              "cci check digits are wrong",
-		"13 card_token":       "looks like a card number",
-		"14 payout_id":        "monnet takes at most 20 for PE (its orderId)",
+		"13 card_token":       "card_token holds a card number",
+		"14 payout_id":        "Monnet takes at most 20 for PE (its orderId)",
 		"15 amount":           "above the Monnet wallet payouts limit of 500.00 PEN",
-		"16 description":      "description is required by monnet for bank 037",
-		"17 account_type":     "account_type is required for teemopay bank_transfer",
-		"18 beneficiary_name": "teemopay takes at most 40",
-		"19 method":           "monnet does not pay by card_token",
-		"20 currency":         "teemopay bank_transfer payouts are in PEN only",
+		"16 description":      "description is required by Monnet for bank 037",
+		"17 account_type":     "account_type is required for TeemoPay bank_transfer",
+		"18 beneficiary_name": "TeemoPay takes at most 40",
+		"19 method":           "Monnet does not pay by card_token",
+		"20 currency":         "TeemoPay bank_transfer payouts are in PEN only",
 		"21 payout_id":        "appears more than once in this file (also on row 22)",
 		"22 payout_id":        "appears more than once in this file (also on row 21)",
 		"23 card_token":       "64 hexadecimal characters",
@@ -96,7 +96,7 @@ func TestValidateErrorsFile(t *testing.T) {
 		if strings.Contains(e.Error(), "4111") && strings.Contains(e.Error(), "1111 1111") {
 			t.Errorf("a card number is echoed: %s", e.Error())
 		}
-		if e.Row == 13 && e.Value != "************1111" {
+		if e.Row == 13 && e.Value != "411111******1111" {
 			t.Errorf("masked value = %q", e.Value)
 		}
 	}
@@ -158,25 +158,6 @@ func TestPeruIdentifiers(t *testing.T) {
 	}
 }
 
-func TestLooksLikePAN(t *testing.T) {
-	for in, want := range map[string]bool{
-		"4111111111111111":     true,
-		"4111 1111 1111 1111":  true,
-		"5500-0000-0000-0004":  true,
-		"4111111111111112":     false, // fails Luhn
-		"411111111111":         false, // 12 digits
-		"tok_4111111111111111": false,
-		"8b1b924ff7cdbb10386fbf9f054185419eaabfbf37e8de0fc62ff7d06b3f5c2d": false,
-	} {
-		if got := looksLikePAN(in); got != want {
-			t.Errorf("looksLikePAN(%q) = %v", in, got)
-		}
-	}
-	if got := maskPAN("4111 1111 1111 1111"); got != "************1111" {
-		t.Errorf("maskPAN = %q", got)
-	}
-}
-
 // TestRules changes one value of a valid template row at a time and checks
 // the column blamed.
 func TestRules(t *testing.T) {
@@ -187,7 +168,7 @@ func TestRules(t *testing.T) {
 		return r
 	}
 	const (
-		monnetBank, monnetWallet, monnetPush, monnetLink, teemoBank, teemoWallet, b131, sg = 0, 1, 2, 3, 4, 5, 6, 7
+		monnetBank, monnetWallet, monnetPush, monnetLink, teemoBank, teemoBCP, b131, sg = 0, 1, 2, 3, 4, 5, 6, 7
 	)
 	tests := []struct {
 		name string
@@ -229,7 +210,7 @@ func TestRules(t *testing.T) {
 			r.BeneficiaryLastName = strings.Repeat("b", 20)
 		}), []string{ColBeneficiaryName}, ValidateOptions{}},
 		{"teemopay needs document", row(teemoBank, func(r *Row) { r.DocumentType = ""; r.DocumentNumber = "" }), []string{ColDocumentType, ColDocumentNumber}, ValidateOptions{}},
-		{"teemopay passport", row(teemoWallet, func(r *Row) { r.DocumentType = "pas"; r.DocumentNumber = "AB123456" }), nil, ValidateOptions{}},
+		{"teemopay passport", row(teemoBCP, func(r *Row) { r.DocumentType = "pas"; r.DocumentNumber = "AB123456" }), nil, ValidateOptions{}},
 		{"teemopay no card push", row(teemoBank, func(r *Row) { r.Method = "card_push" }), []string{ColMethod}, ValidateOptions{}},
 		{"spanish account type", row(teemoBank, func(r *Row) { r.AccountType = "Ahorros" }), nil, ValidateOptions{}},
 		{"bank131 token required", row(b131, func(r *Row) { r.CardToken = "" }), []string{ColCardToken}, ValidateOptions{}},
@@ -238,7 +219,36 @@ func TestRules(t *testing.T) {
 		{"smartglocal wallet", row(sg, func(r *Row) { r.Method = "wallet" }), []string{ColMethod}, ValidateOptions{}},
 		{"smartglocal not enabled", row(sg, func(r *Row) {}), []string{ColProvider}, ValidateOptions{Providers: []string{"monnet"}}},
 		{"provider case", row(sg, func(r *Row) { r.Provider = "SmartGlocal" }), nil, ValidateOptions{Providers: []string{"smartglocal"}}},
-		{"everything missing", Row{Number: 2, Description: "x"}, []string{ColPayoutID, ColProvider, ColMethod, ColCountry, ColCurrency, ColAmount}, ValidateOptions{}},
+		{"everything missing", Row{Number: 2, Description: "x"}, []string{ColPayoutID, ColProvider, ColMethod, ColCurrency, ColAmount}, ValidateOptions{}},
+		// Which columns a row needs comes from its provider and method.
+		{"bank131 card without country", row(b131, func(r *Row) { r.Country = "" }), nil, ValidateOptions{}},
+		{"smartglocal card without country", row(sg, func(r *Row) { r.Country = "" }), nil, ValidateOptions{}},
+		{"monnet bank without country", row(monnetBank, func(r *Row) { r.Country = "" }), []string{ColCountry}, ValidateOptions{}},
+		{"monnet wallet without country", row(monnetWallet, func(r *Row) { r.Country = "" }), []string{ColCountry}, ValidateOptions{}},
+		{"monnet link without country", row(monnetLink, func(r *Row) { r.Country = "" }), nil, ValidateOptions{}},
+		{"teemopay without country", row(teemoBank, func(r *Row) { r.Country = "" }), nil, ValidateOptions{}},
+		{"monnet bank needs last name", row(monnetBank, func(r *Row) { r.BeneficiaryLastName = "" }), []string{ColBeneficiaryLastName}, ValidateOptions{}},
+		{"monnet push needs last name", row(monnetPush, func(r *Row) { r.BeneficiaryLastName = "" }), []string{ColBeneficiaryLastName}, ValidateOptions{}},
+		{"monnet link needs document", row(monnetLink, func(r *Row) { r.DocumentType, r.DocumentNumber = "", "" }), []string{ColDocumentType, ColDocumentNumber}, ValidateOptions{}},
+		{"monnet bank without email", row(monnetBank, func(r *Row) { r.Email = "" }), nil, ValidateOptions{}},
+		{"monnet wallet without email", row(monnetWallet, func(r *Row) { r.Email = "" }), nil, ValidateOptions{}},
+		// TeemoPay pays the account number itself, of the length its bank uses.
+		{"teemopay BCP 13", row(teemoBCP, func(r *Row) { r.AccountNumber = "1911234567890" }), nil, ValidateOptions{}},
+		{"teemopay BCP 14", row(teemoBCP, func(r *Row) {}), nil, ValidateOptions{}},
+		{"teemopay BCP 12", row(teemoBCP, func(r *Row) { r.AccountNumber = "191123456789" }), []string{ColAccountNumber}, ValidateOptions{}},
+		{"teemopay Interbank 13", row(teemoBank, func(r *Row) {}), nil, ValidateOptions{}},
+		{"teemopay Interbank 14", row(teemoBank, func(r *Row) { r.AccountNumber = "20030012345678" }), []string{ColAccountNumber}, ValidateOptions{}},
+		{"teemopay BBVA 18", row(teemoBank, func(r *Row) { r.BankCode, r.CCI, r.AccountNumber = "001", "", "001106660100012345" }), nil, ValidateOptions{}},
+		{"teemopay BBVA 20", row(teemoBank, func(r *Row) { r.BankCode, r.CCI, r.AccountNumber = "001", "", "00110666010001234512" }), []string{ColAccountNumber}, ValidateOptions{}},
+		{"teemopay Scotiabank 10", row(teemoBank, func(r *Row) { r.BankCode, r.CCI, r.AccountNumber = "004", "", "0037651234" }), nil, ValidateOptions{}},
+		{"teemopay Scotiabank 11", row(teemoBank, func(r *Row) { r.BankCode, r.CCI, r.AccountNumber = "004", "", "00376512345" }), []string{ColAccountNumber}, ValidateOptions{}},
+		{"teemopay CCI as account", row(teemoBank, func(r *Row) { r.AccountNumber = r.CCI }), []string{ColAccountNumber}, ValidateOptions{}},
+		{"teemopay CCI without account", row(teemoBank, func(r *Row) { r.AccountNumber = "" }), []string{ColAccountNumber}, ValidateOptions{}},
+		{"teemopay bank off its list", row(teemoBank, func(r *Row) { r.BankCode, r.CCI, r.AccountNumber = "011", "", "1234567890123" }), []string{ColBankCode}, ValidateOptions{}},
+		{"teemopay yape", row(teemoBank, func(r *Row) {
+			r.Method, r.BankCode, r.Phone, r.AccountType, r.AccountNumber, r.CCI = "wallet", "037", "923456789", "", "", ""
+		}), []string{ColBankCode}, ValidateOptions{}},
+		{"monnet yape", row(monnetWallet, func(r *Row) {}), nil, ValidateOptions{}},
 		{"document number without type", row(monnetPush, func(r *Row) { r.DocumentType = "" }), []string{ColDocumentType}, ValidateOptions{}},
 		{"amount with exponent", row(monnetPush, func(r *Row) { r.Amount = "1E3" }), []string{ColAmount}, ValidateOptions{}},
 		{"amount and currency both wrong", row(monnetPush, func(r *Row) { r.Amount = "abc"; r.Currency = "SOL" }), []string{ColAmount, ColCurrency}, ValidateOptions{}},
@@ -326,12 +336,46 @@ func TestTemplatePassesValidation(t *testing.T) {
 		for _, r := range templateRows {
 			seen[r.Provider+"/"+r.Method] = true
 		}
-		for name, rules := range Rules {
-			for m := range rules.Methods {
-				if !seen[name+"/"+string(m)] {
+		for _, name := range providerNames() {
+			rules, _ := providerRules(name)
+			for m, mr := range rules.Methods {
+				if !seen[name+"/"+string(m)] && mr.Refused == "" {
 					t.Errorf("template has no %s %s row", name, m)
 				}
 			}
 		}
+	}
+}
+
+// TestRuleMessages: a refusal names the provider and method whose rule it
+// is, in the provider's own spelling.
+func TestRuleMessages(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		row    Row
+		column string
+		reason string
+	}{
+		{"monnet bank country", func() Row { r := templateRows[0]; r.Country = ""; return r }(),
+			ColCountry, "country is required for Monnet bank_transfer payouts"},
+		{"teemopay yape", func() Row {
+			r := templateRows[4]
+			r.Method, r.BankCode, r.Phone, r.AccountType, r.AccountNumber, r.CCI = "wallet", "037", "923456789", "", "", ""
+			return r
+		}(), ColBankCode, "describes no Yape (bank 037)"},
+		{"teemopay cci", func() Row { r := templateRows[4]; r.AccountNumber = r.CCI; return r }(),
+			ColAccountNumber, "a 20-digit number is a CCI, not an account number"},
+		{"teemopay bank list", func() Row { r := templateRows[4]; r.BankCode, r.CCI = "011", ""; return r }(),
+			ColBankCode, "TeemoPay bank_transfer payouts go to banks 001, 002, 003, 004 only"},
+		{"monnet push email", func() Row { r := templateRows[2]; r.Email = ""; return r }(),
+			ColEmail, "email is required for Monnet card_push payouts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.row.Number = 2
+			_, _, errs := NewValidator(ValidateOptions{}).Check(Source{Name: "f.csv"}, tc.row)
+			if len(errs) != 1 || errs[0].Column != tc.column || !strings.Contains(errs[0].Reason, tc.reason) {
+				t.Fatalf("errors = %+v, want one on %s saying %q", errs, tc.column, tc.reason)
+			}
+		})
 	}
 }

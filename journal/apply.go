@@ -67,7 +67,7 @@ func ApplyTo(tx Tx, it *Item, c Change, now time.Time) error {
 	next := *it
 	next.State = c.To
 	if c.Reason != "" || from != c.To {
-		next.Reason = pan.ScrubString(c.Reason)
+		next.Reason = pan.MaskText(c.Reason)
 	}
 	if c.Status != nil {
 		st := scrubStatus(*c.Status)
@@ -218,9 +218,9 @@ func mergeStatus(it *Item, st providers.Status) {
 
 // scrubStatus masks card numbers in the free text of a provider status.
 func scrubStatus(st providers.Status) providers.Status {
-	st.Message = pan.ScrubString(st.Message)
-	st.RawStatus = pan.ScrubString(st.RawStatus)
-	st.Recipient = pan.ScrubString(st.Recipient)
+	st.Message = pan.MaskText(st.Message)
+	st.RawStatus = pan.MaskText(st.RawStatus)
+	st.Recipient = pan.MaskText(st.Recipient)
 	return st
 }
 

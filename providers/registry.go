@@ -16,14 +16,17 @@ type Deps struct {
 	Now func() time.Time
 }
 
-// Registration describes one provider: its name, what it can do and how to
-// build a client from configuration. The list of registrations is explicit
-// (see package providers/all); nothing registers itself.
+// Registration describes one provider: its name, what it can do, what it
+// accepts in a payout file and how to build a client from configuration.
+// The list of registrations is explicit (see package providers/all);
+// nothing registers itself.
 type Registration struct {
 	Name         string
 	Description  string
 	Capabilities Capabilities
-	New          func(cfg Config, deps Deps) (Provider, error)
+	// Rules are the provider's rules on a payout file's rows, per method.
+	Rules Rules
+	New   func(cfg Config, deps Deps) (Provider, error)
 }
 
 // Lookup finds a registration by name.

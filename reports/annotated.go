@@ -47,7 +47,10 @@ func LinesByRow(lines []reconcile.Line, file string) LineLookup {
 // stays), an XLSX stays a workbook with the same sheet name. Every original
 // column, extra columns included, is kept in order, and AnnotationColumns
 // are appended. Cell safety applies: values are neutralised, account and
-// document numbers masked unless o.Unmasked, card numbers masked.
+// document numbers masked unless o.Unmasked, card numbers masked. The
+// copy holds no card number in clear whatever the file holds: batch's
+// reader masks them in every value and header cell as it reads, before
+// anything here sees them (MaskCards below is the second net).
 func WriteAnnotated(dst, src string, ro batch.ReadOptions, lookup LineLookup, o Options) (err error) {
 	r, err := batch.OpenFile(src, ro)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/providers/teemopay"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/xuri/excelize/v2"
 )
@@ -34,11 +35,11 @@ func Row(i int) batch.Row {
 }
 
 // teemoRow returns generated row i among the template's TeemoPay rows
-// (bank transfer and Yape wallet), with a payout_id under prefix.
+// (bank transfers), with a payout_id under prefix.
 func teemoRow(prefix string, i int) batch.Row {
 	var rows []batch.Row
 	for _, r := range batch.TemplateRows() {
-		if r.Provider == batch.TeemoPay {
+		if r.Provider == teemopay.Name {
 			rows = append(rows, r)
 		}
 	}

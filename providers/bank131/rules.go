@@ -1,0 +1,26 @@
+package bank131
+
+import "github.com/payrun/payrun/providers"
+
+// Bank131Rules and SmartGlocalRules are what the two providers accept in a
+// payout file: a tokenised card (the 64-character hash their widget
+// issues) and nothing else; no country, since a token names its card.
+func Bank131Rules() providers.Rules {
+	return cardRules("Bank 131", []string{"RUB", "USD", "EUR"})
+}
+
+// SmartGlocalRules: see Bank131Rules.
+func SmartGlocalRules() providers.Rules {
+	return cardRules("Smart Glocal", []string{"USD", "EUR", "RUB"})
+}
+
+func cardRules(label string, currencies []string) providers.Rules {
+	return providers.Rules{
+		Label: label,
+		Methods: map[providers.Method]providers.MethodRules{
+			providers.CardToken: {Required: [][]string{{providers.ColumnCardToken}}},
+		},
+		Currencies: currencies,
+		CardToken:  providers.TokenHex64,
+	}
+}
