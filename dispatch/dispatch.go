@@ -444,7 +444,7 @@ func settledMeanwhile(log *slog.Logger, payoutID string, err error) bool {
 
 func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
 	id := it.PayoutID
-	twoPhase := p.Capabilities().TwoPhase
+	twoPhase := providers.TwoPhase(p)
 	payload, _ := json.Marshal(st)
 	switch {
 	case serr == nil:

@@ -116,7 +116,7 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 		return false, err
 	}
 	switch {
-	case caps.TwoPhase:
+	case providers.TwoPhase(p):
 		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
 			Update: func(x *journal.Item) { x.Attempt++ },
 			Reason: "session unknown: a fresh session is started; an unconfirmed orphan never moves money and is cancelled if it appears"})

@@ -162,11 +162,11 @@ type Provider interface {
 	ParseWebhook(r WebhookRequest) (WebhookResult, error)
 }
 
-// Capabilities says what a provider can do, so that the dispatcher and the
-// poller choose the right path without knowing the provider.
+// Capabilities says how a provider's payouts can be proven, so that the
+// dispatcher and the poller choose the right path without knowing the
+// provider. What a provider implements says the rest (a Confirmer is
+// two-phase: TwoPhase).
 type Capabilities struct {
-	Methods    []Method
-	Currencies []string
 	// LookupByReference: Lookup works with only Refs.PayoutID, and its
 	// ErrNotFound proves the payout was never created (TeemoPay, Monnet Payin).
 	LookupByReference bool
@@ -174,9 +174,14 @@ type Capabilities struct {
 	// with ErrDuplicate instead of paying again (Monnet 2005, Bank 131
 	// idempotency key), so a resend is a safe existence check.
 	DuplicateRefused bool
-	// TwoPhase: a payout waits at AwaitingConfirmation for Confirm or Cancel,
-	// and an unconfirmed one never moves money (Bank 131, Smart Glocal).
-	TwoPhase bool
+}
+
+// TwoPhase reports whether p's payouts wait at AwaitingConfirmation for
+// Confirm or Cancel, an unconfirmed one never moving money (Bank 131,
+// Smart Glocal): whether p is a Confirmer.
+func TwoPhase(p Provider) bool {
+	_, ok := p.(Confirmer)
+	return ok
 }
 
 // LookupLimiter is implemented by a provider that cannot look every payout
@@ -211,16 +216,6 @@ func CanLookup(p Provider, refs Refs) bool {
 		return l.CanLookup(refs)
 	}
 	return true
-}
-
-// Supports reports whether the method is among the provider's.
-func (c Capabilities) Supports(m Method) bool {
-	for _, x := range c.Methods {
-		if x == m {
-			return true
-		}
-	}
-	return false
 }
 
 // Confirmer is a two-phase provider: a payout at AwaitingConfirmation moves

@@ -21,9 +21,8 @@ type Deps struct {
 // The list of registrations is explicit (see package providers/all);
 // nothing registers itself.
 type Registration struct {
-	Name         string
-	Description  string
-	Capabilities Capabilities
+	Name        string
+	Description string
 	// Rules are the provider's rules on a payout file's rows, per method.
 	Rules Rules
 	New   func(cfg Config, deps Deps) (Provider, error)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal/boltjournal"
 )
 
 // TestSmallHonestRefusals: a file with a header and no rows, and a file
@@ -40,12 +41,12 @@ func TestSmallHonestRefusals(t *testing.T) {
 			if code != exitInvalid || !strings.Contains(out+errOut, tc.says) || strings.Contains(out+errOut, "goroutine") {
 				t.Errorf("ingest: exit %d, want %d saying %q\n%s%s", code, exitInvalid, tc.says, out, errOut)
 			}
-			j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{ReadOnly: true})
+			j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{ReadOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer j.Close()
-			if bs, err := j.Batches(); err != nil || len(bs) != 0 {
+			if bs, err := j.ListBatches(ctx); err != nil || len(bs) != 0 {
 				t.Errorf("batches after a refused file: %+v, %v", bs, err)
 			}
 		})

@@ -18,6 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers/sandboxes"
 )
 
@@ -96,11 +97,11 @@ func TestNoCardNumberAtRest(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("process: exit %d\n%s", code, out)
 			}
-			j, err := batch.Open(filepath.Join(dir, "payrun.db"), batch.Options{ReadOnly: true})
+			j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{ReadOnly: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			bs, err := j.Batches()
+			bs, err := j.ListBatches(ctx)
 			j.Close()
 			if err != nil || len(bs) != 1 {
 				t.Fatalf("batches %+v (%v), want one", bs, err)

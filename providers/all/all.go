@@ -11,20 +11,11 @@ import (
 // rules on a payout file's rows.
 func Registrations() []providers.Registration {
 	return []providers.Registration{
-		withRules(monnet.Registration(), monnet.Rules()),
-		withRules(teemopay.Registration(), teemopay.Rules()),
-		withRules(bank131.Bank131Registration(), bank131.Bank131Rules()),
-		withRules(bank131.SmartGlocalRegistration(), bank131.SmartGlocalRules()),
+		monnet.Registration(),
+		teemopay.Registration(),
+		bank131.Bank131Registration(),
+		bank131.SmartGlocalRegistration(),
 	}
-}
-
-// withRules gives a registration its provider's rules (each provider's
-// rules.go), where its Registration function does not set them itself.
-func withRules(r providers.Registration, rules providers.Rules) providers.Registration {
-	if r.Rules.Methods == nil {
-		r.Rules = rules
-	}
-	return r
 }
 
 // Names returns the names of every registration, in list order.

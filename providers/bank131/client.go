@@ -74,34 +74,19 @@ func SmartGlocalRegistration() providers.Registration {
 
 func registration(name, desc string) providers.Registration {
 	return providers.Registration{
-		Name:         name,
-		Description:  desc,
-		Capabilities: capabilities(name),
+		Name:        name,
+		Description: desc,
+		Rules:       rulesOf(name),
 		New: func(cfg providers.Config, deps providers.Deps) (providers.Provider, error) {
 			return NewNamed(name, cfg, deps)
 		},
 	}
 }
 
-// capabilities: both providers pay tokenised cards only (card numbers need
-// PCI DSS and go through SubmitCard). Currencies: Bank 131 is a Russian
-// bank whose payouts are in roubles, with USD and EUR offered for
-// cross-border payouts; Smart Glocal's examples use usd and eur and it also
-// pays roubles. The list is the same for both [I]; a currency a contract
-// does not cover is refused by the provider as a validation error.
-func capabilities(name string) providers.Capabilities {
-	cur := []string{"RUB", "USD", "EUR"}
-	if name == NameSmartGlocal {
-		cur = []string{"USD", "EUR", "RUB"}
-	}
-	return providers.Capabilities{
-		Methods:           []providers.Method{providers.CardToken},
-		Currencies:        cur,
-		LookupByReference: false, // session/status takes only session_id
-		DuplicateRefused:  true,  // idempotency_key_already_exists
-		TwoPhase:          true,
-	}
-}
+// capabilities: a session is found by its id only; a repeated idempotency
+// key is refused (idempotency_key_already_exists). Confirm makes it
+// two-phase.
+var capabilities = providers.Capabilities{LookupByReference: false, DuplicateRefused: true}
 
 // New returns a Bank 131 client. NewNamed builds the Smart Glocal one.
 func New(cfg providers.Config, deps providers.Deps) (*Client, error) {
@@ -184,7 +169,7 @@ func NewNamed(name string, cfg providers.Config, deps providers.Deps) (*Client, 
 func (c *Client) Name() string { return c.name }
 
 // Capabilities says what the provider can do.
-func (c *Client) Capabilities() providers.Capabilities { return capabilities(c.name) }
+func (c *Client) Capabilities() providers.Capabilities { return capabilities }
 
 // call sends one signed request and decodes the answer. idemKey, when set,
 // goes in X-PARTNER-IDEMPOTENCY-KEY. mutating marks requests that can

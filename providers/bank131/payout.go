@@ -53,7 +53,7 @@ func (c *Client) submit(ctx context.Context, p providers.Payout, cd card) (provi
 	if p.ID == "" {
 		return providers.Status{}, fmt.Errorf("%s: payout without an ID: %w", c.name, providers.ErrRejected)
 	}
-	if !supportsCurrency(c.Capabilities(), p.Amount.Currency) {
+	if !supportsCurrency(rulesOf(c.name), p.Amount.Currency) {
 		return providers.Status{}, fmt.Errorf("%s: currency %q: %w", c.name, p.Amount.Currency, providers.ErrUnsupported)
 	}
 	if p.Amount.Minor <= 0 {
@@ -93,8 +93,8 @@ func (c *Client) submit(ctx context.Context, p providers.Payout, cd card) (provi
 	return st, nil
 }
 
-func supportsCurrency(caps providers.Capabilities, cur string) bool {
-	for _, c := range caps.Currencies {
+func supportsCurrency(rules providers.Rules, cur string) bool {
+	for _, c := range rules.Currencies {
 		if strings.EqualFold(c, cur) {
 			return true
 		}

@@ -24,3 +24,11 @@ func cardRules(label string, currencies []string) providers.Rules {
 		CardToken:  providers.TokenHex64,
 	}
 }
+
+// rulesOf is the rules of the registration named name.
+func rulesOf(name string) providers.Rules {
+	if name == NameSmartGlocal {
+		return SmartGlocalRules()
+	}
+	return Bank131Rules()
+}

@@ -59,9 +59,9 @@ type payinConfig struct {
 // Registration describes Monnet for the provider list.
 func Registration() providers.Registration {
 	return providers.Registration{
-		Name:         Name,
-		Description:  "Monnet Payments (Peru): bank and wallet payouts, card push payouts, Payin V3 payment links",
-		Capabilities: capabilities,
+		Name:        Name,
+		Description: "Monnet Payments (Peru): bank and wallet payouts, card push payouts, Payin V3 payment links",
+		Rules:       Rules(),
 		New: func(cfg providers.Config, deps providers.Deps) (providers.Provider, error) {
 			return New(cfg, deps)
 		},
@@ -69,8 +69,6 @@ func Registration() providers.Registration {
 }
 
 var capabilities = providers.Capabilities{
-	Methods:    []providers.Method{providers.BankTransfer, providers.Wallet, providers.CardPush, providers.PaymentLink},
-	Currencies: []string{"PEN", "USD"},
 	// Payouts are looked up by Monnet's Id only. Payin links can be looked
 	// up by reference (Refs.Method == payment_link), see Lookup.
 	LookupByReference: false,

@@ -17,7 +17,7 @@ import (
 )
 
 // RunTwoPhase is the conformance extension for two-phase providers
-// (Capabilities.TwoPhase, providers.Confirmer: Bank 131, Smart Glocal). It
+// (providers.Confirmer: Bank 131, Smart Glocal). It
 // checks, against the sandbox's ledger rather than the client's word:
 //
 //   - ready_to_confirm: a submitted payout reaches AwaitingConfirmation both
@@ -146,8 +146,8 @@ func newTwoPhase(t *testing.T, f Factory) *twoPhase {
 	srv := httptest.NewServer(sink)
 	t.Cleanup(srv.Close)
 	h := f(t, srv.URL+"/webhook")
-	if !h.Provider.Capabilities().TwoPhase {
-		t.Fatalf("%s: RunTwoPhase needs Capabilities.TwoPhase", h.Provider.Name())
+	if !providers.TwoPhase(h.Provider) {
+		t.Fatalf("%s: RunTwoPhase needs a two-phase provider", h.Provider.Name())
 	}
 	c, ok := h.Provider.(providers.Confirmer)
 	if !ok {

@@ -44,8 +44,6 @@ var _ providers.Provider = (*Client)(nil)
 // host: DuplicateRefused is false, and in-doubt payouts are resolved by
 // Lookup instead of a resend.
 var capabilities = providers.Capabilities{
-	Methods:           []providers.Method{providers.BankTransfer, providers.Wallet},
-	Currencies:        []string{"PEN"},
 	LookupByReference: true,
 	DuplicateRefused:  false,
 }
@@ -53,9 +51,9 @@ var capabilities = providers.Capabilities{
 // Registration describes TeemoPay for the provider registry.
 func Registration() providers.Registration {
 	return providers.Registration{
-		Name:         Name,
-		Description:  "TeemoPay (TTpay): Peru bank transfers and Yape payouts",
-		Capabilities: capabilities,
+		Name:        Name,
+		Description: "TeemoPay (TTpay): Peru bank transfers and Yape payouts",
+		Rules:       Rules(),
 		New: func(cfg providers.Config, deps providers.Deps) (providers.Provider, error) {
 			return New(cfg, deps)
 		},
