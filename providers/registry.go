@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
 // Deps are what a client needs from its host process.
@@ -26,6 +28,32 @@ type Registration struct {
 	// Rules are the provider's rules on a payout file's rows, per method.
 	Rules Rules
 	New   func(cfg Config, deps Deps) (Provider, error)
+	// Sandbox builds the provider's stand-in server (for the demo, `payrun
+	// sandbox` and tests), with fresh credentials.
+	Sandbox func(SandboxSpec) (Sandbox, error)
+}
+
+// SandboxSpec is what every sandbox is built with.
+type SandboxSpec struct {
+	// Name is the registration's (one sandbox package may serve two).
+	Name string
+	// Seed makes faults repeatable.
+	Seed uint64
+	// ProcessingDelay is how long payouts stay in progress (sandbox time).
+	ProcessingDelay time.Duration
+}
+
+// Sandbox is a provider's stand-in server.
+type Sandbox interface {
+	http.Handler
+	// Kit is its ledger, clock and fault knobs.
+	Kit() *sandboxkit.Kit
+	// SetWebhookURL is where it sends notifications.
+	SetWebhookURL(string)
+	// WriteCredentials writes the keys a client needs under dir and
+	// returns the client configuration pointing at baseURL.
+	WriteCredentials(dir, baseURL string) (Config, error)
+	Close()
 }
 
 // Lookup finds a registration by name.

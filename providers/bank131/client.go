@@ -77,6 +77,7 @@ func registration(name, desc string) providers.Registration {
 		Name:        name,
 		Description: desc,
 		Rules:       rulesOf(name),
+		Sandbox:     newSandbox,
 		New: func(cfg providers.Config, deps providers.Deps) (providers.Provider, error) {
 			return NewNamed(name, cfg, deps)
 		},

@@ -62,6 +62,7 @@ func Registration() providers.Registration {
 		Name:        Name,
 		Description: "Monnet Payments (Peru): bank and wallet payouts, card push payouts, Payin V3 payment links",
 		Rules:       Rules(),
+		Sandbox:     newSandbox,
 		New: func(cfg providers.Config, deps providers.Deps) (providers.Provider, error) {
 			return New(cfg, deps)
 		},

@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/providers"
-	b131sandbox "github.com/payrun/payrun/providers/bank131/sandbox"
-	monnetsandbox "github.com/payrun/payrun/providers/monnet/sandbox"
+	"github.com/payrun/payrun/providers/all"
 	"github.com/payrun/payrun/providers/sandboxkit"
-	teemosandbox "github.com/payrun/payrun/providers/teemopay/sandbox"
 )
 
 // Options configure Start.
@@ -35,19 +33,11 @@ type Options struct {
 	Only []string
 }
 
-// Sandbox is what the landscape needs of each provider's sandbox.
-type Sandbox interface {
-	http.Handler
-	Kit() *sandboxkit.Kit
-	SetWebhookURL(string)
-	Close()
-}
-
 // Landscape is the running sandboxes.
 type Landscape struct {
 	// Configs are client configurations pointing at each sandbox.
 	Configs   map[string]providers.Config
-	Sandboxes map[string]Sandbox
+	Sandboxes map[string]providers.Sandbox
 	URLs      map[string]string
 	servers   []*http.Server
 }
@@ -100,11 +90,14 @@ func Start(o Options) (*Landscape, error) {
 		}
 		return false
 	}
-	l := &Landscape{Configs: map[string]providers.Config{}, Sandboxes: map[string]Sandbox{}, URLs: map[string]string{}}
-	type credWriter interface {
-		WriteFiles(dir, baseURL string) (providers.Config, error)
-	}
-	add := func(name string, sb Sandbox, creds credWriter) error {
+	l := &Landscape{Configs: map[string]providers.Config{}, Sandboxes: map[string]providers.Sandbox{}, URLs: map[string]string{}}
+	add := func(reg providers.Registration) error {
+		name := reg.Name
+		sb, err := reg.Sandbox(providers.SandboxSpec{Name: name, Seed: o.Seed, ProcessingDelay: o.ProcessingDelay})
+		if err != nil {
+			return err
+		}
+		l.Sandboxes[name] = sb
 		ln, err := net.Listen("tcp", net.JoinHostPort(o.Host, "0"))
 		if err != nil {
 			return err
@@ -117,13 +110,12 @@ func Start(o Options) (*Landscape, error) {
 			}
 		}()
 		l.servers = append(l.servers, srv)
-		l.Sandboxes[name] = sb
 		l.URLs[name] = url
 		keyDir := filepath.Join(o.Dir, "keys", name)
 		if err := os.MkdirAll(keyDir, 0o700); err != nil {
 			return err
 		}
-		cfg, err := creds.WriteFiles(keyDir, url)
+		cfg, err := sb.WriteCredentials(keyDir, url)
 		if err != nil {
 			return fmt.Errorf("%s credentials: %w", name, err)
 		}
@@ -134,31 +126,14 @@ func Start(o Options) (*Landscape, error) {
 		}
 		return nil
 	}
-	var err error
-	if want("monnet") {
-		var c monnetsandbox.Credentials
-		if c, err = monnetsandbox.NewCredentials(); err == nil {
-			err = add("monnet", monnetsandbox.New(monnetsandbox.Options{Seed: o.Seed, ProcessingDelay: o.ProcessingDelay, Credentials: c}), c)
-		}
-	}
-	if err == nil && want("teemopay") {
-		var c teemosandbox.Credentials
-		if c, err = teemosandbox.NewCredentials(); err == nil {
-			err = add("teemopay", teemosandbox.New(teemosandbox.Options{Seed: o.Seed, ProcessingDelay: o.ProcessingDelay, Credentials: c}), c)
-		}
-	}
-	for _, name := range []string{"bank131", "smartglocal"} {
-		if err != nil || !want(name) {
+	for _, reg := range all.Registrations() {
+		if !want(reg.Name) {
 			continue
 		}
-		var c b131sandbox.Credentials
-		if c, err = b131sandbox.NewCredentials(); err == nil {
-			err = add(name, b131sandbox.New(b131sandbox.Options{Name: name, Seed: o.Seed, ProcessingDelay: o.ProcessingDelay, Credentials: c}), c)
+		if err := add(reg); err != nil {
+			l.Close()
+			return nil, err
 		}
-	}
-	if err != nil {
-		l.Close()
-		return nil, err
 	}
 	return l, nil
 }

@@ -54,6 +54,7 @@ func Registration() providers.Registration {
 		Name:        Name,
 		Description: "TeemoPay (TTpay): Peru bank transfers and Yape payouts",
 		Rules:       Rules(),
+		Sandbox:     newSandbox,
 		New: func(cfg providers.Config, deps providers.Deps) (providers.Provider, error) {
 			return New(cfg, deps)
 		},
