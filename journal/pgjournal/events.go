@@ -197,7 +197,9 @@ func (e *eventTx) ApplyStatus(payoutID, actor string, st providers.Status) (bool
 	return true, journal.ApplyTo(e.w, &it, c, e.now)
 }
 
-func (e *eventTx) Update(payoutID string, fn func(*journal.Item)) error { return e.w.update(payoutID, fn) }
+func (e *eventTx) Update(payoutID string, fn func(*journal.Item)) error {
+	return e.w.update(payoutID, fn)
+}
 
 // MarkEventFact records what became of an event ApplyQueued left for
 // later; the next ApplyQueued takes it off the queue.

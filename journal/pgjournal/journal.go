@@ -66,8 +66,8 @@ type Journal struct {
 }
 
 var (
-	_ journal.Journal  = (*Journal)(nil)
-	_ journal.Stager   = (*Journal)(nil)
+	_ journal.Journal = (*Journal)(nil)
+	_ journal.Stager  = (*Journal)(nil)
 )
 
 // Open connects to the database at dsn (a postgres:// URL or a libpq
