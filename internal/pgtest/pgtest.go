@@ -48,18 +48,23 @@ var (
 
 // New creates a database for t, cloned from this binary's template, and
 // returns its URL; the database is dropped when t ends. prepare runs once
-// per binary, on the template (the first caller's prepare is the one used).
+// per binary, on the template (the first caller's prepare is the one
+// used); a nil prepare makes an empty database instead.
 func New(t testing.TB, prepare func(ctx context.Context, dsn string) error) string {
 	t.Helper()
 	admin := Admin(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	tmplOnce.Do(func() { tmplName, tmplErr = template(ctx, admin, prepare) })
-	if tmplErr != nil {
-		t.Fatalf("PostgreSQL at %s (%s): %v", redact(admin), Env, tmplErr)
+	create := `CREATE DATABASE %s`
+	if prepare != nil {
+		tmplOnce.Do(func() { tmplName, tmplErr = template(ctx, admin, prepare) })
+		if tmplErr != nil {
+			t.Fatalf("PostgreSQL at %s (%s): %v", redact(admin), Env, tmplErr)
+		}
+		create += ` TEMPLATE ` + tmplName
 	}
 	name := fmt.Sprintf("t_%d_%d", os.Getpid(), seq.Add(1))
-	if err := exec(ctx, admin, `CREATE DATABASE `+name+` TEMPLATE `+tmplName); err != nil {
+	if err := exec(ctx, admin, fmt.Sprintf(create, name)); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
