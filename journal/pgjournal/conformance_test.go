@@ -2,11 +2,13 @@ package pgjournal_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/payrun/payrun/internal/pgtest"
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/journal/pgjournal"
 )
@@ -43,6 +45,10 @@ func harness() journaltest.Harness {
 		Fresh: func(t testing.TB, now func() time.Time) journaltest.Store {
 			return store{dsn: pgtest.New(t, pgjournal.Migrate), now: now}
 		},
+		// The copy cases copy to bbolt and back.
+		Other: func(t testing.TB, now func() time.Time) journaltest.Store {
+			return boltStore{path: filepath.Join(t.TempDir(), "journal.db"), now: now}
+		},
 		Newer: func(t testing.TB, s journaltest.Store) {
 			j, err := pgjournal.Open(bg, s.(store).dsn, pgjournal.Options{})
 			if err != nil {
@@ -54,6 +60,16 @@ func harness() journaltest.Harness {
 			}
 		},
 	}
+}
+
+// boltStore is a bbolt journal file, the other end of the copy cases.
+type boltStore struct {
+	path string
+	now  func() time.Time
+}
+
+func (s boltStore) Open() (journal.Journal, error) {
+	return boltjournal.Open(s.path, boltjournal.Options{Now: s.now})
 }
 
 func TestConformance(t *testing.T) { journaltest.Exercise(t, harness()) }

@@ -266,7 +266,10 @@ func TestLiveIngestSurvivesAnotherNodesOpen(t *testing.T) {
 	// look removes the batch.
 	c := open(t, dsn)
 	p = &pausing{Staging: c.Staging(), staged: make(chan struct{}), release: make(chan struct{})}
-	go func() { _, err := journal.Ingest(bg, p, journaltest.WriteRows(t, "q.csv", journaltest.PayoutRows(5000)[2500:]), journal.IngestOptions{}); done <- err }()
+	go func() {
+		_, err := journal.Ingest(bg, p, journaltest.WriteRows(t, "q.csv", journaltest.PayoutRows(5000)[2500:]), journal.IngestOptions{})
+		done <- err
+	}()
 	<-p.staged
 	if n := staging(t, b); n != 1 {
 		t.Fatalf("%d staging batches, want 1", n)
