@@ -11,13 +11,12 @@ import (
 	"github.com/payrun/payrun/providers"
 )
 
-// Persist keeps a verified notification before it is acknowledged, in one
-// statement (payrun_persist, migrations/001_init.sql) and so one implicit
-// transaction and one round trip: the acknowledgement waits for its
-// commit, which the server syncs together with every other commit in
-// flight. (provider, event id) is the events' primary key: a duplicate
-// delivery racing its original on another node waits for it and then
-// stores nothing.
+// Persist keeps a verified notification before it is acknowledged, in
+// the driver's group commit (persist.go): the receipts of concurrent
+// deliveries go to the server together, in one statement, and the
+// acknowledgement waits for that statement's commit. (provider, event id)
+// is the events' primary key: a duplicate delivery racing its original on
+// another node waits for it and then stores nothing.
 func (j *Journal) Persist(ctx context.Context, r journal.Receipt) (replay bool, fresh int, err error) {
 	if len(r.Facts) != len(r.Events) {
 		return false, 0, fmt.Errorf("receipt of %d events with %d facts", len(r.Events), len(r.Facts))
@@ -28,10 +27,11 @@ func (j *Journal) Persist(ctx context.Context, r journal.Receipt) (replay bool, 
 	if err := j.writable(); err != nil {
 		return false, 0, err
 	}
+	if err := ctx.Err(); err != nil {
+		return false, 0, err
+	}
 	r = r.Scrubbed()
-	n := len(r.Events)
-	provs, ids, payouts, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	facts, bodies := make([]string, n), make([][]byte, n)
+	req := &persistReq{key: r.ReplayKey, done: make(chan persistResult, 1)}
 	for i, ev := range r.Events {
 		f := r.Facts[i]
 		f.Provider, f.EventID, f.Received, f.Applied, f.Note = ev.Provider, ev.ID, ev.Received, false, ""
@@ -43,21 +43,10 @@ func (j *Journal) Persist(ctx context.Context, r journal.Receipt) (replay bool, 
 		if body == nil {
 			body = []byte{}
 		}
-		provs[i], ids[i], payouts[i], types[i], facts[i], bodies[i] = ev.Provider, ev.ID, ev.PayoutID, ev.Type, string(raw), body
+		req.events = append(req.events, persistEvent{ev.Provider, ev.ID, ev.PayoutID, ev.Type, string(raw), body})
 	}
-	for try := 0; ; try++ {
-		err = j.pool.QueryRow(ctx, `SELECT replay, fresh FROM payrun_persist($1, $2, $3, $4, $5, $6::json[], $7)`,
-			r.ReplayKey, provs, ids, payouts, types, facts, bodies).Scan(&replay, &fresh)
-		// Two receipts holding the same events in another order may
-		// deadlock: the server aborts one, which runs again.
-		if try < maxRetries && retryable(err) {
-			continue
-		}
-		if err != nil {
-			return false, 0, err
-		}
-		return replay, fresh, nil
-	}
+	res, err := j.persist.do(ctx, req)
+	return res.replay, res.fresh, err
 }
 
 // queuedEvent is one row of the event queue, with its event's fact.

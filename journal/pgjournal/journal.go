@@ -51,6 +51,7 @@ const defaultMaxConns = 32
 // Journal is the PostgreSQL driver of journal.Journal.
 type Journal struct {
 	pool     *pgxpool.Pool
+	persist  *persister // nil when read-only
 	location string
 	now      func() time.Time
 	ro       bool
@@ -120,6 +121,7 @@ func Open(ctx context.Context, dsn string, o Options) (*Journal, error) {
 	if err := j.DropStaging(ctx); err != nil {
 		return fail(err)
 	}
+	j.persist = newPersister(j.pool)
 	return j, nil
 }
 
@@ -145,6 +147,9 @@ func (j *Journal) Close() error {
 	j.mu.Unlock()
 	for s := range left {
 		s.close()
+	}
+	if j.persist != nil {
+		j.persist.close()
 	}
 	j.pool.Close()
 	return nil

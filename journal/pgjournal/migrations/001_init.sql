@@ -105,40 +105,52 @@ CREATE TABLE payrun_marks (
     value text NOT NULL
 );
 
--- Persist in one round trip and one implicit transaction: each new event
--- is stored and queued; a duplicate delivery keeps its new replay key; a
--- receipt whose first event already holds its replay key is a replay and
--- keeps nothing (the first event is judged before anything is written).
--- Every statement of a plpgsql function takes a new snapshot under READ
--- COMMITTED, so a delivery racing another of the same event sees it once
--- its INSERT ... ON CONFLICT has waited for the other's commit.
-CREATE FUNCTION payrun_persist(replay_key text, providers text[], ids text[], payouts text[], types text[],
-                               facts json[], bodies bytea[], OUT replay boolean, OUT fresh integer)
+-- Persist of a group of receipts in one statement, and so one implicit
+-- transaction, one round trip and one commit (the driver's group commit,
+-- persist.go). receipts[i] is the receipt of event i (1-based, events of a
+-- receipt together, in order); one row per receipt comes back, in order.
+-- Each new event is stored and queued; a duplicate delivery keeps its new
+-- replay key; a receipt whose first event already holds its replay key is
+-- a replay and keeps nothing (its first event is judged before any of it
+-- is written). Every statement of a plpgsql function takes a new snapshot
+-- under READ COMMITTED, so a delivery racing another of the same event on
+-- another node sees it once its INSERT ... ON CONFLICT has waited for the
+-- other's commit.
+CREATE FUNCTION payrun_persist(replay_keys text[], receipts integer[], providers text[], ids text[], payouts text[],
+                               types text[], facts json[], bodies bytea[])
+RETURNS TABLE (replay boolean, fresh integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     n integer;
+    r integer;
+    first boolean;
+    key text;
+    replays boolean[] := array_fill(false, ARRAY[coalesce(array_length(replay_keys, 1), 0)]);
+    counts integer[] := array_fill(0, ARRAY[coalesce(array_length(replay_keys, 1), 0)]);
 BEGIN
-    replay := false;
-    fresh := 0;
     FOR i IN 1 .. coalesce(array_length(ids, 1), 0) LOOP
+        r := receipts[i];
+        CONTINUE WHEN replays[r];
+        first := i = 1 OR receipts[i - 1] <> r;
+        key := CASE WHEN first THEN replay_keys[r] ELSE '' END;
         INSERT INTO payrun_events (provider, event_id, payout_id, type, replay_keys, fact, body)
         VALUES (providers[i], ids[i], payouts[i], types[i],
-                CASE WHEN i = 1 AND replay_key <> '' THEN ARRAY[replay_key] ELSE '{}'::text[] END,
-                facts[i], bodies[i])
+                CASE WHEN key <> '' THEN ARRAY[key] ELSE '{}'::text[] END, facts[i], bodies[i])
         ON CONFLICT (provider, event_id) DO NOTHING;
         GET DIAGNOSTICS n = ROW_COUNT;
         IF n = 1 THEN
             INSERT INTO payrun_event_queue (provider, event_id) VALUES (providers[i], ids[i]);
-            fresh := fresh + 1;
-        ELSIF i = 1 AND replay_key <> '' THEN
-            UPDATE payrun_events SET replay_keys = replay_keys || replay_key
-             WHERE provider = providers[1] AND event_id = ids[1] AND NOT (replay_key = ANY (replay_keys));
+            counts[r] := counts[r] + 1;
+        ELSIF key <> '' THEN
+            UPDATE payrun_events SET replay_keys = payrun_events.replay_keys || key
+             WHERE provider = providers[i] AND event_id = ids[i] AND NOT (key = ANY (payrun_events.replay_keys));
             GET DIAGNOSTICS n = ROW_COUNT;
             IF n = 0 THEN
-                replay := true;
-                RETURN;
+                replays[r] := true;
+                counts[r] := 0;
             END IF;
         END IF;
     END LOOP;
+    RETURN QUERY SELECT u.r, u.c FROM unnest(replays, counts) WITH ORDINALITY AS u(r, c, o) ORDER BY u.o;
 END
 $$;
