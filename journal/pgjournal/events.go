@@ -191,7 +191,10 @@ func (e *eventTx) Update(payoutID string, fn func(*journal.Item)) error {
 }
 
 // MarkEventFact records what became of an event ApplyQueued left for
-// later; the next ApplyQueued takes it off the queue.
+// later; the next ApplyQueued, under its lock, sees the fact and takes
+// the event off the queue. The fact is one row under the event's key: a
+// second node recording the same event waits for the first's row and
+// replaces it, as a second write of bbolt's does.
 func (j *Journal) MarkEventFact(ctx context.Context, applied bool, note string, f journal.EventFact) error {
 	return j.write(ctx, func(tx pgx.Tx) error {
 		var raw []byte

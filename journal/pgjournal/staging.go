@@ -78,6 +78,18 @@ func (s *staging) hold(ctx context.Context, id string) error {
 		c.Release()
 		return fmt.Errorf("%w: batch %s is being journaled by another payrun process right now", journal.ErrBatchExists, id)
 	}
+	// A chunk is not waited on to reach the disk: nothing of a staging
+	// batch counts until FinishStaging, whose commit is synchronous and so
+	// flushes the log up to it, chunks included; a crash before that
+	// leaves a batch still ingesting, removed whole. (PostgreSQL keeps
+	// commits in log order: a crash loses the last chunks, never one in
+	// the middle.) The connection is the session's alone, and closed with
+	// it, so the setting goes with it.
+	if _, err := c.Exec(ctx, `SET synchronous_commit = off`); err != nil {
+		_ = c.Conn().Close(context.Background())
+		c.Release()
+		return err
+	}
 	s.conn, s.id = c, id
 	s.j.mu.Lock()
 	defer s.j.mu.Unlock()
@@ -201,6 +213,10 @@ func (s *staging) FinishStaging(ctx context.Context, b *journal.Batch, errs map[
 		return fmt.Errorf("staging of batch %s: no staging session", b.ID)
 	}
 	err := pgx.BeginFunc(ctx, s.conn, func(tx pgx.Tx) error {
+		// The acceptance is synchronous: it is what Ingest returns on.
+		if _, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = on`); err != nil {
+			return err
+		}
 		if len(errs) > 0 {
 			nums := slices.Sorted(maps.Keys(errs))
 			rows, err := tx.Query(ctx, `SELECT body FROM payrun_rejected WHERE batch_id = $1 AND "row" = ANY($2) ORDER BY "row"`, b.ID, nums)
