@@ -12,6 +12,12 @@
 // by its ingesting session's advisory lock. The schema is payrun's own
 // (migrations/), applied by Open.
 //
+// Two writes are grouped: concurrent Persist calls share one statement
+// and one commit (persist.go), so that a storm of webhooks costs the
+// server a sync per group, not per delivery; and a file's chunks commit
+// without waiting for the disk, the acceptance of the batch waiting for
+// all of them (staging.go).
+//
 //	j, err := pgjournal.Open(ctx, "postgres://payrun@db/payrun", pgjournal.Options{})
 package pgjournal
 
