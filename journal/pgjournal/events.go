@@ -77,11 +77,24 @@ func (j *Journal) ApplyQueued(ctx context.Context, max int, judge journal.Judge)
 		if err != nil {
 			return err
 		}
+		// What the rules will read, read at once: the provider references
+		// the events carry, and the items they name, locked.
 		w := newWriteTx(ctx, tx)
 		var ids []string
+		var refs [][2]string
 		for _, q := range queue {
 			if !q.judged {
-				ids = append(ids, q.payout, q.fact.Status.Refs.PayoutID)
+				r := q.fact.Status.Refs
+				ids = append(ids, q.payout, r.PayoutID)
+				refs = append(refs, [2]string{q.fact.Provider, r.ProviderID}, [2]string{q.fact.Provider, r.SessionID})
+			}
+		}
+		if err := w.readRefs(refs); err != nil {
+			return err
+		}
+		for _, k := range refs {
+			if p := w.seen[k]; p != "" {
+				ids = append(ids, p)
 			}
 		}
 		if err := w.lockItems(ids); err != nil {

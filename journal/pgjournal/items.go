@@ -31,11 +31,15 @@ type writeTx struct {
 	items map[string]*journal.Item // locked items, as written so far
 	dirty []string                 // payout_ids of items to write, in first-written order
 	refs  map[[2]string]string     // references written by this transaction
+	// seen are references read, "" for none: a reference never moves to
+	// another payout, so one read holds for the transaction (one added
+	// meanwhile by another node is found by PutRef's statement).
+	seen  map[[2]string]string
 	batch pgx.Batch
 }
 
 func newWriteTx(ctx context.Context, tx pgx.Tx) *writeTx {
-	return &writeTx{ctx: ctx, tx: tx, items: map[string]*journal.Item{}, refs: map[[2]string]string{}}
+	return &writeTx{ctx: ctx, tx: tx, items: map[string]*journal.Item{}, refs: map[[2]string]string{}, seen: map[[2]string]string{}}
 }
 
 // lockItems reads and locks the items ids, in payout_id order so that two
@@ -81,15 +85,49 @@ func (w *writeTx) item(payoutID string) (journal.Item, error) {
 // statement then finds it and the transaction fails, as ApplyTo's check
 // would have.
 func (w *writeTx) PayoutByRef(provider, id string) (string, bool, error) {
-	if p, ok := w.refs[[2]string{provider, id}]; ok {
+	k := [2]string{provider, id}
+	if p, ok := w.refs[k]; ok {
 		return p, true, nil
+	}
+	if p, ok := w.seen[k]; ok {
+		return p, p != "", nil
 	}
 	var p string
 	err := w.tx.QueryRow(w.ctx, `SELECT payout_id FROM payrun_refs WHERE provider = $1 AND ref = $2`, provider, id).Scan(&p)
 	if errors.Is(err, pgx.ErrNoRows) {
+		w.seen[k] = ""
 		return "", false, nil
 	}
-	return p, err == nil, err
+	if err != nil {
+		return "", false, err
+	}
+	w.seen[k] = p
+	return p, true, nil
+}
+
+// readRefs reads references in one query, for PayoutByRef.
+func (w *writeTx) readRefs(keys [][2]string) error {
+	var provs, ids []string
+	for _, k := range keys {
+		if _, ok := w.seen[k]; !ok && k[1] != "" {
+			w.seen[k] = ""
+			provs, ids = append(provs, k[0]), append(ids, k[1])
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := w.tx.Query(w.ctx, `SELECT r.provider, r.ref, r.payout_id FROM payrun_refs r
+		JOIN unnest($1::text[], $2::text[]) AS k(provider, ref) ON r.provider = k.provider AND r.ref = k.ref`, provs, ids)
+	if err != nil {
+		return err
+	}
+	var prov, ref, payout string
+	_, err = pgx.ForEachRow(rows, []any{&prov, &ref, &payout}, func() error {
+		w.seen[[2]string{prov, ref}] = payout
+		return nil
+	})
+	return err
 }
 
 // PutRef maps a provider id to a payout. The statement inserts the

@@ -139,9 +139,12 @@ func (j *Journal) wrap(err error) error {
 // Now returns the journal's clock, to the microsecond.
 func (j *Journal) Now() time.Time { return j.now().Truncate(time.Microsecond) }
 
-// Close releases the staging sessions this process left and closes the
-// pool once every transaction in progress has ended.
+// Close waits for an Ingest in progress (cancel its context to stop it
+// sooner), releases the staging sessions this process left, and closes
+// the pool once every transaction in progress has ended.
 func (j *Journal) Close() error {
+	j.ingestMu.Lock()
+	defer j.ingestMu.Unlock()
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()

@@ -101,8 +101,12 @@ func (s *staging) hold(ctx context.Context, id string) error {
 	return nil
 }
 
-// close ends the session: closing its connection releases the lock
-// whatever state the session is in.
+// close ends the session. The lock is released first, in a statement
+// answered before close returns: the server releases a closed session's
+// locks only when its backend exits, a moment later, and the next
+// DropStaging of this process must find the batch free. Closing the
+// connection then ends whatever else the session holds (its transaction,
+// its settings).
 func (s *staging) close() {
 	if s.conn == nil {
 		return
@@ -110,7 +114,10 @@ func (s *staging) close() {
 	s.j.mu.Lock()
 	delete(s.j.stagings, s)
 	s.j.mu.Unlock()
-	_ = s.conn.Conn().Close(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = s.conn.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+	_ = s.conn.Conn().Close(ctx)
 	s.conn.Release()
 	s.conn = nil
 }
