@@ -432,6 +432,10 @@ func TestInfoAndCheck(t *testing.T) {
 	if !errors.Is(err, journal.ErrCorrupt) {
 		t.Fatalf("check: %v, want ErrCorrupt", err)
 	}
+	if _, err := conn.Exec(bg, `UPDATE payrun_batches SET sha256 = 'abc' WHERE id = 'B1'`); err != nil {
+		t.Fatal(err)
+	}
+	err = j.Check(bg)
 	for _, want := range []string{"1 items of no batch", "1 events neither applied nor queued", "batch B1 says 2 valid rows and has 1 items"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("check does not say %q:\n%v", want, err)
