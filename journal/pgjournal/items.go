@@ -42,18 +42,30 @@ func newWriteTx(ctx context.Context, tx pgx.Tx) *writeTx {
 	return &writeTx{ctx: ctx, tx: tx, items: map[string]*journal.Item{}, refs: map[[2]string]string{}, seen: map[[2]string]string{}}
 }
 
-// lockItems reads and locks the items ids, in payout_id order so that two
+// lockSQL reads and locks items, in payout_id order so that two
 // transactions locking overlapping sets wait for each other rather than
-// deadlock. An id not journaled is not in the result.
-func (w *writeTx) lockItems(ids []string) error {
+// deadlock.
+const lockSQL = `SELECT ` + itemColumns + ` FROM payrun_items WHERE payout_id = ANY($1) ORDER BY payout_id FOR UPDATE`
+
+// sortedIDs returns ids sorted, without repeats.
+func sortedIDs(ids []string) []string {
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	rows, err := w.tx.Query(w.ctx, `SELECT `+itemColumns+` FROM payrun_items WHERE payout_id = ANY($1)
-		ORDER BY payout_id FOR UPDATE`, ids)
+	return slices.Compact(ids)
+}
+
+// lockItems reads and locks the items ids. An id not journaled is not in
+// the result.
+func (w *writeTx) lockItems(ids []string) error {
+	rows, err := w.tx.Query(w.ctx, lockSQL, sortedIDs(ids))
 	if err != nil {
 		return err
 	}
+	return w.keep(rows)
+}
+
+// keep keeps the locked items rows return.
+func (w *writeTx) keep(rows pgx.Rows) error {
 	defer rows.Close()
 	for rows.Next() {
 		it := new(journal.Item)
@@ -213,11 +225,7 @@ func (j *Journal) Apply(ctx context.Context, changes ...journal.Change) error {
 	for i, c := range changes {
 		ids[i] = c.PayoutID
 	}
-	return j.write(ctx, func(tx pgx.Tx) error {
-		w := newWriteTx(ctx, tx)
-		if err := w.lockItems(ids); err != nil {
-			return err
-		}
+	return j.writeItems(ctx, ids, func(w *writeTx) error {
 		now := j.Now().UTC()
 		for _, c := range changes {
 			it, err := w.item(c.PayoutID)
@@ -228,19 +236,58 @@ func (j *Journal) Apply(ctx context.Context, changes ...journal.Change) error {
 				return err
 			}
 		}
-		return w.flush()
+		return nil
 	})
 }
 
 // Update changes an item's bookkeeping fields under its row lock.
 func (j *Journal) Update(ctx context.Context, payoutID string, fn func(*journal.Item)) error {
-	return j.write(ctx, func(tx pgx.Tx) error {
-		w := newWriteTx(ctx, tx)
-		if err := w.update(payoutID, fn); err != nil {
-			return err
+	return j.writeItems(ctx, []string{payoutID}, func(w *writeTx) error { return w.update(payoutID, fn) })
+}
+
+// writeItems runs fn in a write transaction over the items ids, locked,
+// and sends its writes and commits. The transaction's begin and the lock
+// go to the server together, one round trip; fn runs again, whole, when
+// the server broke a deadlock by aborting the transaction.
+func (j *Journal) writeItems(ctx context.Context, ids []string, fn func(*writeTx) error) error {
+	if err := j.writable(); err != nil {
+		return err
+	}
+	ids = sortedIDs(ids)
+	for try := 0; ; try++ {
+		err := j.writeItemsOnce(ctx, ids, fn)
+		if try < maxRetries && retryable(err) {
+			continue
 		}
-		return w.flush()
-	})
+		return err
+	}
+}
+
+func (j *Journal) writeItemsOnce(ctx context.Context, ids []string, fn func(*writeTx) error) (err error) {
+	var b pgx.Batch
+	b.BeginTx(pgx.TxOptions{})
+	var w *writeTx
+	b.Queue(lockSQL, ids).Query(func(rows pgx.Rows) error { return w.keep(rows) })
+	br := j.pool.SendBatch(ctx, &b)
+	tx := br.Tx()
+	w = newWriteTx(ctx, tx)
+	defer func() {
+		if err != nil && tx != nil {
+			// Ends the transaction, and gives the connection back to the
+			// pool; after a commit it does nothing.
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err := br.Close(); err != nil {
+		return err
+	}
+	if err := fn(w); err != nil {
+		return err
+	}
+	if err := w.flush(); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // update is Update inside a write transaction.
