@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -27,6 +28,11 @@ const persistWorkers = 4
 
 // maxPersistGroup bounds the receipts of one statement.
 const maxPersistGroup = 256
+
+// persistTimeout bounds one group's statement: a database that stopped
+// answering fails the deliveries (the provider delivers them again)
+// rather than holding them open.
+const persistTimeout = 30 * time.Second
 
 // persistEvent is one event as payrun_persist takes it.
 type persistEvent struct {
@@ -143,7 +149,8 @@ func (p *persister) send(group []*persistReq) ([]persistResult, error) {
 	}
 	// The group's statement is not the caller's to cancel: receipts of
 	// other deliveries ride in it.
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), persistTimeout)
+	defer cancel()
 	for try := 0; ; try++ {
 		rows, err := p.pool.Query(ctx, `SELECT replay, fresh FROM payrun_persist($1, $2, $3, $4, $5, $6, $7::json[], $8)`,
 			keys, receipts, provs, ids, payouts, types, facts, bodies)
