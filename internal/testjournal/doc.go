@@ -1,5 +1,9 @@
 // Package testjournal opens a journal for a test: the embedded bbolt one
-// in t.TempDir() by default, checked and closed when the test ends.
-// Tests above the journal (dispatch, reconcile, reports, the daemon) use
-// it, so that they run on whatever driver the test run names.
+// in t.TempDir() by default, or, when PAYRUN_TEST_JOURNAL=postgres, a
+// PostgreSQL one in a database of the test's own (internal/pgtest; the
+// server is PAYRUN_TEST_POSTGRES). Either is checked and closed when the
+// test ends. Tests above the journal (dispatch, reconcile, reports, the
+// daemon) use it, so that they run on whatever driver the test run names:
+//
+//	PAYRUN_TEST_JOURNAL=postgres PAYRUN_TEST_POSTGRES=postgres://postgres@127.0.0.1:55432/postgres go test ./reconcile/
 package testjournal

@@ -8,6 +8,8 @@ import (
 
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/journal/boltjournal"
+	"github.com/payrun/payrun/journal/pgjournal"
+	"github.com/payrun/payrun/providers"
 )
 
 // Options configure Open.
@@ -23,13 +25,30 @@ func IsPostgres(location string) bool {
 	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
 }
 
+// Resolve returns the location a secret reference (env:NAME, file:PATH)
+// names, or location itself when it is none.
+func Resolve(location string) (string, error) {
+	if !providers.IsSecretRef(location) {
+		return location, nil
+	}
+	v, err := providers.Secret(location)
+	if err != nil {
+		return "", fmt.Errorf("journal location %s: %w", location, err)
+	}
+	return strings.TrimSpace(string(v)), nil
+}
+
 // Open opens the journal at location.
 func Open(ctx context.Context, location string, o Options) (journal.Journal, error) {
 	if location == "" {
 		return nil, fmt.Errorf("no journal location")
 	}
+	location, err := Resolve(location)
+	if err != nil {
+		return nil, err
+	}
 	if IsPostgres(location) {
-		return nil, fmt.Errorf("journal %s: the PostgreSQL driver is not built into this payrun", journal.Redact(location))
+		return pgjournal.Open(ctx, location, pgjournal.Options{Now: o.Now, ReadOnly: o.ReadOnly})
 	}
 	return boltjournal.Open(location, boltjournal.Options{Now: o.Now, ReadOnly: o.ReadOnly})
 }

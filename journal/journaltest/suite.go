@@ -28,6 +28,10 @@ type Harness struct {
 	// Newer, when set, marks a store as written by a newer payrun; the
 	// suite then requires Open to refuse it with journal.ErrSchema.
 	Newer func(t testing.TB, s Store)
+	// Other, when set, makes a new, empty store of another driver: the
+	// copy cases then copy to it and back (`payrun journal copy` from one
+	// driver to the other), besides within the driver.
+	Other func(t testing.TB, now func() time.Time) Store
 }
 
 // Exercise runs every behaviour the journal contract promises against a

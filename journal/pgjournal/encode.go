@@ -1,0 +1,165 @@
+package pgjournal
+
+import (
+	"encoding/json"
+	"fmt"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/jackc/pgx/v5"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/providers"
+)
+
+// An item is stored as columns (payout_id, batch_id, row, provider, state:
+// what is queried) and the rest as JSON without what the columns and the
+// item itself repeat: the payout's id when it is the payout_id, the
+// references' payout_id and method, the last status's references when
+// they are the item's. A million items are read end to end by the matcher,
+// and each byte left out is a byte less on disk, in the server's cache
+// and on the wire. (boltjournal's layout.go does the same for its values.)
+
+// storedItem is an Item as the items table's item column holds it. The
+// shadowing fields are left empty: the columns hold them.
+type storedItem struct {
+	journal.Item
+	PayoutID string        `json:"payout_id,omitempty"`
+	BatchID  string        `json:"batch_id,omitempty"`
+	Row      int           `json:"row,omitempty"`
+	Provider string        `json:"provider,omitempty"`
+	State    journal.State `json:"state,omitempty"`
+	Payout   storedPayout  `json:"payout"`
+	Refs     storedRefs    `json:"refs"`
+	Last     storedStatus  `json:"last,omitzero"`
+}
+
+// storedPayout is a Payout whose ID is left out when it is the item's
+// PayoutID (nil).
+type storedPayout struct {
+	providers.Payout
+	ID *string `json:"id,omitempty"`
+}
+
+// storedRefs are references whose PayoutID and Method are left out when
+// they are the item's (nil).
+type storedRefs struct {
+	providers.Refs
+	PayoutID *string           `json:"payout_id,omitempty"`
+	Method   *providers.Method `json:"method,omitempty"`
+}
+
+// storedStatus is a provider status whose references are left out when
+// they are the item's (nil).
+type storedStatus struct {
+	providers.Status
+	Refs *storedRefs `json:"refs,omitempty"`
+}
+
+// encodeItem is the item column of it.
+func encodeItem(it *journal.Item) ([]byte, error) {
+	if it.PayoutID == "" {
+		return nil, fmt.Errorf("an item without a payout_id cannot be stored")
+	}
+	s := storedItem{Item: *it}
+	s.Payout.Payout = it.Payout
+	if it.Payout.ID != it.PayoutID {
+		s.Payout.ID = &it.Payout.ID
+	}
+	s.Refs = storeRefs(it.Refs, it.PayoutID, it.Payout.Method)
+	if it.Last != (providers.Status{}) {
+		s.Last.Status = it.Last
+		if it.Last.Refs != it.Refs {
+			r := storeRefs(it.Last.Refs, it.Refs.PayoutID, it.Refs.Method)
+			s.Last.Refs = &r
+		}
+	}
+	return json.Marshal(&s)
+}
+
+func storeRefs(r providers.Refs, payoutID string, method providers.Method) storedRefs {
+	s := storedRefs{Refs: r}
+	if r.PayoutID != payoutID {
+		s.PayoutID = &r.PayoutID
+	}
+	if r.Method != method || s.PayoutID != nil {
+		s.Method = &r.Method
+	}
+	return s
+}
+
+// decodeItem restores an item from its columns and item column. It
+// decodes with the JSON v2 implementation, several times faster than
+// encoding/json's decoder on an item; the JSON is encoding/json's.
+func decodeItem(payoutID, batchID string, row int, provider, state string, raw []byte, it *journal.Item) error {
+	var s storedItem
+	if err := jsonv2.Unmarshal(raw, &s); err != nil {
+		return fmt.Errorf("payout %s: %w", payoutID, err)
+	}
+	out := s.Item
+	out.PayoutID, out.BatchID, out.Row, out.Provider, out.State = payoutID, batchID, row, provider, journal.State(state)
+	out.Payout = s.Payout.Payout
+	out.Payout.ID = deref(s.Payout.ID, payoutID)
+	out.Refs = s.Refs.refs(payoutID, out.Payout.Method)
+	out.Last = providers.Status{}
+	if s.Last != (storedStatus{}) {
+		out.Last = s.Last.Status
+		out.Last.Refs = out.Refs
+		if s.Last.Refs != nil {
+			out.Last.Refs = s.Last.Refs.refs(out.Refs.PayoutID, out.Refs.Method)
+		}
+	}
+	*it = out
+	return nil
+}
+
+func (s storedRefs) refs(payoutID string, method providers.Method) providers.Refs {
+	r := s.Refs
+	if s.PayoutID != nil {
+		r.PayoutID, r.Method = *s.PayoutID, deref(s.Method, "")
+		return r
+	}
+	r.PayoutID, r.Method = payoutID, deref(s.Method, method)
+	return r
+}
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// itemColumns are the columns an item is read from, in decodeItem's order.
+const itemColumns = `payout_id, batch_id, "row", provider, state, item`
+
+// scanItem reads one item from a row of itemColumns.
+func scanItem(row pgx.Row, it *journal.Item) error {
+	var id, batch, provider, state string
+	var n int
+	var raw []byte
+	if err := row.Scan(&id, &batch, &n, &provider, &state, &raw); err != nil {
+		return err
+	}
+	return decodeItem(id, batch, n, provider, state, raw, it)
+}
+
+// storedEventFact is an event's fact as the events and event_facts tables
+// hold it: the provider and event id are the row's key.
+type storedEventFact struct {
+	journal.EventFact
+	Provider string `json:"provider,omitempty"`
+	EventID  string `json:"event_id,omitempty"`
+}
+
+func encodeFact(f journal.EventFact) ([]byte, error) {
+	return json.Marshal(storedEventFact{EventFact: f})
+}
+
+func decodeFact(provider, eventID string, raw []byte) (journal.EventFact, error) {
+	var s storedEventFact
+	if err := jsonv2.Unmarshal(raw, &s); err != nil {
+		return journal.EventFact{}, fmt.Errorf("event %s %s: fact: %w", provider, eventID, err)
+	}
+	f := s.EventFact
+	f.Provider, f.EventID = provider, eventID
+	return f, nil
+}
