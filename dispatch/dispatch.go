@@ -242,9 +242,11 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 	}
 	close(stopProgress)
 	pwg.Wait()
+	// What the run did is counted and journaled even when it was stopped.
+	bctx := context.WithoutCancel(ctx)
 	for _, id := range batchIDs {
 		counts := map[journal.State]int{}
-		if e := d.j.BatchItems(ctx, id, func(it journal.Item) bool {
+		if e := d.j.BatchItems(bctx, id, func(it journal.Item) bool {
 			counts[it.State]++
 			sum.Providers[it.Provider]++
 			return true
@@ -254,7 +256,7 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		for s, n := range counts {
 			sum.ByState[s] += n
 		}
-		if e := journal.SetProgress(ctx, d.j, id, counts); e != nil && err == nil {
+		if e := journal.SetProgress(bctx, d.j, id, counts); e != nil && err == nil {
 			err = e
 		}
 	}

@@ -130,14 +130,14 @@ func TestProviderDownDoesNotStopOthers(t *testing.T) {
 	journaltest.Import(t, j, "B1", its...)
 	d := dispatch.NewDispatcher(j, provs, dispatch.DispatchOptions{MaxAttempts: 2, BackoffBase: time.Millisecond,
 		BreakerFailures: 2, BreakerCooldown: time.Hour})
-	ctx, cancel := context.WithCancel(context.Background())
+	runCtx, cancel := context.WithCancel(context.Background())
 	type result struct {
 		sum dispatch.Summary
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		sum, err := d.Run(ctx, []string{"B1"}, nil)
+		sum, err := d.Run(runCtx, []string{"B1"}, nil)
 		done <- result{sum, err}
 	}()
 	// TeemoPay's items are paid while Monnet is down...

@@ -62,10 +62,10 @@ func TestStopWhileWaitingForASlot(t *testing.T) {
 	g := &gate{open: make(chan struct{}), arrived: make(chan string, 8)}
 	d := dispatch.NewDispatcher(j, map[string]providers.Provider{"teemopay": g},
 		dispatch.DispatchOptions{Pools: map[string]dispatch.PoolConfig{"teemopay": {Concurrency: 1}}})
-	ctx, cancel := context.WithCancel(context.Background())
+	runCtx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	var sum dispatch.Summary
-	wg.Go(func() { sum, _ = d.Run(ctx, []string{id}, nil) })
+	wg.Go(func() { sum, _ = d.Run(runCtx, []string{id}, nil) })
 	first := <-g.arrived
 	// Other workers commit their intents and wait for the one slot.
 	deadline := time.Now().Add(5 * time.Second)

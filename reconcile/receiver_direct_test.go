@@ -361,9 +361,9 @@ func TestDrainStopsWithItsContext(t *testing.T) {
 			t.Fatalf("answered %d %q", code, answer)
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ended, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := NewApplier(m.j, m.provs, nil).Drain(ctx); !errors.Is(err, context.Canceled) {
+	if err := NewApplier(m.j, m.provs, nil).Drain(ended); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Drain with its context ended: %v, want context.Canceled", err)
 	}
 	if n, err := m.j.Queued(ctx); err != nil || n != 3 {

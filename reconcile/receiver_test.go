@@ -257,8 +257,14 @@ func TestReversalAfterSuccess(t *testing.T) {
 		journaltest.ValidItem("m-ok", "monnet", 1700))
 	for _, id := range []string{"m-rev", "t-rev", "k-rev"} {
 		h.waitState(id, journal.Reversed)
-		if n := h.transitionsTo(id, journal.Succeeded); n != 1 {
-			t.Errorf("%s: %d transitions to succeeded before the reversal, want 1", id, n)
+		// The success may be applied first, or arrive after the reversal
+		// (notifications race): never more than once.
+		if n := h.transitionsTo(id, journal.Succeeded); n > 1 {
+			t.Errorf("%s: %d transitions to succeeded before the reversal, want at most 1", id, n)
+			_ = h.j.Transitions(ctx, id, func(tr journal.Transition) bool {
+				t.Logf("  %s %s -> %s by %s: %s", tr.At.Format("15:04:05.000"), tr.From, tr.To, tr.Actor, tr.Reason)
+				return true
+			})
 		}
 	}
 	h.waitState("m-ok", journal.Succeeded)

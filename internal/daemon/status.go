@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -248,19 +247,14 @@ func (s JournalStatus) Counts(ctx context.Context) (Counts, error) {
 	return c, nil
 }
 
-// Check is a readiness check that passes while the journal is open.
+// Check is a readiness check that passes while the journal answers (a
+// node that lost its database fails it).
 func (s JournalStatus) Check() Check {
 	return Check{Name: "journal", Func: func(ctx context.Context) error {
-		// A cheap read: an unknown key answers ErrNotFound only from an open
-		// database.
-		_, err := s.J.Batch(ctx, "\x00readyz")
-		if errors.Is(err, journal.ErrNotFound) {
-			return nil
+		if _, _, err := s.J.Mark(ctx, "readyz"); err != nil {
+			inf, _ := s.J.Info(ctx)
+			return fmt.Errorf("journal %s: %w", inf.Location, err)
 		}
-		if err == nil {
-			return nil
-		}
-		inf, _ := s.J.Info(ctx)
-		return fmt.Errorf("journal %s: %w", inf.Location, err)
+		return nil
 	}}
 }

@@ -15,7 +15,7 @@ import (
 // openPredicate selects the items not final (journal.State.Final); it is
 // the partial index payrun_items_open's, written the same way so that the
 // planner uses the index.
-const openPredicate = `state NOT IN ('succeeded', 'failed', 'expired', 'reversed', 'invalid', 'duplicate', 'cancelled')`
+const openPredicate = `state NOT IN ('succeeded', 'amount_mismatch', 'failed', 'expired', 'reversed', 'invalid', 'duplicate', 'cancelled')`
 
 // writeTx is one write transaction seen as journal.Tx, for journal.ApplyTo.
 //

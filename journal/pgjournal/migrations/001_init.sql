@@ -24,8 +24,8 @@ CREATE TABLE payrun_items (
     "row"     integer NOT NULL,
     provider  text NOT NULL,
     state     text NOT NULL CHECK (state IN ('accepted', 'queued', 'sending', 'submitted', 'in_doubt',
-        'awaiting_confirmation', 'confirming', 'awaiting_beneficiary', 'succeeded', 'failed', 'expired',
-        'reversed', 'invalid', 'duplicate', 'held', 'cancelled')),
+        'awaiting_confirmation', 'confirming', 'awaiting_beneficiary', 'succeeded', 'amount_mismatch', 'failed',
+        'expired', 'reversed', 'invalid', 'duplicate', 'held', 'cancelled')),
     item      json NOT NULL
 );
 CREATE UNIQUE INDEX payrun_items_batch_row ON payrun_items (batch_id, "row");
@@ -33,7 +33,7 @@ CREATE UNIQUE INDEX payrun_items_batch_row ON payrun_items (batch_id, "row");
 -- recovery without the items. The predicate is written once more in
 -- pgjournal (openPredicate); a test holds the two to State.Final.
 CREATE INDEX payrun_items_open ON payrun_items (payout_id) INCLUDE (state)
-    WHERE state NOT IN ('succeeded', 'failed', 'expired', 'reversed', 'invalid', 'duplicate', 'cancelled');
+    WHERE state NOT IN ('succeeded', 'amount_mismatch', 'failed', 'expired', 'reversed', 'invalid', 'duplicate', 'cancelled');
 
 CREATE TABLE payrun_refs (
     provider  text NOT NULL,
