@@ -11,6 +11,13 @@ import (
 	"github.com/payrun/payrun/providers"
 )
 
+// ErrAnswerPending is Settle's answer for a session it cannot judge yet:
+// the payout's request is still out (sending), so the session may be its
+// own whose answer is not journaled yet. Ask again shortly; once the
+// answer is journaled the session is known, and once the payout is in
+// doubt an unknown session is an orphan.
+var ErrAnswerPending = errors.New("the payout's answer is not journaled yet")
+
 // Settle applies the two-phase rule to a payout waiting for confirmation:
 // it is confirmed only when the journal holds that session as the one
 // session of its payout_id and the provider's amount, currency and
@@ -35,6 +42,11 @@ func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	it, err := j.Item(ctx, payoutID)
 	if err != nil || it.Provider != p.Name() {
 		return cancelSession(ctx, c, st, "no payout in the journal owns this session")
+	}
+	if !known && it.State == journal.Sending {
+		// The notification overtook the answer to the request that created
+		// the session: not an orphan yet.
+		return ErrAnswerPending
 	}
 	if it.Refs.SessionID != session || !known {
 		// An orphan: a session created for this payout by a request whose

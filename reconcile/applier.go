@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -129,6 +130,15 @@ func (a *Applier) run(ctx context.Context) {
 	}
 }
 
+// errPending is an event that cannot be judged yet (a two-phase session
+// whose payout's answer is not journaled yet): Drain waits pendingRetry
+// and judges it again, the events behind it waiting their turn.
+var errPending = errors.New("an event waits for its payout's answer to be journaled")
+
+// pendingRetry is how soon an event that could not be judged yet is
+// judged again: about the time a request's answer takes to be journaled.
+const pendingRetry = 100 * time.Millisecond
+
 // quiet returns once no kick came for applyQuiet, or applyMaxLag after it
 // was called: the acknowledgements of a storm go first, and what they
 // queued is applied in large transactions. It looks at the kicks once a
@@ -180,7 +190,18 @@ func (a *Applier) Drain(ctx context.Context) error {
 			a.report(r)
 		}
 		if later != nil {
-			if err := a.settle(ctx, *later); err != nil {
+			err := a.settle(ctx, *later)
+			if errors.Is(err, errPending) {
+				t := time.NewTimer(pendingRetry)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return ctx.Err()
+				case <-t.C:
+				}
+				continue
+			}
+			if err != nil {
 				return err
 			}
 			continue
@@ -230,6 +251,9 @@ func (a *Applier) settle(ctx context.Context, f journal.EventFact) error {
 	}
 	if res.settle != nil {
 		res = settleNow(context.WithoutCancel(ctx), a.j, p, res, "webhook", a.log)
+	}
+	if res.pending {
+		return errPending // left queued, first, and judged again shortly
 	}
 	if r, ok := reportOf(f.Provider, ev, res); ok {
 		a.report(r)

@@ -94,6 +94,9 @@ func conflicting(have journal.State, o providers.Outcome) bool {
 
 // applyResult is what became of one status.
 type applyResult struct {
+	// pending: the event cannot be judged yet (dispatch.ErrAnswerPending);
+	// it is judged again shortly.
+	pending bool
 	applied  bool
 	note     string
 	conflict bool
@@ -130,6 +133,8 @@ func settleNow(ctx context.Context, j journal.Journal, p providers.Provider, res
 	s := res.settle
 	err := dispatch.Settle(ctx, j, p, s.st, actor)
 	switch {
+	case errors.Is(err, dispatch.ErrAnswerPending):
+		return applyResult{pending: true}
 	case s.orphan != "":
 		if err != nil && log != nil {
 			log.Warn("orphan session not cancelled yet", "session", s.orphan, "err", err)

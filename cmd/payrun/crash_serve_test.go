@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
@@ -67,6 +66,7 @@ func TestCrashServeResumesAtOnce(t *testing.T) {
 		pc.RatePerSecond, pc.Burst = 2, 1 // slow enough that every kill lands mid-batch
 		cfg.Providers[n] = pc
 	}
+	journalAt := testJournalLocation(t, cfg, dir)
 	cfgPath := filepath.Join(dir, "payrun.yaml")
 	if err := writeConfig(cfgPath, cfg); err != nil {
 		t.Fatal(err)
@@ -191,10 +191,7 @@ func TestCrashServeResumesAtOnce(t *testing.T) {
 	// start-up pass (with webhooks off, those wait for a poll): `payrun
 	// reconcile` asks, until nothing is in progress at the providers.
 	settled := func() (bad []string) {
-		j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		j := openTestJournal(t, journalAt)
 		defer j.Close()
 		_ = j.AllItems(context.Background(), func(it journal.Item) bool {
 			// A Monnet payout whose Id was lost with an answer is settled

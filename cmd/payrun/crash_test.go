@@ -16,7 +16,6 @@ import (
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/journal/boltjournal"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -96,6 +95,7 @@ func TestCrash(t *testing.T) {
 		pc.RatePerSecond, pc.Burst = 8, 2 // slow enough that every kill lands mid-batch
 		cfg.Providers[n] = pc
 	}
+	journalAt := testJournalLocation(t, cfg, dir)
 	cfgPath := filepath.Join(dir, "payrun.yaml")
 	if err := writeConfig(cfgPath, cfg); err != nil {
 		t.Fatal(err)
@@ -188,10 +188,7 @@ func TestCrash(t *testing.T) {
 		}
 	}
 	// The journal agrees.
-	j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := openTestJournal(t, journalAt)
 	defer j.Close()
 	if err := j.Check(ctx); err != nil {
 		t.Errorf("journal consistency: %v", err)
