@@ -96,7 +96,7 @@ func conflicting(have journal.State, o providers.Outcome) bool {
 type applyResult struct {
 	// pending: the event cannot be judged yet (dispatch.ErrAnswerPending);
 	// it is judged again shortly.
-	pending bool
+	pending  bool
 	applied  bool
 	note     string
 	conflict bool
