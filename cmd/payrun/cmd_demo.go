@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/drivers"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -25,19 +27,20 @@ const demoMarker = ".payrun-demo"
 
 func cmdDemo() command {
 	c := command{Name: "demo", Summary: "run the whole flow against the providers' sandboxes on loopback, with no configuration",
-		Usage: "demo [--dir DIR] [--rows N] [--serve]"}
+		Usage: "demo [--dir DIR] [--rows N] [--journal LOCATION] [--serve]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		dir := fs.String("dir", "payrun-demo", "working directory for the demo (recreated on every run)")
 		rows := fs.Int("rows", 24, "rows in each sample file")
 		serve := fs.Bool("serve", false, "leave the daemon running on the demo directory afterwards")
+		journalAt := fs.String("journal", "", "the journal: a postgres:// URL (or env:NAME) runs the demo on PostgreSQL, which must be empty; default a file in the demo directory")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if *rows < 8 || *rows > 100000 {
 			return usagef("--rows must be between 8 and 100000")
 		}
-		return runDemo(ctx, e, *dir, *rows, *serve)
+		return runDemo(ctx, e, *dir, *rows, *serve, *journalAt)
 	}
 	return c
 }
@@ -64,7 +67,7 @@ func prepareDemoDir(dir string) error {
 	return os.WriteFile(filepath.Join(dir, demoMarker), []byte("created by payrun demo; deleted by the next demo run\n"), 0o640)
 }
 
-func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) error {
+func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, journalAt string) error {
 	start := time.Now()
 	dir, err := filepath.Abs(dirArg)
 	if err != nil {
@@ -93,6 +96,9 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 	cfg.Dispatch.ResendAfter = time.Second
 	cfg.Reports.To = []string{"accounts@example.com"}
 	cfg.Reports.Operators = []string{"payments-ops@example.com"}
+	if journalAt != "" {
+		cfg.Journal = journalAt
+	}
 	for _, d := range []string{cfg.Dirs.Inbox, cfg.Dirs.Reports, cfg.Dirs.Outbox, cfg.Dirs.Archive} {
 		if err := os.MkdirAll(cfg.Abs(d), 0o750); err != nil {
 			return err
@@ -103,6 +109,11 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 		return err
 	}
 	defer j.Close()
+	if bs, err := j.ListBatches(ctx); err != nil {
+		return err
+	} else if len(bs) > 0 {
+		return usagef("the demo needs an empty journal; %s holds %d batches", journal.Redact(cfg.Journal), len(bs))
+	}
 	log := newLogger(cfg, io.Discard)
 
 	// The webhook receiver, on loopback, where the sandboxes send.
@@ -212,7 +223,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool) e
 		return err
 	}
 	printPaths(out, files)
-	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", time.Since(start).Round(100*time.Millisecond), cfg.Abs(cfg.Journal))
+	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", time.Since(start).Round(100*time.Millisecond), journalName(cfg))
 	if !files.Balanced {
 		return errors.New("the reconciliation does not tie out: this is a bug, please report it")
 	}
@@ -327,4 +338,13 @@ func checkLedgers(ctx context.Context, land *sandboxes.Landscape, j journal.Jour
 	}
 	fmt.Fprintf(out, "Ledger check: %d payouts paid exactly once at the providers; none twice; the journal agrees.\n", succeeded)
 	return nil
+}
+
+// journalName is the configured journal as a person reads it: the file, or
+// the database without its password.
+func journalName(cfg *config.Config) string {
+	if drivers.IsPostgres(cfg.Journal) {
+		return journal.Redact(cfg.Journal)
+	}
+	return cfg.Abs(cfg.Journal)
 }

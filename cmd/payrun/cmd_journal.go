@@ -6,24 +6,36 @@ import (
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/drivers"
 )
 
 func cmdJournal() command {
-	c := command{Name: "journal", Summary: "check the journal's integrity (journal check)",
-		Usage: "journal check"}
+	c := command{Name: "journal", Summary: "check the journal's integrity, or copy it into another store",
+		Usage: "journal check | journal copy --from LOCATION --to LOCATION"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
+		from := fs.String("from", "", "copy: the journal to copy (a file, or a postgres:// URL or env:NAME)")
+		to := fs.String("to", "", "copy: the empty journal to copy into")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if fs.NArg() < 1 {
-			return usagef("expected 'journal check'")
+			return usagef("expected 'journal check' or 'journal copy'")
 		}
 		switch fs.Arg(0) {
 		case "check":
 			return journalCheck(ctx, e)
+		case "copy":
+			// The subcommand's own flags may follow it.
+			if err := parseFlags(fs, fs.Args()[1:]); err != nil {
+				return err
+			}
+			if *from == "" || *to == "" {
+				return usagef("journal copy needs --from and --to")
+			}
+			return journalCopy(ctx, e, *from, *to)
 		}
-		return usagef("unknown journal command %q (check)", fs.Arg(0))
+		return usagef("unknown journal command %q (check, copy)", fs.Arg(0))
 	}
 	return c
 }
@@ -61,5 +73,28 @@ func journalCheck(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "%s journal %s: ok (%d bytes, %d batches, %d payouts, %d webhook events waiting)\n",
 		inf.Driver, inf.Location, inf.Bytes, len(bs), items, q)
+	return nil
+}
+
+// journalCopy copies a journal whole into an empty one (moving a team from
+// the embedded file to PostgreSQL), verified by counts and totals per
+// batch. Neither journal may be in use by a daemon.
+func journalCopy(ctx context.Context, e *env, from, to string) error {
+	src, err := drivers.Open(ctx, from, drivers.Options{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	defer src.Close()
+	dst, err := drivers.Open(ctx, to, drivers.Options{})
+	if err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	defer dst.Close()
+	rep, err := journal.Copy(ctx, src, dst)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "copied %s to %s and checked it: %d batches, %d payouts, %d rejected rows, %d transitions, %d events (%d waiting to be applied), %d messages, %d marks\n",
+		journal.Redact(from), journal.Redact(to), rep.Batches, rep.Items, rep.Rejected, rep.Transitions, rep.Events, rep.Queued, rep.Mail, rep.Marks)
 	return nil
 }
