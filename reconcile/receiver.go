@@ -43,8 +43,9 @@ type ReceiverOptions struct {
 // a notification the provider sent without proof of origin is replaced by
 // the provider's answer to a status query (providers.ConfirmByLookup; 401
 // for a payout it does not know, 503 while it cannot be asked);
-// each raw event is made durable in the journal's intake log before the
-// acknowledgement (a replayed nonce is 401, nothing changes); then the
+// each raw event is made durable in the journal before the
+// acknowledgement (a request replayed verbatim changes nothing, and is
+// acknowledged as its first delivery was); then the
 // provider gets exactly the acknowledgement it expects. A journal failure
 // answers 500, so that the provider retries and nothing it said is lost.
 //
@@ -52,9 +53,9 @@ type ReceiverOptions struct {
 // rules, in the order they came, many to a transaction: a duplicate
 // delivery once, final states never regress, a Monnet 2005 notice never
 // touches the original, a payout payrun never sent is kept as unexpected.
-// So a provider waits for a verification and one group's append and sync
-// of the intake log, and a storm of notifications is moved into the
-// journal and applied in large transactions. Drain
+// So a provider waits for a verification and one group commit of the
+// journal, and a storm of notifications is applied in large transactions.
+// Drain
 // waits for what was acknowledged to be applied.
 type Receiver struct {
 	j     journal.Journal
@@ -165,16 +166,19 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 	}
 	// Every raw event is persisted, and queued for the Applier, before
 	// anything is acknowledged; the replay key goes with the first, so a
-	// request replayed verbatim is refused before any of its events is
-	// stored.
+	// request replayed verbatim changes nothing. It is acknowledged all the
+	// same: a provider that sends a notification again with its original
+	// nonce (TeemoPay retries verbatim) is retrying one whose answer it
+	// lost, and what it says is stored already; refusing it would only make
+	// the provider retry until it gives up.
 	replay, fresh, err := rc.j.Persist(r.Context(), NewReceipt(name, res, body, received))
 	if err != nil {
 		rc.log.Error("webhook not persisted", "provider", name, "err", err)
 		return plain(w, http.StatusInternalServerError, "not persisted")
 	}
 	if replay {
-		rc.log.Warn("webhook replayed", "provider", name)
-		return plain(w, http.StatusUnauthorized, "replayed notification")
+		rc.log.Debug("webhook sent again verbatim: stored before, nothing changes", "provider", name)
+		return res.Ack.Write(w)
 	}
 	if fresh > 0 {
 		rc.app.Kick()

@@ -17,8 +17,8 @@ import (
 )
 
 // Config is payrun's configuration. config.example.yaml documents every key.
-// MaxWebhookBytesLimit is the largest reconcile.max_webhook_bytes: the
-// journal's intake log keeps a body whole in one record of at most 16 MiB.
+// MaxWebhookBytesLimit is the largest reconcile.max_webhook_bytes: a
+// journal keeps a body whole in one record.
 const MaxWebhookBytesLimit = 8 << 20
 
 type Config struct {
