@@ -10,7 +10,7 @@ import (
 
 func cmdJournal() command {
 	c := command{Name: "journal", Summary: "check the journal's integrity (journal check)",
-		Usage: "journal check"}
+		Usage: "journal check [--config FILE]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		if err := parseFlags(fs, args); err != nil {
@@ -59,7 +59,7 @@ func journalCheck(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s journal %s: ok (%d bytes, %d batches, %d payouts, %d webhook events waiting)\n",
-		inf.Driver, inf.Location, inf.Bytes, len(bs), items, q)
+	fmt.Fprintf(e.stdout, "%s journal %s: ok (%s, %s, %s, %s waiting)\n",
+		inf.Driver, inf.Location, plural(int(inf.Bytes), "byte"), plural(len(bs), "batch"), plural(items, "payout"), plural(q, "webhook event"))
 	return nil
 }
