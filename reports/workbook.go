@@ -53,17 +53,18 @@ func WriteWorkbookLines(w io.Writer, meta Meta, res *reconcile.Result, lines ite
 			return err
 		}
 	}
-	if err := pageSetup(f, SheetSummary, summaryHeaderRow); err != nil {
-		return err
-	}
-	if err := pageSetup(f, SheetTieOut, 1); err != nil {
-		return err
-	}
 	if err := writeSummary(f, st, meta, res); err != nil {
 		return fmt.Errorf("summary sheet: %w", err)
 	}
 	if err := writeTieOut(f, st, res); err != nil {
 		return fmt.Errorf("tie-out sheet: %w", err)
+	}
+	// After the sheets' autofilters, which set the sheets' properties anew.
+	if err := pageSetup(f, SheetSummary, summaryHeaderRow); err != nil {
+		return err
+	}
+	if err := pageSetup(f, SheetTieOut, 1); err != nil {
+		return err
 	}
 	if err := writeLineSheets(f, st, meta, lines, o); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/reconcile"
+	"github.com/payrun/payrun/reports"
 )
 
 func cmdReconcile() command {
@@ -90,6 +91,8 @@ func cmdReconcile() command {
 			return err
 		}
 		if *asJSON {
+			// The same masking as every report (reports.mask).
+			reports.Mask(res, reports.Options{Unmasked: !cfg.Reports.Mask})
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(res); err != nil {

@@ -69,7 +69,9 @@ func scopeOf(id, date string, open bool) (reconcile.Scope, error) {
 			return reconcile.Scope{}, usagef("--date %q: want YYYY-MM-DD", date)
 		}
 	}
-	return reconcile.Scope{BatchID: id, Date: date, Open: open}, nil
+	// A day's report holds that day's batches and what is still open
+	// from before, as the daemon's morning report does.
+	return reconcile.Scope{BatchID: id, Date: date, Open: open || date != ""}, nil
 }
 
 func printPaths(w io.Writer, f reports.Files) {

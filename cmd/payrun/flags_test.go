@@ -13,6 +13,9 @@ import (
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/boltjournal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers/sandboxes"
 )
 
@@ -234,5 +237,39 @@ serve:
 	}
 	if _, err := os.Stat(filepath.Join(dir, "payrun.db")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("serve opened the journal of a configuration it refused (%v)", err)
+	}
+}
+
+// TestReconcileJSONMasked: reconcile --json masks account and document
+// numbers as every report does (reports.mask, on by default), and shows
+// them whole only when the configuration says reports.mask: false.
+func TestReconcileJSONMasked(t *testing.T) {
+	dir := t.TempDir()
+	j, err := boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := journaltest.ValidItem("m-1", "teemopay", 1000)
+	it.State = journal.Submitted
+	journaltest.Import(t, j, "B-mask", it)
+	j.Close()
+	account, document := it.Payout.Beneficiary.AccountNumber, it.Payout.Beneficiary.DocumentNumber
+	for _, masked := range []bool{true, false} {
+		cfgPath := filepath.Join(dir, "payrun.yaml")
+		yaml := "journal: payrun.db\n"
+		if !masked {
+			yaml += "reports: {mask: false}\n"
+		}
+		if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "reconcile", "--open", "--no-poll", "--json", "--config", cfgPath)
+		if code != exitOK || !strings.Contains(out, `"payout_id": "m-1"`) {
+			t.Fatalf("reconcile --json: exit %d\n%s%s", code, out, errOut)
+		}
+		whole := strings.Contains(out, account) || strings.Contains(out, document)
+		if whole == masked || masked && !strings.Contains(out, "****"+account[len(account)-4:]) {
+			t.Errorf("mask %v: account %s, document %s in:\n%s", masked, account, document, out)
+		}
 	}
 }
