@@ -236,8 +236,10 @@ func colName(i int) string {
 	return n
 }
 
+// The title block's values are in column B: a run time (a date, which
+// does not overflow into the next cell as text does) needs 20.
 var summaryColumns = []column{
-	{"Currency", 10}, {"Provider", 16}, {"Category", 30}, {"Count", 10}, {"Amount", 18}, {"Fees", 14},
+	{"Currency", 10}, {"Provider", 20}, {"Category", 30}, {"Count", 10}, {"Amount", 18}, {"Fees", 14},
 }
 
 // summaryHeaderRow is where the Summary table starts, below the title
