@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -271,5 +273,29 @@ func TestReconcileJSONMasked(t *testing.T) {
 		if whole == masked || masked && !strings.Contains(out, "****"+account[len(account)-4:]) {
 			t.Errorf("mask %v: account %s, document %s in:\n%s", masked, account, document, out)
 		}
+	}
+}
+
+// TestConfigCheckConnect: with --connect, an SMTP server nobody answers at
+// is a problem named by its key.
+func TestConfigCheckConnect(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "payrun.yaml")
+	yaml := fmt.Sprintf("reports:\n  smtp: {host: 127.0.0.1, port: %d, tls: none}\n", port)
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, errOut := runCLI(t, "config", "check", "--config", cfgPath); strings.Contains(errOut, "cannot connect") {
+		t.Errorf("without --connect the server was contacted:\n%s", errOut)
+	}
+	code, _, errOut := runCLI(t, "config", "check", "--connect", "--config", cfgPath)
+	if code != exitUsage || !strings.Contains(errOut, "reports.smtp.host 127.0.0.1: cannot connect") {
+		t.Errorf("config check --connect: exit %d\n%s", code, errOut)
 	}
 }
