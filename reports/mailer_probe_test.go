@@ -23,8 +23,9 @@ func TestProbe(t *testing.T) {
 	if box.count() != 0 {
 		t.Error("a probe sent a message")
 	}
-	bad := *m
-	bad.SMTP.Password = "wrong"
+	wrong := cfg
+	wrong.Password = "wrong"
+	bad := &Mailer{SMTP: wrong, TLSConfig: &tls.Config{RootCAs: pool}, Timeout: 5 * time.Second}
 	if err := bad.Probe(context.Background()); err == nil || !strings.Contains(err.Error(), "smtp auth") {
 		t.Errorf("wrong password: %v", err)
 	}
