@@ -163,6 +163,7 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 	}
 	if scope.Open {
 		var ferr error
+		carried := map[string]bool{}
 		err := j.AllItems(ctx, func(it journal.Item) bool {
 			if it.State.Final() && it.Conflict == "" {
 				return true
@@ -170,12 +171,20 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 			if _, dup := seen[it.PayoutID]; dup {
 				return true
 			}
+			// A day's report carries forward what was open before its
+			// end, never a payout of a later day.
+			if !to.IsZero() && !m.batches[it.BatchID].Created.Before(to) {
+				return true
+			}
+			res.Carried++
+			carried[it.BatchID] = true
 			ferr = emit(m.itemLine(it))
 			return ferr == nil
 		})
 		if err := errors.Join(err, ferr); err != nil {
 			return nil, err
 		}
+		res.CarriedBatches = m.oldestFirst(carried)
 	}
 	for _, l := range m.unexpectedLines(from, to) {
 		if err := emit(l); err != nil {
@@ -223,6 +232,22 @@ func selectBatches(all []journal.Batch, s Scope, loc *time.Location) ([]journal.
 		return out[a].Created.Before(out[b].Created)
 	})
 	return out, from, to, nil
+}
+
+// oldestFirst lists the batches of ids in the order they were received.
+func (m *matcher) oldestFirst(ids map[string]bool) []string {
+	out := make([]string, 0, len(ids))
+	for id := range ids {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		ba, bb := m.batches[out[a]], m.batches[out[b]]
+		if !ba.Created.Equal(bb.Created) {
+			return ba.Created.Before(bb.Created)
+		}
+		return out[a] < out[b]
+	})
+	return out
 }
 
 type matcher struct {

@@ -200,6 +200,11 @@ type Result struct {
 	GeneratedAt time.Time   `json:"generated_at"`
 	TimeZone    string      `json:"time_zone"`
 	Batches     []BatchInfo `json:"batches"`
+	// Carried counts the open items the scope carries forward from
+	// batches outside Batches (received before its day, or any batch for
+	// Scope.Open alone); CarriedBatches names those batches, oldest first.
+	Carried        int      `json:"carried,omitempty"`
+	CarriedBatches []string `json:"carried_batches,omitempty"`
 	// LineCount is the number of lines placed (Lines holds them only
 	// when Match kept them).
 	LineCount int          `json:"line_count"`

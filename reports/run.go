@@ -68,9 +68,10 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	if err := os.MkdirAll(r.Dir, 0o750); err != nil {
 		return files, err
 	}
-	meta := Meta{RunAt: now, Location: loc}
+	meta := Meta{Scope: r.Scope, RunAt: now, Location: loc}
 	for _, b := range res.Batches {
 		meta.BatchIDs = append(meta.BatchIDs, b.ID)
+		meta.Files = append(meta.Files, b.File)
 	}
 	if len(res.Batches) == 1 {
 		meta.File = res.Batches[0].File

@@ -10,10 +10,10 @@ import (
 
 func cmdApprove() command {
 	c := command{Name: "approve", Summary: "approve a batch held by the pre-flight threshold, so that it is sent",
-		Usage: "approve [--by NAME] BATCH"}
+		Usage: "approve [--by NAME] [--config FILE] BATCH"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		by := fs.String("by", "", "who approves (default: the current user)")
+		by := fs.String("by", "", "`NAME` of who approves (default: the current user)")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}

@@ -25,9 +25,9 @@ func cmdBench() command {
 		}
 		fs := newFlags(&c, e)
 		quick := fs.Bool("quick", false, "a tenth of every workload (under a minute on 2 cores)")
-		out := fs.String("out", "", "also write the table as Markdown to FILE")
-		dir := fs.String("dir", "", "directory for generated inputs and journals (default: a temporary one, removed)")
-		stages := fs.String("stages", "", "comma-separated stages to run (default all: "+strings.Join(bench.StageNames, ",")+")")
+		out := fs.String("out", "", "also write the table as Markdown to `FILE`")
+		dir := fs.String("dir", "", "`DIR` for generated inputs and journals (default: a temporary one, removed)")
+		stages := fs.String("stages", "", "comma-separated `LIST` of stages to run (default all: "+strings.Join(bench.StageNames, ",")+")")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func cmdBench() command {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "\n%d stages in %s (scale 1/%d)\n", len(rows), time.Since(start).Round(time.Second), o.Scale)
+		fmt.Fprintf(e.stdout, "\n%s in %s (scale 1/%d)\n", plural(len(rows), "stage"), durationText(time.Since(start).Round(time.Second)), o.Scale)
 		if *out != "" {
 			f, err := os.Create(*out)
 			if err != nil {

@@ -30,8 +30,8 @@ func cmdDemo() command {
 		Usage: "demo [--dir DIR] [--rows N] [--journal LOCATION] [--serve]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		dir := fs.String("dir", "payrun-demo", "working directory for the demo (recreated on every run)")
-		rows := fs.Int("rows", 24, "rows in each sample file")
+		dir := fs.String("dir", "payrun-demo", "working `DIR` for the demo (recreated on every run)")
+		rows := fs.Int("rows", 24, "`N` rows in each sample file")
 		serve := fs.Bool("serve", false, "leave the daemon running on the demo directory afterwards")
 		journalAt := fs.String("journal", "", "the journal: a postgres:// URL (or env:NAME) runs the demo on PostgreSQL, which must be empty; default a file in the demo directory")
 		if err := parseFlags(fs, args); err != nil {
@@ -179,12 +179,12 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Dispatched: %d requests sent, %d held, %d in doubt (resolved next)\n", sum.Sent, sum.Held, sum.InDoubt)
+	fmt.Fprintf(out, "Dispatched: %s sent, %d held, %d in doubt (resolved next)\n", plural(sum.Sent, "request"), sum.Held, sum.InDoubt)
 	played, err := playBeneficiaries(ctx, j, ids)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Played the beneficiary of %d card push payout(s) and payment link(s); one link is left unpaid on purpose.\n", played)
+	fmt.Fprintf(out, "Played the beneficiary of %s (card push payouts and payment links); one link is left unpaid on purpose.\n", plural(played, "payout"))
 	if _, err := a.Follow(ctx, ids, 20*time.Second); err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 		return err
 	}
 	printPaths(out, files)
-	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", time.Since(start).Round(100*time.Millisecond), journalName(cfg))
+	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", durationText(time.Since(start).Round(100*time.Millisecond)), journalName(cfg))
 	if !files.Balanced {
 		return errors.New("the reconciliation does not tie out: this is a bug, please report it")
 	}
@@ -320,10 +320,10 @@ func checkLedgers(ctx context.Context, land *sandboxes.Landscape, j journal.Jour
 		if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 			n := paid[it.PayoutID]
 			if n > 1 {
-				problems = append(problems, fmt.Sprintf("%s paid %d times", it.PayoutID, n))
+				problems = append(problems, fmt.Sprintf("%s paid %s", it.PayoutID, plural(n, "time")))
 			}
 			if (it.State == journal.Succeeded) != (n == 1) {
-				problems = append(problems, fmt.Sprintf("%s is %s in the journal, paid %d time(s) at %s", it.PayoutID, it.State, n, it.Provider))
+				problems = append(problems, fmt.Sprintf("%s is %s in the journal, paid %s at %s", it.PayoutID, it.State, plural(n, "time"), it.Provider))
 			}
 			if it.State == journal.Succeeded {
 				succeeded++
@@ -336,7 +336,7 @@ func checkLedgers(ctx context.Context, land *sandboxes.Landscape, j journal.Jour
 	if len(problems) > 0 {
 		return fmt.Errorf("ledger check failed:\n  %s", strings.Join(problems, "\n  "))
 	}
-	fmt.Fprintf(out, "Ledger check: %d payouts paid exactly once at the providers; none twice; the journal agrees.\n", succeeded)
+	fmt.Fprintf(out, "Ledger check: %s paid exactly once at the providers; none twice; the journal agrees.\n", plural(succeeded, "payout"))
 	return nil
 }
 

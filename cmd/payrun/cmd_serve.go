@@ -18,7 +18,16 @@ func cmdServe() command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		cfg, j, err := openConfigured(e)
+		if fs.NArg() != 0 {
+			return usagef("serve takes no arguments")
+		}
+		// The check 'payrun config check' runs, with its messages, before
+		// anything is opened.
+		cfg, _, err := app.LoadChecked(ctx, e.configPath, app.CheckOptions{})
+		if err != nil {
+			return err
+		}
+		j, err := app.OpenJournal(ctx, cfg)
 		if err != nil {
 			return err
 		}

@@ -16,10 +16,10 @@ import (
 
 func cmdStatus() command {
 	c := command{Name: "status", Summary: "show the batches, their progress per provider and their open items",
-		Usage: "status [--batch ID] [--json]"}
+		Usage: "status [--batch ID] [--json] [--config FILE]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		id := fs.String("batch", "", "one batch, with its open items")
+		id := fs.String("batch", "", "one batch (`ID`), with its open items")
 		asJSON := fs.Bool("json", false, "print JSON")
 		if err := parseFlags(fs, args); err != nil {
 			return err

@@ -79,27 +79,12 @@ func BuildProviders(cfg *config.Config, callbackBase string) (map[string]provide
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		pc := cfg.Providers[name]
-		if !pc.Enabled {
+		if !cfg.Providers[name].Enabled {
 			continue
 		}
-		reg, err := providers.Lookup(all.Registrations(), name)
+		p, err := buildProvider(cfg, name, callbackBase)
 		if err != nil {
 			problems = append(problems, err.Error())
-			continue
-		}
-		if pc.CallbackURL == "" && callbackBase != "" {
-			pc.CallbackURL = callbackBase + name
-		}
-		timeout := pc.Timeout
-		if timeout <= 0 {
-			timeout = 30 * time.Second
-		}
-		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
-			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}}
-		p, err := reg.New(pc, providers.Deps{HTTP: hc})
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("providers.%s: %v", name, err))
 			continue
 		}
 		out[name] = p
@@ -108,6 +93,30 @@ func BuildProviders(cfg *config.Config, callbackBase string) (map[string]provide
 		return nil, &config.Error{Path: cfg.Path, Problems: problems}
 	}
 	return out, nil
+}
+
+// buildProvider builds the client of one provider; its error names the
+// key (providers.<name>).
+func buildProvider(cfg *config.Config, name, callbackBase string) (providers.Provider, error) {
+	pc := cfg.Providers[name]
+	reg, err := providers.Lookup(all.Registrations(), name)
+	if err != nil {
+		return nil, fmt.Errorf("providers.%s: %w", name, err)
+	}
+	if pc.CallbackURL == "" && callbackBase != "" {
+		pc.CallbackURL = callbackBase + name
+	}
+	timeout := pc.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}}
+	p, err := reg.New(pc, providers.Deps{HTTP: hc})
+	if err != nil {
+		return nil, fmt.Errorf("providers.%s: %w", name, err)
+	}
+	return p, nil
 }
 
 // DispatchOptions turns the configuration into the dispatcher's options.
