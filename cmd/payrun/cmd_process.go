@@ -52,6 +52,9 @@ func cmdProcess() command {
 		if err := printIngest(e.stdout, res); err != nil {
 			return err
 		}
+		if err := app.RecordDropper(ctx, j, res.Batch.ID, app.CurrentUser()); err != nil {
+			return err
+		}
 		gate, err := a.Gate(ctx, res.Batch.ID)
 		if err != nil {
 			return err
@@ -74,6 +77,19 @@ func cmdResume() command {
 		listen := fs.String("listen", "", "serve the webhook receiver on this address while processing")
 		if err := parseFlags(fs, args); err != nil {
 			return err
+		}
+		if cfg, err := loadConfig(e); err != nil {
+			return err
+		} else if ctl, err := daemonControl(ctx, cfg); err != nil {
+			return err
+		} else if ctl != nil {
+			// The daemon holds the journal: it resumes.
+			res, err := ctl.Resume(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, res.Message)
+			return nil
 		}
 		cfg, j, err := openConfigured(e)
 		if err != nil {
