@@ -120,8 +120,12 @@ func New(a *app.App) (*Daemon, error) {
 		metrics.Jobs(job.Name)
 	}
 	d.Recv = a.Receiver(metrics.ObserveWebhook)
+	command := "payrun"
+	if cfg.Path != "" {
+		command += " --config " + cfg.Path
+	}
 	handler := NewServer(ServerOptions{Webhooks: d.Recv, Ready: []Check{status.Check(), d.Sched.Check()},
-		Gatherer: reg, Status: status, Location: loc, Log: log})
+		Gatherer: reg, Status: status, Location: loc, Log: log, Command: command})
 	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: handler, Log: log}
 	if path := SocketPath(cfg); path != "" {
 		d.Control = &ControlServer{Path: path, Handler: d.ControlHandler(), Log: log}
