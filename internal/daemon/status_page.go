@@ -124,19 +124,19 @@ type pageData struct {
 
 type pageBatch struct {
 	BatchStatus
-	Created   string
+	Created string
 	// ApprovedAt and SendAtText are times as the page shows them;
 	// ApproveCommand and SendCommand what an operator runs on the
 	// daemon's host (the page changes nothing itself: it may be reachable
 	// by more than the operators).
 	ApprovedAt, SendAtText      string
 	ApproveCommand, SendCommand string
-	API       string
-	Providers []pageProvider
-	Open      []pageOpenItem
-	OpenCount int
-	OpenMore  bool
-	OpenShown bool
+	API                         string
+	Providers                   []pageProvider
+	Open                        []pageOpenItem
+	OpenCount                   int
+	OpenMore                    bool
+	OpenShown                   bool
 }
 
 type pageProvider struct {
