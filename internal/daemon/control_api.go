@@ -151,7 +151,7 @@ func (d *Daemon) apiApprove(w http.ResponseWriter, r *http.Request, by string) {
 	}
 	msg, err := d.approve(r.Context(), id, by, "control socket", req.Seen)
 	if err != nil {
-		d.log.Warn("approval refused", "batch", id, "by", by, "err", err)
+		d.log.WarnContext(event, "approval refused", "batch", id, "by", by, "err", err)
 		d.refuse(w, r, err)
 		return
 	}
@@ -173,7 +173,7 @@ func (d *Daemon) apiHold(w http.ResponseWriter, r *http.Request, by string) {
 		d.refuse(w, r, err)
 		return
 	}
-	d.log.Warn("batch held by an operator", "batch", id, "by", by, "why", req.Reason, "release", d.App.HowToApprove(id))
+	d.log.WarnContext(event, "batch held by an operator", "batch", id, "by", by, "why", req.Reason, "release", d.App.HowToApprove(id))
 	writeJSON(w, http.StatusOK, ActionResult{Message: fmt.Sprintf("Batch %s is held: nothing of it is sent until it is approved (%s).",
 		id, d.App.HowToApprove(id)), By: by, Batch: d.batchStatus(r, id)})
 }

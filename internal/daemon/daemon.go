@@ -259,7 +259,7 @@ func (d *Daemon) ApprovalFiles(ctx context.Context) {
 	}
 	for _, r := range res {
 		if r.Err != nil {
-			d.log.Warn("approval file refused", "batch", r.Batch, "by", r.By, "file", r.File, "why", r.Err.Error(),
+			d.log.WarnContext(event, "approval file refused", "batch", r.Batch, "by", r.By, "file", r.File, "why", r.Err.Error(),
 				"kept_as", r.File+refusedSuffix)
 			continue
 		}
@@ -429,7 +429,7 @@ func (d *Daemon) handleFile(ctx context.Context, path string) (Outcome, error) {
 		payouts += t.Count
 	}
 	if gate.Held {
-		d.log.Warn("file held for approval: nothing of it is sent until it is approved", "file", b.File, "batch", b.ID,
+		d.log.WarnContext(event, "file held for approval: nothing of it is sent until it is approved", "file", b.File, "batch", b.ID,
 			"payouts", payouts, "totals", totalsText(b.Totals), "why", gate.Reason, "dropped_by", b.DroppedBy,
 			"release", d.App.HowToApprove(b.ID))
 		return Outcome{Result: Accepted, BatchID: b.ID}, nil
@@ -444,7 +444,7 @@ func (d *Daemon) handleFile(ctx context.Context, path string) (Outcome, error) {
 		"invalid", b.Invalid, "duplicates", b.Duplicates, "dropped_by", b.DroppedBy, "send", send)
 	if d.cfg.Serve.DispatchAtOnce {
 		if err := d.goJob(func() { d.logDispatch(d.dispatch(d.root, []string{b.ID}, "file taken")) }); err != nil {
-			d.log.Warn("file accepted while the daemon stops; it is sent at the next start", "batch", b.ID)
+			d.log.WarnContext(event, "file accepted while the daemon stops; it is sent at the next start", "batch", b.ID)
 		}
 	}
 	return Outcome{Result: Accepted, BatchID: b.ID}, nil
@@ -482,16 +482,16 @@ func (d *Daemon) dispatch(ctx context.Context, ids []string, trigger string) err
 	took := time.Since(start).Round(time.Millisecond).String()
 	end := d.runEnd(context.WithoutCancel(ctx), plan.ids)
 	if sum.Held > 0 {
-		d.log.Warn("payouts held by caps", "held", sum.Held, "why", sum.HeldWhy)
+		d.log.WarnContext(event, "payouts held by caps", "held", sum.Held, "why", sum.HeldWhy)
 	}
 	attrs := []any{"trigger", trigger, "batches", plan.sending, "sent", end.sent, "failed", end.failed, "in_doubt", end.inDoubt,
 		"held", end.held, "left", end.left, "paid", end.paidText(), "took", took}
 	if errors.Is(err, context.Canceled) {
-		d.log.Warn("dispatch run stopped by the daemon's stop; the next start resumes it", attrs...)
+		d.log.WarnContext(event, "dispatch run stopped by the daemon's stop; the next start resumes it", attrs...)
 		return nil
 	}
 	if err != nil {
-		d.log.Error("dispatch run failed", append(attrs, "err", err)...)
+		d.log.ErrorContext(event, "dispatch run failed", append(attrs, "err", err)...)
 		return err
 	}
 	d.log.Info("dispatch run ended", attrs...)

@@ -321,7 +321,7 @@ func (in *Intake) file(path string, out Outcome, log *slog.Logger) error {
 		if out.Result == Duplicate {
 			msg = "file is a duplicate: nothing is sent again"
 		}
-		log.Warn(msg, "reason", out.Reason, "batch", out.BatchID, "moved_to", dst,
+		log.WarnContext(event, msg, "reason", out.Reason, "batch", out.BatchID, "moved_to", dst,
 			"report", filepath.Join(in.Rejected, fitName(filepath.Base(dst), errorsSuffix)))
 		return nil
 	}

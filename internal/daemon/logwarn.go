@@ -69,9 +69,17 @@ func (a *WarnAggregator) WithGroup(name string) slog.Handler {
 	return &WarnAggregator{next: a.next.WithGroup(name), state: a.state}
 }
 
+// eventKey marks a record logged with the event context.
+type eventKey struct{}
+
+// event is the context of a warning that is an event of its own (a file
+// held, an approval refused, a run stopped): always written, never counted
+// with others of its kind, however many come.
+var event = context.WithValue(context.Background(), eventKey{}, true)
+
 // Handle implements slog.Handler.
 func (a *WarnAggregator) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelWarn {
+	if r.Level < slog.LevelWarn || ctx.Value(eventKey{}) != nil {
 		return a.next.Handle(ctx, r)
 	}
 	provider := ""
