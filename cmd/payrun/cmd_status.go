@@ -132,9 +132,9 @@ func printStatus(w io.Writer, batches []daemon.BatchStatus, open []daemon.OpenIt
 		case b.Send != "":
 			when := b.Send
 			if !b.SendAt.IsZero() {
-				when = b.SendAt.In(loc).Format("2006-01-02 15:04 MST") + ", " + b.Send
+				when += ", " + b.SendAt.In(loc).Format("2006-01-02 15:04 MST")
 			}
-			fmt.Fprintf(w, "    sent: %s\n", when)
+			fmt.Fprintf(w, "    to be sent %s ('payrun send %s' sends it now)\n", when, b.ID)
 		}
 		if b.DroppedBy != "" {
 			fmt.Fprintf(w, "    dropped by %s\n", b.DroppedBy)

@@ -195,7 +195,7 @@ func (s JournalStatus) progress(ctx context.Context, b journal.Batch) (BatchStat
 			st.Release = "payrun approve " + b.ID
 		}
 	case journal.BatchAccepted:
-		st.SendAt, st.Send = s.sendPlan(b.ID)
+		st.SendAt, st.Send = s.sendPlan()
 	}
 	byProvider := map[string]*ProviderProgress{}
 	amounts := map[[2]string]*Amount{}
@@ -320,20 +320,20 @@ func (s JournalStatus) Check() Check {
 	}}
 }
 
-// sendPlan says when an accepted batch is sent.
-func (s JournalStatus) sendPlan(id string) (time.Time, string) {
-	now := "payrun send " + id + " sends it now"
+// sendPlan says when an accepted batch is sent ("payrun send ID" sends
+// it now, whatever it says).
+func (s JournalStatus) sendPlan() (time.Time, string) {
 	switch {
 	case s.AtOnce:
 		return time.Time{}, "at once"
 	case s.NextCutoff == nil:
-		return time.Time{}, "when a dispatch runs (" + now + ")"
+		return time.Time{}, "when a dispatch runs"
 	}
 	at := s.NextCutoff()
 	if at.IsZero() {
-		return at, "no dispatch cut-off is scheduled: " + now
+		return at, "when someone sends it: no dispatch cut-off is scheduled"
 	}
-	return at, "at the next cut-off (" + now + ")"
+	return at, "at the next cut-off"
 }
 
 // MaskURL keeps a link's scheme, host and last four characters: enough

@@ -73,7 +73,7 @@ var pageTemplate = template.Must(template.New("status").Parse(`<!doctype html>
 <span class="control" data-control="approve">Approve: <code>{{.ApproveCommand}}</code></span></p>
 {{- end}}
 {{- if .Send}}
-<p class="plan" data-plan="{{.ID}}"><b>Sent {{if .SendAtText}}{{.SendAtText}}{{else}}{{.Send}}{{end}}</b>{{if .SendAtText}} (the next cut-off){{end}}.
+<p class="plan" data-plan="{{.ID}}"><b>To be sent {{.Send}}{{if .SendAtText}}, {{.SendAtText}}{{end}}</b>.
 <span class="control" data-control="send-now">Send now: <code>{{.SendCommand}}</code></span></p>
 {{- end}}
 {{- if .Providers}}
