@@ -192,10 +192,15 @@ func (s Seen) differs(now Seen) string {
 	for _, cur := range slices.Sorted(maps.Keys(mergeKeys(want, got))) {
 		w, g := want[cur], got[cur]
 		// An approval file names amounts only (count 0).
-		if w.amount != g.amount || (w.count != 0 && w.count != g.count) {
-			diffs = append(diffs, fmt.Sprintf("%s: shown %d payout(s) for %s, it holds %d for %s", cur, w.count,
-				money.Money{Minor: w.amount, Currency: cur}, g.count, money.Money{Minor: g.amount, Currency: cur}))
+		if w.amount == g.amount && (w.count == 0 || w.count == g.count) {
+			continue
 		}
+		shown := money.Money{Minor: w.amount, Currency: cur}.String()
+		if w.count != 0 {
+			shown = fmt.Sprintf("%d payout(s) for %s", w.count, shown)
+		}
+		diffs = append(diffs, fmt.Sprintf("%s: approved %s, it holds %d payout(s) for %s", cur, shown, g.count,
+			money.Money{Minor: g.amount, Currency: cur}))
 	}
 	return strings.Join(diffs, "; ")
 }
