@@ -207,8 +207,13 @@ func writeSummary(f *excelize.File, st *styles, meta Meta, res *reconcile.Result
 	if !res.Balanced() {
 		balanced = "NO: see Tie-out"
 	}
+	batches := ident(meta.batches())
+	if a := approvals(meta, res); a != "" {
+		// On the batch's line: the title block has no row to spare.
+		batches += " · approved " + text(a)
+	}
 	block := [][2]string{
-		{"Batch", ident(meta.batches())},
+		{"Batch", batches},
 		{"File", text(meta.File)},
 		{"Run time", meta.runAt()},
 		{"Time zone", meta.zoneName()},
@@ -262,6 +267,24 @@ func writeSummary(f *excelize.File, st *styles, meta Meta, res *reconcile.Result
 		return err
 	}
 	return f.SetPanes(sh, &excelize.Panes{Freeze: true, YSplit: summaryHeaderRow, TopLeftCell: cellName(1, summaryHeaderRow+1), ActivePane: "bottomLeft"})
+}
+
+// approvals says who approved the report's batches, when, and who
+// dropped them (maker-checker): "B1 by ana 2026-11-21 10:02 (dropped by
+// bob)"; "" when none was approved.
+func approvals(meta Meta, res *reconcile.Result) string {
+	var parts []string
+	for _, b := range res.Batches {
+		if b.ApprovedBy == "" {
+			continue
+		}
+		p := b.ID + " by " + b.ApprovedBy + " " + b.Approved.In(meta.loc()).Format("2006-01-02 15:04")
+		if b.DroppedBy != "" {
+			p += " (dropped by " + b.DroppedBy + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func summaryRow(f *excelize.File, st *styles, row int, currency, provider, category string, count int, amount, fees int64) error {
