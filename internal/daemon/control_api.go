@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -164,9 +165,13 @@ func (d *Daemon) apiHold(w http.ResponseWriter, r *http.Request, by string) {
 	if !readBody(w, r, &req) {
 		return
 	}
-	// One dispatch at a time, and no hold in the middle of one: a batch
-	// that a dispatch has started reading is sent, or refused the hold.
-	d.dispatchMu.Lock()
+	// No hold in the middle of a dispatch run: a run that has read the
+	// batch as accepted sends it (the hold is then refused), so the hold
+	// waits for the run to end, for a while.
+	if !d.lockDispatch(r.Context(), holdWait) {
+		d.refuse(w, r, fmt.Errorf("%w: a dispatch run is in progress; nothing was held; try again when it ends (the daemon's log says when)", errRefused))
+		return
+	}
 	err := dispatch.Hold(r.Context(), d.App.Journal, id, by, strings.TrimSpace(req.Reason))
 	d.dispatchMu.Unlock()
 	if err != nil {
@@ -254,4 +259,27 @@ func (d *Daemon) apiResume(w http.ResponseWriter, r *http.Request, by string) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, ActionResult{Message: "Sending every unfinished batch that is not held, and asking the providers about every open payout; the daemon's log says what each run did.", By: by})
+}
+
+// holdWait is how long a hold waits for a dispatch run to end: less than
+// the command's own patience (quickCall).
+const holdWait = 20 * time.Second
+
+// lockDispatch takes the dispatch lock, waiting at most wait (or until
+// ctx ends); it reports whether it has it.
+func (d *Daemon) lockDispatch(ctx context.Context, wait time.Duration) bool {
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !d.dispatchMu.TryLock() {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-deadline.C:
+			return false
+		case <-tick.C:
+		}
+	}
+	return true
 }
