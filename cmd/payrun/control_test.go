@@ -141,7 +141,9 @@ func TestServeApproveAndSendNowWhileRunning(t *testing.T) {
 		t.Fatalf("approve without a terminal or --yes: exit %d\n%s", code, out)
 	}
 	me := app.CurrentUser()
+	began := time.Now()
 	out, code := payrun("approve", "--yes", id)
+	t.Logf("payrun approve through the running daemon: %v (process start included)", time.Since(began).Round(time.Millisecond))
 	if code != 0 || !strings.Contains(out, "Approving as "+me) || !strings.Contains(out, "approved by "+me) ||
 		!strings.Contains(out, "next cut-off") || !strings.Contains(out, "PEN") {
 		t.Fatalf("approve while serve runs: exit %d\n%s", code, out)
@@ -153,10 +155,12 @@ func TestServeApproveAndSendNowWhileRunning(t *testing.T) {
 	if n := paid(); n != 0 {
 		t.Fatalf("%d rows paid before the cut-off or a send", n)
 	}
+	began = time.Now()
 	if out, code := payrun("send", id); code != 0 || !strings.Contains(out, "Sending batch "+id+" now") {
 		t.Fatalf("send now: exit %d\n%s", code, out)
 	}
 	waitFor(t, "send now to pay every row", 60*time.Second, func() bool { return paid() == len(rows) })
+	t.Logf("payrun send to %d rows paid by the sandboxes: %v", len(rows), time.Since(began).Round(time.Millisecond))
 	if out, code := payrun("hold", id); code == 0 || !strings.Contains(out, "not sent yet") {
 		t.Fatalf("hold of a sent batch: exit %d\n%s", code, out)
 	}

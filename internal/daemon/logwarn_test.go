@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -58,5 +59,15 @@ func TestWarnAggregatorCountsAStorm(t *testing.T) {
 	agg.Flush(true)
 	if count("repeated warning: webhook refused") != 2 {
 		t.Fatal("a forced flush wrote counts of nothing left out")
+	}
+}
+
+// BenchmarkWarnAggregatorStorm is the cost of one warning of a storm: the
+// first of its kind written, the rest counted.
+func BenchmarkWarnAggregatorStorm(b *testing.B) {
+	log := slog.New(NewWarnAggregator(slog.NewJSONHandler(io.Discard, nil), time.Minute, nil))
+	b.ReportAllocs()
+	for b.Loop() {
+		log.Warn("webhook refused", "provider", "teemopay", "remote", "10.0.0.1")
 	}
 }
