@@ -469,14 +469,12 @@ func (d *Daemon) dispatch(ctx context.Context, ids []string, trigger string) err
 		return err
 	}
 	if plan.pending == 0 {
+		// Nothing accepted, queued or in doubt: a run would send nothing.
 		d.log.Info("dispatch: nothing to send", "trigger", trigger, "batches", plan.ids)
-		if len(plan.ids) == 0 {
-			return nil
-		}
-	} else {
-		d.log.Info("dispatch run started", "trigger", trigger, "batches", plan.sending, "payouts", plan.pending,
-			"totals", plan.totals())
+		return nil
 	}
+	d.log.Info("dispatch run started", "trigger", trigger, "batches", plan.sending, "payouts", plan.pending,
+		"totals", plan.totals())
 	start := time.Now()
 	sum, err := d.App.Dispatcher.Run(ctx, plan.ids, nil)
 	took := time.Since(start).Round(time.Millisecond).String()
