@@ -47,8 +47,11 @@ func (a *App) Gate(ctx context.Context, id string) (Gate, error) {
 		if err != nil {
 			return Gate{}, err
 		}
-		if res.Approved {
+		switch {
+		case res.Approved:
 			b.State = journal.BatchAccepted
+		case res.Err != nil:
+			a.Log.Warn("approval file refused", "batch", id, "by", res.By, "file", res.File, "why", res.Err.Error())
 		}
 	}
 	if b.State == journal.BatchHeld {
