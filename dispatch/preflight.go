@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
 )
@@ -249,7 +250,8 @@ func Hold(ctx context.Context, j journal.Journal, id, by, reason string) error {
 		b.State = journal.BatchHeld
 		b.Note = "held by " + by
 		if reason != "" {
-			b.Note += ": " + reason
+			// Free text an operator typed: no card number is kept.
+			b.Note += ": " + pan.MaskText(reason)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package dispatch_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -98,6 +99,15 @@ func TestHoldOnlyBeforeSending(t *testing.T) {
 	}
 	if b, _ := j.Batch(ctx, "B1"); b.State != journal.BatchHeld || b.Note != "held by ana: checking with treasury" {
 		t.Fatalf("held batch: %s %q", b.State, b.Note)
+	}
+	if err := dispatch.Approve(ctx, j, "B1", dispatch.Approval{By: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dispatch.Hold(ctx, j, "B1", "ana", "card 4111111111111111 disputed"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := j.Batch(ctx, "B1"); strings.Contains(b.Note, "4111111111111111") {
+		t.Fatalf("a card number kept in the note: %q", b.Note)
 	}
 	journaltest.Import(t, j, "B2", journaltest.ValidItem("P2", "teemopay", 100))
 	if err := j.SetBatch(ctx, "B2", func(b *journal.Batch) error { b.State = journal.BatchDispatching; return nil }); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/journal"
 )
 
@@ -178,7 +179,7 @@ func (d *Daemon) apiHold(w http.ResponseWriter, r *http.Request, by string) {
 		d.refuse(w, r, err)
 		return
 	}
-	d.log.WarnContext(event, "batch held by an operator", "batch", id, "by", by, "why", req.Reason, "release", d.App.HowToApprove(id))
+	d.log.WarnContext(event, "batch held by an operator", "batch", id, "by", by, "why", pan.MaskText(req.Reason), "release", d.App.HowToApprove(id))
 	writeJSON(w, http.StatusOK, ActionResult{Message: fmt.Sprintf("Batch %s is held: nothing of it is sent until it is approved (%s).",
 		id, d.App.HowToApprove(id)), By: by, Batch: d.batchStatus(r, id)})
 }
