@@ -133,7 +133,7 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 	}
 	for _, b := range selected {
 		res.Batches = append(res.Batches, BatchInfo{ID: b.ID, File: b.File, SHA256: b.SHA256, Received: b.Created,
-			State: string(b.State), Rows: b.Rows})
+			State: string(b.State), Rows: b.Rows, DroppedBy: b.DroppedBy, ApprovedBy: b.ApprovedBy, Approved: b.Approved})
 		var ferr error
 		err := j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 			if ferr = emit(m.itemLine(it)); ferr != nil {

@@ -192,6 +192,11 @@ type BatchInfo struct {
 	Received time.Time `json:"received"`
 	State    string    `json:"state"`
 	Rows     int       `json:"rows"`
+	// DroppedBy brought the file; ApprovedBy approved it at Approved (the
+	// totals approved are in the journal's batch).
+	DroppedBy  string    `json:"dropped_by,omitempty"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	Approved   time.Time `json:"approved,omitzero"`
 }
 
 // Result is a reconciliation: every row placed, the totals and the tie-out.

@@ -270,6 +270,9 @@ func writeSummary(f *excelize.File, st *styles, meta Meta, res *reconcile.Result
 		{"Batches", ident(cov.Batches)},
 		{"Files", text(cov.Files)},
 	}
+	if a := approvals(meta, res); a != "" {
+		block = append(block, blockRow{"Approved", text(a)})
+	}
 	if cov.Carried != "" {
 		block = append(block, blockRow{"Carried forward", ident(cov.Carried)})
 	}
@@ -344,6 +347,24 @@ func writeSummary(f *excelize.File, st *styles, meta Meta, res *reconcile.Result
 		return err
 	}
 	return f.SetPanes(sh, &excelize.Panes{Freeze: true, YSplit: summaryHeaderRow, TopLeftCell: cellName(1, summaryHeaderRow+1), ActivePane: "bottomLeft"})
+}
+
+// approvals says who approved the report's batches, when, and who
+// dropped them (maker-checker): "B1 by ana 2026-11-21 10:02 (dropped by
+// bob)"; "" when none was approved.
+func approvals(meta Meta, res *reconcile.Result) string {
+	var parts []string
+	for _, b := range res.Batches {
+		if b.ApprovedBy == "" {
+			continue
+		}
+		p := b.ID + " by " + b.ApprovedBy + " " + b.Approved.In(meta.loc()).Format("2006-01-02 15:04")
+		if b.DroppedBy != "" {
+			p += " (dropped by " + b.DroppedBy + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func summaryRow(f *excelize.File, st *styles, row int, currency, provider, category string, count int, amount, fees int64) error {

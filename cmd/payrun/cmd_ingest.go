@@ -32,6 +32,11 @@ func cmdIngest() command {
 		if err != nil {
 			return err
 		}
+		if !res.Rejected {
+			if err := app.RecordDropper(ctx, j, res.Batch.ID, app.CurrentUser()); err != nil {
+				return err
+			}
+		}
 		return printIngest(e.stdout, res)
 	}
 	return c

@@ -59,6 +59,9 @@ func cmdProcess() command {
 		if err := printIngest(e.stdout, res); err != nil {
 			return err
 		}
+		if err := app.RecordDropper(ctx, j, res.Batch.ID, app.CurrentUser()); err != nil {
+			return err
+		}
 		gate, err := a.Gate(ctx, res.Batch.ID)
 		if err != nil {
 			return err
@@ -88,6 +91,17 @@ func cmdResume() command {
 		cfg, err := loadConfig(e)
 		if err != nil {
 			return err
+		}
+		if ctl, err := daemonControl(ctx, cfg); err != nil {
+			return err
+		} else if ctl != nil {
+			// The daemon holds the journal: it resumes.
+			res, err := ctl.Resume(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, res.Message)
+			return nil
 		}
 		if err := app.Check(ctx, cfg, app.CheckOptions{}).Err(cfg.Path); err != nil {
 			return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
@@ -40,7 +41,7 @@ func cmdServe() command {
 // serveDaemon runs the daemon until ctx is done (SIGINT/SIGTERM), then
 // stops it: no new work, requests in flight finish.
 func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j journal.Journal) error {
-	a, err := app.New(cfg, j, newLogger(cfg, e.stderr))
+	a, err := app.New(cfg, j, daemon.AggregateWarnings(newLogger(cfg, e.stderr), time.Minute))
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ func commands() []command {
 		cmdProcess(),
 		cmdResume(),
 		cmdReconcile(),
-		cmdApprove(),
+		cmdApprove(), cmdRelease(), cmdHold(), cmdSend(), cmdReportNow(),
 		cmdReport(),
 		cmdServe(),
 		cmdStatus(),

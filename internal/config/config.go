@@ -121,6 +121,9 @@ type Preflight struct {
 	// ApprovalDir: dropping BATCH.approved there approves a held batch.
 	ApprovalDir       string `yaml:"approval_dir"`
 	DuplicateLookback int    `yaml:"duplicate_lookback_days"`
+	// RequireDistinctApprover refuses an approval by whoever dropped the
+	// file (maker-checker).
+	RequireDistinctApprover bool `yaml:"require_distinct_approver"`
 }
 
 // Serve configures the daemon.

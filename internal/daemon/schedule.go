@@ -183,10 +183,11 @@ func (s *Scheduler) run(ctx context.Context, js *jobState, at time.Time) error {
 	if s.o.Observe != nil {
 		s.o.Observe(js.Name, d, err)
 	}
+	took := d.Round(time.Millisecond).String()
 	if err != nil {
-		s.log.Error("scheduler: job failed", "job", js.Name, "err", err, "took", d)
+		s.log.Error("scheduler: job failed", "job", js.Name, "err", err, "took", took)
 	} else {
-		s.log.Info("scheduler: job ran", "job", js.Name, "took", d)
+		s.log.Info("scheduler: job ran", "job", js.Name, "took", took)
 	}
 	if serr := s.o.LastRun.Set(js.Name, at); serr != nil {
 		err = errors.Join(err, fmt.Errorf("record run of %s: %w", js.Name, serr))
@@ -227,6 +228,24 @@ func (s *Scheduler) Next() time.Time {
 		}
 	}
 	return next
+}
+
+// NextRun is when the job name runs next (zero for a job that is not
+// scheduled): its planned time, or, before the first pass has planned it,
+// its schedule's next time from now.
+func (s *Scheduler) NextRun(name string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, js := range s.jobs {
+		if js.Name != name {
+			continue
+		}
+		if js.next.IsZero() {
+			return js.Schedule.Next(s.o.Now())
+		}
+		return js.next
+	}
+	return time.Time{}
 }
 
 // Start starts the loop: a first pass at once (catch-up), then each job at
