@@ -184,6 +184,22 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		if b.State == journal.BatchHeld {
 			return sum, fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
 		}
+		// Marked as being sent before its rows are queued: a hold made
+		// since the batch was read wins, and none of its rows moves.
+		err = d.j.SetBatch(ctx, id, func(b *journal.Batch) error {
+			if b.State == journal.BatchHeld {
+				return errHeldMeanwhile
+			}
+			b.State = journal.BatchDispatching
+			return nil
+		})
+		if errors.Is(err, errHeldMeanwhile) {
+			sum.HeldWhy = append(sum.HeldWhy, "batch "+id+" was held by an operator")
+			continue
+		}
+		if err != nil {
+			return sum, err
+		}
 		q, held, err := d.queue(ctx, b)
 		if err != nil {
 			return sum, err
@@ -194,9 +210,6 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		}
 		for prov, ids := range q {
 			queues[prov] = append(queues[prov], ids...)
-		}
-		if err := d.j.SetBatch(ctx, id, func(b *journal.Batch) error { b.State = journal.BatchDispatching; return nil }); err != nil {
-			return sum, err
 		}
 	}
 	total := 0
@@ -668,3 +681,6 @@ func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
 func (d *Dispatcher) Observe(f func(provider, op string, d time.Duration, err error)) {
 	d.o.Observe = f
 }
+
+// errHeldMeanwhile: an operator held a batch while Run was queueing it.
+var errHeldMeanwhile = errors.New("batch held meanwhile")

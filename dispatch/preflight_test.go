@@ -1,6 +1,7 @@
 package dispatch_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -115,5 +116,45 @@ func TestHoldOnlyBeforeSending(t *testing.T) {
 	}
 	if err := dispatch.Hold(ctx, j, "B2", "ana", ""); !errors.Is(err, dispatch.ErrNotHoldable) {
 		t.Fatalf("hold of a batch being sent: %v", err)
+	}
+}
+
+// holdingJournal holds batch id, as an operator would, just before the
+// dispatcher marks it as being sent.
+type holdingJournal struct {
+	journal.Journal
+	id string
+}
+
+func (h holdingJournal) SetBatch(ctx context.Context, id string, fn func(*journal.Batch) error) error {
+	if id == h.id {
+		if err := dispatch.Hold(ctx, h.Journal, id, "ana", "a late doubt"); err != nil {
+			return err
+		}
+	}
+	return h.Journal.SetBatch(ctx, id, fn)
+}
+
+// TestHoldDuringQueueingWins: a hold made while a dispatch run is queueing
+// the batch keeps it held and sends none of its rows.
+func TestHoldDuringQueueingWins(t *testing.T) {
+	_, provs := landscape(t, 0)
+	j := testjournal.Open(t, nil)
+	journaltest.Import(t, j, "B1", journaltest.ValidItem("P1", "teemopay", 100), journaltest.ValidItem("P2", "monnet", 200))
+	d := dispatch.NewDispatcher(holdingJournal{Journal: j, id: "B1"}, provs, dispatch.DispatchOptions{})
+	sum, err := d.Run(ctx, []string{"B1"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Sent != 0 || sum.Queued != 0 || len(sum.HeldWhy) != 1 {
+		t.Fatalf("summary of a run whose batch was held meanwhile: %+v", sum)
+	}
+	if b, _ := j.Batch(ctx, "B1"); b.State != journal.BatchHeld {
+		t.Fatalf("batch state %s, want held", b.State)
+	}
+	for _, id := range []string{"P1", "P2"} {
+		if it, _ := j.Item(ctx, id); it.State != journal.Accepted {
+			t.Fatalf("%s is %s, want accepted", id, it.State)
+		}
 	}
 }

@@ -104,7 +104,7 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 		return false, aerr
 	case errors.Is(err, providers.ErrNotFound) && (caps.LookupByReference && !hasRef):
 		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
-			Reason: "the provider has no payout with this reference: it was never created; sending it now"})
+			Reason: notFoundReason(err)})
 	case errors.Is(err, providers.ErrRateLimited):
 		if pl, ok := d.pools[p.Name()]; ok {
 			pl.rateLimited(providers.RetryAfter(err))
@@ -128,4 +128,15 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 			Reason: "resending the same reference: the provider refuses a duplicate, so this pays at most once"})
 	}
 	return false, errors.New("the provider offers no safe way to resolve this payout; an operator must check it")
+}
+
+// notFoundReason says why a payout the provider does not know is sent
+// again, in the provider's words when it gave some (an expired payment
+// link whose URL never arrived is not "never created").
+func notFoundReason(err error) string {
+	var ae *providers.APIError
+	if errors.As(err, &ae) && ae.Message != "" {
+		return "the provider has no live payout for this reference (" + ae.Message + "); sending it now"
+	}
+	return "the provider has no payout with this reference: it was never created; sending it now"
 }

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/payrun/payrun/internal/config"
 )
 
 // Schedule says when a job runs next after a time. robfig/cron's schedules
@@ -21,18 +20,11 @@ type Schedule interface {
 // ParseCron parses a standard cron spec (five fields: minute hour
 // day-of-month month day-of-week; or a descriptor such as @daily or
 // @every 10s) in the zone loc (nil: UTC). A CRON_TZ= or TZ= prefix in the
-// spec wins over loc.
+// spec wins over loc. It is config.ParseCron, the one config check uses.
 func ParseCron(spec string, loc *time.Location) (Schedule, error) {
-	if loc == nil {
-		loc = time.UTC
-	}
-	s, err := cron.ParseStandard(spec)
+	s, err := config.ParseCron(spec, loc)
 	if err != nil {
 		return nil, fmt.Errorf("cron %q: %w", spec, err)
-	}
-	trimmed := strings.TrimSpace(spec)
-	if ss, ok := s.(*cron.SpecSchedule); ok && !strings.HasPrefix(trimmed, "CRON_TZ=") && !strings.HasPrefix(trimmed, "TZ=") {
-		ss.Location = loc
 	}
 	return s, nil
 }
