@@ -10,6 +10,7 @@ import (
 
 	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
 	"golang.org/x/term"
 )
@@ -34,19 +35,15 @@ func approveCommand(name, summary string) command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
-			return usagef("expected exactly one BATCH id")
+		id, err := batchArg(fs)
+		if err != nil {
+			return err
 		}
-		id := fs.Arg(0)
 		cfg, err := loadConfig(e)
 		if err != nil {
 			return err
 		}
-		ctl, err := daemonControl(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		if ctl != nil {
+		return viaDaemon(ctx, cfg, func(ctl *daemon.Control) error {
 			d, err := ctl.Batch(ctx, id)
 			if err != nil {
 				return fmt.Errorf("batch %s: %w", id, err)
@@ -68,31 +65,27 @@ func approveCommand(name, summary string) command {
 			}
 			fmt.Fprintln(e.stdout, res.Message)
 			return nil
-		}
-		j, err := openDirect(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		b, err := j.Batch(ctx, id)
-		if err != nil {
-			return fmt.Errorf("batch %s: %w", id, err)
-		}
-		who := app.CurrentUser()
-		if err := showForApproval(e.stdout, b.ID, b.File, string(b.State), b.Note, b.DroppedBy, b.Totals, who); err != nil {
-			return err
-		}
-		if err := confirm(e, *yes); err != nil {
-			return err
-		}
-		seen := dispatch.SeenOf(b)
-		err = dispatch.Approve(ctx, j, id, dispatch.Approval{By: who, Via: "command", Seen: &seen,
-			DistinctFromDropper: cfg.Preflight.RequireDistinctApprover})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "Batch %s approved by %s; 'payrun send %s' (or a daemon's next cut-off) sends it.\n", id, who, id)
-		return nil
+		}, func(j journal.Journal) error {
+			b, err := j.Batch(ctx, id)
+			if err != nil {
+				return fmt.Errorf("batch %s: %w", id, err)
+			}
+			who := app.CurrentUser()
+			if err := showForApproval(e.stdout, b.ID, b.File, string(b.State), b.Note, b.DroppedBy, b.Totals, who); err != nil {
+				return err
+			}
+			if err := confirm(e, *yes); err != nil {
+				return err
+			}
+			seen := dispatch.SeenOf(b)
+			err = dispatch.Approve(ctx, j, id, dispatch.Approval{By: who, Via: "command", Seen: &seen,
+				DistinctFromDropper: cfg.Preflight.RequireDistinctApprover})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Batch %s approved by %s; 'payrun send %s' (or a daemon's next cut-off) sends it.\n", id, who, id)
+			return nil
+		})
 	}
 	return c
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/daemon"
+	"github.com/payrun/payrun/journal"
 )
 
 func cmdHold() command {
@@ -18,36 +20,28 @@ func cmdHold() command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
-			return usagef("expected exactly one BATCH id")
+		id, err := batchArg(fs)
+		if err != nil {
+			return err
 		}
-		id := fs.Arg(0)
 		cfg, err := loadConfig(e)
 		if err != nil {
 			return err
 		}
-		ctl, err := daemonControl(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		if ctl != nil {
+		return viaDaemon(ctx, cfg, func(ctl *daemon.Control) error {
 			res, err := ctl.Hold(ctx, id, *reason)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(e.stdout, res.Message)
 			return nil
-		}
-		j, err := openDirect(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		if err := dispatch.Hold(ctx, j, id, app.CurrentUser(), strings.TrimSpace(*reason)); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "Batch %s is held: nothing of it is sent until it is approved (%s).\n", id, howToApprove(cfg, id))
-		return nil
+		}, func(j journal.Journal) error {
+			if err := dispatch.Hold(ctx, j, id, app.CurrentUser(), strings.TrimSpace(*reason)); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Batch %s is held: nothing of it is sent until it is approved (%s).\n", id, howToApprove(cfg, id))
+			return nil
+		})
 	}
 	return c
 }

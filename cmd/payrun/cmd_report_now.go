@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/daemon"
+	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
 )
@@ -31,11 +33,7 @@ func cmdReportNow() command {
 		if err != nil {
 			return err
 		}
-		ctl, err := daemonControl(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		if ctl != nil {
+		return viaDaemon(ctx, cfg, func(ctl *daemon.Control) error {
 			res, err := ctl.Report(ctx, *date)
 			if err != nil {
 				return err
@@ -46,25 +44,21 @@ func cmdReportNow() command {
 					Annotated: f.Annotated, EML: f.EML})
 			}
 			return nil
-		}
-		j, err := openDirect(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		day := *date
-		if day == "" {
-			day = j.Now().In(cfg.Location()).AddDate(0, 0, -1).Format("2006-01-02")
-		}
-		if err := warnQueued(e.stderr, j, "this report"); err != nil {
-			return err
-		}
-		files, err := app.Report(ctx, cfg, j, reconcile.Scope{Date: day, Open: true}, cfg.Abs(cfg.Dirs.Reports), true, e.stdout)
-		if err != nil {
-			return err
-		}
-		printPaths(e.stdout, files)
-		return nil
+		}, func(j journal.Journal) error {
+			day := *date
+			if day == "" {
+				day = j.Now().In(cfg.Location()).AddDate(0, 0, -1).Format("2006-01-02")
+			}
+			if err := warnQueued(e.stderr, j, "this report"); err != nil {
+				return err
+			}
+			files, err := app.Report(ctx, cfg, j, reconcile.Scope{Date: day, Open: true}, cfg.Abs(cfg.Dirs.Reports), true, e.stdout)
+			if err != nil {
+				return err
+			}
+			printPaths(e.stdout, files)
+			return nil
+		})
 	}
 	return c
 }

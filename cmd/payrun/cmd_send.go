@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
 )
 
@@ -18,46 +19,38 @@ func cmdSend() command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		if fs.NArg() != 1 {
-			return usagef("expected exactly one BATCH id")
+		id, err := batchArg(fs)
+		if err != nil {
+			return err
 		}
-		id := fs.Arg(0)
 		cfg, err := loadConfig(e)
 		if err != nil {
 			return err
 		}
-		ctl, err := daemonControl(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		if ctl != nil {
+		return viaDaemon(ctx, cfg, func(ctl *daemon.Control) error {
 			res, err := ctl.Send(ctx, id)
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(e.stdout, res.Message)
 			return nil
-		}
-		j, err := openDirect(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		b, err := j.Batch(ctx, id)
-		if err != nil {
-			return fmt.Errorf("batch %s: %w", id, err)
-		}
-		switch b.State {
-		case journal.BatchHeld:
-			return fmt.Errorf("batch %s is held (%s); %s first", id, b.Note, howToApprove(cfg, id))
-		case journal.BatchDone:
-			return fmt.Errorf("batch %s is done: every payout is final, nothing is left to send", id)
-		}
-		a, err := app.New(cfg, j, newLogger(cfg, e.stderr))
-		if err != nil {
-			return err
-		}
-		return processBatches(ctx, e, a, []string{id}, *wait, "")
+		}, func(j journal.Journal) error {
+			b, err := j.Batch(ctx, id)
+			if err != nil {
+				return fmt.Errorf("batch %s: %w", id, err)
+			}
+			switch b.State {
+			case journal.BatchHeld:
+				return fmt.Errorf("batch %s is held (%s); %s first", id, b.Note, howToApprove(cfg, id))
+			case journal.BatchDone:
+				return fmt.Errorf("batch %s is done: every payout is final, nothing is left to send", id)
+			}
+			a, err := app.New(cfg, j, newLogger(cfg, e.stderr))
+			if err != nil {
+				return err
+			}
+			return processBatches(ctx, e, a, []string{id}, *wait, "")
+		})
 	}
 	return c
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
+	flag "github.com/spf13/pflag"
 )
 
 func cmdStatus() command {
@@ -29,38 +30,36 @@ func cmdStatus() command {
 			return err
 		}
 		// Ask the running daemon first: it holds the journal.
-		ctl, err := daemonControl(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		if ctl != nil {
+		return viaDaemon(ctx, cfg, func(ctl *daemon.Control) error {
 			return statusFromDaemon(ctx, e.stdout, ctl, *id, *asJSON)
-		}
-		j, err := openDirect(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		src := daemon.JournalStatus{J: j, FullURLs: true, Release: func(id string) string { return howToApprove(cfg, id) }}
-		var batches []daemon.BatchStatus
-		if *id != "" {
-			b, err := src.Batch(ctx, *id)
-			if err != nil {
-				return err
-			}
-			batches = []daemon.BatchStatus{b}
-		} else if batches, err = src.Batches(ctx, 50); err != nil {
-			return err
-		}
-		var open []daemon.OpenItem
-		if *id != "" {
-			if open, err = src.OpenItems(ctx, *id, 200); err != nil {
-				return err
-			}
-		}
-		return printStatus(e.stdout, batches, open, *asJSON, cfg.Location())
+		}, func(j journal.Journal) error {
+			return statusFromJournal(ctx, e, cfg, j, *id, *asJSON)
+		})
 	}
 	return c
+}
+
+// statusFromJournal prints the status read from the journal itself.
+func statusFromJournal(ctx context.Context, e *env, cfg *config.Config, j journal.Journal, id string, asJSON bool) error {
+	src := daemon.JournalStatus{J: j, FullURLs: true, Release: func(id string) string { return howToApprove(cfg, id) }}
+	var batches []daemon.BatchStatus
+	var open []daemon.OpenItem
+	if id == "" {
+		var err error
+		if batches, err = src.Batches(ctx, 50); err != nil {
+			return err
+		}
+	} else {
+		b, err := src.Batch(ctx, id)
+		if err != nil {
+			return err
+		}
+		batches = []daemon.BatchStatus{b}
+		if open, err = src.OpenItems(ctx, id, 200); err != nil {
+			return err
+		}
+	}
+	return printStatus(e.stdout, batches, open, asJSON, cfg.Location())
 }
 
 // daemonControl connects to the daemon holding cfg's journal; nil (and no
@@ -71,6 +70,32 @@ func daemonControl(ctx context.Context, cfg *config.Config) (*daemon.Control, er
 		return nil, nil
 	}
 	return ctl, err
+}
+
+// viaDaemon runs remote through the daemon holding cfg's journal, or local
+// on the journal itself when no daemon answers.
+func viaDaemon(ctx context.Context, cfg *config.Config, remote func(*daemon.Control) error, local func(journal.Journal) error) error {
+	ctl, err := daemonControl(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if ctl != nil {
+		return remote(ctl)
+	}
+	j, err := openDirect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	return local(j)
+}
+
+// batchArg is the one BATCH id a command takes.
+func batchArg(fs *flag.FlagSet) (string, error) {
+	if fs.NArg() != 1 {
+		return "", usagef("expected exactly one BATCH id")
+	}
+	return fs.Arg(0), nil
 }
 
 // openDirect opens the journal for a command that no daemon answered.
