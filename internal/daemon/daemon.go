@@ -37,6 +37,9 @@ type Daemon struct {
 	HTTP    *HTTPServer
 	Recv    *reconcile.Receiver
 	Poller  *reconcile.Poller
+	// Collect serves beneficiaries' card collection pages and emails
+	// waiting links (internal/collect).
+	Collect *app.Collect
 
 	cfg *config.Config
 	log *slog.Logger
@@ -96,7 +99,10 @@ func New(a *app.App) (*Daemon, error) {
 	d.Recv = a.Receiver(metrics.ObserveWebhook)
 	handler := NewServer(ServerOptions{Webhooks: d.Recv, Ready: []Check{status.Check(), d.Sched.Check()},
 		Gatherer: reg, Status: status, Location: loc, Log: log})
-	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: handler, Log: log}
+	if d.Collect, err = a.Collect(); err != nil {
+		return nil, err
+	}
+	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: d.Collect.Mount(handler), Log: log}
 	return d, nil
 }
 
@@ -121,6 +127,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return fail(err)
 	}
 	started = append(started, d.HTTP)
+	if err := d.Collect.Start(d.root); err != nil {
+		return fail(err)
+	}
+	started = append(started, d.Collect)
 	d.jobs.Go(func() {
 		err := d.resume(d.root)
 		if err != nil && !errors.Is(err, context.Canceled) {
@@ -154,6 +164,7 @@ func (d *Daemon) Stop() {
 	d.Intake.Stop()
 	d.cancel()
 	d.jobs.Wait()
+	d.Collect.Stop()
 	d.HTTP.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
