@@ -332,14 +332,19 @@ func (p *Page) send(id string) {
 }
 
 // sameOrigin refuses a post another site's page made: the browser's
-// Origin (or Sec-Fetch-Site) names where the form was.
+// Sec-Fetch-Site, or its Origin where it sends no Sec-Fetch-Site, names
+// where the form was. (The page's Referrer-Policy, same-origin, keeps the
+// link, signature and all, from the widget's host, and lets the browser
+// name the page's own origin.) A client that sends neither is no browser a
+// page could drive; the form's token still binds its post to the page it
+// read.
 func (p *Page) sameOrigin(r *http.Request) bool {
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin"
 	}
 	origin := r.Header.Get("Origin")
-	if origin == "" || origin == "null" {
-		return origin == ""
+	if origin == "" {
+		return true
 	}
 	pu, err := url.Parse(p.o.Signer.base)
 	if err != nil {
@@ -412,7 +417,7 @@ func (p *Page) render(w http.ResponseWriter, code int, v view) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Security-Policy", csp(v.WidgetURL))
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))

@@ -45,7 +45,7 @@ var pageTemplate = template.Must(template.New("collect").Parse(`<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="same-origin">
 <title>{{if .Amount}}{{.Payer}}: {{.Amount}} {{.Currency}}{{else}}Payment link{{end}}</title>
 <style>{{.Style}}</style>
 </head>
