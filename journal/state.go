@@ -57,8 +57,8 @@ var transitions = map[State][]State{
 	// a token) waits for its beneficiary's card, then is queued to be sent
 	// with it like any card_token payout (dispatch.Collected).
 	AwaitingBeneficiary: {Succeeded, Mismatch, Failed, Expired, Cancelled, Submitted, Queued},
-	Succeeded:            {Reversed},
-	Mismatch:             {Reversed},
+	Succeeded:           {Reversed},
+	Mismatch:            {Reversed},
 	// A payout payrun stopped waiting for (its link's deadline passed)
 	// that the provider then reports paid was paid: the truth wins.
 	Expired: {Succeeded, Mismatch},
