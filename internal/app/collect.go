@@ -101,6 +101,19 @@ func (a *App) Collect() (*Collect, error) {
 	return c, nil
 }
 
+// Link is where an item's beneficiary acts, when it waits for one: its
+// card collection page, or the provider's own link ("" otherwise), for the
+// status page.
+func (c *Collect) Link(it journal.Item) string {
+	if c == nil || it.State != journal.AwaitingBeneficiary {
+		return ""
+	}
+	if l, ok := collect.LinkOf(it, c.Signer, c.Lifetimes); ok {
+		return l.URL
+	}
+	return ""
+}
+
 // Mount serves the page under /collect/ and everything else with h.
 func (c *Collect) Mount(h http.Handler) http.Handler {
 	if c == nil || c.Page == nil {

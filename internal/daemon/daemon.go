@@ -63,12 +63,16 @@ func New(a *app.App) (*Daemon, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := NewMetrics(reg)
-	status := JournalStatus{J: j}
+	coll, err := a.Collect()
+	if err != nil {
+		return nil, err
+	}
+	status := JournalStatus{J: j, Link: coll.Link}
 	if err := metrics.RegisterStatus(status); err != nil {
 		return nil, err
 	}
 	a.Dispatcher.Observe(metrics.ObserveRequest)
-	d := &Daemon{App: a, Metrics: metrics, cfg: cfg, log: log, Poller: a.Poller(false)}
+	d := &Daemon{App: a, Metrics: metrics, cfg: cfg, log: log, Poller: a.Poller(false), Collect: coll}
 	for _, dir := range []string{cfg.Dirs.Reports, cfg.Dirs.Outbox} {
 		if err := os.MkdirAll(cfg.Abs(dir), 0o750); err != nil {
 			return nil, err
@@ -99,9 +103,6 @@ func New(a *app.App) (*Daemon, error) {
 	d.Recv = a.Receiver(metrics.ObserveWebhook)
 	handler := NewServer(ServerOptions{Webhooks: d.Recv, Ready: []Check{status.Check(), d.Sched.Check()},
 		Gatherer: reg, Status: status, Location: loc, Log: log})
-	if d.Collect, err = a.Collect(); err != nil {
-		return nil, err
-	}
 	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: d.Collect.Mount(handler), Log: log}
 	return d, nil
 }

@@ -88,6 +88,9 @@ type OpenItem struct {
 	Currency string    `json:"currency"`
 	Reason   string    `json:"reason,omitempty"`
 	Updated  time.Time `json:"updated"`
+	// Link is where the beneficiary acts, while the payout waits for them
+	// (a card collection page, a card push iframe, a payment link).
+	Link string `json:"link,omitempty"`
 }
 
 // ItemCount is the number of items of a provider in a state.
@@ -109,6 +112,8 @@ type Counts struct {
 // consistent view per journal read; it scans the items it reports on.
 type JournalStatus struct {
 	J journal.Journal
+	// Link, when set, gives a waiting payout's link (app.Collect.Link).
+	Link func(journal.Item) string
 }
 
 var _ StatusSource = JournalStatus{}
@@ -204,8 +209,12 @@ func (s JournalStatus) OpenItems(ctx context.Context, batchID string, limit int)
 		if it.State.Final() {
 			return true
 		}
-		out = append(out, OpenItem{PayoutID: it.PayoutID, Row: it.Row, Provider: it.Provider, State: string(it.State),
-			Amount: it.Payout.Amount.Decimal(), Currency: it.Payout.Amount.Currency, Reason: it.Reason, Updated: it.Updated})
+		oi := OpenItem{PayoutID: it.PayoutID, Row: it.Row, Provider: it.Provider, State: string(it.State),
+			Amount: it.Payout.Amount.Decimal(), Currency: it.Payout.Amount.Currency, Reason: it.Reason, Updated: it.Updated}
+		if s.Link != nil {
+			oi.Link = s.Link(it)
+		}
+		out = append(out, oi)
 		return limit <= 0 || len(out) < limit
 	})
 	return out, err

@@ -87,7 +87,7 @@ var pageTemplate = template.Must(template.New("status").Parse(`<!doctype html>
 <thead><tr><th>Payout</th><th class="num">Row</th><th>Provider</th><th>State</th><th class="num">Amount</th><th>Since</th><th>Reason</th></tr></thead>
 <tbody>
 {{- range .Open}}
-<tr><td>{{.PayoutID}}</td><td class="num">{{.Row}}</td><td>{{.Provider}}</td><td>{{.State}}</td><td class="num">{{.Amount}} {{.Currency}}</td><td>{{.Updated}}</td><td>{{.Reason}}</td></tr>
+<tr><td>{{.PayoutID}}</td><td class="num">{{.Row}}</td><td>{{.Provider}}</td><td>{{.State}}</td><td class="num">{{.Amount}} {{.Currency}}</td><td>{{.Updated}}</td><td>{{.Reason}}{{if .Link}} <a class="link" href="{{.Link}}" rel="noreferrer">beneficiary link</a>{{end}}</td></tr>
 {{- end}}
 </tbody>
 </table>
