@@ -178,3 +178,32 @@ func waitingLinks(ctx context.Context, cfg *config.Config, j journal.Journal, no
 	}
 	return links
 }
+
+// checkCollect is start-up's check of beneficiary links: the link key
+// file, when it exists (start-up creates a missing one; a check writes
+// nothing), and the beneficiary email's templates.
+func checkCollect(cfg *config.Config) []string {
+	var out []string
+	if path := LinkKeyPath(cfg); cfg.Serve.PublicURL != "" {
+		if _, err := os.Stat(path); err == nil {
+			if _, err := collect.LoadKey(path); err != nil {
+				out = append(out, "serve.link_key: "+err.Error())
+			}
+		}
+	}
+	if !cfg.Reports.BeneficiaryEmail {
+		return out
+	}
+	body := ""
+	if cfg.Reports.BeneficiaryTemplate != "" {
+		b, err := os.ReadFile(cfg.Abs(cfg.Reports.BeneficiaryTemplate))
+		if err != nil {
+			return append(out, "reports.beneficiary_template: "+err.Error())
+		}
+		body = string(b)
+	}
+	if _, err := reports.ParseBeneficiaryTemplates(cfg.Reports.BeneficiarySubject, body); err != nil {
+		out = append(out, "reports.beneficiary_template / beneficiary_subject: "+err.Error())
+	}
+	return out
+}
