@@ -105,6 +105,7 @@ func TestCollectionInChromium(t *testing.T) {
 			if want := b.item("W-1").Payout.Amount.Decimal() + " " + b.currency(); amount != want {
 				t.Errorf("page shows %q, want %q", amount, want)
 			}
+			screenshot(ctx, name+"-form")
 			if err := fillWidget(ctx, "4242 4242 4242 4242"); err != nil {
 				t.Fatal(err)
 			}
@@ -112,11 +113,7 @@ func TestCollectionInChromium(t *testing.T) {
 			if err != nil || out != "received" || last4 != "4242" {
 				t.Fatalf("after the widget: outcome %q, last4 %q, %v", out, last4, err)
 			}
-			if shot := os.Getenv("PAYRUN_SCREENSHOT"); shot != "" {
-				if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
-					_ = os.WriteFile(strings.TrimSuffix(shot, ".png")+"-"+name+"-received.png", png, 0o644)
-				}
-			}
+			screenshot(ctx, name+"-received")
 			b.waitPaid("W-1")
 
 			// Used twice: the page says paid, offers no widget.
@@ -175,5 +172,17 @@ func TestCollectionPageCSP(t *testing.T) {
 	src := attr.Value
 	if !strings.HasPrefix(src, b.api.URL+"/widget/form?") {
 		t.Errorf("widget iframe src %q, want the provider's origin %s", src, b.api.URL)
+	}
+}
+
+// screenshot keeps a picture of the page for a person to look at, when
+// PAYRUN_SCREENSHOT names a file (its name gains what).
+func screenshot(ctx context.Context, what string) {
+	shot := os.Getenv("PAYRUN_SCREENSHOT")
+	if shot == "" {
+		return
+	}
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+		_ = os.WriteFile(strings.TrimSuffix(shot, ".png")+"-"+what+".png", png, 0o644)
 	}
 }
