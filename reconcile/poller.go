@@ -126,21 +126,33 @@ func (pl *Poller) due(it journal.Item) time.Time {
 
 // linkDeadline is when a payout waiting for its beneficiary expires (zero
 // for a payout that waits for no one).
+//
+// Card push payouts and payment links have a deadline while they wait for
+// their beneficiary or for the provider's first word (submitted). A
+// payout of another method has one only while it waits for its
+// beneficiary, and only at a provider that states a link lifetime for the
+// method: a card collection (Bank 131, Smart Glocal), whose widget token
+// lives that long. Once the beneficiary gave the card it is a payout like
+// any other, which no deadline may expire.
 func (pl *Poller) linkDeadline(it journal.Item) time.Time {
 	m := it.Payout.Method
-	if m != providers.CardPush && m != providers.PaymentLink {
-		return time.Time{}
+	var lifetime time.Duration
+	if p, ok := pl.provs[it.Provider]; ok {
+		lifetime = providers.LinkLifetime(p, m)
 	}
-	if it.State != journal.AwaitingBeneficiary && it.State != journal.Submitted {
+	switch {
+	case m == providers.CardPush || m == providers.PaymentLink:
+		if it.State != journal.AwaitingBeneficiary && it.State != journal.Submitted {
+			return time.Time{}
+		}
+	case it.State != journal.AwaitingBeneficiary || lifetime <= 0:
 		return time.Time{}
 	}
 	d := pl.o.LinkDeadline
 	if d <= 0 {
 		d = 24 * time.Hour
-		if p, ok := pl.provs[it.Provider]; ok {
-			if lt := providers.LinkLifetime(p, m); lt > 0 {
-				d = lt + LinkGrace
-			}
+		if lifetime > 0 {
+			d = lifetime + LinkGrace
 		}
 	}
 	since := it.SentAt

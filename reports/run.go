@@ -34,13 +34,20 @@ type Request struct {
 	// Notes, when set, is told what a reader should know (an input file
 	// that moved, an email left queued).
 	Notes io.Writer
+	// Links are the payouts waiting for their beneficiary, with their
+	// links (internal/collect.Waiting); those of the report's payouts are
+	// listed in a CSV beside the workbook (links.go).
+	Links []Link
 }
 
 // Files are the paths a report run wrote.
 type Files struct {
 	Workbook, SummaryCSV, DetailsCSV, EML string
-	Annotated                             []string
-	Balanced                              bool
+	// LinksCSV lists the report's payouts waiting for their beneficiary
+	// and their links ("" when none waits).
+	LinksCSV  string
+	Annotated []string
+	Balanced  bool
 	// ReviewCount counts the payouts paid with another amount than the
 	// input's.
 	ReviewCount int
@@ -89,6 +96,9 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	}
 	if err := WriteFile(files.DetailsCSV, 0o640, func(w io.Writer) error { return WriteDetailsCSVResult(w, meta, res, o) }); err != nil {
 		return files, fmt.Errorf("details csv: %w", err)
+	}
+	if err := writeLinks(&files, r, stem, res, loc); err != nil {
+		return files, err
 	}
 	for _, b := range res.Batches {
 		bb, err := j.Batch(ctx, b.ID)

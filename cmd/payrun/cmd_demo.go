@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/collect"
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
@@ -132,16 +133,27 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 		return err
 	}
 	recv := a.Receiver(nil)
-	srv := &daemon.HTTPServer{Listener: ln, Handler: recv.Handler(), Log: log}
+	// The card collection pages, beside the webhooks, as the daemon serves them.
+	coll, err := a.Collect()
+	if err != nil {
+		return err
+	}
+	srv := &daemon.HTTPServer{Listener: ln, Handler: coll.Mount(recv.Handler()), Log: log}
 	if err := recv.Start(ctx); err != nil {
 		return err
 	}
+	if err := coll.Start(ctx); err != nil {
+		recv.Stop()
+		return err
+	}
 	if err := srv.Start(ctx); err != nil {
+		coll.Stop()
 		recv.Stop()
 		return err
 	}
 	stopReceiver := func() {
 		srv.Stop()
+		coll.Stop()
 		recv.Stop()
 	}
 	defer stopReceiver()
@@ -149,12 +161,15 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 	for _, n := range land.Names() {
 		fmt.Fprintf(out, "%s %s  ", n, land.URLs[n])
 	}
-	fmt.Fprintf(out, "\nWebhooks:  %s/webhooks/{provider}\nConfig:    %s\n\n", cfg.Serve.PublicURL, cfg.Path)
+	fmt.Fprintf(out, "\nWebhooks:  %s/webhooks/{provider}\nCards:     %s/collect/{payout_id}?e=...&s=... (signed links)\nConfig:    %s\n\n",
+		cfg.Serve.PublicURL, cfg.Serve.PublicURL, cfg.Path)
 
 	// The sample files: a CSV and an XLSX, every provider and method.
 	csvPath := filepath.Join(cfg.Abs(cfg.Dirs.Inbox), "payouts-demo.csv")
 	xlsxPath := filepath.Join(cfg.Abs(cfg.Dirs.Inbox), "payouts-demo.xlsx")
-	if err := writeDemoFile(csvPath, demoRows("CSV", rows), false); err != nil {
+	// The CSV also has one Bank 131 and one Smart Glocal row without a
+	// card token: card collections, played below by their beneficiaries.
+	if err := writeDemoFile(csvPath, append(demoRows("CSV", rows), demoCollectionRows("CSV")...), false); err != nil {
 		return err
 	}
 	if err := writeDemoFile(xlsxPath, demoRows("XLS", rows), true); err != nil {
@@ -180,15 +195,15 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 		return err
 	}
 	fmt.Fprintf(out, "Dispatched: %s sent, %d held, %d in doubt (resolved next)\n", plural(sum.Sent, "request"), sum.Held, sum.InDoubt)
-	played, err := playBeneficiaries(ctx, j, ids)
+	played, err := playBeneficiaries(ctx, j, ids, coll)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Played the beneficiary of %s (card push payouts and payment links); one link is left unpaid on purpose.\n", plural(played, "payout"))
+	fmt.Fprintf(out, "Played the beneficiary of %s (card push payouts, payment links and card collections); one link is left unpaid on purpose.\n", plural(played, "payout"))
 	if _, err := a.Follow(ctx, ids, 20*time.Second); err != nil {
 		return err
 	}
-	if _, err := playBeneficiaries(ctx, j, ids); err != nil {
+	if _, err := playBeneficiaries(ctx, j, ids, coll); err != nil {
 		return err
 	}
 	if _, err := a.Follow(ctx, ids, 8*time.Second); err != nil {
@@ -258,20 +273,37 @@ func demoFaults(name string) sandboxkit.Faults {
 	return f
 }
 
-// playBeneficiaries completes card push iframes and pays payment links,
-// except the last link of each batch (to show an open item).
-func playBeneficiaries(ctx context.Context, j journal.Journal, ids []string) (int, error) {
+// playBeneficiaries completes card push iframes, pays payment links
+// except the last link of each batch (to show an open item), and gives a
+// card on every card collection's page.
+func playBeneficiaries(ctx context.Context, j journal.Journal, ids []string, coll *app.Collect) (int, error) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	played := 0
 	for _, id := range ids {
-		var waiting []journal.Item
+		var waiting, collections []journal.Item
 		if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
-			if it.State == journal.AwaitingBeneficiary && it.Last.URL != "" {
+			switch {
+			case it.State != journal.AwaitingBeneficiary:
+			case it.Last.URL != "":
 				waiting = append(waiting, it)
+			case it.Payout.Method == providers.CardToken:
+				collections = append(collections, it)
 			}
 			return true
 		}); err != nil {
 			return played, err
+		}
+		for i, it := range collections {
+			link, ok := collect.LinkOf(it, coll.Signer, coll.Lifetimes)
+			if !ok {
+				continue
+			}
+			pan := []string{"4242424242424242", "5555555555554444"}[i%2]
+			if outcome, _, err := giveCard(ctx, link.URL, pan); err != nil {
+				return played, fmt.Errorf("card collection %s: %w", it.PayoutID, err)
+			} else if outcome == "received" {
+				played++
+			}
 		}
 		lastLink := ""
 		for _, it := range waiting {

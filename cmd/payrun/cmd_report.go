@@ -81,6 +81,9 @@ func printPaths(w io.Writer, f reports.Files) {
 	for _, a := range f.Annotated {
 		fmt.Fprintf(w, "Annotated input: %s\n", a)
 	}
+	if f.LinksCSV != "" {
+		fmt.Fprintf(w, "Waiting links:   %s\n", f.LinksCSV)
+	}
 	if f.EML != "" {
 		fmt.Fprintf(w, "Email:           %s\n", f.EML)
 	}

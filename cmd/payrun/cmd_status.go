@@ -55,6 +55,7 @@ func statusFromJournal(ctx context.Context, e *env, cfg *config.Config, j journa
 			return err
 		}
 		batches = []daemon.BatchStatus{b}
+		src.Link = app.StatusLinks(cfg, e.stderr)
 		if open, err = src.OpenItems(ctx, id, 200); err != nil {
 			return err
 		}

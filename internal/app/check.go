@@ -126,6 +126,9 @@ func Check(ctx context.Context, cfg *config.Config, o CheckOptions) Checked {
 			c.Notes = append(c.Notes, n)
 		}
 	}
+	for _, p := range checkCollect(cfg) {
+		problem("%s", p)
+	}
 	if o.Connect && s.Host != "" && smtpOK {
 		smtp, err := SMTPConfig(cfg)
 		if err == nil {

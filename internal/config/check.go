@@ -247,6 +247,12 @@ func (c *Config) Problems() []string {
 	if r.SMTP.Host != "" && r.SMTP.TLS == "none" && !isLoopback(r.SMTP.Host) {
 		add("reports.smtp.tls none: allowed only for a loopback host, not %s", r.SMTP.Host)
 	}
+	if r.BeneficiaryReminder < 0 {
+		add("reports.beneficiary_reminder %s: must not be negative (0: no reminder)", r.BeneficiaryReminder)
+	}
+	if r.BeneficiaryEmail && c.Serve.PublicURL == "" {
+		add("reports.beneficiary_email: needs serve.public_url, the address beneficiaries open their links at")
+	}
 	s := c.Serve
 	if err := CheckListen(s.Listen); err != nil {
 		add("serve.listen %q: %v", s.Listen, err)

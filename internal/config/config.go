@@ -100,6 +100,19 @@ type Reports struct {
 	Operators       []string `yaml:"operators"`
 	SubjectPrefix   string   `yaml:"subject_prefix"`
 	SMTP            SMTP     `yaml:"smtp"`
+	// Payer is the name beneficiaries see on the card collection page and
+	// in their emails (the company paying them).
+	Payer string `yaml:"payer"`
+	// BeneficiaryEmail emails every waiting link (a card collection page,
+	// a Monnet card push iframe, a payment link) to its row's email, once
+	// per link, and once more BeneficiaryReminder before it expires.
+	BeneficiaryEmail bool `yaml:"beneficiary_email"`
+	// BeneficiaryTemplate is a text/template file for that email's body
+	// ("" uses the built-in one); BeneficiarySubject a template for its
+	// subject line.
+	BeneficiaryTemplate string        `yaml:"beneficiary_template"`
+	BeneficiarySubject  string        `yaml:"beneficiary_subject"`
+	BeneficiaryReminder time.Duration `yaml:"beneficiary_reminder"`
 }
 
 // SMTP is the mail server; without Host, messages go to the outbox as .eml.
@@ -140,6 +153,10 @@ type Serve struct {
 	Report         string `yaml:"report"`
 	DispatchAtOnce bool   `yaml:"dispatch_at_once"`
 	CatchUp        bool   `yaml:"catch_up"`
+	// LinkKey is the file of the key that signs beneficiary links (card
+	// collection pages); "" keeps it beside the journal file (or in dir
+	// for a PostgreSQL journal). Created with mode 0600 on first use.
+	LinkKey string `yaml:"link_key"`
 }
 
 // Log configures logging.
@@ -163,7 +180,8 @@ func Default() *Config {
 			BreakerFailures: 10, BreakerCooldown: 30 * time.Second, ResendAfter: 30 * time.Second},
 		Reconcile: Reconcile{PollAfter: 2 * time.Minute, PollInterval: time.Minute, PollMax: time.Hour,
 			SLA: 48 * time.Hour, MaxWebhookBytes: 256 << 10},
-		Reports:   Reports{Mask: true, AttachAnnotated: true, From: "payrun@localhost", SubjectPrefix: "[payrun]", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		Reports: Reports{Mask: true, AttachAnnotated: true, From: "payrun@localhost", SubjectPrefix: "[payrun]", SMTP: SMTP{Port: 587, TLS: "starttls"},
+			BeneficiaryReminder: 6 * time.Hour},
 		Preflight: Preflight{DuplicateLookback: 7},
 		Serve: Serve{Listen: "127.0.0.1:8080", StableFor: 5 * time.Second, ScanInterval: 30 * time.Second,
 			Cutoff: "0 18 * * *", Poll: "*/5 * * * *", Report: "0 7 * * *", CatchUp: true},

@@ -40,6 +40,9 @@ type Daemon struct {
 	HTTP    *HTTPServer
 	Recv    *reconcile.Receiver
 	Poller  *reconcile.Poller
+	// Collect serves beneficiaries' card collection pages and emails
+	// waiting links (internal/collect).
+	Collect *app.Collect
 
 	// Control is the control socket commands reach the daemon by (nil
 	// when the journal is PostgreSQL's, or its path is too long for a
@@ -79,9 +82,13 @@ func New(a *app.App) (*Daemon, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := NewMetrics(reg)
 	metrics.Providers(app.EnabledProviders(cfg)...)
-	d := &Daemon{App: a, Metrics: metrics, cfg: cfg, log: log, Poller: a.Poller(false)}
+	coll, err := a.Collect()
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{App: a, Metrics: metrics, cfg: cfg, log: log, Poller: a.Poller(false), Collect: coll}
 	d.warnings, _ = log.Handler().(*WarnAggregator)
-	d.status = JournalStatus{J: j, NextCutoff: d.nextCutoff, AtOnce: cfg.Serve.DispatchAtOnce, Release: a.HowToApprove}
+	d.status = JournalStatus{J: j, NextCutoff: d.nextCutoff, AtOnce: cfg.Serve.DispatchAtOnce, Release: a.HowToApprove, Link: coll.Link}
 	d.controlStatus = d.status
 	d.controlStatus.FullURLs = true
 	status := d.status
@@ -126,7 +133,7 @@ func New(a *app.App) (*Daemon, error) {
 	}
 	handler := NewServer(ServerOptions{Webhooks: d.Recv, Ready: []Check{status.Check(), d.Sched.Check()},
 		Gatherer: reg, Status: status, Location: loc, Log: log, Command: command})
-	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: handler, Log: log}
+	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: d.Collect.Mount(handler), Log: log}
 	if path := SocketPath(cfg); path != "" {
 		d.Control = &ControlServer{Path: path, Handler: d.ControlHandler(), Log: log}
 	} else if !drivers.IsPostgres(cfg.Journal) {
@@ -180,6 +187,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 		return fail(err)
 	}
 	started = append(started, d.HTTP)
+	if err := d.Collect.Start(d.root); err != nil {
+		return fail(err)
+	}
+	started = append(started, d.Collect)
 	if d.Control != nil {
 		if err := d.Control.Start(d.root); err != nil {
 			return fail(err)
@@ -315,6 +326,7 @@ func (d *Daemon) Stop() {
 	d.Intake.Stop()
 	d.cancel()
 	d.jobs.Wait()
+	d.Collect.Stop()
 	d.HTTP.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

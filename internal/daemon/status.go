@@ -110,8 +110,9 @@ type OpenItem struct {
 	Currency string    `json:"currency"`
 	Reason   string    `json:"reason,omitempty"`
 	Updated  time.Time `json:"updated"`
-	// URL is where the beneficiary acts, for a payout waiting for them
-	// (a card push form, a payment link); masked on the status page.
+	// URL is where the beneficiary acts, while the payout waits for them
+	// (a card collection page, a card push form, a payment link); masked
+	// on the status page.
 	URL string `json:"url,omitempty"`
 }
 
@@ -144,6 +145,9 @@ type JournalStatus struct {
 	// otherwise only their host and last characters are shown, since the
 	// status page may be reachable by more than the operators.
 	FullURLs bool
+	// Link, when set, gives a waiting payout's link where payrun makes it
+	// (a card collection page: app.Collect.Link); otherwise the provider's.
+	Link func(journal.Item) string
 }
 
 var _ StatusSource = JournalStatus{}
@@ -255,7 +259,12 @@ func (s JournalStatus) OpenItems(ctx context.Context, batchID string, limit int)
 		oi := OpenItem{PayoutID: it.PayoutID, Row: it.Row, Provider: it.Provider, State: string(it.State),
 			Amount: it.Payout.Amount.Decimal(), Currency: it.Payout.Amount.Currency, Reason: it.Reason, Updated: it.Updated}
 		if it.State == journal.AwaitingBeneficiary {
-			oi.URL = it.Last.URL
+			if s.Link != nil {
+				oi.URL = s.Link(it)
+			}
+			if oi.URL == "" {
+				oi.URL = it.Last.URL
+			}
 			if !s.FullURLs {
 				oi.URL = MaskURL(oi.URL)
 			}
