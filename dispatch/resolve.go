@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,9 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 		if it.State != journal.InDoubt {
 			continue // settled meanwhile
 		}
+		if it.NextPoll.After(d.j.Now()) {
+			continue // waits for the provider (a lost link's expiry)
+		}
 		p, ok := d.provs[it.Provider]
 		if !ok {
 			continue
@@ -97,9 +101,12 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 	hasRef := refs.ProviderID != "" || refs.SessionID != ""
 	switch {
 	case err == nil:
-		_, aerr := journal.ApplyStatus(ctx, d.j, it.PayoutID, "resolver", st)
+		applied, aerr := journal.ApplyStatus(ctx, d.j, it.PayoutID, "resolver", st)
 		if aerr == nil && st.Outcome == providers.AwaitingConfirmation {
 			aerr = Settle(ctx, d.j, p, st, "resolver")
+		}
+		if aerr == nil && !applied && st.Outcome == providers.AwaitingBeneficiary {
+			aerr = d.waitForLostLink(ctx, p, it, st)
 		}
 		return false, aerr
 	case errors.Is(err, providers.ErrNotFound) && (caps.LookupByReference && !hasRef):
@@ -139,4 +146,27 @@ func notFoundReason(err error) string {
 		return "the provider has no live payout for this reference (" + ae.Message + "); sending it now"
 	}
 	return "the provider has no payout with this reference: it was never created; sending it now"
+}
+
+// waitForLostLink: the provider shows a live link for the row that is not
+// the row's (its creation's answer, with the URL, was lost). No second
+// link is made while it lives, so that the payer can pay only once; the
+// row stays in doubt, says why, and is asked about again a quarter of the
+// link's lifetime later (between 30 s and 10 min), until the provider
+// reports it paid, or expired and a new link is made.
+func (d *Dispatcher) waitForLostLink(ctx context.Context, p providers.Provider, it journal.Item, st providers.Status) error {
+	again := min(max(providers.LinkLifetime(p, it.Payout.Method)/4, 30*time.Second), 10*time.Minute)
+	next := d.j.Now().Add(again)
+	link := strings.TrimPrefix(st.Refs.SessionID, "payin:")
+	if link == "" {
+		link = "a link"
+	}
+	err := d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, From: journal.InDoubt, To: journal.InDoubt, Actor: "resolver",
+		Reason: "the provider created " + link + " for this row, but its URL never reached payrun; no second link while it lives: " +
+			"a new one is made once the provider reports it expired (asked again at " + next.UTC().Format(time.RFC3339) + ")",
+		Update: func(x *journal.Item) { x.NextPoll = next }})
+	if errors.Is(err, journal.ErrConflict) {
+		return nil // moved meanwhile
+	}
+	return err
 }

@@ -66,6 +66,9 @@ func ApplyTo(tx Tx, it *Item, c Change, now time.Time) error {
 	}
 	next := *it
 	next.State = c.To
+	if from != c.To {
+		next.NextPoll = time.Time{} // a new state is asked about on its own schedule
+	}
 	if c.Reason != "" || from != c.To {
 		next.Reason = pan.MaskText(c.Reason)
 	}

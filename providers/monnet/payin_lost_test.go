@@ -25,8 +25,9 @@ import (
 func TestLostPaymentLinkAnswer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	j := testjournal.Open(t, nil)
 	var e *env
+	// The journal keeps the sandbox's time, which the test moves on.
+	j := testjournal.Open(t, func() time.Time { return e.sb.Kit().Clock.Now() })
 	provs := map[string]providers.Provider{}
 	recv := reconcile.NewReceiver(j, provs, reconcile.ReceiverOptions{})
 	hooks := httptest.NewServer(recv.Handler())
@@ -86,6 +87,15 @@ func TestLostPaymentLinkAnswer(t *testing.T) {
 	}
 	if l := live(); len(l) != 1 {
 		t.Fatalf("live links %v while the first one lives, want one", l)
+	}
+	// The row says why it waits, is asked about again later, and a
+	// command following the batch does not wait for it.
+	waiting := item()
+	if !strings.Contains(waiting.Reason, "URL never reached payrun") || !waiting.NextPoll.After(j.Now().Add(time.Minute)) {
+		t.Fatalf("the waiting row: reason %q, next poll %s (now %s)", waiting.Reason, waiting.NextPoll, j.Now())
+	}
+	if n, err := reconcile.NeedingPayrun(ctx, j, provs, []string{"B1"}); err != nil || n != 0 {
+		t.Fatalf("rows needing payrun while the lost link lives: %d, %v; want 0", n, err)
 	}
 
 	// It expires; Monnet notifies it. The notification is about a link the
