@@ -366,8 +366,14 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		// The intent is durable before the request leaves. The item
 		// comes back from the same transaction (not queued any more: a
 		// webhook or another run took it, and nothing is sent).
+		// A stop is seen between steps, never inside a commit: a commit
+		// cut short by the stop may have landed without saying so, and
+		// would leave the item in sending with nothing sent.
+		if ctx.Err() != nil {
+			return nil // stopping: the item stays queued for the next run
+		}
 		var it journal.Item
-		if err := d.j.Apply(ctx, journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued,
+		if err := d.j.Apply(context.WithoutCancel(ctx), journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued,
 			Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
 			if errors.Is(err, journal.ErrConflict) {
 				return nil

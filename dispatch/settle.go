@@ -30,6 +30,14 @@ func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	if !ok {
 		return fmt.Errorf("%s: %w: not a two-phase provider", p.Name(), providers.ErrUnsupported)
 	}
+	// A stop is seen before the rule starts, never between its intent and
+	// its request: once begun, it runs to its end (each request is bounded
+	// by the client's timeout), so a cancelled commit or confirm is never
+	// taken for a refusal.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	session := st.Refs.SessionID
 	owner, known, err := j.PayoutByRef(ctx, p.Name(), session)
 	if err != nil {
