@@ -53,6 +53,14 @@ type Side struct {
 	// Base is the baseline, where a stage measures both sides in one
 	// process (the webhook stage, round for round).
 	Base *Side `json:"base,omitempty"`
+	// The whole child process, as the parent saw it: wall time from start
+	// to exit, CPU time and peak resident set from its rusage (ru_maxrss).
+	// They count what the timed part leaves out (start-up, reading inputs,
+	// opening the journal, the in-process sandbox), which is what a user
+	// running the command pays.
+	ProcWall   time.Duration `json:"proc_wall,omitempty"`
+	ProcCPU    time.Duration `json:"proc_cpu,omitempty"`
+	ProcMaxRSS int64         `json:"proc_max_rss,omitempty"`
 }
 
 // PerSecond is the side's throughput.
@@ -133,6 +141,11 @@ type job struct {
 	Dir   string `json:"dir"`
 	Input string `json:"input,omitempty"`
 	N     int    `json:"n"`
+	// Port and Hooks are the night's: the receiver's port and the URL
+	// the sandboxes post webhooks to; Drop loses every webhook.
+	Port  int    `json:"port,omitempty"`
+	Hooks string `json:"hooks,omitempty"`
+	Drop  bool   `json:"drop,omitempty"`
 }
 
 // sideFunc measures one side of one stage in the current process.
@@ -158,6 +171,8 @@ var sides = map[string]sideFunc{
 	"report/base":      func(_ context.Context, jb job) (Side, error) { return ReportBaseline(jb.Dir, jb.N) },
 	"ingest_xlsx/ours": func(_ context.Context, jb job) (Side, error) { return IngestOurs(jb.Input, jb.Dir) },
 	"ingest_xlsx/base": func(_ context.Context, jb job) (Side, error) { return IngestBaseline(jb.Input, jb.Dir) },
+	"night/sandboxes":  func(_ context.Context, jb job) (Side, error) { return nightSandboxes(jb.Dir, jb.Hooks, jb.Drop) },
+	"night/run":        func(ctx context.Context, jb job) (Side, error) { return nightRun(ctx, jb.Dir, jb.Input, jb.Port) },
 }
 
 // IsChild reports whether this process was started by Run to measure.
@@ -262,10 +277,13 @@ func (r *runner) side(ctx context.Context, jb job) (Side, error) {
 	if err := cmd.Run(); err != nil {
 		return Side{}, fmt.Errorf("%s: child: %w", jb.Name, err)
 	}
+	wall := time.Since(start)
 	var s Side
 	if err := json.Unmarshal(lastLine(out.Bytes()), &s); err != nil {
 		return Side{}, fmt.Errorf("%s: child answered %q: %w", jb.Name, out.String(), err)
 	}
+	s.ProcWall = wall
+	s.ProcCPU, s.ProcMaxRSS = childUsage(cmd.ProcessState)
 	r.logf("%-16s %8d items in %8.3fs (child %.1fs), peak RSS %s, anon %s", jb.Name, s.Items, s.Elapsed.Seconds(),
 		time.Since(start).Seconds(), mb(s.PeakRSS), mb(s.PeakAnon))
 	_ = os.RemoveAll(jb.Dir)
