@@ -62,6 +62,8 @@ type Dispatcher struct {
 	log   *slog.Logger
 
 	sent, inDoubt atomic.Int64
+	// settling counts the confirms SettleLater started.
+	settling sync.WaitGroup
 }
 
 // NewDispatcher builds a dispatcher over the journal and the providers that
@@ -328,9 +330,12 @@ func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool
 			return nil
 		})
 	}
+	// Workers take the next item as soon as they are free; each request
+	// waits for its tokens in its slot, right before it leaves, so that
+	// the provider sees the pace the budget grants.
 feed:
 	for _, id := range ids {
-		if err := pl.wait(gctx); err != nil {
+		if gctx.Err() != nil {
 			break // stopping: the rest stays queued for the next run
 		}
 		select {
@@ -364,7 +369,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		var st providers.Status
 		var serr error
 		var took time.Duration // the request's own time, not the wait for its slot
-		err := pl.request(ctx, func() {
+		err := pl.request(ctx, Urgent, sendTokens(p), func() {
 			// In-flight requests finish even when the run is stopping.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
 			start := time.Now()
@@ -373,8 +378,9 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 			cancel()
 		})
 		if err != nil {
-			// Stopped while waiting for a slot: nothing left, so the
-			// intent is withdrawn and the item waits for the next run.
+			// Stopped while waiting for a slot or a token: nothing left,
+			// so the intent is withdrawn and the item waits for the next
+			// run.
 			return d.unsend(ctx, id)
 		}
 		d.sent.Add(1)
@@ -397,10 +403,17 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 			return nil
 		case <-t.C:
 		}
-		if err := pl.wait(ctx); err != nil {
-			return nil
-		}
 	}
+}
+
+// sendTokens is how many requests one Submit makes at the provider, each
+// a token of its budget: a two-phase provider's session is created, then
+// started (its confirm takes its own token later).
+func sendTokens(p providers.Provider) int {
+	if providers.TwoPhase(p) {
+		return 2
+	}
+	return 1
 }
 
 // unsend takes back an intent whose request never left (the run stopped
@@ -459,9 +472,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if err := d.j.Apply(ctx, c); err != nil {
 			return false, err
 		}
-		var err error
-		_ = pl.request(context.WithoutCancel(ctx), func() { err = Settle(context.WithoutCancel(ctx), d.j, p, st, "dispatcher") })
-		return false, err
+		return false, d.settle(context.WithoutCancel(ctx), p, pl, st, "dispatcher")
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
 		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
@@ -652,14 +663,58 @@ func (d *Dispatcher) overCap(cs *capState, it journal.Item) string {
 	return ""
 }
 
-// Wait blocks until the provider's pool allows one more request, so that
-// other callers (the poller) share the provider's rate limit.
+// Wait blocks until the provider's pool has a request to spare, so that
+// the poller shares the provider's rate limit without slowing a send or
+// a confirm: a poll takes a token only when none of theirs waits for it.
 func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
 	if pl, ok := d.pools[provider]; ok {
-		return pl.wait(ctx)
+		return pl.wait(ctx, Spare, 1)
 	}
 	return nil
 }
+
+// settle runs the confirm rule (Settle) in one of the pool's request
+// slots, each request to the provider behind an urgent token: a confirm is
+// part of its payout, as its send is.
+func (d *Dispatcher) settle(ctx context.Context, p providers.Provider, pl *pool, st providers.Status, actor string) error {
+	var err error
+	rerr := pl.request(ctx, Urgent, 0, func() {
+		err = settle(ctx, d.j, p, st, actor, func(ctx context.Context) error { return pl.wait(ctx, Urgent, 1) })
+	})
+	return errors.Join(rerr, err)
+}
+
+// Settle is the package's Settle through the provider's pool: a request
+// slot, and an urgent token before each request, so that a confirm shares
+// the provider's limit with sends and goes before polls. The poller's
+// confirm rule comes this way.
+func (d *Dispatcher) Settle(ctx context.Context, p providers.Provider, st providers.Status, actor string) error {
+	pl, ok := d.pools[p.Name()]
+	if !ok {
+		return Settle(ctx, d.j, p, st, actor)
+	}
+	return d.settle(ctx, p, pl, st, actor)
+}
+
+// SettleLater starts Settle on its own goroutine and returns at once: the
+// webhook receiver's Applier applies events one after another, and a
+// confirm waiting for its token and its answer there would hold up every
+// event behind it (a two-phase provider's payouts would go no faster than
+// one confirm at a time). If the confirm fails, or the process stops
+// first, the payout is still waiting for its confirmation and the poller
+// settles it. Errors are logged.
+func (d *Dispatcher) SettleLater(ctx context.Context, p providers.Provider, st providers.Status, actor string) error {
+	ctx = context.WithoutCancel(ctx)
+	d.settling.Go(func() {
+		if err := d.Settle(ctx, p, st, actor); err != nil {
+			d.log.Warn("confirm rule not finished; the poller settles the payout", "payout", st.Refs.PayoutID, "err", err)
+		}
+	})
+	return nil
+}
+
+// WaitSettled waits for the confirms SettleLater started.
+func (d *Dispatcher) WaitSettled() { d.settling.Wait() }
 
 // Observe sets the hook told about every provider call (metrics). Call it
 // before Run.

@@ -59,6 +59,9 @@ type Applier struct {
 	// once it commits.
 	reports []report
 	loop    service.Loop
+	// settler runs the confirm rule (nil: dispatch.Settle); the receiver
+	// sets it from ReceiverOptions.Settle.
+	settler Settler
 	// drained is signalled after each drain, for tests.
 	drained testsignal.Signal[struct{}]
 }
@@ -229,7 +232,7 @@ func (a *Applier) settle(ctx context.Context, f journal.EventFact) error {
 		return err
 	}
 	if res.settle != nil {
-		res = settleNow(context.WithoutCancel(ctx), a.j, p, res, "webhook", a.log)
+		res = settleNow(context.WithoutCancel(ctx), a.j, p, res, "webhook", a.log, a.settler)
 	}
 	if r, ok := reportOf(f.Provider, ev, res); ok {
 		a.report(r)

@@ -289,7 +289,7 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	ph.end()
 
 	ph = startPhase(x, "report")
-	files, err := app.Report(ctx, cfg, j, scope, cfg.Abs(cfg.Dirs.Reports), true, io.Discard)
+	files, err := app.Report(ctx, cfg, j, scope, cfg.Abs(cfg.Dirs.Reports), false, io.Discard)
 	if err != nil {
 		return Side{}, err
 	}
