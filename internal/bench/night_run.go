@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -165,6 +166,18 @@ func nightConfig(dir string, port int) (*config.Config, error) {
 // its own peak resident set.
 func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	x := map[string]float64{}
+	if path := os.Getenv("PAYRUN_NIGHT_CPUPROFILE"); path != "" {
+		// Where the night's CPU goes (go tool pprof).
+		f, err := os.Create(path)
+		if err != nil {
+			return Side{}, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return Side{}, err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	cfg, err := nightConfig(dir, port)
 	if err != nil {
 		return Side{}, err
