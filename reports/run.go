@@ -3,9 +3,9 @@ package reports
 import (
 	"context"
 	"errors"
-	"iter"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
