@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -458,12 +457,13 @@ func settledMeanwhile(log *slog.Logger, payoutID string, err error) bool {
 func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
 	id := it.PayoutID
 	twoPhase := providers.TwoPhase(p)
-	payload, _ := json.Marshal(st)
 	switch {
 	case serr == nil:
 		pl.success()
 		to := journal.StateFor(st.Outcome)
-		c := journal.Change{PayoutID: id, From: journal.Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
+		// The answer is the item's last status; the transition carries no
+		// copy of it (journal.Change.Payload).
+		c := journal.Change{PayoutID: id, From: journal.Sending, To: to, Actor: "dispatcher", Status: &st, Reason: reasonOf(st)}
 		if to != journal.AwaitingConfirmation {
 			ans.later(c)
 			return false, nil

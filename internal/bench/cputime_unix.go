@@ -31,3 +31,12 @@ func childUsage(ps *os.ProcessState) (cpu time.Duration, maxRSS int64) {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss << 10
 }
+
+// diskUsage is the blocks a file takes on its disk, in bytes (its size
+// where the system does not say).
+func diskUsage(st os.FileInfo) int64 {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return sys.Blocks * 512
+	}
+	return st.Size()
+}

@@ -282,7 +282,8 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	last := time.Unix(0, int64(n.x("last_result_unix")*1e9))
 	fmt.Fprintf(&b, "\n- last result recorded %.1f s after the last send\n", last.Sub(lastSend).Seconds())
 	fmt.Fprintf(&b, "- polls per payout %.3f (%s status queries; %s counted in the journal)\n", float64(polls)/rows, count(polls), count(int(n.x("polls_journal"))))
-	fmt.Fprintf(&b, "- journal %s, %.0f bytes per payout (", mb(int64(n.x("journal_bytes"))), n.x("journal_bytes")/rows)
+	fmt.Fprintf(&b, "- journal: %.0f bytes per payout written (%s of pages), %.0f on disk, file %s (bbolt grows it ahead) (",
+		n.x("journal_data")/rows, mb(int64(n.x("journal_data"))), n.x("journal_disk")/rows, mb(int64(n.x("journal_bytes"))))
 	var bk []string
 	for k, v := range n.Run.Extra {
 		if name, ok := strings.CutPrefix(k, "bucket_"); ok && v > 0 {

@@ -83,6 +83,8 @@ func nightJournal(path string) (map[string]float64, error) {
 	defer db.Close()
 	out := map[string]float64{}
 	err = db.View(func(tx *bolt.Tx) error {
+		// The pages written so far: bbolt grows its file ahead of them.
+		out["journal_data"] = float64(tx.Size())
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			s := b.Stats()
 			out["bucket_"+string(name)] = float64(s.BranchInuse + s.LeafInuse)
@@ -345,6 +347,9 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	x["journal_bytes"] = float64(info.Bytes)
 	if st, err := os.Stat(cfg.Abs(cfg.Journal)); err == nil {
 		x["journal_bytes"] = float64(st.Size())
+		// What the file takes on the disk: bbolt grows it ahead of its
+		// pages, and the part not written yet takes no blocks.
+		x["journal_disk"] = float64(diskUsage(st))
 	}
 	buckets, err := nightJournal(cfg.Abs(cfg.Journal))
 	if err != nil {

@@ -2,9 +2,12 @@ package boltjournal
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"sync"
 	"time"
 
 	"github.com/payrun/payrun/journal"
@@ -40,7 +43,59 @@ import (
 //
 // A time is varint Unix seconds and uvarint nanoseconds; received is UTC.
 // A new field gets a new format byte: a record is never read as another.
-const eventRecordV1 = 1
+//
+// eventRecordV2 is V1 with the body compressed (raw DEFLATE, fastest
+// level): a provider's notification is JSON that repeats its field names,
+// and it is most of what an event takes in the journal. A body that does
+// not shrink is stored as V1.
+const (
+	eventRecordV1 = 1
+	eventRecordV2 = 2
+)
+
+// bodyWriters are DEFLATE compressors, pooled: one allocates hundreds of
+// kilobytes of state, and every event is compressed.
+var bodyWriters = sync.Pool{New: func() any {
+	w, err := flate.NewWriter(io.Discard, flate.BestSpeed)
+	if err != nil {
+		panic(err) // BestSpeed is a valid level
+	}
+	return w
+}}
+
+// appender is an io.Writer appending to b.
+type appender struct{ b []byte }
+
+func (a *appender) Write(p []byte) (int, error) {
+	a.b = append(a.b, p...)
+	return len(p), nil
+}
+
+// appendBody appends body to dst compressed, or reports false (dst
+// unchanged) when compressing does not make it smaller.
+func appendBody(dst, body []byte) ([]byte, bool) {
+	if len(body) < 64 {
+		return dst, false
+	}
+	w := bodyWriters.Get().(*flate.Writer)
+	defer bodyWriters.Put(w)
+	a := appender{b: dst}
+	w.Reset(&a)
+	if _, err := w.Write(body); err != nil {
+		return dst, false
+	}
+	if err := w.Close(); err != nil || len(a.b)-len(dst) >= len(body) {
+		return dst, false
+	}
+	return a.b, true
+}
+
+// inflate returns a compressed body as it was received.
+func inflate(b []byte) ([]byte, error) {
+	r := flate.NewReader(bytes.NewReader(b))
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, 64<<20))
+}
 
 // Flags of an event record.
 const (
@@ -65,6 +120,7 @@ func appendEventRecord(dst []byte, ev *journal.Event, f *journal.EventFact) []by
 	if !st.At.IsZero() {
 		flags |= recAt
 	}
+	formatAt := len(dst)
 	dst = append(dst, eventRecordV1, flags)
 	dst = appendRecTime(dst, ev.Received)
 	for _, s := range [...]string{ev.PayoutID, ev.Type, string(st.Outcome), st.Refs.PayoutID, string(st.Refs.Method),
@@ -83,6 +139,10 @@ func appendEventRecord(dst []byte, ev *journal.Event, f *journal.EventFact) []by
 	dst = binary.AppendUvarint(dst, uint64(len(ev.ReplayKeys)))
 	for _, k := range ev.ReplayKeys {
 		dst = appendRecString(dst, k)
+	}
+	if out, ok := appendBody(dst, ev.Body); ok {
+		out[formatAt] = eventRecordV2
+		return out
 	}
 	return append(dst, ev.Body...)
 }
@@ -112,7 +172,8 @@ func readEventRecord(k, v []byte, withBody bool) (journal.Event, journal.EventFa
 	ev.Provider, ev.ID = string(k[:sep]), string(k[sep+1:])
 	f.Provider, f.EventID = ev.Provider, ev.ID
 	r := recReader{b: v}
-	if format := r.byte(); format != eventRecordV1 && r.err == nil {
+	format := r.byte()
+	if format != eventRecordV1 && format != eventRecordV2 && r.err == nil {
 		r.err = fmt.Errorf("format %d", format)
 	}
 	flags := r.byte()
@@ -154,7 +215,15 @@ func readEventRecord(k, v []byte, withBody bool) (journal.Event, journal.EventFa
 		return journal.Event{}, journal.EventFact{}, fmt.Errorf("event %s %s: %w: %w", ev.Provider, ev.ID, errRecord, r.err)
 	}
 	if withBody && len(r.b) > 0 {
-		ev.Body = bytes.Clone(r.b)
+		if format == eventRecordV2 {
+			body, err := inflate(r.b)
+			if err != nil {
+				return journal.Event{}, journal.EventFact{}, fmt.Errorf("event %s %s: %w: body: %w", ev.Provider, ev.ID, errRecord, err)
+			}
+			ev.Body = body
+		} else {
+			ev.Body = bytes.Clone(r.b)
+		}
 	}
 	return ev, f, nil
 }
