@@ -71,7 +71,9 @@ func newLimiter(rate float64, burst int) *limiter {
 func (l *limiter) setRate(rate float64, burst int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.advance(time.Now())
+	if !l.last.IsZero() {
+		l.advance(time.Now()) // the tokens earned at the old rate
+	}
 	l.rate, l.burst = rate, float64(max(burst, 1))
 	per := int(rate)
 	if rate <= 0 || per < 1 {
@@ -241,6 +243,28 @@ func (p *pool) wait(ctx context.Context, prio Priority, n int) error {
 		p.mu.Unlock()
 	}()
 	for {
+		if err := p.open(ctx); err != nil {
+			return err
+		}
+		if err := p.take(ctx, prio, n); err != nil {
+			return err
+		}
+		// A 429 that came while this caller waited for its turn pauses
+		// it too: its token was granted at the rate before the refusal.
+		p.mu.Lock()
+		paused := p.now().Before(p.pausedUntil)
+		p.mu.Unlock()
+		if !paused {
+			return nil
+		}
+		p.limiter.cancel(n)
+	}
+}
+
+// open waits until the breaker lets this caller through and no
+// Retry-After pause is on.
+func (p *pool) open(ctx context.Context) error {
+	for {
 		p.mu.Lock()
 		now := p.now()
 		var until time.Time
@@ -262,6 +286,11 @@ func (p *pool) wait(ctx context.Context, prio Priority, n int) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// take waits for n tokens of the budget at prio.
+func (p *pool) take(ctx context.Context, prio Priority, n int) error {
 	if prio == Spare {
 		for {
 			ok, wait := p.limiter.trySpare(time.Now(), n)
@@ -349,10 +378,14 @@ func (p *pool) rateLimited(retryAfter time.Duration) {
 	if retryAfter <= 0 {
 		retryAfter = time.Second
 	}
-	if until := p.now().Add(retryAfter); until.After(p.pausedUntil) {
+	now := p.now()
+	// The refusals of requests that left together, before the pause, are
+	// one signal: the rate is halved once for them.
+	again := now.Before(p.pausedUntil)
+	if until := now.Add(retryAfter); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}
-	if p.cfg.RatePerSecond > 0 {
+	if p.cfg.RatePerSecond > 0 && !again {
 		p.effective = max(p.effective/2, p.cfg.RatePerSecond/20, 0.5)
 		p.limiter.setRate(p.effective, p.cfg.Burst)
 		p.successes = 0

@@ -288,6 +288,11 @@ func sameStatusButAt(a, b providers.Status) bool {
 // decodeFact reads the fact stored under k as v; a short one is completed
 // from the event's record in events.
 func decodeFact(events *bolt.Bucket, k, v []byte) (journal.EventFact, error) {
+	return decodeFactFrom(events, k, v)
+}
+
+// decodeFactFrom is decodeFact over anything that finds an event's record.
+func decodeFactFrom[B interface{ Get([]byte) []byte }](events B, k, v []byte) (journal.EventFact, error) {
 	if len(v) == 0 || v[0] != factShort {
 		var f journal.EventFact
 		err := json.Unmarshal(v, &f)
