@@ -183,10 +183,6 @@ func (n *NightResult) NightLimit() time.Duration {
 
 func (n *NightResult) x(k string) float64 { return n.Run.Extra[k] }
 
-func (n *NightResult) secs(k string) time.Duration {
-	return time.Duration(n.x(k) * float64(time.Second))
-}
-
 // Checks are the night's pass/fail figures that do not depend on the
 // machine's speed: every payout has its result, none paid twice, the
 // providers' ledgers agree with the journal. CI runs on them.
