@@ -31,6 +31,23 @@ type NightResult struct {
 	Loads     map[string]ProviderLoad
 	// RowsBy counts the rows per provider.
 	RowsBy map[string]int
+	// Load is the machine's load average (/proc/loadavg: 1, 5 and 15
+	// minutes) when the night started and when it ended: other work on
+	// a shared machine takes the cores the night's figures count on.
+	Load [2]string
+}
+
+// loadAverage reads /proc/loadavg's three averages ("" without /proc).
+func loadAverage() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(raw))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // NightProviders are the night's providers in the order rows take them.
@@ -122,6 +139,7 @@ func Night(ctx context.Context, o Options, n int, dropWebhooks bool) (*NightResu
 	r.logf("sandboxes ready; the night of %d rows starts (every webhook dropped: %v)", n, dropWebhooks)
 
 	// payrun.
+	res.Load[0] = loadAverage()
 	run, err := r.command(ctx, job{Name: "night/run", Dir: dir, Input: input, N: n, Port: port})
 	if err != nil {
 		return nil, err
@@ -133,6 +151,7 @@ func Night(ctx context.Context, o Options, n int, dropWebhooks bool) (*NightResu
 		return nil, fmt.Errorf("night: payrun: %w", err)
 	}
 	wall := time.Since(start)
+	res.Load[1] = loadAverage()
 	if err := json.Unmarshal(lastLine(out.Bytes()), &res.Run); err != nil {
 		return nil, fmt.Errorf("night: payrun answered %q: %w", out.String(), err)
 	}
@@ -236,7 +255,8 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	if n.DropWebhooks {
 		mode = "every webhook lost"
 	}
-	fmt.Fprintf(&b, "night of %s rows over %d providers, %s, latency %s a request\n\n", count(n.Rows), len(n.RowsBy), mode, NightLatency)
+	fmt.Fprintf(&b, "night of %s rows over %d providers, %s, latency %s a request; load average %s at the start, %s at the end\n\n",
+		count(n.Rows), len(n.RowsBy), mode, NightLatency, n.Load[0], n.Load[1])
 	fmt.Fprintf(&b, "| phase | time | limit the rates allow | ratio | CPU | CPU per payout | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, ph := range []struct{ key, label string }{{"ingest", "ingest"}, {"preflight", "pre-flight"},
 		{"pay", "dispatch, confirm, webhooks, polls (to the last result)"}, {"reconcile", "reconcile"}, {"report", "report (workbook, CSVs, annotated copy, email)"}} {
