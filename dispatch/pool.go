@@ -43,11 +43,12 @@ const windowSlack = 25 * time.Millisecond
 
 // limiter is a provider's request budget: a token bucket (rate per second,
 // burst) with two priorities, and a sliding window over the last rate
-// grants so that no second ever holds more requests than the rate allows
-// (a bucket alone allows rate + burst in a second). Urgent callers reserve
-// their tokens at once, in order, and wait until their time (the bucket
-// may go into debt, as golang.org/x/time/rate's does); a spare caller
-// takes a token only when the bucket holds one that no reservation needs.
+// requests that left, so that no second ever holds more requests than the
+// rate allows (a bucket alone allows rate + burst in a second). Urgent
+// callers reserve their tokens at once, in order, and wait until their
+// time (the bucket may go into debt, as golang.org/x/time/rate's does),
+// then for room in the window; a spare caller takes a token only when the
+// bucket holds one that no reservation needs and the window has room.
 type limiter struct {
 	mu     sync.Mutex
 	rate   float64 // tokens a second; 0 is unlimited
@@ -143,9 +144,22 @@ func (l *limiter) reserve(now time.Time, n int) time.Time {
 		at = now.Add(time.Duration((float64(n) - l.tokens) / l.rate * float64(time.Second)))
 	}
 	l.tokens -= float64(n)
-	at = l.windowAt(at, n)
-	l.grant(at, n)
 	return at
+}
+
+// depart records n requests leaving at now if the window has room for
+// them, and returns now; otherwise it records nothing and returns when it
+// will have room. The window holds the times requests really left, not
+// the times their tokens were due: on a busy machine a caller wakes late,
+// and callers that wake together must not leave together.
+func (l *limiter) depart(now time.Time, n int) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if at := l.windowAt(now, n); at.After(now) {
+		return at
+	}
+	l.grant(now, n)
+	return now
 }
 
 // cancel gives back n tokens an urgent caller reserved and will not use.
@@ -309,7 +323,17 @@ func (p *pool) take(ctx context.Context, prio Priority, n int) error {
 		p.limiter.cancel(n)
 		return err
 	}
-	return nil
+	for {
+		now := time.Now()
+		at := p.limiter.depart(now, n)
+		if !at.After(now) {
+			return nil
+		}
+		if err := sleepCtx(ctx, at.Sub(now)); err != nil {
+			p.limiter.cancel(n)
+			return err
+		}
+	}
 }
 
 // sleepCtx waits d, or until ctx ends.
