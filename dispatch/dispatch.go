@@ -281,7 +281,11 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 	}
 	// Decide inside the read transaction, write after it: a write while a
 	// read transaction is open can wait for ever when bbolt grows its file.
-	var changes []journal.Change
+	// What is decided is kept as payout_ids (shared with the queues), not
+	// as changes: a batch of a million rows.
+	type heldItem struct{ id, why string }
+	var toQueue []string
+	var toHold []heldItem
 	err = d.j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 		switch it.State {
 		case journal.Queued:
@@ -293,16 +297,26 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 		}
 		if why := d.overCap(used, it); why != "" {
 			held[why]++
-			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Held, Actor: "dispatcher", Reason: why})
+			toHold = append(toHold, heldItem{it.PayoutID, why})
 		} else {
 			used.add(it)
-			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "dispatcher"})
+			toQueue = append(toQueue, it.PayoutID)
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 		}
 		return true
 	})
-	for start := 0; err == nil && start < len(changes); start += 500 {
-		err = d.j.Apply(ctx, changes[start:min(start+500, len(changes))]...)
+	changes := make([]journal.Change, 0, 500)
+	for start := 0; err == nil && start < len(toQueue)+len(toHold); start += 500 {
+		changes = changes[:0]
+		for i := start; i < min(start+500, len(toQueue)+len(toHold)); i++ {
+			if i < len(toQueue) {
+				changes = append(changes, journal.Change{PayoutID: toQueue[i], To: journal.Queued, Actor: "dispatcher"})
+			} else {
+				h := toHold[i-len(toQueue)]
+				changes = append(changes, journal.Change{PayoutID: h.id, To: journal.Held, Actor: "dispatcher", Reason: h.why})
+			}
+		}
+		err = d.j.Apply(ctx, changes...)
 	}
 	for why, n := range held {
 		d.log.Warn("items held by a cap", "batch", b.ID, "cap", why, "items", n)

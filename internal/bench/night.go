@@ -257,16 +257,16 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	}
 	fmt.Fprintf(&b, "night of %s rows over %d providers, %s, latency %s a request; load average %s at the start, %s at the end\n\n",
 		count(n.Rows), len(n.RowsBy), mode, NightLatency, n.Load[0], n.Load[1])
-	fmt.Fprintf(&b, "| phase | time | limit the rates allow | ratio | CPU | CPU per payout | peak RSS |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| phase | time | limit the rates allow | ratio | CPU | CPU per payout | peak RSS (anon) |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, ph := range []struct{ key, label string }{{"ingest", "ingest"}, {"preflight", "pre-flight"},
-		{"pay", "dispatch, confirm, webhooks, polls (to the last result)"}, {"reconcile", "reconcile"}, {"report", "report (workbook, CSVs, annotated copy, email)"}} {
+		{"pay", "dispatch, confirm, webhooks, polls (to the last result)"}, {"reconcile", "reconcile"}, {"report", "report (workbook, CSVs, annotated copy)"}} {
 		lim, ratio := "-", "-"
 		if ph.key == "pay" {
 			lim = limit.Round(100 * time.Millisecond).String()
 			ratio = fmt.Sprintf("%.3fx", n.x("pay_s")/limit.Seconds())
 		}
-		fmt.Fprintf(&b, "| %s | %.1f s | %s | %s | %.1f s | %.3f ms | %s |\n", ph.label, n.x(ph.key+"_s"), lim, ratio,
-			n.x(ph.key+"_cpu_s"), n.x(ph.key+"_cpu_s")*1000/rows, mb(int64(n.x(ph.key+"_peak"))))
+		fmt.Fprintf(&b, "| %s | %.1f s | %s | %s | %.1f s | %.3f ms | %s (%s) |\n", ph.label, n.x(ph.key+"_s"), lim, ratio,
+			n.x(ph.key+"_cpu_s"), n.x(ph.key+"_cpu_s")*1000/rows, mb(int64(n.x(ph.key+"_peak"))), mb(int64(n.x(ph.key+"_anon"))))
 	}
 	fmt.Fprintf(&b, "| **whole night** | %.1f s | %s | **%.3fx** | %.1f s | %.3f ms | %s |\n", n.x("night_s"),
 		limit.Round(100*time.Millisecond), n.x("night_s")/limit.Seconds(), n.x("night_cpu_s"), n.x("night_cpu_s")*1000/rows, mb(n.Run.ProcMaxRSS))

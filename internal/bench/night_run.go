@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/payrun/payrun/internal/app"
@@ -105,8 +106,30 @@ type phase struct {
 	cpu   time.Duration
 }
 
+// anonPeak is the most anonymous memory (RssAnon: heap and stacks, not
+// the journal's mapped file pages, which VmHWM counts and the kernel may
+// drop) seen since the phase began, sampled every 20 ms.
+var anonPeak atomic.Int64
+
+// sampleAnon keeps anonPeak until stop is closed.
+func sampleAnon(stop <-chan struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if v := statusKB("RssAnon:"); v > anonPeak.Load() {
+			anonPeak.Store(v)
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
 func startPhase(x map[string]float64, name string) *phase {
 	resetPeak()
+	anonPeak.Store(statusKB("RssAnon:"))
 	return &phase{x: x, name: name, start: time.Now(), cpu: cpuTime()}
 }
 
@@ -114,6 +137,7 @@ func (p *phase) end() {
 	p.x[p.name+"_s"] = time.Since(p.start).Seconds()
 	p.x[p.name+"_cpu_s"] = (cpuTime() - p.cpu).Seconds()
 	p.x[p.name+"_peak"] = float64(PeakRSS())
+	p.x[p.name+"_anon"] = float64(max(anonPeak.Load(), statusKB("RssAnon:")))
 }
 
 // resetPeak resets the process's peak resident set (VmHWM), so that a
@@ -230,6 +254,9 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	}
 	defer stop()
 	nightStart, nightCPU := time.Now(), cpuTime()
+	stopSampling := make(chan struct{})
+	defer close(stopSampling)
+	go sampleAnon(stopSampling)
 
 	ph := startPhase(x, "ingest")
 	res, err := j.Ingest(ctx, input, app.IngestOptions(cfg, app.EnabledProviders(cfg)))
