@@ -357,6 +357,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		defer os.RemoveAll(d)
 		dir = d
 	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
 	n := func(full int) int { return max(full/o.Scale, 1) }
 	want := func(name string) bool { return len(o.Stages) == 0 || slices.Contains(o.Stages, name) }
 	var out []Result
