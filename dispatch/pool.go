@@ -59,6 +59,9 @@ type limiter struct {
 	// at next.
 	window []time.Time
 	next   int
+	// busiest is the most requests that left within any one second, as
+	// counted when each left: what the window let through.
+	busiest int
 }
 
 func newLimiter(rate float64, burst int) *limiter {
@@ -121,6 +124,13 @@ func (l *limiter) grant(at time.Time, n int) {
 		l.window[l.next] = at
 		l.next = (l.next + 1) % len(l.window)
 	}
+	in := 0
+	for _, t := range l.window {
+		if !t.IsZero() && at.Sub(t) < time.Second && !t.After(at) {
+			in++
+		}
+	}
+	l.busiest = max(l.busiest, in)
 }
 
 func later(a, b time.Time) time.Time {
@@ -227,6 +237,9 @@ type PoolStats struct {
 	BreakerTrips int           `json:"breaker_trips"`
 	Waited       time.Duration `json:"waited"`
 	Rate         float64       `json:"rate"`
+	// BusiestSecond is the most requests that left within one second
+	// (sliding), as they left.
+	BusiestSecond int `json:"busiest_second"`
 }
 
 func newPool(name string, cfg PoolConfig, breakerN int, cooldown time.Duration, now func() time.Time) *pool {
@@ -437,6 +450,9 @@ func (p *pool) snapshot() PoolStats {
 	defer p.mu.Unlock()
 	s := p.stats
 	s.Rate = p.effective
+	p.limiter.mu.Lock()
+	s.BusiestSecond = p.limiter.busiest
+	p.limiter.mu.Unlock()
 	return s
 }
 

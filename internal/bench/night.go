@@ -275,7 +275,7 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	fmt.Fprintf(&b, "| sandboxes process (not payrun's cost) | %.1f s | | | %.1f s | %.3f ms | %s |\n\n", n.Sandboxes.ProcWall.Seconds(),
 		n.Sandboxes.ProcCPU.Seconds(), n.Sandboxes.ProcCPU.Seconds()*1000/rows, mb(n.Sandboxes.ProcMaxRSS))
 
-	fmt.Fprintf(&b, "| provider | rows | rate (req/s) | limit | sends first to last | busiest minute | busiest second | requests | polls per payout |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| provider | rows | rate (req/s) | limit | sends first to last | busiest minute | busiest second (as they left) | requests | polls per payout |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	names := make([]string, 0, len(n.RowsBy))
 	for p := range n.RowsBy {
 		names = append(names, p)
@@ -290,10 +290,10 @@ func WriteNight(w io.Writer, n *NightResult) error {
 		if l.LastSend.After(lastSend) {
 			lastSend = l.LastSend
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.1f/s (%.1f%%) | %d (%.1f%%) | %s | %.3f |\n", p, count(n.RowsBy[p]), rate,
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.1f/s (%.1f%%) | %d (%.1f%%) (%d) | %s | %.3f |\n", p, count(n.RowsBy[p]), rate,
 			n.Limit(p).Round(100*time.Millisecond), l.LastSend.Sub(l.FirstSend).Round(100*time.Millisecond),
 			float64(l.BusiestMinute)/60, float64(l.BusiestMinute)/60/rate*100, l.BusiestSecond, float64(l.BusiestSecond)/rate*100,
-			count(l.Requests), float64(l.Polls)/float64(max(n.RowsBy[p], 1)))
+			int(n.x("sent_busiest_second_"+p)), count(l.Requests), float64(l.Polls)/float64(max(n.RowsBy[p], 1)))
 	}
 	last := time.Unix(0, int64(n.x("last_result_unix")*1e9))
 	fmt.Fprintf(&b, "\n- last result recorded %.1f s after the last send\n", last.Sub(lastSend).Seconds())

@@ -318,6 +318,10 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 		return Side{}, err
 	}
 	x["left_open"] = float64(left)
+	for name, st := range a.Dispatcher.PoolStats() {
+		x["sent_busiest_second_"+name] = float64(st.BusiestSecond)
+		x["rate_limited_"+name] = float64(st.RateLimited)
+	}
 	ph.end()
 
 	ph = startPhase(x, "reconcile")
