@@ -354,10 +354,16 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	// timed).
 	var last time.Time
 	states := map[journal.State]int{}
-	polls := 0
+	polls, waiting := 0, 0
 	if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 		states[it.State]++
 		polls += it.Polls
+		if !it.State.Final() && !reconcile.NeedsPayrun(it, a.Providers) {
+			// Waiting for a notification only the provider can send (a
+			// Monnet payout whose Id payrun never learned): the fault
+			// that lost its webhook keeps it open.
+			waiting++
+		}
 		if it.State.Final() && it.Updated.After(last) {
 			last = it.Updated
 		}
@@ -367,6 +373,7 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	}
 	x["last_result_unix"] = float64(last.UnixNano()) / 1e9
 	x["polls_journal"] = float64(polls)
+	x["waiting_notification"] = float64(waiting)
 	for s, c := range states {
 		x["state_"+string(s)] = float64(c)
 	}
