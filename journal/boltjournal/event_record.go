@@ -2,14 +2,13 @@ package boltjournal
 
 import (
 	"bytes"
-	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
-	"sync"
+	"slices"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/payrun/payrun/journal"
 
 	"github.com/payrun/payrun/money"
@@ -44,32 +43,17 @@ import (
 // A time is varint Unix seconds and uvarint nanoseconds; received is UTC.
 // A new field gets a new format byte: a record is never read as another.
 //
-// eventRecordV2 is V1 with the body compressed (raw DEFLATE, fastest
-// level): a provider's notification is JSON that repeats its field names,
-// and it is most of what an event takes in the journal. A body that does
-// not shrink is stored as V1.
+// eventRecordV2 is V1 with the body compressed (S2, the Snappy format's
+// faster and better successor: about a microsecond for a notification,
+// without state to allocate or reset, which matters because every
+// delivery compresses its own before the acknowledgement): a provider's
+// notification is JSON that repeats its field names, and it was most of
+// what an event took in the journal. A body that does not shrink is
+// stored as V1.
 const (
 	eventRecordV1 = 1
 	eventRecordV2 = 2
 )
-
-// bodyWriters are DEFLATE compressors, pooled: one allocates hundreds of
-// kilobytes of state, and every event is compressed.
-var bodyWriters = sync.Pool{New: func() any {
-	w, err := flate.NewWriter(io.Discard, flate.BestSpeed)
-	if err != nil {
-		panic(err) // BestSpeed is a valid level
-	}
-	return w
-}}
-
-// appender is an io.Writer appending to b.
-type appender struct{ b []byte }
-
-func (a *appender) Write(p []byte) (int, error) {
-	a.b = append(a.b, p...)
-	return len(p), nil
-}
 
 // appendBody appends body to dst compressed, or reports false (dst
 // unchanged) when compressing does not make it smaller.
@@ -77,24 +61,28 @@ func appendBody(dst, body []byte) ([]byte, bool) {
 	if len(body) < 64 {
 		return dst, false
 	}
-	w := bodyWriters.Get().(*flate.Writer)
-	defer bodyWriters.Put(w)
-	a := appender{b: dst}
-	w.Reset(&a)
-	if _, err := w.Write(body); err != nil {
+	n := s2.MaxEncodedLen(len(body))
+	if n < 0 {
 		return dst, false
 	}
-	if err := w.Close(); err != nil || len(a.b)-len(dst) >= len(body) {
+	out := slices.Grow(dst, n)
+	enc := s2.EncodeBetter(out[len(dst):len(dst)+n], body)
+	if len(enc) >= len(body) {
 		return dst, false
 	}
-	return a.b, true
+	return out[:len(dst)+len(enc)], true
 }
 
 // inflate returns a compressed body as it was received.
 func inflate(b []byte) ([]byte, error) {
-	r := flate.NewReader(bytes.NewReader(b))
-	defer r.Close()
-	return io.ReadAll(io.LimitReader(r, 64<<20))
+	n, err := s2.DecodedLen(b)
+	if err != nil {
+		return nil, err
+	}
+	if n > 64<<20 {
+		return nil, errors.New("a body over 64 MiB")
+	}
+	return s2.Decode(make([]byte, n), b)
 }
 
 // Flags of an event record.

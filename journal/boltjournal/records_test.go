@@ -49,7 +49,11 @@ func TestShortFact(t *testing.T) {
 		Status: providers.Status{Outcome: providers.Succeeded, Refs: providers.Refs{PayoutID: "PR-1", SessionID: "ps_1"},
 			Amount: money.Money{Minor: 100, Currency: "RUB"}, At: at.Add(-time.Second)}}
 	ev := journal.Event{Provider: "bank131", ID: "e-1", PayoutID: "PR-1", Type: "payment_finished", Received: at,
-		Body: []byte(`{"type":"payment_finished","session":{"id":"ps_1","status":"accepted","amount_details":{"amount":100,"currency":"rub"}}}`)}
+		Body: []byte(`{"type":"payment_finished","session":{"id":"ps_1","status":"accepted","created_at":"2026-03-02T02:59:00.638099Z",` +
+			`"updated_at":"2026-03-02T02:59:59.099907Z","amount_details":{"amount":100,"currency":"rub"},"payments":[{"id":"po_1",` +
+			`"status":"succeeded","created_at":"2026-03-02T02:59:00.662597Z","updated_at":"2026-03-02T02:59:59.099907Z",` +
+			`"customer":{"reference":"PR-1"},"payment_method":{"type":"card","card":{"last4":"8890","brand":"visa"}},` +
+			`"amount_details":{"amount":100,"currency":"rub"},"metadata":{"payout_id":"PR-1"}}]}}`)}
 	k := refKey(f.Provider, f.EventID)
 	rec := appendEventRecord(nil, &ev, &f)
 	events := recordMap{string(k): rec}
