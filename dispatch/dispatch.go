@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +61,8 @@ type Dispatcher struct {
 	log   *slog.Logger
 
 	sent, inDoubt atomic.Int64
+	// settling counts the confirms SettleLater started.
+	settling sync.WaitGroup
 }
 
 // NewDispatcher builds a dispatcher over the journal and the providers that
@@ -295,7 +296,11 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 	}
 	// Decide inside the read transaction, write after it: a write while a
 	// read transaction is open can wait for ever when bbolt grows its file.
-	var changes []journal.Change
+	// What is decided is kept as payout_ids (shared with the queues), not
+	// as changes: a batch of a million rows.
+	type heldItem struct{ id, why string }
+	var toQueue []string
+	var toHold []heldItem
 	err = d.j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 		switch it.State {
 		case journal.Queued:
@@ -307,16 +312,26 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 		}
 		if why := d.overCap(used, it); why != "" {
 			held[why]++
-			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Held, Actor: "dispatcher", Reason: why})
+			toHold = append(toHold, heldItem{it.PayoutID, why})
 		} else {
 			used.add(it)
-			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "dispatcher"})
+			toQueue = append(toQueue, it.PayoutID)
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 		}
 		return true
 	})
-	for start := 0; err == nil && start < len(changes); start += 500 {
-		err = d.j.Apply(ctx, changes[start:min(start+500, len(changes))]...)
+	changes := make([]journal.Change, 0, 500)
+	for start := 0; err == nil && start < len(toQueue)+len(toHold); start += 500 {
+		changes = changes[:0]
+		for i := start; i < min(start+500, len(toQueue)+len(toHold)); i++ {
+			if i < len(toQueue) {
+				changes = append(changes, journal.Change{PayoutID: toQueue[i], To: journal.Queued, Actor: "dispatcher"})
+			} else {
+				h := toHold[i-len(toQueue)]
+				changes = append(changes, journal.Change{PayoutID: h.id, To: journal.Held, Actor: "dispatcher", Reason: h.why})
+			}
+		}
+		err = d.j.Apply(ctx, changes...)
 	}
 	for why, n := range held {
 		d.log.Warn("items held by a cap", "batch", b.ID, "cap", why, "items", n)
@@ -343,9 +358,12 @@ func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool
 			return nil
 		})
 	}
+	// Workers take the next item as soon as they are free; each request
+	// waits for its tokens in its slot, right before it leaves, so that
+	// the provider sees the pace the budget grants.
 feed:
 	for _, id := range ids {
-		if err := pl.wait(gctx); err != nil {
+		if gctx.Err() != nil {
 			break // stopping: the rest stays queued for the next run
 		}
 		select {
@@ -385,7 +403,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		var st providers.Status
 		var serr error
 		var took time.Duration // the request's own time, not the wait for its slot
-		err := pl.request(ctx, func() {
+		err := pl.request(ctx, Urgent, sendTokens(p), func() {
 			// In-flight requests finish even when the run is stopping.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
 			start := time.Now()
@@ -394,8 +412,9 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 			cancel()
 		})
 		if err != nil {
-			// Stopped while waiting for a slot: nothing left, so the
-			// intent is withdrawn and the item waits for the next run.
+			// Stopped while waiting for a slot or a token: nothing left,
+			// so the intent is withdrawn and the item waits for the next
+			// run.
 			return d.unsend(ctx, id)
 		}
 		d.sent.Add(1)
@@ -418,10 +437,17 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 			return nil
 		case <-t.C:
 		}
-		if err := pl.wait(ctx); err != nil {
-			return nil
-		}
 	}
+}
+
+// sendTokens is how many requests one Submit makes at the provider, each
+// a token of its budget: a two-phase provider's session is created, then
+// started (its confirm takes its own token later).
+func sendTokens(p providers.Provider) int {
+	if providers.TwoPhase(p) {
+		return 2
+	}
+	return 1
 }
 
 // unsend takes back an intent whose request never left (the run stopped
@@ -466,12 +492,13 @@ func settledMeanwhile(log *slog.Logger, payoutID string, err error) bool {
 func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
 	id := it.PayoutID
 	twoPhase := providers.TwoPhase(p)
-	payload, _ := json.Marshal(st)
 	switch {
 	case serr == nil:
 		pl.success()
 		to := journal.StateFor(st.Outcome)
-		c := journal.Change{PayoutID: id, From: journal.Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
+		// The answer is the item's last status; the transition carries no
+		// copy of it (journal.Change.Payload).
+		c := journal.Change{PayoutID: id, From: journal.Sending, To: to, Actor: "dispatcher", Status: &st, Reason: reasonOf(st)}
 		if to != journal.AwaitingConfirmation {
 			ans.later(c)
 			return false, nil
@@ -480,9 +507,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if err := d.j.Apply(ctx, c); err != nil {
 			return false, err
 		}
-		var err error
-		_ = pl.request(context.WithoutCancel(ctx), func() { err = Settle(context.WithoutCancel(ctx), d.j, p, st, "dispatcher") })
-		return false, err
+		return false, d.settle(context.WithoutCancel(ctx), p, pl, st, "dispatcher")
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
 		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
@@ -673,14 +698,58 @@ func (d *Dispatcher) overCap(cs *capState, it journal.Item) string {
 	return ""
 }
 
-// Wait blocks until the provider's pool allows one more request, so that
-// other callers (the poller) share the provider's rate limit.
+// Wait blocks until the provider's pool has a request to spare, so that
+// the poller shares the provider's rate limit without slowing a send or
+// a confirm: a poll takes a token only when none of theirs waits for it.
 func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
 	if pl, ok := d.pools[provider]; ok {
-		return pl.wait(ctx)
+		return pl.wait(ctx, Spare, 1)
 	}
 	return nil
 }
+
+// settle runs the confirm rule (Settle) in one of the pool's request
+// slots, each request to the provider behind an urgent token: a confirm is
+// part of its payout, as its send is.
+func (d *Dispatcher) settle(ctx context.Context, p providers.Provider, pl *pool, st providers.Status, actor string) error {
+	var err error
+	rerr := pl.request(ctx, Urgent, 0, func() {
+		err = settle(ctx, d.j, p, st, actor, func(ctx context.Context) error { return pl.wait(ctx, Urgent, 1) })
+	})
+	return errors.Join(rerr, err)
+}
+
+// Settle is the package's Settle through the provider's pool: a request
+// slot, and an urgent token before each request, so that a confirm shares
+// the provider's limit with sends and goes before polls. The poller's
+// confirm rule comes this way.
+func (d *Dispatcher) Settle(ctx context.Context, p providers.Provider, st providers.Status, actor string) error {
+	pl, ok := d.pools[p.Name()]
+	if !ok {
+		return Settle(ctx, d.j, p, st, actor)
+	}
+	return d.settle(ctx, p, pl, st, actor)
+}
+
+// SettleLater starts Settle on its own goroutine and returns at once: the
+// webhook receiver's Applier applies events one after another, and a
+// confirm waiting for its token and its answer there would hold up every
+// event behind it (a two-phase provider's payouts would go no faster than
+// one confirm at a time). If the confirm fails, or the process stops
+// first, the payout is still waiting for its confirmation and the poller
+// settles it. Errors are logged.
+func (d *Dispatcher) SettleLater(ctx context.Context, p providers.Provider, st providers.Status, actor string) error {
+	ctx = context.WithoutCancel(ctx)
+	d.settling.Go(func() {
+		if err := d.Settle(ctx, p, st, actor); err != nil {
+			d.log.Warn("confirm rule not finished; the poller settles the payout", "payout", st.Refs.PayoutID, "err", err)
+		}
+	})
+	return nil
+}
+
+// WaitSettled waits for the confirms SettleLater started.
+func (d *Dispatcher) WaitSettled() { d.settling.Wait() }
 
 // Observe sets the hook told about every provider call (metrics). Call it
 // before Run.

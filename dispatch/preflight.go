@@ -2,6 +2,8 @@ package dispatch
 
 import (
 	"context"
+	"encoding/binary"
+	"hash/fnv"
 	"errors"
 	"fmt"
 	"maps"
@@ -274,7 +276,10 @@ func Estimate(totals []journal.Total, rates map[string]float64) time.Duration {
 }
 
 // suspectedDuplicates finds rows of a batch paying the same account the
-// same amount as a payout of another batch journaled within lookback.
+// same amount as a payout of another batch journaled within lookback. It
+// holds a hash of each recent payout of other batches, not the items: a
+// batch of a million rows is read twice rather than held (and the other
+// batches a third time for the few rows that match).
 func suspectedDuplicates(ctx context.Context, j journal.Journal, id string, lookback time.Duration) ([]SuspectedDuplicate, error) {
 	if lookback <= 0 {
 		return nil, nil
@@ -283,21 +288,42 @@ func suspectedDuplicates(ctx context.Context, j journal.Journal, id string, look
 		account, currency string
 		amount            int64
 	}
-	mine := map[key][]journal.Item{}
-	if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
-		k := key{accountOf(it), it.Payout.Amount.Currency, it.Payout.Amount.Minor}
-		mine[k] = append(mine[k], it)
-		return true
-	}); err != nil {
-		return nil, err
+	keyOf := func(it journal.Item) key { return key{accountOf(it), it.Payout.Amount.Currency, it.Payout.Amount.Minor} }
+	hash := func(k key) uint64 {
+		h := fnv.New64a()
+		h.Write([]byte(k.account))
+		h.Write([]byte{0})
+		h.Write([]byte(k.currency))
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(k.amount)))
+		return h.Sum64()
 	}
 	since := j.Now().Add(-lookback)
+	recent := func(it journal.Item) bool { return it.BatchID != id && !it.Created.Before(since) }
+	others := map[uint64]struct{}{}
+	if err := j.AllItems(ctx, func(it journal.Item) bool {
+		if recent(it) {
+			others[hash(keyOf(it))] = struct{}{}
+		}
+		return true
+	}); err != nil || len(others) == 0 {
+		return nil, err
+	}
+	mine := map[key][]journal.Item{}
+	if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
+		if _, ok := others[hash(keyOf(it))]; ok {
+			k := keyOf(it)
+			mine[k] = append(mine[k], it)
+		}
+		return true
+	}); err != nil || len(mine) == 0 {
+		return nil, err
+	}
 	var out []SuspectedDuplicate
 	err := j.AllItems(ctx, func(other journal.Item) bool {
-		if other.BatchID == id || other.Created.Before(since) {
+		if !recent(other) {
 			return true
 		}
-		k := key{accountOf(other), other.Payout.Amount.Currency, other.Payout.Amount.Minor}
+		k := keyOf(other)
 		for _, it := range mine[k] {
 			out = append(out, SuspectedDuplicate{Row: it.Row, PayoutID: it.PayoutID, Account: k.account,
 				Currency: k.currency, Amount: k.amount, OtherBatch: other.BatchID, OtherPayoutID: other.PayoutID, OtherDate: other.Created})

@@ -87,7 +87,7 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 	// Resolution shares the provider's rate limit: after a crash many items
 	// may be in doubt at once, and a flood of lookups would only be refused.
 	if pl, ok := d.pools[p.Name()]; ok {
-		if err := pl.wait(ctx); err != nil {
+		if err := pl.wait(ctx, Urgent, 1); err != nil {
 			return false, err
 		}
 	}

@@ -127,9 +127,13 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 		}
 		return sink(l)
 	}
-	var seen map[string]struct{}
-	if scope.Open && len(selected) > 0 {
-		seen = make(map[string]struct{}, rows)
+	// The open items of other batches follow the selected batches' rows:
+	// an item belongs to one batch, so the selected batches' ids (a few)
+	// tell which were placed already, where a set of their payout_ids
+	// would grow with the rows.
+	placed := make(map[string]bool, len(selected))
+	for _, b := range selected {
+		placed[b.ID] = true
 	}
 	for _, b := range selected {
 		res.Batches = append(res.Batches, BatchInfo{ID: b.ID, File: b.File, SHA256: b.SHA256, Received: b.Created,
@@ -138,9 +142,6 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 		err := j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 			if ferr = emit(m.itemLine(it)); ferr != nil {
 				return false
-			}
-			if seen != nil {
-				seen[it.PayoutID] = struct{}{}
 			}
 			return true
 		})
@@ -168,7 +169,7 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 			if it.State.Final() && it.Conflict == "" {
 				return true
 			}
-			if _, dup := seen[it.PayoutID]; dup {
+			if placed[it.BatchID] {
 				return true
 			}
 			// A day's report carries forward what was open before its

@@ -33,6 +33,11 @@ type ReceiverOptions struct {
 	// Observe, when set, is told about every request: the provider (as in
 	// the path), the HTTP status answered and how long it took.
 	Observe func(provider string, status int, d time.Duration)
+	// Settle, when set, runs the confirm rule of a two-phase payout whose
+	// notification says it waits for confirmation (the dispatcher's
+	// SettleLater: within the provider's budget, without holding up the
+	// events behind it). Nil runs dispatch.Settle in the Applier.
+	Settle Settler
 }
 
 // Receiver serves POST /webhooks/{provider} for every configured provider.
@@ -81,7 +86,9 @@ func NewReceiver(j journal.Journal, provs map[string]providers.Provider, o Recei
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{j: j, provs: provs, o: o, log: log, app: NewApplier(j, provs, log)}
+	app := NewApplier(j, provs, log)
+	app.settler = o.Settle
+	return &Receiver{j: j, provs: provs, o: o, log: log, app: app}
 }
 
 // Start starts the Applier.

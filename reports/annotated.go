@@ -319,7 +319,7 @@ func (x *xlsxSink) close(ok bool) error {
 		return err
 	}
 	return WriteFile(x.dst, 0o600, func(w io.Writer) error {
-		_, err := x.f.WriteTo(w)
+		err := writeStreamed(x.f, w)
 		return err
 	})
 }

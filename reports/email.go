@@ -97,13 +97,29 @@ func newReportView(meta Meta, res *reconcile.Result, o Options) reportView {
 			Difference: grouped(t.Difference, t.Currency), Balanced: t.Difference == 0 && t.InputCount == t.CategoriesCount,
 		})
 	}
+	// A report too large to hold its lines (reports.Run) keeps only the
+	// first exceptions in Lines: the counts come from the totals.
+	sampled := len(res.Lines) < res.LineCount
+	if sampled {
+		for _, t := range res.Totals {
+			if t.Category.Exception() {
+				v.ExceptionCount += t.Count
+			} else {
+				v.Matched += t.Count
+			}
+		}
+	}
 	for i := range res.Lines {
 		l := &res.Lines[i]
 		if !l.Category.Exception() {
-			v.Matched++
+			if !sampled {
+				v.Matched++
+			}
 			continue
 		}
-		v.ExceptionCount++
+		if !sampled {
+			v.ExceptionCount++
+		}
 		if len(v.Exceptions) < maxEmailExceptions {
 			v.Exceptions = append(v.Exceptions, exceptionView{
 				PayoutID: ident(l.PayoutID), Provider: text(l.Provider), Amount: grouped(l.Amount, l.Currency) + " " + l.Currency,

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"archive/zip"
 	"fmt"
 	"io"
 	"iter"
@@ -72,10 +73,23 @@ func WriteWorkbookLines(w io.Writer, meta Meta, res *reconcile.Result, lines ite
 	if err := writeInvalid(f, st, res.Invalid, o); err != nil {
 		return fmt.Errorf("invalid input sheet: %w", err)
 	}
-	if _, err := f.WriteTo(w); err != nil {
+	if err := writeStreamed(f, w); err != nil {
 		return fmt.Errorf("write workbook: %w", err)
 	}
 	return nil
+}
+
+// writeStreamed writes f to w as it is zipped. excelize's WriteTo builds
+// the whole zip in a memory buffer first (WriteToBuffer), so that a
+// million-row workbook cost its compressed size in memory on top of
+// everything else; its zip writer is pointed at w instead, and the buffer
+// it then copies out stays empty. (The buffer's only other use is a
+// patch of the local headers of entries over 4 GiB uncompressed, which a
+// sheet of a few million rows does not reach.)
+func writeStreamed(f *excelize.File, w io.Writer) error {
+	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(w) })
+	_, err := f.WriteTo(w)
+	return err
 }
 
 // styles are the few cell styles of the workbook, created once.

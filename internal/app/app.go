@@ -182,6 +182,7 @@ func (a *App) Poller(interactive bool) *reconcile.Poller {
 		Max:            cfg.Reconcile.PollMax,
 		Wait:           a.Dispatcher.Wait,
 		ResolveInDoubt: a.Dispatcher.ResolveInDoubt,
+		Settle:         a.Dispatcher.Settle,
 		LinkDeadline:   cfg.Reconcile.LinkDeadline,
 		Log:            a.Log,
 	}
@@ -201,5 +202,5 @@ func (a *App) Follow(ctx context.Context, ids []string, wait time.Duration) (int
 // started).
 func (a *App) Receiver(observe func(provider string, status int, d time.Duration)) *reconcile.Receiver {
 	return reconcile.NewReceiver(a.Journal, a.Providers, reconcile.ReceiverOptions{MaxBody: a.Config.Reconcile.MaxWebhookBytes,
-		Log: a.Log, Observe: observe})
+		Log: a.Log, Observe: observe, Settle: a.Dispatcher.SettleLater})
 }
