@@ -384,15 +384,19 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		// The intent is durable before the request leaves. The item
 		// comes back from the same transaction (not queued any more: a
 		// webhook or another run took it, and nothing is sent).
-		// A stop is seen between steps, never inside a commit: a commit
-		// cut short by the stop may have landed without saying so, and
-		// would leave the item in sending with nothing sent.
-		if ctx.Err() != nil {
+		// Its tokens are booked first: an item goes into sending only
+		// when its turn at the provider has come. A stop is seen between
+		// steps, never inside a commit: a commit cut short by the stop
+		// may have landed without saying so, and would leave the item in
+		// sending with nothing sent.
+		n := sendTokens(p)
+		if err := pl.book(ctx, n); err != nil {
 			return nil // stopping: the item stays queued for the next run
 		}
 		var it journal.Item
 		if err := d.j.Apply(context.WithoutCancel(ctx), journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued,
 			Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
+			pl.unbook(n)
 			if errors.Is(err, journal.ErrConflict) {
 				return nil
 			}
@@ -403,7 +407,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 		var st providers.Status
 		var serr error
 		var took time.Duration // the request's own time, not the wait for its slot
-		err := pl.request(ctx, Urgent, sendTokens(p), func() {
+		err := pl.booked(ctx, n, func() {
 			// In-flight requests finish even when the run is stopping.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
 			start := time.Now()
