@@ -3,9 +3,9 @@ package dispatch
 import (
 	"context"
 	"encoding/binary"
-	"hash/fnv"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
 	"strings"
@@ -288,7 +288,9 @@ func suspectedDuplicates(ctx context.Context, j journal.Journal, id string, look
 		account, currency string
 		amount            int64
 	}
-	keyOf := func(it journal.Item) key { return key{accountOf(it), it.Payout.Amount.Currency, it.Payout.Amount.Minor} }
+	keyOf := func(it journal.Item) key {
+		return key{accountOf(it), it.Payout.Amount.Currency, it.Payout.Amount.Minor}
+	}
 	hash := func(k key) uint64 {
 		h := fnv.New64a()
 		h.Write([]byte(k.account))
