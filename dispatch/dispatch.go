@@ -448,6 +448,9 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 // a token of its budget: a two-phase provider's session is created, then
 // started (its confirm takes its own token later).
 func sendTokens(p providers.Provider) int {
+	if one, ok := p.(interface{ InitPayout() bool }); ok && one.InitPayout() {
+		return 1 // one session/init/payout call (Smart Glocal's default)
+	}
 	if providers.TwoPhase(p) {
 		return 2
 	}

@@ -27,16 +27,17 @@ import (
 
 // The night's configuration. The rates are what the bench configures each
 // provider's merchant account at, in requests per second at the provider
-// (a two-phase payout is three requests: session/create and
-// session/start/payout, then session/confirm), 160 payouts a second in
+// (a Bank 131 payout is three requests: session/create and
+// session/start/payout, then session/confirm; a Smart Glocal payout two:
+// session/init/payout, then session/confirm), 160 payouts a second in
 // all. They are chosen so that payrun and the four sandboxes need about
 // one of the machine's two cores at full pace (about 6 ms of CPU a payout
-// between them: Bank 131 and Smart Glocal payouts cost payrun three
-// RSA-2048 signatures each, and the sandboxes sign every webhook), so
+// between them: Bank 131 and Smart Glocal payouts cost payrun two or
+// three RSA-2048 signatures each, and the sandboxes sign every webhook), so
 // that the night measures payrun's pacing, not a machine too small for
 // the rates.
 var (
-	NightRates = map[string]float64{"monnet": 40, "teemopay": 40, "bank131": 120, "smartglocal": 120}
+	NightRates = map[string]float64{"monnet": 40, "teemopay": 40, "bank131": 120, "smartglocal": 80}
 	// NightConcurrency is every pool's requests in flight: enough for the
 	// rate at the sandboxes' latency, with room for retries.
 	NightConcurrency = 16
@@ -48,8 +49,10 @@ var (
 // when nothing goes wrong and no status query is needed.
 func requestsPerPayout(provider string) float64 {
 	switch provider {
-	case "bank131", "smartglocal":
-		return 3
+	case "bank131":
+		return 3 // session/create, session/start/payout, session/confirm
+	case "smartglocal":
+		return 2 // session/init/payout, session/confirm
 	}
 	return 1
 }

@@ -36,7 +36,8 @@ const (
 // requestKind classifies one API request by its path.
 func requestKind(method, path string) byte {
 	switch {
-	case strings.HasSuffix(path, "/session/create"), strings.HasSuffix(path, "/session/start/payout"):
+	case strings.HasSuffix(path, "/session/create"), strings.HasSuffix(path, "/session/start/payout"),
+		strings.HasSuffix(path, "/session/init/payout"):
 		return kindSend
 	case strings.HasSuffix(path, "/session/confirm"):
 		return kindConfirm
