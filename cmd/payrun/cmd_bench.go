@@ -11,11 +11,15 @@ import (
 	"github.com/payrun/payrun/internal/bench"
 )
 
+// benchPostgresEnv names the server of --postgres when the flag is not
+// given.
+const benchPostgresEnv = "PAYRUN_BENCH_POSTGRES"
+
 func cmdBench() command {
 	c := command{
 		Name:    "bench",
 		Summary: "measure every stage (ingest, dispatch, rate, webhooks, matching, report, recovery) beside its baseline",
-		Usage:   "bench [--quick] [--out FILE] [--dir DIR] [--stages LIST] | bench --night N [--drop-webhooks] [--dir DIR] [--out FILE]",
+		Usage:   "bench [--quick] [--out FILE] [--dir DIR] [--stages LIST] [--postgres DSN] | bench --night N [--drop-webhooks] [--dir DIR] [--out FILE]",
 	}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		// A measurement child started by the run below: one side of one
@@ -30,10 +34,12 @@ func cmdBench() command {
 		stages := fs.String("stages", "", "comma-separated `LIST` of stages to run (default all: "+strings.Join(bench.StageNames, ",")+")")
 		night := fs.Int("night", 0, "run a whole night of N rows over the four sandboxes instead of the stages")
 		drop := fs.Bool("drop-webhooks", false, "with --night: every webhook is lost, so polls alone settle the night")
+		pg := fs.String("postgres", os.Getenv(benchPostgresEnv), "also measure the stages "+strings.Join(bench.PostgresStages, ",")+
+			" on PostgreSQL: `DSN` of a server where the bench may create and drop its own databases (default $"+benchPostgresEnv+")")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		if *night < 0 || (*night > 0 && *stages != "") || (*drop && *night == 0) {
+		if *night < 0 || (*night > 0 && (*stages != "" || fs.Changed("postgres"))) || (*drop && *night == 0) {
 			return usagef("--night takes a positive row count, alone or with --drop-webhooks, --dir and --out")
 		}
 		var only []string
@@ -53,7 +59,7 @@ func cmdBench() command {
 		if err != nil {
 			return err
 		}
-		o := bench.Options{Self: []string{self, "bench"}, Scale: 1, Dir: *dir, Log: e.stderr, Stages: only}
+		o := bench.Options{Self: []string{self, "bench"}, Scale: 1, Dir: *dir, Log: e.stderr, Stages: only, Postgres: *pg}
 		if *night > 0 {
 			res, err := bench.Night(ctx, o, *night, *drop)
 			if err != nil {

@@ -152,12 +152,7 @@ type dispatched struct {
 // request, its answer committed (fsync'd group commits). The items are
 // journaled already queued, as an interrupted run leaves them, so the
 // timed run is the sending alone.
-func dispatchRun(ctx context.Context, ts *teemoSandbox, dir, prefix string, n int, pc dispatch.PoolConfig) (dispatched, error) {
-	j, err := boltjournal.Open(filepath.Join(dir, "journal.db"), boltjournal.Options{})
-	if err != nil {
-		return dispatched{}, err
-	}
-	defer j.Close()
+func dispatchRun(ctx context.Context, ts *teemoSandbox, j journal.Journal, prefix string, n int, pc dispatch.PoolConfig) (dispatched, error) {
 	items, err := teemoItems(prefix, n, journal.Queued)
 	if err != nil {
 		return dispatched{}, err
@@ -173,14 +168,25 @@ func dispatchRun(ctx context.Context, ts *teemoSandbox, dir, prefix string, n in
 }
 
 // DispatchOurs times the dispatcher sending n payouts to an unthrottled
-// TeemoPay sandbox with Concurrency requests in flight.
+// TeemoPay sandbox with Concurrency requests in flight, over a fresh
+// bbolt journal under dir.
 func DispatchOurs(ctx context.Context, dir string, n int) (Side, error) {
+	j, err := boltjournal.Open(filepath.Join(dir, "journal.db"), boltjournal.Options{})
+	if err != nil {
+		return Side{}, err
+	}
+	defer j.Close()
+	return dispatchOn(ctx, dir, j, n)
+}
+
+// dispatchOn is DispatchOurs over the journal j (empty).
+func dispatchOn(ctx context.Context, dir string, j journal.Journal, n int) (Side, error) {
 	ts, err := startTeemo(dir)
 	if err != nil {
 		return Side{}, err
 	}
 	defer ts.Close()
-	run, err := dispatchRun(ctx, ts, dir, "D", n, dispatch.PoolConfig{Concurrency: Concurrency})
+	run, err := dispatchRun(ctx, ts, j, "D", n, dispatch.PoolConfig{Concurrency: Concurrency})
 	if err != nil {
 		return Side{}, err
 	}
@@ -252,7 +258,12 @@ func RateRun(ctx context.Context, dir string, n, refuseAbove int) (Side, error) 
 	if refuseAbove > 0 {
 		ts.Kit().SetFaults(sandboxkit.Faults{RateLimitPerSecond: refuseAbove})
 	}
-	run, err := dispatchRun(ctx, ts, dir, "R", n,
+	j, err := boltjournal.Open(filepath.Join(dir, "journal.db"), boltjournal.Options{})
+	if err != nil {
+		return Side{}, err
+	}
+	defer j.Close()
+	run, err := dispatchRun(ctx, ts, j, "R", n,
 		dispatch.PoolConfig{RatePerSecond: RateLimit, Burst: RateBurst, Concurrency: Concurrency})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return Side{}, err

@@ -18,12 +18,17 @@ import (
 // are neither kept nor handled; Match, which keeps them, costs ~0.9 KB per
 // line more. The check on the result is the tie-out, outside the timing.
 func MatchOurs(path string) (Side, error) {
-	ctx := context.Background()
 	j, err := boltjournal.Open(path, boltjournal.Options{})
 	if err != nil {
 		return Side{}, err
 	}
 	defer j.Close()
+	return matchJournal(j)
+}
+
+// matchJournal is MatchOurs on j, opened already (not timed).
+func matchJournal(j journal.Journal) (Side, error) {
+	ctx := context.Background()
 	start := time.Now()
 	res, err := reconcile.MatchLines(ctx, j, reconcile.Scope{BatchID: journalBatch}, genEpoch.Add(time.Hour), reconcile.MatchOptions{}, nil)
 	elapsed := time.Since(start)

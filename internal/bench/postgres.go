@@ -197,11 +197,11 @@ func WebhookPostgres(ctx context.Context, dir, dsn string, n, width int) (Webhoo
 	if firstErr != nil {
 		return WebhookResult{}, firstErr
 	}
-	drainStart := time.Now()
+	drainStart, drainCPU := time.Now(), cpuTime()
 	if err := rc.Drain(ctx); err != nil {
 		return WebhookResult{}, err
 	}
-	drained := time.Since(drainStart)
+	drained, drainCPU := time.Since(drainStart), cpuTime()-drainCPU
 	paid := 0
 	if err := j.BatchItems(ctx, webhookBatch, func(it journal.Item) bool {
 		if it.State == journal.Succeeded {
@@ -215,6 +215,6 @@ func WebhookPostgres(ctx context.Context, dir, dsn string, n, width int) (Webhoo
 		return WebhookResult{}, fmt.Errorf("webhooks: %d of %d payouts succeeded in the journal", paid, n)
 	}
 	slices.Sort(lat)
-	return WebhookResult{Side: Side{Elapsed: elapsed, Items: n, CPU: cpu, Tail: drained},
+	return WebhookResult{Side: Side{Elapsed: elapsed, Items: n, CPU: cpu, Tail: drained, TailCPU: drainCPU},
 		P50: lat[n/2], P99: lat[n*99/100], Max: lat[n-1]}, nil
 }

@@ -51,9 +51,15 @@ func buildJournal(ctx context.Context, path string, n int) (Side, error) {
 // item to resume: batch.Open, Dispatcher.Recover (in-flight items to
 // in_doubt, committed), then an OpenItems scan of what is left to do.
 func RecoveryOurs(path string) (Side, error) {
+	return recoverJournal(func() (journal.Journal, error) { return boltjournal.Open(path, boltjournal.Options{}) })
+}
+
+// recoverJournal is RecoveryOurs on the journal open returns, the
+// opening timed.
+func recoverJournal(openJournal func() (journal.Journal, error)) (Side, error) {
 	ctx := context.Background()
 	start := time.Now()
-	j, err := boltjournal.Open(path, boltjournal.Options{})
+	j, err := openJournal()
 	if err != nil {
 		return Side{}, err
 	}

@@ -109,6 +109,10 @@ type Options struct {
 	// Stages, when set, runs only these: ingest, ingest_xlsx, dispatch,
 	// rate, webhook, recovery, match, report.
 	Stages []string
+	// Postgres, when set, is the connection string of a PostgreSQL server
+	// where the bench may create and drop databases: the stages in
+	// PostgresStages then gain a row on PostgreSQL each.
+	Postgres string
 }
 
 // StageNames lists the stages in table order.
@@ -146,6 +150,8 @@ type job struct {
 	Port  int    `json:"port,omitempty"`
 	Hooks string `json:"hooks,omitempty"`
 	Drop  bool   `json:"drop,omitempty"`
+	// DSN is the PostgreSQL database of a side on PostgreSQL, made for it.
+	DSN string `json:"dsn,omitempty"`
 }
 
 // sideFunc measures one side of one stage in the current process.
@@ -171,6 +177,17 @@ var sides = map[string]sideFunc{
 	"report/base":      func(_ context.Context, jb job) (Side, error) { return ReportJournalBaseline(jb.Input, jb.Dir) },
 	"ingest_xlsx/ours": func(_ context.Context, jb job) (Side, error) { return IngestOurs(jb.Input, jb.Dir) },
 	"ingest_xlsx/base": func(_ context.Context, jb job) (Side, error) { return IngestBaseline(jb.Input, jb.Dir) },
+	"pg_ingest/ours":   func(ctx context.Context, jb job) (Side, error) { return IngestPostgres(ctx, jb.Input, jb.DSN) },
+	"pg_ingest/base":   func(ctx context.Context, jb job) (Side, error) { return IngestCopyBaseline(ctx, jb.Input, jb.DSN) },
+	"pg_dispatch/ours": func(ctx context.Context, jb job) (Side, error) { return DispatchPostgres(ctx, jb.Dir, jb.DSN, jb.N) },
+	"pg_dispatch/base": func(ctx context.Context, jb job) (Side, error) { return DispatchBaseline(ctx, jb.Dir, jb.N) },
+	"pg_webhook/ours":  func(ctx context.Context, jb job) (Side, error) { return webhookPostgresSide(ctx, jb.Dir, jb.DSN, jb.N) },
+	"pg_webhook/base":  func(ctx context.Context, jb job) (Side, error) { return webhookBareSide(ctx, jb.Dir, jb.DSN, jb.N) },
+	"pg_journal/build": func(ctx context.Context, jb job) (Side, error) { return buildPostgresJournal(ctx, jb.DSN, jb.N) },
+	"pg_recovery/ours": func(ctx context.Context, jb job) (Side, error) { return RecoveryPostgres(ctx, jb.DSN) },
+	"pg_recovery/base": func(ctx context.Context, jb job) (Side, error) { return RecoveryBarePostgres(ctx, jb.DSN) },
+	"pg_match/ours":    func(ctx context.Context, jb job) (Side, error) { return MatchPostgres(ctx, jb.DSN) },
+	"pg_match/base":    func(ctx context.Context, jb job) (Side, error) { return MatchBarePostgres(ctx, jb.DSN) },
 	"night/sandboxes":  func(_ context.Context, jb job) (Side, error) { return nightSandboxes(jb.Dir, jb.Hooks, jb.Drop) },
 	"night/run":        func(ctx context.Context, jb job) (Side, error) { return nightRun(ctx, jb.Dir, jb.Input, jb.Port) },
 }
@@ -380,6 +397,32 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		out = append(out, res)
 		return nil
 	}
+	// The PostgreSQL rows: each side on a database of its own, empty or
+	// a copy of template.
+	var pg *pgServer
+	if o.Postgres != "" && slices.ContainsFunc(PostgresStages, want) {
+		var err error
+		if pg, err = openServer(ctx, o.Postgres); err != nil {
+			return nil, err
+		}
+	}
+	pgPair := func(name, stage, workload, input string, size int, template string, judge func(*Result)) error {
+		if err := ctx.Err(); err != nil || pg == nil || !want(name) {
+			return err
+		}
+		res := Result{Stage: stage + " (PostgreSQL)", Workload: workload}
+		var err error
+		if res.Ours, err = r.pgSide(ctx, pg, job{Name: "pg_" + name + "/ours", Dir: filepath.Join(dir, "pg_"+name+"-ours"), Input: input, N: size}, template); err != nil {
+			return err
+		}
+		runtime.GC()
+		if res.Base, err = r.pgSide(ctx, pg, job{Name: "pg_" + name + "/base", Dir: filepath.Join(dir, "pg_"+name+"-base"), Input: input, N: size}, template); err != nil {
+			return err
+		}
+		judge(&res)
+		out = append(out, res)
+		return nil
+	}
 
 	csvPath := filepath.Join(dir, "payouts.csv")
 	if want("ingest") {
@@ -389,6 +432,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		}
 	}
 	if err := pair("ingest", "ingest CSV", fmt.Sprintf("%s rows, 18 columns", count(n(CSVRows))), csvPath, n(CSVRows), judgeIngestCSV); err != nil {
+		return out, err
+	}
+	if err := pgPair("ingest", "ingest CSV", fmt.Sprintf("%s rows, 18 columns; base: one bare COPY", count(n(CSVRows))), csvPath, n(CSVRows), "", judgeRatio(2, "<= 2x bare COPY")); err != nil {
 		return out, err
 	}
 	_ = os.Remove(csvPath)
@@ -406,6 +452,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	_ = os.Remove(xlsxPath)
 
 	if err := pair("dispatch", "dispatch", fmt.Sprintf("%s TeemoPay payouts, %d in flight", count(n(DispatchItems)), Concurrency), "", n(DispatchItems), judgeDispatch); err != nil {
+		return out, err
+	}
+	if err := pgPair("dispatch", "dispatch", fmt.Sprintf("%s TeemoPay payouts, %d in flight", count(n(DispatchItems)), Concurrency), "", n(DispatchItems), "", judgeDispatch); err != nil {
 		return out, err
 	}
 
@@ -438,6 +487,9 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		judgeWebhook(&res)
 		out = append(out, res)
 	}
+	if err := pgPair("webhook", "webhook intake", fmt.Sprintf("%s signed TeemoPay callbacks, %d at a time; base: verify and INSERT", count(n(Webhooks)), WebhookConcurrency), "", n(Webhooks), "", judgeWebhookPostgres); err != nil {
+		return out, err
+	}
 
 	// One journal of a million items, written by a process killed with
 	// SIGKILL, serves crash recovery and then matching.
@@ -451,10 +503,31 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 			return out, err
 		}
 	}
+	// The same journal on PostgreSQL: a database that every recovery and
+	// matching side gets a copy of.
+	pgJournal := ""
+	if pg != nil && (want("recovery") || want("match")) {
+		r.logf("building a %d-item journal on PostgreSQL (then SIGKILL)", n(JournalItems))
+		name, dsn, err := pg.create(ctx, "journal", "")
+		if err != nil {
+			return out, err
+		}
+		defer func() { _ = pg.drop(name) }()
+		if err := r.killed(ctx, job{Name: "pg_journal/build", Dir: dir, DSN: dsn, N: n(JournalItems)}); err != nil {
+			return out, err
+		}
+		pgJournal = name
+	}
 	if err := pair("recovery", "crash recovery", fmt.Sprintf("%s-item journal after SIGKILL, %d in flight", count(n(JournalItems)), InFlight), jpath, n(JournalItems), judgeNone); err != nil {
 		return out, err
 	}
+	if err := pgPair("recovery", "crash recovery", fmt.Sprintf("%s-item journal after SIGKILL, %d in flight", count(n(JournalItems)), InFlight), "", n(JournalItems), pgJournal, judgeNone); err != nil {
+		return out, err
+	}
 	if err := pair("match", "matching", fmt.Sprintf("%s rows", count(n(JournalItems))), jpath, n(JournalItems), judgeMatch); err != nil {
+		return out, err
+	}
+	if err := pgPair("match", "matching", fmt.Sprintf("%s rows", count(n(JournalItems))), "", n(JournalItems), pgJournal, judgeNone); err != nil {
 		return out, err
 	}
 	// The report reads the same journal, as `payrun report` reads the
