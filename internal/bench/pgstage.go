@@ -407,19 +407,20 @@ func MatchBarePostgres(ctx context.Context, dsn string) (Side, error) {
 	}
 	defer conn.Close(context.Background())
 	start := time.Now()
-	rows, err := conn.Query(ctx, `SELECT item FROM payrun_items WHERE batch_id = $1 ORDER BY "row"`, journalBatch)
+	rows, err := conn.Query(ctx, `SELECT state, item FROM payrun_items WHERE batch_id = $1 ORDER BY "row"`, journalBatch)
 	if err != nil {
 		return Side{}, err
 	}
 	n, matched := 0, 0
+	var state string
 	var raw []byte
-	if _, err := pgx.ForEachRow(rows, []any{&raw}, func() error {
+	if _, err := pgx.ForEachRow(rows, []any{&state, &raw}, func() error {
 		var f fact
 		if err := jsonv2.Unmarshal(raw, &f); err != nil {
 			return err
 		}
 		n++
-		if f.State == string(journal.Succeeded) && f.Payout.Amount.Minor == f.Last.Amount.Minor {
+		if state == string(journal.Succeeded) && f.Payout.Amount.Minor == f.Last.Amount.Minor {
 			matched++
 		}
 		return nil
