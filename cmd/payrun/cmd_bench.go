@@ -40,7 +40,7 @@ func cmdBench() command {
 			return err
 		}
 		if *night < 0 || (*night > 0 && (*stages != "" || fs.Changed("postgres"))) || (*drop && *night == 0) {
-			return usagef("--night takes a positive row count, alone or with --drop-webhooks, --dir and --out")
+			return usagef("--night takes a positive row count, alone or with --drop-webhooks, --dir and --out (not --stages or --postgres)")
 		}
 		var only []string
 		for s := range strings.SplitSeq(*stages, ",") {

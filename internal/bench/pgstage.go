@@ -60,7 +60,7 @@ func withDB(admin, name string) (string, error) {
 	if strings.HasPrefix(admin, "postgres://") || strings.HasPrefix(admin, "postgresql://") {
 		u, err := url.Parse(admin)
 		if err != nil {
-			return "", fmt.Errorf("--postgres: %s is not a PostgreSQL URL", journal.Redact(admin))
+			return "", errors.New("--postgres: not a PostgreSQL URL")
 		}
 		u.Path, u.RawPath = "/"+name, ""
 		return u.String(), nil
@@ -253,7 +253,7 @@ func WebhookBarePostgres(ctx context.Context, dir, dsn string, n, width int) (We
 	if err != nil {
 		return WebhookResult{}, err
 	}
-	cfg.MaxConns = int32(max(width/2, 8)) // as WebhookPostgres opens its journal
+	cfg.MaxConns = WebhookPoolConns // as WebhookPostgres opens its journal
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return WebhookResult{}, err

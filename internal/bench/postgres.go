@@ -128,6 +128,12 @@ func (c *copyIter) Next() bool {
 func (c *copyIter) Values() ([]any, error) { return c.row, nil }
 func (c *copyIter) Err() error             { return nil }
 
+// WebhookPoolConns is the connection pool of both webhook sides on
+// PostgreSQL: the journal's default (a daemon's), fewer than the
+// deliveries in flight, and few enough that a server's default
+// max_connections (100) has room for other clients beside the bench.
+const WebhookPoolConns = 32
+
 // WebhookResult is one webhook storm on a journal: the verified webhooks
 // acknowledged a second, and the acknowledgement's latency.
 type WebhookResult struct {
@@ -146,7 +152,7 @@ func WebhookPostgres(ctx context.Context, dir, dsn string, n, width int) (Webhoo
 	if err != nil {
 		return WebhookResult{}, err
 	}
-	j, err := pgjournal.Open(ctx, dsn, pgjournal.Options{Now: func() time.Time { return at }, MaxConns: int32(max(width/2, 8))})
+	j, err := pgjournal.Open(ctx, dsn, pgjournal.Options{Now: func() time.Time { return at }, MaxConns: WebhookPoolConns})
 	if err != nil {
 		return WebhookResult{}, err
 	}
