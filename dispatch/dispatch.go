@@ -60,6 +60,7 @@ type Dispatcher struct {
 	pools map[string]*pool
 	o     DispatchOptions
 	log   *slog.Logger
+	cl    *clusterView // nil: the journal is held by this process alone (claim.go)
 
 	sent, inDoubt atomic.Int64
 }
@@ -84,6 +85,7 @@ func NewDispatcher(j journal.Journal, provs map[string]providers.Provider, o Dis
 	for name := range provs {
 		d.pools[name] = newPool(name, o.Pools[name], o.BreakerFailures, o.BreakerCooldown, j.Now)
 	}
+	d.useCluster()
 	return d
 }
 
@@ -122,7 +124,13 @@ type Progress struct {
 
 // Recover turns every item left in sending by a crash into in_doubt: its
 // request may or may not have reached the provider.
+//
+// On a shared journal it takes over only what nodes that are gone held
+// (claim.go): the items of a live node are its own.
 func (d *Dispatcher) Recover(ctx context.Context) (int, error) {
+	if d.cl != nil {
+		return d.recoverCluster(ctx)
+	}
 	type left struct {
 		id string
 		s  journal.State
@@ -176,28 +184,35 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		}
 	}
 	queues := map[string][]string{}
-	for _, id := range batchIDs {
-		b, err := d.j.Batch(ctx, id)
-		if err != nil {
-			return sum, err
+	// One node at a time queues (caps count what is queued).
+	err := d.exclusive(ctx, "queue", func(ctx context.Context) error {
+		for _, id := range batchIDs {
+			b, err := d.j.Batch(ctx, id)
+			if err != nil {
+				return err
+			}
+			if b.State == journal.BatchHeld {
+				return fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
+			}
+			q, held, err := d.queue(ctx, b)
+			if err != nil {
+				return err
+			}
+			for why, n := range held {
+				sum.Held += n
+				sum.HeldWhy = append(sum.HeldWhy, why)
+			}
+			for prov, ids := range q {
+				queues[prov] = append(queues[prov], ids...)
+			}
+			if err := d.j.SetBatch(ctx, id, func(b *journal.Batch) error { b.State = journal.BatchDispatching; return nil }); err != nil {
+				return err
+			}
 		}
-		if b.State == journal.BatchHeld {
-			return sum, fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
-		}
-		q, held, err := d.queue(ctx, b)
-		if err != nil {
-			return sum, err
-		}
-		for why, n := range held {
-			sum.Held += n
-			sum.HeldWhy = append(sum.HeldWhy, why)
-		}
-		for prov, ids := range q {
-			queues[prov] = append(queues[prov], ids...)
-		}
-		if err := d.j.SetBatch(ctx, id, func(b *journal.Batch) error { b.State = journal.BatchDispatching; return nil }); err != nil {
-			return sum, err
-		}
+		return nil
+	})
+	if err != nil {
+		return sum, err
 	}
 	total := 0
 	for _, ids := range queues {
@@ -232,9 +247,9 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 			continue
 		}
 		pl := d.pools[prov]
-		g.Go(func() error { return d.runPool(ctx, p, pl, ids, &doneCount) })
+		g.Go(func() error { return d.runPool(ctx, p, pl, d.sourceFor(prov, ids, batchIDs), &doneCount) })
 	}
-	err := g.Wait()
+	err = g.Wait()
 	// In-doubt items found during the run are resolved now (and again by
 	// every later run or poll until none is left).
 	if ctx.Err() == nil && err == nil {
@@ -294,16 +309,16 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 		}
 		if why := d.overCap(used, it); why != "" {
 			held[why]++
-			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Held, Actor: "dispatcher", Reason: why})
+			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Held, Actor: "dispatcher", Reason: why, From: journal.Accepted})
 		} else {
 			used.add(it)
-			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "dispatcher"})
+			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "dispatcher", From: journal.Accepted})
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 		}
 		return true
 	})
 	for start := 0; err == nil && start < len(changes); start += 500 {
-		err = d.j.Apply(ctx, changes[start:min(start+500, len(changes))]...)
+		err = d.applyEach(ctx, changes[start:min(start+500, len(changes))])
 	}
 	for why, n := range held {
 		d.log.Warn("items held by a cap", "batch", b.ID, "cap", why, "items", n)
@@ -314,14 +329,14 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 // runPool feeds one provider's items to its workers: long-lived
 // goroutines, each taking the next item once the pool's token bucket
 // allows one more request.
-func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, ids []string, done *atomic.Int64) error {
+func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, src source, done *atomic.Int64) error {
 	g, gctx := errgroup.WithContext(ctx)
-	work := make(chan string)
-	ans := &answers{j: d.j, log: d.log, ctx: context.WithoutCancel(ctx)}
-	for range min(pl.workers(), len(ids)) {
+	work := make(chan task)
+	ans := &answers{j: d.j, log: d.log, ctx: context.WithoutCancel(ctx), stuck: d.noteStuck, gaveUp: src.skipped()}
+	for range pl.workers() {
 		g.Go(func() error {
-			for id := range work {
-				err := d.send(ctx, p, pl, id, ans)
+			for t := range work {
+				err := d.send(ctx, p, pl, t, ans)
 				done.Add(1)
 				if err != nil {
 					return err
@@ -330,43 +345,73 @@ func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool
 			return nil
 		})
 	}
+	var ferr error
 feed:
-	for _, id := range ids {
+	for {
 		if err := pl.wait(gctx); err != nil {
 			break // stopping: the rest stays queued for the next run
 		}
+		t, ok, err := src.next(gctx)
+		if err != nil {
+			ferr = err
+			break
+		}
+		if !ok {
+			break
+		}
 		select {
-		case work <- id:
+		case work <- t:
 		case <-gctx.Done():
+			if t.claimed != nil {
+				_ = d.unsend(ctx, t.id, t.holder)
+			}
 			break feed
 		}
 	}
+	src.release(ctx)
 	close(work)
 	err := g.Wait()
-	return errors.Join(err, ans.wait())
+	if errors.Is(ferr, context.Canceled) && ctx.Err() != nil {
+		ferr = nil
+	}
+	return errors.Join(ferr, err, ans.wait())
 }
 
 // send takes one queued item through sending to the provider's answer,
 // retrying what the taxonomy calls retryable.
-func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, id string, ans *answers) error {
+func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t task, ans *answers) error {
+	id := t.id
 	for attempt := 1; ; attempt++ {
 		// The intent is durable before the request leaves. The item
 		// comes back from the same transaction (not queued any more: a
-		// webhook or another run took it, and nothing is sent).
+		// webhook or another run took it, and nothing is sent). A claimed
+		// item is in sending already.
 		var it journal.Item
-		if err := d.j.Apply(ctx, journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued,
-			Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
-			if errors.Is(err, journal.ErrConflict) {
-				return nil
+		holder := t.holder
+		if attempt == 1 && t.claimed != nil {
+			it = *t.claimed
+		} else {
+			holder = d.holder()
+			if err := d.j.Apply(ctx, journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued, Holder: holder,
+				Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
+				if errors.Is(err, journal.ErrConflict) {
+					return nil
+				}
+				return err
 			}
-			return err
 		}
 		payout := it.Payout
 		payout.Attempt = it.Attempt
 		var st providers.Status
 		var serr error
 		var took time.Duration // the request's own time, not the wait for its slot
+		lost := false
 		err := pl.request(ctx, func() {
+			// A node whose lease lapsed starts nothing: another node may
+			// be taking its items over.
+			if lost = !d.mayStart(holder); lost {
+				return
+			}
 			// In-flight requests finish even when the run is stopping.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
 			start := time.Now()
@@ -374,21 +419,28 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 			took = time.Since(start)
 			cancel()
 		})
+		if lost {
+			_ = d.unsend(ctx, id, holder)
+			return errLeaseLost
+		}
 		if err != nil {
 			// Stopped while waiting for a slot: nothing left, so the
 			// intent is withdrawn and the item waits for the next run.
-			return d.unsend(ctx, id)
+			return d.unsend(ctx, id, holder)
 		}
 		d.sent.Add(1)
 		if d.o.Observe != nil {
 			d.o.Observe(p.Name(), "submit", took, serr)
 		}
-		retry, err := d.record(ctx, p, pl, it, st, serr, ans)
+		retry, err := d.record(ctx, p, pl, it, st, serr, ans, holder)
 		if err != nil || !retry {
 			return err
 		}
 		if attempt >= d.o.MaxAttempts {
 			d.log.Warn("giving up for this run after retries; the item stays queued", "payout", id, "attempts", attempt)
+			if ans.gaveUp != nil {
+				ans.gaveUp.add(id)
+			}
 			return nil
 		}
 		wait := max(backoff(attempt, d.o.BackoffBase, d.o.BackoffMax), providers.RetryAfter(serr))
@@ -407,9 +459,9 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 
 // unsend takes back an intent whose request never left (the run stopped
 // while the item waited for a request slot).
-func (d *Dispatcher) unsend(ctx context.Context, id string) error {
+func (d *Dispatcher) unsend(ctx context.Context, id, holder string) error {
 	ctx = context.WithoutCancel(ctx)
-	err := d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher",
+	err := d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Holder: holder,
 		Reason: "the run stopped before the request left", Update: func(x *journal.Item) { x.Sends-- }})
 	if errors.Is(err, journal.ErrConflict) {
 		return nil
@@ -422,10 +474,13 @@ func (d *Dispatcher) unsend(ctx context.Context, id string) error {
 // conditional on the item still being in sending: a webhook that arrived
 // while the request was out may already have settled it, and then it is
 // the truth.
-func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
+func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers, holder string) (bool, error) {
 	// A request that left is recorded even when the run is stopping.
 	ctx = context.WithoutCancel(ctx)
-	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr, ans)
+	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr, ans, holder)
+	if err != nil && !errors.Is(err, journal.ErrConflict) {
+		d.noteStuck(it.PayoutID, holder)
+	}
 	if settledMeanwhile(d.log, it.PayoutID, err) {
 		return false, nil
 	}
@@ -444,7 +499,7 @@ func settledMeanwhile(log *slog.Logger, payoutID string, err error) bool {
 	return true
 }
 
-func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
+func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers, holder string) (bool, error) {
 	id := it.PayoutID
 	twoPhase := providers.TwoPhase(p)
 	payload, _ := json.Marshal(st)
@@ -452,7 +507,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 	case serr == nil:
 		pl.success()
 		to := journal.StateFor(st.Outcome)
-		c := journal.Change{PayoutID: id, From: journal.Sending, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
+		c := journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
 		if to != journal.AwaitingConfirmation {
 			ans.later(c)
 			return false, nil
@@ -466,17 +521,17 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		return false, err
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
-		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrUnavailable), errors.Is(serr, providers.ErrAuth):
 		pl.failure()
-		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher",
+		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Queued, Actor: "dispatcher",
 			Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrDuplicate) && twoPhase:
 		// A session under this key exists that payrun never journaled (its
 		// answer was lost). It can never move money without our confirm,
 		// which only the journaled session gets: start a fresh one.
 		pl.success()
-		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Update: freshSession(true),
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Queued, Actor: "dispatcher", Update: freshSession(true),
 			Reason: "an earlier session exists but was never journaled; a fresh session replaces it (the old one is never confirmed)"})
 	case errors.Is(serr, providers.ErrDuplicate):
 		pl.success()
@@ -484,7 +539,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		// answer was lost): it exists, so it is submitted; its outcome
 		// arrives by webhook or status query.
 		st.Outcome = providers.Processing
-		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.Submitted, Actor: "dispatcher", Status: &st,
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Submitted, Actor: "dispatcher", Status: &st,
 			Reason: "already at the provider: " + serr.Error()})
 		return false, nil
 	case providers.IsInDoubt(serr):
@@ -497,7 +552,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 			st.Outcome = providers.Processing
 			stp = &st
 		}
-		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
 		return false, nil
 	default:
 		// Rejected, insufficient funds, unsupported: final for this payout.
@@ -509,7 +564,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if st.Message == "" {
 			st.Message = serr.Error()
 		}
-		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
 		return false, nil
 	}
 }
@@ -522,6 +577,10 @@ type answers struct {
 	// ctx outlives the run's: answers to requests that left are recorded
 	// even when the run is stopping.
 	ctx context.Context
+	// stuck is told about an item whose answer was not recorded, and
+	// gaveUp collects the items the run stopped retrying (claim.go).
+	stuck  func(id, holder string)
+	gaveUp *givenUp
 
 	wg  sync.WaitGroup
 	mu  sync.Mutex
@@ -543,6 +602,9 @@ func (a *answers) later(c journal.Change) {
 		}
 		if err != nil {
 			a.log.Error("answer not recorded; the payout stays in sending and is resolved as in doubt", "payout", c.PayoutID, "err", err)
+			if a.stuck != nil {
+				a.stuck(c.PayoutID, c.Holder)
+			}
 			a.mu.Lock()
 			if a.err == nil {
 				a.err = fmt.Errorf("recording the answer for %s: %w", c.PayoutID, err)

@@ -42,6 +42,12 @@ type pool struct {
 	breakerN    int
 	cooldown    time.Duration
 	stats       PoolStats
+
+	// budget, when set, paces the pool instead of limiter, and share caps
+	// its requests in flight at its node's part of the cluster's
+	// concurrency (budget.go, claim.go).
+	budget *budget
+	share  *share
 }
 
 // PoolStats are the counters a pool keeps for progress and metrics.
@@ -111,6 +117,9 @@ func (p *pool) wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+	if p.budget != nil {
+		return p.budget.wait(ctx)
+	}
 	return p.limiter.Wait(ctx)
 }
 
@@ -129,12 +138,21 @@ func (p *pool) request(ctx context.Context, fn func()) error {
 		return err
 	}
 	defer p.slots.Release(1)
+	if p.share != nil {
+		if err := p.share.acquire(ctx); err != nil {
+			return err
+		}
+		defer p.share.release()
+	}
 	fn()
 	return nil
 }
 
 // success records a request the provider answered normally.
 func (p *pool) success() {
+	if p.budget != nil {
+		p.budget.success()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failures = 0
@@ -153,6 +171,9 @@ func (p *pool) success() {
 // rateLimited records a 429: pause the whole pool for Retry-After (or a
 // second) and halve the effective rate.
 func (p *pool) rateLimited(retryAfter time.Duration) {
+	if p.budget != nil {
+		p.budget.refused(retryAfter)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.RateLimited++
@@ -162,7 +183,7 @@ func (p *pool) rateLimited(retryAfter time.Duration) {
 	if until := p.now().Add(retryAfter); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}
-	if p.cfg.RatePerSecond > 0 {
+	if p.cfg.RatePerSecond > 0 && p.budget == nil {
 		p.effective = max(p.effective/2, p.cfg.RatePerSecond/20, 0.5)
 		p.limiter.SetLimit(rate.Limit(p.effective))
 		p.successes = 0
@@ -190,6 +211,9 @@ func (p *pool) snapshot() PoolStats {
 	defer p.mu.Unlock()
 	s := p.stats
 	s.Rate = p.effective
+	if p.budget != nil {
+		s.Rate = p.budget.current()
+	}
 	return s
 }
 

@@ -68,7 +68,7 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 	}
 	var done atomic.Int64
 	for prov, ids := range requeue {
-		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], ids, &done); err != nil {
+		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], &listSource{ids: ids}, &done); err != nil {
 			return err
 		}
 	}

@@ -49,6 +49,9 @@ type Options struct {
 	// transaction, and the server syncs the commits of concurrent
 	// transactions together.
 	MaxConns int32
+	// Node says how this process takes part in the cluster of processes
+	// sharing the database (cluster.go); a writable journal always does.
+	Node journal.NodeOptions
 }
 
 // defaultMaxConns is the pool's size when neither Options nor the URL say.
@@ -58,6 +61,7 @@ const defaultMaxConns = 32
 type Journal struct {
 	pool     *pgxpool.Pool
 	persist  *persister // nil when read-only
+	member   *member    // nil when read-only
 	location string
 	now      func() time.Time
 	ro       bool
@@ -127,6 +131,11 @@ func Open(ctx context.Context, dsn string, o Options) (*Journal, error) {
 	if err := j.DropStaging(ctx); err != nil {
 		return fail(err)
 	}
+	j.member = newMember(o.Node)
+	if err := j.join(ctx); err != nil {
+		return fail(err)
+	}
+	go j.heartbeat()
 	j.persist = newPersister(j.pool)
 	return j, nil
 }
@@ -159,6 +168,9 @@ func (j *Journal) Close() error {
 	}
 	if j.persist != nil {
 		j.persist.close()
+	}
+	if j.member != nil {
+		j.leave()
 	}
 	j.pool.Close()
 	return nil

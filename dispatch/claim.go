@@ -1,0 +1,344 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/payrun/payrun/journal"
+)
+
+// Several payrun processes on one journal (journal.Cluster): the
+// dispatcher claims work instead of walking a list, holds what it claimed
+// under its node's lease, stops sending when the lease lapses, and takes
+// over what a gone node held through the in-doubt path. On a journal held
+// by one process it walks the list of the run's queued items, as it always
+// did; everything after an item is in sending is one code path.
+
+// claimMax is how many items one claim takes: enough that a node claims a
+// few times a second at the rates providers allow, few enough that a
+// crash leaves few items waiting for a token in sending (in doubt, asked
+// about, after it).
+const claimMax = 4
+
+// errLeaseLost stops a node's sending when its lease lapsed.
+var errLeaseLost = errors.New("this node lost its lease on the journal: it sends nothing until the database answers again; what it held is taken over by the other nodes")
+
+// clusterView is the dispatcher's side of a shared journal.
+type clusterView struct {
+	c journal.Cluster
+
+	mu sync.Mutex
+	// stuck are items whose answer could not be recorded: they stay in
+	// sending, held by this node, until the next Recover asks about them.
+	stuck map[string]string // payout_id -> holder
+	// lost is set while the lease is lost (to say so once).
+	lost bool
+}
+
+// useCluster gives every rate-limited pool a budget (shared by the
+// cluster's nodes when the journal is shared) and, on a shared journal,
+// a share of the provider's concurrency.
+func (d *Dispatcher) useCluster() {
+	var store budgetStore = &memoryBudgets{}
+	if c, ok := d.j.(journal.Cluster); ok {
+		d.cl = &clusterView{c: c, stuck: map[string]string{}}
+		store = clusterBudgets{c: c}
+	}
+	for name, pl := range d.pools {
+		if pl.cfg.RatePerSecond > 0 {
+			pl.budget = newBudget(name, pl.cfg.RatePerSecond, pl.cfg.Burst, store)
+		}
+		if d.cl != nil {
+			pl.share = &share{limit: pl.cfg.Concurrency, changed: make(chan struct{})}
+			if pl.budget != nil {
+				pl.budget.node = d.cl.c.Lease
+				pl.budget.onSenders = func(n, rank int) { pl.share.resize(shareOf(pl.cfg.Concurrency, n, rank)) }
+			}
+		}
+	}
+}
+
+// Clustered reports whether the dispatcher shares its journal with other
+// payrun processes.
+func (d *Dispatcher) Clustered() bool { return d.cl != nil }
+
+// holder is the node this dispatcher's changes are made for ("" on a
+// journal held by one process).
+func (d *Dispatcher) holder() string {
+	if d.cl == nil {
+		return ""
+	}
+	return d.cl.c.Lease().Node
+}
+
+// mayStart reports whether a request of an item held by holder may start
+// now, saying so once when the lease is lost.
+func (d *Dispatcher) mayStart(holder string) bool {
+	if d.cl == nil {
+		return true
+	}
+	l := d.cl.c.Lease()
+	ok := l.Holds(holder, time.Now())
+	d.cl.mu.Lock()
+	defer d.cl.mu.Unlock()
+	if !ok && !d.cl.lost {
+		d.cl.lost = true
+		why := "its lease lapsed"
+		if l.Err != nil {
+			why = l.Err.Error()
+		}
+		d.log.Error("this node lost its lease on the journal and stops sending; the other nodes take over what it held once the lease and the longest request have passed",
+			"node", holder, "why", why)
+	} else if ok && d.cl.lost {
+		d.cl.lost = false
+		d.log.Info("this node holds a lease on the journal again and sends", "node", l.Node)
+	}
+	return ok
+}
+
+// recoverCluster takes over what gone nodes held (sending becomes in
+// doubt: the provider is asked before anything is sent again; confirming
+// is confirmed again, which is idempotent), and asks about this node's
+// own items whose answers could not be recorded.
+func (d *Dispatcher) recoverCluster(ctx context.Context) (int, error) {
+	n, err := d.cl.c.TakeOver(ctx, func(it journal.Item) journal.Change {
+		to := journal.InDoubt
+		if it.State == journal.Confirming {
+			to = journal.AwaitingConfirmation
+		}
+		return journal.Change{To: to, Actor: "recovery",
+			Reason: "held by a node that is gone: the request may have reached the provider"}
+	})
+	if err != nil {
+		return n, err
+	}
+	d.cl.mu.Lock()
+	stuck := d.cl.stuck
+	d.cl.stuck = map[string]string{}
+	d.cl.mu.Unlock()
+	for id, holder := range stuck {
+		err := d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.InDoubt, Actor: "recovery", Holder: holder,
+			Reason: "its answer could not be recorded: the request may have reached the provider"})
+		if err == nil {
+			n++
+		} else if !errors.Is(err, journal.ErrConflict) {
+			d.noteStuck(id, holder)
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// noteStuck remembers an item whose answer could not be recorded.
+func (d *Dispatcher) noteStuck(id, holder string) {
+	if d.cl == nil {
+		return
+	}
+	d.cl.mu.Lock()
+	d.cl.stuck[id] = holder
+	d.cl.mu.Unlock()
+}
+
+// task is one item for a pool's worker: an id to claim (queued to
+// sending, conditionally), or an item claimed already.
+type task struct {
+	id      string
+	claimed *journal.Item
+	holder  string
+}
+
+// source hands a pool's feeder its next task; ok is false when none is
+// left.
+type source interface {
+	next(ctx context.Context) (t task, ok bool, err error)
+	// release gives back what was claimed and not handed out.
+	release(ctx context.Context)
+	// skipped collects the items the run gave up on (nil: none kept).
+	skipped() *givenUp
+}
+
+// listSource walks the ids a run queued (a journal held by one process,
+// and the resends the resolver queued).
+type listSource struct {
+	ids []string
+	i   int
+}
+
+func (s *listSource) next(context.Context) (task, bool, error) {
+	if s.i >= len(s.ids) {
+		return task{}, false, nil
+	}
+	s.i++
+	return task{id: s.ids[s.i-1]}, true, nil
+}
+
+func (s *listSource) release(context.Context) {}
+
+func (s *listSource) skipped() *givenUp { return nil }
+
+// claimSource claims a provider's queued items of the run's batches from
+// the shared queue, a few at a time, until none is left.
+type claimSource struct {
+	d        *Dispatcher
+	provider string
+	batches  []string
+	gaveUp   givenUp
+	buf      []journal.Item
+	holder   string
+	done     bool
+}
+
+func (s *claimSource) next(ctx context.Context) (task, bool, error) {
+	if len(s.buf) == 0 {
+		if s.done {
+			return task{}, false, nil
+		}
+		holder := s.d.holder()
+		if !s.d.mayStart(holder) {
+			return task{}, false, errLeaseLost
+		}
+		items, err := s.d.cl.c.Claim(ctx, journal.ClaimRequest{Provider: s.provider, Batches: s.batches, Max: claimMax, Skip: s.gaveUp.list(),
+			Change: journal.Change{Actor: "dispatcher", Holder: holder, Update: func(x *journal.Item) { x.Sends++ }}})
+		if errors.Is(err, journal.ErrLeaseLost) {
+			return task{}, false, errLeaseLost
+		}
+		if err != nil {
+			return task{}, false, fmt.Errorf("claim %s payouts: %w", s.provider, err)
+		}
+		if len(items) == 0 {
+			s.done = true
+			return task{}, false, nil
+		}
+		s.buf, s.holder = items, holder
+	}
+	it := s.buf[0]
+	s.buf = s.buf[1:]
+	return task{id: it.PayoutID, claimed: &it, holder: s.holder}, true, nil
+}
+
+func (s *claimSource) skipped() *givenUp { return &s.gaveUp }
+
+func (s *claimSource) release(ctx context.Context) {
+	for _, it := range s.buf {
+		_ = s.d.unsend(ctx, it.PayoutID, s.holder)
+	}
+	s.buf = nil
+}
+
+// sourceFor is where a run's pool takes its items from: the shared
+// queue of the run's batches on a shared journal, the run's list
+// otherwise.
+func (d *Dispatcher) sourceFor(provider string, ids, batches []string) source {
+	if d.cl == nil {
+		return &listSource{ids: ids}
+	}
+	return &claimSource{d: d, provider: provider, batches: batches}
+}
+
+// exclusive runs fn while no other node of the cluster runs fn under the
+// same name.
+func (d *Dispatcher) exclusive(ctx context.Context, name string, fn func(context.Context) error) error {
+	if d.cl == nil {
+		return fn(ctx)
+	}
+	return d.cl.c.Exclusive(ctx, name, fn)
+}
+
+// applyEach applies changes together, or, when one of them finds its item
+// moved by another node (ErrConflict), one by one, leaving that one.
+func (d *Dispatcher) applyEach(ctx context.Context, changes []journal.Change) error {
+	err := d.j.Apply(ctx, changes...)
+	if !errors.Is(err, journal.ErrConflict) {
+		return err
+	}
+	for _, c := range changes {
+		if err := d.j.Apply(ctx, c); err != nil && !errors.Is(err, journal.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// givenUp are the items a run stopped retrying: a claim skips them.
+type givenUp struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (g *givenUp) add(id string) {
+	g.mu.Lock()
+	g.ids = append(g.ids, id)
+	g.mu.Unlock()
+}
+
+func (g *givenUp) list() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.ids)
+}
+
+// share is a node's part of a provider's concurrency: a semaphore whose
+// size follows the nodes sending to the provider.
+type share struct {
+	mu      sync.Mutex
+	limit   int
+	used    int
+	changed chan struct{} // closed when a slot frees or the limit grows
+}
+
+func (s *share) acquire(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		if s.used < s.limit {
+			s.used++
+			s.mu.Unlock()
+			return nil
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+func (s *share) release() {
+	s.mu.Lock()
+	s.used--
+	s.wake()
+	s.mu.Unlock()
+}
+
+func (s *share) resize(n int) {
+	s.mu.Lock()
+	if n != s.limit {
+		s.limit = n
+		s.wake()
+	}
+	s.mu.Unlock()
+}
+
+func (s *share) wake() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// shareOf is the part of concurrency the node ranked rank of n sending
+// nodes gets: an even split, the remainder to the first ranks, at least
+// one.
+func shareOf(concurrency, n, rank int) int {
+	if n <= 1 {
+		return concurrency
+	}
+	part := concurrency / n
+	if rank < concurrency%n {
+		part++
+	}
+	return max(part, 1)
+}
