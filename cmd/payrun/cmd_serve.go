@@ -18,7 +18,11 @@ func cmdServe() command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		cfg, j, err := openConfigured(e)
+		cfg, err := loadConfig(e)
+		if err != nil {
+			return err
+		}
+		j, err := app.OpenJournalAs(ctx, cfg, "serve")
 		if err != nil {
 			return err
 		}

@@ -35,6 +35,7 @@ type Config struct {
 	Reports   Reports                     `yaml:"reports"`
 	Preflight Preflight                   `yaml:"preflight"`
 	Serve     Serve                       `yaml:"serve"`
+	Cluster   Cluster                     `yaml:"cluster"`
 	Log       Log                         `yaml:"log"`
 
 	// Path is the file the config was loaded from ("" for defaults).
@@ -173,7 +174,8 @@ func Default() *Config {
 		Preflight: Preflight{DuplicateLookback: 7},
 		Serve: Serve{Listen: "127.0.0.1:8080", StableFor: 5 * time.Second, ScanInterval: 30 * time.Second,
 			Cutoff: "0 18 * * *", Poll: "*/5 * * * *", Report: "0 7 * * *", CatchUp: true},
-		Log: Log{Level: "info", Format: "auto"},
+		Cluster: Cluster{Lease: DefaultLease},
+		Log:     Log{Level: "info", Format: "auto"},
 	}
 }
 
@@ -283,6 +285,7 @@ func (c *Config) Check() error {
 	if c.Reconcile.MaxWebhookBytes <= 0 || c.Reconcile.MaxWebhookBytes > MaxWebhookBytesLimit {
 		p = append(p, fmt.Sprintf("reconcile.max_webhook_bytes must be positive and at most %d (8 MiB): a provider's notification is a few KB, and each one is kept whole before it is acknowledged", MaxWebhookBytesLimit))
 	}
+	p = append(p, c.Cluster.problems()...)
 	if len(p) > 0 {
 		return &Error{Path: c.Path, Problems: p}
 	}

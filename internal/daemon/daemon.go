@@ -40,6 +40,9 @@ type Daemon struct {
 
 	cfg *config.Config
 	log *slog.Logger
+	// member is the daemon's part in a cluster (leader.go); nil on a
+	// journal this process holds alone.
+	member *member
 	// dispatchMu runs one dispatch pass at a time.
 	dispatchMu sync.Mutex
 	// jobs are the dispatch passes and the start-up pass running on their
@@ -90,12 +93,19 @@ func New(a *app.App) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.Sched, err = NewScheduler(jobs, SchedulerOptions{LastRun: app.LastRuns{J: j}, Log: log, Observe: metrics.ObserveJob}); err != nil {
+	sopts := SchedulerOptions{LastRun: app.LastRuns{J: j}, Log: log, Observe: metrics.ObserveJob}
+	if d.Sched, err = NewScheduler(jobs, sopts); err != nil {
 		return nil, err
 	}
+	var cluster ClusterSource
+	if c, ok := j.(journal.Cluster); ok {
+		d.member = newMember(d, c, cfg.Cluster.Lease, jobs, sopts)
+		cluster = ClusterView{C: c, Leading: d.member.Leading}
+		reg.MustRegister(clusterCollector{src: cluster})
+	}
 	d.Recv = a.Receiver(metrics.ObserveWebhook)
-	handler := NewServer(ServerOptions{Webhooks: d.Recv, Ready: []Check{status.Check(), d.Sched.Check()},
-		Gatherer: reg, Status: status, Location: loc, Log: log})
+	handler := NewServer(ServerOptions{Webhooks: d.Recv, Ready: []Check{status.Check(), d.schedulerCheck()},
+		Gatherer: reg, Status: status, Cluster: cluster, Location: loc, Log: log})
 	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: handler, Log: log}
 	return d, nil
 }
@@ -128,12 +138,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 		}
 		d.resumed.Signal(err)
 	})
-	if err := d.Intake.Start(d.root); err != nil {
-		return fail(err)
-	}
-	started = append(started, d.Intake)
-	if err := d.Sched.Start(d.root); err != nil {
-		return fail(err)
+	for _, s := range d.leaderServices() {
+		if err := s.Start(d.root); err != nil {
+			return fail(err)
+		}
+		started = append(started, s)
 	}
 	inf, _ := d.App.Journal.Info(ctx)
 	d.log.Info("payrun serving", "listen", d.HTTP.BoundAddr().String(), "journal", inf.Location, "inbox", d.Intake.Inbox,
@@ -150,8 +159,10 @@ func (d *Daemon) Addr() net.Addr { return d.HTTP.BoundAddr() }
 // seconds; the rest stays queued in the journal) and stops it.
 func (d *Daemon) Stop() {
 	d.log.Info("stopping: no new files or schedules; requests in flight finish")
-	d.Sched.Stop()
-	d.Intake.Stop()
+	leader := d.leaderServices()
+	for i := len(leader) - 1; i >= 0; i-- {
+		leader[i].Stop()
+	}
 	d.cancel()
 	d.jobs.Wait()
 	d.HTTP.Stop()
