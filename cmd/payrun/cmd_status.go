@@ -57,7 +57,11 @@ func cmdStatus() command {
 				return err
 			}
 		}
-		return printStatus(e.stdout, batches, open, *asJSON)
+		cl, err := journalCluster(ctx, j)
+		if err != nil {
+			return err
+		}
+		return printStatus(e.stdout, batches, open, cl, *asJSON)
 	}
 	return c
 }
@@ -90,24 +94,26 @@ func statusFromDaemon(ctx context.Context, w io.Writer, base, id string, asJSON 
 		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
 			return true, err
 		}
-		return true, printStatus(w, []daemon.BatchStatus{d.Batch}, d.OpenItems, asJSON)
+		return true, printStatus(w, []daemon.BatchStatus{d.Batch}, d.OpenItems, daemonCluster(ctx, client, base), asJSON)
 	}
 	var l daemon.BatchList
 	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
 		return true, err
 	}
-	return true, printStatus(w, l.Batches, nil, asJSON)
+	return true, printStatus(w, l.Batches, nil, daemonCluster(ctx, client, base), asJSON)
 }
 
-func printStatus(w io.Writer, batches []daemon.BatchStatus, open []daemon.OpenItem, asJSON bool) error {
+func printStatus(w io.Writer, batches []daemon.BatchStatus, open []daemon.OpenItem, cl *daemon.ClusterStatus, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Batches   []daemon.BatchStatus `json:"batches"`
-			OpenItems []daemon.OpenItem    `json:"open_items,omitempty"`
-		}{batches, open})
+			Batches   []daemon.BatchStatus  `json:"batches"`
+			OpenItems []daemon.OpenItem     `json:"open_items,omitempty"`
+			Cluster   *daemon.ClusterStatus `json:"cluster,omitempty"`
+		}{batches, open, cl})
 	}
+	printCluster(w, cl)
 	if len(batches) == 0 {
 		fmt.Fprintln(w, "No batches yet.")
 		return nil

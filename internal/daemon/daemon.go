@@ -197,6 +197,11 @@ func (d *Daemon) resume(ctx context.Context) error {
 			return err
 		}
 	}
+	if d.member != nil && d.member.othersLive(ctx) {
+		// The other nodes kept watching while this one was down: what it
+		// held is taken over and asked about; nothing else waits on it.
+		return nil
+	}
 	st, err := d.Poller.Sweep(ctx)
 	if st.Due > 0 {
 		d.log.Info("start-up: asked the providers about what a stop left open", "asked", st.Due, "changed", st.Changed, "final", st.Final)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -88,6 +89,14 @@ func (r recordedRuns) Set(name string, t time.Time) error {
 // Start starts the node's loops: the leadership and takeovers, the
 // listener, and the passes it wakes.
 func (m *member) Start(ctx context.Context) error {
+	// The folders exist whoever leads: a file can be dropped before the
+	// first leader is elected.
+	in := m.d.Intake
+	for _, dir := range []string{in.Inbox, in.Processing, in.Archive, in.Rejected} {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("intake: %w", err)
+		}
+	}
 	return m.loop.Run(ctx, func(ctx context.Context) {
 		var wg sync.WaitGroup
 		wg.Go(func() { m.lead(ctx) })
@@ -126,12 +135,31 @@ func (m *member) lead(ctx context.Context) {
 	every := max(m.ttl/5, 50*time.Millisecond)
 	t := time.NewTicker(every)
 	defer t.Stop()
+	// ends fires when the leadership this node holds ends by its own
+	// clock without a renewal: it stops leading then, not at the next
+	// tick, which may come after another node took over.
+	ends := time.NewTimer(time.Hour)
+	defer ends.Stop()
 	for {
 		m.tick(ctx)
+		m.mu.Lock()
+		if m.leading {
+			ends.Reset(max(time.Until(m.until), 0))
+		} else {
+			ends.Stop()
+		}
+		m.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-ends.C:
+			m.mu.Lock()
+			over := m.leading && !time.Now().Before(m.until)
+			m.mu.Unlock()
+			if over {
+				m.stepDown("the leadership was not renewed in time", false)
+			}
 		}
 	}
 }
@@ -299,6 +327,22 @@ func (m *member) applies(ctx context.Context) {
 			m.log.Warn("webhook events persisted by another node, not applied yet; retrying", "err", err)
 		}
 	}
+}
+
+// othersLive reports whether another daemon of the cluster holds a live
+// lease (so that the cluster was not down while this node was).
+func (m *member) othersLive(ctx context.Context) bool {
+	ns, err := m.c.Nodes(ctx)
+	if err != nil {
+		return false
+	}
+	self := m.c.Lease().Node
+	for _, n := range ns {
+		if n.Live && n.ID != self && n.Role == "serve" {
+			return true
+		}
+	}
+	return false
 }
 
 // check is the readiness of a node: it holds a lease, and, when it
