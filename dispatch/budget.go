@@ -41,15 +41,22 @@ const (
 	probeAfter = 30 * time.Second
 	probeEvery = 2 * time.Second
 	probeStep  = 1.02
-	// staleTokens: tokens reserved but not used within this long after
-	// they became due are dropped, so that a node never sends a reserved
-	// burst late, on top of the others' due requests.
-	staleTokens = 50 * time.Millisecond
+	// A token is used at the earliest when the bucket says, and no sooner
+	// than the node's share of the rate after the one before (the rate
+	// over the nodes sending lately): the nodes' requests together never
+	// run faster than the rate and the bucket's burst, even when one
+	// catches up after a stall (a busy machine, a slow database). A token
+	// not used within staleTokens of when the bucket said is dropped.
+	staleTokens = time.Second
 	// chunkTime is how much of the rate one reservation takes (bounded by
-	// the bucket's size): 200/s reserves 4 tokens at a time.
-	chunkTime = 20 * time.Millisecond
+	// the bucket's size): 200/s reserves 10 tokens at a time. A node
+	// reserves the next while it spends the last, so that a slow round
+	// trip to the store (a busy database) costs nothing up to this long.
+	chunkTime = 50 * time.Millisecond
 	// sendersFor is how long a node that reserved counts as sending.
 	sendersFor = 2 * time.Second
+	// reportEvery bounds how late a node reports its successes.
+	reportEvery = 100 * time.Millisecond
 )
 
 // budgetStore changes a budget atomically: the journal's cluster, or
@@ -84,102 +91,175 @@ func (s clusterBudgets) update(ctx context.Context, provider string, fn func(b *
 	return s.c.UpdateBudget(ctx, provider, fn)
 }
 
-// budget is one node's side of a provider's budget.
+// budget is one node's side of a provider's budget. It reserves the next
+// few tokens while it spends the last ones, so that the store's round
+// trip is never between two requests; at most two reservations are in
+// hand.
 type budget struct {
 	provider string
 	rate     float64 // configured
 	burst    float64
 	store    budgetStore
 
-	// lock is held while tokens are reserved (a channel, so that a
-	// waiter's context is honoured).
-	lock chan struct{}
 	// node, when set, names this node in the budget's senders, and
 	// onSenders is told how many nodes send and this one's rank.
 	node      func() journal.Lease
 	onSenders func(n, rank int)
 
-	mu       sync.Mutex
-	inHand   int       // tokens reserved and not used yet
-	due      time.Time // when they may be used (local clock)
-	accepts  int       // successes not reported yet
-	refusals int       // refusals not reported yet
-	last     journal.Budget
+	mu     sync.Mutex
+	grants []grant // reserved, oldest first
+	// reserving is closed when the reservation in progress ends (nil:
+	// none); err is its error, for the waiters that waited for it.
+	reserving chan struct{}
+	err       error
+	accepts   int // successes not reported yet
+	refusals  int // refusals not reported yet
+	last      journal.Budget
+	// prev is when the last token was to be used (local clock);
+	// reported when successes were last reported.
+	prev     time.Time
+	reported time.Time
+}
+
+// grant is one reservation: n tokens, the last due at last (local clock),
+// each a token's time after the one before.
+type grant struct {
+	n    int
+	last time.Time
+	rate float64
 }
 
 func newBudget(provider string, rate float64, burst int, store budgetStore) *budget {
-	return &budget{provider: provider, rate: rate, burst: float64(max(burst, 1)), store: store, lock: make(chan struct{}, 1)}
+	return &budget{provider: provider, rate: rate, burst: float64(max(burst, 1)), store: store}
 }
 
 // wait blocks until one request may be sent.
 func (b *budget) wait(ctx context.Context) error {
-	select {
-	case b.lock <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	b.mu.Lock()
-	if b.inHand > 0 && time.Since(b.due) > staleTokens {
-		b.inHand = 0
-	}
-	if b.inHand == 0 {
-		b.mu.Unlock()
-		if err := b.reserve(ctx); err != nil {
-			<-b.lock
-			return err
-		}
+	for {
 		b.mu.Lock()
-	}
-	b.inHand--
-	due := b.due
-	b.mu.Unlock()
-	<-b.lock
-	if d := time.Until(due); d > 0 {
-		t := time.NewTimer(d)
-		defer t.Stop()
+		now := time.Now()
+		for len(b.grants) > 0 && now.Sub(b.grants[0].last) > staleTokens {
+			b.grants = b.grants[1:]
+		}
+		if len(b.grants) > 0 {
+			g := &b.grants[0]
+			g.n--
+			due := g.last.Add(-time.Duration(float64(g.n) / g.rate * float64(time.Second)))
+			if g.n == 0 {
+				b.grants = b.grants[1:]
+			}
+			if paced := b.prev.Add(b.pace(g.rate)); paced.After(due) {
+				due = paced
+			}
+			// A node that fell behind its pace catches up with its share
+			// of the bucket's burst at most.
+			b.prev = due
+			if floor := now.Add(-b.lag()); floor.After(due) {
+				b.prev = floor
+			}
+			if len(b.grants) <= 1 && (len(b.grants) == 0 || b.grants[0].n < b.chunk()) {
+				b.reserveAhead(b.chunk())
+			}
+			b.mu.Unlock()
+			return sleepUntil(ctx, due)
+		}
+		b.reserveAhead(b.chunk())
+		done := b.reserving
+		b.mu.Unlock()
 		select {
+		case <-done:
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-t.C:
+		}
+		b.mu.Lock()
+		err := b.err
+		b.mu.Unlock()
+		if err != nil {
+			return err
 		}
 	}
-	return nil
 }
 
-// reserve takes a chunk of tokens from the bucket, reporting the
-// successes and refusals seen since the last reservation.
-func (b *budget) reserve(ctx context.Context) error {
-	b.mu.Lock()
+func sleepUntil(ctx context.Context, due time.Time) error {
+	d := time.Until(due)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// lag is how far behind its pace a node may fall and still catch up: the
+// bucket's size at its rate (each node's share of the burst at its share
+// of the rate). b.mu is held.
+func (b *budget) lag() time.Duration {
+	r, burst := b.last.Rate, b.last.Burst
+	if r <= 0 || burst <= 0 {
+		r, burst = b.rate, b.burst
+	}
+	return time.Duration(burst / r * float64(time.Second))
+}
+
+// pace is the time between two requests of this node: the rate shared by
+// the nodes sending lately. b.mu is held.
+func (b *budget) pace(rate float64) time.Duration {
+	n := max(len(b.last.Senders), 1)
+	return time.Duration(float64(n) / rate * float64(time.Second))
+}
+
+// reserveTimeout bounds one reservation: a store that does not answer
+// fails it (and the requests waiting for it).
+const reserveTimeout = 5 * time.Second
+
+// reserveAhead starts a reservation of want tokens (0: a report of the
+// successes only) unless one is in progress. b.mu is held.
+func (b *budget) reserveAhead(want int) {
+	if b.reserving != nil {
+		return
+	}
+	done := make(chan struct{})
+	b.reserving, b.reported = done, time.Now()
 	acc, ref := b.accepts, b.refusals
 	b.accepts, b.refusals = 0, 0
-	want := b.chunk()
-	b.mu.Unlock()
-	var wait time.Duration
-	sent := time.Now()
-	node := b.nodeID()
-	got, err := b.store.update(ctx, b.provider, func(s *journal.Budget, now time.Time) {
-		wait = take(s, now, b.rate, b.burst, want, acc, ref)
-		sending(s, now, node)
-	})
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if err != nil {
-		// Reported again with the next reservation.
-		b.accepts += acc
-		b.refusals += ref
-		return err
-	}
-	b.last = got
-	b.inHand, b.due = want, sent.Add(wait)
-	if b.onSenders != nil && node != "" {
-		ids := make([]string, 0, len(got.Senders))
-		for id := range got.Senders {
-			ids = append(ids, id)
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), reserveTimeout)
+		defer cancel()
+		var wait time.Duration
+		sent := time.Now()
+		node := b.nodeID()
+		got, err := b.store.update(ctx, b.provider, func(s *journal.Budget, now time.Time) {
+			wait = take(s, now, b.rate, b.burst, want, acc, ref)
+			sending(s, now, node)
+		})
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.reserving, b.err = nil, err
+		if err != nil {
+			// Reported again with the next reservation.
+			b.accepts += acc
+			b.refusals += ref
+			return
 		}
-		slices.Sort(ids)
-		b.onSenders(len(ids), max(slices.Index(ids, node), 0))
-	}
-	return nil
+		b.last = got
+		if want > 0 {
+			b.grants = append(b.grants, grant{n: want, last: sent.Add(wait), rate: got.Rate})
+		}
+		if b.onSenders != nil && node != "" {
+			ids := make([]string, 0, len(got.Senders))
+			for id := range got.Senders {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			b.onSenders(len(ids), max(slices.Index(ids, node), 0))
+		}
+	}()
 }
 
 func (b *budget) nodeID() string {
@@ -206,7 +286,7 @@ func sending(s *journal.Budget, now time.Time, node string) {
 	}
 }
 
-// chunk is how many tokens one reservation takes.
+// chunk is how many tokens one reservation takes. b.mu is held.
 func (b *budget) chunk() int {
 	r := b.last.Rate
 	if r <= 0 {
@@ -219,32 +299,29 @@ func (b *budget) chunk() int {
 	return max(1, min(int(burst), int(r*chunkTime.Seconds())))
 }
 
-// success records a request the provider accepted.
+// success records a request the provider accepted. Successes are
+// reported with the next reservation, or within reportEvery: a refusal
+// is judged by what the provider accepted in the last second.
 func (b *budget) success() {
 	b.mu.Lock()
 	b.accepts++
+	if time.Since(b.reported) >= reportEvery {
+		b.reserveAhead(0)
+	}
 	b.mu.Unlock()
 }
 
-// refused records a refusal and reports it at once: the other nodes
-// learn the new rate with their next reservation.
-func (b *budget) refused(retryAfter time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), max(retryAfter, 2*time.Second))
+// refused records a refusal and reports it at once: what this node
+// reserved at the refused rate is dropped, and the other nodes learn the
+// new rate with their next reservation.
+func (b *budget) refused(time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), reserveTimeout)
 	defer cancel()
-	select {
-	case b.lock <- struct{}{}:
-	case <-ctx.Done():
-		b.mu.Lock()
-		b.refusals++
-		b.mu.Unlock()
-		return
-	}
-	defer func() { <-b.lock }()
 	b.mu.Lock()
 	b.refusals++
 	acc, ref := b.accepts, b.refusals
 	b.accepts, b.refusals = 0, 0
-	b.inHand = 0 // reserved at the rate that was refused
+	b.grants = nil
 	b.mu.Unlock()
 	got, err := b.store.update(ctx, b.provider, func(s *journal.Budget, now time.Time) {
 		take(s, now, b.rate, b.burst, 0, acc, ref)
@@ -267,6 +344,35 @@ func (b *budget) current() float64 {
 		return b.last.Rate
 	}
 	return b.rate
+}
+
+// learn sets the rate after a refusal. The provider's limit is what it
+// accepted in a second (the last full one, or this one so far: the nodes
+// report their successes within reportEvery, so the count may be a little
+// short, and it is never taken below half the rate). A refusal above the
+// limit learned before (after the rate rose again) learns it anew, never
+// lower than it was; one at or below it says the provider's second began
+// with too many requests (or its limit fell): it halves the burst and
+// lowers the rate a little. The bucket forgets what
+// was reserved at the refused rate: the nodes dropped it.
+func learn(s *journal.Budget, now time.Time, burst float64) {
+	seen := float64(max(s.Previous, s.Accepted))
+	switch {
+	case s.Limit == 0 || s.Rate > s.Limit:
+		limit := math.Min(s.Rate, math.Max(seen, s.Rate/2))
+		s.Limit = math.Max(limit, s.Limit)
+		s.Rate = math.Max(s.Limit*belowLimit, math.Max(s.Ceiling/20, 0.5))
+		s.Burst = math.Max(1, math.Min(burst, math.Floor(s.Rate*chunkTime.Seconds())))
+	default:
+		// The count of a second with a pause in it (the Retry-After of
+		// the refusals before) says little: a provider whose limit fell
+		// is followed down slowly.
+		s.Burst = math.Max(1, math.Floor(s.Burst/2))
+		s.Rate = math.Max(s.Rate*0.98, math.Max(s.Ceiling/20, 0.5))
+		s.Limit = math.Min(s.Limit, s.Rate/belowLimit)
+	}
+	s.Tokens = math.Min(math.Max(s.Tokens, 0), s.Burst)
+	s.Cut, s.Probe = now, now.Add(probeAfter)
 }
 
 // take is the bucket's rule: it brings s to now (the configured rate and
@@ -301,17 +407,7 @@ func take(s *journal.Budget, now time.Time, rate, burst float64, want, accepted,
 		// One cut per volley: the refusals of one crowded second say the
 		// same thing.
 		if s.Cut.IsZero() || now.Sub(s.Cut) >= time.Second {
-			frac := now.Sub(s.Second).Seconds()
-			seen := float64(s.Accepted) + float64(s.Previous)*(1-frac)
-			limit := math.Min(s.Rate, seen)
-			if seen < 1 {
-				limit = s.Rate / 2 // nothing accepted lately: no measure
-			}
-			s.Limit = limit
-			s.Rate = math.Max(limit*belowLimit, math.Max(s.Ceiling/20, 0.5))
-			s.Burst = math.Max(1, math.Min(burst, math.Floor(s.Rate*chunkTime.Seconds())))
-			s.Tokens = math.Min(s.Tokens, 0)
-			s.Cut, s.Probe = now, now.Add(probeAfter)
+			learn(s, now, burst)
 		}
 	} else if s.Rate < s.Ceiling && !s.Probe.IsZero() && !now.Before(s.Probe) {
 		s.Rate = math.Min(s.Ceiling, s.Rate*probeStep)

@@ -18,11 +18,16 @@ import (
 // by one process it walks the list of the run's queued items, as it always
 // did; everything after an item is in sending is one code path.
 
-// claimMax is how many items one claim takes: enough that a node claims a
-// few times a second at the rates providers allow, few enough that a
-// crash leaves few items waiting for a token in sending (in doubt, asked
-// about, after it).
-const claimMax = 4
+// claimMin is how many items one claim takes at least; a provider's pool
+// claims a twentieth of its rate at once (a claim's round trip is the
+// node's pace), at most its concurrency, so that a crash leaves few items
+// waiting for a token in sending (in doubt, asked about, after it).
+const claimMin = 4
+
+// claimSize is how many items one claim of a provider's pool takes.
+func claimSize(pl *pool) int {
+	return max(claimMin, min(pl.cfg.Concurrency, int(pl.cfg.RatePerSecond/20)))
+}
 
 // errLeaseLost stops a node's sending when its lease lapsed.
 var errLeaseLost = errors.New("this node lost its lease on the journal: it sends nothing until the database answers again; what it held is taken over by the other nodes")
@@ -181,52 +186,96 @@ func (s *listSource) release(context.Context) {}
 func (s *listSource) skipped() *givenUp { return nil }
 
 // claimSource claims a provider's queued items of the run's batches from
-// the shared queue, a few at a time, until none is left.
+// the shared queue, a few at a time, until none is left. A goroutine of
+// its own claims the next few while the feeder waits for tokens, so that
+// a claim's round trip is never between a token and its request; at most
+// claimMax items wait claimed (in sending) for a token.
 type claimSource struct {
 	d        *Dispatcher
 	provider string
 	batches  []string
+	size     int
 	gaveUp   givenUp
-	buf      []journal.Item
-	holder   string
-	done     bool
+
+	started bool
+	items   chan task
+	cancel  context.CancelFunc
+	done    chan struct{}
+	err     error // the claimer's, read once items is closed
 }
 
 func (s *claimSource) next(ctx context.Context) (task, bool, error) {
-	if len(s.buf) == 0 {
-		if s.done {
-			return task{}, false, nil
+	if !s.started {
+		s.started = true
+		cctx, cancel := context.WithCancel(ctx)
+		s.items, s.cancel, s.done = make(chan task, s.size), cancel, make(chan struct{})
+		go s.claim(cctx)
+	}
+	select {
+	case t, ok := <-s.items:
+		if !ok {
+			return task{}, false, s.err
 		}
+		return t, true, nil
+	case <-ctx.Done():
+		return task{}, false, ctx.Err()
+	}
+}
+
+// claim claims until the queue is empty, ctx ends or a claim fails.
+func (s *claimSource) claim(ctx context.Context) {
+	defer close(s.done)
+	defer close(s.items)
+	for {
 		holder := s.d.holder()
 		if !s.d.mayStart(holder) {
-			return task{}, false, errLeaseLost
+			s.err = errLeaseLost
+			return
 		}
-		items, err := s.d.cl.c.Claim(ctx, journal.ClaimRequest{Provider: s.provider, Batches: s.batches, Max: claimMax, Skip: s.gaveUp.list(),
+		items, err := s.d.cl.c.Claim(ctx, journal.ClaimRequest{Provider: s.provider, Batches: s.batches, Max: s.size, Skip: s.gaveUp.list(),
 			Change: journal.Change{Actor: "dispatcher", Holder: holder, Update: func(x *journal.Item) { x.Sends++ }}})
-		if errors.Is(err, journal.ErrLeaseLost) {
-			return task{}, false, errLeaseLost
+		switch {
+		case errors.Is(err, journal.ErrLeaseLost):
+			s.err = errLeaseLost
+			return
+		case ctx.Err() != nil:
+			// Stopping; a claim that committed regardless is given back.
+			for _, it := range items {
+				_ = s.d.unsend(ctx, it.PayoutID, holder)
+			}
+			return
+		case err != nil:
+			s.err = fmt.Errorf("claim %s payouts: %w", s.provider, err)
+			return
+		case len(items) == 0:
+			return
 		}
-		if err != nil {
-			return task{}, false, fmt.Errorf("claim %s payouts: %w", s.provider, err)
+		for i, it := range items {
+			select {
+			case s.items <- task{id: it.PayoutID, claimed: &it, holder: holder}:
+			case <-ctx.Done():
+				for _, left := range items[i:] {
+					_ = s.d.unsend(ctx, left.PayoutID, holder)
+				}
+				return
+			}
 		}
-		if len(items) == 0 {
-			s.done = true
-			return task{}, false, nil
-		}
-		s.buf, s.holder = items, holder
 	}
-	it := s.buf[0]
-	s.buf = s.buf[1:]
-	return task{id: it.PayoutID, claimed: &it, holder: s.holder}, true, nil
 }
 
 func (s *claimSource) skipped() *givenUp { return &s.gaveUp }
 
+// release stops the claimer and gives back what it claimed and the
+// feeder did not take.
 func (s *claimSource) release(ctx context.Context) {
-	for _, it := range s.buf {
-		_ = s.d.unsend(ctx, it.PayoutID, s.holder)
+	if !s.started {
+		return
 	}
-	s.buf = nil
+	s.cancel()
+	<-s.done
+	for t := range s.items {
+		_ = s.d.unsend(ctx, t.id, t.holder)
+	}
 }
 
 // sourceFor is where a run's pool takes its items from: the shared
@@ -236,7 +285,28 @@ func (d *Dispatcher) sourceFor(provider string, ids, batches []string) source {
 	if d.cl == nil {
 		return &listSource{ids: ids}
 	}
-	return &claimSource{d: d, provider: provider, batches: batches}
+	return &claimSource{d: d, provider: provider, batches: batches, size: claimSize(d.pools[provider])}
+}
+
+// queuedBefore reports, on a shared journal, a batch another run queued
+// already (it is being sent): its items are claimed from the queue, not
+// read again.
+func (d *Dispatcher) queuedBefore(b journal.Batch) bool {
+	return d.cl != nil && (b.State == journal.BatchDispatching || b.State == journal.BatchWaiting)
+}
+
+// toSend is what a run sends to: the providers of the items it queued,
+// or, on a shared journal, every provider (the queue is shared: what
+// another run queued is claimed too).
+func (d *Dispatcher) toSend(queues map[string][]string) map[string][]string {
+	if d.cl == nil {
+		return queues
+	}
+	out := map[string][]string{}
+	for prov := range d.provs {
+		out[prov] = queues[prov]
+	}
+	return out
 }
 
 // exclusive runs fn while no other node of the cluster runs fn under the

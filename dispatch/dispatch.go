@@ -194,6 +194,9 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 			if b.State == journal.BatchHeld {
 				return fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
 			}
+			if d.queuedBefore(b) {
+				continue
+			}
 			q, held, err := d.queue(ctx, b)
 			if err != nil {
 				return err
@@ -240,7 +243,7 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		}()
 	}
 	var g errgroup.Group
-	for prov, ids := range queues {
+	for prov, ids := range d.toSend(queues) {
 		p, ok := d.provs[prov]
 		if !ok {
 			d.log.Warn("provider not configured; its items stay queued", "provider", prov, "items", len(ids))

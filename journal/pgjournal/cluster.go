@@ -112,7 +112,7 @@ func (j *Journal) join(ctx context.Context) error {
 		version = bi.Main.Version
 	}
 	sent := time.Now()
-	_, err := j.pool.Exec(ctx, `INSERT INTO payrun_nodes (id, name, host, host_key, pid, role, addr, version, started, renewed, lease_until, grace)
+	_, err := j.coord.Exec(ctx, `INSERT INTO payrun_nodes (id, name, host, host_key, pid, role, addr, version, started, renewed, lease_until, grace)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), clock_timestamp(), clock_timestamp() + $9::interval, $10::interval)`,
 		id, m.o.Name, m.host, m.hostKey, m.pid, m.o.Role, m.o.Addr, version, m.o.Lease, m.o.Grace)
 	if err != nil {
@@ -134,7 +134,7 @@ func (j *Journal) renew(ctx context.Context) {
 		return
 	}
 	sent := time.Now()
-	ct, err := j.pool.Exec(ctx, `UPDATE payrun_nodes SET renewed = clock_timestamp(), lease_until = clock_timestamp() + $2::interval
+	ct, err := j.coord.Exec(ctx, `UPDATE payrun_nodes SET renewed = clock_timestamp(), lease_until = clock_timestamp() + $2::interval
 		WHERE id = $1 AND lease_until > clock_timestamp()`, l.Node, m.o.Lease)
 	switch {
 	case err != nil:
@@ -190,8 +190,8 @@ func (j *Journal) leave() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_, _ = j.pool.Exec(ctx, `DELETE FROM payrun_leaders WHERE node = $1`, l.Node)
-	_, _ = j.pool.Exec(ctx, `DELETE FROM payrun_nodes WHERE id = $1`, l.Node)
+	_, _ = j.coord.Exec(ctx, `DELETE FROM payrun_leaders WHERE node = $1`, l.Node)
+	_, _ = j.coord.Exec(ctx, `DELETE FROM payrun_nodes WHERE id = $1`, l.Node)
 	m.set(journal.Lease{})
 }
 
@@ -199,7 +199,7 @@ func (j *Journal) leave() {
 // process is no longer there: their items need not wait for their lease.
 func (j *Journal) gone(ctx context.Context) ([]string, error) {
 	m := j.member
-	rows, err := j.pool.Query(ctx, `SELECT id, pid FROM payrun_nodes WHERE name = $1 AND host_key = $2 AND id <> $3`,
+	rows, err := j.coord.Query(ctx, `SELECT id, pid FROM payrun_nodes WHERE name = $1 AND host_key = $2 AND id <> $3`,
 		m.o.Name, m.hostKey, j.Lease().Node)
 	if err != nil {
 		return nil, err
@@ -275,7 +275,7 @@ func (j *Journal) TakeOver(ctx context.Context, fn func(journal.Item) journal.Ch
 	}
 	// Runs of this node that are gone, and nodes lapsed long ago, leave
 	// the table (a node that comes back joins again).
-	_, err = j.pool.Exec(ctx, `DELETE FROM payrun_nodes WHERE id = ANY($1) OR lease_until + grace < clock_timestamp() - interval '1 hour'`, gone)
+	_, err = j.coord.Exec(ctx, `DELETE FROM payrun_nodes WHERE id = ANY($1) OR lease_until + grace < clock_timestamp() - interval '1 hour'`, gone)
 	return total, err
 }
 
@@ -293,7 +293,7 @@ func (j *Journal) writeLockedRetry(ctx context.Context, fn func(*writeTx) error,
 		return err
 	}
 	for try := 0; ; try++ {
-		err := j.writeLocked(ctx, fn, lock, args...)
+		err := j.writeLocked(ctx, j.coord, fn, lock, args...)
 		if try < maxRetries && retryable(err) {
 			continue
 		}
@@ -460,7 +460,7 @@ func (j *Journal) Lead(ctx context.Context, role string, ttl time.Duration) (jou
 	sent := time.Now()
 	var out journal.Leadership
 	out.Role = role
-	err = j.pool.QueryRow(ctx, `WITH taken AS (
+	err = j.coord.QueryRow(ctx, `WITH taken AS (
 			INSERT INTO payrun_leaders (role, node, until) VALUES ($1, $2, clock_timestamp() + $3::interval)
 			ON CONFLICT (role) DO UPDATE SET node = EXCLUDED.node, until = EXCLUDED.until
 			WHERE payrun_leaders.node = EXCLUDED.node OR payrun_leaders.until < clock_timestamp()
@@ -495,7 +495,7 @@ func (j *Journal) Resign(ctx context.Context, role string) error {
 	m.mu.Lock()
 	delete(m.leads, role)
 	m.mu.Unlock()
-	_, err := j.pool.Exec(ctx, `DELETE FROM payrun_leaders WHERE role = $1 AND node = $2`, role, j.Lease().Node)
+	_, err := j.coord.Exec(ctx, `DELETE FROM payrun_leaders WHERE role = $1 AND node = $2`, role, j.Lease().Node)
 	return err
 }
 
@@ -543,7 +543,7 @@ func (j *Journal) UpdateBudget(ctx context.Context, provider string, fn func(b *
 		b.Queue(`SELECT budget, clock_timestamp() FROM payrun_budgets WHERE provider = $1 FOR UPDATE`, provider).QueryRow(func(r pgx.Row) error {
 			return r.Scan(&raw, &now)
 		})
-		br := j.pool.SendBatch(ctx, &b)
+		br := j.coord.SendBatch(ctx, &b)
 		tx := br.Tx()
 		if err := br.Close(); err != nil {
 			if tx != nil {

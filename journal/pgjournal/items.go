@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/payrun/payrun/journal"
 )
 
@@ -275,17 +276,17 @@ func (j *Journal) writeItems(ctx context.Context, ids []string, fn func(*writeTx
 }
 
 func (j *Journal) writeItemsOnce(ctx context.Context, ids []string, fn func(*writeTx) error) (err error) {
-	return j.writeLocked(ctx, fn, lockSQL, ids)
+	return j.writeLocked(ctx, j.pool, fn, lockSQL, ids)
 }
 
 // writeLocked is writeItemsOnce with the items locked by lock (a query
 // of heldColumns) and its args.
-func (j *Journal) writeLocked(ctx context.Context, fn func(*writeTx) error, lock string, args ...any) (err error) {
+func (j *Journal) writeLocked(ctx context.Context, pool *pgxpool.Pool, fn func(*writeTx) error, lock string, args ...any) (err error) {
 	var b pgx.Batch
 	b.BeginTx(pgx.TxOptions{})
 	var w *writeTx
 	b.Queue(lock, args...).Query(func(rows pgx.Rows) error { return w.keep(rows) })
-	br := j.pool.SendBatch(ctx, &b)
+	br := pool.SendBatch(ctx, &b)
 	tx := br.Tx()
 	w = newWriteTx(ctx, tx)
 	w.holder = j.Lease().Node
