@@ -105,6 +105,15 @@ func (d *Dispatcher) mayStart(holder string) bool {
 	return ok
 }
 
+// leased refuses a run of a node without a lease on its journal (it
+// says so once).
+func (d *Dispatcher) leased() error {
+	if d.cl != nil && !d.mayStart(d.holder()) {
+		return errLeaseLost
+	}
+	return nil
+}
+
 // recoverCluster takes over what gone nodes held (sending becomes in
 // doubt: the provider is asked before anything is sent again; confirming
 // is confirmed again, which is idempotent), and asks about this node's

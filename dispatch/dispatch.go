@@ -169,6 +169,9 @@ func (d *Dispatcher) Recover(ctx context.Context) (int, error) {
 // error after their results are committed.
 func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(Progress)) (Summary, error) {
 	sum := Summary{ByState: map[journal.State]int{}, Providers: map[string]int{}}
+	if err := d.leased(); err != nil {
+		return sum, err
+	}
 	if _, err := d.Recover(ctx); err != nil {
 		return sum, err
 	}
@@ -468,6 +471,9 @@ func (d *Dispatcher) unsend(ctx context.Context, id, holder string) error {
 		Reason: "the run stopped before the request left", Update: func(x *journal.Item) { x.Sends-- }})
 	if errors.Is(err, journal.ErrConflict) {
 		return nil
+	}
+	if err != nil {
+		d.noteStuck(id, holder)
 	}
 	return err
 }
