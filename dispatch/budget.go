@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -78,6 +79,7 @@ func (s *memoryBudgets) update(_ context.Context, provider string, fn func(b *jo
 		s.m = map[string]journal.Budget{}
 	}
 	b := s.m[provider]
+	b.Senders = maps.Clone(b.Senders) // the caller keeps what it is given
 	fn(&b, time.Now())
 	b.Provider = provider
 	s.m[provider] = b
