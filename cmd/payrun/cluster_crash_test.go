@@ -303,6 +303,13 @@ func TestClusterCrash(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Logf("every row paid once, %s after the file was dropped", time.Since(began).Round(100*time.Millisecond))
+	// Who leads, the nodes and their leases, and each provider's rate for
+	// the cluster, as an operator sees them.
+	out, err := exec.Command(bin, "--config", cfgPaths[0], "status").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Cluster: ") || !strings.Contains(string(out), " leads (schedules, intake)") ||
+		!strings.Contains(string(out), "teemopay     rate ") {
+		t.Errorf("payrun status: %v\n%s", err, out)
+	}
 	for i, n := range running {
 		if n == nil {
 			continue
