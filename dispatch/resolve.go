@@ -58,6 +58,9 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 			continue
 		}
 		again, err := d.resolve(ctx, p, it)
+		if errors.Is(err, journal.ErrConflict) {
+			continue // another node (or a webhook) resolved it meanwhile
+		}
 		if err != nil {
 			d.log.Warn("in-doubt payout not resolved yet", "payout", it.PayoutID, "provider", it.Provider, "err", err)
 			continue
