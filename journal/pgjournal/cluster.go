@@ -377,12 +377,18 @@ func (w *writeTx) holderOf(it *journal.Item) string {
 	return w.holder
 }
 
-// checkHolder refuses a change that names a holder other than the item's.
+// checkHolder refuses a change made for a holder that is not this node's
+// run any more, or of an item in flight another holder holds.
 func (w *writeTx) checkHolder(c journal.Change, it journal.Item) error {
-	if c.Holder == "" || w.held[c.PayoutID] == c.Holder {
+	switch {
+	case c.Holder == "":
 		return nil
+	case w.holder != c.Holder:
+		return fmt.Errorf("payout %s: %s is no longer this node's run: %w", c.PayoutID, c.Holder, journal.ErrConflict)
+	case (it.State == journal.Sending || it.State == journal.Confirming) && w.held[c.PayoutID] != c.Holder:
+		return fmt.Errorf("payout %s is %s, no longer held by %s: %w", c.PayoutID, it.State, c.Holder, journal.ErrConflict)
 	}
-	return fmt.Errorf("payout %s is %s, no longer held by %s: %w", c.PayoutID, it.State, c.Holder, journal.ErrConflict)
+	return nil
 }
 
 // Exclusive runs fn holding a session advisory lock on one connection of

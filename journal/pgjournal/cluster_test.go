@@ -202,6 +202,20 @@ func TestLapsedHolderIsFenced(t *testing.T) {
 	if !errors.Is(err, journal.ErrConflict) {
 		t.Fatalf("a change for the old run after joining again: %v", err)
 	}
+	// The new run's intent to send an item queued again (a dispatcher's
+	// retry) names the new run: a queued item is held by nobody, and the
+	// change applies; the item in sending is then the new run's.
+	if err := a.Apply(bg, journal.Change{PayoutID: got[1].PayoutID, From: journal.InDoubt, To: journal.Queued, Actor: "resolver"}); err != nil {
+		t.Fatal(err)
+	}
+	err = a.Apply(bg, journal.Change{PayoutID: got[1].PayoutID, From: journal.Queued, To: journal.Sending, Actor: "dispatcher", Holder: a.Lease().Node})
+	if err != nil {
+		t.Fatalf("the new run's intent to send a queued item: %v", err)
+	}
+	err = b.Apply(bg, journal.Change{PayoutID: got[1].PayoutID, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Holder: b.Lease().Node})
+	if !errors.Is(err, journal.ErrConflict) {
+		t.Fatalf("another node moved an item the new run holds: %v", err)
+	}
 }
 
 // A node started again under its name on the same machine takes over at
