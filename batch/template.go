@@ -4,8 +4,11 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
+
+	"github.com/payrun/payrun/money"
 )
 
 // templateRows are example payouts, one per provider and method each
@@ -50,9 +53,10 @@ func TemplateRows() []Row { return append([]Row(nil), templateRows...) }
 func WriteTemplate(w io.Writer, xlsx bool) error { return WriteRows(w, templateRows, xlsx) }
 
 // WriteRows writes rows under the canonical header: CSV (UTF-8,
-// comma-separated), or an XLSX workbook whose cells are all text so that
+// comma-separated), or an XLSX workbook whose cells are text so that
 // Excel keeps the leading zeros of document and account numbers when the
-// operator types over them.
+// operator types over them, but for the amounts: numbers with their
+// currency's decimals, so that the sheet adds up.
 func WriteRows(w io.Writer, rows []Row, xlsx bool) error {
 	if !xlsx {
 		cw := csv.NewWriter(w)
@@ -97,9 +101,19 @@ func WriteRows(w io.Writer, rows []Row, xlsx bool) error {
 	if err := f.SetRowStyle(sheet, 1, 1, bold); err != nil {
 		return err
 	}
+	amountStyles := map[int]int{} // exponent -> style
 	for j, r := range rows {
 		for i, c := range CanonicalColumns {
 			cell, _ := excelize.CoordinatesToCellName(i+1, j+2)
+			if c == ColAmount {
+				ok, err := setAmountCell(f, sheet, cell, r, amountStyles)
+				if err != nil {
+					return err
+				}
+				if ok {
+					continue
+				}
+			}
 			if err := f.SetCellStr(sheet, cell, r.Get(c)); err != nil {
 				return err
 			}
@@ -110,4 +124,31 @@ func WriteRows(w io.Writer, rows []Row, xlsx bool) error {
 	}
 	_, err = f.WriteTo(w)
 	return err
+}
+
+// setAmountCell writes a row's amount as a number with its currency's
+// decimals, so that the sheet adds up; false (nothing written) when the
+// amount is not one of its currency, and the caller writes the text.
+// SetCellDefault stores the decimal text itself as the number: no float.
+func setAmountCell(f *excelize.File, sheet, cell string, r Row, styles map[int]int) (bool, error) {
+	m, err := money.Parse(r.Amount, r.Currency)
+	if err != nil {
+		return false, nil
+	}
+	cur, _ := money.Lookup(m.Currency)
+	style, ok := styles[cur.Exponent]
+	if !ok {
+		format := "#,##0"
+		if cur.Exponent > 0 {
+			format += "." + strings.Repeat("0", cur.Exponent)
+		}
+		if style, err = f.NewStyle(&excelize.Style{CustomNumFmt: &format}); err != nil {
+			return false, err
+		}
+		styles[cur.Exponent] = style
+	}
+	if err := f.SetCellDefault(sheet, cell, money.FormatMinor(m.Minor, cur.Exponent)); err != nil {
+		return false, err
+	}
+	return true, f.SetCellStyle(sheet, cell, cell, style)
 }

@@ -213,7 +213,12 @@ func TestRules(t *testing.T) {
 		{"teemopay passport", row(teemoBCP, func(r *Row) { r.DocumentType = "pas"; r.DocumentNumber = "AB123456" }), nil, ValidateOptions{}},
 		{"teemopay no card push", row(teemoBank, func(r *Row) { r.Method = "card_push" }), []string{ColMethod}, ValidateOptions{}},
 		{"spanish account type", row(teemoBank, func(r *Row) { r.AccountType = "Ahorros" }), nil, ValidateOptions{}},
-		{"bank131 token required", row(b131, func(r *Row) { r.CardToken = "" }), []string{ColCardToken}, ValidateOptions{}},
+		{"bank131 token or email required", row(b131, func(r *Row) { r.CardToken, r.Email = "", "" }), []string{ColCardToken}, ValidateOptions{}},
+		{"bank131 collection: no token, an email", row(b131, func(r *Row) { r.CardToken, r.Email = "", "ivan@example.com" }), nil, ValidateOptions{}},
+		{"smartglocal collection needs a name", row(sg, func(r *Row) {
+			r.CardToken, r.Email, r.BeneficiaryName, r.BeneficiaryLastName = "", "anna@example.com", "", ""
+		}), []string{ColBeneficiaryName}, ValidateOptions{}},
+		{"bank131 collection: bad email", row(b131, func(r *Row) { r.CardToken, r.Email = "", "ivan@" }), []string{ColEmail}, ValidateOptions{}},
 		{"bank131 token short", row(b131, func(r *Row) { r.CardToken = r.CardToken[:63] }), []string{ColCardToken}, ValidateOptions{}},
 		{"bank131 PEN", row(b131, func(r *Row) { r.Currency = "PEN" }), []string{ColCurrency}, ValidateOptions{}},
 		{"smartglocal wallet", row(sg, func(r *Row) { r.Method = "wallet" }), []string{ColMethod}, ValidateOptions{}},

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -60,30 +59,10 @@ const (
 	reportEvery = 100 * time.Millisecond
 )
 
-// budgetStore changes a budget atomically: the journal's cluster, or
-// memory.
+// budgetStore changes a budget atomically: the journal's cluster (tests
+// use one in memory).
 type budgetStore interface {
 	update(ctx context.Context, provider string, fn func(b *journal.Budget, now time.Time)) (journal.Budget, error)
-}
-
-// memoryBudgets is the store of a journal held by one process.
-type memoryBudgets struct {
-	mu sync.Mutex
-	m  map[string]journal.Budget
-}
-
-func (s *memoryBudgets) update(_ context.Context, provider string, fn func(b *journal.Budget, now time.Time)) (journal.Budget, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]journal.Budget{}
-	}
-	b := s.m[provider]
-	b.Senders = maps.Clone(b.Senders) // the caller keeps what it is given
-	fn(&b, time.Now())
-	b.Provider = provider
-	s.m[provider] = b
-	return b, nil
 }
 
 // clusterBudgets is the store of a shared journal.

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"maps"
 	"math"
 	"sync"
 	"testing"
@@ -14,7 +15,7 @@ var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
 
 // The bucket: a new budget starts full; reservations beyond it wait their
 // turn at the rate; time refills it up to its size.
-func TestTakeIsATokenBucket(t *testing.T) {
+func TestBudgetTakeIsATokenBucket(t *testing.T) {
 	var s journal.Budget
 	if w := take(&s, t0, 200, 20, 20, 0, 0); w != 0 {
 		t.Fatalf("the first 20 of a full bucket waited %s", w)
@@ -40,7 +41,7 @@ func TestTakeIsATokenBucket(t *testing.T) {
 // last second (not half the rate); refusals of the same second cut once;
 // a refusal at or below the learned limit halves the burst; after a quiet
 // while the rate rises again, up to the configured one.
-func TestRefusalsTeachTheLimit(t *testing.T) {
+func TestBudgetRefusalsTeachTheLimit(t *testing.T) {
 	var s journal.Budget
 	take(&s, t0, 200, 20, 0, 0, 0)
 	take(&s, t0.Add(900*time.Millisecond), 200, 20, 0, 101, 0) // the first second: 101 accepted
@@ -84,7 +85,7 @@ func TestRefusalsTeachTheLimit(t *testing.T) {
 
 // Nothing accepted lately (no count to learn from): at most half the
 // rate is cut.
-func TestRefusalWithoutACount(t *testing.T) {
+func TestBudgetRefusalWithoutACount(t *testing.T) {
 	var s journal.Budget
 	take(&s, t0, 200, 20, 0, 0, 1)
 	if s.Limit != 100 || s.Rate != 100*belowLimit {
@@ -97,7 +98,7 @@ func TestRefusalWithoutACount(t *testing.T) {
 // paused until the provider's next second, as its Retry-After says. The
 // bucket settles near what the provider accepts, and 5,000 payouts take
 // at most 1.15x the ideal 50 s (simulated time).
-func TestLearningSettlesNearTheLimit(t *testing.T) {
+func TestBudgetLearningSettlesNearTheLimit(t *testing.T) {
 	const limit, n = 100, 5000
 	var s journal.Budget
 	now := t0.Add(300 * time.Millisecond)
@@ -176,7 +177,7 @@ func TestBudgetsShareOneBucket(t *testing.T) {
 	}
 }
 
-func TestShareOf(t *testing.T) {
+func TestClusterShareOf(t *testing.T) {
 	for _, c := range []struct{ conc, n, rank, want int }{
 		{16, 1, 0, 16}, {16, 3, 0, 6}, {16, 3, 1, 5}, {16, 3, 2, 5}, {2, 3, 2, 1}, {8, 0, 0, 8},
 	} {
@@ -184,4 +185,25 @@ func TestShareOf(t *testing.T) {
 			t.Errorf("shareOf(%d, %d, %d) = %d, want %d", c.conc, c.n, c.rank, got, c.want)
 		}
 	}
+}
+
+// memoryBudgets is a budget store in memory, as the journal's cluster
+// would keep it.
+type memoryBudgets struct {
+	mu sync.Mutex
+	m  map[string]journal.Budget
+}
+
+func (s *memoryBudgets) update(_ context.Context, provider string, fn func(b *journal.Budget, now time.Time)) (journal.Budget, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]journal.Budget{}
+	}
+	b := s.m[provider]
+	b.Senders = maps.Clone(b.Senders) // the caller keeps what it is given
+	fn(&b, time.Now())
+	b.Provider = provider
+	s.m[provider] = b
+	return b, nil
 }

@@ -44,25 +44,23 @@ type clusterView struct {
 	lost bool
 }
 
-// useCluster gives every rate-limited pool a budget (shared by the
-// cluster's nodes when the journal is shared) and, on a shared journal,
-// a share of the provider's concurrency.
+// useCluster, on a shared journal, gives every rate-limited pool the
+// cluster's budget of its provider and every pool a share of the
+// provider's concurrency. A journal held by one process keeps the pools'
+// own budgets (pool.go): that process is the whole cluster.
 func (d *Dispatcher) useCluster() {
-	var store budgetStore = &memoryBudgets{}
-	if c, ok := d.j.(journal.Cluster); ok {
-		d.cl = &clusterView{c: c, stuck: map[string]string{}}
-		store = clusterBudgets{c: c}
+	c, ok := d.j.(journal.Cluster)
+	if !ok {
+		return
 	}
+	d.cl = &clusterView{c: c, stuck: map[string]string{}}
+	store := clusterBudgets{c: c}
 	for name, pl := range d.pools {
+		pl.share = &share{limit: pl.cfg.Concurrency, changed: make(chan struct{})}
 		if pl.cfg.RatePerSecond > 0 {
 			pl.budget = newBudget(name, pl.cfg.RatePerSecond, pl.cfg.Burst, store)
-		}
-		if d.cl != nil {
-			pl.share = &share{limit: pl.cfg.Concurrency, changed: make(chan struct{})}
-			if pl.budget != nil {
-				pl.budget.node = d.cl.c.Lease
-				pl.budget.onSenders = func(n, rank int) { pl.share.resize(shareOf(pl.cfg.Concurrency, n, rank)) }
-			}
+			pl.budget.node = d.cl.c.Lease
+			pl.budget.onSenders = func(n, rank int) { pl.share.resize(shareOf(pl.cfg.Concurrency, n, rank)) }
 		}
 	}
 }
@@ -196,9 +194,8 @@ func (s *listSource) skipped() *givenUp { return nil }
 
 // claimSource claims a provider's queued items of the run's batches from
 // the shared queue, a few at a time, until none is left. A goroutine of
-// its own claims the next few while the feeder waits for tokens, so that
-// a claim's round trip is never between a token and its request; at most
-// claimMax items wait claimed (in sending) for a token.
+// its own claims the next few while the workers send, so that a claim's
+// round trip is never between two requests.
 type claimSource struct {
 	d        *Dispatcher
 	provider string
@@ -241,7 +238,13 @@ func (s *claimSource) claim(ctx context.Context) {
 			s.err = errLeaseLost
 			return
 		}
-		items, err := s.d.cl.c.Claim(ctx, journal.ClaimRequest{Provider: s.provider, Batches: s.batches, Max: s.size, Skip: s.gaveUp.list(),
+		// A stop is seen before a claim, never inside its commit: a
+		// commit cut short may have landed without saying so, and would
+		// leave items in sending held by this live node.
+		if ctx.Err() != nil {
+			return
+		}
+		items, err := s.d.cl.c.Claim(context.WithoutCancel(ctx), journal.ClaimRequest{Provider: s.provider, Batches: s.batches, Max: s.size, Skip: s.gaveUp.list(),
 			Change: journal.Change{Actor: "dispatcher", Holder: holder, Update: func(x *journal.Item) { x.Sends++ }}})
 		switch {
 		case errors.Is(err, journal.ErrLeaseLost):
@@ -298,10 +301,35 @@ func (d *Dispatcher) sourceFor(provider string, ids, batches []string) source {
 }
 
 // queuedBefore reports, on a shared journal, a batch another run queued
-// already (it is being sent): its items are claimed from the queue, not
-// read again.
-func (d *Dispatcher) queuedBefore(b journal.Batch) bool {
-	return d.cl != nil && (b.State == journal.BatchDispatching || b.State == journal.BatchWaiting)
+// whole already (it is being sent): its items are claimed from the queue,
+// not read again. A batch is marked dispatching before its rows are
+// queued (a hold made meanwhile wins), so a run that stopped half-way
+// leaves it dispatching without the mark queuedAll sets, and the next run
+// queues the rest.
+func (d *Dispatcher) queuedBefore(ctx context.Context, b journal.Batch) (bool, error) {
+	if d.cl == nil {
+		return false, nil
+	}
+	switch b.State {
+	case journal.BatchWaiting:
+		return true, nil
+	case journal.BatchDispatching:
+		_, ok, err := d.j.Mark(ctx, queuedMark+b.ID)
+		return ok, err
+	}
+	return false, nil
+}
+
+// queuedMark is the mark of a batch whose rows were all queued (or held).
+const queuedMark = "queued:"
+
+// queuedAll marks, on a shared journal, a batch whose rows are all queued
+// or held.
+func (d *Dispatcher) queuedAll(ctx context.Context, batchID string) error {
+	if d.cl == nil {
+		return nil
+	}
+	return d.j.SetMark(ctx, queuedMark+batchID, d.j.Now().UTC().Format(time.RFC3339))
 }
 
 // toSend is what a run sends to: the providers of the items it queued,

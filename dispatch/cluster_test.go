@@ -106,7 +106,7 @@ func clusterNode(t *testing.T, dsn, name string, lease, grace time.Duration) *pg
 
 // Three nodes send one batch at once: every payout is sent once, by one
 // of them, and the three together keep the provider's rate.
-func TestNodesSendEachPayoutOnce(t *testing.T) {
+func TestClusterNodesSendEachPayoutOnce(t *testing.T) {
 	dsn := pgtest.New(t, pgjournal.Migrate)
 	b := newBooks()
 	const n = 240
@@ -153,7 +153,7 @@ func TestNodesSendEachPayoutOnce(t *testing.T) {
 // says so, and when the database answers again joins as a new run and
 // goes on; what it held when it lost the database is taken over through
 // the in-doubt path (asked of the provider), and nothing is sent twice.
-func TestNodeThatLosesTheDatabaseStopsSending(t *testing.T) {
+func TestClusterNodeThatLosesTheDatabaseStopsSending(t *testing.T) {
 	dsn := pgtest.New(t, pgjournal.Migrate)
 	px := newCutProxy(t, dsn)
 	const lease, grace = time.Second, 500 * time.Millisecond

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,6 +62,8 @@ type Dispatcher struct {
 	cl    *clusterView // nil: the journal is held by this process alone (claim.go)
 
 	sent, inDoubt atomic.Int64
+	// settling counts the confirms SettleLater started.
+	settling sync.WaitGroup
 }
 
 // NewDispatcher builds a dispatcher over the journal and the providers that
@@ -197,8 +198,27 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 			if b.State == journal.BatchHeld {
 				return fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
 			}
-			if d.queuedBefore(b) {
+			if done, err := d.queuedBefore(ctx, b); err != nil || done {
+				if err != nil {
+					return err
+				}
 				continue
+			}
+			// Marked as being sent before its rows are queued: a hold made
+			// since the batch was read wins, and none of its rows moves.
+			err = d.j.SetBatch(ctx, id, func(b *journal.Batch) error {
+				if b.State == journal.BatchHeld {
+					return errHeldMeanwhile
+				}
+				b.State = journal.BatchDispatching
+				return nil
+			})
+			if errors.Is(err, errHeldMeanwhile) {
+				sum.HeldWhy = append(sum.HeldWhy, "batch "+id+" was held by an operator")
+				continue
+			}
+			if err != nil {
+				return err
 			}
 			q, held, err := d.queue(ctx, b)
 			if err != nil {
@@ -211,7 +231,7 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 			for prov, ids := range q {
 				queues[prov] = append(queues[prov], ids...)
 			}
-			if err := d.j.SetBatch(ctx, id, func(b *journal.Batch) error { b.State = journal.BatchDispatching; return nil }); err != nil {
+			if err := d.queuedAll(ctx, id); err != nil {
 				return err
 			}
 		}
@@ -303,7 +323,11 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 	}
 	// Decide inside the read transaction, write after it: a write while a
 	// read transaction is open can wait for ever when bbolt grows its file.
-	var changes []journal.Change
+	// What is decided is kept as payout_ids (shared with the queues), not
+	// as changes: a batch of a million rows.
+	type heldItem struct{ id, why string }
+	var toQueue []string
+	var toHold []heldItem
 	err = d.j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 		switch it.State {
 		case journal.Queued:
@@ -315,16 +339,26 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 		}
 		if why := d.overCap(used, it); why != "" {
 			held[why]++
-			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Held, Actor: "dispatcher", Reason: why, From: journal.Accepted})
+			toHold = append(toHold, heldItem{it.PayoutID, why})
 		} else {
 			used.add(it)
-			changes = append(changes, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "dispatcher", From: journal.Accepted})
+			toQueue = append(toQueue, it.PayoutID)
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 		}
 		return true
 	})
-	for start := 0; err == nil && start < len(changes); start += 500 {
-		err = d.applyEach(ctx, changes[start:min(start+500, len(changes))])
+	changes := make([]journal.Change, 0, 500)
+	for start := 0; err == nil && start < len(toQueue)+len(toHold); start += 500 {
+		changes = changes[:0]
+		for i := start; i < min(start+500, len(toQueue)+len(toHold)); i++ {
+			if i < len(toQueue) {
+				changes = append(changes, journal.Change{PayoutID: toQueue[i], To: journal.Queued, Actor: "dispatcher", From: journal.Accepted})
+			} else {
+				h := toHold[i-len(toQueue)]
+				changes = append(changes, journal.Change{PayoutID: h.id, To: journal.Held, Actor: "dispatcher", Reason: h.why, From: journal.Accepted})
+			}
+		}
+		err = d.applyEach(ctx, changes)
 	}
 	for why, n := range held {
 		d.log.Warn("items held by a cap", "batch", b.ID, "cap", why, "items", n)
@@ -352,9 +386,12 @@ func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool
 		})
 	}
 	var ferr error
+	// Workers take the next item as soon as they are free; each request
+	// waits for its tokens in its slot, right before it leaves, so that
+	// the provider sees the pace the budget grants.
 feed:
 	for {
-		if err := pl.wait(gctx); err != nil {
+		if gctx.Err() != nil {
 			break // stopping: the rest stays queued for the next run
 		}
 		t, ok, err := src.next(gctx)
@@ -392,13 +429,23 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 		// comes back from the same transaction (not queued any more: a
 		// webhook or another run took it, and nothing is sent). A claimed
 		// item is in sending already.
+		// A stop is seen between steps, never inside a commit: a commit
+		// cut short by the stop may have landed without saying so, and
+		// would leave the item in sending with nothing sent.
+		claimed := attempt == 1 && t.claimed != nil
+		if ctx.Err() != nil {
+			if claimed {
+				return d.unsend(ctx, id, t.holder) // claimed, never sent: queued again
+			}
+			return nil // stopping: the item stays queued for the next run
+		}
 		var it journal.Item
 		holder := t.holder
-		if attempt == 1 && t.claimed != nil {
+		if claimed {
 			it = *t.claimed
 		} else {
 			holder = d.holder()
-			if err := d.j.Apply(ctx, journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued, Holder: holder,
+			if err := d.j.Apply(context.WithoutCancel(ctx), journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued, Holder: holder,
 				Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
 				if errors.Is(err, journal.ErrConflict) {
 					return nil
@@ -412,7 +459,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 		var serr error
 		var took time.Duration // the request's own time, not the wait for its slot
 		lost := false
-		err := pl.request(ctx, func() {
+		err := pl.request(ctx, Urgent, sendTokens(p), func() {
 			// A node whose lease lapsed starts nothing: another node may
 			// be taking its items over.
 			if lost = !d.mayStart(holder); lost {
@@ -430,8 +477,9 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 			return errLeaseLost
 		}
 		if err != nil {
-			// Stopped while waiting for a slot: nothing left, so the
-			// intent is withdrawn and the item waits for the next run.
+			// Stopped while waiting for a slot or a token: nothing left,
+			// so the intent is withdrawn and the item waits for the next
+			// run.
 			return d.unsend(ctx, id, holder)
 		}
 		d.sent.Add(1)
@@ -457,10 +505,17 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 			return nil
 		case <-t.C:
 		}
-		if err := pl.wait(ctx); err != nil {
-			return nil
-		}
 	}
+}
+
+// sendTokens is how many requests one Submit makes at the provider, each
+// a token of its budget: a two-phase provider's session is created, then
+// started (its confirm takes its own token later).
+func sendTokens(p providers.Provider) int {
+	if providers.TwoPhase(p) {
+		return 2
+	}
+	return 1
 }
 
 // unsend takes back an intent whose request never left (the run stopped
@@ -511,12 +566,13 @@ func settledMeanwhile(log *slog.Logger, payoutID string, err error) bool {
 func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers, holder string) (bool, error) {
 	id := it.PayoutID
 	twoPhase := providers.TwoPhase(p)
-	payload, _ := json.Marshal(st)
 	switch {
 	case serr == nil:
 		pl.success()
 		to := journal.StateFor(st.Outcome)
-		c := journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: to, Actor: "dispatcher", Status: &st, Payload: payload, Reason: reasonOf(st)}
+		// The answer is the item's last status; the transition carries no
+		// copy of it (journal.Change.Payload).
+		c := journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: to, Actor: "dispatcher", Status: &st, Reason: reasonOf(st)}
 		if to != journal.AwaitingConfirmation {
 			ans.later(c)
 			return false, nil
@@ -525,9 +581,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if err := d.j.Apply(ctx, c); err != nil {
 			return false, err
 		}
-		var err error
-		_ = pl.request(context.WithoutCancel(ctx), func() { err = Settle(context.WithoutCancel(ctx), d.j, p, st, "dispatcher") })
-		return false, err
+		return false, d.settle(context.WithoutCancel(ctx), p, pl, st, "dispatcher")
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
 		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
@@ -725,17 +779,64 @@ func (d *Dispatcher) overCap(cs *capState, it journal.Item) string {
 	return ""
 }
 
-// Wait blocks until the provider's pool allows one more request, so that
-// other callers (the poller) share the provider's rate limit.
+// Wait blocks until the provider's pool has a request to spare, so that
+// the poller shares the provider's rate limit without slowing a send or
+// a confirm: a poll takes a token only when none of theirs waits for it.
 func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
 	if pl, ok := d.pools[provider]; ok {
-		return pl.wait(ctx)
+		return pl.wait(ctx, Spare, 1)
 	}
 	return nil
 }
+
+// settle runs the confirm rule (Settle) in one of the pool's request
+// slots, each request to the provider behind an urgent token: a confirm is
+// part of its payout, as its send is.
+func (d *Dispatcher) settle(ctx context.Context, p providers.Provider, pl *pool, st providers.Status, actor string) error {
+	var err error
+	rerr := pl.request(ctx, Urgent, 0, func() {
+		err = settle(ctx, d.j, p, st, actor, func(ctx context.Context) error { return pl.wait(ctx, Urgent, 1) })
+	})
+	return errors.Join(rerr, err)
+}
+
+// Settle is the package's Settle through the provider's pool: a request
+// slot, and an urgent token before each request, so that a confirm shares
+// the provider's limit with sends and goes before polls. The poller's
+// confirm rule comes this way.
+func (d *Dispatcher) Settle(ctx context.Context, p providers.Provider, st providers.Status, actor string) error {
+	pl, ok := d.pools[p.Name()]
+	if !ok {
+		return Settle(ctx, d.j, p, st, actor)
+	}
+	return d.settle(ctx, p, pl, st, actor)
+}
+
+// SettleLater starts Settle on its own goroutine and returns at once: the
+// webhook receiver's Applier applies events one after another, and a
+// confirm waiting for its token and its answer there would hold up every
+// event behind it (a two-phase provider's payouts would go no faster than
+// one confirm at a time). If the confirm fails, or the process stops
+// first, the payout is still waiting for its confirmation and the poller
+// settles it. Errors are logged.
+func (d *Dispatcher) SettleLater(ctx context.Context, p providers.Provider, st providers.Status, actor string) error {
+	ctx = context.WithoutCancel(ctx)
+	d.settling.Go(func() {
+		if err := d.Settle(ctx, p, st, actor); err != nil {
+			d.log.Warn("confirm rule not finished; the poller settles the payout", "payout", st.Refs.PayoutID, "err", err)
+		}
+	})
+	return nil
+}
+
+// WaitSettled waits for the confirms SettleLater started.
+func (d *Dispatcher) WaitSettled() { d.settling.Wait() }
 
 // Observe sets the hook told about every provider call (metrics). Call it
 // before Run.
 func (d *Dispatcher) Observe(f func(provider, op string, d time.Duration, err error)) {
 	d.o.Observe = f
 }
+
+// errHeldMeanwhile: an operator held a batch while Run was queueing it.
+var errHeldMeanwhile = errors.New("batch held meanwhile")

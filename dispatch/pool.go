@@ -4,10 +4,10 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
-	"golang.org/x/time/rate"
 )
 
 // PoolConfig is one provider's pool: how fast and how wide.
@@ -20,13 +20,203 @@ type PoolConfig struct {
 	Concurrency int
 }
 
-// pool paces one provider's requests: a token bucket that slows down on
-// 429 and recovers slowly, a pause honouring Retry-After, and a circuit
-// breaker that stops sending after consecutive failures.
+// Priority says who gets a provider's next request when several wait.
+type Priority int
+
+const (
+	// Urgent is a payout's own requests: its send, its confirm, the
+	// lookup that resolves it when in doubt. They queue for the bucket's
+	// tokens in the order they ask.
+	Urgent Priority = iota
+	// Spare is a status poll: it takes a token only when no urgent request
+	// is waiting for one, so polls use the capacity sends leave over and
+	// never slow a send or a confirm.
+	Spare
+)
+
+// windowSlack widens the sliding window a pool keeps its requests in: no
+// window of one second plus this slack holds more grants than the rate, so
+// that no second at the provider holds more requests than the rate even
+// when a request reaches it a little after its token (a two-phase
+// payout's start leaves when its session's answer comes; a goroutine wakes
+// late on a busy machine). It costs 1/(1+slack) of the rate.
+const windowSlack = 25 * time.Millisecond
+
+// limiter is a provider's request budget: a token bucket (rate per second,
+// burst) with two priorities, and a sliding window over the last rate
+// requests that left, so that no second ever holds more requests than the
+// rate allows (a bucket alone allows rate + burst in a second). Urgent
+// callers reserve their tokens at once, in order, and wait until their
+// time (the bucket may go into debt, as golang.org/x/time/rate's does),
+// then for room in the window; a spare caller takes a token only when the
+// bucket holds one that no reservation needs and the window has room.
+type limiter struct {
+	mu     sync.Mutex
+	rate   float64 // tokens a second; 0 is unlimited
+	burst  float64
+	tokens float64
+	last   time.Time
+	// window holds the grant times of the last len(window) tokens, oldest
+	// at next.
+	window []time.Time
+	next   int
+	// busiest is the most requests that left within any one second, as
+	// counted when each left: what the window let through.
+	busiest int
+}
+
+func newLimiter(rate float64, burst int) *limiter {
+	l := &limiter{}
+	l.setRate(rate, burst)
+	l.tokens = l.burst
+	return l
+}
+
+// setRate changes the rate (a 429 halves it; successes restore it).
+func (l *limiter) setRate(rate float64, burst int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.last.IsZero() {
+		l.advance(time.Now()) // the tokens earned at the old rate
+	}
+	l.rate, l.burst = rate, float64(max(burst, 1))
+	per := int(rate)
+	if rate <= 0 || per < 1 {
+		l.window, l.next = nil, 0
+		return
+	}
+	if per != len(l.window) {
+		// Keep the most recent grants that fit.
+		old := l.ordered()
+		w := make([]time.Time, per)
+		copy(w[max(per-len(old), 0):], old[max(len(old)-per, 0):])
+		l.window, l.next = w, 0
+	}
+}
+
+// ordered returns the window's grants oldest first.
+func (l *limiter) ordered() []time.Time {
+	return append(append([]time.Time(nil), l.window[l.next:]...), l.window[:l.next]...)
+}
+
+// advance refills the bucket up to now.
+func (l *limiter) advance(now time.Time) {
+	if !l.last.IsZero() && now.After(l.last) && l.rate > 0 {
+		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+	}
+	if now.After(l.last) {
+		l.last = now
+	}
+}
+
+// windowAt is the earliest time n more grants fit the window, from at.
+func (l *limiter) windowAt(at time.Time, n int) time.Time {
+	for i := range min(n, len(l.window)) {
+		if o := l.window[(l.next+i)%len(l.window)]; !o.IsZero() {
+			at = later(at, o.Add(time.Second+windowSlack))
+		}
+	}
+	return at
+}
+
+// grant records n grants at at in the window.
+func (l *limiter) grant(at time.Time, n int) {
+	for range min(n, len(l.window)) {
+		l.window[l.next] = at
+		l.next = (l.next + 1) % len(l.window)
+	}
+	in := 0
+	for _, t := range l.window {
+		if !t.IsZero() && at.Sub(t) < time.Second && !t.After(at) {
+			in++
+		}
+	}
+	l.busiest = max(l.busiest, in)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// reserve takes n tokens for an urgent caller and returns when it may
+// send: now, or when the bucket and the window allow.
+func (l *limiter) reserve(now time.Time, n int) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate <= 0 {
+		return now
+	}
+	l.advance(now)
+	at := now
+	if l.tokens < float64(n) {
+		at = now.Add(time.Duration((float64(n) - l.tokens) / l.rate * float64(time.Second)))
+	}
+	l.tokens -= float64(n)
+	return at
+}
+
+// depart records n requests leaving at now if the window has room for
+// them, and returns now; otherwise it records nothing and returns when it
+// will have room. The window holds the times requests really left, not
+// the times their tokens were due: on a busy machine a caller wakes late,
+// and callers that wake together must not leave together.
+func (l *limiter) depart(now time.Time, n int) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if at := l.windowAt(now, n); at.After(now) {
+		return at
+	}
+	l.grant(now, n)
+	return now
+}
+
+// cancel gives back n tokens an urgent caller reserved and will not use.
+// The window keeps its grants: a little capacity lost when a run stops.
+func (l *limiter) cancel(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.tokens = min(l.burst, l.tokens+float64(n))
+}
+
+// trySpare takes n tokens for a spare caller if the bucket holds them
+// beyond every reservation and the window has room now; otherwise it
+// returns how long to wait before asking again.
+func (l *limiter) trySpare(now time.Time, n int) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.rate <= 0 {
+		return true, 0
+	}
+	l.advance(now)
+	wait := time.Duration(0)
+	if l.tokens < float64(n) {
+		wait = time.Duration((float64(n) - l.tokens) / l.rate * float64(time.Second))
+	}
+	if at := l.windowAt(now, n); at.After(now) {
+		wait = max(wait, at.Sub(now))
+	}
+	if wait > 0 {
+		return false, wait
+	}
+	l.tokens -= float64(n)
+	l.grant(now, n)
+	return true, 0
+}
+
+// pool paces one provider's requests: a prioritised request budget
+// (limiter) that slows down on 429 and recovers slowly, a pause honouring
+// Retry-After, and a circuit breaker that stops sending after consecutive
+// failures. On a shared journal the rate is the cluster's (budget): the
+// tokens come from its bucket, which paces every node together and learns
+// the provider's limit from its refusals, and the local limiter only
+// orders this node's callers.
 type pool struct {
 	name    string
 	cfg     PoolConfig
-	limiter *rate.Limiter
+	limiter *limiter
 	// slots caps the requests in flight at Concurrency. Journal commits
 	// happen outside it, so a commit's fsync never holds a request slot.
 	slots *semaphore.Weighted
@@ -43,11 +233,16 @@ type pool struct {
 	cooldown    time.Duration
 	stats       PoolStats
 
-	// budget, when set, paces the pool instead of limiter, and share caps
-	// its requests in flight at its node's part of the cluster's
-	// concurrency (budget.go, claim.go).
+	// budget, when set, is the cluster's bucket the pool's tokens come
+	// from instead of limiter, and share caps its requests in flight at
+	// its node's part of the cluster's concurrency (budget.go, claim.go).
 	budget *budget
 	share  *share
+	// urgent counts the urgent callers waiting for the cluster's tokens:
+	// a spare caller waits while there are any. departed counts what
+	// left, for BusiestSecond.
+	urgent   atomic.Int64
+	departed departures
 }
 
 // PoolStats are the counters a pool keeps for progress and metrics.
@@ -57,20 +252,17 @@ type PoolStats struct {
 	BreakerTrips int           `json:"breaker_trips"`
 	Waited       time.Duration `json:"waited"`
 	Rate         float64       `json:"rate"`
+	// BusiestSecond is the most requests that left within one second
+	// (sliding), as they left.
+	BusiestSecond int `json:"busiest_second"`
 }
 
 func newPool(name string, cfg PoolConfig, breakerN int, cooldown time.Duration, now func() time.Time) *pool {
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
-	lim := rate.NewLimiter(rate.Inf, 1)
-	if cfg.RatePerSecond > 0 {
-		burst := cfg.Burst
-		if burst <= 0 {
-			burst = max(1, int(cfg.RatePerSecond/10))
-		}
-		cfg.Burst = burst
-		lim = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), burst)
+	if cfg.RatePerSecond > 0 && cfg.Burst <= 0 {
+		cfg.Burst = max(1, int(cfg.RatePerSecond/10))
 	}
 	if breakerN <= 0 {
 		breakerN = 10
@@ -78,19 +270,44 @@ func newPool(name string, cfg PoolConfig, breakerN int, cooldown time.Duration, 
 	if cooldown <= 0 {
 		cooldown = 30 * time.Second
 	}
-	return &pool{name: name, cfg: cfg, limiter: lim, slots: semaphore.NewWeighted(int64(cfg.Concurrency)), now: now, effective: cfg.RatePerSecond, breakerN: breakerN, cooldown: cooldown}
+	return &pool{name: name, cfg: cfg, limiter: newLimiter(cfg.RatePerSecond, cfg.Burst), slots: semaphore.NewWeighted(int64(cfg.Concurrency)),
+		now: now, effective: cfg.RatePerSecond, breakerN: breakerN, cooldown: cooldown}
 }
 
-// wait blocks until the pool may send one request: the breaker is closed
+// wait blocks until the pool may send n requests: the breaker is closed
 // (or this caller is the half-open probe), any Retry-After pause is over,
-// and the bucket has a token.
-func (p *pool) wait(ctx context.Context) error {
+// and the budget grants n tokens at prio.
+func (p *pool) wait(ctx context.Context, prio Priority, n int) error {
 	start := time.Now()
 	defer func() {
 		p.mu.Lock()
 		p.stats.Waited += time.Since(start)
 		p.mu.Unlock()
 	}()
+	for {
+		if err := p.open(ctx); err != nil {
+			return err
+		}
+		if err := p.take(ctx, prio, n); err != nil {
+			return err
+		}
+		// A 429 that came while this caller waited for its turn pauses
+		// it too: its token was granted at the rate before the refusal.
+		p.mu.Lock()
+		paused := p.now().Before(p.pausedUntil)
+		p.mu.Unlock()
+		if !paused {
+			return nil
+		}
+		if p.budget == nil {
+			p.limiter.cancel(n)
+		}
+	}
+}
+
+// open waits until the breaker lets this caller through and no
+// Retry-After pause is on.
+func (p *pool) open(ctx context.Context) error {
 	for {
 		p.mu.Lock()
 		now := p.now()
@@ -109,18 +326,118 @@ func (p *pool) wait(ctx context.Context) error {
 		if until.IsZero() {
 			break
 		}
-		t := time.NewTimer(until.Sub(now))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleepCtx(ctx, until.Sub(now)); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// take waits for n tokens of the budget at prio.
+func (p *pool) take(ctx context.Context, prio Priority, n int) error {
 	if p.budget != nil {
-		return p.budget.wait(ctx)
+		return p.takeShared(ctx, prio, n)
 	}
-	return p.limiter.Wait(ctx)
+	if prio == Spare {
+		for {
+			ok, wait := p.limiter.trySpare(time.Now(), n)
+			if ok {
+				return nil
+			}
+			// Ask again soon: a reservation may come meanwhile, and then
+			// the spare caller waits behind it.
+			if err := sleepCtx(ctx, min(max(wait, time.Millisecond), 100*time.Millisecond)); err != nil {
+				return err
+			}
+		}
+	}
+	at := p.limiter.reserve(time.Now(), n)
+	if err := sleepCtx(ctx, time.Until(at)); err != nil {
+		p.limiter.cancel(n)
+		return err
+	}
+	for {
+		now := time.Now()
+		at := p.limiter.depart(now, n)
+		if !at.After(now) {
+			return nil
+		}
+		if err := sleepCtx(ctx, at.Sub(now)); err != nil {
+			p.limiter.cancel(n)
+			return err
+		}
+	}
+}
+
+// takeShared waits for n tokens of the cluster's budget at prio. The
+// cluster's bucket grants in the order asked; the priority holds on this
+// node: a spare caller asks only while no urgent caller of the pool waits
+// for a token, so that polls take what sends leave over.
+func (p *pool) takeShared(ctx context.Context, prio Priority, n int) error {
+	if prio == Spare {
+		for p.urgent.Load() > 0 {
+			if err := sleepCtx(ctx, spareRecheck); err != nil {
+				return err
+			}
+		}
+	} else {
+		p.urgent.Add(1)
+		defer p.urgent.Add(-1)
+	}
+	for range n {
+		if err := p.budget.wait(ctx); err != nil {
+			return err
+		}
+	}
+	p.departed.add(time.Now(), n)
+	return nil
+}
+
+// spareRecheck is how often a spare caller looks again whether urgent
+// callers still wait for the cluster's tokens.
+const spareRecheck = 5 * time.Millisecond
+
+// departures counts the requests that left in the last second, for the
+// busiest second on a shared journal (the local limiter counts its own).
+type departures struct {
+	mu      sync.Mutex
+	at      []time.Time // within the last second, oldest first
+	busiest int
+}
+
+func (d *departures) add(now time.Time, n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	drop := 0
+	for drop < len(d.at) && now.Sub(d.at[drop]) >= time.Second {
+		drop++
+	}
+	d.at = d.at[drop:]
+	for range n {
+		d.at = append(d.at, now)
+	}
+	d.busiest = max(d.busiest, len(d.at))
+}
+
+func (d *departures) max() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.busiest
+}
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 // workers is how many items a pool works on at once: three times the
@@ -131,9 +448,10 @@ func (p *pool) wait(ctx context.Context) error {
 // resolved by a lookup, like the ones whose request was out.
 func (p *pool) workers() int { return 3 * p.cfg.Concurrency }
 
-// request runs fn (one request to the provider) in a request slot. The
-// wait for a slot honours ctx; fn itself is not cancelled by it.
-func (p *pool) request(ctx context.Context, fn func()) error {
+// request runs fn (n requests to the provider) in a request slot, once
+// the budget grants n tokens at prio (n may be 0 when fn takes its own).
+// The waits honour ctx; fn itself is not cancelled by it.
+func (p *pool) request(ctx context.Context, prio Priority, n int, fn func()) error {
 	if err := p.slots.Acquire(ctx, 1); err != nil {
 		return err
 	}
@@ -143,6 +461,11 @@ func (p *pool) request(ctx context.Context, fn func()) error {
 			return err
 		}
 		defer p.share.release()
+	}
+	if n > 0 {
+		if err := p.wait(ctx, prio, n); err != nil {
+			return err
+		}
 	}
 	fn()
 	return nil
@@ -163,13 +486,14 @@ func (p *pool) success() {
 		if p.successes >= max(p.cfg.Burst, 10) {
 			p.successes = 0
 			p.effective = min(p.cfg.RatePerSecond, p.effective*1.05)
-			p.limiter.SetLimit(rate.Limit(p.effective))
+			p.limiter.setRate(p.effective, p.cfg.Burst)
 		}
 	}
 }
 
 // rateLimited records a 429: pause the whole pool for Retry-After (or a
-// second) and halve the effective rate.
+// second) and halve the effective rate, or, on a shared journal, tell the
+// cluster's budget, which learns the provider's limit from it.
 func (p *pool) rateLimited(retryAfter time.Duration) {
 	if p.budget != nil {
 		p.budget.refused(retryAfter)
@@ -180,12 +504,16 @@ func (p *pool) rateLimited(retryAfter time.Duration) {
 	if retryAfter <= 0 {
 		retryAfter = time.Second
 	}
-	if until := p.now().Add(retryAfter); until.After(p.pausedUntil) {
+	now := p.now()
+	// The refusals of requests that left together, before the pause, are
+	// one signal: the rate is halved once for them.
+	again := now.Before(p.pausedUntil)
+	if until := now.Add(retryAfter); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}
-	if p.cfg.RatePerSecond > 0 && p.budget == nil {
+	if p.cfg.RatePerSecond > 0 && !again && p.budget == nil {
 		p.effective = max(p.effective/2, p.cfg.RatePerSecond/20, 0.5)
-		p.limiter.SetLimit(rate.Limit(p.effective))
+		p.limiter.setRate(p.effective, p.cfg.Burst)
 		p.successes = 0
 	}
 	p.probing = false
@@ -213,7 +541,12 @@ func (p *pool) snapshot() PoolStats {
 	s.Rate = p.effective
 	if p.budget != nil {
 		s.Rate = p.budget.current()
+		s.BusiestSecond = p.departed.max()
+		return s
 	}
+	p.limiter.mu.Lock()
+	s.BusiestSecond = p.limiter.busiest
+	p.limiter.mu.Unlock()
 	return s
 }
 

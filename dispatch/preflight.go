@@ -2,11 +2,17 @@ package dispatch
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/batch"
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
 )
@@ -97,19 +103,158 @@ func CheckBatch(ctx context.Context, j journal.Journal, id string, pol Preflight
 	return p, nil
 }
 
-// ErrNotHeld is an approval of a batch that does not wait for one.
-var ErrNotHeld = errors.New("batch is not held")
+// Errors of Approve and Hold, so that callers answer each in its words.
+var (
+	// ErrNotHeld is an approval of a batch that does not wait for one.
+	ErrNotHeld = errors.New("batch is not held")
+	// ErrTotalsChanged is an approval of totals that are not the batch's
+	// (the approver was shown something else).
+	ErrTotalsChanged = errors.New("the batch is not what the approver was shown")
+	// ErrSameApprover is an approval by whoever dropped the file while
+	// approvals must come from someone else (maker-checker).
+	ErrSameApprover = errors.New("the approver dropped the file: another person must approve it")
+	// ErrApproverUnknown is an approval that names no approver, or, under
+	// maker-checker, of a batch whose dropper is not recorded.
+	ErrApproverUnknown = errors.New("who approves, or who dropped the file, is not known")
+	// ErrNotHoldable is a hold of a batch that has started sending or is
+	// done.
+	ErrNotHoldable = errors.New("only a batch not sent yet can be held")
+)
 
-// Approve releases a held batch: who approved it and when (the journal's
-// clock) are journaled with it.
-func Approve(ctx context.Context, j journal.Journal, id, who string) error {
+// Approval is one person's approval of a held batch.
+type Approval struct {
+	// By is who approves: the OS user of the daemon's control socket or
+	// of the approvals file, or the user running the command.
+	By string
+	// Via is how the approval came ("control socket", "approvals file",
+	// "command").
+	Via string
+	// Seen is what the approver was shown: the batch's file hash and
+	// totals. A nil Seen approves whatever the batch holds (an empty
+	// approvals file).
+	Seen *Seen
+	// DistinctFromDropper refuses an approval by the file's dropper
+	// (preflight.require_distinct_approver).
+	DistinctFromDropper bool
+}
+
+// Seen is what an approver was shown of a batch.
+type Seen struct {
+	SHA256 string          `json:"sha256,omitempty"`
+	Totals []journal.Total `json:"totals"`
+}
+
+// SeenOf is what a batch shows its approver.
+func SeenOf(b journal.Batch) Seen {
+	return Seen{SHA256: b.SHA256, Totals: b.Totals}
+}
+
+// Approve releases a held batch. The approver, how the approval came,
+// when (the journal's clock) and the totals approved are journaled with
+// it, in the same write that checks them: the batch must still be held,
+// hold what the approver was shown, and, under maker-checker, have been
+// dropped by someone else.
+func Approve(ctx context.Context, j journal.Journal, id string, a Approval) error {
+	if a.By == "" {
+		return fmt.Errorf("batch %s: %w", id, ErrApproverUnknown)
+	}
 	return j.SetBatch(ctx, id, func(b *journal.Batch) error {
 		if b.State != journal.BatchHeld {
-			return fmt.Errorf("%w (it is %s)", ErrNotHeld, b.State)
+			return fmt.Errorf("batch %s: %w (it is %s)", id, ErrNotHeld, b.State)
+		}
+		if a.Seen != nil {
+			if why := a.Seen.differs(SeenOf(*b)); why != "" {
+				return fmt.Errorf("batch %s: %w: %s; look at it again and approve what it holds", id, ErrTotalsChanged, why)
+			}
+		}
+		if a.DistinctFromDropper {
+			switch {
+			case b.DroppedBy == "":
+				return fmt.Errorf("batch %s: %w: the file's dropper is not recorded, so maker-checker cannot be proven", id, ErrApproverUnknown)
+			case strings.EqualFold(b.DroppedBy, a.By):
+				return fmt.Errorf("batch %s: %w (%s dropped it)", id, ErrSameApprover, b.DroppedBy)
+			}
 		}
 		b.State = journal.BatchAccepted
 		b.Approved = j.Now().UTC()
-		b.ApprovedBy = who
+		b.ApprovedBy = a.By
+		b.ApprovedVia = a.Via
+		b.ApprovedTotals = append([]journal.Total(nil), b.Totals...)
+		return nil
+	})
+}
+
+// differs says how what was seen differs from what a batch holds ("" when
+// it does not).
+func (s Seen) differs(now Seen) string {
+	if s.SHA256 != "" && s.SHA256 != now.SHA256 {
+		return "its file is not the one shown"
+	}
+	want, got := totalsByCurrency(s.Totals), totalsByCurrency(now.Totals)
+	var diffs []string
+	for _, cur := range slices.Sorted(maps.Keys(mergeKeys(want, got))) {
+		w, g := want[cur], got[cur]
+		// An approval file names amounts only (count 0).
+		if w.amount == g.amount && (w.count == 0 || w.count == g.count) {
+			continue
+		}
+		shown := money.Money{Minor: w.amount, Currency: cur}.String()
+		if w.count != 0 {
+			shown = fmt.Sprintf("%d payout(s) for %s", w.count, shown)
+		}
+		diffs = append(diffs, fmt.Sprintf("%s: approved %s, it holds %d payout(s) for %s", cur, shown, g.count,
+			money.Money{Minor: g.amount, Currency: cur}))
+	}
+	return strings.Join(diffs, "; ")
+}
+
+type countAmount struct {
+	count  int
+	amount int64
+}
+
+func totalsByCurrency(ts []journal.Total) map[string]countAmount {
+	out := map[string]countAmount{}
+	for _, t := range ts {
+		c := out[t.Currency]
+		c.count += t.Count
+		c.amount += t.Amount
+		out[t.Currency] = c
+	}
+	return out
+}
+
+func mergeKeys(a, b map[string]countAmount) map[string]bool {
+	out := map[string]bool{}
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+// Hold stops a batch that has not started sending until it is approved:
+// its note says who held it and why.
+func Hold(ctx context.Context, j journal.Journal, id, by, reason string) error {
+	if by == "" {
+		return fmt.Errorf("batch %s: %w", id, ErrApproverUnknown)
+	}
+	return j.SetBatch(ctx, id, func(b *journal.Batch) error {
+		switch b.State {
+		case journal.BatchHeld:
+			return nil
+		case journal.BatchAccepted:
+		default:
+			return fmt.Errorf("batch %s: %w (it is %s)", id, ErrNotHoldable, b.State)
+		}
+		b.State = journal.BatchHeld
+		b.Note = "held by " + by
+		if reason != "" {
+			// Free text an operator typed: no card number is kept.
+			b.Note += ": " + pan.MaskText(reason)
+		}
 		return nil
 	})
 }
@@ -131,7 +276,10 @@ func Estimate(totals []journal.Total, rates map[string]float64) time.Duration {
 }
 
 // suspectedDuplicates finds rows of a batch paying the same account the
-// same amount as a payout of another batch journaled within lookback.
+// same amount as a payout of another batch journaled within lookback. It
+// holds a hash of each recent payout of other batches, not the items: a
+// batch of a million rows is read twice rather than held (and the other
+// batches a third time for the few rows that match).
 func suspectedDuplicates(ctx context.Context, j journal.Journal, id string, lookback time.Duration) ([]SuspectedDuplicate, error) {
 	if lookback <= 0 {
 		return nil, nil
@@ -140,21 +288,44 @@ func suspectedDuplicates(ctx context.Context, j journal.Journal, id string, look
 		account, currency string
 		amount            int64
 	}
-	mine := map[key][]journal.Item{}
-	if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
-		k := key{accountOf(it), it.Payout.Amount.Currency, it.Payout.Amount.Minor}
-		mine[k] = append(mine[k], it)
-		return true
-	}); err != nil {
-		return nil, err
+	keyOf := func(it journal.Item) key {
+		return key{accountOf(it), it.Payout.Amount.Currency, it.Payout.Amount.Minor}
+	}
+	hash := func(k key) uint64 {
+		h := fnv.New64a()
+		h.Write([]byte(k.account))
+		h.Write([]byte{0})
+		h.Write([]byte(k.currency))
+		h.Write(binary.BigEndian.AppendUint64(nil, uint64(k.amount)))
+		return h.Sum64()
 	}
 	since := j.Now().Add(-lookback)
+	recent := func(it journal.Item) bool { return it.BatchID != id && !it.Created.Before(since) }
+	others := map[uint64]struct{}{}
+	if err := j.AllItems(ctx, func(it journal.Item) bool {
+		if recent(it) {
+			others[hash(keyOf(it))] = struct{}{}
+		}
+		return true
+	}); err != nil || len(others) == 0 {
+		return nil, err
+	}
+	mine := map[key][]journal.Item{}
+	if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
+		if _, ok := others[hash(keyOf(it))]; ok {
+			k := keyOf(it)
+			mine[k] = append(mine[k], it)
+		}
+		return true
+	}); err != nil || len(mine) == 0 {
+		return nil, err
+	}
 	var out []SuspectedDuplicate
 	err := j.AllItems(ctx, func(other journal.Item) bool {
-		if other.BatchID == id || other.Created.Before(since) {
+		if !recent(other) {
 			return true
 		}
-		k := key{accountOf(other), other.Payout.Amount.Currency, other.Payout.Amount.Minor}
+		k := keyOf(other)
 		for _, it := range mine[k] {
 			out = append(out, SuspectedDuplicate{Row: it.Row, PayoutID: it.PayoutID, Account: k.account,
 				Currency: k.currency, Amount: k.amount, OtherBatch: other.BatchID, OtherPayoutID: other.PayoutID, OtherDate: other.Created})

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -53,6 +54,9 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 		if it.State != journal.InDoubt {
 			continue // settled meanwhile
 		}
+		if it.NextPoll.After(d.j.Now()) {
+			continue // waits for the provider (a lost link's expiry)
+		}
 		p, ok := d.provs[it.Provider]
 		if !ok {
 			continue
@@ -86,7 +90,7 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 	// Resolution shares the provider's rate limit: after a crash many items
 	// may be in doubt at once, and a flood of lookups would only be refused.
 	if pl, ok := d.pools[p.Name()]; ok {
-		if err := pl.wait(ctx); err != nil {
+		if err := pl.wait(ctx, Urgent, 1); err != nil {
 			return false, err
 		}
 	}
@@ -100,14 +104,17 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 	hasRef := refs.ProviderID != "" || refs.SessionID != ""
 	switch {
 	case err == nil:
-		_, aerr := journal.ApplyStatus(ctx, d.j, it.PayoutID, "resolver", st)
+		applied, aerr := journal.ApplyStatus(ctx, d.j, it.PayoutID, "resolver", st)
 		if aerr == nil && st.Outcome == providers.AwaitingConfirmation {
 			aerr = Settle(ctx, d.j, p, st, "resolver")
+		}
+		if aerr == nil && !applied && st.Outcome == providers.AwaitingBeneficiary {
+			aerr = d.waitForLostLink(ctx, p, it, st)
 		}
 		return false, aerr
 	case errors.Is(err, providers.ErrNotFound) && (caps.LookupByReference && !hasRef):
 		return true, d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Queued, Actor: "resolver", From: journal.InDoubt,
-			Reason: "the provider has no payout with this reference: it was never created; sending it now"})
+			Reason: notFoundReason(err)})
 	case errors.Is(err, providers.ErrRateLimited):
 		if pl, ok := d.pools[p.Name()]; ok {
 			pl.rateLimited(providers.RetryAfter(err))
@@ -131,4 +138,38 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 			Reason: "resending the same reference: the provider refuses a duplicate, so this pays at most once"})
 	}
 	return false, errors.New("the provider offers no safe way to resolve this payout; an operator must check it")
+}
+
+// notFoundReason says why a payout the provider does not know is sent
+// again, in the provider's words when it gave some (an expired payment
+// link whose URL never arrived is not "never created").
+func notFoundReason(err error) string {
+	var ae *providers.APIError
+	if errors.As(err, &ae) && ae.Message != "" {
+		return "the provider has no live payout for this reference (" + ae.Message + "); sending it now"
+	}
+	return "the provider has no payout with this reference: it was never created; sending it now"
+}
+
+// waitForLostLink: the provider shows a live link for the row that is not
+// the row's (its creation's answer, with the URL, was lost). No second
+// link is made while it lives, so that the payer can pay only once; the
+// row stays in doubt, says why, and is asked about again a quarter of the
+// link's lifetime later (between 30 s and 10 min), until the provider
+// reports it paid, or expired and a new link is made.
+func (d *Dispatcher) waitForLostLink(ctx context.Context, p providers.Provider, it journal.Item, st providers.Status) error {
+	again := min(max(providers.LinkLifetime(p, it.Payout.Method)/4, 30*time.Second), 10*time.Minute)
+	next := d.j.Now().Add(again)
+	link := strings.TrimPrefix(st.Refs.SessionID, "payin:")
+	if link == "" {
+		link = "a link"
+	}
+	err := d.j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, From: journal.InDoubt, To: journal.InDoubt, Actor: "resolver",
+		Reason: "the provider created " + link + " for this row, but its URL never reached payrun; no second link while it lives: " +
+			"a new one is made once the provider reports it expired (asked again at " + next.UTC().Format(time.RFC3339) + ")",
+		Update: func(x *journal.Item) { x.NextPoll = next }})
+	if errors.Is(err, journal.ErrConflict) {
+		return nil // moved meanwhile
+	}
+	return err
 }

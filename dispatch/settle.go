@@ -26,10 +26,30 @@ var ErrAnswerPending = errors.New("the payout's answer is not journaled yet")
 // dispatcher, the webhook receiver and the poller for the same session:
 // the journal's compare-and-set lets one of them confirm.
 func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st providers.Status, actor string) error {
+	return settle(ctx, j, p, st, actor, nil)
+}
+
+// settle is Settle with before, when set, called before each request to
+// the provider (the dispatcher's budget: a token for each request).
+func settle(ctx context.Context, j journal.Journal, p providers.Provider, st providers.Status, actor string, before func(context.Context) error) error {
+	ask := func() error {
+		if before == nil {
+			return nil
+		}
+		return before(ctx)
+	}
 	c, ok := p.(providers.Confirmer)
 	if !ok {
 		return fmt.Errorf("%s: %w: not a two-phase provider", p.Name(), providers.ErrUnsupported)
 	}
+	// A stop is seen before the rule starts, never between its intent and
+	// its request: once begun, it runs to its end (each request is bounded
+	// by the client's timeout), so a cancelled commit or confirm is never
+	// taken for a refusal.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ctx = context.WithoutCancel(ctx)
 	session := st.Refs.SessionID
 	owner, known, err := j.PayoutByRef(ctx, p.Name(), session)
 	if err != nil {
@@ -41,6 +61,9 @@ func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	}
 	it, err := j.Item(ctx, payoutID)
 	if err != nil || it.Provider != p.Name() {
+		if err := ask(); err != nil {
+			return err
+		}
 		return cancelSession(ctx, c, st, "no payout in the journal owns this session")
 	}
 	if !known && it.State == journal.Sending {
@@ -51,10 +74,16 @@ func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	if it.Refs.SessionID != session || !known {
 		// An orphan: a session created for this payout by a request whose
 		// answer was lost. Only the journaled session may ever be paid.
+		if err := ask(); err != nil {
+			return err
+		}
 		return cancelSession(ctx, c, st, fmt.Sprintf("session %s is not the journaled session of payout %s", session, it.PayoutID))
 	}
 	if reason := mismatch(it, st); reason != "" {
 		if err := j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.AwaitingConfirmation, Actor: actor, Status: &st}); err != nil && !isTransition(err) {
+			return err
+		}
+		if err := ask(); err != nil {
 			return err
 		}
 		if _, err := c.Cancel(ctx, st.Refs, reason); err != nil && !errors.Is(err, providers.ErrNotFound) {
@@ -74,7 +103,7 @@ func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	default:
 		if err := j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.AwaitingConfirmation, Actor: actor, Status: &st, From: it.State}); err != nil {
 			if errors.Is(err, journal.ErrConflict) {
-				return Settle(ctx, j, p, st, actor)
+				return settle(ctx, j, p, st, actor, before)
 			}
 			return err
 		}
@@ -89,6 +118,11 @@ func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	if err != nil {
 		return err
 	}
+	if err := ask(); err != nil {
+		// Stopping before the confirm left: confirming stays journaled and
+		// the poller sends it (confirm is idempotent).
+		return err
+	}
 	got, err := c.Confirm(ctx, st.Refs)
 	if err != nil {
 		if providers.IsInDoubt(err) || providers.IsRetryable(err) {
@@ -97,6 +131,9 @@ func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 		}
 		// Refused: ask what became of the session rather than guess (a
 		// repeated confirm of a session already paid is refused too).
+		if err := ask(); err != nil {
+			return err
+		}
 		now, lerr := p.Lookup(ctx, st.Refs)
 		if lerr == nil && now.Outcome != providers.AwaitingConfirmation {
 			_, aerr := journal.ApplyStatus(ctx, j, it.PayoutID, actor, now)

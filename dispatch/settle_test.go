@@ -18,8 +18,10 @@ type twoPhase struct {
 	cancelled, confirmed []string
 }
 
-func (p *twoPhase) Name() string                         { return "bank131" }
-func (p *twoPhase) Capabilities() providers.Capabilities { return providers.Capabilities{DuplicateRefused: true} }
+func (p *twoPhase) Name() string { return "bank131" }
+func (p *twoPhase) Capabilities() providers.Capabilities {
+	return providers.Capabilities{DuplicateRefused: true}
+}
 func (p *twoPhase) Submit(context.Context, providers.Payout) (providers.Status, error) {
 	return providers.Status{}, providers.ErrUnsupported
 }

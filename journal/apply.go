@@ -2,6 +2,8 @@ package journal
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,8 +36,11 @@ type Change struct {
 	// node whose lease lapsed, and whose items another node took over,
 	// can no longer move them. A journal held by one process ignores it.
 	Holder string
-	// Payload is stored in the transition log (a raw provider answer),
-	// scrubbed of card numbers.
+	// Payload is stored in the transition log (a raw provider answer a
+	// dispute may need), scrubbed of card numbers and bounded (see
+	// MaxPayload). What the provider said is already in the item's last
+	// status: a payload is for the raw bytes that status was read from,
+	// where they matter, not for every step.
 	Payload json.RawMessage
 }
 
@@ -71,6 +76,9 @@ func ApplyTo(tx Tx, it *Item, c Change, now time.Time) error {
 	}
 	next := *it
 	next.State = c.To
+	if from != c.To {
+		next.NextPoll = time.Time{} // a new state is asked about on its own schedule
+	}
 	if c.Reason != "" || from != c.To {
 		next.Reason = pan.MaskText(c.Reason)
 	}
@@ -93,13 +101,28 @@ func ApplyTo(tx Tx, it *Item, c Change, now time.Time) error {
 	}
 	if from != c.To || c.Payload != nil {
 		t := Transition{PayoutID: next.PayoutID, From: from, To: c.To, At: now, Actor: c.Actor,
-			Reason: next.Reason, Payload: pan.Scrub(c.Payload)}
+			Reason: next.Reason, Payload: boundPayload(pan.Scrub(c.Payload))}
 		if err := tx.AppendTransition(&t); err != nil {
 			return err
 		}
 	}
 	*it = next
 	return nil
+}
+
+// MaxPayload bounds a transition's payload. A larger one is replaced by
+// its size and SHA-256, which still tells a dispute whether a copy the
+// provider shows is the one payrun received, at a fixed cost: a journal
+// grows with its payouts, not with what providers choose to send.
+const MaxPayload = 4 << 10
+
+// boundPayload returns p, or its fingerprint when it is over MaxPayload.
+func boundPayload(p json.RawMessage) json.RawMessage {
+	if len(p) <= MaxPayload {
+		return p
+	}
+	sum := sha256.Sum256(p)
+	return json.RawMessage(fmt.Sprintf(`{"omitted_bytes":%d,"sha256":"%s"}`, len(p), hex.EncodeToString(sum[:])))
 }
 
 // putRefs maps the provider's ids in refs to the item, refusing an id that

@@ -48,7 +48,15 @@ type Batch struct {
 	// Approved is set by `payrun approve` for a held batch.
 	Approved   time.Time `json:"approved,omitempty"`
 	ApprovedBy string    `json:"approved_by,omitempty"`
-	Note       string    `json:"note,omitempty"`
+	// ApprovedVia is how the approval came (the daemon's control socket,
+	// the approvals folder, a command on the journal) and ApprovedTotals
+	// the totals the approver was shown and approved.
+	ApprovedVia    string  `json:"approved_via,omitempty"`
+	ApprovedTotals []Total `json:"approved_totals,omitempty"`
+	// DroppedBy is who brought the file: the OS owner of the file in the
+	// inbox, or the user who ran ingest or process (maker-checker).
+	DroppedBy string `json:"dropped_by,omitempty"`
+	Note      string `json:"note,omitempty"`
 }
 
 // RejectedRow is a row that was never made an item: invalid, or a

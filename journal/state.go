@@ -53,9 +53,12 @@ var transitions = map[State][]State{
 	// Two-phase: confirming is written before the confirm request leaves.
 	AwaitingConfirmation: {Confirming, Cancelled, Succeeded, Mismatch, Failed, Expired},
 	Confirming:           {Submitted, Succeeded, Mismatch, Failed, Cancelled, AwaitingConfirmation},
-	AwaitingBeneficiary:  {Succeeded, Mismatch, Failed, Expired, Cancelled, Submitted},
-	Succeeded:            {Reversed},
-	Mismatch:             {Reversed},
+	// A card collection (Bank 131, Smart Glocal: a card_token row without
+	// a token) waits for its beneficiary's card, then is queued to be sent
+	// with it like any card_token payout (dispatch.Collected).
+	AwaitingBeneficiary: {Succeeded, Mismatch, Failed, Expired, Cancelled, Submitted, Queued},
+	Succeeded:           {Reversed},
+	Mismatch:            {Reversed},
 	// A payout payrun stopped waiting for (its link's deadline passed)
 	// that the provider then reports paid was paid: the truth wins.
 	Expired: {Succeeded, Mismatch},

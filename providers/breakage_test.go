@@ -94,7 +94,9 @@ type probe struct {
 func TestSandboxesRefuseBrokenClients(t *testing.T) {
 	probes := []func(t *testing.T) probe{monnetPayoutProbe, monnetPayinProbe, teemopayProbe,
 		func(t *testing.T) probe { return sessionProbe(t, bank131.NameBank131) },
-		func(t *testing.T) probe { return sessionProbe(t, bank131.NameSmartGlocal) }}
+		func(t *testing.T) probe { return sessionProbe(t, bank131.NameSmartGlocal) },
+		func(t *testing.T) probe { return collectionProbe(t, bank131.NameBank131) },
+		func(t *testing.T) probe { return collectionProbe(t, bank131.NameSmartGlocal) }}
 	tried, refused := map[string]int{}, map[string]int{}
 	var order []string
 	for _, mk := range probes {
@@ -510,6 +512,7 @@ func sessionProbe(t *testing.T, name string) probe {
 	if err != nil {
 		t.Fatal(err)
 	}
+	probeKeys[creds.Project] = creds.MerchantKey
 	resign := func(key *rsa.PrivateKey, h crypto.Hash, signed func([]byte) []byte, edit func([]byte) []byte) func(*testing.T, *http.Request, []byte) []byte {
 		return func(t *testing.T, r *http.Request, body []byte) []byte {
 			if edit != nil {
@@ -555,11 +558,116 @@ func sessionProbe(t *testing.T, name string) probe {
 				r.Header.Del("X-PARTNER-PROJECT")
 				return body
 			}},
-			{"field: session_id written sessionId", resign(creds.MerchantKey, crypto.SHA256, same, renamed("session_id", "sessionId"))},
+			oneOf(name == bank131.NameSmartGlocal,
+				// session/init/payout (one call): its card under another name.
+				breakage{"field: payment_method written paymentMethod", resign(creds.MerchantKey, crypto.SHA256, same, renamed("payment_method", "paymentMethod"))},
+				breakage{"field: session_id written sessionId", resign(creds.MerchantKey, crypto.SHA256, same, renamed("session_id", "sessionId"))}),
 			{"field: amount_details written Amount_Details", resign(creds.MerchantKey, crypto.SHA256, same, func(b []byte) []byte {
 				return bytes.ReplaceAll(b, []byte(`"amount_details":`), []byte(`"Amount_Details":`))
 			})},
 			{"field: participant_details written participants", resign(creds.MerchantKey, crypto.SHA256, same, renamed("participant_details", "participants"))},
 		},
+	}
+}
+
+func oneOf(first bool, a, b breakage) breakage {
+	if first {
+		return a
+	}
+	return b
+}
+
+// collectionProbe sends card collections (card_token rows without a
+// token): Submit's one request is POST /token for the widget's public
+// token. TestSandboxesRefuseBrokenTokenInfo breaks token/info, the other
+// call of the collection flow that Submit does not make.
+func collectionProbe(t *testing.T, name string) probe {
+	p := sessionProbe(t, name)
+	p.provider = name + " collection"
+	p.payout = func(id string) providers.Payout {
+		return providers.Payout{ID: id, Method: providers.CardToken, Amount: money.Money{Minor: 100_00, Currency: "RUB"},
+			Beneficiary: providers.Beneficiary{Name: "Ivan", LastName: "Petrov", Email: "ivan@example.com"}}
+	}
+	keep := p.breaks[:6] // the signature and header breaks
+	p.breaks = append(keep,
+		breakage{"field: tokenize_widget written tokenizeWidget", func(t *testing.T, r *http.Request, body []byte) []byte {
+			body = rename(body, "tokenize_widget", "tokenizeWidget")
+			r.Header.Set("X-PARTNER-SIGN", reSign(t, r, body))
+			return body
+		}},
+		breakage{"field: access written enabled", func(t *testing.T, r *http.Request, body []byte) []byte {
+			body = rename(body, "access", "enabled")
+			r.Header.Set("X-PARTNER-SIGN", reSign(t, r, body))
+			return body
+		}})
+	return p
+}
+
+// reSign signs a broken body with the key the probe's client uses, found
+// by the sandbox credentials of the request's project.
+var probeKeys = map[string]*rsa.PrivateKey{}
+
+func reSign(t *testing.T, r *http.Request, body []byte) string {
+	key := probeKeys[r.Header.Get("X-PARTNER-PROJECT")]
+	if key == nil {
+		t.Fatalf("no probe key for project %q", r.Header.Get("X-PARTNER-PROJECT"))
+	}
+	return sessionSign(t, key, crypto.SHA256, body)
+}
+
+// TestSandboxesRefuseBrokenTokenInfo breaks the client's token/info (the
+// check of a card hash the widget issued): every break is refused, and the
+// unbroken call answers the card's last four digits.
+func TestSandboxesRefuseBrokenTokenInfo(t *testing.T) {
+	for _, name := range []string{bank131.NameBank131, bank131.NameSmartGlocal} {
+		creds, err := b131sandbox.NewCredentials()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sb := b131sandbox.New(b131sandbox.Options{Name: name, Credentials: creds, StrictTokens: true})
+		t.Cleanup(sb.Close)
+		url := serve(t, sb)
+		cfg, err := creds.WriteFiles(t.TempDir(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := sb.Token("4242424242424242")
+		if err != nil {
+			t.Fatal(err)
+		}
+		client := func(rt http.RoundTripper) *bank131.Client {
+			c, err := bank131.NewNamed(name, cfg, providers.Deps{HTTP: &http.Client{Transport: rt}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return c
+		}
+		if last4, err := client(http.DefaultTransport).CheckCardHash(ctxT(t), tok); err != nil || last4 != "4242" {
+			t.Fatalf("%s: unbroken token/info: %q %v", name, last4, err)
+		}
+		edit := func(from, to string) func(*testing.T, *http.Request, []byte) []byte {
+			return func(t *testing.T, r *http.Request, body []byte) []byte {
+				body = rename(body, from, to)
+				r.Header.Set("X-PARTNER-SIGN", sessionSign(t, creds.MerchantKey, crypto.SHA256, body))
+				return body
+			}
+		}
+		for _, br := range []breakage{
+			{"key: signed with the provider's key", func(t *testing.T, r *http.Request, body []byte) []byte {
+				r.Header.Set("X-PARTNER-SIGN", sessionSign(t, creds.ProviderKey, crypto.SHA256, body))
+				return body
+			}},
+			{"field: type written kind", edit("type", "kind")},
+			{"field: number_hash written numberHash", edit("number_hash", "numberHash")},
+			{"field: encrypted_card written encryptedCard", edit("encrypted_card", "encryptedCard")},
+		} {
+			rt := &breaker{t: t, next: http.DefaultTransport, br: br}
+			last4, err := client(rt).CheckCardHash(ctxT(t), tok)
+			if err == nil || rt.count == 0 {
+				t.Errorf("%s token/info: %s: not refused (%q)", name, br.name, last4)
+				continue
+			}
+			t.Logf("%s token/info: %-44s refused: %v", name, br.name, err)
+		}
 	}
 }

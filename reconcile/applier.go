@@ -60,6 +60,13 @@ type Applier struct {
 	// once it commits.
 	reports []report
 	loop    service.Loop
+	// settler runs the confirm rule (nil: dispatch.Settle); the receiver
+	// sets it from ReceiverOptions.Settle. When it is set, it returns at
+	// once (the dispatcher's SettleLater), so the confirm rules an
+	// ApplyQueued transaction calls for are started once it commits
+	// (pending), instead of ending the transaction at each of them.
+	settler Settler
+	pending []pendingSettle
 	// drained is signalled after each drain, for tests.
 	drained testsignal.Signal[struct{}]
 }
@@ -181,10 +188,16 @@ func (a *Applier) Drain(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		a.reports = a.reports[:0]
+		a.reports, a.pending = a.reports[:0], a.pending[:0]
 		n, later, err := a.j.ApplyQueued(ctx, applyGroup, a.judge)
 		if err != nil {
 			return err
+		}
+		// The events are applied: their confirm rules start now. If this
+		// process stops first, the payouts still wait for their confirms
+		// in the journal, and the poller settles them.
+		for _, s := range a.pending {
+			a.startSettle(ctx, s)
 		}
 		for _, r := range a.reports {
 			a.report(r)
@@ -224,6 +237,13 @@ func (a *Applier) judge(tx journal.EventTx, f journal.EventFact) (journal.Judged
 	if err != nil {
 		return journal.Judged{}, err
 	}
+	if res.settle != nil && a.settler != nil {
+		a.pending = append(a.pending, pendingSettle{p: p, st: res.settle.st, orphan: res.settle.orphan})
+		if res.settle.orphan != "" {
+			return journal.Judged{Note: res.note}, nil
+		}
+		return journal.Judged{Applied: true}, nil
+	}
 	if res.settle != nil {
 		return journal.Judged{Later: true}, nil
 	}
@@ -231,6 +251,20 @@ func (a *Applier) judge(tx journal.EventTx, f journal.EventFact) (journal.Judged
 		a.reports = append(a.reports, r)
 	}
 	return journal.Judged{Applied: res.applied, Note: res.note}, nil
+}
+
+// pendingSettle is a confirm rule an applied event calls for.
+type pendingSettle struct {
+	p      providers.Provider
+	st     providers.Status
+	orphan string
+}
+
+// startSettle hands a confirm rule to the settler.
+func (a *Applier) startSettle(ctx context.Context, s pendingSettle) {
+	if err := a.settler(context.WithoutCancel(ctx), s.p, s.st, "webhook"); err != nil {
+		a.log.Warn("confirm rule not started; the poller settles the payout", "payout", s.st.Refs.PayoutID, "orphan", s.orphan, "err", err)
+	}
 }
 
 // settle applies an event that calls the provider, outside any
@@ -250,7 +284,7 @@ func (a *Applier) settle(ctx context.Context, f journal.EventFact) error {
 		return err
 	}
 	if res.settle != nil {
-		res = settleNow(context.WithoutCancel(ctx), a.j, p, res, "webhook", a.log)
+		res = settleNow(context.WithoutCancel(ctx), a.j, p, res, "webhook", a.log, a.settler)
 	}
 	if res.pending {
 		return errPending // left queued, first, and judged again shortly

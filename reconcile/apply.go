@@ -118,20 +118,31 @@ type settlement struct {
 
 // applyStatus applies what a provider said about an item, by the ordering
 // rules (judgeStatus), running the confirm rule when they call for it.
-func applyStatus(ctx context.Context, j journal.Journal, p providers.Provider, it journal.Item, st providers.Status, actor string) (applyResult, error) {
+func applyStatus(ctx context.Context, j journal.Journal, p providers.Provider, it journal.Item, st providers.Status, actor string, by Settler) (applyResult, error) {
 	res, err := judgeStatus(journal.Direct(ctx, j), p, it, st, actor)
 	if err != nil || res.settle == nil {
 		return res, err
 	}
-	return settleNow(ctx, j, p, res, actor, nil), nil
+	return settleNow(ctx, j, p, res, actor, nil, by), nil
 }
+
+// Settler runs the confirm rule for a status (dispatch.Settle's
+// arguments, less the journal): the dispatcher's Settle, which takes the
+// provider's budget for each request, or its SettleLater. Nil is
+// dispatch.Settle, outside any budget.
+type Settler func(ctx context.Context, p providers.Provider, st providers.Status, actor string) error
 
 // settleNow runs the confirm rule a judgement left pending and says what
 // became of the status. log, when set, hears of an orphan session not
 // cancelled yet.
-func settleNow(ctx context.Context, j journal.Journal, p providers.Provider, res applyResult, actor string, log *slog.Logger) applyResult {
+func settleNow(ctx context.Context, j journal.Journal, p providers.Provider, res applyResult, actor string, log *slog.Logger, by Settler) applyResult {
 	s := res.settle
-	err := dispatch.Settle(ctx, j, p, s.st, actor)
+	var err error
+	if by != nil {
+		err = by(ctx, p, s.st, actor)
+	} else {
+		err = dispatch.Settle(ctx, j, p, s.st, actor)
+	}
 	switch {
 	case errors.Is(err, dispatch.ErrAnswerPending):
 		return applyResult{pending: true}

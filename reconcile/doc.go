@@ -11,9 +11,9 @@
 //
 //   - Receiver serves POST /webhooks/{provider}: 404 for an unknown
 //     provider, 413 beyond MaxBody, 401 when the provider's verification
-//     fails or a nonce is replayed (nothing changes), the raw event made
-//     durable (the journal's intake log) before the acknowledgement; the
-//     answer is exactly the provider's Ack.
+//     fails (nothing changes), the raw event made durable in the journal
+//     before the acknowledgement (a request sent again verbatim changes
+//     nothing); the answer is exactly the provider's Ack.
 //
 //   - Applier applies the queued events in order, once each, many to a
 //     transaction (the Receiver runs one); Receiver.Drain waits for it.

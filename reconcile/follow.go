@@ -53,7 +53,7 @@ func NeedingPayrun(ctx context.Context, j journal.Journal, provs map[string]prov
 	n := 0
 	for _, id := range ids {
 		err := j.BatchItems(ctx, id, func(it journal.Item) bool {
-			if NeedsPayrun(it, provs) {
+			if NeedsPayrun(it, provs, j.Now()) {
 				n++
 			}
 			return true
@@ -67,9 +67,12 @@ func NeedingPayrun(ctx context.Context, j journal.Journal, provs map[string]prov
 
 // NeedsPayrun reports whether payrun still has something to do for an
 // item (see NeedingPayrun).
-func NeedsPayrun(it journal.Item, provs map[string]providers.Provider) bool {
+func NeedsPayrun(it journal.Item, provs map[string]providers.Provider, now time.Time) bool {
 	if it.State.Final() || it.State == journal.AwaitingBeneficiary || it.State == journal.Held {
 		return false
+	}
+	if it.State == journal.InDoubt && it.NextPoll.After(now.Add(time.Minute)) {
+		return false // waits for the provider's clock: a lost link's expiry
 	}
 	if p, ok := provs[it.Provider]; ok && it.State == journal.Submitted && !providers.CanLookup(p, it.LookupRefs()) {
 		return false

@@ -94,6 +94,12 @@ type harness struct {
 
 func setup(t *testing.T, only ...string) *harness {
 	t.Helper()
+	return setupWith(t, ReceiverOptions{MaxBody: 64 << 10}, only...)
+}
+
+// setupWith is setup with the receiver's options.
+func setupWith(t *testing.T, o ReceiverOptions, only ...string) *harness {
+	t.Helper()
 	h := &harness{t: t, j: testjournal.Open(t, nil), provs: map[string]providers.Provider{}}
 	l, err := sandboxes.Start(sandboxes.Options{Dir: t.TempDir(), Only: only, Seed: 7})
 	if err != nil {
@@ -114,7 +120,7 @@ func setup(t *testing.T, only ...string) *harness {
 		}
 		h.provs[reg.Name] = p
 	}
-	h.recv = NewReceiver(h.j, h.provs, ReceiverOptions{MaxBody: 64 << 10})
+	h.recv = NewReceiver(h.j, h.provs, o)
 	if err := h.recv.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -127,20 +127,21 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 		}
 		return sink(l)
 	}
-	var seen map[string]struct{}
-	if scope.Open && len(selected) > 0 {
-		seen = make(map[string]struct{}, rows)
+	// The open items of other batches follow the selected batches' rows:
+	// an item belongs to one batch, so the selected batches' ids (a few)
+	// tell which were placed already, where a set of their payout_ids
+	// would grow with the rows.
+	placed := make(map[string]bool, len(selected))
+	for _, b := range selected {
+		placed[b.ID] = true
 	}
 	for _, b := range selected {
 		res.Batches = append(res.Batches, BatchInfo{ID: b.ID, File: b.File, SHA256: b.SHA256, Received: b.Created,
-			State: string(b.State), Rows: b.Rows})
+			State: string(b.State), Rows: b.Rows, DroppedBy: b.DroppedBy, ApprovedBy: b.ApprovedBy, Approved: b.Approved})
 		var ferr error
 		err := j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 			if ferr = emit(m.itemLine(it)); ferr != nil {
 				return false
-			}
-			if seen != nil {
-				seen[it.PayoutID] = struct{}{}
 			}
 			return true
 		})
@@ -163,19 +164,28 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 	}
 	if scope.Open {
 		var ferr error
+		carried := map[string]bool{}
 		err := j.AllItems(ctx, func(it journal.Item) bool {
 			if it.State.Final() && it.Conflict == "" {
 				return true
 			}
-			if _, dup := seen[it.PayoutID]; dup {
+			if placed[it.BatchID] {
 				return true
 			}
+			// A day's report carries forward what was open before its
+			// end, never a payout of a later day.
+			if !to.IsZero() && !m.batches[it.BatchID].Created.Before(to) {
+				return true
+			}
+			res.Carried++
+			carried[it.BatchID] = true
 			ferr = emit(m.itemLine(it))
 			return ferr == nil
 		})
 		if err := errors.Join(err, ferr); err != nil {
 			return nil, err
 		}
+		res.CarriedBatches = m.oldestFirst(carried)
 	}
 	for _, l := range m.unexpectedLines(from, to) {
 		if err := emit(l); err != nil {
@@ -223,6 +233,22 @@ func selectBatches(all []journal.Batch, s Scope, loc *time.Location) ([]journal.
 		return out[a].Created.Before(out[b].Created)
 	})
 	return out, from, to, nil
+}
+
+// oldestFirst lists the batches of ids in the order they were received.
+func (m *matcher) oldestFirst(ids map[string]bool) []string {
+	out := make([]string, 0, len(ids))
+	for id := range ids {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		ba, bb := m.batches[out[a]], m.batches[out[b]]
+		if !ba.Created.Equal(bb.Created) {
+			return ba.Created.Before(bb.Created)
+		}
+		return out[a] < out[b]
+	})
+	return out
 }
 
 type matcher struct {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -370,5 +371,48 @@ func sameStreamed(t *testing.T, j journal.Journal, s Scope) {
 	n := 0
 	if _, err := MatchLines(ctx, j, s, matchNow, o, func(Line) error { n++; return stop }); len(lines) > 0 && (!errors.Is(err, stop) || n != 1) {
 		t.Errorf("%s: the sink's error gave %v after %d lines", s, err, n)
+	}
+}
+
+// TestDayReportCarriesOnlyWhatWasOpenBefore: the report of day D holds
+// the batches received on D and every item open from before D, never a
+// payout of a later day (the morning report runs after midnight), and
+// says what it carried and from which batches.
+func TestDayReportCarriesOnlyWhatWasOpenBefore(t *testing.T) {
+	t.Parallel()
+	lima, err := time.LoadLocation("America/Lima")
+	if err != nil {
+		t.Skip("no time zone data")
+	}
+	day := func(d, h int) time.Time { return time.Date(2026, 11, d, h, 0, 0, 0, lima) }
+	at := day(4, 10)
+	j := testjournal.Open(t, func() time.Time { return at })
+	old := journaltest.ValidItem("o-1", "teemopay", 100)
+	old.State = journal.Submitted
+	oldDone := journaltest.ValidItem("o-2", "teemopay", 100)
+	oldDone.State = journal.Succeeded
+	journaltest.Import(t, j, "B-4th", old, oldDone)
+	at = day(5, 18)
+	fifth := journaltest.ValidItem("f-1", "teemopay", 200)
+	fifth.State = journal.Succeeded
+	journaltest.Import(t, j, "B-5th", fifth)
+	at = day(6, 1) // after midnight: the next day's file
+	sixth := journaltest.ValidItem("s-1", "teemopay", 300)
+	sixth.State = journal.Submitted
+	journaltest.Import(t, j, "B-6th", sixth)
+
+	res, err := Match(ctx, j, Scope{Date: "2026-11-05", Open: true}, day(6, 7), MatchOptions{Location: lima})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, l := range res.Lines {
+		got[l.PayoutID] = true
+	}
+	if len(got) != 2 || !got["f-1"] || !got["o-1"] {
+		t.Errorf("the report of the 5th holds %v, want f-1 (the 5th) and o-1 (open from the 4th)", got)
+	}
+	if len(res.Batches) != 1 || res.Batches[0].ID != "B-5th" || res.Carried != 1 || strings.Join(res.CarriedBatches, ",") != "B-4th" {
+		t.Errorf("batches %v, carried %d from %v", res.Batches, res.Carried, res.CarriedBatches)
 	}
 }

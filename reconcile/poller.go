@@ -32,6 +32,10 @@ type PollOptions struct {
 	// Dispatcher.ResolveInDoubt, which may resend safely). Without it the
 	// poller only asks about them and applies what the provider knows.
 	ResolveInDoubt func(ctx context.Context) error
+	// Settle, when set, runs the confirm rule for an answer that says a
+	// payout waits for confirmation (the dispatcher's Settle, within the
+	// provider's budget); nil is dispatch.Settle.
+	Settle Settler
 	// LinkDeadline bounds how long a payout waits for its beneficiary (a
 	// card push or a payment link) after it was sent: past it, the
 	// provider is asked once more where it can be, and the payout expires
@@ -112,11 +116,13 @@ func polled(s journal.State) bool {
 const LinkGrace = 30 * time.Minute
 
 // due returns when an item should be asked about next: at its next poll,
-// or at its link deadline when that comes first.
+// but never sooner than After since it last changed (a webhook's news
+// included: a payout whose notification came is not asked about what it
+// just said), or at its link deadline when that comes first.
 func (pl *Poller) due(it journal.Item) time.Time {
-	next := it.NextPoll
-	if next.IsZero() {
-		next = it.Updated.Add(pl.o.After)
+	next := it.Updated.Add(pl.o.After)
+	if it.NextPoll.After(next) {
+		next = it.NextPoll
 	}
 	if dl := pl.linkDeadline(it); !dl.IsZero() && dl.Before(next) {
 		return dl
@@ -126,21 +132,33 @@ func (pl *Poller) due(it journal.Item) time.Time {
 
 // linkDeadline is when a payout waiting for its beneficiary expires (zero
 // for a payout that waits for no one).
+//
+// Card push payouts and payment links have a deadline while they wait for
+// their beneficiary or for the provider's first word (submitted). A
+// payout of another method has one only while it waits for its
+// beneficiary, and only at a provider that states a link lifetime for the
+// method: a card collection (Bank 131, Smart Glocal), whose widget token
+// lives that long. Once the beneficiary gave the card it is a payout like
+// any other, which no deadline may expire.
 func (pl *Poller) linkDeadline(it journal.Item) time.Time {
 	m := it.Payout.Method
-	if m != providers.CardPush && m != providers.PaymentLink {
-		return time.Time{}
+	var lifetime time.Duration
+	if p, ok := pl.provs[it.Provider]; ok {
+		lifetime = providers.LinkLifetime(p, m)
 	}
-	if it.State != journal.AwaitingBeneficiary && it.State != journal.Submitted {
+	switch {
+	case m == providers.CardPush || m == providers.PaymentLink:
+		if it.State != journal.AwaitingBeneficiary && it.State != journal.Submitted {
+			return time.Time{}
+		}
+	case it.State != journal.AwaitingBeneficiary || lifetime <= 0:
 		return time.Time{}
 	}
 	d := pl.o.LinkDeadline
 	if d <= 0 {
 		d = 24 * time.Hour
-		if p, ok := pl.provs[it.Provider]; ok {
-			if lt := providers.LinkLifetime(p, m); lt > 0 {
-				d = lt + LinkGrace
-			}
+		if lifetime > 0 {
+			d = lifetime + LinkGrace
 		}
 	}
 	since := it.SentAt
@@ -190,15 +208,17 @@ func (pl *Poller) RunOnce(ctx context.Context) (PollStats, error) { return pl.pa
 // Payouts waiting for their beneficiary keep their times.
 func (pl *Poller) Sweep(ctx context.Context) (PollStats, error) { return pl.pass(ctx, true) }
 
+// maxDue bounds the items one pass asks about (and holds): a pass after a
+// night's dispatch may find hundreds of thousands due, and the next pass
+// takes the rest.
+const maxDue = 10_000
+
 func (pl *Poller) pass(ctx context.Context, sweep bool) (PollStats, error) {
 	var st PollStats
 	now := pl.o.Now()
 	var due []journal.Item
 	inDoubt := 0
-	err := pl.j.OpenItems(ctx, func(it journal.Item) bool {
-		if !polled(it.State) {
-			return true
-		}
+	err := pl.polledItems(ctx, func(it journal.Item) bool {
 		st.Open++
 		if _, ok := pl.provs[it.Provider]; !ok {
 			return true
@@ -211,7 +231,9 @@ func (pl *Poller) pass(ctx context.Context, sweep bool) (PollStats, error) {
 			inDoubt++
 			return true
 		}
-		due = append(due, it)
+		if len(due) < maxDue {
+			due = append(due, it)
+		}
 		return true
 	})
 	if err != nil {
@@ -244,6 +266,47 @@ func (pl *Poller) pass(ctx context.Context, sweep bool) (PollStats, error) {
 		err = ctx.Err()
 	}
 	return st, err
+}
+
+// polledItems calls fn for every open item in a state the poller follows.
+// The open index says which those are without reading the items; while a
+// batch is being sent most open items are queued, and only the few the
+// poller follows are read. When most open items are followed, they are
+// read in one scan.
+func (pl *Poller) polledItems(ctx context.Context, fn func(journal.Item) bool) error {
+	var ids []string
+	open := 0
+	if err := pl.j.OpenStates(ctx, func(id string, s journal.State) bool {
+		open++
+		if polled(s) {
+			ids = append(ids, id)
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	if len(ids) > open/4 {
+		ids = nil
+		return pl.j.OpenItems(ctx, func(it journal.Item) bool {
+			if !polled(it.State) {
+				return true
+			}
+			return fn(it)
+		})
+	}
+	for _, id := range ids {
+		it, err := pl.j.Item(ctx, id)
+		if errors.Is(err, journal.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if polled(it.State) && !fn(it) {
+			return nil
+		}
+	}
+	return nil
 }
 
 func (s *PollStats) add(o PollStats) {
@@ -373,5 +436,5 @@ func (pl *Poller) settle(ctx context.Context, p providers.Provider, it journal.I
 		}
 		got = conf
 	}
-	return applyStatus(ctx, pl.j, p, it, got, "poller")
+	return applyStatus(ctx, pl.j, p, it, got, "poller", pl.o.Settle)
 }

@@ -217,3 +217,36 @@ func submittedMonnet(t *testing.T, clock func() time.Time) journal.Journal {
 	importMonnet(t, j, "b1", "m-1", journal.Submitted)
 	return j
 }
+
+// TestPollerWaitsAfterANotification: a payout a webhook moved is not asked
+// about until After has passed since that news, even when its next poll
+// was due earlier; then it is.
+func TestPollerWaitsAfterANotification(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 21, 18, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	j := submittedMonnet(t, clock)
+	unsupported := stubProvider{name: "monnet", err: providers.ErrUnsupported}
+	pl := NewPoller(j, map[string]providers.Provider{"monnet": unsupported},
+		PollOptions{After: time.Minute, Interval: time.Minute, Max: time.Hour, Now: clock})
+	// Polled once; the next poll is due a minute later.
+	now = now.Add(time.Minute)
+	if st, err := pl.RunOnce(ctx); err != nil || st.Unsupported != 1 {
+		t.Fatalf("first poll %+v (%v)", st, err)
+	}
+	// News from the provider 50 s later (a notification's status).
+	now = now.Add(50 * time.Second)
+	if err := j.Apply(ctx, journal.Change{PayoutID: "m-1", To: journal.Submitted, Actor: "webhook",
+		Status: &providers.Status{Outcome: providers.Processing, RawStatus: "IN_PROGRESS"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The poll that was due at +2 min waits for a minute after the news.
+	now = now.Add(20 * time.Second)
+	if st, err := pl.RunOnce(ctx); err != nil || st.Due != 0 {
+		t.Fatalf("asked 20 s after a notification: %+v (%v)", st, err)
+	}
+	now = now.Add(41 * time.Second)
+	if st, err := pl.RunOnce(ctx); err != nil || st.Due != 1 {
+		t.Fatalf("not asked a minute after the notification: %+v (%v)", st, err)
+	}
+}

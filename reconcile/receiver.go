@@ -33,6 +33,11 @@ type ReceiverOptions struct {
 	// Observe, when set, is told about every request: the provider (as in
 	// the path), the HTTP status answered and how long it took.
 	Observe func(provider string, status int, d time.Duration)
+	// Settle, when set, runs the confirm rule of a two-phase payout whose
+	// notification says it waits for confirmation (the dispatcher's
+	// SettleLater: within the provider's budget, without holding up the
+	// events behind it). Nil runs dispatch.Settle in the Applier.
+	Settle Settler
 }
 
 // Receiver serves POST /webhooks/{provider} for every configured provider.
@@ -43,8 +48,9 @@ type ReceiverOptions struct {
 // a notification the provider sent without proof of origin is replaced by
 // the provider's answer to a status query (providers.ConfirmByLookup; 401
 // for a payout it does not know, 503 while it cannot be asked);
-// each raw event is made durable in the journal's intake log before the
-// acknowledgement (a replayed nonce is 401, nothing changes); then the
+// each raw event is made durable in the journal before the
+// acknowledgement (a request replayed verbatim changes nothing, and is
+// acknowledged as its first delivery was); then the
 // provider gets exactly the acknowledgement it expects. A journal failure
 // answers 500, so that the provider retries and nothing it said is lost.
 //
@@ -52,9 +58,9 @@ type ReceiverOptions struct {
 // rules, in the order they came, many to a transaction: a duplicate
 // delivery once, final states never regress, a Monnet 2005 notice never
 // touches the original, a payout payrun never sent is kept as unexpected.
-// So a provider waits for a verification and one group's append and sync
-// of the intake log, and a storm of notifications is moved into the
-// journal and applied in large transactions. Drain
+// So a provider waits for a verification and one group commit of the
+// journal, and a storm of notifications is applied in large transactions.
+// Drain
 // waits for what was acknowledged to be applied.
 type Receiver struct {
 	j     journal.Journal
@@ -80,7 +86,9 @@ func NewReceiver(j journal.Journal, provs map[string]providers.Provider, o Recei
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Receiver{j: j, provs: provs, o: o, log: log, app: NewApplier(j, provs, log)}
+	app := NewApplier(j, provs, log)
+	app.settler = o.Settle
+	return &Receiver{j: j, provs: provs, o: o, log: log, app: app}
 }
 
 // Start starts the Applier.
@@ -165,16 +173,19 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) i
 	}
 	// Every raw event is persisted, and queued for the Applier, before
 	// anything is acknowledged; the replay key goes with the first, so a
-	// request replayed verbatim is refused before any of its events is
-	// stored.
+	// request replayed verbatim changes nothing. It is acknowledged all the
+	// same: a provider that sends a notification again with its original
+	// nonce (TeemoPay retries verbatim) is retrying one whose answer it
+	// lost, and what it says is stored already; refusing it would only make
+	// the provider retry until it gives up.
 	replay, fresh, err := rc.j.Persist(r.Context(), NewReceipt(name, res, body, received))
 	if err != nil {
 		rc.log.Error("webhook not persisted", "provider", name, "err", err)
 		return plain(w, http.StatusInternalServerError, "not persisted")
 	}
 	if replay {
-		rc.log.Warn("webhook replayed", "provider", name)
-		return plain(w, http.StatusUnauthorized, "replayed notification")
+		rc.log.Debug("webhook sent again verbatim: stored before, nothing changes", "provider", name)
+		return res.Ack.Write(w)
 	}
 	if fresh > 0 {
 		rc.app.Kick()

@@ -11,9 +11,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
@@ -95,7 +97,9 @@ func TestReceiverRefuses(t *testing.T) {
 		{"bank131 forged signature", "bank131", with(k131.Header, "X-PARTNER-SIGN", "Zm9yZ2Vk"), bytes.NewReader(k131.Body), 401, "verification"},
 		{"bank131 tampered body", "bank131", k131.Header, bytes.NewReader(bytes.Replace(k131.Body, []byte("3500"), []byte("3600"), 1)), 401, "verification"},
 		{"teemopay wrong key", "teemopay", teemoWrongHeader, bytes.NewReader(teemoWrongKey), 401, "verification"},
-		{"teemopay replayed nonce", "teemopay", teemo.Header, bytes.NewReader(teemo.Body), 401, "replayed"},
+		// A request sent again verbatim (a provider's retry, or an
+		// attacker's replay) is acknowledged and changes nothing.
+		{"teemopay replayed nonce", "teemopay", teemo.Header, bytes.NewReader(teemo.Body), 200, "SUCCESS"},
 		{"oversized body", "monnet", mon.Header, bytes.NewReader(big), 413, "too large"},
 		{"oversized body without length", "monnet", mon.Header, io.MultiReader(bytes.NewReader(big)), 413, "too large"},
 		{"unknown provider", "paypal", mon.Header, bytes.NewReader(mon.Body), 404, "unknown provider"},
@@ -367,5 +371,49 @@ func TestUnexpectedPayout(t *testing.T) {
 	}
 	if !res.Balanced() || len(res.TieOut) != 1 || res.TieOut[0].InputCount != 1 {
 		t.Errorf("tie-out %+v: want one group of one input row, balanced", res.TieOut)
+	}
+}
+
+// TestReadyToConfirmHandedOn: with a settler that returns at once (the
+// dispatcher's SettleLater), a ready_to_confirm is applied in the
+// Applier's transaction and its confirm rule started after it commits:
+// the payout is confirmed once and paid, the event marked applied.
+func TestReadyToConfirmHandedOn(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var calls []string
+	var wg sync.WaitGroup
+	var h *harness
+	settle := func(ctx context.Context, p providers.Provider, st providers.Status, actor string) error {
+		mu.Lock()
+		calls = append(calls, actor+" "+st.Refs.PayoutID)
+		mu.Unlock()
+		wg.Go(func() {
+			if err := dispatch.Settle(context.WithoutCancel(ctx), h.j, p, st, actor); err != nil {
+				t.Errorf("settle: %v", err)
+			}
+		})
+		return nil
+	}
+	h = setupWith(t, ReceiverOptions{MaxBody: 64 << 10, Settle: settle}, "bank131")
+	t.Cleanup(wg.Wait)
+	h.dispatch("b1", journaltest.ValidItem("k-1", "bank131", 3500))
+	h.waitState("k-1", journal.Succeeded)
+	mu.Lock()
+	got := append([]string(nil), calls...)
+	mu.Unlock()
+	if len(got) == 0 || got[0] != "webhook k-1" {
+		t.Fatalf("settler calls %q, want the webhook's for k-1", got)
+	}
+	eventually(t, 10*time.Second, "ready_to_confirm applied", func() bool {
+		for _, ev := range h.events() {
+			if ev.Type == "ready_to_confirm" && ev.Applied {
+				return true
+			}
+		}
+		return false
+	})
+	if n := h.transitionsTo("k-1", journal.Confirming); n != 1 {
+		t.Errorf("confirmed %d times, want 1", n)
 	}
 }

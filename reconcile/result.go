@@ -192,6 +192,11 @@ type BatchInfo struct {
 	Received time.Time `json:"received"`
 	State    string    `json:"state"`
 	Rows     int       `json:"rows"`
+	// DroppedBy brought the file; ApprovedBy approved it at Approved (the
+	// totals approved are in the journal's batch).
+	DroppedBy  string    `json:"dropped_by,omitempty"`
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	Approved   time.Time `json:"approved,omitzero"`
 }
 
 // Result is a reconciliation: every row placed, the totals and the tie-out.
@@ -200,6 +205,11 @@ type Result struct {
 	GeneratedAt time.Time   `json:"generated_at"`
 	TimeZone    string      `json:"time_zone"`
 	Batches     []BatchInfo `json:"batches"`
+	// Carried counts the open items the scope carries forward from
+	// batches outside Batches (received before its day, or any batch for
+	// Scope.Open alone); CarriedBatches names those batches, oldest first.
+	Carried        int      `json:"carried,omitempty"`
+	CarriedBatches []string `json:"carried_batches,omitempty"`
 	// LineCount is the number of lines placed (Lines holds them only
 	// when Match kept them).
 	LineCount int          `json:"line_count"`

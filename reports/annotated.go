@@ -102,7 +102,8 @@ func WriteAnnotated(dst, src string, ro batch.ReadOptions, lookup LineLookup, o 
 	}
 }
 
-// annotatedCell is text, or an exact amount when currency is set.
+// annotatedCell is text, or an exact amount when currency is set (a CSV
+// writes s when there is one, the amount otherwise; an XLSX the amount).
 type annotatedCell struct {
 	s        string
 	minor    int64
@@ -145,6 +146,16 @@ func (l annotatedLayout) cells(row *batch.Row, lookup LineLookup, o Options) []a
 			v = row.Extra[l.extra[i]]
 		}
 		switch c {
+		case batch.ColAmount:
+			// An amount stays a number, so that the copy adds up in a
+			// spreadsheet; one that is not an amount of its currency
+			// (an invalid row) stays the text it was.
+			// A CSV copy keeps the amount as the file wrote it.
+			if m, err := money.Parse(v, row.Currency); err == nil {
+				cells = append(cells, annotatedCell{s: text(v), minor: m.Minor, currency: m.Currency})
+				continue
+			}
+			v = text(v)
 		case batch.ColPayoutID:
 			v = ident(v)
 		case batch.ColAccountNumber, batch.ColDocumentNumber, batch.ColCCI:
@@ -213,7 +224,7 @@ func (c *csvSink) header(h []string) error { return c.cw.Write(h) }
 func (c *csvSink) row(cells []annotatedCell) error {
 	rec := make([]string, len(cells))
 	for i, x := range cells {
-		if x.currency != "" {
+		if x.currency != "" && x.s == "" {
 			rec[i] = decimal(x.minor, x.currency)
 		} else {
 			rec[i] = x.s
@@ -308,7 +319,7 @@ func (x *xlsxSink) close(ok bool) error {
 		return err
 	}
 	return WriteFile(x.dst, 0o600, func(w io.Writer) error {
-		_, err := x.f.WriteTo(w)
+		err := writeStreamed(x.f, w)
 		return err
 	})
 }

@@ -40,7 +40,7 @@ const maxEmailExceptions = 20
 // so a message queued and sent twice (see Queue) is recognisably the same.
 func Compose(meta Meta, res *reconcile.Result, env Envelope, o Options) (*email.Email, error) {
 	v := newReportView(meta, res, o)
-	subject := fmt.Sprintf("Reconciliation %s: %d matched, %d exceptions", v.Batches, v.Matched, v.ExceptionCount)
+	subject := fmt.Sprintf("Reconciliation %s: %d matched, %s", v.cover.Subject, v.Matched, count(v.ExceptionCount, "exception"))
 	if res.ReviewCount > 0 {
 		subject = fmt.Sprintf("NEEDS REVIEW (%d) %s", res.ReviewCount, subject)
 	}
@@ -81,7 +81,9 @@ func newReportView(meta Meta, res *reconcile.Result, o Options) reportView {
 	if res.ReviewCount > 0 {
 		v.Review = reviewText(res)
 	}
-	v.Batches, v.File, v.RunAt, v.Zone = meta.batches(), text(meta.File), meta.runAt(), meta.zoneName()
+	v.cover = coverageOf(meta, res)
+	v.Period, v.Batches, v.Files, v.Carried = v.cover.PeriodText, v.cover.Batches, v.cover.Files, v.cover.Carried
+	v.RunAt, v.Zone = meta.runAt(), meta.zoneName()
 	for _, t := range res.Totals {
 		v.Totals = append(v.Totals, totalView{
 			Currency: t.Currency, Provider: text(t.Provider), Category: t.Category.Label(), Count: t.Count,
@@ -95,13 +97,29 @@ func newReportView(meta Meta, res *reconcile.Result, o Options) reportView {
 			Difference: grouped(t.Difference, t.Currency), Balanced: t.Difference == 0 && t.InputCount == t.CategoriesCount,
 		})
 	}
+	// A report too large to hold its lines (reports.Run) keeps only the
+	// first exceptions in Lines: the counts come from the totals.
+	sampled := len(res.Lines) < res.LineCount
+	if sampled {
+		for _, t := range res.Totals {
+			if t.Category.Exception() {
+				v.ExceptionCount += t.Count
+			} else {
+				v.Matched += t.Count
+			}
+		}
+	}
 	for i := range res.Lines {
 		l := &res.Lines[i]
 		if !l.Category.Exception() {
-			v.Matched++
+			if !sampled {
+				v.Matched++
+			}
 			continue
 		}
-		v.ExceptionCount++
+		if !sampled {
+			v.ExceptionCount++
+		}
 		if len(v.Exceptions) < maxEmailExceptions {
 			v.Exceptions = append(v.Exceptions, exceptionView{
 				PayoutID: ident(l.PayoutID), Provider: text(l.Provider), Amount: grouped(l.Amount, l.Currency) + " " + l.Currency,
@@ -150,12 +168,15 @@ func build(env Envelope, subject, kind string, at time.Time, ht *htmltemplate.Te
 func MessageID(e *email.Email) string { return e.Headers.Get("Message-Id") }
 
 type reportView struct {
-	Batches, File, RunAt, Zone    string
-	Balanced                      bool
-	Totals                        []totalView
-	TieOut                        []tieView
-	Exceptions                    []exceptionView
-	ExceptionCount, More, Matched int
+	// Period, Batches, Files and Carried say what the report covers.
+	Period, Batches, Files, Carried string
+	RunAt, Zone                     string
+	cover                           coverage
+	Balanced                        bool
+	Totals                          []totalView
+	TieOut                          []tieView
+	Exceptions                      []exceptionView
+	ExceptionCount, More, Matched   int
 	// Review names the payouts paid with another amount than the input's.
 	Review string
 }
@@ -203,8 +224,11 @@ var reportHTML = htmltemplate.Must(htmltemplate.New("report").Parse(`<!DOCTYPE h
 <h2>payrun reconciliation</h2>
 {{if .Review}}<p style="color:#b00;font-weight:bold">Needs review: {{.Review}}</p>
 {{end}}<table cellpadding="3">
-<tr><th align="left">Batch</th><td>{{.Batches}}</td></tr>
-<tr><th align="left">File</th><td>{{.File}}</td></tr>
+<tr><th align="left">Period</th><td>{{.Period}}</td></tr>
+<tr><th align="left">Batches</th><td>{{.Batches}}</td></tr>
+<tr><th align="left">Files</th><td>{{.Files}}</td></tr>
+{{if .Carried}}<tr><th align="left">Carried forward</th><td>{{.Carried}}</td></tr>
+{{end}}
 <tr><th align="left">Run time</th><td>{{.RunAt}}</td></tr>
 <tr><th align="left">Time zone</th><td>{{.Zone}}</td></tr>
 <tr><th align="left">Ties out</th><td>{{if .Balanced}}yes{{else}}<b style="color:#b00">NO, see the Tie-out</b>{{end}}</td></tr>
@@ -232,9 +256,11 @@ var reportText = texttemplate.Must(texttemplate.New("report").Parse(`payrun reco
 {{if .Review}}
 NEEDS REVIEW: {{.Review}}
 {{end}}
-Batch:     {{.Batches}}
-File:      {{.File}}
-Run time:  {{.RunAt}}
+Period:    {{.Period}}
+Batches:   {{.Batches}}
+Files:     {{.Files}}
+{{if .Carried}}Carried:   {{.Carried}}
+{{end}}Run time:  {{.RunAt}}
 Time zone: {{.Zone}}
 Ties out:  {{if .Balanced}}yes{{else}}NO, see the Tie-out{{end}}
 

@@ -34,7 +34,7 @@ func TestComposeStableMessageID(t *testing.T) {
 	if MessageID(a) == "" || MessageID(a) != MessageID(b) {
 		t.Errorf("Message-Ids %q and %q, want equal and set", MessageID(a), MessageID(b))
 	}
-	if !strings.HasPrefix(a.Subject, "[payrun] Reconciliation B20261121: 3 matched, 5 exceptions") {
+	if !strings.HasPrefix(a.Subject, "[payrun] Reconciliation batch B20261121 (payouts-2026-11-21.csv): 3 matched, 5 exceptions") {
 		t.Errorf("subject %q", a.Subject)
 	}
 	if _, err := Compose(meta, res, Envelope{From: "x@example.com"}, Options{}); err == nil {

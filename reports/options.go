@@ -1,16 +1,22 @@
 package reports
 
 import (
-	"strings"
 	"time"
+
+	"github.com/payrun/payrun/reconcile"
 )
 
 // Meta is the title block of every report: which batches, which file, when
 // the reconciliation ran and in which time zone times are shown.
 type Meta struct {
+	// Scope is what was reconciled: its period heads the report.
+	Scope    reconcile.Scope
 	BatchIDs []string
-	File     string
-	RunAt    time.Time
+	// Files are the input files of BatchIDs, in the same order; File is
+	// the one file of a one-batch report (used when Files is empty).
+	Files []string
+	File  string
+	RunAt time.Time
 	// Location is the time zone of every time in the reports (the
 	// deployment's, e.g. America/Lima); nil means UTC.
 	Location *time.Location
@@ -33,8 +39,6 @@ func (m Meta) runAt() string {
 	}
 	return m.RunAt.In(m.loc()).Format("2006-01-02 15:04:05 -07:00")
 }
-
-func (m Meta) batches() string { return strings.Join(m.BatchIDs, ", ") }
 
 // formatTime shows a line's time in the report's zone; zero is empty.
 func (m Meta) formatTime(t time.Time) string {

@@ -2,8 +2,10 @@ package reports
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,13 +36,20 @@ type Request struct {
 	// Notes, when set, is told what a reader should know (an input file
 	// that moved, an email left queued).
 	Notes io.Writer
+	// Links are the payouts waiting for their beneficiary, with their
+	// links (internal/collect.Waiting); those of the report's payouts are
+	// listed in a CSV beside the workbook (links.go).
+	Links []Link
 }
 
 // Files are the paths a report run wrote.
 type Files struct {
 	Workbook, SummaryCSV, DetailsCSV, EML string
-	Annotated                             []string
-	Balanced                              bool
+	// LinksCSV lists the report's payouts waiting for their beneficiary
+	// and their links ("" when none waits).
+	LinksCSV  string
+	Annotated []string
+	Balanced  bool
 	// ReviewCount counts the payouts paid with another amount than the
 	// input's.
 	ReviewCount int
@@ -49,6 +58,12 @@ type Files struct {
 // Run reconciles the scope and writes every report file, then (when a
 // mailer is given) queues the email with the workbook attached. Files are
 // written before the message is queued, so a failed send loses nothing.
+//
+// Nothing holds the scope's lines: the journal is read in a stream, once
+// for the totals and the tie-out (which the workbook's first sheets show
+// before its lines), once more for the workbook and the details CSV
+// together, and once per batch for its annotated copy, merged with the
+// input file row by row. Memory is the same for ten rows or a million.
 func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	var files Files
 	notes := r.Notes
@@ -60,7 +75,15 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	res, err := reconcile.Match(ctx, j, r.Scope, now, r.Match)
+	// The first pass: totals, tie-out, and the few exceptions the email
+	// lists.
+	var sample []reconcile.Line
+	res, err := reconcile.MatchLines(ctx, j, r.Scope, now, r.Match, func(l reconcile.Line) error {
+		if l.Category.Exception() && len(sample) < maxEmailExceptions {
+			sample = append(sample, l)
+		}
+		return nil
+	})
 	if err != nil {
 		return files, err
 	}
@@ -68,9 +91,10 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	if err := os.MkdirAll(r.Dir, 0o750); err != nil {
 		return files, err
 	}
-	meta := Meta{RunAt: now, Location: loc}
+	meta := Meta{Scope: r.Scope, RunAt: now, Location: loc}
 	for _, b := range res.Batches {
 		meta.BatchIDs = append(meta.BatchIDs, b.ID)
+		meta.Files = append(meta.Files, b.File)
 	}
 	if len(res.Batches) == 1 {
 		meta.File = res.Batches[0].File
@@ -80,14 +104,20 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	files.Workbook = filepath.Join(r.Dir, stem+".xlsx")
 	files.SummaryCSV = filepath.Join(r.Dir, stem+"-summary.csv")
 	files.DetailsCSV = filepath.Join(r.Dir, stem+"-details.csv")
-	if err := WriteFile(files.Workbook, 0o640, func(w io.Writer) error { return WriteWorkbook(w, meta, res, o) }); err != nil {
-		return files, fmt.Errorf("workbook: %w", err)
-	}
 	if err := WriteFile(files.SummaryCSV, 0o640, func(w io.Writer) error { return WriteSummaryCSV(w, res) }); err != nil {
 		return files, fmt.Errorf("summary csv: %w", err)
 	}
-	if err := WriteFile(files.DetailsCSV, 0o640, func(w io.Writer) error { return WriteDetailsCSVResult(w, meta, res, o) }); err != nil {
-		return files, fmt.Errorf("details csv: %w", err)
+	// The second pass: the workbook's line sheets and the details CSV
+	// from the same lines.
+	if err := WriteFile(files.DetailsCSV, 0o640, func(csvw io.Writer) error {
+		return WriteFile(files.Workbook, 0o640, func(w io.Writer) error {
+			return writeBoth(ctx, j, r, now, meta, res, w, csvw)
+		})
+	}); err != nil {
+		return files, fmt.Errorf("workbook and details csv: %w", err)
+	}
+	if err := writeLinks(&files, r, stem, res, loc); err != nil {
+		return files, err
 	}
 	for _, b := range res.Batches {
 		bb, err := j.Batch(ctx, b.ID)
@@ -100,7 +130,7 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 		}
 		ext := filepath.Ext(bb.File)
 		dst := filepath.Join(r.Dir, strings.TrimSuffix(SafeName(bb.File), ext)+"-annotated"+ext)
-		if err := annotateBatch(dst, bb.Path, b.ID, res, r.Read, o); err != nil {
+		if err := annotateBatch(ctx, j, bb, dst, now, r, o); err != nil {
 			return files, fmt.Errorf("annotated copy of %s: %w", bb.File, err)
 		}
 		files.Annotated = append(files.Annotated, dst)
@@ -113,7 +143,11 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	if r.AttachAnnotated {
 		env.Attachments = append(env.Attachments, files.Annotated...)
 	}
-	msg, err := Compose(meta, res, env, o)
+	// The email lists the first exceptions and counts the rest from the
+	// totals.
+	mres := *res
+	mres.Lines = sample
+	msg, err := Compose(meta, &mres, env, o)
 	if err != nil {
 		return files, err
 	}
@@ -126,16 +160,107 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	return files, nil
 }
 
-// annotateBatch writes the batch's input file back in its own format with
-// the status columns appended.
-func annotateBatch(dst, src, batchID string, res *reconcile.Result, ro batch.ReadOptions, o Options) error {
-	var lines []reconcile.Line
-	for _, l := range res.Lines {
-		if l.BatchID == batchID && l.Row > 0 {
-			lines = append(lines, l)
+// errStop ends a match whose consumer stopped ranging.
+var errStop = errors.New("stop")
+
+// matched ranges over the lines of a match of scope in a stream; the
+// match's error, if any, is left in *err once ranging ends.
+func matched(ctx context.Context, j journal.Journal, scope reconcile.Scope, now time.Time, o reconcile.MatchOptions, err *error) iter.Seq[reconcile.Line] {
+	return func(yield func(reconcile.Line) bool) {
+		_, e := reconcile.MatchLines(ctx, j, scope, now, o, func(l reconcile.Line) error {
+			if !yield(l) {
+				return errStop
+			}
+			return nil
+		})
+		if e != nil && !errors.Is(e, errStop) {
+			*err = e
 		}
 	}
-	return WriteAnnotated(dst, src, ro, LinesByRow(lines, ""), o)
+}
+
+// writeBoth writes the workbook to w and the details CSV to csvw from one
+// stream of the scope's lines.
+func writeBoth(ctx context.Context, j journal.Journal, r Request, now time.Time, meta Meta, res *reconcile.Result, w, csvw io.Writer) error {
+	var merr, cerr error
+	lines := matched(ctx, j, r.Scope, now, r.Match, &merr)
+	rows := make(chan reconcile.Line, 256)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		cerr = WriteDetailsCSV(csvw, meta, func(yield func(reconcile.Line) bool) {
+			for l := range rows {
+				if !yield(l) {
+					for range rows { // drain, so that the workbook's side never blocks
+					}
+					return
+				}
+			}
+		}, r.Options)
+	}()
+	werr := WriteWorkbookLines(w, meta, res, func(yield func(reconcile.Line) bool) {
+		for l := range lines {
+			rows <- l
+			if !yield(l) {
+				return
+			}
+		}
+	}, r.Options)
+	close(rows)
+	<-done
+	return errors.Join(werr, cerr, merr)
+}
+
+// annotateBatch writes the batch's input file back in its own format with
+// the status columns appended. The batch's item lines come in a stream in
+// row order and are merged with the file as it is read; its rejected rows
+// (few, and placed after the items by the matcher) are gathered first.
+func annotateBatch(ctx context.Context, j journal.Journal, b journal.Batch, dst string, now time.Time, r Request, o Options) error {
+	scope := reconcile.Scope{BatchID: b.ID}
+	var merr error
+	rejected := map[int]reconcile.Line{}
+	if b.Rows > b.Valid {
+		for l := range matched(ctx, j, scope, now, r.Match, &merr) {
+			if rejectedLine(l) && l.BatchID == b.ID && l.Row > 0 {
+				rejected[l.Row] = l
+			}
+		}
+		if merr != nil {
+			return merr
+		}
+	}
+	next, stop := iter.Pull(matched(ctx, j, scope, now, r.Match, &merr))
+	defer stop()
+	var head reconcile.Line
+	have, done := false, false
+	lookup := func(row int) (reconcile.Line, bool) {
+		if l, ok := rejected[row]; ok {
+			return l, true
+		}
+		for !done && (!have || head.Row < row) {
+			l, ok := next()
+			if !ok {
+				done, have = true, false
+				break
+			}
+			if l.BatchID == b.ID && l.Row > 0 && !rejectedLine(l) {
+				head, have = l, true
+			}
+		}
+		if have && head.Row == row {
+			return head, true
+		}
+		return reconcile.Line{}, false
+	}
+	err := WriteAnnotated(dst, b.Path, r.Read, lookup, o)
+	stop()
+	return errors.Join(err, merr)
+}
+
+// rejectedLine reports whether l is an input row that never became an
+// item (invalid or a duplicate): those come after the batch's items.
+func rejectedLine(l reconcile.Line) bool {
+	return l.Category == reconcile.InvalidInput || l.Category == reconcile.DuplicateInput
 }
 
 // ScopeLabel names a report's scope in its file names.

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"archive/zip"
 	"fmt"
 	"io"
 	"iter"
@@ -59,16 +60,36 @@ func WriteWorkbookLines(w io.Writer, meta Meta, res *reconcile.Result, lines ite
 	if err := writeTieOut(f, st, res); err != nil {
 		return fmt.Errorf("tie-out sheet: %w", err)
 	}
+	// After the sheets' autofilters, which set the sheets' properties anew.
+	if err := pageSetup(f, SheetSummary, summaryHeaderRow); err != nil {
+		return err
+	}
+	if err := pageSetup(f, SheetTieOut, 1); err != nil {
+		return err
+	}
 	if err := writeLineSheets(f, st, meta, lines, o); err != nil {
 		return err
 	}
 	if err := writeInvalid(f, st, res.Invalid, o); err != nil {
 		return fmt.Errorf("invalid input sheet: %w", err)
 	}
-	if _, err := f.WriteTo(w); err != nil {
+	if err := writeStreamed(f, w); err != nil {
 		return fmt.Errorf("write workbook: %w", err)
 	}
 	return nil
+}
+
+// writeStreamed writes f to w as it is zipped. excelize's WriteTo builds
+// the whole zip in a memory buffer first (WriteToBuffer), so that a
+// million-row workbook cost its compressed size in memory on top of
+// everything else; its zip writer is pointed at w instead, and the buffer
+// it then copies out stays empty. (The buffer's only other use is a
+// patch of the local headers of entries over 4 GiB uncompressed, which a
+// sheet of a few million rows does not reach.)
+func writeStreamed(f *excelize.File, w io.Writer) error {
+	f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return zip.NewWriter(w) })
+	_, err := f.WriteTo(w)
+	return err
 }
 
 // styles are the few cell styles of the workbook, created once.
@@ -176,11 +197,52 @@ func writeHeader(f *excelize.File, st *styles, sheet string, row int, cols []col
 		if err := f.SetCellStr(sheet, cellName(i+1, row), c.header); err != nil {
 			return err
 		}
-		if err := f.SetColWidth(sheet, colName(i+1), colName(i+1), c.width); err != nil {
+	}
+	return f.SetCellStyle(sheet, cellName(1, row), cellName(len(cols), row), st.header)
+}
+
+// widthsOf are the widths of cols, by column number (A is 1).
+func widthsOf(cols []column) map[int]float64 {
+	w := make(map[int]float64, len(cols))
+	for i, c := range cols {
+		w[i+1] = c.width
+	}
+	return w
+}
+
+// setWidths sets a sheet's column widths, all at once: excelize puts each
+// width it is given before the ones it has, so they are given from the
+// last column to the first, and the sheet lists them in ascending order,
+// as the format wants (some readers drop widths listed otherwise). set is
+// the File's or a StreamWriter's SetColWidth.
+func setWidths(widths map[int]float64, set func(col int, width float64) error) error {
+	cols := make([]int, 0, len(widths))
+	for c := range widths {
+		cols = append(cols, c)
+	}
+	slices.Sort(cols)
+	for i := len(cols) - 1; i >= 0; i-- {
+		if err := set(cols[i], widths[cols[i]]); err != nil {
 			return err
 		}
 	}
-	return f.SetCellStyle(sheet, cellName(1, row), cellName(len(cols), row), st.header)
+	return nil
+}
+
+// pageSetup makes a sheet print as an accountant reads it: landscape, as
+// wide as one page (as many pages down as it takes), with the table's
+// header row repeated at the top of every page. A streamed sheet is set
+// up before its StreamWriter is made.
+func pageSetup(f *excelize.File, sheet string, headerRow int) error {
+	landscape, wide, tall, fit := "landscape", 1, 0, true
+	if err := f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+		return err
+	}
+	if err := f.SetPageLayout(sheet, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &wide, FitToHeight: &tall}); err != nil {
+		return err
+	}
+	return f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", Scope: sheet,
+		RefersTo: fmt.Sprintf("'%s'!$%d:$%d", sheet, headerRow, headerRow)})
 }
 
 func colName(i int) string {
@@ -188,12 +250,21 @@ func colName(i int) string {
 	return n
 }
 
+// The title block's values are in column B: a run time (a date, which
+// does not overflow into the next cell as text does) needs 20.
 var summaryColumns = []column{
-	{"Currency", 10}, {"Provider", 16}, {"Category", 30}, {"Count", 10}, {"Amount", 18}, {"Fees", 14},
+	{"Currency", 10}, {"Provider", 20}, {"Category", 30}, {"Count", 10}, {"Amount", 18}, {"Fees", 14},
 }
 
-// summaryHeaderRow is where the Summary table starts, below the title block.
-const summaryHeaderRow = 8
+// summaryHeaderRow is where the Summary table starts, below the title
+// block (at most eight rows, from row 2).
+const summaryHeaderRow = 11
+
+// blockRow is one line of the Summary's title block: text, or a time.
+type blockRow struct {
+	label string
+	value any
+}
 
 func writeSummary(f *excelize.File, st *styles, meta Meta, res *reconcile.Result) error {
 	sh := SheetSummary
@@ -207,26 +278,54 @@ func writeSummary(f *excelize.File, st *styles, meta Meta, res *reconcile.Result
 	if !res.Balanced() {
 		balanced = "NO: see Tie-out"
 	}
-	block := [][2]string{
-		{"Batch", ident(meta.batches())},
-		{"File", text(meta.File)},
-		{"Run time", meta.runAt()},
-		{"Time zone", meta.zoneName()},
-		{"Balanced", balanced},
+	cov := coverageOf(meta, res)
+	block := []blockRow{
+		{"Period", text(cov.PeriodText)},
+		{"Batches", ident(cov.Batches)},
+		{"Files", text(cov.Files)},
 	}
+	if a := approvals(meta, res); a != "" {
+		block = append(block, blockRow{"Approved", text(a)})
+	}
+	if cov.Carried != "" {
+		block = append(block, blockRow{"Carried forward", ident(cov.Carried)})
+	}
+	var runAt any
+	if !meta.RunAt.IsZero() {
+		runAt = meta.RunAt.In(meta.loc())
+	}
+	block = append(block, blockRow{"Run time", runAt}, blockRow{"Time zone", meta.zoneName()}, blockRow{"Balanced", balanced})
 	if res.ReviewCount > 0 {
-		block = append(block, [2]string{"Needs review", text(reviewText(res))})
+		block = append(block, blockRow{"Needs review", text(reviewText(res))})
 	}
 	for i, kv := range block {
 		r := 2 + i
-		if err := f.SetCellStr(sh, cellName(1, r), kv[0]); err != nil {
+		if err := f.SetCellStr(sh, cellName(1, r), kv.label); err != nil {
 			return err
 		}
-		if err := f.SetCellStr(sh, cellName(2, r), kv[1]); err != nil {
-			return err
+		switch v := kv.value.(type) {
+		case nil:
+		case time.Time:
+			// A date a spreadsheet can sort and compute with, shown in
+			// the report's zone.
+			if err := f.SetCellValue(sh, cellName(2, r), v); err != nil {
+				return err
+			}
+			if err := f.SetCellStyle(sh, cellName(2, r), cellName(2, r), st.date); err != nil {
+				return err
+			}
+		default:
+			if err := f.SetCellStr(sh, cellName(2, r), v.(string)); err != nil {
+				return err
+			}
 		}
 	}
 	if err := f.SetCellStyle(sh, "A2", cellName(1, 1+len(block)), st.label); err != nil {
+		return err
+	}
+	widths := widthsOf(summaryColumns)
+	widths[outcomeColumn], widths[outcomeColumn+1] = 30, 8
+	if err := setWidths(widths, func(c int, w float64) error { return f.SetColWidth(sh, colName(c), colName(c), w) }); err != nil {
 		return err
 	}
 	if err := writeHeader(f, st, sh, summaryHeaderRow, summaryColumns); err != nil {
@@ -262,6 +361,24 @@ func writeSummary(f *excelize.File, st *styles, meta Meta, res *reconcile.Result
 		return err
 	}
 	return f.SetPanes(sh, &excelize.Panes{Freeze: true, YSplit: summaryHeaderRow, TopLeftCell: cellName(1, summaryHeaderRow+1), ActivePane: "bottomLeft"})
+}
+
+// approvals says who approved the report's batches, when, and who
+// dropped them (maker-checker): "B1 by ana 2026-11-21 10:02 (dropped by
+// bob)"; "" when none was approved.
+func approvals(meta Meta, res *reconcile.Result) string {
+	var parts []string
+	for _, b := range res.Batches {
+		if b.ApprovedBy == "" {
+			continue
+		}
+		p := b.ID + " by " + b.ApprovedBy + " " + b.Approved.In(meta.loc()).Format("2006-01-02 15:04")
+		if b.DroppedBy != "" {
+			p += " (dropped by " + b.DroppedBy + ")"
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, "; ")
 }
 
 func summaryRow(f *excelize.File, st *styles, row int, currency, provider, category string, count int, amount, fees int64) error {
@@ -307,6 +424,9 @@ func currencyTotals(ties []reconcile.TieOut) []reconcile.TieOut {
 	return out
 }
 
+// outcomeColumn is where the Summary's rows per category start (H).
+const outcomeColumn = 8
+
 // writeOutcomes writes the rows per category (all currencies: counts add
 // up across currencies, amounts do not) and a bar chart of them.
 func writeOutcomes(f *excelize.File, st *styles, res *reconcile.Result) error {
@@ -315,7 +435,7 @@ func writeOutcomes(f *excelize.File, st *styles, res *reconcile.Result) error {
 	for _, t := range res.Totals {
 		counts[t.Category] += t.Count
 	}
-	const col = 8 // H
+	const col = outcomeColumn
 	if err := f.SetCellStr(sh, cellName(col, summaryHeaderRow), "Outcome"); err != nil {
 		return err
 	}
@@ -323,9 +443,6 @@ func writeOutcomes(f *excelize.File, st *styles, res *reconcile.Result) error {
 		return err
 	}
 	if err := f.SetCellStyle(sh, cellName(col, summaryHeaderRow), cellName(col+1, summaryHeaderRow), st.header); err != nil {
-		return err
-	}
-	if err := f.SetColWidth(sh, colName(col), colName(col), 30); err != nil {
 		return err
 	}
 	row := summaryHeaderRow
@@ -365,6 +482,9 @@ var tieOutColumns = []column{
 func writeTieOut(f *excelize.File, st *styles, res *reconcile.Result) error {
 	sh := SheetTieOut
 	if err := writeHeader(f, st, sh, 1, tieOutColumns); err != nil {
+		return err
+	}
+	if err := setWidths(widthsOf(tieOutColumns), func(c int, w float64) error { return f.SetColWidth(sh, colName(c), colName(c), w) }); err != nil {
 		return err
 	}
 	row := 1
@@ -418,14 +538,15 @@ type streamSheet struct {
 }
 
 func newStreamSheet(f *excelize.File, st *styles, name string, cols []column) (*streamSheet, error) {
+	if err := pageSetup(f, name, 1); err != nil {
+		return nil, err
+	}
 	sw, err := f.NewStreamWriter(name)
 	if err != nil {
 		return nil, err
 	}
-	for i, c := range cols {
-		if err := sw.SetColWidth(i+1, i+1, c.width); err != nil {
-			return nil, err
-		}
+	if err := setWidths(widthsOf(cols), func(c int, w float64) error { return sw.SetColWidth(c, c, w) }); err != nil {
+		return nil, err
 	}
 	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
 		return nil, err
@@ -457,18 +578,21 @@ func (s *streamSheet) finish(table string) error {
 	return s.sw.Flush()
 }
 
+// Widths fit what the columns hold: a batch id is 20 characters
+// (B20261121-0123456789), a state up to 21 (awaiting_confirmation), a
+// date-time 19.
 var exceptionColumns = []column{
-	{"Batch", 14}, {"Row", 8}, {"Payout ID", 20}, {"Provider", 14}, {"Currency", 10}, {"Amount", 16},
-	{"Category", 28}, {"Reason", 40}, {"Provider code", 14}, {"Provider status", 16}, {"State", 14},
-	{"Age (days)", 11}, {"Age bucket", 11}, {"Updated", 20},
+	{"Batch", 22}, {"Row", 7}, {"Payout ID", 22}, {"Provider", 13}, {"Currency", 9}, {"Amount", 16},
+	{"Category", 28}, {"Reason", 44}, {"Provider code", 14}, {"Provider status", 18}, {"State", 23},
+	{"Age (days)", 10}, {"Age bucket", 11}, {"Updated", 20},
 }
 
 var detailColumns = []column{
-	{"Batch", 14}, {"File", 24}, {"Row", 8}, {"Payout ID", 20}, {"Provider", 14}, {"Method", 14},
-	{"Currency", 10}, {"Amount", 16}, {"Provider amount", 16}, {"Fee", 12}, {"Category", 28}, {"Reason", 40},
-	{"State", 14}, {"Provider code", 14}, {"Provider status", 16}, {"Provider reference", 22},
-	{"Payment link", 30}, {"Beneficiary", 26}, {"Account", 14}, {"Document", 14}, {"Created", 20},
-	{"Updated", 20}, {"Age (days)", 11}, {"Age bucket", 11},
+	{"Batch", 22}, {"File", 24}, {"Row", 7}, {"Payout ID", 22}, {"Provider", 13}, {"Method", 14},
+	{"Currency", 9}, {"Amount", 16}, {"Provider amount", 16}, {"Fee", 12}, {"Category", 28}, {"Reason", 44},
+	{"State", 23}, {"Provider code", 14}, {"Provider status", 18}, {"Provider reference", 24},
+	{"Payment link", 30}, {"Beneficiary", 26}, {"Account", 16}, {"Document", 14}, {"Created", 20},
+	{"Updated", 20}, {"Age (days)", 10}, {"Age bucket", 11},
 }
 
 // lineRow renders a Details row into buf (reused between rows).
@@ -535,7 +659,7 @@ func writeLineSheets(f *excelize.File, st *styles, meta Meta, lines iter.Seq[rec
 }
 
 var invalidColumns = []column{
-	{"Batch", 14}, {"File", 24}, {"Row", 8}, {"Column", 18}, {"Value", 26}, {"Reason", 50},
+	{"Batch", 22}, {"File", 24}, {"Row", 7}, {"Column", 18}, {"Value", 26}, {"Reason", 50},
 }
 
 func writeInvalid(f *excelize.File, st *styles, rows []reconcile.InvalidRow, o Options) error {

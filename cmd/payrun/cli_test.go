@@ -209,11 +209,11 @@ func TestReportWarnsOfQueuedEvents(t *testing.T) {
 	j.Close()
 
 	code, _, errOut := runCLI(t, "--config", cfgPath, "report", "--open", "--out", filepath.Join(dir, "out"))
-	if code != exitOK || !strings.Contains(errOut, "1 webhook event(s) acknowledged and not applied yet are left out") {
+	if code != exitOK || !strings.Contains(errOut, "1 webhook event acknowledged and not applied yet is left out") {
 		t.Fatalf("report: exit %d\n%s", code, errOut)
 	}
 	code, _, errOut = runCLI(t, "--config", cfgPath, "reconcile", "--open", "--no-poll")
-	if code != exitOK || !strings.Contains(errOut, "1 webhook event(s) acknowledged and not applied yet are left out of this reconciliation") {
+	if code != exitOK || !strings.Contains(errOut, "1 webhook event acknowledged and not applied yet is left out of this reconciliation") {
 		t.Fatalf("reconcile --no-poll: exit %d\n%s", code, errOut)
 	}
 	if j, err = boltjournal.Open(filepath.Join(dir, "payrun.db"), boltjournal.Options{}); err != nil {

@@ -5,14 +5,14 @@ import (
 	"fmt"
 
 	"github.com/payrun/payrun/internal/app"
-	"github.com/payrun/payrun/internal/config"
 )
 
 func cmdConfig() command {
-	c := command{Name: "config", Summary: "check a configuration file and list every problem (config check)",
-		Usage: "config check"}
+	c := command{Name: "config", Summary: "check a configuration file as start-up does, and list every problem (config check)",
+		Usage: "config check [--connect] [--config FILE]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
+		connect := fs.Bool("connect", false, "also connect to the SMTP server (reports.smtp) and log in, as sending a report does")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
@@ -22,21 +22,26 @@ func cmdConfig() command {
 		if e.configPath == "" {
 			return usagef("config check needs --config FILE (or $PAYRUN_CONFIG)")
 		}
-		cfg, err := config.Load(e.configPath)
+		// The same check as the start of 'payrun serve': the values, the
+		// secrets they refer to, the providers built, the folders.
+		cfg, chk, err := app.LoadChecked(ctx, e.configPath, app.CheckOptions{Connect: *connect})
+		for _, n := range chk.Notes {
+			fmt.Fprintf(e.stdout, "note: %s\n", n)
+		}
 		if err != nil {
 			return err
 		}
-		// Build every enabled provider: this resolves every secret reference
-		// and parses every key, so a missing file or variable shows now.
-		provs, err := app.BuildProviders(cfg, "")
-		if err != nil {
-			return err
+		smtp := "no SMTP server: emails go to " + cfg.Abs(cfg.Dirs.Outbox)
+		if cfg.Reports.SMTP.Host != "" {
+			smtp = "SMTP " + cfg.Reports.SMTP.Host
+			if *connect {
+				smtp += " reached"
+			} else {
+				smtp += " not contacted (--connect does)"
+			}
 		}
-		if _, err := app.SMTPConfig(cfg); err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "%s: ok (%d provider(s) enabled, journal %s, time zone %s)\n",
-			e.configPath, len(provs), cfg.Abs(cfg.Journal), cfg.TimeZone)
+		fmt.Fprintf(e.stdout, "%s: ok (%s enabled, journal %s, time zone %s, %s)\n",
+			e.configPath, plural(chk.Providers, "provider"), cfg.Abs(cfg.Journal), cfg.TimeZone, smtp)
 		return nil
 	}
 	return c

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/collect"
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
@@ -30,8 +31,8 @@ func cmdDemo() command {
 		Usage: "demo [--dir DIR] [--rows N] [--journal LOCATION] [--serve]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		dir := fs.String("dir", "payrun-demo", "working directory for the demo (recreated on every run)")
-		rows := fs.Int("rows", 24, "rows in each sample file")
+		dir := fs.String("dir", "payrun-demo", "working `DIR` for the demo (recreated on every run)")
+		rows := fs.Int("rows", 24, "`N` rows in each sample file")
 		serve := fs.Bool("serve", false, "leave the daemon running on the demo directory afterwards")
 		journalAt := fs.String("journal", "", "the journal: a postgres:// URL (or env:NAME) runs the demo on PostgreSQL, which must be empty; default a file in the demo directory")
 		if err := parseFlags(fs, args); err != nil {
@@ -132,16 +133,27 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 		return err
 	}
 	recv := a.Receiver(nil)
-	srv := &daemon.HTTPServer{Listener: ln, Handler: recv.Handler(), Log: log}
+	// The card collection pages, beside the webhooks, as the daemon serves them.
+	coll, err := a.Collect()
+	if err != nil {
+		return err
+	}
+	srv := &daemon.HTTPServer{Listener: ln, Handler: coll.Mount(recv.Handler()), Log: log}
 	if err := recv.Start(ctx); err != nil {
 		return err
 	}
+	if err := coll.Start(ctx); err != nil {
+		recv.Stop()
+		return err
+	}
 	if err := srv.Start(ctx); err != nil {
+		coll.Stop()
 		recv.Stop()
 		return err
 	}
 	stopReceiver := func() {
 		srv.Stop()
+		coll.Stop()
 		recv.Stop()
 	}
 	defer stopReceiver()
@@ -149,12 +161,15 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 	for _, n := range land.Names() {
 		fmt.Fprintf(out, "%s %s  ", n, land.URLs[n])
 	}
-	fmt.Fprintf(out, "\nWebhooks:  %s/webhooks/{provider}\nConfig:    %s\n\n", cfg.Serve.PublicURL, cfg.Path)
+	fmt.Fprintf(out, "\nWebhooks:  %s/webhooks/{provider}\nCards:     %s/collect/{payout_id}?e=...&s=... (signed links)\nConfig:    %s\n\n",
+		cfg.Serve.PublicURL, cfg.Serve.PublicURL, cfg.Path)
 
 	// The sample files: a CSV and an XLSX, every provider and method.
 	csvPath := filepath.Join(cfg.Abs(cfg.Dirs.Inbox), "payouts-demo.csv")
 	xlsxPath := filepath.Join(cfg.Abs(cfg.Dirs.Inbox), "payouts-demo.xlsx")
-	if err := writeDemoFile(csvPath, demoRows("CSV", rows), false); err != nil {
+	// The CSV also has one Bank 131 and one Smart Glocal row without a
+	// card token: card collections, played below by their beneficiaries.
+	if err := writeDemoFile(csvPath, append(demoRows("CSV", rows), demoCollectionRows("CSV")...), false); err != nil {
 		return err
 	}
 	if err := writeDemoFile(xlsxPath, demoRows("XLS", rows), true); err != nil {
@@ -179,16 +194,16 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Dispatched: %d requests sent, %d held, %d in doubt (resolved next)\n", sum.Sent, sum.Held, sum.InDoubt)
-	played, err := playBeneficiaries(ctx, j, ids)
+	fmt.Fprintf(out, "Dispatched: %s sent, %d held, %d in doubt (resolved next)\n", plural(sum.Sent, "request"), sum.Held, sum.InDoubt)
+	played, err := playBeneficiaries(ctx, j, ids, coll)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "Played the beneficiary of %d card push payout(s) and payment link(s); one link is left unpaid on purpose.\n", played)
+	fmt.Fprintf(out, "Played the beneficiary of %s (card push payouts, payment links and card collections); one link is left unpaid on purpose.\n", plural(played, "payout"))
 	if _, err := a.Follow(ctx, ids, 20*time.Second); err != nil {
 		return err
 	}
-	if _, err := playBeneficiaries(ctx, j, ids); err != nil {
+	if _, err := playBeneficiaries(ctx, j, ids, coll); err != nil {
 		return err
 	}
 	if _, err := a.Follow(ctx, ids, 8*time.Second); err != nil {
@@ -223,7 +238,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 		return err
 	}
 	printPaths(out, files)
-	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", time.Since(start).Round(100*time.Millisecond), journalName(cfg))
+	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", durationText(time.Since(start).Round(100*time.Millisecond)), journalName(cfg))
 	if !files.Balanced {
 		return errors.New("the reconciliation does not tie out: this is a bug, please report it")
 	}
@@ -258,20 +273,43 @@ func demoFaults(name string) sandboxkit.Faults {
 	return f
 }
 
-// playBeneficiaries completes card push iframes and pays payment links,
-// except the last link of each batch (to show an open item).
-func playBeneficiaries(ctx context.Context, j journal.Journal, ids []string) (int, error) {
+// playBeneficiaries completes card push iframes, pays payment links
+// except the last link of each batch (to show an open item), and gives a
+// card on every card collection's page.
+func playBeneficiaries(ctx context.Context, j journal.Journal, ids []string, coll *app.Collect) (int, error) {
 	client := &http.Client{Timeout: 5 * time.Second}
 	played := 0
 	for _, id := range ids {
-		var waiting []journal.Item
+		var waiting, collections []journal.Item
 		if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
-			if it.State == journal.AwaitingBeneficiary && it.Last.URL != "" {
+			switch {
+			case it.State != journal.AwaitingBeneficiary:
+			case it.Last.URL != "":
 				waiting = append(waiting, it)
+			case it.Payout.Method == providers.CardToken:
+				collections = append(collections, it)
 			}
 			return true
 		}); err != nil {
 			return played, err
+		}
+		for i, it := range collections {
+			link, ok := collect.LinkOf(it, coll.Signer, coll.Lifetimes)
+			if !ok {
+				continue
+			}
+			pan := []string{"4242424242424242", "5555555555554444"}[i%2]
+			// A beneficiary told to try again (the provider's answer was
+			// lost: the demo's sandboxes drop some) tries again.
+			outcome, _, err := giveCard(ctx, link.URL, pan)
+			for try := 1; err == nil && outcome == "retry" && try < 5; try++ {
+				outcome, _, err = giveCard(ctx, link.URL, pan)
+			}
+			if err != nil {
+				return played, fmt.Errorf("card collection %s: %w", it.PayoutID, err)
+			} else if outcome == "received" {
+				played++
+			}
 		}
 		lastLink := ""
 		for _, it := range waiting {
@@ -320,10 +358,10 @@ func checkLedgers(ctx context.Context, land *sandboxes.Landscape, j journal.Jour
 		if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 			n := paid[it.PayoutID]
 			if n > 1 {
-				problems = append(problems, fmt.Sprintf("%s paid %d times", it.PayoutID, n))
+				problems = append(problems, fmt.Sprintf("%s paid %s", it.PayoutID, plural(n, "time")))
 			}
 			if (it.State == journal.Succeeded) != (n == 1) {
-				problems = append(problems, fmt.Sprintf("%s is %s in the journal, paid %d time(s) at %s", it.PayoutID, it.State, n, it.Provider))
+				problems = append(problems, fmt.Sprintf("%s is %s in the journal, paid %s at %s", it.PayoutID, it.State, plural(n, "time"), it.Provider))
 			}
 			if it.State == journal.Succeeded {
 				succeeded++
@@ -336,7 +374,7 @@ func checkLedgers(ctx context.Context, land *sandboxes.Landscape, j journal.Jour
 	if len(problems) > 0 {
 		return fmt.Errorf("ledger check failed:\n  %s", strings.Join(problems, "\n  "))
 	}
-	fmt.Fprintf(out, "Ledger check: %d payouts paid exactly once at the providers; none twice; the journal agrees.\n", succeeded)
+	fmt.Fprintf(out, "Ledger check: %s paid exactly once at the providers; none twice; the journal agrees.\n", plural(succeeded, "payout"))
 	return nil
 }
 

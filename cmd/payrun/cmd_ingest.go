@@ -2,9 +2,10 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
+
+	flag "github.com/spf13/pflag"
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
@@ -15,7 +16,7 @@ import (
 
 func cmdIngest() command {
 	c := command{Name: "ingest", Summary: "validate a payout file and record it in the journal as a batch (once, however often)",
-		Usage: "ingest [--sheet NAME] FILE"}
+		Usage: "ingest [--sheet NAME] [--config FILE] FILE"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		cfg, err := fileCommand(e, fs, args)
@@ -31,6 +32,11 @@ func cmdIngest() command {
 		if err != nil {
 			return err
 		}
+		if !res.Rejected {
+			if err := app.RecordDropper(ctx, j, res.Batch.ID, app.CurrentUser()); err != nil {
+				return err
+			}
+		}
 		return printIngest(e.stdout, res)
 	}
 	return c
@@ -41,16 +47,16 @@ func printIngest(w io.Writer, res *journal.IngestResult) error {
 	switch {
 	case res.Rejected:
 		reports.WriteRowErrors(w, res.Report)
-		return &invalidInputError{fmt.Sprintf("%s rejected: %d error(s) in %d row(s); nothing was recorded",
-			res.Report.File, len(res.Report.Errors), res.Report.Rows-res.Report.ValidRows)}
+		return &invalidInputError{fmt.Sprintf("%s rejected: %s in %s; nothing was recorded",
+			res.Report.File, plural(len(res.Report.Errors), "error"), plural(res.Report.Rows-res.Report.ValidRows, "row"))}
 	case res.Recognised:
 		fmt.Fprintf(w, "%s is batch %s, recorded %s: the same content was ingested before; nothing changed.\n",
 			res.Batch.File, res.Batch.ID, res.Batch.Created.Format("2006-01-02 15:04 MST"))
 		return nil
 	}
 	b := res.Batch
-	fmt.Fprintf(w, "Batch %s from %s: %d rows, %d accepted, %d invalid (skipped), %d duplicate (never sent).\n",
-		b.ID, b.File, b.Rows, b.Valid, b.Invalid, b.Duplicates)
+	fmt.Fprintf(w, "Batch %s from %s: %s, %d accepted, %d invalid (skipped), %d duplicate (never sent).\n",
+		b.ID, b.File, plural(b.Rows, "row"), b.Valid, b.Invalid, b.Duplicates)
 	printTotals(w, b.Totals)
 	if res.Report != nil && len(res.Report.Errors) > 0 {
 		reports.WriteRowErrors(w, res.Report)
@@ -72,7 +78,7 @@ func printTotals(w io.Writer, totals []journal.Total) {
 // fileCommand parses the flags of a command about one payout file (with
 // --sheet) and loads the configuration, the sheet given applied.
 func fileCommand(e *env, fs *flag.FlagSet, args []string) (*config.Config, error) {
-	sheet := fs.String("sheet", "", "XLSX sheet to read (default: the configured one, else the first)")
+	sheet := fs.String("sheet", "", "the XLSX sheet `NAME` to read (default: input.sheet, else the first sheet)")
 	if err := parseFlags(fs, args); err != nil {
 		return nil, err
 	}

@@ -26,10 +26,6 @@ func cmdJournal() command {
 		case "check":
 			return journalCheck(ctx, e)
 		case "copy":
-			// The subcommand's own flags may follow it.
-			if err := parseFlags(fs, fs.Args()[1:]); err != nil {
-				return err
-			}
 			if *from == "" || *to == "" {
 				return usagef("journal copy needs --from and --to")
 			}
@@ -71,8 +67,8 @@ func journalCheck(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s journal %s: ok (%d bytes, %d batches, %d payouts, %d webhook events waiting)\n",
-		inf.Driver, inf.Location, inf.Bytes, len(bs), items, q)
+	fmt.Fprintf(e.stdout, "%s journal %s: ok (%s, %s, %s, %s waiting)\n",
+		inf.Driver, inf.Location, plural(int(inf.Bytes), "byte"), plural(len(bs), "batch"), plural(items, "payout"), plural(q, "webhook event"))
 	return nil
 }
 

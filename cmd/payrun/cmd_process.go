@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/batch"
@@ -15,6 +17,7 @@ import (
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/drivers"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
@@ -23,14 +26,21 @@ import (
 
 func cmdProcess() command {
 	c := command{Name: "process", Summary: "ingest (or recognise) a payout file, pay it, and follow it until every payout is final or waits on someone else",
-		Usage: "process [--dry-run] [--wait D] [--sheet NAME] [--listen ADDR] FILE"}
+		Usage: "process [--dry-run] [--wait DURATION] [--sheet NAME] [--listen ADDR] [--config FILE] FILE"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		dry := fs.Bool("dry-run", false, "print the plan (counts, totals, invalid and duplicate rows, time estimate) and send nothing")
 		wait := fs.Duration("wait", 10*time.Minute, "how long to follow payouts after sending (0: do not wait)")
-		listen := fs.String("listen", "", "serve the webhook receiver on this address while processing (e.g. 127.0.0.1:8080)")
+		listen := fs.String("listen", "", "serve the webhook receiver on `ADDR` while processing (e.g. 127.0.0.1:8080)")
 		cfg, err := fileCommand(e, fs, args)
 		if err != nil {
+			return err
+		}
+		if *dry {
+			return dryRun(ctx, e.stdout, cfg, fs.Arg(0))
+		}
+		// Nothing is journaled for a configuration that cannot pay.
+		if err := app.Check(ctx, cfg, app.CheckOptions{}).Err(cfg.Path); err != nil {
 			return err
 		}
 		j, err := app.OpenJournal(ctx, cfg)
@@ -38,9 +48,6 @@ func cmdProcess() command {
 			return err
 		}
 		defer j.Close()
-		if *dry {
-			return planFile(ctx, e.stdout, cfg, j, fs.Arg(0))
-		}
 		a, err := app.New(cfg, j, newLogger(cfg, e.stderr))
 		if err != nil {
 			return err
@@ -50,6 +57,9 @@ func cmdProcess() command {
 			return err
 		}
 		if err := printIngest(e.stdout, res); err != nil {
+			return err
+		}
+		if err := app.RecordDropper(ctx, j, res.Batch.ID, app.CurrentUser()); err != nil {
 			return err
 		}
 		gate, err := a.Gate(ctx, res.Batch.ID)
@@ -67,15 +77,36 @@ func cmdProcess() command {
 
 func cmdResume() command {
 	c := command{Name: "resume", Summary: "continue every unfinished batch after a stop or a crash",
-		Usage: "resume [--wait D] [--listen ADDR]"}
+		Usage: "resume [--wait DURATION] [--listen ADDR] [--config FILE]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		wait := fs.Duration("wait", 10*time.Minute, "how long to follow payouts after sending (0: do not wait)")
-		listen := fs.String("listen", "", "serve the webhook receiver on this address while processing")
+		listen := fs.String("listen", "", "serve the webhook receiver on `ADDR` while processing")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		cfg, j, err := openConfigured(e)
+		if fs.NArg() != 0 {
+			return usagef("resume takes no arguments")
+		}
+		cfg, err := loadConfig(e)
+		if err != nil {
+			return err
+		}
+		if ctl, err := daemonControl(ctx, cfg); err != nil {
+			return err
+		} else if ctl != nil {
+			// The daemon holds the journal: it resumes.
+			res, err := ctl.Resume(ctx)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, res.Message)
+			return nil
+		}
+		if err := app.Check(ctx, cfg, app.CheckOptions{}).Err(cfg.Path); err != nil {
+			return err
+		}
+		j, err := app.OpenJournal(ctx, cfg)
 		if err != nil {
 			return err
 		}
@@ -98,7 +129,7 @@ func cmdResume() command {
 			fmt.Fprintln(e.stdout, "Nothing to resume: every batch is done or held.")
 			return nil
 		}
-		fmt.Fprintf(e.stdout, "Resuming %d batch(es): %v\n", len(ids), ids)
+		fmt.Fprintf(e.stdout, "Resuming %s: %s\n", plural(len(ids), "batch"), strings.Join(ids, ", "))
 		return processBatches(ctx, e, a, ids, *wait, *listen)
 	}
 	return c
@@ -132,7 +163,7 @@ func processBatches(ctx context.Context, e *env, a *app.App, ids []string, wait 
 		return err
 	}
 	if sum.Held > 0 {
-		fmt.Fprintf(e.stdout, "WARNING: %d payout(s) HELD by caps and not sent:\n", sum.Held)
+		fmt.Fprintf(e.stdout, "WARNING: %s HELD by caps and not sent:\n", plural(sum.Held, "payout"))
 		for _, why := range sum.HeldWhy {
 			fmt.Fprintf(e.stdout, "  - %s\n", why)
 		}
@@ -219,8 +250,24 @@ func progressReporter(w io.Writer, log *slog.Logger) func(dispatch.Progress) {
 	}
 }
 
+// dryRun prints the plan of a file. The journal is read when there is
+// one, to recognise a file recorded before; none is created.
+func dryRun(ctx context.Context, w io.Writer, cfg *config.Config, path string) error {
+	if !drivers.IsPostgres(cfg.Journal) {
+		if _, err := os.Stat(cfg.Abs(cfg.Journal)); errors.Is(err, os.ErrNotExist) {
+			return planFile(ctx, w, cfg, nil, path)
+		}
+	}
+	j, err := app.OpenJournal(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer j.Close()
+	return planFile(ctx, w, cfg, j, path)
+}
+
 // planFile prints what processing the file would do, without sending or
-// recording anything.
+// recording anything; j is nil when there is no journal yet.
 func planFile(ctx context.Context, w io.Writer, cfg *config.Config, j journal.Journal, path string) error {
 	o := app.IngestOptions(cfg, app.EnabledProviders(cfg))
 	rep, err := batch.ValidateFile(path, o.Read, o.Validate)
@@ -231,32 +278,36 @@ func planFile(ctx context.Context, w io.Writer, cfg *config.Config, j journal.Jo
 	if err != nil {
 		return err
 	}
-	if b, found, err := j.BatchBySHA(ctx, sha); err != nil {
-		return err
-	} else if found {
-		fmt.Fprintf(w, "This file is batch %s (%s), already recorded on %s; processing it resumes that batch.\n",
-			b.ID, b.State, b.Created.Format("2006-01-02"))
+	var items journal.Items = emptyJournal{}
+	if j != nil {
+		items = j
+		if b, found, err := j.BatchBySHA(ctx, sha); err != nil {
+			return err
+		} else if found {
+			fmt.Fprintf(w, "This file is batch %s (%s), already recorded on %s; processing it resumes that batch.\n",
+				b.ID, b.State, b.Created.Format("2006-01-02"))
+		}
 	}
-	plan, err := journal.Plan(ctx, j, path, o.Read)
+	plan, err := journal.Plan(ctx, items, path, o.Read)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "Plan for %s (dry run: nothing is recorded or sent)\n", rep.File)
-	fmt.Fprintf(w, "  rows %d, valid %d, invalid %d, already journaled (duplicates, never sent) %d\n",
-		rep.Rows, rep.ValidRows, rep.Rows-rep.ValidRows, plan.Duplicates)
+	fmt.Fprintf(w, "  %s: %d valid, %d invalid, %d already journaled (duplicates, never sent)\n",
+		plural(rep.Rows, "row"), rep.ValidRows, rep.Rows-rep.ValidRows, plan.Duplicates)
 	printTotals(w, plan.Totals)
 	var worst time.Duration
 	for prov, n := range plan.Counts {
 		pc := cfg.Providers[prov]
 		if pc.RatePerSecond > 0 {
 			d := time.Duration(float64(n) / pc.RatePerSecond * float64(time.Second))
-			fmt.Fprintf(w, "  %s: %d payouts at %.0f/s: about %s\n", prov, n, pc.RatePerSecond, d.Round(time.Second))
+			fmt.Fprintf(w, "  %s: %s at %.0f/s: about %s\n", prov, plural(n, "payout"), pc.RatePerSecond, durationText(d.Round(time.Second)))
 			worst = max(worst, d)
 		} else {
-			fmt.Fprintf(w, "  %s: %d payouts, no rate limit configured\n", prov, n)
+			fmt.Fprintf(w, "  %s: %s, no rate limit configured\n", prov, plural(n, "payout"))
 		}
 	}
-	fmt.Fprintf(w, "  estimated sending time: %s (providers run in parallel)\n", worst.Round(time.Second))
+	fmt.Fprintf(w, "  estimated sending time: %s (providers run in parallel)\n", durationText(worst.Round(time.Second)))
 	if len(rep.Errors) > 0 {
 		reports.WriteRowErrors(w, rep)
 		if cfg.Input.OnInvalid != "skip_rows" {
@@ -264,4 +315,12 @@ func planFile(ctx context.Context, w io.Writer, cfg *config.Config, j journal.Jo
 		}
 	}
 	return nil
+}
+
+// emptyJournal is the journal that does not exist yet, as a dry run reads
+// it: no payout_id is known.
+type emptyJournal struct{ journal.Items }
+
+func (emptyJournal) Owners(context.Context, []string) (map[string]journal.Owner, error) {
+	return map[string]journal.Owner{}, nil
 }

@@ -8,18 +8,19 @@ import (
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/reconcile"
+	"github.com/payrun/payrun/reports"
 )
 
 func cmdReconcile() command {
 	c := command{
 		Name:    "reconcile",
 		Summary: "ask the providers about open payouts, then place every row in a category and tie out the totals",
-		Usage:   "reconcile [--batch ID | --date YYYY-MM-DD | --open] [--no-poll] [--json]",
+		Usage:   "reconcile [--batch ID | --date YYYY-MM-DD | --open] [--no-poll] [--json] [--config FILE]",
 	}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		batchID := fs.String("batch", "", "reconcile one batch")
-		date := fs.String("date", "", "reconcile the batches received that day (in the configured time zone), with the items still open from earlier days")
+		batchID := fs.String("batch", "", "reconcile one batch (`ID`)")
+		date := fs.String("date", "", "reconcile the batches received that `DAY` (YYYY-MM-DD, in the configured time zone), with the items still open from earlier days")
 		open := fs.Bool("open", false, "reconcile every item still open, whatever its batch")
 		noPoll := fs.Bool("no-poll", false, "do not ask the providers first; match what the journal knows")
 		asJSON := fs.Bool("json", false, "print the full result as JSON (every line, the totals and the tie-out)")
@@ -61,14 +62,14 @@ func cmdReconcile() command {
 					if err := reconcile.NewApplier(j, a.Providers, log).Drain(ctx); err != nil {
 						return fmt.Errorf("apply queued webhook events: %w", err)
 					}
-					fmt.Fprintf(e.stderr, "applied %d webhook event(s) acknowledged and not applied yet\n", n)
+					fmt.Fprintf(e.stderr, "applied %s acknowledged and not applied yet\n", plural(n, "webhook event"))
 				}
 				st, err := a.Poller(true).RunOnce(ctx)
 				if err != nil && !errors.Is(err, context.Canceled) {
 					return fmt.Errorf("status poll: %w", err)
 				}
-				fmt.Fprintf(e.stderr, "asked the providers about %d open payout(s): %d answered, %d now final, %d not found, %d could not be asked, %d failed\n",
-					st.Due, st.Queried, st.Final, st.NotFound, st.Unsupported, st.Errors)
+				fmt.Fprintf(e.stderr, "asked the providers about %s: %d answered, %d now final, %d not found, %d could not be asked, %d failed\n",
+					plural(st.Due, "open payout"), st.Queried, st.Final, st.NotFound, st.Unsupported, st.Errors)
 			case len(app.EnabledProviders(cfg)) == 0:
 				fmt.Fprintln(e.stderr, "no provider is enabled: matching what the journal knows without asking the providers")
 			default:
@@ -90,6 +91,8 @@ func cmdReconcile() command {
 			return err
 		}
 		if *asJSON {
+			// The same masking as every report (reports.mask).
+			reports.Mask(res, reports.Options{Unmasked: !cfg.Reports.Mask})
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")
 			if err := enc.Encode(res); err != nil {

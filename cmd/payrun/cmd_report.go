@@ -14,13 +14,13 @@ import (
 
 func cmdReport() command {
 	c := command{Name: "report", Summary: "write the reconciliation workbook, CSV exports and annotated input (and email them)",
-		Usage: "report [--batch ID | --date YYYY-MM-DD | --open] [--out DIR] [--email]"}
+		Usage: "report [--batch ID | --date YYYY-MM-DD | --open] [--out DIR] [--email] [--config FILE]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		id := fs.String("batch", "", "one batch")
-		date := fs.String("date", "", "the batches received that day (in the configured time zone)")
+		id := fs.String("batch", "", "one batch (`ID`)")
+		date := fs.String("date", "", "the batches received that `DAY` (YYYY-MM-DD, in the configured time zone), with the items still open from earlier days")
 		open := fs.Bool("open", false, "every open item, whatever its batch")
-		out := fs.String("out", "", "output directory (default: the configured reports directory)")
+		out := fs.String("out", "", "output `DIR` (default: dirs.reports)")
 		mail := fs.Bool("email", false, "email the report (SMTP, or an .eml in the outbox without SMTP)")
 		if err := parseFlags(fs, args); err != nil {
 			return err
@@ -69,7 +69,9 @@ func scopeOf(id, date string, open bool) (reconcile.Scope, error) {
 			return reconcile.Scope{}, usagef("--date %q: want YYYY-MM-DD", date)
 		}
 	}
-	return reconcile.Scope{BatchID: id, Date: date, Open: open}, nil
+	// A day's report holds that day's batches and what is still open
+	// from before, as the daemon's morning report does.
+	return reconcile.Scope{BatchID: id, Date: date, Open: open || date != ""}, nil
 }
 
 func printPaths(w io.Writer, f reports.Files) {
@@ -78,6 +80,9 @@ func printPaths(w io.Writer, f reports.Files) {
 	fmt.Fprintf(w, "Details CSV:     %s\n", f.DetailsCSV)
 	for _, a := range f.Annotated {
 		fmt.Fprintf(w, "Annotated input: %s\n", a)
+	}
+	if f.LinksCSV != "" {
+		fmt.Fprintf(w, "Waiting links:   %s\n", f.LinksCSV)
 	}
 	if f.EML != "" {
 		fmt.Fprintf(w, "Email:           %s\n", f.EML)
@@ -92,7 +97,7 @@ func warnQueued(w io.Writer, j journal.Journal, what string) error {
 		return fmt.Errorf("webhook events queued: %w", err)
 	}
 	if n > 0 {
-		fmt.Fprintf(w, "warning: %d webhook event(s) acknowledged and not applied yet are left out of %s; 'payrun reconcile' or the daemon applies them\n", n, what)
+		fmt.Fprintf(w, "warning: %s acknowledged and not applied yet %s left out of %s; 'payrun reconcile' or the daemon applies them\n", plural(n, "webhook event"), isAre(n), what)
 	}
 	return nil
 }

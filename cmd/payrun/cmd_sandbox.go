@@ -15,11 +15,11 @@ import (
 
 func cmdSandbox() command {
 	c := command{Name: "sandbox", Summary: "start every provider's sandbox on loopback and write a config pointing at them",
-		Usage: "sandbox --dir DIR [--webhooks URL] [--delay D]"}
+		Usage: "sandbox --dir DIR [--webhooks URL] [--delay DURATION]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		dir := fs.String("dir", "", "directory for payrun.yaml and keys/ (required)")
-		hooks := fs.String("webhooks", "http://127.0.0.1:8080/webhooks/", "base URL of payrun's webhook receiver")
+		dir := fs.String("dir", "", "`DIR` for payrun.yaml and keys/ (required)")
+		hooks := fs.String("webhooks", "http://127.0.0.1:8080/webhooks/", "base `URL` of payrun's webhook receiver")
 		delay := fs.Duration("delay", 500*time.Millisecond, "how long payouts stay in progress at the sandboxes")
 		if err := parseFlags(fs, args); err != nil {
 			return err

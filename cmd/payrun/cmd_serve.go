@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
@@ -18,7 +19,12 @@ func cmdServe() command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		cfg, err := loadConfig(e)
+		if fs.NArg() != 0 {
+			return usagef("serve takes no arguments")
+		}
+		// The check 'payrun config check' runs, with its messages, before
+		// anything is opened.
+		cfg, _, err := app.LoadChecked(ctx, e.configPath, app.CheckOptions{})
 		if err != nil {
 			return err
 		}
@@ -35,7 +41,7 @@ func cmdServe() command {
 // serveDaemon runs the daemon until ctx is done (SIGINT/SIGTERM), then
 // stops it: no new work, requests in flight finish.
 func serveDaemon(ctx context.Context, e *env, cfg *config.Config, j journal.Journal) error {
-	a, err := app.New(cfg, j, newLogger(cfg, e.stderr))
+	a, err := app.New(cfg, j, daemon.AggregateWarnings(newLogger(cfg, e.stderr), time.Minute))
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func cmdTemplate() command {
 			return err
 		}
 		if flags.NArg() != 1 {
-			return usagef("expected one FILE, got %d arguments", flags.NArg())
+			return usagef("expected one FILE, got %s", plural(flags.NArg(), "argument"))
 		}
 		path := flags.Arg(0)
 		if strings.EqualFold(filepath.Ext(path), ".xlsx") {

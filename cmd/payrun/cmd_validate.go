@@ -16,17 +16,17 @@ func cmdValidate() command {
 	c := command{
 		Name:    "validate",
 		Summary: "check a payout file (CSV or XLSX) and list every problem, row by row",
-		Usage:   "validate [--json] [--sheet NAME] FILE",
+		Usage:   "validate [--json] [--sheet NAME] [--config FILE] FILE",
 	}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
 		asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-		sheet := fs.String("sheet", "", "XLSX sheet to read (default: input.sheet from the config, else the first)")
+		sheet := fs.String("sheet", "", "the XLSX sheet `NAME` to read (default: input.sheet, else the first sheet)")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
-			return usagef("expected one FILE, got %d arguments", fs.NArg())
+			return usagef("expected one FILE, got %s", plural(fs.NArg(), "argument"))
 		}
 		path := fs.Arg(0)
 		cfg, err := loadConfig(e)
@@ -55,8 +55,8 @@ func cmdValidate() command {
 			printValidateTable(e, rep)
 		}
 		if len(rep.Errors) > 0 {
-			return &invalidInputError{fmt.Sprintf("%s: %d error(s); %d of %d row(s) valid",
-				rep.File, len(rep.Errors)+rep.Omitted, rep.ValidRows, rep.Rows)}
+			return &invalidInputError{fmt.Sprintf("%s: %s; %d of %s valid",
+				rep.File, plural(len(rep.Errors)+rep.Omitted, "error"), rep.ValidRows, plural(rep.Rows, "row"))}
 		}
 		return nil
 	}
@@ -108,10 +108,10 @@ func printValidateTable(e *env, rep *batch.Report) {
 		name += " (" + what + ")"
 	}
 	if len(rep.Errors) == 0 {
-		fmt.Fprintf(e.stdout, "%s: %d row(s), all valid\n", name, rep.Rows)
+		fmt.Fprintf(e.stdout, "%s: %s, all valid\n", name, plural(rep.Rows, "row"))
 		return
 	}
-	fmt.Fprintf(e.stdout, "%s: %d row(s), %d valid, %d error(s)\n\n", name, rep.Rows, rep.ValidRows, len(rep.Errors)+rep.Omitted)
+	fmt.Fprintf(e.stdout, "%s: %s, %d valid, %s\n\n", name, plural(rep.Rows, "row"), rep.ValidRows, plural(len(rep.Errors)+rep.Omitted, "error"))
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ROW\tCOLUMN\tVALUE\tREASON")
 	for _, re := range rep.Errors {
@@ -129,7 +129,7 @@ func printValidateTable(e *env, rep *batch.Report) {
 	}
 	tw.Flush()
 	if rep.Omitted > 0 {
-		fmt.Fprintf(e.stdout, "... and %d more error(s) not shown\n", rep.Omitted)
+		fmt.Fprintf(e.stdout, "... and %d more not shown\n", rep.Omitted)
 	}
 }
 

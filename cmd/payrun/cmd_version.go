@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"runtime"
 	"runtime/debug"
 )
@@ -11,21 +12,31 @@ import (
 var version = "dev"
 
 func cmdVersion() command {
-	c := command{Name: "version", Summary: "print the version", Usage: "version"}
+	c := command{Name: "version", Summary: "print the version (also 'payrun --version')", Usage: "version"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
-		if err := parseFlags(newFlags(&c, e), args); err != nil {
+		fs := newFlags(&c, e)
+		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		rev := ""
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, s := range bi.Settings {
-				if s.Key == "vcs.revision" {
-					rev = " (" + s.Value[:min(12, len(s.Value))] + ")"
-				}
-			}
+		if fs.NArg() != 0 {
+			return usagef("version takes no arguments")
 		}
-		fmt.Fprintf(e.stdout, "payrun %s%s %s %s/%s\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		printVersion(e.stdout)
 		return nil
 	}
 	return c
+}
+
+// printVersion prints the version, the commit it was built from (when
+// the build recorded it), the Go version and the platform.
+func printVersion(w io.Writer) {
+	rev := ""
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				rev = " (" + s.Value[:min(12, len(s.Value))] + ")"
+			}
+		}
+	}
+	fmt.Fprintf(w, "payrun %s%s %s %s/%s\n", version, rev, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

@@ -67,7 +67,12 @@ func TestDamagedJournalIsAnError(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte("journal: payrun.db\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			for _, args := range [][]string{{"status"}, {"journal", "check"}, {"resume"}, {"reconcile", "--no-poll"}} {
+			// resume with no provider enabled stops at the configuration,
+			// before the journal is opened.
+			if code, _, errOut := runCLI(t, "resume", "--config", cfg); code != exitUsage || !strings.Contains(errOut, "no provider is enabled") {
+				t.Errorf("resume with no provider: exit %d\n%s", code, errOut)
+			}
+			for _, args := range [][]string{{"status"}, {"journal", "check"}, {"reconcile", "--no-poll"}} {
 				code, out, errOut := runCLI(t, append([]string{"--config", cfg}, args...)...)
 				if code != exitRuntime || !strings.Contains(errOut, "damaged") || !strings.Contains(errOut, "restore it from the last backup") ||
 					!strings.Contains(errOut, path) || strings.Contains(errOut+out, "goroutine") {

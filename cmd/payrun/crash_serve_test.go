@@ -64,6 +64,12 @@ func TestCrashServeResumesAtOnce(t *testing.T) {
 	cfg.Log.Level = "warn"
 	for n, pc := range cfg.Providers {
 		pc.RatePerSecond, pc.Burst = 2, 1 // slow enough that every kill lands mid-batch
+		if n == "bank131" || n == "smartglocal" {
+			// The rate is requests at the provider, and a two-phase payout
+			// is three (create, start, confirm): the same two payouts a
+			// second.
+			pc.RatePerSecond = 6
+		}
 		cfg.Providers[n] = pc
 	}
 	journalAt := testJournalLocation(t, cfg, dir)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -66,6 +67,9 @@ func TestCrash(t *testing.T) {
 				f.RateLimitPerSecond = 15
 			}
 			if n == "monnet" {
+				// Card push payouts whose beneficiary never comes, and of
+				// which Monnet never says a word.
+				f.Rules = []sandboxkit.Rule{{RefContains: "KAB", Outcome: "abandon"}}
 				f.DuplicateAnsweredOK = dup2xx
 				if resend {
 					// More answers dropped, and (until the last run)
@@ -91,6 +95,7 @@ func TestCrash(t *testing.T) {
 	cfg.Dispatch.ResendAfter = 300 * time.Millisecond
 	cfg.Dispatch.BreakerFailures = 1000 // faults are dense here; the breaker is tested elsewhere
 	cfg.Log.Level = "warn"
+	cfg.Reconcile.LinkDeadline = 2 * time.Second
 	for n, pc := range cfg.Providers {
 		pc.RatePerSecond, pc.Burst = 8, 2 // slow enough that every kill lands mid-batch
 		cfg.Providers[n] = pc
@@ -102,8 +107,9 @@ func TestCrash(t *testing.T) {
 	}
 
 	valid := payableRows("K", rows)
+	abandoned := abandonedCardPushes(3)
 	input := filepath.Join(dir, "payouts.csv")
-	if err := writeDemoFile(input, valid, false); err != nil {
+	if err := writeDemoFile(input, append(append([]batch.Row(nil), valid...), abandoned...), false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -167,6 +173,21 @@ func TestCrash(t *testing.T) {
 	}
 	setFaults(true, false)
 	_, out := run(0)
+	// The abandoned card pushes wait for no one past their deadline: a
+	// reconciliation (or a poll) after it expires them.
+	for deadline := time.Now().Add(cfg.Reconcile.LinkDeadline + 20*time.Second); ; {
+		o, err := exec.Command(bin, "--config", cfgPath, "reconcile", "--json").Output()
+		if err != nil {
+			t.Fatalf("payrun reconcile: %v\n%s", err, o)
+		}
+		if strings.Count(string(o), `"state": "expired"`) >= len(abandoned) || strings.Count(string(o), `"state":"expired"`) >= len(abandoned) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the abandoned card pushes did not expire:\n%.3000s", o)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 
 	// The providers' books.
 	paid := map[string]int{}
@@ -238,6 +259,12 @@ func TestCrash(t *testing.T) {
 			return true
 		})
 		count++
+		if strings.HasPrefix(it.PayoutID, "KAB") {
+			if it.State != journal.Expired {
+				t.Errorf("journal: the abandoned card push %s is %s (%s), want expired past its deadline", it.PayoutID, it.State, it.Reason)
+			}
+			return true
+		}
 		if it.State != journal.Succeeded {
 			t.Errorf("journal: %s is %s (%s)", it.PayoutID, it.State, it.Reason)
 			_ = j.Transitions(ctx, it.PayoutID, func(tr journal.Transition) bool {
@@ -248,7 +275,7 @@ func TestCrash(t *testing.T) {
 		return true
 	})
 	t.Logf("Monnet refused %d resent orders as duplicates, %d of them in a 2xx answer", resent, dup2xx)
-	if count != len(valid) {
+	if count != len(valid)+len(abandoned) {
 		t.Errorf("journal holds %d items, the file %d rows", count, len(valid))
 	}
 	if t.Failed() {
@@ -319,6 +346,23 @@ func payableRows(prefix string, n int) []batch.Row {
 			continue
 		}
 		r.PayoutID = strings.TrimSuffix(r.PayoutID, "-F")
+		out = append(out, r)
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}
+
+// abandonedCardPushes returns n Monnet card push rows whose beneficiary
+// never comes (the sandbox's "abandon" rule matches KAB).
+func abandonedCardPushes(n int) []batch.Row {
+	var out []batch.Row
+	for _, r := range demoRows("A", 60) {
+		if r.Method != string(providers.CardPush) || strings.HasSuffix(r.PayoutID, "-F") {
+			continue
+		}
+		r.PayoutID = fmt.Sprintf("KAB-%d", len(out)+1)
 		out = append(out, r)
 		if len(out) == n {
 			break

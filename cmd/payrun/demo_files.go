@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/money"
@@ -39,4 +40,22 @@ func demoRows(prefix string, n int) []batch.Row {
 // writeDemoFile writes rows with the canonical header, as CSV or XLSX.
 func writeDemoFile(path string, rows []batch.Row, xlsx bool) error {
 	return reports.WriteFile(path, 0o640, func(w io.Writer) error { return batch.WriteRows(w, rows, xlsx) })
+}
+
+// demoCollectionRows are one Bank 131 and one Smart Glocal row without a
+// card token: card collections, whose beneficiaries give their card on
+// payrun's page through the provider's widget.
+func demoCollectionRows(prefix string) []batch.Row {
+	var out []batch.Row
+	for _, r := range batch.TemplateRows() {
+		if r.Method != "card_token" {
+			continue
+		}
+		r.PayoutID = fmt.Sprintf("D%s-C%d", prefix, len(out)+1)
+		r.CardToken = ""
+		r.Email = strings.ToLower(r.BeneficiaryName) + "@example.com"
+		r.Description = "Payout (card collected)"
+		out = append(out, r)
+	}
+	return out
 }

@@ -11,7 +11,7 @@ import (
 // printReconciliation prints the categories and the tie-out per currency
 // and provider, amounts exact.
 func printReconciliation(w io.Writer, res *reconcile.Result) {
-	fmt.Fprintf(w, "Reconciliation of %s (%d rows)\n", res.Scope, res.LineCount)
+	fmt.Fprintf(w, "Reconciliation of %s (%s)\n", res.Scope, plural(res.LineCount, "row"))
 	fmt.Fprintf(w, "  %-8s %-12s %-30s %6s %18s %12s\n", "currency", "provider", "category", "count", "amount", "fees")
 	for _, t := range res.Totals {
 		fmt.Fprintf(w, "  %-8s %-12s %-30s %6d %18s %12s\n", t.Currency, t.Provider, t.Category.Label(), t.Count,

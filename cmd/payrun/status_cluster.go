@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"time"
 
 	"github.com/payrun/payrun/internal/daemon"
@@ -34,28 +32,6 @@ func journalCluster(ctx context.Context, j journal.Journal) (*daemon.ClusterStat
 	}
 	st.Nodes, st.Node, st.LeaseLeft = nodes, "", 0
 	return &st, nil
-}
-
-// daemonCluster is the cluster as the daemon answering on base sees it
-// (nil when it has none, or does not say).
-func daemonCluster(ctx context.Context, client *http.Client, base string) *daemon.ClusterStatus {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/api/cluster", nil)
-	if err != nil {
-		return nil
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil
-	}
-	var st daemon.ClusterStatus
-	if json.NewDecoder(resp.Body).Decode(&st) != nil {
-		return nil
-	}
-	return &st
 }
 
 // printCluster prints who leads, the nodes with their leases and what

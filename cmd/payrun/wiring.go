@@ -40,7 +40,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	case "error":
 		level = slog.LevelError
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}
 	format := cfg.Log.Format
 	if format == "" || format == "auto" {
 		format = "json"
@@ -52,6 +52,15 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// durationsAsText writes every duration as a person reads it ("1.5s",
+// "2m"): the JSON handler would write nanoseconds (1500000000).
+func durationsAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(durationText(a.Value.Duration()))
+	}
+	return a
 }
 
 // isTerminal reports whether w is a terminal (for progress bars).

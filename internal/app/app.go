@@ -110,27 +110,12 @@ func BuildProviders(cfg *config.Config, callbackBase string) (map[string]provide
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		pc := cfg.Providers[name]
-		if !pc.Enabled {
+		if !cfg.Providers[name].Enabled {
 			continue
 		}
-		reg, err := providers.Lookup(all.Registrations(), name)
+		p, err := buildProvider(cfg, name, callbackBase)
 		if err != nil {
 			problems = append(problems, err.Error())
-			continue
-		}
-		if pc.CallbackURL == "" && callbackBase != "" {
-			pc.CallbackURL = callbackBase + name
-		}
-		timeout := pc.Timeout
-		if timeout <= 0 {
-			timeout = 30 * time.Second
-		}
-		hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
-			MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}}
-		p, err := reg.New(pc, providers.Deps{HTTP: hc})
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("providers.%s: %v", name, err))
 			continue
 		}
 		out[name] = p
@@ -139,6 +124,30 @@ func BuildProviders(cfg *config.Config, callbackBase string) (map[string]provide
 		return nil, &config.Error{Path: cfg.Path, Problems: problems}
 	}
 	return out, nil
+}
+
+// buildProvider builds the client of one provider; its error names the
+// key (providers.<name>).
+func buildProvider(cfg *config.Config, name, callbackBase string) (providers.Provider, error) {
+	pc := cfg.Providers[name]
+	reg, err := providers.Lookup(all.Registrations(), name)
+	if err != nil {
+		return nil, fmt.Errorf("providers.%s: %w", name, err)
+	}
+	if pc.CallbackURL == "" && callbackBase != "" {
+		pc.CallbackURL = callbackBase + name
+	}
+	timeout := pc.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	hc := &http.Client{Timeout: timeout, Transport: &http.Transport{
+		MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true}}
+	p, err := reg.New(pc, providers.Deps{HTTP: hc})
+	if err != nil {
+		return nil, fmt.Errorf("providers.%s: %w", name, err)
+	}
+	return p, nil
 }
 
 // DispatchOptions turns the configuration into the dispatcher's options.
@@ -204,6 +213,7 @@ func (a *App) Poller(interactive bool) *reconcile.Poller {
 		Max:            cfg.Reconcile.PollMax,
 		Wait:           a.Dispatcher.Wait,
 		ResolveInDoubt: a.Dispatcher.ResolveInDoubt,
+		Settle:         a.Dispatcher.Settle,
 		LinkDeadline:   cfg.Reconcile.LinkDeadline,
 		Log:            a.Log,
 	}
@@ -223,5 +233,5 @@ func (a *App) Follow(ctx context.Context, ids []string, wait time.Duration) (int
 // started).
 func (a *App) Receiver(observe func(provider string, status int, d time.Duration)) *reconcile.Receiver {
 	return reconcile.NewReceiver(a.Journal, a.Providers, reconcile.ReceiverOptions{MaxBody: a.Config.Reconcile.MaxWebhookBytes,
-		Log: a.Log, Observe: observe})
+		Log: a.Log, Observe: observe, Settle: a.Dispatcher.SettleLater})
 }

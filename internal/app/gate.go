@@ -1,9 +1,17 @@
 package app
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/dispatch"
@@ -33,14 +41,17 @@ func (a *App) Gate(ctx context.Context, id string) (Gate, error) {
 	if err != nil {
 		return Gate{}, err
 	}
-	approve := "payrun approve " + id
-	if b.State == journal.BatchHeld && cfg.Preflight.ApprovalDir != "" {
-		marker := filepath.Join(cfg.Abs(cfg.Preflight.ApprovalDir), id+".approved")
-		if _, err := os.Stat(marker); err == nil {
-			if err := dispatch.Approve(ctx, j, id, "file "+marker); err != nil {
-				return Gate{}, err
-			}
+	approve := a.HowToApprove(id)
+	if b.State == journal.BatchHeld {
+		res, err := a.approveByFile(ctx, id)
+		if err != nil {
+			return Gate{}, err
+		}
+		switch {
+		case res.Approved:
 			b.State = journal.BatchAccepted
+		case res.Err != nil:
+			a.Log.Warn("approval file refused", "batch", id, "by", res.By, "file", res.File, "why", res.Err.Error())
 		}
 	}
 	if b.State == journal.BatchHeld {
@@ -70,6 +81,222 @@ func (a *App) Gate(ctx context.Context, id string) (Gate, error) {
 		a.Log.Warn("pre-flight message queued, not delivered yet", "err", err)
 	}
 	return Gate{Held: p.Held, Reason: p.HoldReason, Approve: approve, Preflight: p}, nil
+}
+
+// HowToApprove tells an operator how a held batch is released.
+func (a *App) HowToApprove(id string) string {
+	how := "payrun approve " + id
+	if dir := a.Config.Preflight.ApprovalDir; dir != "" {
+		how += ", or drop " + filepath.Join(a.Config.Abs(dir), id+ApprovedSuffix)
+	}
+	if a.Config.Preflight.RequireDistinctApprover {
+		how += " (by someone other than who dropped the file)"
+	}
+	return how
+}
+
+// Approve approves a held batch as the configuration says (maker-checker
+// when preflight.require_distinct_approver is on).
+func (a *App) Approve(ctx context.Context, id, by, via string, seen *dispatch.Seen) error {
+	return dispatch.Approve(ctx, a.Journal, id, dispatch.Approval{By: by, Via: via, Seen: seen,
+		DistinctFromDropper: a.Config.Preflight.RequireDistinctApprover})
+}
+
+// ApprovedSuffix names an approval file: BATCH.approved.
+const ApprovedSuffix = ".approved"
+
+// refusedSuffix is appended to an approval file that was refused, so that
+// it is not tried again; the reason is written beside it.
+const refusedSuffix = ".refused"
+
+// FileApproval is what became of one approval file.
+type FileApproval struct {
+	Batch    string
+	File     string
+	By       string
+	Approved bool
+	// Err is why the approval was refused (the file is renamed
+	// BATCH.approved.refused, with the reason in BATCH.approved.refused.txt).
+	Err error
+}
+
+// ApproveByFiles approves every held batch whose approval file is in the
+// approvals folder (preflight.approval_dir). The file's OS owner is the
+// approver. An empty file approves what the batch holds; a file that names
+// totals, one "CURRENCY AMOUNT" a line (as the pre-flight message shows
+// them), approves only if the batch holds exactly those. A refused file is
+// renamed so that it is tried once.
+func (a *App) ApproveByFiles(ctx context.Context) ([]FileApproval, error) {
+	dir := a.Config.Preflight.ApprovalDir
+	if dir == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(a.Config.Abs(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("approvals folder: %w", err)
+	}
+	var out []FileApproval
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ApprovedSuffix)
+		if !ok || id == "" || !e.Type().IsRegular() || strings.HasPrefix(id, ".") {
+			continue
+		}
+		b, err := a.Journal.Batch(ctx, id)
+		if errors.Is(err, journal.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		if b.State != journal.BatchHeld {
+			continue // approved already (the file stays as the record of it)
+		}
+		res, err := a.approveByFile(ctx, id)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// approveByFile approves a held batch by its approval file, if there is
+// one. Only journal failures are returned as errors; a refusal is in the
+// result.
+func (a *App) approveByFile(ctx context.Context, id string) (FileApproval, error) {
+	dir := a.Config.Preflight.ApprovalDir
+	if dir == "" {
+		return FileApproval{Batch: id}, nil
+	}
+	path := filepath.Join(a.Config.Abs(dir), id+ApprovedSuffix)
+	res := FileApproval{Batch: id, File: path}
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return res, nil
+	}
+	res.By = FileOwner(fi)
+	seen, err := readApprovalFile(path)
+	if err == nil {
+		err = a.Approve(ctx, id, res.By, "approvals file "+path, seen)
+	}
+	switch {
+	case err == nil:
+		res.Approved = true
+		return res, nil
+	case !refusal(err):
+		return res, err
+	}
+	res.Err = err
+	refused := path + refusedSuffix
+	if rerr := os.Rename(path, refused); rerr == nil {
+		note := fmt.Sprintf("%s: approval of batch %s by %s refused at %s:\n%v\n", filepath.Base(path), id, res.By,
+			a.Journal.Now().In(a.Config.Location()).Format(time.RFC3339), err)
+		_ = os.WriteFile(refused+".txt", []byte(note), 0o640)
+	}
+	return res, nil
+}
+
+// refusal reports whether an approval error is a refusal (to be told to
+// the approver), not a failure of the journal.
+func refusal(err error) bool {
+	for _, e := range []error{dispatch.ErrNotHeld, dispatch.ErrTotalsChanged, dispatch.ErrSameApprover,
+		dispatch.ErrApproverUnknown, errBadApprovalFile} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+var errBadApprovalFile = errors.New("approval file not understood")
+
+// maxApprovalFile bounds what is read of an approval file.
+const maxApprovalFile = 4 << 10
+
+// readApprovalFile reads the totals an approval file names (nil when it
+// names none).
+func readApprovalFile(path string) (*dispatch.Seen, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errBadApprovalFile, err)
+	}
+	defer f.Close()
+	buf := make([]byte, maxApprovalFile+1)
+	n, _ := f.Read(buf)
+	if n > maxApprovalFile {
+		return nil, fmt.Errorf("%w: longer than %d bytes", errBadApprovalFile, maxApprovalFile)
+	}
+	return ParseApprovalTotals(buf[:n])
+}
+
+// ParseApprovalTotals reads "CURRENCY AMOUNT" lines (blank lines and lines
+// starting with # ignored); nil when there are none.
+func ParseApprovalTotals(b []byte) (*dispatch.Seen, error) {
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	byCur := map[string]int64{}
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		fields := strings.Fields(text)
+		if len(fields) != 2 {
+			return nil, fmt.Errorf("%w: line %d: want CURRENCY AMOUNT, e.g. \"PEN 12500.00\"", errBadApprovalFile, line)
+		}
+		m, err := money.Parse(strings.ReplaceAll(fields[1], ",", ""), strings.ToUpper(fields[0]))
+		if err != nil {
+			return nil, fmt.Errorf("%w: line %d: %v", errBadApprovalFile, line, err)
+		}
+		if _, dup := byCur[m.Currency]; dup {
+			return nil, fmt.Errorf("%w: line %d: %s named twice", errBadApprovalFile, line, m.Currency)
+		}
+		byCur[m.Currency] = m.Minor
+	}
+	if len(byCur) == 0 {
+		return nil, nil
+	}
+	seen := &dispatch.Seen{}
+	for cur, minor := range byCur {
+		seen.Totals = append(seen.Totals, journal.Total{Currency: cur, Amount: minor})
+	}
+	sort.Slice(seen.Totals, func(x, y int) bool { return seen.Totals[x].Currency < seen.Totals[y].Currency })
+	return seen, nil
+}
+
+// RecordDropper records who brought a batch's file, once: a file dropped
+// again (the same content) keeps its first dropper.
+func RecordDropper(ctx context.Context, j journal.Journal, id, who string) error {
+	if who == "" {
+		return nil
+	}
+	return j.SetBatch(ctx, id, func(b *journal.Batch) error {
+		if b.DroppedBy == "" {
+			b.DroppedBy = who
+		}
+		return nil
+	})
+}
+
+// CurrentUser is the OS user running payrun ("" when unknown).
+func CurrentUser() string {
+	u, err := user.Current()
+	if err != nil {
+		return ""
+	}
+	return u.Username
+}
+
+// UserName is the name of a numeric OS user id ("uid 1234" when it has
+// none).
+func UserName(uid uint32) string {
+	id := fmt.Sprint(uid)
+	if u, err := user.LookupId(id); err == nil {
+		return u.Username
+	}
+	return "uid " + id
 }
 
 // PreflightPolicy is the configured pre-flight.

@@ -17,6 +17,10 @@ func Report(ctx context.Context, cfg *config.Config, j journal.Journal, scope re
 	r := reports.Request{Scope: scope, Dir: dir, Notes: notes,
 		Match:   reconcile.MatchOptions{Location: cfg.Location(), SLA: cfg.Reconcile.SLA},
 		Options: reports.Options{Unmasked: !cfg.Reports.Mask}, Read: IngestOptions(cfg, nil).Read}
+	if notes == nil {
+		notes = io.Discard
+	}
+	r.Links = waitingLinks(ctx, cfg, j, notes)
 	if mail {
 		m, err := NewMailer(cfg, j)
 		if err != nil {

@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"os"
 	"syscall"
 	"time"
 )
@@ -16,4 +17,26 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// childUsage is a finished child's CPU time and peak resident set
+// (ru_maxrss) from its rusage; zero where the system gives none.
+func childUsage(ps *os.ProcessState) (cpu time.Duration, maxRSS int64) {
+	if ps == nil {
+		return 0, 0
+	}
+	ru, ok := ps.SysUsage().(*syscall.Rusage)
+	if !ok {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss << 10
+}
+
+// diskUsage is the blocks a file takes on its disk, in bytes (its size
+// where the system does not say).
+func diskUsage(st os.FileInfo) int64 {
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		return sys.Blocks * 512
+	}
+	return st.Size()
 }

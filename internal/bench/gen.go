@@ -63,6 +63,27 @@ func record(r batch.Row, rec []string) []string {
 
 // WriteCSV writes a UTF-8 CSV payout file of n generated valid rows.
 func WriteCSV(path string, n int) error {
+	return writeCSVRows(path, n, func(i int, rec []string) []string { return record(Row(i), rec) })
+}
+
+// nightTemplates are the template's rows of methods that finish without a
+// beneficiary's action, one per provider.
+func nightTemplates() []batch.Row {
+	var out []batch.Row
+	seen := map[string]bool{}
+	for _, r := range batch.TemplateRows() {
+		if seen[r.Provider] || (r.Method != "bank_transfer" && r.Method != "card_token") {
+			continue
+		}
+		seen[r.Provider] = true
+		out = append(out, r)
+	}
+	return out
+}
+
+// writeCSVRows writes a UTF-8 CSV payout file of n rows, row i's cells
+// from next (which may reuse rec).
+func writeCSVRows(path string, n int, next func(i int, rec []string) []string) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -75,7 +96,7 @@ func WriteCSV(path string, n int) error {
 	}
 	var rec []string
 	for i := range n {
-		rec = record(Row(i), rec)
+		rec = next(i, rec)
 		if err := w.Write(rec); err != nil {
 			f.Close()
 			return err

@@ -229,6 +229,9 @@ func WebhookRounds(ctx context.Context, dir string, n, rounds int) (Side, error)
 	}
 	slices.SortFunc(all, func(a, b round) int { return cmp.Compare(ratio(a), ratio(b)) })
 	mid := all[len(all)/2]
+	for k, v := range mid.ours.Extra {
+		extra[k] = v
+	}
 	mid.ours.Base, mid.ours.Extra = &mid.base, extra
 	return mid.ours, nil
 }
@@ -305,7 +308,11 @@ func webhookReceive(dir string, prov providers.Provider, items []journal.Item, h
 	if paid != n {
 		return Side{}, fmt.Errorf("webhooks: %d of %d payouts succeeded in the journal", paid, n)
 	}
-	return Side{Elapsed: elapsed, Items: n, CPU: cpu, Tail: drained, TailCPU: drainCPU}, nil
+	// The figure is acknowledged and applied: a webhook's work is done
+	// when its payout has changed, not when the provider was answered.
+	// The acknowledgements alone are kept in Extra.
+	return Side{Elapsed: elapsed + drained, Items: n, CPU: cpu + drainCPU, Tail: drained, TailCPU: drainCPU,
+		Extra: map[string]float64{"ack_s": elapsed.Seconds(), "ack_cpu_s": cpu.Seconds()}}, nil
 }
 
 // webhookVerify is the baseline after the setup (only this is timed).

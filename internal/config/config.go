@@ -1,24 +1,15 @@
 package config
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
-	"go.yaml.in/yaml/v3"
 )
 
 // Config is payrun's configuration. config.example.yaml documents every key.
-// MaxWebhookBytesLimit is the largest reconcile.max_webhook_bytes: the
-// journal's intake log keeps a body whole in one record of at most 16 MiB.
+// MaxWebhookBytesLimit is the largest reconcile.max_webhook_bytes: a
+// journal keeps a body whole in one record.
 const MaxWebhookBytesLimit = 8 << 20
 
 type Config struct {
@@ -110,6 +101,19 @@ type Reports struct {
 	Operators       []string `yaml:"operators"`
 	SubjectPrefix   string   `yaml:"subject_prefix"`
 	SMTP            SMTP     `yaml:"smtp"`
+	// Payer is the name beneficiaries see on the card collection page and
+	// in their emails (the company paying them).
+	Payer string `yaml:"payer"`
+	// BeneficiaryEmail emails every waiting link (a card collection page,
+	// a Monnet card push iframe, a payment link) to its row's email, once
+	// per link, and once more BeneficiaryReminder before it expires.
+	BeneficiaryEmail bool `yaml:"beneficiary_email"`
+	// BeneficiaryTemplate is a text/template file for that email's body
+	// ("" uses the built-in one); BeneficiarySubject a template for its
+	// subject line.
+	BeneficiaryTemplate string        `yaml:"beneficiary_template"`
+	BeneficiarySubject  string        `yaml:"beneficiary_subject"`
+	BeneficiaryReminder time.Duration `yaml:"beneficiary_reminder"`
 }
 
 // SMTP is the mail server; without Host, messages go to the outbox as .eml.
@@ -131,6 +135,9 @@ type Preflight struct {
 	// ApprovalDir: dropping BATCH.approved there approves a held batch.
 	ApprovalDir       string `yaml:"approval_dir"`
 	DuplicateLookback int    `yaml:"duplicate_lookback_days"`
+	// RequireDistinctApprover refuses an approval by whoever dropped the
+	// file (maker-checker).
+	RequireDistinctApprover bool `yaml:"require_distinct_approver"`
 }
 
 // Serve configures the daemon.
@@ -147,6 +154,10 @@ type Serve struct {
 	Report         string `yaml:"report"`
 	DispatchAtOnce bool   `yaml:"dispatch_at_once"`
 	CatchUp        bool   `yaml:"catch_up"`
+	// LinkKey is the file of the key that signs beneficiary links (card
+	// collection pages); "" keeps it beside the journal file (or in dir
+	// for a PostgreSQL journal). Created with mode 0600 on first use.
+	LinkKey string `yaml:"link_key"`
 }
 
 // Log configures logging.
@@ -170,126 +181,14 @@ func Default() *Config {
 			BreakerFailures: 10, BreakerCooldown: 30 * time.Second, ResendAfter: 30 * time.Second},
 		Reconcile: Reconcile{PollAfter: 2 * time.Minute, PollInterval: time.Minute, PollMax: time.Hour,
 			SLA: 48 * time.Hour, MaxWebhookBytes: 256 << 10},
-		Reports:   Reports{Mask: true, AttachAnnotated: true, From: "payrun@localhost", SubjectPrefix: "[payrun]", SMTP: SMTP{Port: 587, TLS: "starttls"}},
+		Reports: Reports{Mask: true, AttachAnnotated: true, From: "payrun@localhost", SubjectPrefix: "[payrun]", SMTP: SMTP{Port: 587, TLS: "starttls"},
+			BeneficiaryReminder: 6 * time.Hour},
 		Preflight: Preflight{DuplicateLookback: 7},
 		Serve: Serve{Listen: "127.0.0.1:8080", StableFor: 5 * time.Second, ScanInterval: 30 * time.Second,
 			Cutoff: "0 18 * * *", Poll: "*/5 * * * *", Report: "0 7 * * *", CatchUp: true},
 		Cluster: Cluster{Lease: DefaultLease},
 		Log:     Log{Level: "info", Format: "auto"},
 	}
-}
-
-// Error lists every problem found in a configuration.
-type Error struct {
-	Path     string
-	Problems []string
-}
-
-func (e *Error) Error() string {
-	where := e.Path
-	if where == "" {
-		where = "configuration"
-	}
-	return fmt.Sprintf("%s: %d problem(s):\n  - %s", where, len(e.Problems), strings.Join(e.Problems, "\n  - "))
-}
-
-// Load reads a YAML file over the defaults and checks it. Unknown keys are
-// errors (a typo must not silently disable a cap).
-func Load(path string) (*Config, error) {
-	cfg := Default()
-	cfg.Dir = ""
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &Error{Path: path, Problems: []string{err.Error()}}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &Error{Path: path, Problems: []string{err.Error()}}
-	}
-	if cfg.Dir == "" {
-		cfg.Dir = filepath.Dir(path)
-	} else if !filepath.IsAbs(cfg.Dir) {
-		cfg.Dir = filepath.Join(filepath.Dir(path), cfg.Dir)
-	}
-	cfg.Path = path
-	if err := cfg.Check(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
-// Check validates the configuration and lists every problem.
-func (c *Config) Check() error {
-	var p []string
-	if _, err := time.LoadLocation(c.TimeZone); err != nil {
-		p = append(p, fmt.Sprintf("timezone %q: %v", c.TimeZone, err))
-	}
-	if c.Journal == "" {
-		p = append(p, "journal: a path is required")
-	}
-	switch c.Input.OnInvalid {
-	case "reject_file", "skip_rows":
-	default:
-		p = append(p, fmt.Sprintf("input.on_invalid %q: must be reject_file or skip_rows", c.Input.OnInvalid))
-	}
-	if c.Input.MaxBytes <= 0 || c.Input.MaxRows <= 0 {
-		p = append(p, "input.max_bytes and input.max_rows must be positive")
-	}
-	names := make([]string, 0, len(c.Providers))
-	for n := range c.Providers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		pc := c.Providers[n]
-		if !pc.Enabled {
-			continue
-		}
-		if pc.BaseURL == "" {
-			p = append(p, fmt.Sprintf("providers.%s.base_url: required", n))
-		}
-		for field, v := range map[string]string{"api_key": pc.APIKey, "api_secret": pc.APISecret,
-			"private_key": pc.PrivateKey, "provider_public_key": pc.ProviderPublicKey} {
-			if v != "" && !providers.IsSecretRef(v) {
-				p = append(p, fmt.Sprintf("providers.%s.%s: %v (the value itself must not be in the config)", n, field, providers.ErrLiteralSecret))
-			}
-		}
-		if pc.RatePerSecond < 0 || pc.Burst < 0 || pc.Concurrency < 0 {
-			p = append(p, fmt.Sprintf("providers.%s: rate_per_second, burst and concurrency must not be negative", n))
-		}
-	}
-	for i, cp := range c.Dispatch.Caps {
-		if cp.Scope != "day" && cp.Scope != "batch" {
-			p = append(p, fmt.Sprintf("dispatch.caps[%d].scope %q: must be day or batch", i, cp.Scope))
-		}
-		for cur, amt := range cp.MaxAmount {
-			if _, err := money.Parse(amt, cur); err != nil {
-				p = append(p, fmt.Sprintf("dispatch.caps[%d].max_amount.%s %q: %v", i, cur, amt, err))
-			}
-		}
-	}
-	for cur, amt := range c.Preflight.HoldAbove {
-		if _, err := money.Parse(amt, cur); err != nil {
-			p = append(p, fmt.Sprintf("preflight.hold_above.%s %q: %v", cur, amt, err))
-		}
-	}
-	if c.Reports.SMTP.Password != "" && !providers.IsSecretRef(c.Reports.SMTP.Password) {
-		p = append(p, "reports.smtp.password: "+providers.ErrLiteralSecret.Error())
-	}
-	switch c.Reports.SMTP.TLS {
-	case "starttls", "implicit", "none":
-	default:
-		p = append(p, fmt.Sprintf("reports.smtp.tls %q: must be starttls, implicit or none", c.Reports.SMTP.TLS))
-	}
-	if c.Reconcile.MaxWebhookBytes <= 0 || c.Reconcile.MaxWebhookBytes > MaxWebhookBytesLimit {
-		p = append(p, fmt.Sprintf("reconcile.max_webhook_bytes must be positive and at most %d (8 MiB): a provider's notification is a few KB, and each one is kept whole before it is acknowledged", MaxWebhookBytesLimit))
-	}
-	p = append(p, c.Cluster.problems()...)
-	if len(p) > 0 {
-		return &Error{Path: c.Path, Problems: p}
-	}
-	return nil
 }
 
 // Abs resolves a path from the config against Dir.

@@ -1,6 +1,9 @@
 // Package daemon is the plumbing of `payrun serve`: the folder intake, the
 // cron schedules, the HTTP server (webhooks, health, readiness, metrics, the
-// read-only status API and page) and the Prometheus metrics.
+// read-only status API and page), the control socket through which one-shot
+// commands reach a running daemon (Control, DialControl: approve, hold,
+// send now, report now, resume, status), the Prometheus metrics and the
+// log's aggregation of repeated warnings.
 //
 // It orchestrates the domain packages only through function hooks and small
 // interfaces, so that cmd/payrun does the wiring and tests drive every part

@@ -308,7 +308,8 @@ func (in *Intake) file(path string, out Outcome, log *slog.Logger) error {
 			in.pending[out.BatchID] = path
 			in.mu.Unlock()
 		}
-		log.Info("intake: accepted", "batch", out.BatchID)
+		// The hook said what became of the batch (accepted or held).
+		log.Debug("intake: file kept in processing until its batch is done", "batch", out.BatchID)
 		return nil
 	case Rejected, Duplicate:
 		in.observe(string(out.Result))
@@ -316,7 +317,12 @@ func (in *Intake) file(path string, out Outcome, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		log.Warn("intake: rejected", "result", out.Result, "reason", out.Reason, "batch", out.BatchID, "rejected", dst)
+		msg := "file rejected: nothing of it is recorded or sent"
+		if out.Result == Duplicate {
+			msg = "file is a duplicate: nothing is sent again"
+		}
+		log.WarnContext(event, msg, "reason", out.Reason, "batch", out.BatchID, "moved_to", dst,
+			"report", filepath.Join(in.Rejected, fitName(filepath.Base(dst), errorsSuffix)))
 		return nil
 	}
 	return fmt.Errorf("intake: Handle returned an unknown result %q", out.Result)

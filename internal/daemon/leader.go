@@ -309,7 +309,7 @@ func (m *member) passes(ctx context.Context) {
 		m.mu.Lock()
 		m.lastPass = time.Now()
 		m.mu.Unlock()
-		if err := m.d.dispatch(ctx, nil); err != nil && ctx.Err() == nil {
+		if err := m.d.dispatch(ctx, nil, "work queued or taken over in the cluster"); err != nil && ctx.Err() == nil {
 			m.log.Error("dispatch", "err", err)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -26,6 +28,8 @@ type Metrics struct {
 	intake       *prometheus.CounterVec
 	waiting      prometheus.Gauge
 	jobs         *prometheus.HistogramVec
+	jobSuccess   *prometheus.GaugeVec
+	buildInfo    *prometheus.GaugeVec
 }
 
 // NewMetrics creates the metrics and registers them on reg.
@@ -79,9 +83,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Scheduled job runs by job and result.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 4, 10),
 		}, []string{"job", "result"}),
+		jobSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "payrun_job_last_success_timestamp_seconds",
+			Help: "When each scheduled job last ran without an error (Unix time; 0: not since the daemon started).",
+		}, []string{"job"}),
+		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "payrun_build_info",
+			Help: "Always 1; the labels say which payrun runs.",
+		}, []string{"version", "revision", "goversion"}),
 	}
 	reg.MustRegister(m.requests, m.rateWaits, m.rateWaitSecs, m.tooMany, m.retries, m.inDoubt, m.webhooks,
-		m.verifyFailed, m.intake, m.waiting, m.jobs)
+		m.verifyFailed, m.intake, m.waiting, m.jobs, m.jobSuccess, m.buildInfo)
+	version, revision := buildVersion()
+	m.buildInfo.WithLabelValues(version, revision, runtime.Version()).Set(1)
 	for _, o := range []string{string(Accepted), string(Rejected), string(Duplicate), "error", "archived"} {
 		m.intake.WithLabelValues(o)
 	}
@@ -165,6 +179,47 @@ func (m *Metrics) ObserveJob(job string, d time.Duration, err error) {
 		result = "error"
 	}
 	m.jobs.WithLabelValues(job, result).Observe(d.Seconds())
+	if err == nil {
+		m.jobSuccess.WithLabelValues(job).SetToCurrentTime()
+	}
+}
+
+// Jobs makes the per-job series exist from the start (last success 0), so
+// that an alert on a job that never succeeds has something to read.
+func (m *Metrics) Jobs(names ...string) {
+	for _, n := range names {
+		m.jobSuccess.WithLabelValues(n)
+	}
+}
+
+// Providers makes the per-provider series exist from the start (at 0):
+// payrun_webhook_verification_failed_total is read by alerts on its
+// increase, which a series born at its first failure never shows.
+func (m *Metrics) Providers(names ...string) {
+	for _, n := range names {
+		m.verifyFailed.WithLabelValues(n)
+		m.tooMany.WithLabelValues(n)
+		m.retries.WithLabelValues(n)
+	}
+}
+
+// buildVersion is the main module's version and VCS revision, as the Go
+// toolchain recorded them.
+func buildVersion() (version, revision string) {
+	version, revision = "unknown", "unknown"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if bi.Main.Version != "" {
+		version = bi.Main.Version
+	}
+	for _, st := range bi.Settings {
+		if st.Key == "vcs.revision" {
+			revision = st.Value
+		}
+	}
+	return
 }
 
 // RegisterStatus registers a collector that reads src at every scrape:

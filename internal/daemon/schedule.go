@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/payrun/payrun/internal/config"
 )
 
 // Schedule says when a job runs next after a time. robfig/cron's schedules
@@ -21,18 +20,11 @@ type Schedule interface {
 // ParseCron parses a standard cron spec (five fields: minute hour
 // day-of-month month day-of-week; or a descriptor such as @daily or
 // @every 10s) in the zone loc (nil: UTC). A CRON_TZ= or TZ= prefix in the
-// spec wins over loc.
+// spec wins over loc. It is config.ParseCron, the one config check uses.
 func ParseCron(spec string, loc *time.Location) (Schedule, error) {
-	if loc == nil {
-		loc = time.UTC
-	}
-	s, err := cron.ParseStandard(spec)
+	s, err := config.ParseCron(spec, loc)
 	if err != nil {
 		return nil, fmt.Errorf("cron %q: %w", spec, err)
-	}
-	trimmed := strings.TrimSpace(spec)
-	if ss, ok := s.(*cron.SpecSchedule); ok && !strings.HasPrefix(trimmed, "CRON_TZ=") && !strings.HasPrefix(trimmed, "TZ=") {
-		ss.Location = loc
 	}
 	return s, nil
 }
@@ -183,10 +175,11 @@ func (s *Scheduler) run(ctx context.Context, js *jobState, at time.Time) error {
 	if s.o.Observe != nil {
 		s.o.Observe(js.Name, d, err)
 	}
+	took := d.Round(time.Millisecond).String()
 	if err != nil {
-		s.log.Error("scheduler: job failed", "job", js.Name, "err", err, "took", d)
+		s.log.Error("scheduler: job failed", "job", js.Name, "err", err, "took", took)
 	} else {
-		s.log.Info("scheduler: job ran", "job", js.Name, "took", d)
+		s.log.Info("scheduler: job ran", "job", js.Name, "took", took)
 	}
 	if serr := s.o.LastRun.Set(js.Name, at); serr != nil {
 		err = errors.Join(err, fmt.Errorf("record run of %s: %w", js.Name, serr))
@@ -227,6 +220,24 @@ func (s *Scheduler) Next() time.Time {
 		}
 	}
 	return next
+}
+
+// NextRun is when the job name runs next (zero for a job that is not
+// scheduled): its planned time, or, before the first pass has planned it,
+// its schedule's next time from now.
+func (s *Scheduler) NextRun(name string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, js := range s.jobs {
+		if js.Name != name {
+			continue
+		}
+		if js.next.IsZero() {
+			return js.Schedule.Next(s.o.Now())
+		}
+		return js.next
+	}
+	return time.Time{}
 }
 
 // Start starts the loop: a first pass at once (catch-up), then each job at

@@ -46,7 +46,10 @@ type ServerOptions struct {
 	Now func() time.Time
 	// Location is the zone times are shown in on the page (nil: UTC).
 	Location *time.Location
-	Log      *slog.Logger
+	// Command is how the page names payrun in the commands it shows
+	// (default "payrun"; the daemon adds its --config).
+	Command string
+	Log     *slog.Logger
 }
 
 // NewServer returns the daemon's HTTP handler:
@@ -73,6 +76,9 @@ func NewServer(o ServerOptions) http.Handler {
 	}
 	if o.Location == nil {
 		o.Location = time.UTC
+	}
+	if o.Command == "" {
+		o.Command = "payrun"
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)

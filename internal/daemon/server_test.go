@@ -56,6 +56,30 @@ func seedJournal(t testing.TB, j journal.Journal, id string) {
 	move(t, j, "T1", journal.Queued, journal.Sending, journal.Submitted)
 }
 
+// seedHeldAndWaiting journals a batch held by the pre-flight threshold
+// (dropped by ana) and an accepted batch waiting for the cut-off, one of
+// whose payouts is a payment link waiting for its payer.
+func seedHeldAndWaiting(t testing.TB, j journal.Journal) (held, waiting string) {
+	t.Helper()
+	held, waiting = "B20261121-held000001", "B20261121-wait000002"
+	journaltest.Import(t, j, held, journaltest.ValidItem("H1", "monnet", 25_000_000))
+	err := j.SetBatch(ctx, held, func(b *journal.Batch) error {
+		b.State, b.Note, b.DroppedBy = journal.BatchHeld, "the batch total 250000.00 PEN is above the approval threshold 100000.00 PEN", "ana"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := journaltest.Item("W2", "monnet", providers.PaymentLink, 4200, "PEN")
+	journaltest.Import(t, j, waiting, journaltest.ValidItem("W1", "monnet", 1500), link)
+	move(t, j, "W2", journal.Queued, journal.Sending)
+	st := providers.Status{Outcome: providers.AwaitingBeneficiary, URL: "https://pay.example/link/secret-token-9f3a"}
+	if err := j.Apply(ctx, journal.Change{PayoutID: "W2", To: journal.AwaitingBeneficiary, Actor: "test", Status: &st}); err != nil {
+		t.Fatal(err)
+	}
+	return held, waiting
+}
+
 func setupServer(t *testing.T) *serverBundle {
 	t.Helper()
 	clock := newFakeClock(time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC))
@@ -347,5 +371,37 @@ func TestServerWithoutCollaborators(t *testing.T) {
 		if code, _, _ := get(t, srv.URL+path); code != want {
 			t.Errorf("%s: %d, want %d", path, code, want)
 		}
+	}
+}
+
+// TestMetricsPresentFromTheStart: payrun_build_info, the last success of
+// each schedule and the webhook verification failures of every enabled
+// provider are exposed before anything happened, so that alerts on them
+// have a series to read.
+func TestMetricsPresentFromTheStart(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.Providers("monnet", "teemopay")
+	m.Jobs("dispatch", "report")
+	srv := httptest.NewServer(NewServer(ServerOptions{Gatherer: reg}))
+	defer srv.Close()
+	_, _, body := get(t, srv.URL+"/metrics")
+	for _, want := range []string{
+		`payrun_build_info{goversion="go`,
+		`payrun_webhook_verification_failed_total{provider="monnet"} 0`,
+		`payrun_webhook_verification_failed_total{provider="teemopay"} 0`,
+		`payrun_job_last_success_timestamp_seconds{job="dispatch"} 0`,
+		`payrun_job_last_success_timestamp_seconds{job="report"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	m.ObserveJob("report", time.Second, nil)
+	m.ObserveJob("dispatch", time.Second, errors.New("down"))
+	_, _, body = get(t, srv.URL+"/metrics")
+	if strings.Contains(body, `payrun_job_last_success_timestamp_seconds{job="report"} 0`) ||
+		!strings.Contains(body, `payrun_job_last_success_timestamp_seconds{job="dispatch"} 0`) {
+		t.Errorf("last success after a good report run and a failed dispatch:\n%s", body)
 	}
 }

@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/journal"
@@ -45,6 +47,26 @@ type BatchStatus struct {
 	Items     int                `json:"items"`
 	Final     int                `json:"final"`
 	Providers []ProviderProgress `json:"providers"`
+	// SHA256 and Totals are what an approver is shown and sends back
+	// (dispatch.Seen): the file's hash and its totals per currency and
+	// provider, in minor units.
+	SHA256 string          `json:"sha256,omitempty"`
+	Totals []journal.Total `json:"totals,omitempty"`
+	// Note is why a held batch waits (the pre-flight threshold, or who
+	// held it and why); Release says how it is released.
+	Note    string `json:"note,omitempty"`
+	Release string `json:"release,omitempty"`
+	// SendAt is when an accepted batch is sent: the next dispatch cut-off
+	// (zero when none is scheduled, or when it is sent at once); Send says
+	// it in words.
+	SendAt time.Time `json:"send_at,omitzero"`
+	Send   string    `json:"send,omitempty"`
+	// DroppedBy is who brought the file; Approved, ApprovedBy and
+	// ApprovedVia record its approval.
+	DroppedBy   string    `json:"dropped_by,omitempty"`
+	Approved    time.Time `json:"approved,omitzero"`
+	ApprovedBy  string    `json:"approved_by,omitempty"`
+	ApprovedVia string    `json:"approved_via,omitempty"`
 }
 
 // ProviderProgress is a batch's progress at one provider.
@@ -88,6 +110,10 @@ type OpenItem struct {
 	Currency string    `json:"currency"`
 	Reason   string    `json:"reason,omitempty"`
 	Updated  time.Time `json:"updated"`
+	// URL is where the beneficiary acts, while the payout waits for them
+	// (a card collection page, a card push form, a payment link); masked
+	// on the status page.
+	URL string `json:"url,omitempty"`
 }
 
 // ItemCount is the number of items of a provider in a state.
@@ -109,6 +135,19 @@ type Counts struct {
 // consistent view per journal read; it scans the items it reports on.
 type JournalStatus struct {
 	J journal.Journal
+	// NextCutoff, when set, is the next dispatch cut-off (zero: none
+	// scheduled), and AtOnce says accepted batches are sent as they come.
+	NextCutoff func() time.Time
+	AtOnce     bool
+	// Release, when set, says how a held batch is released.
+	Release func(id string) string
+	// FullURLs shows beneficiaries' links whole (the control socket);
+	// otherwise only their host and last characters are shown, since the
+	// status page may be reachable by more than the operators.
+	FullURLs bool
+	// Link, when set, gives a waiting payout's link where payrun makes it
+	// (a card collection page: app.Collect.Link); otherwise the provider's.
+	Link func(journal.Item) string
 }
 
 var _ StatusSource = JournalStatus{}
@@ -147,7 +186,20 @@ func (s JournalStatus) Batch(ctx context.Context, id string) (BatchStatus, error
 
 func (s JournalStatus) progress(ctx context.Context, b journal.Batch) (BatchStatus, error) {
 	st := BatchStatus{ID: b.ID, File: b.File, State: string(b.State), Created: b.Created, Updated: b.Updated,
-		Rows: b.Rows, Valid: b.Valid, Invalid: b.Invalid, Duplicates: b.Duplicates}
+		Rows: b.Rows, Valid: b.Valid, Invalid: b.Invalid, Duplicates: b.Duplicates,
+		SHA256: b.SHA256, Totals: b.Totals, DroppedBy: b.DroppedBy, Approved: b.Approved, ApprovedBy: b.ApprovedBy,
+		ApprovedVia: b.ApprovedVia}
+	switch b.State {
+	case journal.BatchHeld:
+		st.Note = b.Note
+		if s.Release != nil {
+			st.Release = s.Release(b.ID)
+		} else {
+			st.Release = "payrun approve " + b.ID
+		}
+	case journal.BatchAccepted:
+		st.SendAt, st.Send = s.sendPlan()
+	}
 	byProvider := map[string]*ProviderProgress{}
 	amounts := map[[2]string]*Amount{}
 	err := s.J.BatchItems(ctx, b.ID, func(it journal.Item) bool {
@@ -204,8 +256,20 @@ func (s JournalStatus) OpenItems(ctx context.Context, batchID string, limit int)
 		if it.State.Final() {
 			return true
 		}
-		out = append(out, OpenItem{PayoutID: it.PayoutID, Row: it.Row, Provider: it.Provider, State: string(it.State),
-			Amount: it.Payout.Amount.Decimal(), Currency: it.Payout.Amount.Currency, Reason: it.Reason, Updated: it.Updated})
+		oi := OpenItem{PayoutID: it.PayoutID, Row: it.Row, Provider: it.Provider, State: string(it.State),
+			Amount: it.Payout.Amount.Decimal(), Currency: it.Payout.Amount.Currency, Reason: it.Reason, Updated: it.Updated}
+		if it.State == journal.AwaitingBeneficiary {
+			if s.Link != nil {
+				oi.URL = s.Link(it)
+			}
+			if oi.URL == "" {
+				oi.URL = it.Last.URL
+			}
+			if !s.FullURLs {
+				oi.URL = MaskURL(oi.URL)
+			}
+		}
+		out = append(out, oi)
 		return limit <= 0 || len(out) < limit
 	})
 	return out, err
@@ -257,4 +321,37 @@ func (s JournalStatus) Check() Check {
 		}
 		return nil
 	}}
+}
+
+// sendPlan says when an accepted batch is sent ("payrun send ID" sends
+// it now, whatever it says).
+func (s JournalStatus) sendPlan() (time.Time, string) {
+	switch {
+	case s.AtOnce:
+		return time.Time{}, "at once"
+	case s.NextCutoff == nil:
+		return time.Time{}, "when a dispatch runs"
+	}
+	at := s.NextCutoff()
+	if at.IsZero() {
+		return at, "when someone sends it: no dispatch cut-off is scheduled"
+	}
+	return at, "at the next cut-off"
+}
+
+// MaskURL keeps a link's scheme, host and last four characters: enough
+// to tell links apart, not enough to use one.
+func MaskURL(s string) string {
+	if s == "" {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "…"
+	}
+	rest := strings.TrimPrefix(s, u.Scheme+"://"+u.Host)
+	if len(rest) <= 4 {
+		return u.Scheme + "://" + u.Host + "/…"
+	}
+	return u.Scheme + "://" + u.Host + "/…" + rest[len(rest)-4:]
 }

@@ -28,6 +28,10 @@ th{font-weight:600;color:#5b6475}.num{text-align:right;white-space:nowrap;font-v
 progress{width:14rem;height:1rem}.state{font-size:.8rem;padding:.05rem .4rem;border-radius:3px;background:#e8ecf4}
 .state-done{background:#d8f0de}.state-held{background:#fbe7c6}.chip{display:inline-block;margin-right:.5rem;white-space:nowrap}
 .empty{color:#5b6475}details{margin-top:.6rem}summary{cursor:pointer}
+.held{background:#fff6e5;border-left:4px solid #e0a030;padding:.4rem .6rem;margin:.4rem 0}
+.plan{background:#eef4ff;border-left:4px solid #5b7fd6;padding:.4rem .6rem;margin:.4rem 0}
+.control{display:inline-block;margin-left:.4rem;padding:.1rem .5rem;border:1px solid #5b7fd6;border-radius:4px;background:#fff}
+.control code{user-select:all;font-family:ui-monospace,monospace}.link{font-family:ui-monospace,monospace;color:#5b6475}
 `
 
 const pageScript = `document.documentElement.setAttribute("data-script","ran");
@@ -64,7 +68,15 @@ var pageTemplate = template.Must(template.New("status").Parse(`<!doctype html>
 {{- range .Batches}}
 <section class="batch" id="batch-{{.ID}}" data-batch="{{.ID}}">
 <h2>{{.ID}} <span class="state state-{{.State}}">{{.State}}</span></h2>
-<p class="meta">{{.File}} · created {{.Created}} · {{.Rows}} rows: {{.Valid}} valid, {{.Invalid}} invalid, {{.Duplicates}} duplicate · {{.Final}}/{{.Items}} final · <a href="{{.API}}">JSON</a></p>
+<p class="meta">{{.File}} · created {{.Created}}{{if .DroppedBy}} · dropped by {{.DroppedBy}}{{end}} · {{.Rows}} rows: {{.Valid}} valid, {{.Invalid}} invalid, {{.Duplicates}} duplicate · {{.Final}}/{{.Items}} final{{if .ApprovedBy}} · approved by {{.ApprovedBy}} {{.ApprovedAt}}{{end}} · <a href="{{.API}}">JSON</a></p>
+{{- if .Release}}
+<p class="held" data-held="{{.ID}}"><b>Held:</b> <span class="reason">{{.Note}}</span>. Nothing of it is sent until it is approved.
+<span class="control" data-control="approve">Approve: <code>{{.ApproveCommand}}</code></span></p>
+{{- end}}
+{{- if .Send}}
+<p class="plan" data-plan="{{.ID}}"><b>To be sent {{.Send}}{{if .SendAtText}}, {{.SendAtText}}{{end}}</b>.
+<span class="control" data-control="send-now">Send now: <code>{{.SendCommand}}</code></span></p>
+{{- end}}
 {{- if .Providers}}
 <table class="providers">
 <thead><tr><th>Provider</th><th>Progress</th><th class="num">Final</th><th>By state</th><th>Amounts (paid of total)</th></tr></thead>
@@ -85,10 +97,10 @@ var pageTemplate = template.Must(template.New("status").Parse(`<!doctype html>
 <details{{if .OpenShown}} open{{end}}>
 <summary>{{.OpenCount}} open item(s){{if .OpenMore}}, first {{len .Open}} shown{{end}}</summary>
 <table class="open">
-<thead><tr><th>Payout</th><th class="num">Row</th><th>Provider</th><th>State</th><th class="num">Amount</th><th>Since</th><th>Reason</th></tr></thead>
+<thead><tr><th>Payout</th><th class="num">Row</th><th>Provider</th><th>State</th><th class="num">Amount</th><th>Since</th><th>Reason or link</th></tr></thead>
 <tbody>
 {{- range .Open}}
-<tr><td>{{.PayoutID}}</td><td class="num">{{.Row}}</td><td>{{.Provider}}</td><td>{{.State}}</td><td class="num">{{.Amount}} {{.Currency}}</td><td>{{.Updated}}</td><td>{{.Reason}}</td></tr>
+<tr><td>{{.PayoutID}}</td><td class="num">{{.Row}}</td><td>{{.Provider}}</td><td>{{.State}}</td><td class="num">{{.Amount}} {{.Currency}}</td><td>{{.Updated}}</td><td>{{.Reason}}{{if .URL}} <span class="link" title="the whole link: payrun status --batch">{{.URL}}</span>{{end}}</td></tr>
 {{- end}}
 </tbody>
 </table>
@@ -114,13 +126,19 @@ type pageData struct {
 
 type pageBatch struct {
 	BatchStatus
-	Created   string
-	API       string
-	Providers []pageProvider
-	Open      []pageOpenItem
-	OpenCount int
-	OpenMore  bool
-	OpenShown bool
+	Created string
+	// ApprovedAt and SendAtText are times as the page shows them;
+	// ApproveCommand and SendCommand what an operator runs on the
+	// daemon's host (the page changes nothing itself: it may be reachable
+	// by more than the operators).
+	ApprovedAt, SendAtText      string
+	ApproveCommand, SendCommand string
+	API                         string
+	Providers                   []pageProvider
+	Open                        []pageOpenItem
+	OpenCount                   int
+	OpenMore                    bool
+	OpenShown                   bool
 }
 
 type pageProvider struct {
@@ -181,7 +199,9 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	d := pageData{Refresh: max(1, int(s.o.Refresh/time.Second)), Now: stamp(now), NowISO: now.UTC().Format(time.RFC3339),
 		Style: template.CSS(pageStyle), Script: template.JS(pageScript), Cluster: s.clusterPage(ctx, stamp)}
 	for _, b := range bs {
-		pb := pageBatch{BatchStatus: b, Created: stamp(b.Created), API: "api/batches/" + url.PathEscape(b.ID)}
+		pb := pageBatch{BatchStatus: b, Created: stamp(b.Created), API: "api/batches/" + url.PathEscape(b.ID),
+			ApprovedAt: stamp(b.Approved), SendAtText: stamp(b.SendAt),
+			ApproveCommand: s.o.Command + " approve " + b.ID, SendCommand: s.o.Command + " send " + b.ID}
 		for _, p := range b.Providers {
 			pb.Providers = append(pb.Providers, pageProvider{ProviderProgress: p, States: stateOrder(p.States)})
 		}

@@ -15,8 +15,12 @@ import (
 
 // TestStatusPageRendersInChromium loads the status page in headless
 // Chromium (Debian's chromium package) and checks the rendered DOM: the
-// batch and its progress per provider, and the page's one inline script
-// ran under its Content-Security-Policy.
+// batch and its progress per provider; a held batch with its reason and
+// how to approve it; an accepted batch with the cut-off that sends it and
+// the "send now" control (the command to run: the page itself changes
+// nothing, it may be reachable by providers); a link waiting for its
+// beneficiary, masked; and the page's one inline script ran under its
+// Content-Security-Policy.
 func TestStatusPageRendersInChromium(t *testing.T) {
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
@@ -28,7 +32,11 @@ func TestStatusPageRendersInChromium(t *testing.T) {
 	clock := newFakeClock(time.Date(2026, 11, 21, 2, 0, 0, 0, time.UTC))
 	j := testjournal.Open(t, clock.Now)
 	seedJournal(t, j, testBatch)
-	srv := httptest.NewServer(NewServer(ServerOptions{Status: JournalStatus{J: j}, Now: clock.Now, Location: lima}))
+	held, waiting := seedHeldAndWaiting(t, j)
+	cutoff := time.Date(2026, 11, 21, 23, 0, 0, 0, time.UTC) // 18:00 in Lima
+	status := JournalStatus{J: j, NextCutoff: func() time.Time { return cutoff }}
+	srv := httptest.NewServer(NewServer(ServerOptions{Status: status, Now: clock.Now, Location: lima,
+		Command: "payrun --config /etc/payrun/payrun.yaml"}))
 	defer srv.Close()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
@@ -54,10 +62,22 @@ func TestStatusPageRendersInChromium(t *testing.T) {
 		"0/1 final (0%)",
 		"10.00 of 60.00 PEN",
 		"next refresh in ",
+		`data-held="` + held + `"`,
+		"the batch total 250000.00 PEN is above the approval threshold 100000.00 PEN",
+		"payrun --config /etc/payrun/payrun.yaml approve " + held,
+		`data-plan="` + waiting + `"`,
+		"2026-11-21 18:00:00 -05",
+		`data-control="send-now"`,
+		"Send now: <code>payrun --config /etc/payrun/payrun.yaml send " + waiting + "</code>",
+		"https://pay.example/…9f3a",
+		"dropped by ana",
 	} {
 		if !strings.Contains(dom, want) {
 			t.Errorf("rendered DOM lacks %q", want)
 		}
+	}
+	if strings.Contains(dom, "secret-token-9f3a") || strings.Contains(dom, "<form") {
+		t.Errorf("the page shows a whole link, or has a form")
 	}
 	if t.Failed() {
 		t.Logf("DOM:\n%s\nchromium stderr:\n%s", tail(dom, 4000), tail(stderr.String(), 2000))
@@ -70,7 +90,7 @@ func TestStatusPageRendersInChromium(t *testing.T) {
 	}
 	cmd = exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir="+t.TempDir(), "--hide-scrollbars", "--window-size=1200,700",
+		"--disable-dev-shm-usage", "--user-data-dir="+t.TempDir(), "--hide-scrollbars", "--window-size=1200,1100",
 		"--screenshot="+shot, srv.URL+"/")
 	cmd.WaitDelay = 5 * time.Second
 	if out, err := cmd.CombinedOutput(); err != nil {

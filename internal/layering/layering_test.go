@@ -29,6 +29,7 @@ var rules = []struct {
 	{"reconcile/...", []string{"reports", "internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"reports/...", []string{"internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"internal/config/...", []string{"journal", "dispatch", "reconcile", "reports", "internal/app", "internal/daemon", "cmd"}},
+	{"internal/collect/...", []string{"internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"internal/app/...", []string{"internal/daemon", "cmd"}},
 	{"internal/daemon/...", []string{"cmd"}},
 }

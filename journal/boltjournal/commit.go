@@ -108,8 +108,7 @@ func (c *committer) loop() {
 
 // gather adds to group every request already waiting on reqs and then,
 // while group holds fewer than lingerFull, those that keep coming (one
-// lingerGap apart, for at most lingerMax). The journal's group commit and
-// the intake log group their writers alike.
+// lingerGap apart, for at most lingerMax).
 func gather[T any](reqs <-chan T, group []T) []T {
 	group = waiting(reqs, group)
 	if len(group) >= lingerFull {

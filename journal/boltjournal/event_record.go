@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/payrun/payrun/journal"
 
 	"github.com/payrun/payrun/money"
@@ -40,7 +42,48 @@ import (
 //
 // A time is varint Unix seconds and uvarint nanoseconds; received is UTC.
 // A new field gets a new format byte: a record is never read as another.
-const eventRecordV1 = 1
+//
+// eventRecordV2 is V1 with the body compressed (S2, the Snappy format's
+// faster and better successor: about a microsecond for a notification,
+// without state to allocate or reset, which matters because every
+// delivery compresses its own before the acknowledgement): a provider's
+// notification is JSON that repeats its field names, and it was most of
+// what an event took in the journal. A body that does not shrink is
+// stored as V1.
+const (
+	eventRecordV1 = 1
+	eventRecordV2 = 2
+)
+
+// appendBody appends body to dst compressed, or reports false (dst
+// unchanged) when compressing does not make it smaller.
+func appendBody(dst, body []byte) ([]byte, bool) {
+	if len(body) < 64 {
+		return dst, false
+	}
+	n := s2.MaxEncodedLen(len(body))
+	if n < 0 {
+		return dst, false
+	}
+	out := slices.Grow(dst, n)
+	enc := s2.EncodeBetter(out[len(dst):len(dst)+n], body)
+	if len(enc) >= len(body) {
+		return dst, false
+	}
+	return out[:len(dst)+len(enc)], true
+}
+
+// inflate returns a compressed body as it was received.
+func inflate(b []byte) ([]byte, error) {
+	n, err := s2.DecodedLen(b)
+	if err != nil {
+		return nil, err
+	}
+	if n > 64<<20 {
+		return nil, errors.New("a body over 64 MiB")
+	}
+	return s2.Decode(make([]byte, n), b)
+}
 
 // Flags of an event record.
 const (
@@ -65,6 +108,7 @@ func appendEventRecord(dst []byte, ev *journal.Event, f *journal.EventFact) []by
 	if !st.At.IsZero() {
 		flags |= recAt
 	}
+	formatAt := len(dst)
 	dst = append(dst, eventRecordV1, flags)
 	dst = appendRecTime(dst, ev.Received)
 	for _, s := range [...]string{ev.PayoutID, ev.Type, string(st.Outcome), st.Refs.PayoutID, string(st.Refs.Method),
@@ -83,6 +127,10 @@ func appendEventRecord(dst []byte, ev *journal.Event, f *journal.EventFact) []by
 	dst = binary.AppendUvarint(dst, uint64(len(ev.ReplayKeys)))
 	for _, k := range ev.ReplayKeys {
 		dst = appendRecString(dst, k)
+	}
+	if out, ok := appendBody(dst, ev.Body); ok {
+		out[formatAt] = eventRecordV2
+		return out
 	}
 	return append(dst, ev.Body...)
 }
@@ -112,7 +160,8 @@ func readEventRecord(k, v []byte, withBody bool) (journal.Event, journal.EventFa
 	ev.Provider, ev.ID = string(k[:sep]), string(k[sep+1:])
 	f.Provider, f.EventID = ev.Provider, ev.ID
 	r := recReader{b: v}
-	if format := r.byte(); format != eventRecordV1 && r.err == nil {
+	format := r.byte()
+	if format != eventRecordV1 && format != eventRecordV2 && r.err == nil {
 		r.err = fmt.Errorf("format %d", format)
 	}
 	flags := r.byte()
@@ -154,7 +203,15 @@ func readEventRecord(k, v []byte, withBody bool) (journal.Event, journal.EventFa
 		return journal.Event{}, journal.EventFact{}, fmt.Errorf("event %s %s: %w: %w", ev.Provider, ev.ID, errRecord, r.err)
 	}
 	if withBody && len(r.b) > 0 {
-		ev.Body = bytes.Clone(r.b)
+		if format == eventRecordV2 {
+			body, err := inflate(r.b)
+			if err != nil {
+				return journal.Event{}, journal.EventFact{}, fmt.Errorf("event %s %s: %w: body: %w", ev.Provider, ev.ID, errRecord, err)
+			}
+			ev.Body = body
+		} else {
+			ev.Body = bytes.Clone(r.b)
+		}
 	}
 	return ev, f, nil
 }

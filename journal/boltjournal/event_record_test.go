@@ -82,7 +82,7 @@ func TestEventRecordRefusesDamage(t *testing.T) {
 		}
 	}
 	other := bytes.Clone(rec)
-	other[0] = eventRecordV1 + 1
+	other[0] = eventRecordV2 + 1
 	if _, _, err := readEventRecord(k, other, true); !errors.Is(err, errRecord) {
 		t.Errorf("format %d: %v, want errRecord", other[0], err)
 	}

@@ -140,7 +140,11 @@ func (j *Journal) ApplyQueued(ctx context.Context, max int, judge journal.Judge)
 				break
 			}
 			f.Applied, f.Note = jd.Applied, jd.Note
-			if err := facts.Put(k, appendFact(nil, &f)); err != nil {
+			fact, err := encodeFact(k, rec, &f)
+			if err != nil {
+				return err
+			}
+			if err := facts.Put(k, fact); err != nil {
 				return err
 			}
 			done, n = append(done, qk), n+1
@@ -196,16 +200,21 @@ func (j *Journal) MarkEventFact(ctx context.Context, applied bool, note string, 
 			f.Received = ev.Received
 		}
 		f.Applied, f.Note = applied, note
-		return tx.Bucket(bktEventFacts).Put(k, appendFact(nil, &f))
+		fact, err := encodeFact(k, rec, &f)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bktEventFacts).Put(k, fact)
 	})
 }
 
 // EventFacts calls fn for every recorded fact.
 func (j *Journal) EventFacts(_ context.Context, fn func(journal.EventFact) bool) error {
 	return stopped(j.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktEventFacts).ForEach(func(_, v []byte) error {
-			var f journal.EventFact
-			if err := json.Unmarshal(v, &f); err != nil {
+		events := tx.Bucket(bktEvents)
+		return tx.Bucket(bktEventFacts).ForEach(func(k, v []byte) error {
+			f, err := decodeFact(events, k, v)
+			if err != nil {
 				return err
 			}
 			if !fn(f) {
@@ -255,6 +264,13 @@ func eventAt(facts *bolt.Bucket, k, v []byte) (journal.Event, error) {
 		return ev, err
 	}
 	if raw := facts.Get(k); raw != nil {
+		if len(raw) > 0 && raw[0] == factShort {
+			if len(raw) < 2 {
+				return ev, fmt.Errorf("event fact %s: %w", k, errRecord)
+			}
+			ev.Applied, ev.Note = raw[1] == 1, string(raw[2:])
+			return ev, nil
+		}
 		var f struct {
 			Applied bool   `json:"applied"`
 			Note    string `json:"note"`

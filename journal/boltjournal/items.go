@@ -3,7 +3,7 @@ package boltjournal
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/payrun/payrun/journal"
@@ -45,7 +45,7 @@ func (t boltTx) AppendTransition(tr *journal.Transition) error {
 		return err
 	}
 	tr.Seq = seq
-	return putJSON(log, u64(seq), tr)
+	return log.Put(u64(seq), appendTransition(nil, tr))
 }
 
 // itemIn reads one item inside a transaction.
@@ -218,9 +218,9 @@ func (j *Journal) PayoutByRef(_ context.Context, provider, id string) (string, b
 // It scans the log; it is for operators and tests, not hot paths.
 func (j *Journal) Transitions(_ context.Context, payoutID string, fn func(journal.Transition) bool) error {
 	return stopped(j.view(func(tx *bolt.Tx) error {
-		return tx.Bucket(bktTransitions).ForEach(func(_, v []byte) error {
-			var t journal.Transition
-			if err := json.Unmarshal(v, &t); err != nil {
+		return tx.Bucket(bktTransitions).ForEach(func(k, v []byte) error {
+			t, err := readTransition(binary.BigEndian.Uint64(k), v)
+			if err != nil {
 				return err
 			}
 			if (payoutID == "" || t.PayoutID == payoutID) && !fn(t) {

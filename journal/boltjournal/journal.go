@@ -24,9 +24,9 @@ var (
 	bktItems       = []byte("items")       // payout_id -> Item (layout.go)
 	bktBatchItems  = []byte("batch_items") // batch id, 0, row (8 bytes BE) -> payout_id
 	bktOpen        = []byte("open")        // payout_id -> its state while not final
-	bktTransitions = []byte("transitions") // sequence (8 bytes BE) -> Transition (JSON)
+	bktTransitions = []byte("transitions") // sequence (8 bytes BE) -> Transition (layout.go)
 	bktEvents      = []byte("events")      // provider, 0, event id -> event record (event_record.go)
-	bktEventFacts  = []byte("event_facts") // provider, 0, event id -> EventFact (JSON) once applied or judged
+	bktEventFacts  = []byte("event_facts") // provider, 0, event id -> EventFact (layout.go) once applied or judged
 	bktQueue       = []byte("event_queue") // sequence (8 bytes BE) -> event key: persisted, not applied yet
 	bktRefs        = []byte("refs")        // provider, 0, provider id or session id -> payout_id
 	bktRejects     = []byte("rejects")     // batch id, 0, row -> RejectedRow (JSON)
@@ -53,7 +53,12 @@ var (
 //   - 5: the same buckets, no intake log: events are stored by the group
 //     commit that acknowledges them. A 4 is upgraded by moving what its
 //     intake log holds into the file (intake.go).
-const schemaVersion = "5"
+//   - 6: transitions as binary records, and an event's fact reduced to
+//     what became of the event when its record carries the rest
+//     (layout.go). Records of 5 and earlier are read as they are, so the
+//     upgrade rewrites nothing; the number keeps an older payrun from
+//     misreading the new records.
+const schemaVersion = "6"
 
 // schemaKey is where bktMeta keeps the version.
 var schemaKey = []byte("schema")

@@ -1,8 +1,10 @@
 package boltjournal
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/payrun/payrun/journal"
 
@@ -195,4 +197,118 @@ func decodeItem(key, raw []byte, it *journal.Item) error {
 	}
 	*it = s.item(key)
 	return nil
+}
+
+// A transition is stored as a binary record (bktTransitions, under its
+// sequence), not as JSON: a payout makes five to seven of them in a night,
+// and their JSON, field names and RFC 3339 times, was a fifth of the
+// journal. Layout, after the format byte (transitionV1):
+//
+//	payout_id, from, to, actor, reason   strings (uvarint length, bytes)
+//	at                                   time (varint seconds, uvarint ns), UTC
+//	payload                              the rest, verbatim (JSON, scrubbed)
+//
+// Records written as JSON by schema 5 and earlier start with '{' and are
+// read as they were.
+const transitionV1 = 1
+
+// appendTransition appends t's record to dst (its Seq is the key).
+func appendTransition(dst []byte, t *journal.Transition) []byte {
+	dst = append(dst, transitionV1)
+	for _, s := range [...]string{t.PayoutID, string(t.From), string(t.To), t.Actor, t.Reason} {
+		dst = appendRecString(dst, s)
+	}
+	dst = appendRecTime(dst, t.At)
+	return append(dst, t.Payload...)
+}
+
+// readTransition decodes the transition stored under seq as v.
+func readTransition(seq uint64, v []byte) (journal.Transition, error) {
+	t := journal.Transition{Seq: seq}
+	if len(v) > 0 && v[0] == '{' {
+		err := json.Unmarshal(v, &t)
+		return t, err
+	}
+	r := recReader{b: v}
+	if format := r.byte(); format != transitionV1 && r.err == nil {
+		r.err = fmt.Errorf("format %d", format)
+	}
+	var from, to string
+	for _, s := range [...]*string{&t.PayoutID, &from, &to, &t.Actor, &t.Reason} {
+		*s = r.string()
+	}
+	t.From, t.To = journal.State(from), journal.State(to)
+	t.At = r.time().UTC()
+	if r.err != nil {
+		return journal.Transition{}, fmt.Errorf("transition %d: %w: %w", seq, errRecord, r.err)
+	}
+	if len(r.b) > 0 {
+		t.Payload = bytes.Clone(r.b)
+	}
+	return t, nil
+}
+
+// An event's fact (bktEventFacts) repeats what the event's record carries
+// (event_record.go): the status, the duplicate flag, the time received.
+// When it does, the journal stores only what became of the event, after
+// the format byte factShort: the applied flag (one byte) and the note (the
+// rest). A fact that differs from its record's is stored in full, as JSON.
+const factShort = 2
+
+// encodeFact is what the journal stores for f, the fact of the event whose
+// record is rec.
+func encodeFact(k, rec []byte, f *journal.EventFact) ([]byte, error) {
+	_, carried, err := readEventRecord(k, rec, false)
+	if err != nil {
+		return nil, err
+	}
+	carried.Applied, carried.Note = f.Applied, f.Note
+	if !sameFact(&carried, f) {
+		return appendFact(nil, f), nil
+	}
+	applied := byte(0)
+	if f.Applied {
+		applied = 1
+	}
+	return append([]byte{factShort, applied}, f.Note...), nil
+}
+
+// sameFact compares two facts field by field (times by instant).
+func sameFact(a, b *journal.EventFact) bool {
+	return a.Provider == b.Provider && a.EventID == b.EventID && a.DuplicateNotice == b.DuplicateNotice &&
+		a.Applied == b.Applied && a.Note == b.Note && a.Received.Equal(b.Received) &&
+		a.Status.At.Equal(b.Status.At) && sameStatusButAt(a.Status, b.Status)
+}
+
+func sameStatusButAt(a, b providers.Status) bool {
+	a.At, b.At = time.Time{}, time.Time{}
+	return a == b
+}
+
+// decodeFact reads the fact stored under k as v; a short one is completed
+// from the event's record in events.
+func decodeFact(events *bolt.Bucket, k, v []byte) (journal.EventFact, error) {
+	return decodeFactFrom(events, k, v)
+}
+
+// decodeFactFrom is decodeFact over anything that finds an event's record.
+func decodeFactFrom[B interface{ Get([]byte) []byte }](events B, k, v []byte) (journal.EventFact, error) {
+	if len(v) == 0 || v[0] != factShort {
+		var f journal.EventFact
+		err := json.Unmarshal(v, &f)
+		return f, err
+	}
+	rec := events.Get(k)
+	if rec == nil {
+		return journal.EventFact{}, fmt.Errorf("event fact %q without its event: %w", k, journal.ErrNotFound)
+	}
+	_, f, err := readEventRecord(k, rec, false)
+	if err != nil {
+		return f, err
+	}
+	if len(v) < 2 {
+		return f, fmt.Errorf("event fact %q: %w", k, errRecord)
+	}
+	f.Applied, f.Note = v[1] == 1, string(v[2:])
+	return f, nil
 }

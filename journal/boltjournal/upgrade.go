@@ -26,6 +26,8 @@ var upgrades = []upgrade{
 	// file, which 5 does not: 3 had none.
 	{from: "3", run: func(*bolt.Tx, string) error { return nil }},
 	{from: "4", run: func(tx *bolt.Tx, path string) error { return drainIntake(tx, path+intakeSuffix) }},
+	// 6 reads 5's JSON transitions and facts as they are.
+	{from: "5", run: func(*bolt.Tx, string) error { return nil }},
 }
 
 // upgradeEvents rewrites version 2's webhook events as version 3 stores

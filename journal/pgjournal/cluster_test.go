@@ -74,7 +74,7 @@ func claim(t *testing.T, j *pgjournal.Journal, provider string, max int) []journ
 
 // Three nodes claiming from one queue at once: every item is claimed by
 // exactly one of them, in sending, sent once, held by its claimer.
-func TestClaimsNeverOverlap(t *testing.T) {
+func TestClusterClaimsNeverOverlap(t *testing.T) {
 	dsn := pgtest.New(t, pgjournal.Migrate)
 	js := []*pgjournal.Journal{openNode(t, dsn, "a", 0, 0), openNode(t, dsn, "b", 0, 0), openNode(t, dsn, "c", 0, 0)}
 	ids := queuedItems(t, js[0], "B1", "teemopay", 300)
@@ -142,7 +142,7 @@ func TestClaimsNeverOverlap(t *testing.T) {
 // over to in doubt, and the lapsed node's late answer, or its attempt to
 // put the item back in the queue after someone else claimed it again, is
 // refused.
-func TestLapsedHolderIsFenced(t *testing.T) {
+func TestClusterLapsedHolderIsFenced(t *testing.T) {
 	dsn := pgtest.New(t, pgjournal.Migrate)
 	a, b := openNode(t, dsn, "a", time.Minute, time.Minute), openNode(t, dsn, "b", time.Minute, time.Minute)
 	queuedItems(t, a, "B1", "teemopay", 2)
@@ -221,7 +221,7 @@ func TestLapsedHolderIsFenced(t *testing.T) {
 // A node started again under its name on the same machine takes over at
 // once what its previous run (whose process is gone) held; another node
 // waits for the lease. A node that leaves gives up what it held at once.
-func TestRestartAndLeaveTakeOverAtOnce(t *testing.T) {
+func TestClusterRestartAndLeaveTakeOverAtOnce(t *testing.T) {
 	dsn := pgtest.New(t, pgjournal.Migrate)
 	old := openNode(t, dsn, "n1", time.Hour, time.Hour)
 	queuedItems(t, old, "B1", "teemopay", 3)
@@ -263,7 +263,7 @@ func TestRestartAndLeaveTakeOverAtOnce(t *testing.T) {
 
 // One leader per role: the others see who leads; a leader whose lease
 // lapses is replaced; a leader that resigns or leaves is replaced at once.
-func TestOneLeader(t *testing.T) {
+func TestClusterOneLeader(t *testing.T) {
 	dsn := pgtest.New(t, pgjournal.Migrate)
 	a, b := openNode(t, dsn, "a", time.Minute, 0), openNode(t, dsn, "b", time.Minute, 0)
 	la, err := a.Lead(bg, "scheduler", time.Minute)
@@ -308,7 +308,7 @@ func TestOneLeader(t *testing.T) {
 }
 
 // The budget row is changed by one node at a time.
-func TestBudgetIsOneRow(t *testing.T) {
+func TestClusterBudgetIsOneRow(t *testing.T) {
 	_, js := nodes(t, 3)
 	var wg sync.WaitGroup
 	for _, j := range js {
@@ -333,7 +333,7 @@ func TestBudgetIsOneRow(t *testing.T) {
 
 // Listening nodes are woken when events are queued and when items are
 // queued, once the writing transaction commits.
-func TestListenWakesOtherNodes(t *testing.T) {
+func TestClusterListenWakesOtherNodes(t *testing.T) {
 	_, js := nodes(t, 2)
 	a, b := js[0], js[1]
 	heard := make(chan string, 16)
@@ -380,7 +380,7 @@ func TestListenWakesOtherNodes(t *testing.T) {
 
 // Exclusive runs one node's fn at a time: a second node waits for the
 // first to finish.
-func TestExclusiveOneAtATime(t *testing.T) {
+func TestClusterExclusiveOneAtATime(t *testing.T) {
 	_, js := nodes(t, 2)
 	inside, release := make(chan struct{}), make(chan struct{})
 	var wg sync.WaitGroup
@@ -431,7 +431,7 @@ func TestExclusiveOneAtATime(t *testing.T) {
 }
 
 // Nodes lists each node once, with its name and whether it is live.
-func TestNodesList(t *testing.T) {
+func TestClusterNodesList(t *testing.T) {
 	dsn := pgtest.New(t, pgjournal.Migrate)
 	a := openNode(t, dsn, "alpha", time.Minute, 0)
 	b := openNode(t, dsn, "beta", time.Minute, 0)

@@ -53,11 +53,17 @@ type Client struct {
 	http     *http.Client
 	clock    func() time.Time
 	pci      bool
+	// Card collection through the provider's widget (collect.go).
+	widgetURL      string
+	widgetLifetime time.Duration
+	// initPayout: one call (session/init/payout) instead of two.
+	initPayout bool
 }
 
 var (
-	_ providers.Provider  = (*Client)(nil)
-	_ providers.Confirmer = (*Client)(nil)
+	_ providers.Provider      = (*Client)(nil)
+	_ providers.Confirmer     = (*Client)(nil)
+	_ providers.LinkLifetimer = (*Client)(nil)
 )
 
 // Bank131Registration describes Bank 131 (demo host Bank131DemoURL; the
@@ -99,7 +105,12 @@ func New(cfg providers.Config, deps providers.Deps) (*Client, error) {
 // X-PARTNER-PROJECT), private_key (our PEM key, a secret reference),
 // provider_public_key (the provider's PEM key or certificate, a secret
 // reference or an inline PEM, since it is public), extra.api_version
-// ("v1" by default), pci_certified (allows SubmitCard).
+// ("v1" by default), pci_certified (allows SubmitCard),
+// extra.widget_url (the tokenization widget's script, for card collection),
+// extra.widget_token_lifetime (a duration; DefaultWidgetTokenLifetime when
+// unset) and extra.init_payout ("true": one session/init/payout call;
+// "false": session/create then session/start/payout; by default true for
+// Smart Glocal, false for Bank 131).
 func NewNamed(name string, cfg providers.Config, deps providers.Deps) (*Client, error) {
 	if name != NameBank131 && name != NameSmartGlocal {
 		return nil, fmt.Errorf("bank131: unknown provider name %q", name)
@@ -146,6 +157,32 @@ func NewNamed(name string, cfg providers.Config, deps providers.Deps) (*Client, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: provider_public_key: %w", name, err)
 	}
+	widgetURL := strings.TrimSpace(cfg.Extra["widget_url"])
+	if widgetURL != "" {
+		w, err := url.Parse(widgetURL)
+		if err != nil || (w.Scheme != "https" && w.Scheme != "http") || w.Host == "" {
+			return nil, fmt.Errorf("%s: extra.widget_url %q is not an http(s) URL", name, widgetURL)
+		}
+	}
+	lifetime := DefaultWidgetTokenLifetime
+	if v := strings.TrimSpace(cfg.Extra["widget_token_lifetime"]); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%s: extra.widget_token_lifetime %q is not a positive duration (such as 30m or 24h)", name, v)
+		}
+		lifetime = d
+	}
+	initPayout := name == NameSmartGlocal
+	if v := strings.TrimSpace(cfg.Extra["init_payout"]); v != "" {
+		switch strings.ToLower(v) {
+		case "true", "yes":
+			initPayout = true
+		case "false", "no":
+			initPayout = false
+		default:
+			return nil, fmt.Errorf("%s: extra.init_payout %q: want true or false", name, v)
+		}
+	}
 	hc := deps.HTTP
 	if hc == nil {
 		timeout := cfg.Timeout
@@ -163,6 +200,10 @@ func NewNamed(name string, cfg providers.Config, deps providers.Deps) (*Client, 
 		http:     hc,
 		clock:    deps.Now,
 		pci:      cfg.PCICertified,
+
+		widgetURL:      widgetURL,
+		widgetLifetime: lifetime,
+		initPayout:     initPayout,
 	}, nil
 }
 

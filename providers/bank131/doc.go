@@ -10,6 +10,13 @@
 // over the exact body bytes; webhooks carry the same header signed with
 // the provider's key.
 //
+// Calls per payout: Smart Glocal starts it with one call,
+// session/init/payout; Bank 131 with two, session/create then
+// session/start/payout, as its widget scenario documents (InitPayout;
+// extra.init_payout overrides either). A card_token row without a token is
+// a card collection (collect.go): Submit only asks for the tokenization
+// widget's public token and the payout waits for its beneficiary.
+//
 // Submit may return a non-zero Status alongside an error: when the session
 // was created and its start failed (in particular in doubt), the Status
 // carries Refs.SessionID, which callers journal so that the session is

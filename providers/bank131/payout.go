@@ -2,6 +2,7 @@ package bank131
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -9,11 +10,16 @@ import (
 	"github.com/payrun/payrun/providers"
 )
 
-// Submit pays a tokenised card (Method card_token): session/create with
-// the idempotency key IdempotencyKey(p), then session/start/payout with
-// that key + ":start". On success the status is Processing (the provider
-// then prepares the payout and sends ready_to_confirm), with
+// Submit pays a tokenised card (Method card_token). With InitPayout, one
+// call: session/init/payout with the idempotency key IdempotencyKey(p).
+// Otherwise two: session/create with that key, then session/start/payout
+// with the key + ":start". On success the status is Processing (the
+// provider then prepares the payout and sends ready_to_confirm), with
 // Refs.SessionID and, when the answer names it, Refs.ProviderID.
+//
+// A card_token payout without a token is a card collection (collect.go):
+// Submit then only asks for the widget's public token and answers
+// AwaitingBeneficiary; nothing that moves money is sent.
 //
 // Submit may return a non-zero Status alongside an error; callers journal
 // its Refs. That happens when session/create succeeded and the start
@@ -27,10 +33,10 @@ func (c *Client) Submit(ctx context.Context, p providers.Payout) (providers.Stat
 	if p.Method != providers.CardToken {
 		return providers.Status{}, fmt.Errorf("%s: method %q: %w (only %s)", c.name, p.Method, providers.ErrUnsupported, providers.CardToken)
 	}
-	token := strings.TrimSpace(p.Beneficiary.CardToken)
-	if token == "" {
-		return providers.Status{}, fmt.Errorf("%s: payout %s has no card_token: %w", c.name, p.ID, providers.ErrRejected)
+	if IsCollection(p) {
+		return c.collect(ctx, p)
 	}
+	token := strings.TrimSpace(p.Beneficiary.CardToken)
 	return c.submit(ctx, p, card{Type: "encrypted_card", EncryptedCard: &encryptedCard{NumberHash: token}})
 }
 
@@ -66,6 +72,15 @@ func (c *Client) submit(ctx context.Context, p providers.Payout, cd card) (provi
 	amount := &amountDetails{Amount: p.Amount.Minor, Currency: lowerCurrency(p.Amount.Currency)}
 	key := IdempotencyKey(p)
 	refs := providers.Refs{PayoutID: p.ID, Method: p.Method}
+	if c.initPayout {
+		return c.initSession(ctx, key, refs, p, initPayoutRequest{
+			AmountDetails:      amount,
+			PaymentMethod:      paymentMethod{Type: "card", Card: &cd},
+			ParticipantDetails: &participantDetails{Recipient: &participant{FullName: name}},
+			Customer:           &customer{Reference: p.ID},
+			Metadata:           metadataFor(c.name, p.ID),
+		})
+	}
 
 	s, err := c.createSession(ctx, key, createSessionRequest{AmountDetails: amount, Metadata: metadataFor(c.name, p.ID)})
 	if err != nil {
@@ -86,6 +101,26 @@ func (c *Client) submit(ctx context.Context, p providers.Payout, cd card) (provi
 		return created, err
 	}
 	st := mapSession(*started)
+	st.Refs = mergeRefs(st.Refs, refs)
+	if st.Amount.Currency == "" {
+		st.Amount = p.Amount
+	}
+	return st, nil
+}
+
+// initSession starts the payout with one call, session/init/payout, under
+// the same idempotency key session/create would take: a repeat is refused
+// as a duplicate, and a session whose answer was lost is never journaled,
+// so never confirmed (Settle cancels it if it reaches ready_to_confirm).
+func (c *Client) initSession(ctx context.Context, key string, refs providers.Refs, p providers.Payout, req initPayoutRequest) (providers.Status, error) {
+	resp, err := c.call(ctx, "session/init/payout", "session/init/payout", key, true, req)
+	if err != nil {
+		return providers.Status{}, err
+	}
+	if resp.Session == nil || resp.Session.ID == "" {
+		return providers.Status{}, providers.InDoubt(c.name, "session/init/payout", errors.New("answer without a session id"))
+	}
+	st := mapSession(*resp.Session)
 	st.Refs = mergeRefs(st.Refs, refs)
 	if st.Amount.Currency == "" {
 		st.Amount = p.Amount

@@ -32,6 +32,16 @@ type startPayoutRequest struct {
 	Metadata           json.RawMessage     `json:"metadata,omitempty"`
 }
 
+// initPayoutRequest is session/init/payout's body: session/start/payout's
+// without a session (the SDK's InitPayoutSessionRequest).
+type initPayoutRequest struct {
+	AmountDetails      *amountDetails      `json:"amount_details"`
+	PaymentMethod      paymentMethod       `json:"payment_method"`
+	ParticipantDetails *participantDetails `json:"participant_details"`
+	Customer           *customer           `json:"customer,omitempty"`
+	Metadata           json.RawMessage     `json:"metadata,omitempty"`
+}
+
 type paymentMethod struct {
 	Type string `json:"type"` // "card"
 	Card *card  `json:"card,omitempty"`
@@ -94,11 +104,13 @@ type tokenInfo struct {
 // response is every answer of the API: {"status":"ok",...} or
 // {"status":"error","error":{...}}.
 type response struct {
-	Status  string     `json:"status"`
-	Session *session   `json:"session,omitempty"`
-	Info    *tokenInfo `json:"info,omitempty"` // token/info
-	Card    *card      `json:"card,omitempty"` // token/info, as read before the SDK was checked
-	Error   *errorBody `json:"error,omitempty"`
+	Status string `json:"status"`
+	// PublicToken answers POST /token (the SDK's PublicTokenResponse).
+	PublicToken string     `json:"public_token,omitempty"`
+	Session     *session   `json:"session,omitempty"`
+	Info        *tokenInfo `json:"info,omitempty"` // token/info
+	Card        *card      `json:"card,omitempty"` // token/info, as read before the SDK was checked
+	Error       *errorBody `json:"error,omitempty"`
 }
 
 type errorBody struct {

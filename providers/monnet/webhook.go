@@ -82,7 +82,11 @@ func (c *Client) parsePayin(r providers.WebhookRequest) (providers.WebhookResult
 		Status: payinStatus(n.StateID, n.State, n.Amount, n.Currency, n.OperationNumber, n.ErrorDetails),
 	}
 	if strings.TrimSpace(n.Verification) == "" {
-		ev.Status = providers.Status{Outcome: providers.Processing, Refs: ev.Status.Refs}
+		// The status query is asked about this very link, whatever the
+		// notification claims of it.
+		refs := ev.Status.Refs
+		refs.SessionID = linkSession + n.OperationNumber
+		ev.Status = providers.Status{Outcome: providers.Processing, Refs: refs}
 		return providers.WebhookResult{Events: []providers.Event{ev}, Ack: providers.OK(), Unverified: true}, nil
 	}
 	want := payinVerification(string(n.MerchantID), n.OperationNumber, string(n.Amount), n.Currency, c.payin.key)

@@ -32,8 +32,9 @@ type Harness struct {
 	// so that the suite can check the sandbox refuses a badly signed
 	// request (as ErrAuth). Nil skips that check.
 	BadClient providers.Provider
-	// NoDuplicateCheck skips the duplicate-submission test for products the
-	// provider does not deduplicate (none today).
+	// NoDuplicateCheck skips the duplicate-submission test for products
+	// whose repeat is not a plain duplicate (Monnet payment links: a
+	// repeat of a link whose URL is unknown is in doubt).
 	NoDuplicateCheck bool
 }
 

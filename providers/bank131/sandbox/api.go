@@ -61,37 +61,10 @@ func (s *Sandbox) startPayout(r *http.Request, body []byte) (int, any, bool) {
 	if req.SessionID == "" {
 		return bad("invalid_request", "session_id is required")
 	}
-	if code, a, drop := s.checkMetadata(req.Metadata); code != 0 {
-		return code, a, drop
+	last4, brand, code, a, refused := s.checkStart(req)
+	if refused {
+		return code, a, false
 	}
-	pm := req.PaymentMethod
-	if pm == nil || pm.Type != "card" || pm.Card == nil {
-		return bad("invalid_request", "payment_method.type must be card, with a card object")
-	}
-	var last4, brand string
-	switch pm.Card.Type {
-	case "encrypted_card":
-		if pm.Card.EncryptedCard == nil || !isHash(pm.Card.EncryptedCard.NumberHash) {
-			return bad("invalid_card", "encrypted_card.number_hash is not a card token")
-		}
-	case "bank_card":
-		if pm.Card.BankCard == nil || !luhn(pm.Card.BankCard.Number) {
-			return bad("invalid_card", "bank_card.number is not a valid card number")
-		}
-		n := pm.Card.BankCard.Number
-		last4, brand = n[len(n)-4:], brandOf(n)
-	default:
-		return bad("invalid_request", "card.type must be encrypted_card or bank_card")
-	}
-	if req.ParticipantDetails == nil || req.ParticipantDetails.Recipient == nil || strings.TrimSpace(req.ParticipantDetails.Recipient.FullName) == "" {
-		return bad("validation_error", "participant_details.recipient.full_name is required")
-	}
-	if req.AmountDetails != nil {
-		if code, desc := checkAmount(*req.AmountDetails); code != "" {
-			return bad(code, desc)
-		}
-	}
-
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.idempotent(r, func() (int, any, bool) {
@@ -99,54 +72,142 @@ func (s *Sandbox) startPayout(r *http.Request, body []byte) (int, any, bool) {
 		if !found {
 			return http.StatusNotFound, errAnswer("session_not_found", "no session "+req.SessionID), false
 		}
-		if ss.status != "created" || ss.payment != nil {
-			return bad("invalid_session_status", "session "+ss.id+" is "+ss.status+"; a payout can start only in a created session")
-		}
-		amount := ss.amount
-		if req.AmountDetails != nil {
-			a := *req.AmountDetails
-			a.Currency = strings.ToLower(a.Currency)
-			if amount != nil && (amount.Amount != a.Amount || amount.Currency != a.Currency) {
-				return bad("invalid_amount", "amount_details differ from the session's")
-			}
-			amount = &a
-		}
-		if amount == nil {
-			return bad("invalid_amount", "amount_details are required")
-		}
-		if pm.Card.Type == "encrypted_card" {
-			last4, brand = s.tokenLast4(pm.Card.EncryptedCard.NumberHash)
-		}
-		ref := reference(req.Metadata)
-		custRef := ""
-		if req.Customer != nil {
-			custRef = req.Customer.Reference
-		}
-		if ref == "" {
-			ref = custRef
-		}
-		if ref == "" {
-			ref = reference(ss.metadata)
-		}
-		f := s.kit.Faults()
-		if f.InsufficientBalance {
+		return s.startOn(ss, req, last4, brand)
+	})
+}
+
+// initPayout is session/init/payout: session/create and
+// session/start/payout in one call, with everything start/payout takes
+// (amount_details required). Under one idempotency key, a repeat creates
+// nothing.
+func (s *Sandbox) initPayout(r *http.Request, body []byte) (int, any, bool) {
+	var req startReq
+	if !decode(body, &req) {
+		return bad("invalid_request", "body is not valid JSON")
+	}
+	if req.SessionID != "" {
+		return bad("invalid_request", "session_id is not taken by session/init/payout: it creates the session")
+	}
+	if req.AmountDetails == nil {
+		return bad("invalid_amount", "amount_details are required")
+	}
+	last4, brand, code, a, refused := s.checkStart(req)
+	if refused {
+		return code, a, false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idempotent(r, func() (int, any, bool) {
+		now := s.kit.Clock.Now()
+		am := *req.AmountDetails
+		am.Currency = strings.ToLower(am.Currency)
+		ss := &sessionState{id: s.nextID("ps"), status: "created", created: now, updated: now, metadata: req.Metadata, amount: &am}
+		if s.kit.Faults().InsufficientBalance {
 			return bad("insufficient_funds", "not enough money on the project balance for the payout")
 		}
-		now := s.kit.Clock.Now()
-		p := &paymentState{
-			id: s.nextID("po"), status: "in_progress", created: now, updated: now,
-			reference: ref, customerRef: custRef, metadata: req.Metadata,
-			last4: last4, brand: brand, fullName: req.ParticipantDetails.Recipient.FullName, amount: *amount,
-		}
-		p.rule, p.hasRule = f.Match(ref, amount.Amount)
-		ss.payment, ss.status, ss.updated = p, "in_progress", now
-		s.kit.Ledger.Open(ref, ss.id, amount.Amount, strings.ToUpper(amount.Currency), now)
-		s.kit.Ledger.Set(ss.id, "pending", now)
-		id := ss.id
-		s.kit.Clock.After(s.processingDelay(), func() { s.readyToConfirm(id) })
-		code, out, _ := ok(ss)
-		return code, out, p.hasRule && p.rule.Outcome == "timeout"
+		s.sessions[ss.id] = ss
+		s.order = append(s.order, ss.id)
+		return s.startOn(ss, req, last4, brand)
 	})
+}
+
+// checkStart validates a start/payout or init/payout body as the provider
+// does, before anything is created. refused says it failed, with the
+// answer in code and a.
+func (s *Sandbox) checkStart(req startReq) (last4, brand string, code int, a any, refused bool) {
+	if code, a, _ := s.checkMetadata(req.Metadata); code != 0 {
+		return "", "", code, a, true
+	}
+	pm := req.PaymentMethod
+	if pm == nil || pm.Type != "card" || pm.Card == nil {
+		code, a, _ = bad("invalid_request", "payment_method.type must be card, with a card object")
+		return "", "", code, a, true
+	}
+	switch pm.Card.Type {
+	case "encrypted_card":
+		if pm.Card.EncryptedCard == nil || !isHash(pm.Card.EncryptedCard.NumberHash) {
+			code, a, _ = bad("invalid_card", "encrypted_card.number_hash is not a card token")
+			return "", "", code, a, true
+		}
+	case "bank_card":
+		if pm.Card.BankCard == nil || !luhn(pm.Card.BankCard.Number) {
+			code, a, _ = bad("invalid_card", "bank_card.number is not a valid card number")
+			return "", "", code, a, true
+		}
+		n := pm.Card.BankCard.Number
+		last4, brand = n[len(n)-4:], brandOf(n)
+	default:
+		code, a, _ = bad("invalid_request", "card.type must be encrypted_card or bank_card")
+		return "", "", code, a, true
+	}
+	if req.ParticipantDetails == nil || req.ParticipantDetails.Recipient == nil || strings.TrimSpace(req.ParticipantDetails.Recipient.FullName) == "" {
+		code, a, _ = bad("validation_error", "participant_details.recipient.full_name is required")
+		return "", "", code, a, true
+	}
+	if req.AmountDetails != nil {
+		if c, desc := checkAmount(*req.AmountDetails); c != "" {
+			code, a, _ = bad(c, desc)
+			return "", "", code, a, true
+		}
+	}
+	return last4, brand, 0, nil, false
+}
+
+// startOn starts the payout of a validated body in session ss. Callers
+// hold s.mu, inside the idempotency check.
+func (s *Sandbox) startOn(ss *sessionState, req startReq, last4, brand string) (int, any, bool) {
+	pm := req.PaymentMethod
+	if ss.status != "created" || ss.payment != nil {
+		return bad("invalid_session_status", "session "+ss.id+" is "+ss.status+"; a payout can start only in a created session")
+	}
+	amount := ss.amount
+	if req.AmountDetails != nil {
+		a := *req.AmountDetails
+		a.Currency = strings.ToLower(a.Currency)
+		if amount != nil && (amount.Amount != a.Amount || amount.Currency != a.Currency) {
+			return bad("invalid_amount", "amount_details differ from the session's")
+		}
+		amount = &a
+	}
+	if amount == nil {
+		return bad("invalid_amount", "amount_details are required")
+	}
+	if pm.Card.Type == "encrypted_card" {
+		var known bool
+		last4, brand, known = s.tokenCard(pm.Card.EncryptedCard.NumberHash)
+		if !known && s.strictTokens {
+			return bad("invalid_card", "encrypted_card.number_hash was not issued by the tokenization widget")
+		}
+	}
+	ref := reference(req.Metadata)
+	custRef := ""
+	if req.Customer != nil {
+		custRef = req.Customer.Reference
+	}
+	if ref == "" {
+		ref = custRef
+	}
+	if ref == "" {
+		ref = reference(ss.metadata)
+	}
+	f := s.kit.Faults()
+	if f.InsufficientBalance {
+		return bad("insufficient_funds", "not enough money on the project balance for the payout")
+	}
+	now := s.kit.Clock.Now()
+	p := &paymentState{
+		id: s.nextID("po"), status: "in_progress", created: now, updated: now,
+		reference: ref, customerRef: custRef, metadata: req.Metadata,
+		last4: last4, brand: brand, fullName: req.ParticipantDetails.Recipient.FullName, amount: *amount,
+	}
+	p.rule, p.hasRule = f.Match(ref, amount.Amount)
+	ss.payment, ss.status, ss.updated = p, "in_progress", now
+	s.kit.Ledger.Open(ref, ss.id, amount.Amount, strings.ToUpper(amount.Currency), now)
+	s.kit.Ledger.Set(ss.id, "pending", now)
+	id := ss.id
+	s.kit.Clock.After(s.processingDelay(), func() { s.readyToConfirm(id) })
+	code, out, _ := ok(ss)
+	return code, out, p.hasRule && p.rule.Outcome == "timeout"
 }
 
 // onSession answers a request naming a session_id: a missing id is 400,
@@ -221,7 +282,10 @@ func (s *Sandbox) tokenInfo(r *http.Request, body []byte) (int, any, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	hash := req.Card.EncryptedCard.NumberHash
-	last4, brand := s.tokenLast4(hash)
+	last4, brand, known := s.tokenCard(hash)
+	if !known && s.strictTokens {
+		return http.StatusNotFound, errAnswer("not_found", "no card with this number_hash was tokenized"), false
+	}
 	return http.StatusOK, okJSON{Status: "ok", Info: &tokenInfoJSON{NumberHash: hash, Brand: brand, Last4: last4, Type: "card"}}, false
 }
 
@@ -234,14 +298,14 @@ func (s *Sandbox) checkMetadata(raw json.RawMessage) (int, any, bool) {
 	return 0, nil, false
 }
 
-// tokenLast4 answers for a token minted by /_sandbox/tokens, and derives
-// stable digits for any other well-formed token (as if the widget had
-// tokenised some card). Callers hold s.mu.
-func (s *Sandbox) tokenLast4(tok string) (string, string) {
+// tokenCard answers for a token minted by the widget or /_sandbox/tokens,
+// and derives stable digits for any other well-formed token (as if the
+// widget had tokenised some card; known is then false). Callers hold s.mu.
+func (s *Sandbox) tokenCard(tok string) (last4, brand string, known bool) {
 	if t, found := s.tokens[strings.ToLower(tok)]; found {
-		return t.last4, t.brand
+		return t.last4, t.brand, true
 	}
-	return DerivedLast4(tok), "visa"
+	return DerivedLast4(tok), "visa", false
 }
 
 // DerivedLast4 is the last four digits the sandbox reports for a token it

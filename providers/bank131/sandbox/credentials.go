@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/payrun/payrun/providers"
 )
@@ -96,6 +97,6 @@ func (c Credentials) WriteFiles(dir, baseURL string) (providers.Config, error) {
 		MerchantID:        c.Project,
 		PrivateKey:        "file:" + filepath.Join(abs, "merchant_private.pem"),
 		ProviderPublicKey: "file:" + filepath.Join(abs, "provider_public.pem"),
-		Extra:             map[string]string{"api_version": "v1"},
+		Extra:             map[string]string{"api_version": "v1", "widget_url": strings.TrimRight(baseURL, "/") + WidgetScriptPath},
 	}, nil
 }

@@ -14,9 +14,15 @@
 // on non-2xx at growing intervals; the smartglocal instance gives up 30
 // minutes (sandbox time) after the first attempt.
 //
-// Methods: session/create, session/start/payout, session/confirm,
+// Methods: token (a public token for the tokenization widget, with
+// "tokenize_widget": {"access": true}; it expires after
+// Options.WidgetTokenLifetime), session/init/payout (create and start in
+// one call), session/create, session/start/payout, session/confirm,
 // session/cancel, session/status, token/info (with "type": "card", the
-// card's details answered under "info", as in Bank 131's PHP SDK). Member
+// card's details answered under "info", as in Bank 131's PHP SDK). The
+// widget itself, which the documents describe but do not publish, has a
+// stand-in under /widget/ (widget.go); Options.StrictTokens refuses card
+// hashes it never issued. Member
 // names are read case-sensitively. The smartglocal instance takes metadata
 // only as the object Smart Glocal's documents show; bank131 takes the
 // string its documents show (and an object).

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,7 +34,19 @@ type Options struct {
 	ProcessingDelay time.Duration
 	// Credentials are the keys; the zero value generates fresh ones.
 	Credentials Credentials
+	// WidgetTokenLifetime is how long a public token from POST /token
+	// opens the tokenization widget (sandbox time); zero means
+	// DefaultWidgetTokenLifetime.
+	WidgetTokenLifetime time.Duration
+	// StrictTokens refuses card hashes the widget never issued (in
+	// session/start/payout, session/init/payout and token/info), as the
+	// real provider would; off, any well-formed hash stands for some card.
+	StrictTokens bool
 }
+
+// DefaultWidgetTokenLifetime is the sandbox's public token lifetime when
+// Options leave it unset.
+const DefaultWidgetTokenLifetime = 24 * time.Hour
 
 // DefaultProcessingDelay is used when neither Options nor Faults set one.
 const DefaultProcessingDelay = 2 * time.Second
@@ -56,6 +69,12 @@ type Sandbox struct {
 	tokens     map[string]token
 	seq        int
 	base       int
+
+	widgetLifetime time.Duration
+	strictTokens   bool
+	// publicTokens are the widget's public tokens, by token.
+	publicTokens map[string]*publicToken
+	widget       http.Handler
 }
 
 type token struct{ last4, brand string }
@@ -115,6 +134,13 @@ func New(o Options) *Sandbox {
 		sessions:   map[string]*sessionState{},
 		idem:       map[string]bool{},
 		tokens:     map[string]token{},
+
+		widgetLifetime: o.WidgetTokenLifetime,
+		strictTokens:   o.StrictTokens,
+		publicTokens:   map[string]*publicToken{},
+	}
+	if s.widgetLifetime <= 0 {
+		s.widgetLifetime = DefaultWidgetTokenLifetime
 	}
 	s.base = 10000 + s.kit.Intn(90000)*10
 	s.kit.Notifier.Policy = retryPolicy(name)
@@ -124,6 +150,8 @@ func New(o Options) *Sandbox {
 		path string
 		h    func(*http.Request, []byte) (int, any, bool)
 	}{
+		{"token", s.issueToken},
+		{"session/init/payout", s.initPayout},
 		{"session/create", s.create},
 		{"session/start/payout", s.startPayout},
 		{"session/confirm", s.confirm},
@@ -143,6 +171,7 @@ func New(o Options) *Sandbox {
 	})
 	mux.Handle("/_sandbox/", s.kit.AdminHandler())
 	s.handler = s.kit.Wrap(mux, write429, write5xx)
+	s.widget = s.widgetHandler()
 	return s
 }
 
@@ -162,8 +191,16 @@ func retryPolicy(name string) sandboxkit.RetryPolicy {
 	return p
 }
 
-// ServeHTTP serves the session API and /_sandbox/.
-func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+// ServeHTTP serves the session API and /_sandbox/, and the tokenization
+// widget under /widget/: the widget stands in for the provider's own
+// script host, so the API's transport faults do not apply to it.
+func (s *Sandbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/widget/") {
+		s.widget.ServeHTTP(w, r)
+		return
+	}
+	s.handler.ServeHTTP(w, r)
+}
 
 // Kit returns the shared machinery: ledger, faults, clock, notifier.
 func (s *Sandbox) Kit() *sandboxkit.Kit { return s.kit }

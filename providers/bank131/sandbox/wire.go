@@ -116,9 +116,10 @@ type sessionJSON struct {
 }
 
 type okJSON struct {
-	Status  string         `json:"status"`
-	Session *sessionJSON   `json:"session,omitempty"`
-	Info    *tokenInfoJSON `json:"info,omitempty"`
+	Status      string         `json:"status"`
+	PublicToken string         `json:"public_token,omitempty"`
+	Session     *sessionJSON   `json:"session,omitempty"`
+	Info        *tokenInfoJSON `json:"info,omitempty"`
 }
 
 type errorAnswer struct {
