@@ -13,7 +13,8 @@
 // under its lease, stops sending when the lease lapses, takes over what
 // gone nodes held through the in-doubt path (claim.go), and every node
 // draws a provider's requests from one token bucket in the journal, whose
-// rate follows the provider's refusals (budget.go).
+// rate follows the provider's refusals (budget.go); within a node, polls
+// still take only what its sends and confirms leave (pool.go).
 //
 // It talks to the journal through journal.Journal and to providers through
 // the providers contract; it imports nothing of reconcile, reports,
