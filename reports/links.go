@@ -15,7 +15,6 @@ import (
 	"github.com/jordan-wright/email"
 
 	"github.com/payrun/payrun/money"
-	"github.com/payrun/payrun/reconcile"
 )
 
 // Link is a payout waiting for its beneficiary, and where the beneficiary
@@ -201,14 +200,10 @@ func (m *Mailer) Enqueue(e *email.Email) error {
 }
 
 // writeLinks writes the CSV of the report's waiting links, when any.
-func writeLinks(files *Files, r Request, stem string, res *reconcile.Result, loc *time.Location) error {
-	in := map[string]bool{}
-	for _, l := range res.Lines {
-		in[l.PayoutID] = true
-	}
+func writeLinks(files *Files, r Request, stem string, inScope map[string]bool, loc *time.Location) error {
 	var links []Link
 	for _, l := range r.Links {
-		if in[l.PayoutID] {
+		if inScope[l.PayoutID] {
 			links = append(links, l)
 		}
 	}

@@ -78,9 +78,18 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	// The first pass: totals, tie-out, and the few exceptions the email
 	// lists.
 	var sample []reconcile.Line
+	// The waiting links are few (payouts waiting for their beneficiary);
+	// those of the scope's payouts are listed beside the workbook.
+	waiting := make(map[string]bool, len(r.Links))
+	for _, l := range r.Links {
+		waiting[l.PayoutID] = false
+	}
 	res, err := reconcile.MatchLines(ctx, j, r.Scope, now, r.Match, func(l reconcile.Line) error {
 		if l.Category.Exception() && len(sample) < maxEmailExceptions {
 			sample = append(sample, l)
+		}
+		if _, ok := waiting[l.PayoutID]; ok {
+			waiting[l.PayoutID] = true
 		}
 		return nil
 	})
@@ -116,7 +125,7 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	}); err != nil {
 		return files, fmt.Errorf("workbook and details csv: %w", err)
 	}
-	if err := writeLinks(&files, r, stem, res, loc); err != nil {
+	if err := writeLinks(&files, r, stem, waiting, loc); err != nil {
 		return files, err
 	}
 	for _, b := range res.Batches {

@@ -358,7 +358,7 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 		states[it.State]++
 		polls += it.Polls
-		if !it.State.Final() && !reconcile.NeedsPayrun(it, a.Providers, j.Now()) {
+		if !it.State.Final() && !reconcile.NeedsPayrun(it, a.Providers, time.Now()) {
 			// Waiting for a notification only the provider can send (a
 			// Monnet payout whose Id payrun never learned): the fault
 			// that lost its webhook keeps it open.
@@ -421,7 +421,7 @@ func waitSettled(ctx context.Context, j journal.Journal, provs map[string]provid
 		if open < 1000 {
 			n := 0
 			if err := j.OpenItems(ctx, func(it journal.Item) bool {
-				if it.BatchID == id && reconcile.NeedsPayrun(it, provs, j.Now()) {
+				if it.BatchID == id && reconcile.NeedsPayrun(it, provs, time.Now()) {
 					n++
 				}
 				return true

@@ -48,7 +48,6 @@ func (j *Journal) StoredEvents(_ context.Context, fn func(journal.StoredEvent) b
 			}
 			se := journal.StoredEvent{Event: ev, Fact: f, Queued: inQueue}
 			if raw := facts.Get(k); raw != nil {
-				// A fact is stored short when its record carries the rest.
 				jf, err := decodeFact(events, k, raw)
 				if err != nil {
 					return fmt.Errorf("event fact %q: %w", k, err)
