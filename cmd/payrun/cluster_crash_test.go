@@ -9,10 +9,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -78,7 +80,9 @@ func TestClusterCrash(t *testing.T) {
 	for i := range nodes {
 		cfg = sandboxConfig(land, dir, hooks)
 		cfg.Dir = dir
-		cfg.Journal = dsn
+		// Three nodes' pools within the server's connections, beside the
+		// other packages' tests on the same server.
+		cfg.Journal = withPoolMax(dsn, 10)
 		addr := freeAddr(t)
 		addrs = append(addrs, addr)
 		cfg.Serve.Listen = addr
@@ -541,4 +545,16 @@ func (p *nodeProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Error(w, "no node answers", http.StatusServiceUnavailable)
+}
+
+// withPoolMax bounds the connection pool a journal opened on dsn keeps.
+func withPoolMax(dsn string, n int) string {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return fmt.Sprintf("%s pool_max_conns=%d", dsn, n)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", strconv.Itoa(n))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
