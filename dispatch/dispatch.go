@@ -429,11 +429,14 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 		// comes back from the same transaction (not queued any more: a
 		// webhook or another run took it, and nothing is sent). A claimed
 		// item is in sending already.
-		// A stop is seen between steps, never inside a commit: a commit
-		// cut short by the stop may have landed without saying so, and
-		// would leave the item in sending with nothing sent.
+		// Its tokens are booked first: an item goes into sending only
+		// when its turn at the provider has come. A stop is seen between
+		// steps, never inside a commit: a commit cut short by the stop
+		// may have landed without saying so, and would leave the item in
+		// sending with nothing sent.
 		claimed := attempt == 1 && t.claimed != nil
-		if ctx.Err() != nil {
+		n := sendTokens(p)
+		if err := pl.book(ctx, n); err != nil {
 			if claimed {
 				return d.unsend(ctx, id, t.holder) // claimed, never sent: queued again
 			}
@@ -447,6 +450,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 			holder = d.holder()
 			if err := d.j.Apply(context.WithoutCancel(ctx), journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued, Holder: holder,
 				Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
+				pl.unbook(n)
 				if errors.Is(err, journal.ErrConflict) {
 					return nil
 				}
@@ -459,7 +463,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 		var serr error
 		var took time.Duration // the request's own time, not the wait for its slot
 		lost := false
-		err := pl.request(ctx, Urgent, sendTokens(p), func() {
+		err := pl.booked(ctx, n, func() {
 			// A node whose lease lapsed starts nothing: another node may
 			// be taking its items over.
 			if lost = !d.mayStart(holder); lost {

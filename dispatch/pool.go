@@ -297,6 +297,9 @@ func (p *pool) wait(ctx context.Context, prio Priority, n int) error {
 		paused := p.now().Before(p.pausedUntil)
 		p.mu.Unlock()
 		if !paused {
+			if p.budget != nil {
+				p.departed.add(time.Now(), n)
+			}
 			return nil
 		}
 		if p.budget == nil {
@@ -389,7 +392,6 @@ func (p *pool) takeShared(ctx context.Context, prio Priority, n int) error {
 			return err
 		}
 	}
-	p.departed.add(time.Now(), n)
 	return nil
 }
 
@@ -443,9 +445,11 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // workers is how many items a pool works on at once: three times the
 // requests it may have in flight, so that while Concurrency requests are
 // out the other workers commit intents and answers (a group commit takes
-// about as long as a request to a fast provider). At most 2 x Concurrency
-// items wait in sending for a slot: after a crash those are in doubt and
-// resolved by a lookup, like the ones whose request was out.
+// about as long as a request to a fast provider). A worker commits its
+// intent only once its tokens are due (book), so the items that wait in
+// sending for a slot are those whose turn has come: after a crash those
+// are in doubt and resolved by a lookup, like the ones whose request was
+// out.
 func (p *pool) workers() int { return 3 * p.cfg.Concurrency }
 
 // request runs fn (n requests to the provider) in a request slot, once
@@ -466,6 +470,96 @@ func (p *pool) request(ctx context.Context, prio Priority, n int, fn func()) err
 		if err := p.wait(ctx, prio, n); err != nil {
 			return err
 		}
+	}
+	fn()
+	return nil
+}
+
+// book reserves n urgent tokens and waits until they are due (and the
+// breaker and any pause let requests through), before the caller commits
+// its intent: an item is in sending only once its turn has come, so a
+// crash leaves in doubt the few items whose requests were leaving, not
+// every item a worker holds while the budget makes it wait. The caller
+// then sends with booked, or gives the tokens back with unbook.
+func (p *pool) book(ctx context.Context, n int) error {
+	if err := p.open(ctx); err != nil {
+		return err
+	}
+	if p.budget != nil {
+		return p.takeShared(ctx, Urgent, n)
+	}
+	at := p.limiter.reserve(time.Now(), n)
+	if err := sleepCtx(ctx, time.Until(at)); err != nil {
+		p.limiter.cancel(n)
+		return err
+	}
+	return nil
+}
+
+// unbook gives back n tokens booked and not used (the cluster's are spent:
+// they paced the cluster anyway).
+func (p *pool) unbook(n int) {
+	if p.budget == nil {
+		p.limiter.cancel(n)
+	}
+}
+
+// booked runs fn (n requests whose tokens were booked) in a request slot,
+// once the sliding window has room for them: the window holds the times
+// requests really left. A pause that began after the booking (a 429)
+// makes the caller wait its turn again. On an error the tokens are given
+// back and fn has not run.
+func (p *pool) booked(ctx context.Context, n int, fn func()) error {
+	if err := p.slots.Acquire(ctx, 1); err != nil {
+		p.unbook(n)
+		return err
+	}
+	defer p.slots.Release(1)
+	if p.share != nil {
+		if err := p.share.acquire(ctx); err != nil {
+			return err
+		}
+		defer p.share.release()
+	}
+	if p.budget != nil {
+		return p.bookedShared(ctx, n, fn)
+	}
+	for {
+		now := time.Now()
+		at := p.limiter.depart(now, n)
+		if !at.After(now) {
+			break
+		}
+		if err := sleepCtx(ctx, at.Sub(now)); err != nil {
+			p.limiter.cancel(n)
+			return err
+		}
+	}
+	p.mu.Lock()
+	paused := p.now().Before(p.pausedUntil)
+	p.mu.Unlock()
+	if paused {
+		p.limiter.cancel(n)
+		if err := p.wait(ctx, Urgent, n); err != nil {
+			return err
+		}
+	}
+	fn()
+	return nil
+}
+
+// bookedShared is booked on the cluster's budget: the bucket paced the
+// booking (there is no local window); a pause that began since remains.
+func (p *pool) bookedShared(ctx context.Context, n int, fn func()) error {
+	p.mu.Lock()
+	paused := p.now().Before(p.pausedUntil)
+	p.mu.Unlock()
+	if paused {
+		if err := p.wait(ctx, Urgent, n); err != nil {
+			return err
+		}
+	} else {
+		p.departed.add(time.Now(), n)
 	}
 	fn()
 	return nil

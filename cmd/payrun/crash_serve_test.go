@@ -176,7 +176,11 @@ func TestCrashServeResumesAtOnce(t *testing.T) {
 			break
 		}
 		if time.Since(restarted) > 30*time.Second {
-			t.Fatalf("%d of %d rows paid 30 s after the restart\n%s", p, len(valid), buf.String())
+			byProv := map[string]int{}
+			for _, n := range land.Names() {
+				byProv[n] = len(land.Kit(n).Ledger.PaidByReference())
+			}
+			t.Fatalf("%d of %d rows paid 30 s after the restart (by provider %v)\n%s", p, len(valid), byProv, buf.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
