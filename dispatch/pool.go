@@ -486,7 +486,10 @@ func (p *pool) book(ctx context.Context, n int) error {
 		return err
 	}
 	if p.budget != nil {
-		return p.takeShared(ctx, Urgent, n)
+		// The cluster's tokens are taken in booked, right before the
+		// request leaves: the bucket paces departures, and a commit's
+		// latency between a token and its request would bunch them.
+		return nil
 	}
 	at := p.limiter.reserve(time.Now(), n)
 	if err := sleepCtx(ctx, time.Until(at)); err != nil {
@@ -496,8 +499,8 @@ func (p *pool) book(ctx context.Context, n int) error {
 	return nil
 }
 
-// unbook gives back n tokens booked and not used (the cluster's are spent:
-// they paced the cluster anyway).
+// unbook gives back n tokens booked and not used (on the cluster's
+// budget none were taken yet).
 func (p *pool) unbook(n int) {
 	if p.budget == nil {
 		p.limiter.cancel(n)
@@ -548,18 +551,11 @@ func (p *pool) booked(ctx context.Context, n int, fn func()) error {
 	return nil
 }
 
-// bookedShared is booked on the cluster's budget: the bucket paced the
-// booking (there is no local window); a pause that began since remains.
+// bookedShared is booked on the cluster's budget: the tokens are taken
+// now, in the slot, and the request leaves at once.
 func (p *pool) bookedShared(ctx context.Context, n int, fn func()) error {
-	p.mu.Lock()
-	paused := p.now().Before(p.pausedUntil)
-	p.mu.Unlock()
-	if paused {
-		if err := p.wait(ctx, Urgent, n); err != nil {
-			return err
-		}
-	} else {
-		p.departed.add(time.Now(), n)
+	if err := p.wait(ctx, Urgent, n); err != nil {
+		return err
 	}
 	fn()
 	return nil
