@@ -207,3 +207,30 @@ func (s *memoryBudgets) update(_ context.Context, provider string, fn func(b *jo
 	s.m[provider] = b
 	return b, nil
 }
+
+// On the cluster's budget a poll (spare) asks for a token only while no
+// send or confirm of its node waits for one, though the bucket has
+// tokens; once none waits, it gets one.
+func TestClusterBudgetPollWaitsForSends(t *testing.T) {
+	p := newPool("p", PoolConfig{RatePerSecond: 100, Burst: 10, Concurrency: 4}, 10, time.Second, time.Now)
+	p.budget = newBudget("p", 100, 10, &memoryBudgets{})
+	p.urgent.Add(1) // a send waiting for its token
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := p.wait(ctx, Spare, 1); err == nil {
+		t.Fatal("a poll took a token of the cluster's budget while a send waited for one")
+	}
+	p.urgent.Add(-1)
+	if err := p.wait(context.Background(), Spare, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.wait(context.Background(), Urgent, 2); err != nil {
+		t.Fatal(err)
+	}
+	if p.urgent.Load() != 0 {
+		t.Fatalf("%d urgent callers still counted", p.urgent.Load())
+	}
+	if got := p.snapshot().BusiestSecond; got != 3 {
+		t.Fatalf("busiest second %d, want the 3 requests that left", got)
+	}
+}
