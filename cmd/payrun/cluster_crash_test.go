@@ -82,7 +82,7 @@ func TestClusterCrash(t *testing.T) {
 		cfg.Dir = dir
 		// Three nodes' pools within the server's connections, beside the
 		// other packages' tests on the same server.
-		cfg.Journal = withPoolMax(dsn, 10)
+		cfg.Journal = withPoolMax(dsn, 6)
 		addr := freeAddr(t)
 		addrs = append(addrs, addr)
 		cfg.Serve.Listen = addr

@@ -66,10 +66,10 @@ func ClusterRate(ctx context.Context, dir, dsn, prefix string, nodes, n, refuseA
 	}
 	js := make([]*pgjournal.Journal, nodes)
 	for i := range nodes {
-		// Pools of 12 (a node commits some 150 times a second, a few
+		// Pools of 8 (a node commits some 150 times a second, a few
 		// milliseconds each): three nodes' stay well within the server's
 		// default of 100 connections beside another package's tests.
-		j, err := pgjournal.Open(ctx, dsn, pgjournal.Options{MaxConns: 12, Node: journal.NodeOptions{Name: fmt.Sprintf("bench-%d", i+1), Role: "bench"}})
+		j, err := pgjournal.Open(ctx, dsn, pgjournal.Options{MaxConns: 8, Node: journal.NodeOptions{Name: fmt.Sprintf("bench-%d", i+1), Role: "bench"}})
 		if err != nil {
 			return run, err
 		}
