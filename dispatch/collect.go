@@ -71,5 +71,5 @@ func (d *Dispatcher) SendNow(ctx context.Context, payoutID string) error {
 		return nil
 	}
 	var done atomic.Int64
-	return d.runPool(ctx, p, d.pools[it.Provider], []string{payoutID}, &done)
+	return d.runPool(ctx, p, d.pools[it.Provider], &listSource{ids: []string{payoutID}}, &done)
 }

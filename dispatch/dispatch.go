@@ -59,6 +59,7 @@ type Dispatcher struct {
 	pools map[string]*pool
 	o     DispatchOptions
 	log   *slog.Logger
+	cl    *clusterView // nil: the journal is held by this process alone (claim.go)
 
 	sent, inDoubt atomic.Int64
 	// settling counts the confirms SettleLater started.
@@ -85,6 +86,7 @@ func NewDispatcher(j journal.Journal, provs map[string]providers.Provider, o Dis
 	for name := range provs {
 		d.pools[name] = newPool(name, o.Pools[name], o.BreakerFailures, o.BreakerCooldown, j.Now)
 	}
+	d.useCluster()
 	return d
 }
 
@@ -123,7 +125,13 @@ type Progress struct {
 
 // Recover turns every item left in sending by a crash into in_doubt: its
 // request may or may not have reached the provider.
+//
+// On a shared journal it takes over only what nodes that are gone held
+// (claim.go): the items of a live node are its own.
 func (d *Dispatcher) Recover(ctx context.Context) (int, error) {
+	if d.cl != nil {
+		return d.recoverCluster(ctx)
+	}
 	type left struct {
 		id string
 		s  journal.State
@@ -162,6 +170,9 @@ func (d *Dispatcher) Recover(ctx context.Context) (int, error) {
 // error after their results are committed.
 func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(Progress)) (Summary, error) {
 	sum := Summary{ByState: map[journal.State]int{}, Providers: map[string]int{}}
+	if err := d.leased(); err != nil {
+		return sum, err
+	}
 	if _, err := d.Recover(ctx); err != nil {
 		return sum, err
 	}
@@ -177,41 +188,57 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		}
 	}
 	queues := map[string][]string{}
-	for _, id := range batchIDs {
-		b, err := d.j.Batch(ctx, id)
-		if err != nil {
-			return sum, err
-		}
-		if b.State == journal.BatchHeld {
-			return sum, fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
-		}
-		// Marked as being sent before its rows are queued: a hold made
-		// since the batch was read wins, and none of its rows moves.
-		err = d.j.SetBatch(ctx, id, func(b *journal.Batch) error {
-			if b.State == journal.BatchHeld {
-				return errHeldMeanwhile
+	// One node at a time queues (caps count what is queued).
+	err := d.exclusive(ctx, "queue", func(ctx context.Context) error {
+		for _, id := range batchIDs {
+			b, err := d.j.Batch(ctx, id)
+			if err != nil {
+				return err
 			}
-			b.State = journal.BatchDispatching
-			return nil
-		})
-		if errors.Is(err, errHeldMeanwhile) {
-			sum.HeldWhy = append(sum.HeldWhy, "batch "+id+" was held by an operator")
-			continue
+			if b.State == journal.BatchHeld {
+				return fmt.Errorf("batch %s is held for approval (payrun approve %s)", id, id)
+			}
+			if done, err := d.queuedBefore(ctx, b); err != nil || done {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			// Marked as being sent before its rows are queued: a hold made
+			// since the batch was read wins, and none of its rows moves.
+			err = d.j.SetBatch(ctx, id, func(b *journal.Batch) error {
+				if b.State == journal.BatchHeld {
+					return errHeldMeanwhile
+				}
+				b.State = journal.BatchDispatching
+				return nil
+			})
+			if errors.Is(err, errHeldMeanwhile) {
+				sum.HeldWhy = append(sum.HeldWhy, "batch "+id+" was held by an operator")
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			q, held, err := d.queue(ctx, b)
+			if err != nil {
+				return err
+			}
+			for why, n := range held {
+				sum.Held += n
+				sum.HeldWhy = append(sum.HeldWhy, why)
+			}
+			for prov, ids := range q {
+				queues[prov] = append(queues[prov], ids...)
+			}
+			if err := d.queuedAll(ctx, id); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return sum, err
-		}
-		q, held, err := d.queue(ctx, b)
-		if err != nil {
-			return sum, err
-		}
-		for why, n := range held {
-			sum.Held += n
-			sum.HeldWhy = append(sum.HeldWhy, why)
-		}
-		for prov, ids := range q {
-			queues[prov] = append(queues[prov], ids...)
-		}
+		return nil
+	})
+	if err != nil {
+		return sum, err
 	}
 	total := 0
 	for _, ids := range queues {
@@ -239,16 +266,16 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 		}()
 	}
 	var g errgroup.Group
-	for prov, ids := range queues {
+	for prov, ids := range d.toSend(queues) {
 		p, ok := d.provs[prov]
 		if !ok {
 			d.log.Warn("provider not configured; its items stay queued", "provider", prov, "items", len(ids))
 			continue
 		}
 		pl := d.pools[prov]
-		g.Go(func() error { return d.runPool(ctx, p, pl, ids, &doneCount) })
+		g.Go(func() error { return d.runPool(ctx, p, pl, d.sourceFor(prov, ids, batchIDs), &doneCount) })
 	}
-	err := g.Wait()
+	err = g.Wait()
 	// In-doubt items found during the run are resolved now (and again by
 	// every later run or poll until none is left).
 	if ctx.Err() == nil && err == nil {
@@ -325,13 +352,13 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 		changes = changes[:0]
 		for i := start; i < min(start+500, len(toQueue)+len(toHold)); i++ {
 			if i < len(toQueue) {
-				changes = append(changes, journal.Change{PayoutID: toQueue[i], To: journal.Queued, Actor: "dispatcher"})
+				changes = append(changes, journal.Change{PayoutID: toQueue[i], To: journal.Queued, Actor: "dispatcher", From: journal.Accepted})
 			} else {
 				h := toHold[i-len(toQueue)]
-				changes = append(changes, journal.Change{PayoutID: h.id, To: journal.Held, Actor: "dispatcher", Reason: h.why})
+				changes = append(changes, journal.Change{PayoutID: h.id, To: journal.Held, Actor: "dispatcher", Reason: h.why, From: journal.Accepted})
 			}
 		}
-		err = d.j.Apply(ctx, changes...)
+		err = d.applyEach(ctx, changes)
 	}
 	for why, n := range held {
 		d.log.Warn("items held by a cap", "batch", b.ID, "cap", why, "items", n)
@@ -342,14 +369,14 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 // runPool feeds one provider's items to its workers: long-lived
 // goroutines, each taking the next item once the pool's token bucket
 // allows one more request.
-func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, ids []string, done *atomic.Int64) error {
+func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool, src source, done *atomic.Int64) error {
 	g, gctx := errgroup.WithContext(ctx)
-	work := make(chan string)
-	ans := &answers{j: d.j, log: d.log, ctx: context.WithoutCancel(ctx)}
-	for range min(pl.workers(), len(ids)) {
+	work := make(chan task)
+	ans := &answers{j: d.j, log: d.log, ctx: context.WithoutCancel(ctx), stuck: d.noteStuck, gaveUp: src.skipped()}
+	for range pl.workers() {
 		g.Go(func() error {
-			for id := range work {
-				err := d.send(ctx, p, pl, id, ans)
+			for t := range work {
+				err := d.send(ctx, p, pl, t, ans)
 				done.Add(1)
 				if err != nil {
 					return err
@@ -358,56 +385,90 @@ func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool
 			return nil
 		})
 	}
+	var ferr error
 	// Workers take the next item as soon as they are free; each request
 	// waits for its tokens in its slot, right before it leaves, so that
 	// the provider sees the pace the budget grants.
 feed:
-	for _, id := range ids {
+	for {
 		if gctx.Err() != nil {
 			break // stopping: the rest stays queued for the next run
 		}
+		t, ok, err := src.next(gctx)
+		if err != nil {
+			ferr = err
+			break
+		}
+		if !ok {
+			break
+		}
 		select {
-		case work <- id:
+		case work <- t:
 		case <-gctx.Done():
+			if t.claimed != nil {
+				_ = d.unsend(ctx, t.id, t.holder)
+			}
 			break feed
 		}
 	}
+	src.release(ctx)
 	close(work)
 	err := g.Wait()
-	return errors.Join(err, ans.wait())
+	if errors.Is(ferr, context.Canceled) && ctx.Err() != nil {
+		ferr = nil
+	}
+	return errors.Join(ferr, err, ans.wait())
 }
 
 // send takes one queued item through sending to the provider's answer,
 // retrying what the taxonomy calls retryable.
-func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, id string, ans *answers) error {
+func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t task, ans *answers) error {
+	id := t.id
 	for attempt := 1; ; attempt++ {
 		// The intent is durable before the request leaves. The item
 		// comes back from the same transaction (not queued any more: a
-		// webhook or another run took it, and nothing is sent).
+		// webhook or another run took it, and nothing is sent). A claimed
+		// item is in sending already.
 		// Its tokens are booked first: an item goes into sending only
 		// when its turn at the provider has come. A stop is seen between
 		// steps, never inside a commit: a commit cut short by the stop
 		// may have landed without saying so, and would leave the item in
 		// sending with nothing sent.
+		claimed := attempt == 1 && t.claimed != nil
 		n := sendTokens(p)
 		if err := pl.book(ctx, n); err != nil {
+			if claimed {
+				return d.unsend(ctx, id, t.holder) // claimed, never sent: queued again
+			}
 			return nil // stopping: the item stays queued for the next run
 		}
 		var it journal.Item
-		if err := d.j.Apply(context.WithoutCancel(ctx), journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued,
-			Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
-			pl.unbook(n)
-			if errors.Is(err, journal.ErrConflict) {
-				return nil
+		holder := t.holder
+		if claimed {
+			it = *t.claimed
+		} else {
+			holder = d.holder()
+			if err := d.j.Apply(context.WithoutCancel(ctx), journal.Change{PayoutID: id, To: journal.Sending, Actor: "dispatcher", From: journal.Queued, Holder: holder,
+				Update: func(x *journal.Item) { x.Sends++; it = *x }}); err != nil {
+				pl.unbook(n)
+				if errors.Is(err, journal.ErrConflict) {
+					return nil
+				}
+				return err
 			}
-			return err
 		}
 		payout := it.Payout
 		payout.Attempt = it.Attempt
 		var st providers.Status
 		var serr error
 		var took time.Duration // the request's own time, not the wait for its slot
+		lost := false
 		err := pl.booked(ctx, n, func() {
+			// A node whose lease lapsed starts nothing: another node may
+			// be taking its items over.
+			if lost = !d.mayStart(holder); lost {
+				return
+			}
 			// In-flight requests finish even when the run is stopping.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
 			start := time.Now()
@@ -415,22 +476,29 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, i
 			took = time.Since(start)
 			cancel()
 		})
+		if lost {
+			_ = d.unsend(ctx, id, holder)
+			return errLeaseLost
+		}
 		if err != nil {
 			// Stopped while waiting for a slot or a token: nothing left,
 			// so the intent is withdrawn and the item waits for the next
 			// run.
-			return d.unsend(ctx, id)
+			return d.unsend(ctx, id, holder)
 		}
 		d.sent.Add(1)
 		if d.o.Observe != nil {
 			d.o.Observe(p.Name(), "submit", took, serr)
 		}
-		retry, err := d.record(ctx, p, pl, it, st, serr, ans)
+		retry, err := d.record(ctx, p, pl, it, st, serr, ans, holder)
 		if err != nil || !retry {
 			return err
 		}
 		if attempt >= d.o.MaxAttempts {
 			d.log.Warn("giving up for this run after retries; the item stays queued", "payout", id, "attempts", attempt)
+			if ans.gaveUp != nil {
+				ans.gaveUp.add(id)
+			}
 			return nil
 		}
 		wait := max(backoff(attempt, d.o.BackoffBase, d.o.BackoffMax), providers.RetryAfter(serr))
@@ -459,12 +527,15 @@ func sendTokens(p providers.Provider) int {
 
 // unsend takes back an intent whose request never left (the run stopped
 // while the item waited for a request slot).
-func (d *Dispatcher) unsend(ctx context.Context, id string) error {
+func (d *Dispatcher) unsend(ctx context.Context, id, holder string) error {
 	ctx = context.WithoutCancel(ctx)
-	err := d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher",
+	err := d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Holder: holder,
 		Reason: "the run stopped before the request left", Update: func(x *journal.Item) { x.Sends-- }})
 	if errors.Is(err, journal.ErrConflict) {
 		return nil
+	}
+	if err != nil {
+		d.noteStuck(id, holder)
 	}
 	return err
 }
@@ -474,10 +545,13 @@ func (d *Dispatcher) unsend(ctx context.Context, id string) error {
 // conditional on the item still being in sending: a webhook that arrived
 // while the request was out may already have settled it, and then it is
 // the truth.
-func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
+func (d *Dispatcher) record(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers, holder string) (bool, error) {
 	// A request that left is recorded even when the run is stopping.
 	ctx = context.WithoutCancel(ctx)
-	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr, ans)
+	retry, err := d.recordAnswer(ctx, p, pl, it, st, serr, ans, holder)
+	if err != nil && !errors.Is(err, journal.ErrConflict) {
+		d.noteStuck(it.PayoutID, holder)
+	}
 	if settledMeanwhile(d.log, it.PayoutID, err) {
 		return false, nil
 	}
@@ -496,7 +570,7 @@ func settledMeanwhile(log *slog.Logger, payoutID string, err error) bool {
 	return true
 }
 
-func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers) (bool, error) {
+func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl *pool, it journal.Item, st providers.Status, serr error, ans *answers, holder string) (bool, error) {
 	id := it.PayoutID
 	twoPhase := providers.TwoPhase(p)
 	switch {
@@ -505,7 +579,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		to := journal.StateFor(st.Outcome)
 		// The answer is the item's last status; the transition carries no
 		// copy of it (journal.Change.Payload).
-		c := journal.Change{PayoutID: id, From: journal.Sending, To: to, Actor: "dispatcher", Status: &st, Reason: reasonOf(st)}
+		c := journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: to, Actor: "dispatcher", Status: &st, Reason: reasonOf(st)}
 		if to != journal.AwaitingConfirmation {
 			ans.later(c)
 			return false, nil
@@ -517,17 +591,17 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		return false, d.settle(context.WithoutCancel(ctx), p, pl, st, "dispatcher")
 	case errors.Is(serr, providers.ErrRateLimited):
 		pl.rateLimited(providers.RetryAfter(serr))
-		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Queued, Actor: "dispatcher", Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrUnavailable), errors.Is(serr, providers.ErrAuth):
 		pl.failure()
-		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher",
+		return errors.Is(serr, providers.ErrUnavailable), d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Queued, Actor: "dispatcher",
 			Reason: serr.Error(), Update: freshSession(twoPhase)})
 	case errors.Is(serr, providers.ErrDuplicate) && twoPhase:
 		// A session under this key exists that payrun never journaled (its
 		// answer was lost). It can never move money without our confirm,
 		// which only the journaled session gets: start a fresh one.
 		pl.success()
-		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, To: journal.Queued, Actor: "dispatcher", Update: freshSession(true),
+		return true, d.j.Apply(ctx, journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Queued, Actor: "dispatcher", Update: freshSession(true),
 			Reason: "an earlier session exists but was never journaled; a fresh session replaces it (the old one is never confirmed)"})
 	case errors.Is(serr, providers.ErrDuplicate):
 		pl.success()
@@ -535,7 +609,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		// answer was lost): it exists, so it is submitted; its outcome
 		// arrives by webhook or status query.
 		st.Outcome = providers.Processing
-		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.Submitted, Actor: "dispatcher", Status: &st,
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Submitted, Actor: "dispatcher", Status: &st,
 			Reason: "already at the provider: " + serr.Error()})
 		return false, nil
 	case providers.IsInDoubt(serr):
@@ -548,7 +622,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 			st.Outcome = providers.Processing
 			stp = &st
 		}
-		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.InDoubt, Actor: "dispatcher", Status: stp, Reason: serr.Error()})
 		return false, nil
 	default:
 		// Rejected, insufficient funds, unsupported: final for this payout.
@@ -560,7 +634,7 @@ func (d *Dispatcher) recordAnswer(ctx context.Context, p providers.Provider, pl 
 		if st.Message == "" {
 			st.Message = serr.Error()
 		}
-		ans.later(journal.Change{PayoutID: id, From: journal.Sending, To: journal.Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
+		ans.later(journal.Change{PayoutID: id, From: journal.Sending, Holder: holder, To: journal.Failed, Actor: "dispatcher", Status: &st, Reason: serr.Error()})
 		return false, nil
 	}
 }
@@ -573,6 +647,10 @@ type answers struct {
 	// ctx outlives the run's: answers to requests that left are recorded
 	// even when the run is stopping.
 	ctx context.Context
+	// stuck is told about an item whose answer was not recorded, and
+	// gaveUp collects the items the run stopped retrying (claim.go).
+	stuck  func(id, holder string)
+	gaveUp *givenUp
 
 	wg  sync.WaitGroup
 	mu  sync.Mutex
@@ -594,6 +672,9 @@ func (a *answers) later(c journal.Change) {
 		}
 		if err != nil {
 			a.log.Error("answer not recorded; the payout stays in sending and is resolved as in doubt", "payout", c.PayoutID, "err", err)
+			if a.stuck != nil {
+				a.stuck(c.PayoutID, c.Holder)
+			}
 			a.mu.Lock()
 			if a.err == nil {
 				a.err = fmt.Errorf("recording the answer for %s: %w", c.PayoutID, err)

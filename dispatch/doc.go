@@ -8,6 +8,14 @@
 // also holds the gates before money moves: caps per day or batch, and the
 // pre-flight (CheckBatch, Approve).
 //
+// On a journal several payrun processes share (journal.Cluster) the same
+// rules hold for the cluster: a node claims queued items and holds them
+// under its lease, stops sending when the lease lapses, takes over what
+// gone nodes held through the in-doubt path (claim.go), and every node
+// draws a provider's requests from one token bucket in the journal, whose
+// rate follows the provider's refusals (budget.go); within a node, polls
+// still take only what its sends and confirms leave (pool.go).
+//
 // It talks to the journal through journal.Journal and to providers through
 // the providers contract; it imports nothing of reconcile, reports,
 // internal/app, internal/daemon or cmd.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -208,7 +209,10 @@ func (l *limiter) trySpare(now time.Time, n int) (bool, time.Duration) {
 // pool paces one provider's requests: a prioritised request budget
 // (limiter) that slows down on 429 and recovers slowly, a pause honouring
 // Retry-After, and a circuit breaker that stops sending after consecutive
-// failures.
+// failures. On a shared journal the rate is the cluster's (budget): the
+// tokens come from its bucket, which paces every node together and learns
+// the provider's limit from its refusals, and the local limiter only
+// orders this node's callers.
 type pool struct {
 	name    string
 	cfg     PoolConfig
@@ -228,6 +232,17 @@ type pool struct {
 	breakerN    int
 	cooldown    time.Duration
 	stats       PoolStats
+
+	// budget, when set, is the cluster's bucket the pool's tokens come
+	// from instead of limiter, and share caps its requests in flight at
+	// its node's part of the cluster's concurrency (budget.go, claim.go).
+	budget *budget
+	share  *share
+	// urgent counts the urgent callers waiting for the cluster's tokens:
+	// a spare caller waits while there are any. departed counts what
+	// left, for BusiestSecond.
+	urgent   atomic.Int64
+	departed departures
 }
 
 // PoolStats are the counters a pool keeps for progress and metrics.
@@ -282,9 +297,14 @@ func (p *pool) wait(ctx context.Context, prio Priority, n int) error {
 		paused := p.now().Before(p.pausedUntil)
 		p.mu.Unlock()
 		if !paused {
+			if p.budget != nil {
+				p.departed.add(time.Now(), n)
+			}
 			return nil
 		}
-		p.limiter.cancel(n)
+		if p.budget == nil {
+			p.limiter.cancel(n)
+		}
 	}
 }
 
@@ -318,6 +338,9 @@ func (p *pool) open(ctx context.Context) error {
 
 // take waits for n tokens of the budget at prio.
 func (p *pool) take(ctx context.Context, prio Priority, n int) error {
+	if p.budget != nil {
+		return p.takeShared(ctx, prio, n)
+	}
 	if prio == Spare {
 		for {
 			ok, wait := p.limiter.trySpare(time.Now(), n)
@@ -347,6 +370,61 @@ func (p *pool) take(ctx context.Context, prio Priority, n int) error {
 			return err
 		}
 	}
+}
+
+// takeShared waits for n tokens of the cluster's budget at prio. The
+// cluster's bucket grants in the order asked; the priority holds on this
+// node: a spare caller asks only while no urgent caller of the pool waits
+// for a token, so that polls take what sends leave over.
+func (p *pool) takeShared(ctx context.Context, prio Priority, n int) error {
+	if prio == Spare {
+		for p.urgent.Load() > 0 {
+			if err := sleepCtx(ctx, spareRecheck); err != nil {
+				return err
+			}
+		}
+	} else {
+		p.urgent.Add(1)
+		defer p.urgent.Add(-1)
+	}
+	for range n {
+		if err := p.budget.wait(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// spareRecheck is how often a spare caller looks again whether urgent
+// callers still wait for the cluster's tokens.
+const spareRecheck = 5 * time.Millisecond
+
+// departures counts the requests that left in the last second, for the
+// busiest second on a shared journal (the local limiter counts its own).
+type departures struct {
+	mu      sync.Mutex
+	at      []time.Time // within the last second, oldest first
+	busiest int
+}
+
+func (d *departures) add(now time.Time, n int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	drop := 0
+	for drop < len(d.at) && now.Sub(d.at[drop]) >= time.Second {
+		drop++
+	}
+	d.at = d.at[drop:]
+	for range n {
+		d.at = append(d.at, now)
+	}
+	d.busiest = max(d.busiest, len(d.at))
+}
+
+func (d *departures) max() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.busiest
 }
 
 // sleepCtx waits d, or until ctx ends.
@@ -382,6 +460,12 @@ func (p *pool) request(ctx context.Context, prio Priority, n int, fn func()) err
 		return err
 	}
 	defer p.slots.Release(1)
+	if p.share != nil {
+		if err := p.share.acquire(ctx); err != nil {
+			return err
+		}
+		defer p.share.release()
+	}
 	if n > 0 {
 		if err := p.wait(ctx, prio, n); err != nil {
 			return err
@@ -401,6 +485,12 @@ func (p *pool) book(ctx context.Context, n int) error {
 	if err := p.open(ctx); err != nil {
 		return err
 	}
+	if p.budget != nil {
+		// The cluster's tokens are taken in booked, right before the
+		// request leaves: the bucket paces departures, and a commit's
+		// latency between a token and its request would bunch them.
+		return nil
+	}
 	at := p.limiter.reserve(time.Now(), n)
 	if err := sleepCtx(ctx, time.Until(at)); err != nil {
 		p.limiter.cancel(n)
@@ -409,8 +499,13 @@ func (p *pool) book(ctx context.Context, n int) error {
 	return nil
 }
 
-// unbook gives back n tokens booked and not used.
-func (p *pool) unbook(n int) { p.limiter.cancel(n) }
+// unbook gives back n tokens booked and not used (on the cluster's
+// budget none were taken yet).
+func (p *pool) unbook(n int) {
+	if p.budget == nil {
+		p.limiter.cancel(n)
+	}
+}
 
 // booked runs fn (n requests whose tokens were booked) in a request slot,
 // once the sliding window has room for them: the window holds the times
@@ -419,10 +514,19 @@ func (p *pool) unbook(n int) { p.limiter.cancel(n) }
 // back and fn has not run.
 func (p *pool) booked(ctx context.Context, n int, fn func()) error {
 	if err := p.slots.Acquire(ctx, 1); err != nil {
-		p.limiter.cancel(n)
+		p.unbook(n)
 		return err
 	}
 	defer p.slots.Release(1)
+	if p.share != nil {
+		if err := p.share.acquire(ctx); err != nil {
+			return err
+		}
+		defer p.share.release()
+	}
+	if p.budget != nil {
+		return p.bookedShared(ctx, n, fn)
+	}
 	for {
 		now := time.Now()
 		at := p.limiter.depart(now, n)
@@ -447,8 +551,21 @@ func (p *pool) booked(ctx context.Context, n int, fn func()) error {
 	return nil
 }
 
+// bookedShared is booked on the cluster's budget: the tokens are taken
+// now, in the slot, and the request leaves at once.
+func (p *pool) bookedShared(ctx context.Context, n int, fn func()) error {
+	if err := p.wait(ctx, Urgent, n); err != nil {
+		return err
+	}
+	fn()
+	return nil
+}
+
 // success records a request the provider answered normally.
 func (p *pool) success() {
+	if p.budget != nil {
+		p.budget.success()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.failures = 0
@@ -465,8 +582,12 @@ func (p *pool) success() {
 }
 
 // rateLimited records a 429: pause the whole pool for Retry-After (or a
-// second) and halve the effective rate.
+// second) and halve the effective rate, or, on a shared journal, tell the
+// cluster's budget, which learns the provider's limit from it.
 func (p *pool) rateLimited(retryAfter time.Duration) {
+	if p.budget != nil {
+		p.budget.refused(retryAfter)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.RateLimited++
@@ -480,7 +601,7 @@ func (p *pool) rateLimited(retryAfter time.Duration) {
 	if until := now.Add(retryAfter); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}
-	if p.cfg.RatePerSecond > 0 && !again {
+	if p.cfg.RatePerSecond > 0 && !again && p.budget == nil {
 		p.effective = max(p.effective/2, p.cfg.RatePerSecond/20, 0.5)
 		p.limiter.setRate(p.effective, p.cfg.Burst)
 		p.successes = 0
@@ -508,6 +629,11 @@ func (p *pool) snapshot() PoolStats {
 	defer p.mu.Unlock()
 	s := p.stats
 	s.Rate = p.effective
+	if p.budget != nil {
+		s.Rate = p.budget.current()
+		s.BusiestSecond = p.departed.max()
+		return s
+	}
 	p.limiter.mu.Lock()
 	s.BusiestSecond = p.limiter.busiest
 	p.limiter.mu.Unlock()

@@ -62,6 +62,9 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 			continue
 		}
 		again, err := d.resolve(ctx, p, it)
+		if errors.Is(err, journal.ErrConflict) {
+			continue // another node (or a webhook) resolved it meanwhile
+		}
 		if err != nil {
 			d.log.Warn("in-doubt payout not resolved yet", "payout", it.PayoutID, "provider", it.Provider, "err", err)
 			continue
@@ -72,7 +75,7 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 	}
 	var done atomic.Int64
 	for prov, ids := range requeue {
-		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], ids, &done); err != nil {
+		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], &listSource{ids: ids}, &done); err != nil {
 			return err
 		}
 	}

@@ -31,6 +31,11 @@ type Change struct {
 	// From, when set, makes the change conditional: it applies only if the
 	// item is in that state (compare-and-set), otherwise ErrConflict.
 	From State
+	// Holder, when set, makes the change conditional on the item being
+	// held by that cluster node (Cluster.Claim), otherwise ErrConflict: a
+	// node whose lease lapsed, and whose items another node took over,
+	// can no longer move them. A journal held by one process ignores it.
+	Holder string
 	// Payload is stored in the transition log (a raw provider answer a
 	// dispute may need), scrubbed of card numbers and bounded (see
 	// MaxPayload). What the provider said is already in the item's last

@@ -28,7 +28,7 @@ func cmdServe() command {
 		if err != nil {
 			return err
 		}
-		j, err := app.OpenJournal(ctx, cfg)
+		j, err := app.OpenJournalAs(ctx, cfg, "serve")
 		if err != nil {
 			return err
 		}

@@ -60,7 +60,11 @@ func statusFromJournal(ctx context.Context, e *env, cfg *config.Config, j journa
 			return err
 		}
 	}
-	return printStatus(e.stdout, batches, open, asJSON, cfg.Location())
+	cl, err := journalCluster(ctx, j)
+	if err != nil {
+		return err
+	}
+	return printStatus(e.stdout, batches, open, cl, asJSON, cfg.Location())
 }
 
 // daemonControl connects to the daemon holding cfg's journal; nil (and no
@@ -124,24 +128,26 @@ func statusFromDaemon(ctx context.Context, w io.Writer, ctl *daemon.Control, id 
 		if err != nil {
 			return fmt.Errorf("batch %s: %w", id, err)
 		}
-		return printStatus(w, []daemon.BatchStatus{d.Batch}, d.OpenItems, asJSON, nil)
+		return printStatus(w, []daemon.BatchStatus{d.Batch}, d.OpenItems, nil, asJSON, nil)
 	}
 	bs, err := ctl.Batches(ctx, 0)
 	if err != nil {
 		return err
 	}
-	return printStatus(w, bs, nil, asJSON, nil)
+	return printStatus(w, bs, nil, nil, asJSON, nil)
 }
 
-func printStatus(w io.Writer, batches []daemon.BatchStatus, open []daemon.OpenItem, asJSON bool, loc *time.Location) error {
+func printStatus(w io.Writer, batches []daemon.BatchStatus, open []daemon.OpenItem, cl *daemon.ClusterStatus, asJSON bool, loc *time.Location) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(struct {
-			Batches   []daemon.BatchStatus `json:"batches"`
-			OpenItems []daemon.OpenItem    `json:"open_items,omitempty"`
-		}{batches, open})
+			Batches   []daemon.BatchStatus  `json:"batches"`
+			OpenItems []daemon.OpenItem     `json:"open_items,omitempty"`
+			Cluster   *daemon.ClusterStatus `json:"cluster,omitempty"`
+		}{batches, open, cl})
 	}
+	printCluster(w, cl)
 	if len(batches) == 0 {
 		fmt.Fprintln(w, "No batches yet.")
 		return nil

@@ -57,14 +57,45 @@ func New(cfg *config.Config, j journal.Journal, log *slog.Logger) (*App, error) 
 // OpenJournal opens the configured journal, creating the directory of a
 // journal file.
 func OpenJournal(ctx context.Context, cfg *config.Config) (journal.Journal, error) {
+	return OpenJournalAs(ctx, cfg, "payrun")
+}
+
+// OpenJournalAs is OpenJournal for a process that says what it is (role:
+// "serve", ...) to the other nodes of a shared journal.
+func OpenJournalAs(ctx context.Context, cfg *config.Config, role string) (journal.Journal, error) {
 	loc := cfg.Journal
-	if !drivers.IsPostgres(loc) {
+	if !drivers.IsPostgres(loc) && !providers.IsSecretRef(loc) {
 		loc = cfg.Abs(loc)
 		if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
 			return nil, err
 		}
 	}
-	return drivers.Open(ctx, loc, drivers.Options{})
+	return drivers.Open(ctx, loc, drivers.Options{Node: NodeOptions(cfg, role)})
+}
+
+// NodeOptions is how a process of this configuration takes part in the
+// cluster of a shared journal: its lease, and the grace after it, the
+// longest a provider request may last.
+func NodeOptions(cfg *config.Config, role string) journal.NodeOptions {
+	grace := time.Duration(0)
+	for _, pc := range cfg.Providers {
+		if !pc.Enabled {
+			continue
+		}
+		t := pc.Timeout
+		if t <= 0 {
+			t = 30 * time.Second
+		}
+		grace = max(grace, t)
+	}
+	if grace == 0 {
+		grace = 30 * time.Second
+	}
+	o := journal.NodeOptions{Name: cfg.Cluster.Node, Role: role, Lease: cfg.Cluster.Lease, Grace: grace + time.Second}
+	if role == "serve" {
+		o.Addr = cfg.Serve.Listen
+	}
+	return o
 }
 
 // BuildProviders builds a client for every enabled provider. callbackBase,

@@ -280,7 +280,7 @@ func (c *Config) Problems() []string {
 	default:
 		add("log.format %q: must be auto, json or text", c.Log.Format)
 	}
-	return p
+	return append(p, c.Cluster.problems()...)
 }
 
 // ParseCron parses a schedule as the daemon does: a standard cron spec

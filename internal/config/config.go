@@ -26,6 +26,7 @@ type Config struct {
 	Reports   Reports                     `yaml:"reports"`
 	Preflight Preflight                   `yaml:"preflight"`
 	Serve     Serve                       `yaml:"serve"`
+	Cluster   Cluster                     `yaml:"cluster"`
 	Log       Log                         `yaml:"log"`
 
 	// Path is the file the config was loaded from ("" for defaults).
@@ -185,7 +186,8 @@ func Default() *Config {
 		Preflight: Preflight{DuplicateLookback: 7},
 		Serve: Serve{Listen: "127.0.0.1:8080", StableFor: 5 * time.Second, ScanInterval: 30 * time.Second,
 			Cutoff: "0 18 * * *", Poll: "*/5 * * * *", Report: "0 7 * * *", CatchUp: true},
-		Log: Log{Level: "info", Format: "auto"},
+		Cluster: Cluster{Lease: DefaultLease},
+		Log:     Log{Level: "info", Format: "auto"},
 	}
 }
 

@@ -51,6 +51,12 @@ type Daemon struct {
 
 	cfg *config.Config
 	log *slog.Logger
+	// member is the daemon's part in a cluster (leader.go); nil on a
+	// journal this process holds alone.
+	member *member
+	// cluster is what the status page, /api/cluster and the control
+	// socket show of the cluster; nil without one.
+	cluster ClusterSource
 	// status is what the HTTP server shows (links masked); controlStatus
 	// what the control socket answers (links whole).
 	status, controlStatus JournalStatus
@@ -120,19 +126,25 @@ func New(a *app.App) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.Sched, err = NewScheduler(jobs, SchedulerOptions{LastRun: app.LastRuns{J: j}, Log: log, Observe: metrics.ObserveJob}); err != nil {
+	sopts := SchedulerOptions{LastRun: app.LastRuns{J: j}, Log: log, Observe: metrics.ObserveJob}
+	if d.Sched, err = NewScheduler(jobs, sopts); err != nil {
 		return nil, err
 	}
 	for _, job := range jobs {
 		metrics.Jobs(job.Name)
+	}
+	if c, ok := j.(journal.Cluster); ok {
+		d.member = newMember(d, c, cfg.Cluster.Lease, jobs, sopts)
+		d.cluster = ClusterView{C: c, Leading: d.member.Leading}
+		reg.MustRegister(clusterCollector{src: d.cluster})
 	}
 	d.Recv = a.Receiver(metrics.ObserveWebhook)
 	command := "payrun"
 	if cfg.Path != "" {
 		command += " --config " + cfg.Path
 	}
-	handler := NewServer(ServerOptions{Webhooks: d.Recv, Ready: []Check{status.Check(), d.Sched.Check()},
-		Gatherer: reg, Status: status, Location: loc, Log: log, Command: command})
+	handler := NewServer(ServerOptions{Webhooks: d.Recv, Ready: []Check{status.Check(), d.schedulerCheck()},
+		Gatherer: reg, Status: status, Cluster: d.cluster, Location: loc, Log: log, Command: command})
 	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: d.Collect.Mount(handler), Log: log}
 	if path := SocketPath(cfg); path != "" {
 		d.Control = &ControlServer{Path: path, Handler: d.ControlHandler(), Log: log}
@@ -209,14 +221,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 	}); err != nil {
 		return fail(err)
 	}
-	if err := d.Intake.Start(d.root); err != nil {
-		return fail(err)
+	for _, s := range d.leaderServices() {
+		if err := s.Start(d.root); err != nil {
+			return fail(err)
+		}
+		started = append(started, s)
 	}
-	started = append(started, d.Intake)
-	if err := d.Sched.Start(d.root); err != nil {
-		return fail(err)
-	}
-	started = append(started, d.Sched)
 	if err := d.house.Run(d.root, d.housekeeping); err != nil {
 		return fail(err)
 	}
@@ -322,8 +332,10 @@ func (d *Daemon) Stop() {
 		d.Control.Stop()
 	}
 	d.house.Halt()
-	d.Sched.Stop()
-	d.Intake.Stop()
+	leader := d.leaderServices()
+	for i := len(leader) - 1; i >= 0; i-- {
+		leader[i].Stop()
+	}
 	d.cancel()
 	d.jobs.Wait()
 	d.Collect.Stop()
@@ -364,6 +376,11 @@ func (d *Daemon) resume(ctx context.Context, trigger string) error {
 		if err := d.dispatch(ctx, sending, trigger); err != nil {
 			return err
 		}
+	}
+	if d.member != nil && d.member.othersLive(ctx) {
+		// The other nodes kept watching while this one was down: what it
+		// held is taken over and asked about; nothing else waits on it.
+		return nil
 	}
 	st, err := d.Poller.Sweep(ctx)
 	if st.Due > 0 {

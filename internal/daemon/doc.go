@@ -26,5 +26,10 @@
 //	h := daemon.NewServer(daemon.ServerOptions{Webhooks: receiver, Gatherer: reg,
 //		Status: status, Ready: []daemon.Check{status.Check(), sched.Check()}})
 //
+// On a journal several daemons share, one of them, the leader, runs the
+// schedules and the intake; every one sends, takes webhooks and takes over
+// what a gone node held (leader.go); /api/cluster, the status page and
+// /metrics show the nodes (cluster_status.go).
+//
 // The package never imports cmd and holds no domain rules of its own.
 package daemon

@@ -32,6 +32,9 @@ type ServerOptions struct {
 	Gatherer prometheus.Gatherer
 	// Status feeds /api/batches and the status page.
 	Status StatusSource
+	// Cluster, on a shared journal, feeds /api/cluster and the status
+	// page's cluster section.
+	Cluster ClusterSource
 	// Refresh is the status page's auto-refresh period (default 5 s).
 	Refresh time.Duration
 	// PageBatches caps the batches on the page and in /api/batches
@@ -95,6 +98,9 @@ func NewServer(o ServerOptions) http.Handler {
 		mux.HandleFunc("GET /api/batches", s.batches)
 		mux.HandleFunc("GET /api/batches/{id}", s.batch)
 		mux.HandleFunc("GET /{$}", s.page)
+	}
+	if o.Cluster != nil {
+		mux.HandleFunc("GET /api/cluster", s.cluster)
 	}
 	return mux
 }

@@ -61,6 +61,7 @@ var pageTemplate = template.Must(template.New("status").Parse(`<!doctype html>
 <p>As of <time datetime="{{.NowISO}}">{{.Now}}</time> · refreshes every {{.Refresh}} s · <a href="api/batches">JSON</a> <span id="live" data-refresh="{{.Refresh}}"></span></p>
 </header>
 <main>
+{{- template "cluster" .Cluster}}
 {{- if not .Batches}}
 <p class="empty">No batches yet. Drop a payout file into the inbox.</p>
 {{- end}}
@@ -120,6 +121,7 @@ type pageData struct {
 	Style   template.CSS
 	Script  template.JS
 	Batches []pageBatch
+	Cluster *pageCluster
 }
 
 type pageBatch struct {
@@ -195,7 +197,7 @@ func (s *server) page(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.o.Now()
 	d := pageData{Refresh: max(1, int(s.o.Refresh/time.Second)), Now: stamp(now), NowISO: now.UTC().Format(time.RFC3339),
-		Style: template.CSS(pageStyle), Script: template.JS(pageScript)}
+		Style: template.CSS(pageStyle), Script: template.JS(pageScript), Cluster: s.clusterPage(ctx, stamp)}
 	for _, b := range bs {
 		pb := pageBatch{BatchStatus: b, Created: stamp(b.Created), API: "api/batches/" + url.PathEscape(b.ID),
 			ApprovedAt: stamp(b.Approved), SendAtText: stamp(b.SendAt),

@@ -18,6 +18,9 @@ type Options struct {
 	Now func() time.Time
 	// ReadOnly opens for reading only.
 	ReadOnly bool
+	// Node says how the process takes part in the cluster of a shared
+	// journal (journal.Cluster); an embedded journal ignores it.
+	Node journal.NodeOptions
 }
 
 // IsPostgres reports whether a location names a PostgreSQL database.
@@ -48,7 +51,7 @@ func Open(ctx context.Context, location string, o Options) (journal.Journal, err
 		return nil, err
 	}
 	if IsPostgres(location) {
-		return pgjournal.Open(ctx, location, pgjournal.Options{Now: o.Now, ReadOnly: o.ReadOnly})
+		return pgjournal.Open(ctx, location, pgjournal.Options{Now: o.Now, ReadOnly: o.ReadOnly, Node: o.Node})
 	}
 	return boltjournal.Open(location, boltjournal.Options{Now: o.Now, ReadOnly: o.ReadOnly})
 }

@@ -131,6 +131,20 @@ func deref[T any](p *T, def T) T {
 // itemColumns are the columns an item is read from, in decodeItem's order.
 const itemColumns = `payout_id, batch_id, "row", provider, state, item`
 
+// heldColumns are itemColumns and the item's holder (cluster.go).
+const heldColumns = itemColumns + `, holder`
+
+// scanHeld reads one item and its holder from a row of heldColumns.
+func scanHeld(row pgx.Row, it *journal.Item, holder *string) error {
+	var id, batch, provider, state string
+	var n int
+	var raw []byte
+	if err := row.Scan(&id, &batch, &n, &provider, &state, &raw, holder); err != nil {
+		return err
+	}
+	return decodeItem(id, batch, n, provider, state, raw, it)
+}
+
 // scanItem reads one item from a row of itemColumns.
 func scanItem(row pgx.Row, it *journal.Item) error {
 	var id, batch, provider, state string

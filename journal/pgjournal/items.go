@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/payrun/payrun/journal"
 )
 
@@ -36,16 +37,22 @@ type writeTx struct {
 	// meanwhile by another node is found by PutRef's statement).
 	seen  map[[2]string]string
 	batch pgx.Batch
+	// held and was are each locked item's holder and state as locked;
+	// holder is the node an item moved into flight is held by (cluster.go).
+	held   map[string]string
+	was    map[string]journal.State
+	holder string
 }
 
 func newWriteTx(ctx context.Context, tx pgx.Tx) *writeTx {
-	return &writeTx{ctx: ctx, tx: tx, items: map[string]*journal.Item{}, refs: map[[2]string]string{}, seen: map[[2]string]string{}}
+	return &writeTx{ctx: ctx, tx: tx, items: map[string]*journal.Item{}, refs: map[[2]string]string{}, seen: map[[2]string]string{},
+		held: map[string]string{}, was: map[string]journal.State{}}
 }
 
 // lockSQL reads and locks items, in payout_id order so that two
 // transactions locking overlapping sets wait for each other rather than
 // deadlock.
-const lockSQL = `SELECT ` + itemColumns + ` FROM payrun_items WHERE payout_id = ANY($1) ORDER BY payout_id FOR UPDATE`
+const lockSQL = `SELECT ` + heldColumns + ` FROM payrun_items WHERE payout_id = ANY($1) ORDER BY payout_id FOR UPDATE`
 
 // sortedIDs returns ids sorted, without repeats.
 func sortedIDs(ids []string) []string {
@@ -64,15 +71,17 @@ func (w *writeTx) lockItems(ids []string) error {
 	return w.keep(rows)
 }
 
-// keep keeps the locked items rows return.
+// keep keeps the locked items rows of heldColumns return.
 func (w *writeTx) keep(rows pgx.Rows) error {
 	defer rows.Close()
 	for rows.Next() {
 		it := new(journal.Item)
-		if err := scanItem(rows, it); err != nil {
+		var holder string
+		if err := scanHeld(rows, it, &holder); err != nil {
 			return err
 		}
 		w.items[it.PayoutID] = it
+		w.held[it.PayoutID], w.was[it.PayoutID] = holder, it.State
 	}
 	return rows.Err()
 }
@@ -207,7 +216,7 @@ func (w *writeTx) flush() error {
 		if err != nil {
 			return err
 		}
-		b.Queue(`UPDATE payrun_items SET state = $2, item = $3 WHERE payout_id = $1`, id, string(it.State), raw)
+		b.Queue(`UPDATE payrun_items SET state = $2, item = $3, holder = $4 WHERE payout_id = $1`, id, string(it.State), raw, w.holderOf(it))
 	}
 	b.QueuedQueries = append(b.QueuedQueries, w.batch.QueuedQueries...)
 	w.dirty, w.batch = nil, pgx.Batch{}
@@ -230,6 +239,9 @@ func (j *Journal) Apply(ctx context.Context, changes ...journal.Change) error {
 		for _, c := range changes {
 			it, err := w.item(c.PayoutID)
 			if err != nil {
+				return err
+			}
+			if err := w.checkHolder(c, it); err != nil {
 				return err
 			}
 			if err := journal.ApplyTo(w, &it, c, now); err != nil {
@@ -264,13 +276,20 @@ func (j *Journal) writeItems(ctx context.Context, ids []string, fn func(*writeTx
 }
 
 func (j *Journal) writeItemsOnce(ctx context.Context, ids []string, fn func(*writeTx) error) (err error) {
+	return j.writeLocked(ctx, j.pool, fn, lockSQL, ids)
+}
+
+// writeLocked is writeItemsOnce with the items locked by lock (a query
+// of heldColumns) and its args.
+func (j *Journal) writeLocked(ctx context.Context, pool *pgxpool.Pool, fn func(*writeTx) error, lock string, args ...any) (err error) {
 	var b pgx.Batch
 	b.BeginTx(pgx.TxOptions{})
 	var w *writeTx
-	b.Queue(lockSQL, ids).Query(func(rows pgx.Rows) error { return w.keep(rows) })
-	br := j.pool.SendBatch(ctx, &b)
+	b.Queue(lock, args...).Query(func(rows pgx.Rows) error { return w.keep(rows) })
+	br := pool.SendBatch(ctx, &b)
 	tx := br.Tx()
 	w = newWriteTx(ctx, tx)
+	w.holder = j.Lease().Node
 	defer func() {
 		if err != nil && tx != nil {
 			// Ends the transaction, and gives the connection back to the

@@ -49,15 +49,30 @@ type Options struct {
 	// transaction, and the server syncs the commits of concurrent
 	// transactions together.
 	MaxConns int32
+	// Node says how this process takes part in the cluster of processes
+	// sharing the database (cluster.go); a writable journal always does.
+	Node journal.NodeOptions
 }
 
-// defaultMaxConns is the pool's size when neither Options nor the URL say.
-const defaultMaxConns = 32
+// defaultMaxConns is the pool's size when neither Options nor the URL say,
+// defaultMinConns the connections it keeps open.
+const (
+	defaultMaxConns = 32
+	defaultMinConns = 4
+	// coordConns is the coordination pool's size: the heartbeat, a claim
+	// per provider and a reservation per provider at once.
+	coordConns = 4
+)
 
 // Journal is the PostgreSQL driver of journal.Journal.
 type Journal struct {
-	pool     *pgxpool.Pool
-	persist  *persister // nil when read-only
+	pool    *pgxpool.Pool
+	persist *persister // nil when read-only
+	member  *member    // nil when read-only
+	// coord is a small pool of its own for the cluster's coordination
+	// (leases, claims, the rate budget): the commits of a busy run never
+	// delay a renewal or a reservation (nil when read-only).
+	coord    *pgxpool.Pool
 	location string
 	now      func() time.Time
 	ro       bool
@@ -93,6 +108,11 @@ func Open(ctx context.Context, dsn string, o Options) (*Journal, error) {
 	} else if !strings.Contains(dsn, "pool_max_conns") {
 		cfg.MaxConns = defaultMaxConns
 	}
+	if !strings.Contains(dsn, "pool_min_conns") && !o.ReadOnly {
+		// A few connections stay open: a busy server takes long to start
+		// one, and the first claims and answers of a run need them at once.
+		cfg.MinConns = min(defaultMinConns, cfg.MaxConns)
+	}
 	if o.ReadOnly {
 		cfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
 	}
@@ -127,6 +147,17 @@ func Open(ctx context.Context, dsn string, o Options) (*Journal, error) {
 	if err := j.DropStaging(ctx); err != nil {
 		return fail(err)
 	}
+	ccfg := cfg.Copy()
+	ccfg.MaxConns, ccfg.MinConns = coordConns, min(2, coordConns)
+	if j.coord, err = pgxpool.NewWithConfig(ctx, ccfg); err != nil {
+		return fail(err)
+	}
+	j.member = newMember(o.Node)
+	if err := j.join(ctx); err != nil {
+		j.coord.Close()
+		return fail(err)
+	}
+	go j.heartbeat()
 	j.persist = newPersister(j.pool)
 	return j, nil
 }
@@ -159,6 +190,12 @@ func (j *Journal) Close() error {
 	}
 	if j.persist != nil {
 		j.persist.close()
+	}
+	if j.member != nil {
+		j.leave()
+	}
+	if j.coord != nil {
+		j.coord.Close()
 	}
 	j.pool.Close()
 	return nil

@@ -1,0 +1,98 @@
+package dispatch
+
+import (
+	"sort"
+	"testing"
+	"time"
+)
+
+// TestBudgetNeverAboveRateInASlidingSecond reserves many urgent tokens at
+// once (a backlog of sends) and checks every sliding window of one second
+// over the grant times: never more than the rate, though the bucket's
+// burst alone would allow rate + burst; and the whole takes the time the
+// rate allows, within the window's slack.
+func TestBudgetNeverAboveRateInASlidingSecond(t *testing.T) {
+	const rate, burst, n = 100, 20, 1000
+	l := newLimiter(rate, burst)
+	t0 := time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
+	var at []time.Time
+	for i := range n {
+		// Callers come a little apart and take one or two tokens, as sends
+		// of one-phase and two-phase providers do.
+		k := 1 + i%2
+		g := l.reserve(t0.Add(time.Duration(i)*time.Millisecond), k)
+		// Some callers wake late, as on a busy machine.
+		if i%7 == 0 {
+			g = g.Add(300 * time.Millisecond)
+		}
+		for {
+			d := l.depart(g, k)
+			if !d.After(g) {
+				break
+			}
+			g = d
+		}
+		for range k {
+			at = append(at, g)
+		}
+	}
+	sort.Slice(at, func(i, j int) bool { return at[i].Before(at[j]) })
+	lo := 0
+	for hi := range at {
+		for at[hi].Sub(at[lo]) >= time.Second {
+			lo++
+		}
+		if got := hi - lo + 1; got > rate {
+			t.Fatalf("%d grants within one second ending %s (rate %d)", got, at[hi].Sub(t0), rate)
+		}
+	}
+	total := at[len(at)-1].Sub(t0)
+	ideal := time.Duration(float64(len(at)) / rate * float64(time.Second))
+	if total < ideal*9/10 || total > ideal*11/10 {
+		t.Fatalf("%d grants took %s, want about %s", len(at), total, ideal)
+	}
+}
+
+// TestBudgetSpareWaitsForUrgent: a poll (spare) gets no token while a send
+// (urgent) has one reserved ahead, and gets one once the bucket has
+// tokens nobody waits for.
+func TestBudgetSpareWaitsForUrgent(t *testing.T) {
+	l := newLimiter(10, 1)
+	t0 := time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
+	if ok, _ := l.trySpare(t0, 1); !ok {
+		t.Fatal("an idle budget refused a poll")
+	}
+	// A send reserves the next token (100 ms away at 10/s).
+	g := l.reserve(t0, 1)
+	l.depart(g, 1)
+	if !g.After(t0) {
+		t.Fatalf("send granted at %s, want after %s", g, t0)
+	}
+	if ok, wait := l.trySpare(t0.Add(50*time.Millisecond), 1); ok || wait <= 0 {
+		t.Fatalf("poll granted while a send waits (ok %v, wait %s)", ok, wait)
+	}
+	if ok, _ := l.trySpare(g, 1); ok {
+		t.Fatal("poll took the token the send reserved")
+	}
+	if ok, _ := l.trySpare(g.Add(150*time.Millisecond), 1); !ok {
+		t.Fatal("poll refused a token nobody waits for")
+	}
+}
+
+// TestRateLimitedOnceForABurst: 429 answers to requests that left together
+// halve the rate once, not once each.
+func TestRateLimitedOnceForABurst(t *testing.T) {
+	now := time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
+	p := newPool("p", PoolConfig{RatePerSecond: 200, Burst: 20, Concurrency: 16}, 10, time.Second, func() time.Time { return now })
+	for range 8 {
+		p.rateLimited(time.Second)
+	}
+	if got := p.snapshot().Rate; got != 100 {
+		t.Fatalf("rate after one burst of refusals %v, want 100", got)
+	}
+	now = now.Add(2 * time.Second)
+	p.rateLimited(time.Second)
+	if got := p.snapshot().Rate; got != 50 {
+		t.Fatalf("rate after a second refusal past the pause %v, want 50", got)
+	}
+}
