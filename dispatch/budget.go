@@ -41,6 +41,9 @@ const (
 	probeAfter = 30 * time.Second
 	probeEvery = 2 * time.Second
 	probeStep  = 1.02
+	// stepDown is the rate's step after a refusal at or below a learned
+	// limit.
+	stepDown = 0.9
 	// A token is used at the earliest when the bucket says, and no sooner
 	// than the node's share of the rate after the one before (the rate
 	// over the nodes sending lately): the nodes' requests together never
@@ -346,10 +349,13 @@ func learn(s *journal.Budget, now time.Time, burst float64) {
 		s.Burst = math.Max(1, math.Min(burst, math.Floor(s.Rate*chunkTime.Seconds())))
 	default:
 		// The count of a second with a pause in it (the Retry-After of
-		// the refusals before) says little: a provider whose limit fell
-		// is followed down slowly.
+		// the refusals before) says little, and a count over a second
+		// that straddles two of the provider's clock seconds says too
+		// much: the rate steps down a tenth a volley until the refusals
+		// stop (a few volleys, each costing a Retry-After), and rises
+		// again by probes.
 		s.Burst = math.Max(1, math.Floor(s.Burst/2))
-		s.Rate = math.Max(s.Rate*0.98, math.Max(s.Ceiling/20, 0.5))
+		s.Rate = math.Max(s.Rate*stepDown, math.Max(s.Ceiling/20, 0.5))
 		s.Limit = math.Min(s.Limit, s.Rate/belowLimit)
 	}
 	s.Tokens = math.Min(math.Max(s.Tokens, 0), s.Burst)

@@ -39,7 +39,8 @@ func TestBudgetTakeIsATokenBucket(t *testing.T) {
 
 // A refusal sets the rate just below what the provider accepted in the
 // last second (not half the rate); refusals of the same second cut once;
-// a refusal at or below the learned limit halves the burst; after a quiet
+// a refusal at or below the learned limit halves the burst and steps the
+// rate down a tenth; after a quiet
 // while the rate rises again, up to the configured one.
 func TestBudgetRefusalsTeachTheLimit(t *testing.T) {
 	var s journal.Budget
@@ -55,9 +56,9 @@ func TestBudgetRefusalsTeachTheLimit(t *testing.T) {
 	if s.Rate != rate || s.Refused != 6 {
 		t.Fatalf("a second volley within a second cut again: rate %.2f, refused %d", s.Rate, s.Refused)
 	}
-	// At the limit learned: the burst halves, the rate barely moves.
+	// At the limit learned: the burst halves, the rate steps down a tenth.
 	take(&s, now.Add(2*time.Second), 200, 20, 0, 0, 1)
-	if s.Burst != 2 || s.Rate < rate*0.97 || s.Limit > 101 {
+	if s.Burst != 2 || math.Abs(s.Rate-rate*stepDown) > 1e-9 || s.Limit > 101 {
 		t.Fatalf("a refusal below the limit: burst %.0f, rate %.2f, limit %.1f", s.Burst, s.Rate, s.Limit)
 	}
 	// Quiet: no rise before probeAfter, then a step every probeEvery.
