@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"math"
 	"sort"
 	"testing"
 	"time"
@@ -80,19 +81,32 @@ func TestBudgetSpareWaitsForUrgent(t *testing.T) {
 }
 
 // TestRateLimitedOnceForABurst: 429 answers to requests that left together
-// halve the rate once, not once each.
+// are one signal, and the rate is set just below what the provider
+// accepted in the last second (never below half the rate), not halved at
+// each refusal; a later refusal at that rate steps it down a tenth.
 func TestRateLimitedOnceForABurst(t *testing.T) {
 	now := time.Date(2026, 3, 2, 3, 0, 0, 0, time.UTC)
 	p := newPool("p", PoolConfig{RatePerSecond: 200, Burst: 20, Concurrency: 16}, 10, time.Second, func() time.Time { return now })
+	for range 150 {
+		p.success()
+		now = now.Add(6 * time.Millisecond) // 150 accepted in 0.9 s
+	}
 	for range 8 {
 		p.rateLimited(time.Second)
 	}
-	if got := p.snapshot().Rate; got != 100 {
-		t.Fatalf("rate after one burst of refusals %v, want 100", got)
+	if got, want := p.snapshot().Rate, 150*belowLimit; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("rate after one burst of refusals %v, want %v (just below the 150 accepted)", got, want)
 	}
 	now = now.Add(2 * time.Second)
 	p.rateLimited(time.Second)
-	if got := p.snapshot().Rate; got != 50 {
-		t.Fatalf("rate after a second refusal past the pause %v, want 50", got)
+	if got, want := p.snapshot().Rate, 150*belowLimit*stepDown; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("rate after a second refusal past the pause %v, want %v", got, want)
+	}
+	// Nothing accepted before the first refusal: half the rate at most.
+	now = now.Add(time.Hour)
+	q := newPool("q", PoolConfig{RatePerSecond: 200, Burst: 20, Concurrency: 16}, 10, time.Second, func() time.Time { return now })
+	q.rateLimited(time.Second)
+	if got, want := q.snapshot().Rate, 100*belowLimit; math.Abs(got-want) > 1e-9 {
+		t.Fatalf("rate after a refusal with nothing accepted %v, want %v", got, want)
 	}
 }

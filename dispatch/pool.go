@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/payrun/payrun/journal"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -72,7 +73,7 @@ func newLimiter(rate float64, burst int) *limiter {
 	return l
 }
 
-// setRate changes the rate (a 429 halves it; successes restore it).
+// setRate changes the rate (what the pool learns from 429s: pool.learn).
 func (l *limiter) setRate(rate float64, burst int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -227,11 +228,18 @@ type pool struct {
 	failures    int
 	openUntil   time.Time
 	probing     bool
-	successes   int
 	effective   float64
-	breakerN    int
-	cooldown    time.Duration
-	stats       PoolStats
+	// learned is what the pool learns of the provider's real limit from
+	// its refusals, by the cluster bucket's rule (take), when the pool
+	// has no cluster budget: the successes counted per second, the rate
+	// set just below what the provider accepted, probes up again after a
+	// quiet while. accepts are the successes not counted yet.
+	learned  journal.Budget
+	accepts  int
+	reported time.Time
+	breakerN int
+	cooldown time.Duration
+	stats    PoolStats
 
 	// budget, when set, is the cluster's bucket the pool's tokens come
 	// from instead of limiter, and share caps its requests in flight at
@@ -570,20 +578,30 @@ func (p *pool) success() {
 	defer p.mu.Unlock()
 	p.failures = 0
 	p.openUntil, p.probing = time.Time{}, false
-	if p.cfg.RatePerSecond > 0 && p.effective < p.cfg.RatePerSecond {
-		p.successes++
-		// Recover slowly: 5% more after every burst's worth of successes.
-		if p.successes >= max(p.cfg.Burst, 10) {
-			p.successes = 0
-			p.effective = min(p.cfg.RatePerSecond, p.effective*1.05)
-			p.limiter.setRate(p.effective, p.cfg.Burst)
+	if p.cfg.RatePerSecond > 0 && p.budget == nil {
+		p.accepts++
+		if now := p.now(); now.Sub(p.reported) >= reportEvery {
+			p.learn(now, 0)
 		}
 	}
 }
 
+// learn counts the successes since the last count, and refused refusals,
+// by the bucket's rule, and sets the limiter to the rate it leaves in
+// force. The caller holds p.mu.
+func (p *pool) learn(now time.Time, refused int) {
+	take(&p.learned, now, p.cfg.RatePerSecond, float64(p.cfg.Burst), 0, p.accepts, refused)
+	p.accepts, p.reported = 0, now
+	if p.learned.Rate != p.effective {
+		p.effective = p.learned.Rate
+		p.limiter.setRate(p.effective, int(p.learned.Burst))
+	}
+}
+
 // rateLimited records a 429: pause the whole pool for Retry-After (or a
-// second) and halve the effective rate, or, on a shared journal, tell the
-// cluster's budget, which learns the provider's limit from it.
+// second) and learn the provider's limit from it, by the same rule the
+// cluster's budget uses on a shared journal (there, the budget learns it
+// for every node).
 func (p *pool) rateLimited(retryAfter time.Duration) {
 	if p.budget != nil {
 		p.budget.refused(retryAfter)
@@ -595,16 +613,13 @@ func (p *pool) rateLimited(retryAfter time.Duration) {
 		retryAfter = time.Second
 	}
 	now := p.now()
-	// The refusals of requests that left together, before the pause, are
-	// one signal: the rate is halved once for them.
-	again := now.Before(p.pausedUntil)
 	if until := now.Add(retryAfter); until.After(p.pausedUntil) {
 		p.pausedUntil = until
 	}
-	if p.cfg.RatePerSecond > 0 && !again && p.budget == nil {
-		p.effective = max(p.effective/2, p.cfg.RatePerSecond/20, 0.5)
-		p.limiter.setRate(p.effective, p.cfg.Burst)
-		p.successes = 0
+	if p.cfg.RatePerSecond > 0 && p.budget == nil {
+		// The refusals of requests that left together are one signal:
+		// the rule cuts once a volley.
+		p.learn(now, 1)
 	}
 	p.probing = false
 }
