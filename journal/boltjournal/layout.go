@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/internal/leanitem"
 
 	jsonv2 "github.com/go-json-experiment/json"
 
@@ -46,75 +47,27 @@ func tuneFill(tx *bolt.Tx) {
 }
 
 // storedItem is an Item as the journal stores it: the same JSON without
-// what the item repeats (the payout_id, which is the key, in the value, in
-// the payout and in its references; the method in the references; the
-// references again in the last status): a quarter of a paid item. Fields
+// what the item repeats (the payout_id, which is the key, in the value;
+// the rest as leanitem leaves it out): a quarter of a paid item. Fields
 // left out are restored on reading (item); an item stored in full (as
 // json.Marshal writes an Item) reads the same.
 type storedItem struct {
 	journal.Item
 	// PayoutID is left out: it is the key.
-	PayoutID string       `json:"payout_id,omitempty"`
-	Payout   storedPayout `json:"payout"`
-	Refs     storedRefs   `json:"refs"`
-	Last     storedStatus `json:"last,omitzero"`
-}
-
-// storedPayout is a Payout whose ID is left out when it is the item's
-// PayoutID (nil).
-type storedPayout struct {
-	providers.Payout
-	ID *string `json:"id,omitempty"`
-}
-
-// storedRefs are references whose PayoutID and Method are left out when
-// they are the item's (nil). References stored in full (PayoutID present)
-// take no default.
-type storedRefs struct {
-	providers.Refs
-	PayoutID *string           `json:"payout_id,omitempty"`
-	Method   *providers.Method `json:"method,omitempty"`
-}
-
-// storedStatus is a provider status whose references are left out when
-// they are the item's (nil).
-type storedStatus struct {
-	providers.Status
-	Refs *storedRefs `json:"refs,omitempty"`
+	PayoutID string          `json:"payout_id,omitempty"`
+	Payout   leanitem.Payout `json:"payout"`
+	Refs     leanitem.Refs   `json:"refs"`
+	Last     leanitem.Status `json:"last,omitzero"`
 }
 
 // storeItem returns what the journal stores for it, under its PayoutID.
 func storeItem(it *journal.Item) (*storedItem, error) {
-	s := &storedItem{Item: *it}
 	if it.PayoutID == "" {
 		return nil, fmt.Errorf("an item without a payout_id cannot be stored")
 	}
-	s.Payout.Payout = it.Payout
-	if it.Payout.ID != it.PayoutID {
-		s.Payout.ID = &it.Payout.ID
-	}
-	s.Refs = storeRefs(it.Refs, it.PayoutID, it.Payout.Method)
-	if it.Last != (providers.Status{}) {
-		s.Last.Status = it.Last
-		if it.Last.Refs != it.Refs {
-			r := storeRefs(it.Last.Refs, it.Refs.PayoutID, it.Refs.Method)
-			s.Last.Refs = &r
-		}
-	}
+	s := &storedItem{Item: *it}
+	s.Payout, s.Refs, s.Last = leanitem.Lean(it)
 	return s, nil
-}
-
-// storeRefs leaves out of r the payout_id and method that equal the
-// defaults given.
-func storeRefs(r providers.Refs, payoutID string, method providers.Method) storedRefs {
-	s := storedRefs{Refs: r}
-	if r.PayoutID != payoutID {
-		s.PayoutID = &r.PayoutID
-	}
-	if r.Method != method || s.PayoutID != nil {
-		s.Method = &r.Method
-	}
-	return s
 }
 
 // item restores the Item that storeItem stored under key.
@@ -124,35 +77,8 @@ func (s *storedItem) item(key []byte) journal.Item {
 	if it.PayoutID == "" {
 		it.PayoutID = string(key)
 	}
-	it.Payout = s.Payout.Payout
-	it.Payout.ID = deref(s.Payout.ID, it.PayoutID)
-	it.Refs = s.Refs.refs(it.PayoutID, it.Payout.Method)
-	it.Last = providers.Status{}
-	if s.Last != (storedStatus{}) {
-		it.Last = s.Last.Status
-		it.Last.Refs = it.Refs
-		if s.Last.Refs != nil {
-			it.Last.Refs = s.Last.Refs.refs(it.Refs.PayoutID, it.Refs.Method)
-		}
-	}
+	leanitem.Restore(&it, s.Payout, s.Refs, s.Last)
 	return it
-}
-
-func (s storedRefs) refs(payoutID string, method providers.Method) providers.Refs {
-	r := s.Refs
-	if s.PayoutID != nil {
-		r.PayoutID, r.Method = *s.PayoutID, deref(s.Method, "")
-		return r
-	}
-	r.PayoutID, r.Method = payoutID, deref(s.Method, method)
-	return r
-}
-
-func deref[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
 }
 
 // encodeItem is the stored JSON of an item.

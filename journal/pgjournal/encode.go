@@ -7,7 +7,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/providers"
+	"github.com/payrun/payrun/journal/internal/leanitem"
 )
 
 // An item is stored as columns (payout_id, batch_id, row, provider, state:
@@ -22,36 +22,14 @@ import (
 // shadowing fields are left empty: the columns hold them.
 type storedItem struct {
 	journal.Item
-	PayoutID string        `json:"payout_id,omitempty"`
-	BatchID  string        `json:"batch_id,omitempty"`
-	Row      int           `json:"row,omitempty"`
-	Provider string        `json:"provider,omitempty"`
-	State    journal.State `json:"state,omitempty"`
-	Payout   storedPayout  `json:"payout"`
-	Refs     storedRefs    `json:"refs"`
-	Last     storedStatus  `json:"last,omitzero"`
-}
-
-// storedPayout is a Payout whose ID is left out when it is the item's
-// PayoutID (nil).
-type storedPayout struct {
-	providers.Payout
-	ID *string `json:"id,omitempty"`
-}
-
-// storedRefs are references whose PayoutID and Method are left out when
-// they are the item's (nil).
-type storedRefs struct {
-	providers.Refs
-	PayoutID *string           `json:"payout_id,omitempty"`
-	Method   *providers.Method `json:"method,omitempty"`
-}
-
-// storedStatus is a provider status whose references are left out when
-// they are the item's (nil).
-type storedStatus struct {
-	providers.Status
-	Refs *storedRefs `json:"refs,omitempty"`
+	PayoutID string          `json:"payout_id,omitempty"`
+	BatchID  string          `json:"batch_id,omitempty"`
+	Row      int             `json:"row,omitempty"`
+	Provider string          `json:"provider,omitempty"`
+	State    journal.State   `json:"state,omitempty"`
+	Payout   leanitem.Payout `json:"payout"`
+	Refs     leanitem.Refs   `json:"refs"`
+	Last     leanitem.Status `json:"last,omitzero"`
 }
 
 // encodeItem is the item column of it.
@@ -60,30 +38,8 @@ func encodeItem(it *journal.Item) ([]byte, error) {
 		return nil, fmt.Errorf("an item without a payout_id cannot be stored")
 	}
 	s := storedItem{Item: *it}
-	s.Payout.Payout = it.Payout
-	if it.Payout.ID != it.PayoutID {
-		s.Payout.ID = &it.Payout.ID
-	}
-	s.Refs = storeRefs(it.Refs, it.PayoutID, it.Payout.Method)
-	if it.Last != (providers.Status{}) {
-		s.Last.Status = it.Last
-		if it.Last.Refs != it.Refs {
-			r := storeRefs(it.Last.Refs, it.Refs.PayoutID, it.Refs.Method)
-			s.Last.Refs = &r
-		}
-	}
+	s.Payout, s.Refs, s.Last = leanitem.Lean(it)
 	return json.Marshal(&s)
-}
-
-func storeRefs(r providers.Refs, payoutID string, method providers.Method) storedRefs {
-	s := storedRefs{Refs: r}
-	if r.PayoutID != payoutID {
-		s.PayoutID = &r.PayoutID
-	}
-	if r.Method != method || s.PayoutID != nil {
-		s.Method = &r.Method
-	}
-	return s
 }
 
 // decodeItem restores an item from its columns and item column. It
@@ -96,36 +52,9 @@ func decodeItem(payoutID, batchID string, row int, provider, state string, raw [
 	}
 	out := s.Item
 	out.PayoutID, out.BatchID, out.Row, out.Provider, out.State = payoutID, batchID, row, provider, journal.State(state)
-	out.Payout = s.Payout.Payout
-	out.Payout.ID = deref(s.Payout.ID, payoutID)
-	out.Refs = s.Refs.refs(payoutID, out.Payout.Method)
-	out.Last = providers.Status{}
-	if s.Last != (storedStatus{}) {
-		out.Last = s.Last.Status
-		out.Last.Refs = out.Refs
-		if s.Last.Refs != nil {
-			out.Last.Refs = s.Last.Refs.refs(out.Refs.PayoutID, out.Refs.Method)
-		}
-	}
+	leanitem.Restore(&out, s.Payout, s.Refs, s.Last)
 	*it = out
 	return nil
-}
-
-func (s storedRefs) refs(payoutID string, method providers.Method) providers.Refs {
-	r := s.Refs
-	if s.PayoutID != nil {
-		r.PayoutID, r.Method = *s.PayoutID, deref(s.Method, "")
-		return r
-	}
-	r.PayoutID, r.Method = payoutID, deref(s.Method, method)
-	return r
-}
-
-func deref[T any](p *T, def T) T {
-	if p == nil {
-		return def
-	}
-	return *p
 }
 
 // itemColumns are the columns an item is read from, in decodeItem's order.
