@@ -9,6 +9,7 @@ import (
 
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
+	"golang.org/x/sync/errgroup"
 )
 
 // ResolveInDoubt settles every in-doubt item it can, per provider, before
@@ -40,9 +41,10 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	// What was proven safe to send again (or to resend as a refused
-	// duplicate), by provider.
-	requeue := map[string][]string{}
+	// The items in doubt, by provider: each provider's are asked about
+	// and resent on their own, within that provider's budget, so that a
+	// slow provider's lookups and resends never hold up another's.
+	byProvider := map[string][]journal.Item{}
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			return nil
@@ -57,29 +59,42 @@ func (d *Dispatcher) ResolveInDoubt(ctx context.Context) error {
 		if it.NextPoll.After(d.j.Now()) {
 			continue // waits for the provider (a lost link's expiry)
 		}
-		p, ok := d.provs[it.Provider]
-		if !ok {
+		if _, ok := d.provs[it.Provider]; !ok {
 			continue
 		}
-		again, err := d.resolve(ctx, p, it)
-		if errors.Is(err, journal.ErrConflict) {
-			continue // another node (or a webhook) resolved it meanwhile
-		}
-		if err != nil {
-			d.log.Warn("in-doubt payout not resolved yet", "payout", it.PayoutID, "provider", it.Provider, "err", err)
-			continue
-		}
-		if again {
-			requeue[it.Provider] = append(requeue[it.Provider], it.PayoutID)
-		}
+		byProvider[it.Provider] = append(byProvider[it.Provider], it)
 	}
-	var done atomic.Int64
-	for prov, ids := range requeue {
-		if err := d.runPool(ctx, d.provs[prov], d.pools[prov], &listSource{ids: ids}, &done); err != nil {
-			return err
-		}
+	var g errgroup.Group
+	for prov, its := range byProvider {
+		p := d.provs[prov]
+		g.Go(func() error {
+			// What was proven safe to send again (or to resend as a
+			// refused duplicate).
+			var again []string
+			for _, it := range its {
+				if ctx.Err() != nil {
+					return nil
+				}
+				ok, err := d.resolve(ctx, p, it)
+				if errors.Is(err, journal.ErrConflict) {
+					continue // another node (or a webhook) resolved it meanwhile
+				}
+				if err != nil {
+					d.log.Warn("in-doubt payout not resolved yet", "payout", it.PayoutID, "provider", it.Provider, "err", err)
+					continue
+				}
+				if ok {
+					again = append(again, it.PayoutID)
+				}
+			}
+			if len(again) == 0 {
+				return nil
+			}
+			var done atomic.Int64
+			return d.runPool(ctx, p, d.pools[prov], &listSource{ids: again}, &done)
+		})
 	}
-	return nil
+	return g.Wait()
 }
 
 // resolve settles one in-doubt item and reports whether it was queued for
