@@ -161,6 +161,8 @@ type task struct {
 	id      string
 	claimed *journal.Item
 	holder  string
+	// tokens were taken for its first request by the feeder.
+	tokens int
 }
 
 // source hands a pool's feeder its next task; ok is false when none is

@@ -394,6 +394,18 @@ feed:
 		if gctx.Err() != nil {
 			break // stopping: the rest stays queued for the next run
 		}
+		// On the cluster's budget the feeder takes a claimed item's
+		// tokens before it takes the item: an item is claimed into
+		// sending only when its turn at the provider has come, so a
+		// crash leaves in doubt the few whose requests were leaving, not
+		// every item the workers hold.
+		n := 0
+		if pl.budget != nil {
+			n = sendTokens(p)
+			if err := pl.wait(gctx, Urgent, n); err != nil {
+				break
+			}
+		}
 		t, ok, err := src.next(gctx)
 		if err != nil {
 			ferr = err
@@ -402,6 +414,7 @@ feed:
 		if !ok {
 			break
 		}
+		t.tokens = n
 		select {
 		case work <- t:
 		case <-gctx.Done():
@@ -436,6 +449,9 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 		// sending with nothing sent.
 		claimed := attempt == 1 && t.claimed != nil
 		n := sendTokens(p)
+		if attempt == 1 && t.tokens > 0 {
+			n = 0 // taken by the feeder (the cluster's budget)
+		}
 		if err := pl.book(ctx, n); err != nil {
 			if claimed {
 				return d.unsend(ctx, id, t.holder) // claimed, never sent: queued again

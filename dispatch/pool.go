@@ -562,6 +562,10 @@ func (p *pool) booked(ctx context.Context, n int, fn func()) error {
 // bookedShared is booked on the cluster's budget: the tokens are taken
 // now, in the slot, and the request leaves at once.
 func (p *pool) bookedShared(ctx context.Context, n int, fn func()) error {
+	if n == 0 {
+		fn() // the feeder took the tokens (runPool)
+		return nil
+	}
 	if err := p.wait(ctx, Urgent, n); err != nil {
 		return err
 	}

@@ -39,14 +39,14 @@ import (
 // schedule fired once a minute in the cluster; the journal agrees.
 //
 // Short (5 kills, 2,000 rows) by default when PAYRUN_TEST_POSTGRES names a
-// server; PAYRUN_CLUSTER=long kills 30 times over 6,000 rows.
+// server; PAYRUN_CLUSTER=long kills 30 times over 12,000 rows.
 func TestClusterCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("cluster crash test: skipped with -short")
 	}
 	kills, rows := 5, 2000
 	if os.Getenv("PAYRUN_CLUSTER") == "long" {
-		kills, rows = 30, 6000
+		kills, rows = 30, 12000
 	}
 	dsn := pgtest.New(t, nil)
 	bin := buildPayrun(t)
