@@ -387,8 +387,9 @@ func (d *Dispatcher) runPool(ctx context.Context, p providers.Provider, pl *pool
 	}
 	var ferr error
 	// Workers take the next item as soon as they are free; each request
-	// waits for its tokens in its slot, right before it leaves, so that
-	// the provider sees the pace the budget grants.
+	// books its tokens before its intent and leaves when the window has
+	// room, in its slot, so that the provider sees the pace the budget
+	// grants (on the cluster's budget, the feeder takes them, below).
 feed:
 	for {
 		if gctx.Err() != nil {
