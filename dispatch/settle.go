@@ -66,6 +66,11 @@ func settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 		}
 		return cancelSession(ctx, c, st, "no payout in the journal owns this session")
 	}
+	if !known && session != "" && it.Refs.SessionID == session {
+		// The answer that journaled this session landed between the two
+		// reads: the session is the payout's, not an orphan.
+		known = true
+	}
 	if !known && it.State == journal.Sending {
 		// The notification overtook the answer to the request that created
 		// the session: not an orphan yet.

@@ -80,3 +80,39 @@ func TestSettleWaitsForTheAnswer(t *testing.T) {
 		t.Fatalf("an orphan: %v, cancelled %v", err, p.cancelled)
 	}
 }
+
+// answerBetweenReads is a journal whose PayoutByRef answers as it would
+// have just before the dispatcher journaled the answer that names the
+// session: the answer lands between Settle's two reads.
+type answerBetweenReads struct {
+	journal.Journal
+}
+
+func (answerBetweenReads) PayoutByRef(context.Context, string, string) (string, bool, error) {
+	return "", false, nil
+}
+
+// TestSettleAnswerBetweenReads: a ready_to_confirm whose session the
+// journal did not know when Settle asked, and whose payout names that
+// session when Settle reads it, is the payout's own session: confirmed,
+// never cancelled as an orphan (three nodes and SIGKILLs once lost a
+// Smart Glocal payout that way).
+func TestSettleAnswerBetweenReads(t *testing.T) {
+	j := testjournal.Open(t, nil)
+	p := &twoPhase{}
+	it := journaltest.ValidItem("r-1", "bank131", 1000)
+	it.State = journal.Sending
+	journaltest.Import(t, j, "B-r", it)
+	st := providers.Status{Outcome: providers.Processing, Refs: providers.Refs{PayoutID: "r-1", SessionID: "ps_r"}}
+	if err := j.Apply(ctx, journal.Change{PayoutID: "r-1", From: journal.Sending, To: journal.Submitted, Status: &st}); err != nil {
+		t.Fatal(err)
+	}
+	ready := providers.Status{Outcome: providers.AwaitingConfirmation, Amount: money.Money{Minor: 1000, Currency: "RUB"},
+		Refs: providers.Refs{PayoutID: "r-1", SessionID: "ps_r"}}
+	if err := dispatch.Settle(ctx, answerBetweenReads{j}, p, ready, "webhook"); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.cancelled) != 0 || len(p.confirmed) != 1 {
+		t.Fatalf("cancelled %v, confirmed %v; want the payout's own session confirmed", p.cancelled, p.confirmed)
+	}
+}
