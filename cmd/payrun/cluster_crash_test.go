@@ -24,7 +24,6 @@ import (
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/pgtest"
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
@@ -41,24 +40,13 @@ import (
 // Short (5 kills, 2,000 rows) by default when PAYRUN_TEST_POSTGRES names a
 // server; PAYRUN_CLUSTER=long kills 30 times over 12,000 rows.
 func TestClusterCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("cluster crash test: skipped with -short")
-	}
-	kills, rows := 5, 2000
-	if os.Getenv("PAYRUN_CLUSTER") == "long" {
-		kills, rows = 30, 12000
-	}
+	kills, rows := crashSize(t, "PAYRUN_CLUSTER", 5, 2000, 30, 12000)
 	dsn := pgtest.New(t, nil)
 	bin := buildPayrun(t)
 	dir := t.TempDir()
-	land, err := sandboxes.Start(sandboxes.Options{Dir: dir, ProcessingDelay: 100 * time.Millisecond, Seed: 27})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer land.Close()
+	land := crashLand(t, dir, 27)
 	for _, n := range land.Names() {
-		f := sandboxkit.Faults{DropResponseRate: 0.05, Error5xxRate: 0.03, WebhookDuplicateRate: 0.3,
-			WebhookDelay: 150 * time.Millisecond, WebhookReorder: true}
+		f := serveFaults(0.05, 0.03)
 		if n == "teemopay" {
 			f.RateLimitPerSecond = 40 // below the configured rate: the cluster learns it
 		}
@@ -78,24 +66,16 @@ func TestClusterCrash(t *testing.T) {
 	var cfgPaths, addrs []string
 	var cfg *config.Config
 	for i := range nodes {
-		cfg = sandboxConfig(land, dir, hooks)
-		cfg.Dir = dir
+		addr := freeAddr(t)
+		addrs = append(addrs, addr)
+		cfg = serveCrashConfig(land, dir, addr, hooks, "@every 10s")
 		// Three nodes' pools within the server's connections, beside the
 		// other packages' tests on the same server.
 		cfg.Journal = withPoolMax(dsn, 6)
-		addr := freeAddr(t)
-		addrs = append(addrs, addr)
-		cfg.Serve.Listen = addr
-		cfg.Serve.StableFor = 100 * time.Millisecond
 		cfg.Serve.ScanInterval = 200 * time.Millisecond
-		cfg.Serve.DispatchAtOnce = true
-		cfg.Serve.Cutoff, cfg.Serve.Report = "", ""
-		cfg.Serve.Poll = "@every 10s"
 		cfg.Reconcile.PollAfter = 20 * time.Second
 		cfg.Cluster.Node = fmt.Sprintf("node-%d", i+1)
 		cfg.Cluster.Lease = 3 * time.Second
-		cfg.Dispatch.ResendAfter = 300 * time.Millisecond
-		cfg.Dispatch.BreakerFailures = 1000
 		cfg.Log.Level = "info"
 		for n, pc := range cfg.Providers {
 			pc.RatePerSecond, pc.Burst, pc.Timeout = 50, 5, 2*time.Second

@@ -18,7 +18,6 @@ import (
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
-	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
@@ -32,40 +31,19 @@ import (
 // a browser would. In the end every row is paid exactly once by the
 // sandboxes' ledgers, and no row ever had two live links.
 func TestCrashServeCollections(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test: skipped with -short")
-	}
-	kills, rows := 4, 16
-	if os.Getenv("PAYRUN_CRASH") == "long" {
-		kills, rows = 12, 60
-	}
+	kills, rows := crashSize(t, "PAYRUN_CRASH", 4, 16, 12, 60)
 	bin := buildPayrun(t)
 	dir := t.TempDir()
-	land, err := sandboxes.Start(sandboxes.Options{Dir: dir, ProcessingDelay: 100 * time.Millisecond, Seed: 11})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer land.Close()
-	faults := sandboxkit.Faults{DropResponseRate: 0.15, Error5xxRate: 0.05, WebhookDuplicateRate: 0.3,
-		WebhookDelay: 150 * time.Millisecond, WebhookReorder: true}
+	land := crashLand(t, dir, 11)
 	for _, n := range land.Names() {
-		land.Kit(n).SetFaults(faults)
+		land.Kit(n).SetFaults(serveFaults(0.15, 0.05))
 	}
 	addr := freeAddr(t)
 	hooks := "http://" + addr + "/webhooks/"
 	land.SetWebhookBase(hooks)
-	cfg := sandboxConfig(land, dir, hooks)
-	cfg.Dir = dir
-	cfg.Serve.Listen = addr
-	cfg.Serve.StableFor = 100 * time.Millisecond
-	cfg.Serve.ScanInterval = 100 * time.Millisecond
-	cfg.Serve.DispatchAtOnce = true
-	cfg.Serve.Cutoff, cfg.Serve.Report = "", ""
-	cfg.Serve.Poll = "@every 1s"
+	cfg := serveCrashConfig(land, dir, addr, hooks, "@every 1s")
 	cfg.Reconcile.PollAfter = 500 * time.Millisecond
 	cfg.Reconcile.PollInterval = 500 * time.Millisecond
-	cfg.Dispatch.ResendAfter = 300 * time.Millisecond
-	cfg.Dispatch.BreakerFailures = 1000
 	cfg.Log.Level = "warn"
 	for n, pc := range cfg.Providers {
 		pc.RatePerSecond, pc.Burst = 3, 1 // slow enough that kills land mid-way

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
 )
 
@@ -28,39 +27,18 @@ import (
 // change, and only Monnet still sends webhooks, so nothing but the
 // start-up pass can do it in time.
 func TestCrashServeResumesAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test: skipped with -short")
-	}
-	kills, rows := 3, 60
-	if os.Getenv("PAYRUN_CRASH") == "long" {
-		kills, rows = 15, 200
-	}
+	kills, rows := crashSize(t, "PAYRUN_CRASH", 3, 60, 15, 200)
 	bin := buildPayrun(t)
 	dir := t.TempDir()
-	land, err := sandboxes.Start(sandboxes.Options{Dir: dir, ProcessingDelay: 100 * time.Millisecond, Seed: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer land.Close()
-	faults := sandboxkit.Faults{DropResponseRate: 0.15, Error5xxRate: 0.05, WebhookDuplicateRate: 0.3,
-		WebhookDelay: 150 * time.Millisecond, WebhookReorder: true}
+	land := crashLand(t, dir, 7)
 	for _, n := range land.Names() {
-		land.Kit(n).SetFaults(faults)
+		land.Kit(n).SetFaults(serveFaults(0.15, 0.05))
 	}
 	addr := freeAddr(t)
 	hooks := "http://" + addr + "/webhooks/"
 	land.SetWebhookBase(hooks)
-	cfg := sandboxConfig(land, dir, hooks)
-	cfg.Dir = dir
-	cfg.Serve.Listen = addr
-	cfg.Serve.StableFor = 100 * time.Millisecond
-	cfg.Serve.ScanInterval = 100 * time.Millisecond
-	cfg.Serve.DispatchAtOnce = true
-	cfg.Serve.Cutoff, cfg.Serve.Report = "", ""
-	cfg.Serve.Poll = "@hourly"
+	cfg := serveCrashConfig(land, dir, addr, hooks, "@hourly")
 	cfg.Reconcile.PollAfter = time.Hour
-	cfg.Dispatch.ResendAfter = 300 * time.Millisecond
-	cfg.Dispatch.BreakerFailures = 1000
 	cfg.Log.Level = "warn"
 	for n, pc := range cfg.Providers {
 		pc.RatePerSecond, pc.Burst = 2, 1 // slow enough that every kill lands mid-batch

@@ -32,21 +32,11 @@ import (
 // The short run (5 kills) runs by default; PAYRUN_CRASH=long runs 30 kills
 // over a larger batch.
 func TestCrash(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test: skipped with -short")
-	}
-	kills, rows := 5, 80
-	if os.Getenv("PAYRUN_CRASH") == "long" {
-		kills, rows = 30, 400
-	}
+	kills, rows := crashSize(t, "PAYRUN_CRASH", 5, 80, 30, 400)
 	bin := buildPayrun(t)
 	dir := t.TempDir()
 
-	land, err := sandboxes.Start(sandboxes.Options{Dir: dir, ProcessingDelay: 100 * time.Millisecond, Seed: 99})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer land.Close()
+	land := crashLand(t, dir, 99)
 	// dup2xx: in every other run Monnet answers a resent orderId with a
 	// 2xx REJECTED/2005 body instead of its documented 400 (a real host
 	// might); either way the resend proves the payout exists. With the
