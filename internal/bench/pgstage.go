@@ -319,25 +319,7 @@ func buildPostgresJournal(ctx context.Context, dsn string, n int) (Side, error) 
 	if err != nil {
 		return Side{}, err
 	}
-	const chunk = 50_000
-	b := journal.Batch{ID: journalBatch, File: "payouts-2026-03-02.csv", Rows: n, Valid: n, Created: genEpoch,
-		State: journal.BatchDispatching}
-	items := make([]journal.Item, 0, chunk)
-	for start := 0; start < n; start += chunk {
-		items = items[:0]
-		for i := start; i < min(start+chunk, n); i++ {
-			items = append(items, Item(journalBatch, i, journalState(i, n, InFlight)))
-		}
-		if err := j.Import(ctx, b, items); err != nil {
-			return Side{}, err
-		}
-	}
-	fmt.Fprintln(os.Stdout, "ready")
-	select {
-	case <-ctx.Done():
-	case <-time.After(10 * time.Minute):
-	}
-	return Side{}, fmt.Errorf("pg_journal/build: not killed")
+	return fillAndWait(ctx, j, n)
 }
 
 // RecoveryPostgres is RecoveryOurs on the PostgreSQL journal at dsn.

@@ -25,6 +25,14 @@ func buildJournal(ctx context.Context, path string, n int) (Side, error) {
 	if err != nil {
 		return Side{}, err
 	}
+	return fillAndWait(ctx, j, n)
+}
+
+// fillAndWait imports n generated items into j in 50,000-item chunks (most
+// paid, one in twenty open, InFlight caught in sending), prints "ready"
+// and keeps the journal open, as a daemon would, until the parent's
+// SIGKILL.
+func fillAndWait(ctx context.Context, j journal.Journal, n int) (Side, error) {
 	const chunk = 50_000
 	b := journal.Batch{ID: journalBatch, File: "payouts-2026-03-02.csv", Rows: n, Valid: n, Created: genEpoch,
 		State: journal.BatchDispatching}
@@ -39,12 +47,11 @@ func buildJournal(ctx context.Context, path string, n int) (Side, error) {
 		}
 	}
 	fmt.Fprintln(os.Stdout, "ready")
-	// Keep the journal open, as a daemon would, until the SIGKILL.
 	select {
 	case <-ctx.Done():
 	case <-time.After(10 * time.Minute):
 	}
-	return Side{}, fmt.Errorf("journal/build: not killed")
+	return Side{}, fmt.Errorf("journal build (%T): not killed", j)
 }
 
 // RecoveryOurs opens a journal left by a killed process and finds every
