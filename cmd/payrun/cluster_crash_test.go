@@ -153,30 +153,8 @@ func TestClusterCrash(t *testing.T) {
 	began := time.Now()
 
 	valid := payableRows("C", rows)
-	tmp := filepath.Join(t.TempDir(), "payouts.csv")
-	if err := writeDemoFile(tmp, valid, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "inbox", "payouts.csv")); err != nil {
-		t.Fatal(err)
-	}
-	paidCount := func() (paid, twice int) {
-		counts := map[string]int{}
-		for _, n := range land.Names() {
-			for ref, k := range land.Kit(n).Ledger.PaidByReference() {
-				counts[ref] += k
-			}
-		}
-		for _, r := range valid {
-			switch k := counts[r.PayoutID]; {
-			case k == 1:
-				paid++
-			case k > 1:
-				twice++
-			}
-		}
-		return paid, twice
-	}
+	dropIntoInbox(t, dir, valid)
+	paidCount := func() (paid, twice int) { return ledgerPaid(land, valid) }
 
 	// takenOver says the runs of a node named name are gone and hold
 	// nothing: their lease lapsed and the other nodes took over.

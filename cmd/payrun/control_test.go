@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -97,16 +96,7 @@ func TestServeApproveAndSendNowWhileRunning(t *testing.T) {
 	}
 
 	rows := payableRows("AP", 6)
-	tmp := filepath.Join(dir, ".payouts.csv.part")
-	if err := writeDemoFile(tmp, rows, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "inbox"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "inbox", "payouts.csv")); err != nil {
-		t.Fatal(err)
-	}
+	dropIntoInbox(t, dir, rows)
 	var id string
 	waitFor(t, "the file to be held", 20*time.Second, func() bool {
 		out, code := payrun("status", "--json")

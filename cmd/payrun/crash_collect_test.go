@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -55,34 +54,9 @@ func TestCrashServeCollections(t *testing.T) {
 		t.Fatal(err)
 	}
 	valid := collectionRows("KC", rows)
-	tmp := filepath.Join(t.TempDir(), "payouts.csv")
-	if err := writeDemoFile(tmp, valid, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "inbox"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "inbox", "payouts.csv")); err != nil {
-		t.Fatal(err)
-	}
+	dropIntoInbox(t, dir, valid)
 
-	paidCount := func() (paid, twice int) {
-		counts := map[string]int{}
-		for _, n := range land.Names() {
-			for ref, k := range land.Kit(n).Ledger.PaidByReference() {
-				counts[ref] += k
-			}
-		}
-		for _, r := range valid {
-			switch k := counts[r.PayoutID]; {
-			case k == 1:
-				paid++
-			case k > 1:
-				twice++
-			}
-		}
-		return paid, twice
-	}
+	paidCount := func() (paid, twice int) { return ledgerPaid(land, valid) }
 
 	// The beneficiaries, playing whenever the daemon answers.
 	var mu sync.Mutex

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -56,33 +55,8 @@ func TestCrashServeResumesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	valid := payableRows("R", rows)
-	tmp := filepath.Join(t.TempDir(), "payouts.csv")
-	if err := writeDemoFile(tmp, valid, false); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "inbox"), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, "inbox", "payouts.csv")); err != nil {
-		t.Fatal(err)
-	}
-	paidCount := func() (paid, twice int) {
-		counts := map[string]int{}
-		for _, n := range land.Names() {
-			for ref, k := range land.Kit(n).Ledger.PaidByReference() {
-				counts[ref] += k
-			}
-		}
-		for _, r := range valid {
-			switch k := counts[r.PayoutID]; {
-			case k == 1:
-				paid++
-			case k > 1:
-				twice++
-			}
-		}
-		return paid, twice
-	}
+	dropIntoInbox(t, dir, valid)
+	paidCount := func() (paid, twice int) { return ledgerPaid(land, valid) }
 	start := func() (*exec.Cmd, *strings.Builder, chan error) {
 		cmd := exec.Command(bin, "--config", cfgPath, "serve")
 		var buf strings.Builder

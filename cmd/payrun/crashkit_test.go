@@ -2,9 +2,11 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -63,4 +65,41 @@ func serveCrashConfig(land *sandboxes.Landscape, dir, addr, hooks, poll string) 
 	cfg.Dispatch.ResendAfter = 300 * time.Millisecond
 	cfg.Dispatch.BreakerFailures = 1000
 	return cfg
+}
+
+// dropIntoInbox writes rows as a CSV beside the inbox of dir and moves it
+// in whole, as a team's file transfer would: the daemon never sees half a
+// file.
+func dropIntoInbox(t *testing.T, dir string, rows []batch.Row) {
+	t.Helper()
+	tmp := filepath.Join(dir, ".payouts.csv.part")
+	if err := writeDemoFile(tmp, rows, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "inbox"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "inbox", "payouts.csv")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ledgerPaid counts, by the sandboxes' own ledgers, the rows paid once
+// and the rows paid more than once.
+func ledgerPaid(land *sandboxes.Landscape, rows []batch.Row) (paid, twice int) {
+	counts := map[string]int{}
+	for _, n := range land.Names() {
+		for ref, k := range land.Kit(n).Ledger.PaidByReference() {
+			counts[ref] += k
+		}
+	}
+	for _, r := range rows {
+		switch k := counts[r.PayoutID]; {
+		case k == 1:
+			paid++
+		case k > 1:
+			twice++
+		}
+	}
+	return paid, twice
 }
