@@ -63,20 +63,11 @@ func NightProviders() []string {
 // folder is emptied first). The sandboxes run in one child process, payrun
 // in another.
 func Night(ctx context.Context, o Options, n int, dropWebhooks bool) (*NightResult, error) {
-	log := o.Log
-	if log == nil {
-		log = io.Discard
+	r, base, cleanup, err := newRunner(o, "payrun-night-")
+	if err != nil {
+		return nil, err
 	}
-	r := &runner{o: o, log: log}
-	base := o.Dir
-	if base == "" {
-		d, err := os.MkdirTemp("", "payrun-night-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		base = d
-	}
+	defer cleanup()
 	dir := filepath.Join(base, "night")
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err

@@ -355,28 +355,38 @@ func lastLine(b []byte) []byte {
 	return b
 }
 
+// newRunner is a run's runner and its directory: o.Dir, created when
+// missing and kept, or a temporary one named after prefix that cleanup
+// removes.
+func newRunner(o Options, prefix string) (r *runner, dir string, cleanup func(), err error) {
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	r, dir, cleanup = &runner{o: o, log: log}, o.Dir, func() {}
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", prefix); err != nil {
+			return nil, "", nil, err
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		cleanup()
+		return nil, "", nil, err
+	}
+	return r, dir, cleanup, nil
+}
+
 // Run measures every stage and returns the table's rows.
 func Run(ctx context.Context, o Options) ([]Result, error) {
 	if o.Scale <= 0 {
 		o.Scale = 1
 	}
-	log := o.Log
-	if log == nil {
-		log = io.Discard
-	}
-	r := &runner{o: o, log: log}
-	dir := o.Dir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "payrun-bench-")
-		if err != nil {
-			return nil, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	r, dir, cleanup, err := newRunner(o, "payrun-bench-")
+	if err != nil {
 		return nil, err
 	}
+	defer cleanup()
 	n := func(full int) int { return max(full/o.Scale, 1) }
 	want := func(name string) bool { return len(o.Stages) == 0 || slices.Contains(o.Stages, name) }
 	var out []Result
