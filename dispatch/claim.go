@@ -21,11 +21,15 @@ import (
 // claimMin is how many items one claim takes at least; a provider's pool
 // claims a twentieth of its rate at once (a claim's round trip is the
 // node's pace), at most its concurrency, so that a crash leaves few items
-// waiting for a token in sending (in doubt, asked about, after it).
+// waiting for a token in sending (in doubt, asked about, after it). A
+// pool without a rate waits for no token: it claims its concurrency.
 const claimMin = 4
 
 // claimSize is how many items one claim of a provider's pool takes.
 func claimSize(pl *pool) int {
+	if pl.cfg.RatePerSecond <= 0 {
+		return max(claimMin, pl.cfg.Concurrency)
+	}
 	return max(claimMin, min(pl.cfg.Concurrency, int(pl.cfg.RatePerSecond/20)))
 }
 

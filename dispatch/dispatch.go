@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -669,10 +670,22 @@ type answers struct {
 	stuck  func(id, holder string)
 	gaveUp *givenUp
 
-	wg  sync.WaitGroup
-	mu  sync.Mutex
-	err error
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	pending  []journal.Change
+	flushers int
+	err      error
 }
+
+// An answer is committed with the others that arrived while the commit
+// before was on its way: one transaction (one synced commit) for many
+// answers, at most answerGroup of them, by at most answerFlushers
+// committers at once. Nothing waits for a group to fill: a lone answer
+// is committed at once.
+const (
+	answerGroup    = 256
+	answerFlushers = 4
+)
 
 // later commits a final answer while its worker goes on to the next item.
 // Nothing waits on it but the end of the pool's run: the exactly-once rule
@@ -682,23 +695,54 @@ type answers struct {
 // provider. A webhook that settled the item first wins (the change is
 // conditional on sending). The first other error is the run's.
 func (a *answers) later(c journal.Change) {
-	a.wg.Go(func() {
-		err := a.j.Apply(a.ctx, c)
-		if settledMeanwhile(a.log, c.PayoutID, err) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending = append(a.pending, c)
+	if a.flushers < answerFlushers {
+		a.flushers++
+		a.wg.Go(a.flush)
+	}
+}
+
+// flush commits the pending answers, a group at a time, until none is
+// left.
+func (a *answers) flush() {
+	for {
+		a.mu.Lock()
+		n := min(len(a.pending), answerGroup)
+		if n == 0 {
+			a.flushers--
+			a.mu.Unlock()
 			return
 		}
-		if err != nil {
-			a.log.Error("answer not recorded; the payout stays in sending and is resolved as in doubt", "payout", c.PayoutID, "err", err)
-			if a.stuck != nil {
-				a.stuck(c.PayoutID, c.Holder)
-			}
-			a.mu.Lock()
-			if a.err == nil {
-				a.err = fmt.Errorf("recording the answer for %s: %w", c.PayoutID, err)
-			}
-			a.mu.Unlock()
+		group := slices.Clone(a.pending[:n])
+		a.pending = a.pending[n:]
+		a.mu.Unlock()
+		if len(group) > 1 && a.j.Apply(a.ctx, group...) == nil {
+			continue
 		}
-	})
+		// One of the group was refused (most often settled by a webhook
+		// meanwhile): each answer alone, as if it had come alone.
+		for _, c := range group {
+			a.record(c, a.j.Apply(a.ctx, c))
+		}
+	}
+}
+
+// record handles the outcome of committing one answer.
+func (a *answers) record(c journal.Change, err error) {
+	if err == nil || settledMeanwhile(a.log, c.PayoutID, err) {
+		return
+	}
+	a.log.Error("answer not recorded; the payout stays in sending and is resolved as in doubt", "payout", c.PayoutID, "err", err)
+	if a.stuck != nil {
+		a.stuck(c.PayoutID, c.Holder)
+	}
+	a.mu.Lock()
+	if a.err == nil {
+		a.err = fmt.Errorf("recording the answer for %s: %w", c.PayoutID, err)
+	}
+	a.mu.Unlock()
 }
 
 // wait waits for the answers being committed and returns the first error

@@ -236,6 +236,9 @@ func (j *Journal) Apply(ctx context.Context, changes ...journal.Change) error {
 	}
 	return j.writeItems(ctx, ids, func(w *writeTx) error {
 		now := j.Now().UTC()
+		if err := w.readRefs(statusRefs(w, changes)); err != nil {
+			return err
+		}
 		for _, c := range changes {
 			it, err := w.item(c.PayoutID)
 			if err != nil {
@@ -250,6 +253,20 @@ func (j *Journal) Apply(ctx context.Context, changes ...journal.Change) error {
 		}
 		return nil
 	})
+}
+
+// statusRefs are the provider references the changes' statuses name,
+// read in one query before ApplyTo looks each up.
+func statusRefs(w *writeTx, changes []journal.Change) [][2]string {
+	var keys [][2]string
+	for _, c := range changes {
+		it, ok := w.items[c.PayoutID]
+		if !ok || c.Status == nil {
+			continue
+		}
+		keys = append(keys, [2]string{it.Provider, c.Status.Refs.ProviderID}, [2]string{it.Provider, c.Status.Refs.SessionID})
+	}
+	return keys
 }
 
 // Update changes an item's bookkeeping fields under its row lock.
