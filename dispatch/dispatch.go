@@ -481,7 +481,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 		var serr error
 		var took time.Duration // the request's own time, not the wait for its slot
 		lost := false
-		err := pl.booked(ctx, n, func() {
+		err := pl.booked(ctx, n, func(pace func(context.Context) error) {
 			// A node whose lease lapsed starts nothing: another node may
 			// be taking its items over.
 			if lost = !d.mayStart(holder); lost {
@@ -489,6 +489,7 @@ func (d *Dispatcher) send(ctx context.Context, p providers.Provider, pl *pool, t
 			}
 			// In-flight requests finish even when the run is stopping.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.o.RequestTimeout)
+			rctx = providers.WithPacer(rctx, pace)
 			start := time.Now()
 			st, serr = p.Submit(rctx, payout)
 			took = time.Since(start)

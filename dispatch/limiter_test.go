@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"context"
 	"math"
 	"sort"
 	"testing"
@@ -108,5 +109,42 @@ func TestRateLimitedOnceForABurst(t *testing.T) {
 	q.rateLimited(time.Second)
 	if got, want := q.snapshot().Rate, 100*belowLimit; math.Abs(got-want) > 1e-9 {
 		t.Fatalf("rate after a refusal with nothing accepted %v, want %v", got, want)
+	}
+}
+
+// TestLaterRequestsTakeTheirPlaceWhenTheyLeave: a submission of two
+// requests books both tokens, but its second request leaves when the
+// first is answered; the window must count it then, not when the first
+// left, or the seconds after hold more requests than the rate.
+func TestLaterRequestsTakeTheirPlaceWhenTheyLeave(t *testing.T) {
+	p := newPool("two-phase", PoolConfig{RatePerSecond: 50, Burst: 5, Concurrency: 1}, 0, 0, time.Now)
+	ctx := t.Context()
+	if err := p.book(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	var answered time.Time
+	err := p.booked(ctx, 2, func(pace func(context.Context) error) {
+		if err := pace(ctx); err != nil { // the session
+			t.Error(err)
+		}
+		answered = time.Now()             // its answer came
+		if err := pace(ctx); err != nil { // the start
+			t.Error(err)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var grants []time.Time
+	for _, g := range p.limiter.ordered() {
+		if !g.IsZero() {
+			grants = append(grants, g)
+		}
+	}
+	if len(grants) != 2 {
+		t.Fatalf("%d requests in the window, want 2", len(grants))
+	}
+	if grants[0].After(answered) || grants[1].Before(answered) {
+		t.Errorf("window holds %v; the first request left before %v, the second after", grants, answered)
 	}
 }

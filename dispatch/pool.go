@@ -516,11 +516,14 @@ func (p *pool) unbook(n int) {
 }
 
 // booked runs fn (n requests whose tokens were booked) in a request slot,
-// once the sliding window has room for them: the window holds the times
-// requests really left. A pause that began after the booking (a 429)
-// makes the caller wait its turn again. On an error the tokens are given
-// back and fn has not run.
-func (p *pool) booked(ctx context.Context, n int, fn func()) error {
+// once the sliding window has room for its first request: the window
+// holds the times requests really left, so each later request of fn (a
+// submission of two requests, the second sent when the first is
+// answered) takes its place in the window when it leaves, through the
+// pacer fn is given (providers.Pace). A pause that began after the
+// booking (a 429) makes the caller wait its turn again. On an error the
+// tokens are given back and fn has not run.
+func (p *pool) booked(ctx context.Context, n int, fn func(pace func(context.Context) error)) error {
 	if err := p.slots.Acquire(ctx, 1); err != nil {
 		p.unbook(n)
 		return err
@@ -535,17 +538,12 @@ func (p *pool) booked(ctx context.Context, n int, fn func()) error {
 	if p.budget != nil {
 		return p.bookedShared(ctx, n, fn)
 	}
-	for {
-		now := time.Now()
-		at := p.limiter.depart(now, n)
-		if !at.After(now) {
-			break
-		}
-		if err := sleepCtx(ctx, at.Sub(now)); err != nil {
-			p.limiter.cancel(n)
-			return err
-		}
+	first := min(n, 1)
+	if err := p.leave(ctx, first); err != nil {
+		p.limiter.cancel(n)
+		return err
 	}
+	pc := &pacer{p: p, ahead: first}
 	p.mu.Lock()
 	paused := p.now().Before(p.pausedUntil)
 	p.mu.Unlock()
@@ -554,22 +552,54 @@ func (p *pool) booked(ctx context.Context, n int, fn func()) error {
 		if err := p.wait(ctx, Urgent, n); err != nil {
 			return err
 		}
+		pc.ahead = n // wait placed all n in the window
 	}
-	fn()
+	fn(pc.pace)
 	return nil
 }
 
-// bookedShared is booked on the cluster's budget: the tokens are taken
-// now, in the slot, and the request leaves at once.
-func (p *pool) bookedShared(ctx context.Context, n int, fn func()) error {
-	if n == 0 {
-		fn() // the feeder took the tokens (runPool)
+// leave waits until the window has room for n requests and records them
+// leaving now.
+func (p *pool) leave(ctx context.Context, n int) error {
+	for {
+		now := time.Now()
+		at := p.limiter.depart(now, n)
+		if !at.After(now) {
+			return nil
+		}
+		if err := sleepCtx(ctx, at.Sub(now)); err != nil {
+			return err
+		}
+	}
+}
+
+// pacer places one call's requests in the window as they leave: the
+// first ahead of them were placed before the call, each later one when it
+// leaves. Their tokens were booked with the call's.
+type pacer struct {
+	p     *pool
+	ahead int
+}
+
+func (pc *pacer) pace(ctx context.Context) error {
+	if pc.ahead > 0 {
+		pc.ahead--
 		return nil
 	}
-	if err := p.wait(ctx, Urgent, n); err != nil {
-		return err
-	}
-	fn()
+	return pc.p.leave(ctx, 1)
+}
+
+// bookedShared is booked on the cluster's budget: the tokens are taken
+// now, in the slot, and the request leaves at once. The cluster's bucket
+// paces the nodes together; it keeps no window to place later requests
+// in.
+func (p *pool) bookedShared(ctx context.Context, n int, fn func(pace func(context.Context) error)) error {
+	if n > 0 {
+		if err := p.wait(ctx, Urgent, n); err != nil {
+			return err
+		}
+	} // else the feeder took the tokens (runPool)
+	fn(func(context.Context) error { return nil })
 	return nil
 }
 

@@ -239,6 +239,9 @@ func (c *Client) call(ctx context.Context, op, method, idemKey string, mutating 
 	if idemKey != "" {
 		req.Header.Set("X-PARTNER-IDEMPOTENCY-KEY", idemKey)
 	}
+	if err := providers.Pace(ctx); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", c.name, op, err)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, c.transportError(op, err, mutating && wrote.Load())

@@ -195,6 +195,9 @@ func (c *Client) do(ctx context.Context, op, method, u string, h http.Header, bo
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	if err := providers.Pace(ctx); err != nil {
+		return response{}, fmt.Errorf("monnet %s: %w", op, err)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return response{}, c.transportError(ctx, op, err, mutating, wrote.Load())

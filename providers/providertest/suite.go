@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -204,6 +205,27 @@ func Run(t *testing.T, f Factory) {
 		}
 		if n, _ := ledgerCount(h, "sig-bad-1"); n != 0 {
 			t.Errorf("badly signed request created %d ledger entries", n)
+		}
+	})
+
+	t.Run("every_request_paced", func(t *testing.T) {
+		// The dispatcher places each request in its provider's rate
+		// window when it leaves (providers.Pace): a request sent without
+		// asking would leave unaccounted for.
+		h, _ := setup(t, f)
+		var paced atomic.Int64
+		ctx := providers.WithPacer(ctxFor(t), func(context.Context) error { paced.Add(1); return nil })
+		before := h.Kit.APICalls()
+		st, err := h.Provider.Submit(ctx, h.NewPayout("paced-1"))
+		if err != nil {
+			t.Fatalf("submit: %v", err)
+		}
+		confirmIfNeeded(ctx, t, h, st)
+		if _, err := h.Provider.Lookup(ctx, st.Refs); err != nil && !errors.Is(err, providers.ErrUnsupported) {
+			t.Fatalf("lookup: %v", err)
+		}
+		if sent := h.Kit.APICalls() - before; sent == 0 || int64(sent) != paced.Load() {
+			t.Errorf("%d requests reached the sandbox, %d asked the pacer first", sent, paced.Load())
 		}
 	})
 

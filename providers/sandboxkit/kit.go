@@ -216,6 +216,14 @@ func (b *bufferedWriter) Header() http.Header         { return b.header }
 func (b *bufferedWriter) Write(p []byte) (int, error) { return b.body.Write(p) }
 func (b *bufferedWriter) WriteHeader(code int)        { b.code = code }
 
+// APICalls is how many API requests (outside /_sandbox/) reached the
+// sandbox.
+func (k *Kit) APICalls() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.apiCalls
+}
+
 // AdminHandler serves the sandbox-only endpoints:
 //
 //	GET  /_sandbox/ledger   the ledger as JSON

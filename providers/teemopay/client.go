@@ -163,6 +163,9 @@ func (c *Client) call(ctx context.Context, op, path string, body, out any) error
 	// request left: after that, a failure of a create is in doubt.
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) }}
+	if err := providers.Pace(ctx); err != nil {
+		return fmt.Errorf("teemopay %s: %w", op, err)
+	}
 	resp, err := c.http.Do(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
 	if err != nil {
 		return c.transportError(ctx, op, wrote.Load(), err)
