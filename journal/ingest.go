@@ -25,6 +25,8 @@ type IngestOptions struct {
 	SkipInvalid bool
 	// Name is the file name to record (default: the base name of path).
 	Name string
+	// Chunk is the number of rows per transaction (default IngestChunk).
+	Chunk int
 }
 
 // IngestResult says what became of a file.
@@ -38,8 +40,10 @@ type IngestResult struct {
 }
 
 // IngestChunk is the number of rows per transaction when a file is
-// journaled: one sync per thousand rows, not per row.
-const IngestChunk = 1000
+// journaled: one sync per five thousand rows, not per row (on
+// PostgreSQL a chunk is also a round trip for its owners and one for its
+// COPY; at 1,000 rows those made ingest 2.8x a bare COPY, at 5,000 2.1x).
+const IngestChunk = 5000
 
 // BatchID derives a batch id from the content hash, so that the same file
 // always maps to the same batch.
@@ -236,8 +240,12 @@ func (s *stager) run(ctx context.Context, rd *batch.Reader, now time.Time) (*Ing
 
 // read reads a chunk of rows; it reports whether the file is done.
 func (s *stager) read(rd *batch.Reader, v *batch.Validator, now time.Time) ([]staged, bool, error) {
-	c := make([]staged, 0, IngestChunk)
-	for len(c) < IngestChunk {
+	size := s.o.Chunk
+	if size <= 0 {
+		size = IngestChunk
+	}
+	c := make([]staged, 0, size)
+	for len(c) < size {
 		row, err := rd.Next()
 		if err == io.EOF {
 			return c, true, nil

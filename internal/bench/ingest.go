@@ -20,7 +20,7 @@ import (
 
 // IngestOurs ingests a payout file into a fresh journal under dir with
 // batch.Journal.Ingest: one pass that validates every row and journals it
-// into a staging batch in 1,000-row transactions, fsync'd (reading and
+// into a staging batch in 5,000-row transactions, fsync'd (reading and
 // validating one chunk ahead of the journal's transaction).
 func IngestOurs(path, dir string) (Side, error) {
 	ctx := context.Background()

@@ -168,6 +168,10 @@ func ingestRejectedChangesNothing(t *testing.T, h Harness) {
 	}
 }
 
+// chunk is the rows per transaction of the cases that cross chunks: files
+// of a few thousand rows span several.
+const chunk = 1000
+
 // repeats is a file of 2,500 rows (three chunks) that repeats payout_ids:
 // across chunks, three times, with the earlier or the later row invalid on
 // its own too. Rows are 1-based data rows; the sheet row is one more.
@@ -197,7 +201,7 @@ func ingestRepeats(t *testing.T, h Harness) {
 			}
 			j, _, _ := open(t, h)
 			before := Dump(t, j)
-			res := ingest(t, j, path, journal.IngestOptions{})
+			res := ingest(t, j, path, journal.IngestOptions{Chunk: chunk})
 			if !res.Rejected {
 				t.Fatalf("not rejected: %+v", res.Batch)
 			}
@@ -207,7 +211,7 @@ func ingestRepeats(t *testing.T, h Harness) {
 			if !reflect.DeepEqual(res.Report, want) {
 				t.Fatalf("ingest report differs from validate's:\n%+v\n%+v", res.Report, want)
 			}
-			res = ingest(t, j, path, journal.IngestOptions{SkipInvalid: true})
+			res = ingest(t, j, path, journal.IngestOptions{SkipInvalid: true, Chunk: chunk})
 			b := res.Batch
 			if res.Rejected || b.Rows != 2500 || b.Invalid != len(involved) || b.Valid != 2500-len(involved) || b.Duplicates != 0 {
 				t.Fatalf("skip_rows: rejected %v, %+v", res.Rejected, b)
@@ -291,7 +295,7 @@ func ingestRepeatOfEarlier(t *testing.T, h Harness) {
 func ingestErrorPartWay(t *testing.T, h Harness) {
 	j, _, _ := open(t, h)
 	before := Dump(t, j)
-	_, err := j.Ingest(bg, WriteRows(t, "p.csv", PayoutRows(2500)), journal.IngestOptions{Read: batch.ReadOptions{MaxRows: 2200}})
+	_, err := j.Ingest(bg, WriteRows(t, "p.csv", PayoutRows(2500)), journal.IngestOptions{Read: batch.ReadOptions{MaxRows: 2200}, Chunk: chunk})
 	if err == nil || !strings.Contains(err.Error(), "more than 2200 data rows") {
 		t.Fatalf("err = %v", err)
 	}
@@ -332,7 +336,7 @@ func ingestCrash(t *testing.T, h Harness) {
 	ingest(t, j, WriteRows(t, "earlier.csv", PayoutRows(4000)[3600:]), journal.IngestOptions{})
 	before := Dump(t, j)
 	path := WriteRows(t, "p.csv", rows)
-	if _, err := journal.Ingest(bg, &crashing{Staging: st.Staging(), chunks: 2}, path, journal.IngestOptions{}); !errors.Is(err, errCrash) {
+	if _, err := journal.Ingest(bg, &crashing{Staging: st.Staging(), chunks: 2}, path, journal.IngestOptions{Chunk: chunk}); !errors.Is(err, errCrash) {
 		t.Fatalf("crashed ingest: %v", err)
 	}
 	if err := j.Close(); err != nil {
@@ -344,14 +348,14 @@ func ingestCrash(t *testing.T, h Harness) {
 	}
 	// The same leftovers without a restart: the next Ingest removes them.
 	st = unwrap(j).(journal.Stager)
-	if _, err := journal.Ingest(bg, &crashing{Staging: st.Staging(), chunks: 1}, path, journal.IngestOptions{}); !errors.Is(err, errCrash) {
+	if _, err := journal.Ingest(bg, &crashing{Staging: st.Staging(), chunks: 1}, path, journal.IngestOptions{Chunk: chunk}); !errors.Is(err, errCrash) {
 		t.Fatalf("crashed ingest: %v", err)
 	}
 	res := ingest(t, j, WriteRows(t, "other.csv", rows[:1000]), journal.IngestOptions{})
 	if res.Batch.Valid != 1000 || res.Batch.Duplicates != 0 {
 		t.Fatalf("another file after a crash: %+v", res.Batch)
 	}
-	res = ingest(t, j, path, journal.IngestOptions{})
+	res = ingest(t, j, path, journal.IngestOptions{Chunk: chunk})
 	if res.Rejected || res.Recognised || res.Batch.Valid != 2500 || res.Batch.Duplicates != 1000 || res.Batch.State != journal.BatchAccepted {
 		t.Fatalf("the same file after a crash: %+v", res.Batch)
 	}
