@@ -20,11 +20,12 @@ import (
 // pays a dropped file (faults on, so that payouts are left in doubt,
 // awaiting confirmation or awaiting a result), and starts it again each
 // time. After the last start every row must be paid exactly once, by the
-// sandboxes' ledgers, within 30 seconds: the daemon's start-up pass asks
+// sandboxes' ledgers, within a minute: the daemon's start-up pass asks
 // the providers about what the kill left open at once. The poll schedule
 // is hourly and the first poll of a payout comes an hour after its last
 // change, and only Monnet still sends webhooks, so nothing but the
-// start-up pass can do it in time.
+// start-up pass can do it in time. (The rates make the rest of the file
+// about ten seconds of requests; a loaded machine has taken 25.)
 func TestCrashServeResumesAtOnce(t *testing.T) {
 	kills, rows := crashSize(t, "PAYRUN_CRASH", 3, 60, 15, 200)
 	bin := buildPayrun(t)
@@ -127,12 +128,12 @@ func TestCrashServeResumesAtOnce(t *testing.T) {
 		if p == len(valid) {
 			break
 		}
-		if time.Since(restarted) > 30*time.Second {
+		if time.Since(restarted) > time.Minute {
 			byProv := map[string]int{}
 			for _, n := range land.Names() {
 				byProv[n] = len(land.Kit(n).Ledger.PaidByReference())
 			}
-			t.Fatalf("%d of %d rows paid 30 s after the restart (by provider %v)\n%s", p, len(valid), byProv, buf.String())
+			t.Fatalf("%d of %d rows paid a minute after the restart (by provider %v)\n%s", p, len(valid), byProv, buf.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
