@@ -298,11 +298,11 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	var bk []string
 	for k, v := range n.Run.Extra {
 		if name, ok := strings.CutPrefix(k, "bucket_"); ok && v > 0 {
-			bk = append(bk, fmt.Sprintf("%s %.0f", name, v/rows))
+			bk = append(bk, fmt.Sprintf("%s %.0f (%.0f)", name, v/rows, n.x("bucketuse_"+name)/rows))
 		}
 	}
 	slices.Sort(bk)
-	fmt.Fprintf(&b, "pages in use per payout: %s)\n", strings.Join(bk, ", "))
+	fmt.Fprintf(&b, "bytes of pages per payout, and in brackets the bytes of them in use: %s)\n", strings.Join(bk, ", "))
 	fmt.Fprintf(&b, "- payouts: %s", n.stateList())
 	if w := int(n.x("waiting_notification")); w > 0 {
 		fmt.Fprintf(&b, " (%d waiting for a notification only the provider can send, which the sandbox lost: payrun cannot ask about them)", w)

@@ -94,7 +94,8 @@ func nightJournal(path string) (map[string]float64, error) {
 		out["journal_data"] = float64(tx.Size())
 		return tx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			s := b.Stats()
-			out["bucket_"+string(name)] = float64(s.BranchInuse + s.LeafInuse)
+			out["bucket_"+string(name)] = float64(s.BranchAlloc + s.LeafAlloc)
+			out["bucketuse_"+string(name)] = float64(s.BranchInuse + s.LeafInuse)
 			return nil
 		})
 	})
