@@ -20,9 +20,10 @@ import (
 //     (TeemoPay, Monnet Payin): ask. A status is applied; "not found" by
 //     merchant reference proves the payout was never created, so it is
 //     queued again with the same reference.
-//   - at a two-phase provider without a session id (Bank 131, Smart
-//     Glocal): the lost session can never move money without our confirm,
-//     which only the journaled session gets; queue a fresh session
+//   - at a two-phase provider without a session id, or whose session
+//     holds no payout (its start was lost): the session can never move
+//     money without our confirm, which only the journaled session gets;
+//     queue a fresh session
 //     (Attempt+1). If the orphan ever reaches ready_to_confirm, Settle
 //     cancels it.
 //   - at a provider that refuses duplicates (Monnet 2005): after
@@ -137,6 +138,9 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 		return false, err
 	case errors.Is(err, providers.ErrUnsupported) || (errors.Is(err, providers.ErrNotFound) && !hasRef):
 		// No way to ask: use the provider's own duplicate protection.
+	case errors.Is(err, providers.ErrNoPayout) && providers.TwoPhase(p):
+		// The session is there, its start never arrived: as a session
+		// never known, below.
 	default:
 		return false, err
 	}

@@ -24,6 +24,10 @@ var (
 	ErrInsufficientFunds = errors.New("insufficient funds")
 	// ErrNotFound: the provider does not know the payout.
 	ErrNotFound = errors.New("not found")
+	// ErrNoPayout: a two-phase provider holds the session but no payout was
+	// started in it (the start never reached it). Nothing can move money
+	// in it without payrun's start and confirm: a fresh session is safe.
+	ErrNoPayout = errors.New("session holds no payout")
 	// ErrDuplicate: the merchant reference (or idempotency key) was already
 	// used; the earlier payout stands and no new one was created.
 	ErrDuplicate = errors.New("duplicate")

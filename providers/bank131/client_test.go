@@ -2,14 +2,21 @@ package bank131_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/payrun/payrun/dispatch"
+	"github.com/payrun/payrun/internal/testjournal"
+	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/journal/journaltest"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/bank131"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -499,5 +506,102 @@ func TestWebhookRetries(t *testing.T) {
 	t.Logf("webhook attempts before giving up: %v", attempts)
 	if attempts[bank131.NameSmartGlocal] >= attempts[bank131.NameBank131] || attempts[bank131.NameBank131] != sandboxkit.DefaultRetry.MaxAttempts {
 		t.Errorf("attempts %v: smartglocal must give up (30 min) long before bank131 (%d attempts)", attempts, sandboxkit.DefaultRetry.MaxAttempts)
+	}
+}
+
+// lostStart loses every start of a payout on its way to the provider,
+// after the client wrote it, as when the server closed an idle keep-alive
+// connection the request was written to: the client sees EOF after
+// writing (in doubt), the provider never saw the request.
+type lostStart struct{ base http.RoundTripper }
+
+func (l lostStart) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, "/session/start/payout") {
+		if trace := httptrace.ContextClientTrace(r.Context()); trace != nil && trace.WroteRequest != nil {
+			trace.WroteRequest(httptrace.WroteRequestInfo{})
+		}
+		return nil, io.EOF
+	}
+	return l.base.RoundTrip(r)
+}
+
+// TestLookupOfASessionWithoutPayout: the session was made but the start
+// never arrived. The submission is in doubt; the lookup says the session
+// holds no payout (ErrNoPayout), which the resolver reads as safe for a
+// fresh session, not as a payout in progress to be polled for ever.
+func TestLookupOfASessionWithoutPayout(t *testing.T) {
+	e := setup(t, bank131.NameBank131)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	c, err := bank131.New(e.cfg, providers.Deps{HTTP: &http.Client{Transport: lostStart{tr}, Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := payout("P-NOSTART-1", currency(e.name))
+	st, err := c.Submit(t.Context(), p)
+	if !providers.IsInDoubt(err) || st.Refs.SessionID == "" {
+		t.Fatalf("submit: %+v, %v; want in doubt with the session", st, err)
+	}
+	_, err = c.Lookup(t.Context(), st.Refs)
+	if !errors.Is(err, providers.ErrNoPayout) {
+		t.Fatalf("lookup of a session whose start was lost: %v, want ErrNoPayout", err)
+	}
+	if e.paid(p.ID) != 0 {
+		t.Errorf("a session without a start paid")
+	}
+}
+
+// TestResolverGivesALostStartAFreshSession: a payout whose start was lost
+// is in doubt with a session that holds no payout. The resolver does not
+// take it for a payout in progress (it would be polled for ever): it
+// starts a fresh session, which pays the row once.
+func TestResolverGivesALostStartAFreshSession(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := setup(t, bank131.NameBank131)
+	j := testjournal.Open(t, nil)
+	const id = "P-RESTART-1"
+	journaltest.Import(t, j, "B1", journaltest.ValidItem(id, bank131.NameBank131, 125050))
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	lossy, err := bank131.New(e.cfg, providers.Deps{HTTP: &http.Client{Transport: lostStart{tr}, Timeout: 10 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := dispatch.DispatchOptions{BackoffBase: time.Millisecond}
+	first := dispatch.NewDispatcher(j, map[string]providers.Provider{bank131.NameBank131: lossy}, opts)
+	if _, err := first.Run(ctx, []string{"B1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	lost, err := j.Item(ctx, id)
+	if err != nil || lost.State != journal.InDoubt || lost.Refs.SessionID == "" {
+		t.Fatalf("after the lost start: %+v, %v; want in doubt with its session", lost, err)
+	}
+
+	d := dispatch.NewDispatcher(j, map[string]providers.Provider{bank131.NameBank131: e.client}, opts)
+	if err := d.ResolveInDoubt(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d.WaitSettled()
+	got, err := j.Item(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State == journal.InDoubt || got.State == journal.Submitted && got.Refs.SessionID == lost.Refs.SessionID {
+		t.Fatalf("resolved to %s with session %s (the lost one %s)", got.State, got.Refs.SessionID, lost.Refs.SessionID)
+	}
+	if got.Attempt != lost.Attempt+1 || got.Refs.SessionID == lost.Refs.SessionID {
+		t.Errorf("attempt %d session %s, want a fresh session (attempt %d, not %s)", got.Attempt, got.Refs.SessionID, lost.Attempt+1, lost.Refs.SessionID)
+	}
+	// Its ready_to_confirm, as a webhook or a poll would bring it.
+	ready := e.waitOutcome(t, got.Refs, providers.AwaitingConfirmation)
+	if err := dispatch.Settle(ctx, j, e.client, ready, "webhook"); err != nil {
+		t.Fatal(err)
+	}
+	for e.paid(id) != 1 {
+		if ctx.Err() != nil {
+			t.Fatalf("paid %d times, want once", e.paid(id))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -23,6 +23,11 @@ func (c *Client) Lookup(ctx context.Context, refs providers.Refs) (providers.Sta
 	if err != nil {
 		return providers.Status{}, err
 	}
+	if len(s.Payments) == 0 && s.Status != "cancelled" && s.Status != "error" {
+		// The session was made, the payout's start never arrived (its
+		// request was lost): a payment appears only with a start.
+		return providers.Status{}, fmt.Errorf("%s: session %s (status %q) holds no payout: %w", c.name, s.ID, s.Status, providers.ErrNoPayout)
+	}
 	st := mapSession(*s)
 	st.Refs = mergeRefs(st.Refs, refs)
 	return st, nil
