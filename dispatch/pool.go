@@ -367,17 +367,11 @@ func (p *pool) take(ctx context.Context, prio Priority, n int) error {
 		p.limiter.cancel(n)
 		return err
 	}
-	for {
-		now := time.Now()
-		at := p.limiter.depart(now, n)
-		if !at.After(now) {
-			return nil
-		}
-		if err := sleepCtx(ctx, at.Sub(now)); err != nil {
-			p.limiter.cancel(n)
-			return err
-		}
+	if err := p.leave(ctx, n); err != nil {
+		p.limiter.cancel(n)
+		return err
 	}
+	return nil
 }
 
 // takeShared waits for n tokens of the cluster's budget at prio. The
