@@ -218,14 +218,14 @@ func TestClusterBudgetPollWaitsForSends(t *testing.T) {
 	p.urgent.Add(1) // a send waiting for its token
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	if err := p.wait(ctx, Spare, 1); err == nil {
+	if err := p.due(ctx, Spare, 1); err == nil {
 		t.Fatal("a poll took a token of the cluster's budget while a send waited for one")
 	}
 	p.urgent.Add(-1)
-	if err := p.wait(context.Background(), Spare, 1); err != nil {
+	if err := p.due(context.Background(), Spare, 1); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.wait(context.Background(), Urgent, 2); err != nil {
+	if err := p.due(context.Background(), Urgent, 2); err != nil {
 		t.Fatal(err)
 	}
 	if p.urgent.Load() != 0 {

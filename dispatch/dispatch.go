@@ -404,7 +404,7 @@ feed:
 		n := 0
 		if pl.budget != nil {
 			n = sendTokens(p)
-			if err := pl.wait(gctx, Urgent, n); err != nil {
+			if err := pl.due(gctx, Urgent, n); err != nil {
 				break
 			}
 		}
@@ -851,11 +851,13 @@ func (d *Dispatcher) overCap(cs *capState, it journal.Item) string {
 // Wait blocks until the provider's pool has a request to spare, so that
 // the poller shares the provider's rate limit without slowing a send or
 // a confirm: a poll takes a token only when none of theirs waits for it.
-func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
+// The query is sent with the context it returns, whose pacer places it in
+// the provider's sliding window when it leaves.
+func (d *Dispatcher) Wait(ctx context.Context, provider string) (context.Context, error) {
 	if pl, ok := d.pools[provider]; ok {
 		return pl.wait(ctx, Spare, 1)
 	}
-	return nil
+	return ctx, nil
 }
 
 // settle runs the confirm rule (Settle) in one of the pool's request
@@ -864,7 +866,7 @@ func (d *Dispatcher) Wait(ctx context.Context, provider string) error {
 func (d *Dispatcher) settle(ctx context.Context, p providers.Provider, pl *pool, st providers.Status, actor string) error {
 	var err error
 	rerr := pl.request(ctx, Urgent, 0, func() {
-		err = settle(ctx, d.j, p, st, actor, func(ctx context.Context) error { return pl.wait(ctx, Urgent, 1) })
+		err = settle(ctx, d.j, p, st, actor, func(ctx context.Context) (context.Context, error) { return pl.wait(ctx, Urgent, 1) })
 	})
 	return errors.Join(rerr, err)
 }

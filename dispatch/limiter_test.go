@@ -6,6 +6,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/payrun/payrun/providers"
 )
 
 // TestBudgetNeverAboveRateInASlidingSecond reserves many urgent tokens at
@@ -147,4 +149,41 @@ func TestLaterRequestsTakeTheirPlaceWhenTheyLeave(t *testing.T) {
 	if grants[0].After(answered) || grants[1].Before(answered) {
 		t.Errorf("window holds %v; the first request left before %v, the second after", grants, answered)
 	}
+}
+
+// TestRequestsTakeTheirPlaceWhenSigned: a confirm, a lookup or a poll
+// gets its token from wait, but takes its place in the sliding window
+// only when the client paces it, right before it leaves (after signing
+// it): a request placed in the window at its token would reach the
+// provider later than the window counts it.
+func TestRequestsTakeTheirPlaceWhenSigned(t *testing.T) {
+	for _, prio := range []Priority{Urgent, Spare} {
+		p := newPool("p", PoolConfig{RatePerSecond: 50, Burst: 5, Concurrency: 4}, 0, 0, time.Now)
+		ctx, err := p.wait(t.Context(), prio, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := placed(p); got != 0 {
+			t.Fatalf("priority %d: %d requests in the window before the request left, want 0", prio, got)
+		}
+		if err := providers.Pace(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := placed(p); got != 1 {
+			t.Fatalf("priority %d: %d requests in the window after it left, want 1", prio, got)
+		}
+	}
+}
+
+// placed counts the requests in p's window.
+func placed(p *pool) int {
+	p.limiter.mu.Lock()
+	defer p.limiter.mu.Unlock()
+	n := 0
+	for _, g := range p.limiter.window {
+		if !g.IsZero() {
+			n++
+		}
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/payrun/payrun/journal"
+	"github.com/payrun/payrun/providers"
 	"golang.org/x/sync/semaphore"
 )
 
@@ -184,7 +185,8 @@ func (l *limiter) cancel(n int) {
 
 // trySpare takes n tokens for a spare caller if the bucket holds them
 // beyond every reservation and the window has room now; otherwise it
-// returns how long to wait before asking again.
+// returns how long to wait before asking again. The requests take their
+// place in the window when they leave (depart).
 func (l *limiter) trySpare(now time.Time, n int) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -203,7 +205,6 @@ func (l *limiter) trySpare(now time.Time, n int) (bool, time.Duration) {
 		return false, wait
 	}
 	l.tokens -= float64(n)
-	l.grant(now, n)
 	return true, 0
 }
 
@@ -284,8 +285,25 @@ func newPool(name string, cfg PoolConfig, breakerN int, cooldown time.Duration, 
 
 // wait blocks until the pool may send n requests: the breaker is closed
 // (or this caller is the half-open probe), any Retry-After pause is over,
-// and the budget grants n tokens at prio.
-func (p *pool) wait(ctx context.Context, prio Priority, n int) error {
+// and the budget grants n tokens at prio. It returns ctx carrying the
+// pacer the client calls right before each request leaves
+// (providers.Pace): each request takes its place in the sliding window
+// then, after it was built and signed, so that the window holds the times
+// requests really left and no second at the provider holds more than the
+// rate.
+func (p *pool) wait(ctx context.Context, prio Priority, n int) (context.Context, error) {
+	if err := p.due(ctx, prio, n); err != nil {
+		return ctx, err
+	}
+	if p.budget != nil {
+		return ctx, nil
+	}
+	return providers.WithPacer(ctx, (&pacer{p: p}).pace), nil
+}
+
+// due is wait without the pacer: it returns once n tokens at prio are
+// the caller's.
+func (p *pool) due(ctx context.Context, prio Priority, n int) error {
 	start := time.Now()
 	defer func() {
 		p.mu.Lock()
@@ -344,7 +362,8 @@ func (p *pool) open(ctx context.Context) error {
 	return nil
 }
 
-// take waits for n tokens of the budget at prio.
+// take waits for n tokens of the budget at prio. The requests take their
+// place in the sliding window when they leave (the pacer wait gives).
 func (p *pool) take(ctx context.Context, prio Priority, n int) error {
 	if p.budget != nil {
 		return p.takeShared(ctx, prio, n)
@@ -364,10 +383,6 @@ func (p *pool) take(ctx context.Context, prio Priority, n int) error {
 	}
 	at := p.limiter.reserve(time.Now(), n)
 	if err := sleepCtx(ctx, time.Until(at)); err != nil {
-		p.limiter.cancel(n)
-		return err
-	}
-	if err := p.leave(ctx, n); err != nil {
 		p.limiter.cancel(n)
 		return err
 	}
@@ -469,7 +484,7 @@ func (p *pool) request(ctx context.Context, prio Priority, n int, fn func()) err
 		defer p.share.release()
 	}
 	if n > 0 {
-		if err := p.wait(ctx, prio, n); err != nil {
+		if err := p.due(ctx, prio, n); err != nil {
 			return err
 		}
 	}
@@ -509,10 +524,9 @@ func (p *pool) unbook(n int) {
 	}
 }
 
-// booked runs fn (n requests whose tokens were booked) in a request slot,
-// once the sliding window has room for its first request: the window
-// holds the times requests really left, so each later request of fn (a
-// submission of two requests, the second sent when the first is
+// booked runs fn (n requests whose tokens were booked) in a request slot.
+// The window holds the times requests really left, so each request of fn
+// (a submission of two requests, the second sent when the first is
 // answered) takes its place in the window when it leaves, through the
 // pacer fn is given (providers.Pace). A pause that began after the
 // booking (a 429) makes the caller wait its turn again. On an error the
@@ -532,23 +546,16 @@ func (p *pool) booked(ctx context.Context, n int, fn func(pace func(context.Cont
 	if p.budget != nil {
 		return p.bookedShared(ctx, n, fn)
 	}
-	first := min(n, 1)
-	if err := p.leave(ctx, first); err != nil {
-		p.limiter.cancel(n)
-		return err
-	}
-	pc := &pacer{p: p, ahead: first}
 	p.mu.Lock()
 	paused := p.now().Before(p.pausedUntil)
 	p.mu.Unlock()
 	if paused {
 		p.limiter.cancel(n)
-		if err := p.wait(ctx, Urgent, n); err != nil {
+		if err := p.due(ctx, Urgent, n); err != nil {
 			return err
 		}
-		pc.ahead = n // wait placed all n in the window
 	}
-	fn(pc.pace)
+	fn((&pacer{p: p}).pace)
 	return nil
 }
 
@@ -567,19 +574,16 @@ func (p *pool) leave(ctx context.Context, n int) error {
 	}
 }
 
-// pacer places one call's requests in the window as they leave: the
-// first ahead of them were placed before the call, each later one when it
-// leaves. Their tokens were booked with the call's.
+// pacer places one call's requests in the window as they leave, each
+// when the client is about to hand it to the transport (built and
+// signed: an RSA signature on a busy machine takes milliseconds, and a
+// request placed before it would reach the provider that much later than
+// the window thinks). Their tokens were taken for the call.
 type pacer struct {
-	p     *pool
-	ahead int
+	p *pool
 }
 
 func (pc *pacer) pace(ctx context.Context) error {
-	if pc.ahead > 0 {
-		pc.ahead--
-		return nil
-	}
 	return pc.p.leave(ctx, 1)
 }
 
@@ -589,7 +593,7 @@ func (pc *pacer) pace(ctx context.Context) error {
 // in.
 func (p *pool) bookedShared(ctx context.Context, n int, fn func(pace func(context.Context) error)) error {
 	if n > 0 {
-		if err := p.wait(ctx, Urgent, n); err != nil {
+		if err := p.due(ctx, Urgent, n); err != nil {
 			return err
 		}
 	} // else the feeder took the tokens (runPool)

@@ -30,11 +30,12 @@ func Settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 }
 
 // settle is Settle with before, when set, called before each request to
-// the provider (the dispatcher's budget: a token for each request).
-func settle(ctx context.Context, j journal.Journal, p providers.Provider, st providers.Status, actor string, before func(context.Context) error) error {
-	ask := func() error {
+// the provider (the dispatcher's budget: a token for each request); the
+// request is sent with the context it returns (its pacer).
+func settle(ctx context.Context, j journal.Journal, p providers.Provider, st providers.Status, actor string, before func(context.Context) (context.Context, error)) error {
+	ask := func() (context.Context, error) {
 		if before == nil {
-			return nil
+			return ctx, nil
 		}
 		return before(ctx)
 	}
@@ -61,10 +62,11 @@ func settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	}
 	it, err := j.Item(ctx, payoutID)
 	if err != nil || it.Provider != p.Name() {
-		if err := ask(); err != nil {
+		rctx, err := ask()
+		if err != nil {
 			return err
 		}
-		return cancelSession(ctx, c, st, "no payout in the journal owns this session")
+		return cancelSession(rctx, c, st, "no payout in the journal owns this session")
 	}
 	if !known && session != "" && it.Refs.SessionID == session {
 		// The answer that journaled this session landed between the two
@@ -79,19 +81,21 @@ func settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	if it.Refs.SessionID != session || !known {
 		// An orphan: a session created for this payout by a request whose
 		// answer was lost. Only the journaled session may ever be paid.
-		if err := ask(); err != nil {
+		rctx, err := ask()
+		if err != nil {
 			return err
 		}
-		return cancelSession(ctx, c, st, fmt.Sprintf("session %s is not the journaled session of payout %s", session, it.PayoutID))
+		return cancelSession(rctx, c, st, fmt.Sprintf("session %s is not the journaled session of payout %s", session, it.PayoutID))
 	}
 	if reason := mismatch(it, st); reason != "" {
 		if err := j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.AwaitingConfirmation, Actor: actor, Status: &st}); err != nil && !isTransition(err) {
 			return err
 		}
-		if err := ask(); err != nil {
+		rctx, err := ask()
+		if err != nil {
 			return err
 		}
-		if _, err := c.Cancel(ctx, st.Refs, reason); err != nil && !errors.Is(err, providers.ErrNotFound) {
+		if _, err := c.Cancel(rctx, st.Refs, reason); err != nil && !errors.Is(err, providers.ErrNotFound) {
 			return fmt.Errorf("cancel session %s of payout %s: %w", session, it.PayoutID, err)
 		}
 		return j.Apply(ctx, journal.Change{PayoutID: it.PayoutID, To: journal.Cancelled, Actor: actor, Reason: "cancelled before confirmation: " + reason})
@@ -123,12 +127,13 @@ func settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 	if err != nil {
 		return err
 	}
-	if err := ask(); err != nil {
+	rctx, err := ask()
+	if err != nil {
 		// Stopping before the confirm left: confirming stays journaled and
 		// the poller sends it (confirm is idempotent).
 		return err
 	}
-	got, err := c.Confirm(ctx, st.Refs)
+	got, err := c.Confirm(rctx, st.Refs)
 	if err != nil {
 		if providers.IsInDoubt(err) || providers.IsRetryable(err) {
 			// Confirm is idempotent; the poller asks again.
@@ -136,10 +141,11 @@ func settle(ctx context.Context, j journal.Journal, p providers.Provider, st pro
 		}
 		// Refused: ask what became of the session rather than guess (a
 		// repeated confirm of a session already paid is refused too).
-		if err := ask(); err != nil {
-			return err
+		lctx, aerr := ask()
+		if aerr != nil {
+			return aerr
 		}
-		now, lerr := p.Lookup(ctx, st.Refs)
+		now, lerr := p.Lookup(lctx, st.Refs)
 		if lerr == nil && now.Outcome != providers.AwaitingConfirmation {
 			_, aerr := journal.ApplyStatus(ctx, j, it.PayoutID, actor, now)
 			return aerr

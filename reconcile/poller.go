@@ -26,8 +26,9 @@ type PollOptions struct {
 	RequestTimeout time.Duration
 	// Wait, when set, is called before every query to a provider: the
 	// dispatcher's rate limiter, so that polling and sending share one
-	// budget per provider.
-	Wait func(ctx context.Context, provider string) error
+	// budget per provider. The query is sent with the context it returns
+	// (which may carry the budget's pacer, providers.Pace).
+	Wait func(ctx context.Context, provider string) (context.Context, error)
 	// ResolveInDoubt, when set, settles in-doubt items (the dispatcher's
 	// Dispatcher.ResolveInDoubt, which may resend safely). Without it the
 	// poller only asks about them and applies what the provider knows.
@@ -328,12 +329,14 @@ func (pl *Poller) poll(ctx context.Context, it journal.Item) (PollStats, error) 
 	var got providers.Status
 	var err error
 	if providers.CanLookup(p, refs) {
+		qctx := ctx
 		if pl.o.Wait != nil {
-			if err := pl.o.Wait(ctx, it.Provider); err != nil {
+			var err error
+			if qctx, err = pl.o.Wait(ctx, it.Provider); err != nil {
 				return st, nil // stopping
 			}
 		}
-		rctx, cancel := context.WithTimeout(ctx, pl.o.RequestTimeout)
+		rctx, cancel := context.WithTimeout(qctx, pl.o.RequestTimeout)
 		got, err = p.Lookup(rctx, refs)
 		cancel()
 	} else {

@@ -34,7 +34,7 @@ func TestAllWebhooksDropped(t *testing.T) {
 	h.dispatch("b1", items...)
 	var waits atomic.Int64
 	pl := NewPoller(h.j, h.provs, PollOptions{After: -1, Interval: time.Millisecond, Max: 10 * time.Millisecond,
-		Wait: func(ctx context.Context, provider string) error { waits.Add(1); return nil }})
+		Wait: func(ctx context.Context, provider string) (context.Context, error) { waits.Add(1); return ctx, nil }})
 	passes := 0
 	eventually(t, 30*time.Second, "every payout to be final", func() bool {
 		passes++
@@ -201,7 +201,7 @@ func TestPollerSkipsWhatCannotBeAsked(t *testing.T) {
 	}
 	waits := 0
 	pl := NewPoller(j, map[string]providers.Provider{"monnet": p}, PollOptions{Now: clock,
-		Wait: func(context.Context, string) error { waits++; return nil }})
+		Wait: func(ctx context.Context, _ string) (context.Context, error) { waits++; return ctx, nil }})
 	now = now.Add(time.Hour)
 	st, err := pl.RunOnce(context.Background())
 	if err != nil || st.Unsupported != 1 || waits != 0 {
