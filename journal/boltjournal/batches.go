@@ -327,7 +327,7 @@ func (j *Journal) DropBatch(_ context.Context, id string) error {
 						return nil
 					}
 					if bk == bi {
-						if raw := items.Get(v); raw != nil && itemBatch(raw) == id {
+						if raw := items.Get(v); raw != nil && itemBatch(v, raw) == id {
 							if err := items.Delete(v); err != nil {
 								return err
 							}
@@ -367,15 +367,14 @@ func (j *Journal) DropBatch(_ context.Context, id string) error {
 	})
 }
 
-// itemBatch returns the batch of a stored item ("" if it cannot be read).
-func itemBatch(raw []byte) string {
-	var s struct {
-		BatchID string `json:"batch_id"`
-	}
-	if json.Unmarshal(raw, &s) != nil {
+// itemBatch returns the batch of the item stored under key ("" if it
+// cannot be read).
+func itemBatch(key, raw []byte) string {
+	var it journal.Item
+	if decodeItem(key, raw, &it) != nil {
 		return ""
 	}
-	return s.BatchID
+	return it.BatchID
 }
 
 // Staging is the journal as journal.Ingest stages files into it.

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/payrun/payrun/journal"
 )
 
@@ -82,7 +84,7 @@ func TestEventRecordRefusesDamage(t *testing.T) {
 		}
 	}
 	other := bytes.Clone(rec)
-	other[0] = eventRecordV2 + 1
+	other[0] = eventRecordV3 + 1
 	if _, _, err := readEventRecord(k, other, true); !errors.Is(err, errRecord) {
 		t.Errorf("format %d: %v, want errRecord", other[0], err)
 	}
@@ -97,6 +99,11 @@ func TestEventRecordRefusesDamage(t *testing.T) {
 func FuzzReadEventRecord(f *testing.F) {
 	ev, fact := sampleEvent()
 	f.Add(appendEventRecord(nil, &ev, &fact))
+	noBody := ev
+	noBody.Body = nil
+	v2 := append(appendEventRecord(nil, &noBody, &fact), s2.EncodeBetter(nil, ev.Body)...)
+	v2[0] = eventRecordV2
+	f.Add(v2)
 	f.Add([]byte{eventRecordV1, 0xff, 0x80})
 	f.Add([]byte{eventRecordV1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
 	k := refKey(ev.Provider, ev.ID)

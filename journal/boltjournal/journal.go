@@ -58,7 +58,9 @@ var (
 //     (layout.go). Records of 5 and earlier are read as they are, so the
 //     upgrade rewrites nothing; the number keeps an older payrun from
 //     misreading the new records.
-const schemaVersion = "6"
+//   - 7: items and event bodies compressed with dictionaries (dict.go).
+//     Records of 6 and earlier are read as they are.
+const schemaVersion = "7"
 
 // schemaKey is where bktMeta keeps the version.
 var schemaKey = []byte("schema")

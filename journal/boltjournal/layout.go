@@ -21,22 +21,19 @@ import (
 
 // appendBuckets are filled to the brim before a page splits. bbolt splits a
 // full page in two halves by default (FillPercent 0.5), right for keys
-// arriving at random, but the keys of these buckets mostly arrive in order
-// (row keys, sequence numbers, payout_ids of a file), so pages filled in
-// order ended half empty and stayed so: the items of a file took twice
-// their size. An item that grows later (its state, the provider's status)
-// still splits its page, as it would at 0.5. Events are keyed by the
-// provider's event id, which for TeemoPay starts with the payout_id, and
-// callbacks come about in the order the payouts went out: at 0.5, a storm
-// of 20,000 TeemoPay webhooks allocated a fifth more pages (139 MB against
-// 110-116 MB); in a night of the four providers their records (a few
-// hundred bytes each) fill pages alike either way. Event facts are not
-// here: they are small, and their keys arrive at random in a night of
-// four providers, where a full page split at 1.0 leaves a page of one or
-// two keys beside it: at 1.0 the facts' pages were a quarter full (429
-// pages for 3,000 payouts), at 0.5 two thirds (139), and the night's
-// journal 3,547 bytes a payout against 3,906 (payrun bench --night 3000).
-var appendBuckets = [][]byte{bktItems, bktBatchItems, bktOpen, bktTransitions, bktRejects, bktEvents, bktQueue}
+// arriving at random, but the keys of these buckets arrive in order (row
+// keys, sequence numbers) and their values never grow, so pages filled in
+// order would end half empty and stay so. Items are not here: an item
+// grows and shrinks with every change of its state, and a page of items
+// filled to the brim splits at each change into a full page and one of a
+// few keys. In a night of four providers at 1.0 the items' pages held a
+// third of what they could (698 bytes of pages a payout for 236 in use),
+// at 0.5 two thirds (347). Events and their facts are keyed by provider
+// and event id, which arrive in no order in a night of four providers: at
+// 1.0 the events' pages were half full (1,061 bytes of pages a payout for
+// 570), at 0.5 two thirds (836); the facts at 1.0 a quarter. (payrun bench
+// --night 3000; the journal went from 2,800 to 2,224 bytes a payout.)
+var appendBuckets = [][]byte{bktBatchItems, bktOpen, bktTransitions, bktRejects, bktQueue}
 
 // tuneFill sets FillPercent on the append-mostly buckets of a write
 // transaction. bbolt keeps one Bucket per name and transaction and reads
@@ -86,13 +83,26 @@ func (s *storedItem) item(key []byte) journal.Item {
 	return it
 }
 
-// encodeItem is the stored JSON of an item.
+// An item is stored as its JSON (storedItem), compressed with the items'
+// dictionary (dict.go) after the format byte itemDictV1; JSON that does
+// not shrink is stored as it is, and starts with '{', as every item did
+// before schema 7.
+const itemDictV1 = 1
+
+// encodeItem is what the journal stores for an item.
 func encodeItem(it *journal.Item) ([]byte, error) {
 	s, err := storeItem(it)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(s)
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	if out, ok := compress(itemDict(), []byte{itemDictV1}, raw); ok {
+		return out, nil
+	}
+	return raw, nil
 }
 
 // getItem decodes the item stored under key (decodeItem); ok is false when
@@ -122,6 +132,12 @@ func putItem(b *bolt.Bucket, key []byte, it *journal.Item) error {
 // items. The JSON is encoding/json's, which v2 reads the same way: exact
 // field names, valid UTF-8, no duplicate names.
 func decodeItem(key, raw []byte, it *journal.Item) error {
+	if len(raw) > 0 && raw[0] == itemDictV1 {
+		var err error
+		if raw, err = expand(itemDict(), raw[1:]); err != nil {
+			return fmt.Errorf("%w: %w", errRecord, err)
+		}
+	}
 	var s storedItem
 	if err := jsonv2.Unmarshal(raw, &s); err != nil {
 		return err

@@ -84,7 +84,7 @@ func TestShortFact(t *testing.T) {
 	if err != nil || string(back.Body) != string(ev.Body) {
 		t.Fatalf("body read back %q (%v)", back.Body, err)
 	}
-	if rec[0] != eventRecordV2 {
+	if rec[0] != eventRecordV3 {
 		t.Fatalf("record format %d, want the compressed one", rec[0])
 	}
 	if !strings.Contains(string(appendEventRecord(nil, &journal.Event{Body: []byte(`{}`)}, &f)), `{}`) {

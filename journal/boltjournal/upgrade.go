@@ -28,6 +28,8 @@ var upgrades = []upgrade{
 	{from: "4", run: func(tx *bolt.Tx, path string) error { return drainIntake(tx, path+intakeSuffix) }},
 	// 6 reads 5's JSON transitions and facts as they are.
 	{from: "5", run: func(*bolt.Tx, string) error { return nil }},
+	// 7 reads 6's records as they are.
+	{from: "6", run: func(*bolt.Tx, string) error { return nil }},
 }
 
 // upgradeEvents rewrites version 2's webhook events as version 3 stores
