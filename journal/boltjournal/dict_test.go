@@ -74,7 +74,7 @@ func TestRecordsOfEarlierSchemasRead(t *testing.T) {
 	k := refKey(ev.Provider, ev.ID)
 	noBody := ev
 	noBody.Body = nil
-	header := appendEventRecord(nil, &noBody, &f) // format V1, no body
+	header := appendPlainRecord(nil, &noBody, &f) // format V1, no body
 	v1 := append(bytes.Clone(header), ev.Body...)
 	v2 := append(bytes.Clone(header), s2.EncodeBetter(nil, ev.Body)...)
 	v2[0] = eventRecordV2

@@ -84,7 +84,7 @@ func TestEventRecordRefusesDamage(t *testing.T) {
 		}
 	}
 	other := bytes.Clone(rec)
-	other[0] = eventRecordV3 + 1
+	other[0] = eventRecordV3 + 1 // no such format
 	if _, _, err := readEventRecord(k, other, true); !errors.Is(err, errRecord) {
 		t.Errorf("format %d: %v, want errRecord", other[0], err)
 	}
@@ -101,7 +101,7 @@ func FuzzReadEventRecord(f *testing.F) {
 	f.Add(appendEventRecord(nil, &ev, &fact))
 	noBody := ev
 	noBody.Body = nil
-	v2 := append(appendEventRecord(nil, &noBody, &fact), s2.EncodeBetter(nil, ev.Body)...)
+	v2 := append(appendPlainRecord(nil, &noBody, &fact), s2.EncodeBetter(nil, ev.Body)...)
 	v2[0] = eventRecordV2
 	f.Add(v2)
 	f.Add([]byte{eventRecordV1, 0xff, 0x80})
