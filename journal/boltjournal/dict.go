@@ -56,11 +56,44 @@ const eventDictText = `{"type":"ready_to_confirm","session":{"id":"ps_100000","s
 	`{"merchantOrderNo":"NT000000000-F","tradeNo":"TF2612060000PE0000000000000000","amount":"3200.00","status":3,"errorCode":"1000","errorMessage":"Account missing or restricted","completeTime":"2026-12-06 20:00:00","sign":""}` +
 	`{"merchantOrderNo":"NT000000000","tradeNo":"TF2612060000PE0000000000000000","amount":"3200.00","serviceAmount":"16.00","status":2,"completeTime":"2026-12-06 20:00:00","sign":"`
 
+// transitionDictText is what transition records look like (layout.go,
+// after their format byte): a payout's life at each kind of provider, the
+// states and actors spelled as the records spell them.
+var transitionDictText = func() string {
+	var b []byte
+	for _, t := range [...][4]string{
+		{"accepted", "queued", "dispatcher", ""},
+		{"queued", "sending", "dispatcher", ""},
+		{"sending", "submitted", "dispatcher", ""},
+		{"submitted", "awaiting_confirmation", "webhook", ""},
+		{"awaiting_confirmation", "confirming", "webhook", "amount, currency and recipient match the input row"},
+		{"confirming", "submitted", "webhook", ""},
+		{"submitted", "succeeded", "webhook", ""},
+		{"submitted", "failed", "poller", ""},
+		{"sending", "in_doubt", "recovery", ""},
+		{"in_doubt", "queued", "resolver", ""},
+		{"sending", "awaiting_beneficiary", "dispatcher", ""},
+		{"awaiting_beneficiary", "expired", "poller", ""},
+		{"succeeded", "reversed", "webhook", ""},
+		{"submitted", "amount_mismatch", "webhook", ""},
+		{"queued", "held", "dispatcher", ""},
+		{"awaiting_confirmation", "cancelled", "resolver", ""},
+	} {
+		b = appendRecString(b, "P-000000")
+		for _, s := range t {
+			b = appendRecString(b, s)
+		}
+	}
+	return string(b)
+}()
+
 // The dictionaries, made once, when first used: S2 builds its match
 // tables for a dictionary lazily, a few hundred kilobytes each.
 var (
 	itemDict  = sync.OnceValue(func() *s2.Dict { return s2.MakeDict([]byte(itemDictText), []byte(`{"batch_id":"`)) })
 	eventDict = sync.OnceValue(func() *s2.Dict { return s2.MakeDict([]byte(eventDictText), []byte(`{"`)) })
+	// A transition starts with its payout_id, which no dictionary holds.
+	transitionDict = sync.OnceValue(func() *s2.Dict { return s2.MakeDict([]byte(transitionDictText), nil) })
 )
 
 // compress appends src compressed with d to dst, or reports false (dst

@@ -23,6 +23,7 @@ func TestDictionariesNeverChange(t *testing.T) {
 	for name, c := range map[string]struct{ text, sum string }{
 		"items":         {itemDictText, "5b05de8eac5935e9e3587350e13aec288f5da41fb9036fab943013f8dccc60bf"},
 		"notifications": {eventDictText, "3961763b03dedaf7d52b8924f0b6478f4402a812570530eae8b537fcf6f58a26"},
+		"transitions":   {transitionDictText, "fd6768ba47ffd4a98d1728824de1eb745683af58d1ae666ba32ed437c6ac3a43"},
 	} {
 		sum := sha256.Sum256([]byte(c.text))
 		if got := hex.EncodeToString(sum[:]); got != c.sum {

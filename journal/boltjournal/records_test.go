@@ -35,8 +35,21 @@ func TestTransitionRecord(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, tr) {
 		t.Fatalf("schema 5 JSON read back %+v (%v)", got, err)
 	}
-	if _, err := readTransition(7, rec[:len(rec)-len(tr.Payload)-3]); err == nil {
-		t.Fatal("a cut record read without an error")
+	for n := 1; n < len(rec); n++ {
+		if _, err := readTransition(7, rec[:n]); err == nil {
+			t.Fatalf("a record cut to %d of %d bytes read without an error", n, len(rec))
+		}
+	}
+	// Schema 6 wrote every transition as V1; schema 7 compresses it.
+	plain := appendPlainTransition(nil, &tr)
+	got, err = readTransition(7, plain)
+	if err != nil || !reflect.DeepEqual(got, tr) {
+		t.Fatalf("schema 6 record read back %+v (%v)", got, err)
+	}
+	typical := journal.Transition{PayoutID: "INV-2026-000417", From: journal.AwaitingConfirmation, To: journal.Confirming, At: tr.At,
+		Actor: "webhook", Reason: "amount, currency and recipient match the input row"}
+	if z, p := appendTransition(nil, &typical), appendPlainTransition(nil, &typical); z[0] != transitionV2 || len(z) > len(p)/2 {
+		t.Fatalf("a typical transition stored in %d bytes (format %d), %d uncompressed", len(z), z[0], len(p))
 	}
 }
 
