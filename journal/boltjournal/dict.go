@@ -97,14 +97,18 @@ var (
 )
 
 // compress appends src compressed with d to dst, or reports false (dst
-// unchanged) when that is not smaller.
+// unchanged) when that is not smaller. It uses S2's default level, not
+// its "better" one: for records of tens to hundreds of bytes the better
+// level clears half a megabyte of match tables for each (18 µs a
+// notification, 6 µs a transition, against 1.3 µs), for 1 to 7% fewer
+// bytes, and a payout writes some fifteen records.
 func compress(d *s2.Dict, dst, src []byte) ([]byte, bool) {
 	n := s2.MaxEncodedLen(len(src))
 	if len(src) < 32 || n < 0 {
 		return dst, false
 	}
 	out := slices.Grow(dst, n)
-	enc := d.EncodeBetter(out[len(dst):len(dst)+n], src)
+	enc := d.Encode(out[len(dst):len(dst)+n], src)
 	if len(enc) >= len(src) {
 		return dst, false
 	}
