@@ -57,8 +57,8 @@ type fact struct {
 }
 
 // MatchBaseline is a bare hash join of the same keys: the items bucket
-// read with bare bbolt into a map[payout_id]fact (state and amounts
-// decoded), then probed with the batch's input rows (batch_items), a row
+// read with bare bbolt into a map[payout_id]fact (expanded as the journal
+// stores them, state and amounts decoded), then probed with the batch's input rows (batch_items), a row
 // matched when paid and the amounts agree. The items are decoded with the
 // JSON implementation the journal reads them with (go-json-experiment/json),
 // so the ratio is the matcher's own work, not a choice of decoder.
@@ -73,8 +73,12 @@ func MatchBaseline(path string) (Side, error) {
 	err = db.View(func(tx *bolt.Tx) error {
 		facts := make(map[string]fact, 1<<16)
 		if err := tx.Bucket([]byte("items")).ForEach(func(k, v []byte) error {
+			raw, err := boltjournal.ItemJSON(v)
+			if err != nil {
+				return err
+			}
 			var f fact
-			if err := jsonv2.Unmarshal(v, &f); err != nil {
+			if err := jsonv2.Unmarshal(raw, &f); err != nil {
 				return err
 			}
 			facts[string(k)] = f

@@ -94,7 +94,8 @@ func recoverJournal(openJournal func() (journal.Journal, error)) (Side, error) {
 }
 
 // RecoveryBaseline opens the same file with bare bbolt and scans the items
-// bucket, picking out the items in sending by a byte search.
+// bucket, picking out the items in doubt by a byte search of each item's
+// JSON (expanded as the journal stores it).
 func RecoveryBaseline(path string) (Side, error) {
 	start := time.Now()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
@@ -111,7 +112,11 @@ func RecoveryBaseline(path string) (Side, error) {
 		}
 		return b.ForEach(func(_, v []byte) error {
 			n++
-			if bytes.Contains(v, marker) {
+			raw, err := boltjournal.ItemJSON(v)
+			if err != nil {
+				return err
+			}
+			if bytes.Contains(raw, marker) {
 				sending++
 			}
 			return nil

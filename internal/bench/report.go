@@ -121,8 +121,12 @@ func ReportJournalBaseline(path, dir string) (Side, error) {
 	err = db.View(func(tx *bolt.Tx) error {
 		items := tx.Bucket([]byte("items"))
 		return tx.Bucket([]byte("batch_items")).ForEach(func(_, id []byte) error {
+			raw, err := boltjournal.ItemJSON(items.Get(id))
+			if err != nil {
+				return err
+			}
 			var l journalLine
-			if err := jsonv2.Unmarshal(items.Get(id), &l); err != nil {
+			if err := jsonv2.Unmarshal(raw, &l); err != nil {
 				return err
 			}
 			n++

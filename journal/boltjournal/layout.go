@@ -105,6 +105,21 @@ func encodeItem(it *journal.Item) ([]byte, error) {
 	return raw, nil
 }
 
+// ItemJSON returns the JSON of an item as the items bucket holds it (the
+// lean storedItem, expanded when it is compressed): for what reads a
+// journal's file with bare bbolt, the bench's baselines, which must read
+// the same bytes the journal does.
+func ItemJSON(v []byte) ([]byte, error) {
+	if len(v) > 0 && v[0] == itemDictV1 {
+		raw, err := expand(itemDict(), v[1:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errRecord, err)
+		}
+		return raw, nil
+	}
+	return v, nil
+}
+
 // getItem decodes the item stored under key (decodeItem); ok is false when
 // there is none.
 func getItem(b *bolt.Bucket, key []byte, it *journal.Item) (ok bool, err error) {
@@ -132,11 +147,9 @@ func putItem(b *bolt.Bucket, key []byte, it *journal.Item) error {
 // items. The JSON is encoding/json's, which v2 reads the same way: exact
 // field names, valid UTF-8, no duplicate names.
 func decodeItem(key, raw []byte, it *journal.Item) error {
-	if len(raw) > 0 && raw[0] == itemDictV1 {
-		var err error
-		if raw, err = expand(itemDict(), raw[1:]); err != nil {
-			return fmt.Errorf("%w: %w", errRecord, err)
-		}
+	raw, err := ItemJSON(raw)
+	if err != nil {
+		return err
 	}
 	var s storedItem
 	if err := jsonv2.Unmarshal(raw, &s); err != nil {
