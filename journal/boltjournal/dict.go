@@ -117,7 +117,18 @@ func compress(d *s2.Dict, dst, src []byte) ([]byte, bool) {
 	return out[:len(dst)+len(enc)], true
 }
 
-// expand returns what compress compressed with d.
+// compressRecord rewrites the record at dst[at:], its format byte then
+// its fields, as format followed by the fields compressed with d, when
+// that is smaller; otherwise it leaves the record as it is.
+func compressRecord(d *s2.Dict, dst []byte, at int, format byte) []byte {
+	if out, ok := compress(d, []byte{format}, dst[at+1:]); ok {
+		return append(dst[:at], out...)
+	}
+	return dst
+}
+
+// expand returns what compress compressed with d; with d nil, what plain
+// S2 compressed (the event bodies of schema 6).
 func expand(d *s2.Dict, b []byte) ([]byte, error) {
 	n, err := s2.DecodedLen(b)
 	if err != nil {
@@ -125,6 +136,9 @@ func expand(d *s2.Dict, b []byte) ([]byte, error) {
 	}
 	if n > 64<<20 {
 		return nil, errors.New("a record over 64 MiB")
+	}
+	if d == nil {
+		return s2.Decode(make([]byte, n), b)
 	}
 	return d.Decode(make([]byte, n), b)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/klauspost/compress/s2"
 	"github.com/payrun/payrun/journal"
 
 	"github.com/payrun/payrun/money"
@@ -63,18 +62,6 @@ const (
 	eventRecordV3 = 3
 )
 
-// inflate returns a compressed body as it was received.
-func inflate(b []byte) ([]byte, error) {
-	n, err := s2.DecodedLen(b)
-	if err != nil {
-		return nil, err
-	}
-	if n > 64<<20 {
-		return nil, errors.New("a body over 64 MiB")
-	}
-	return s2.Decode(make([]byte, n), b)
-}
-
 // Flags of an event record.
 const (
 	recDuplicateNotice = 1 << iota
@@ -87,12 +74,8 @@ const (
 // are not in it: the provider and id are the key, what became of the event
 // is its fact's (bktEventFacts), and the fact was received with the event.
 func appendEventRecord(dst []byte, ev *journal.Event, f *journal.EventFact) []byte {
-	formatAt := len(dst)
-	dst = appendPlainRecord(dst, ev, f)
-	if out, ok := compress(eventDict(), append([]byte(nil), eventRecordV3), dst[formatAt+1:]); ok && len(out) < len(dst)-formatAt {
-		return append(dst[:formatAt], out...)
-	}
-	return dst
+	at := len(dst)
+	return compressRecord(eventDict(), appendPlainRecord(dst, ev, f), at, eventRecordV3)
 }
 
 // appendPlainRecord appends ev's record as V1 lays it out.
@@ -208,7 +191,7 @@ func readEventRecord(k, v []byte, withBody bool) (journal.Event, journal.EventFa
 		var err error
 		switch format {
 		case eventRecordV2:
-			ev.Body, err = inflate(r.b)
+			ev.Body, err = expand(nil, r.b)
 		case eventRecordV3:
 			ev.Body = r.b // expand's own copy
 		default:

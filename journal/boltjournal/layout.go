@@ -183,11 +183,7 @@ const (
 // appendTransition appends t's record to dst (its Seq is the key).
 func appendTransition(dst []byte, t *journal.Transition) []byte {
 	at := len(dst)
-	dst = appendPlainTransition(dst, t)
-	if out, ok := compress(transitionDict(), append([]byte(nil), transitionV2), dst[at+1:]); ok && len(out) < len(dst)-at {
-		return append(dst[:at], out...)
-	}
-	return dst
+	return compressRecord(transitionDict(), appendPlainTransition(dst, t), at, transitionV2)
 }
 
 // appendPlainTransition appends t's record as V1 lays it out.
