@@ -188,11 +188,19 @@ type stager struct {
 	rejected map[string]RejectedRow
 	// fileDups holds each payout_id the file repeats, with all its rows.
 	fileDups map[string][]int
+	// items is the room decide makes a chunk's items in: a store has
+	// written them once StageChunk returns.
+	items []Item
 }
 
 // run reads, validates and journals the file.
 func (s *stager) run(ctx context.Context, rd *batch.Reader, now time.Time) (*IngestResult, error) {
 	chunks := make(chan []staged, 1)
+	// Chunks are handed back once journaled and read into again: a chunk
+	// of rows is megabytes, and a fresh one for each was a tenth of the
+	// ingest's CPU in allocating and clearing it. At most three are alive:
+	// one journaled, one waiting, one being read.
+	free := make(chan []staged, 3)
 	var readErr error
 	done, exited := make(chan struct{}), make(chan struct{})
 	defer func() {
@@ -208,7 +216,12 @@ func (s *stager) run(ctx context.Context, rd *batch.Reader, now time.Time) (*Ing
 		// payout_ids: the store finds the repeats.
 		v := batch.NewValidator(s.o.Validate)
 		for {
-			c, last, err := s.read(rd, v, now)
+			var c []staged
+			select {
+			case c = <-free:
+			default:
+			}
+			c, last, err := s.read(c, rd, v, now)
 			if err != nil {
 				readErr = err
 				return
@@ -232,6 +245,10 @@ func (s *stager) run(ctx context.Context, rd *batch.Reader, now time.Time) (*Ing
 				return nil, err
 			}
 		}
+		select {
+		case free <- c[:0]:
+		default:
+		}
 	}
 	if readErr != nil {
 		return nil, readErr
@@ -239,13 +256,16 @@ func (s *stager) run(ctx context.Context, rd *batch.Reader, now time.Time) (*Ing
 	return s.finish(ctx)
 }
 
-// read reads a chunk of rows; it reports whether the file is done.
-func (s *stager) read(rd *batch.Reader, v *batch.Validator, now time.Time) ([]staged, bool, error) {
+// read reads a chunk of rows into c (empty, or nil for a new one); it
+// reports whether the file is done.
+func (s *stager) read(c []staged, rd *batch.Reader, v *batch.Validator, now time.Time) ([]staged, bool, error) {
 	size := s.o.Chunk
 	if size <= 0 {
 		size = IngestChunk
 	}
-	c := make([]staged, 0, size)
+	if c == nil {
+		c = make([]staged, 0, size)
+	}
 	for len(c) < size {
 		row, err := rd.Next()
 		if err == io.EOF {
@@ -300,7 +320,13 @@ func (s *stager) journal(ctx context.Context, c []staged) error {
 // decide makes the writes of one chunk. owners has every payout_id of the
 // chunk journaled as an item before it.
 func (s *stager) decide(c []staged, owners map[string]Owner) *ChunkWrites {
-	w := &ChunkWrites{}
+	// Room for every row as an item, kept from chunk to chunk: an Item is
+	// large, and growing the slice to a chunk's 5,000 by doubling cost a
+	// sixth of the ingest's CPU in allocating and copying.
+	if cap(s.items) < len(c) {
+		s.items = make([]Item, 0, len(c))
+	}
+	w := &ChunkWrites{Items: s.items[:0]}
 	staged := map[string]int{} // items staged by this chunk: payout_id -> index in w.Items
 	for i := range c {
 		r := &c[i]

@@ -89,9 +89,10 @@ func (b *baseRecord) fill(rec []string) {
 
 // IngestBaseline reads the same file with the raw reader (encoding/csv,
 // or excelize Rows()) and writes every record as JSON to bbolt in
-// 1,000-record transactions, fsync'd: the least a journaled ingest does.
-// Its storage settings are the journal's: the same bbolt options, pages
-// filled to 100%, the same transaction size, fsync on.
+// transactions of journal.IngestChunk records, fsync'd: the least a
+// journaled ingest does. Its storage settings are the journal's: the same
+// bbolt options, the items' fill (boltjournal.ItemsFill), the same
+// transaction size, fsync on.
 func IngestBaseline(path, dir string) (Side, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Side{}, err
@@ -113,17 +114,16 @@ func IngestBaseline(path, dir string) (Side, error) {
 	}
 	now := time.Now().UTC()
 	bucket := []byte("items")
-	chunk := make([]baseRecord, 0, 1000)
+	chunk := make([]baseRecord, 0, journal.IngestChunk)
 	flush := func() error {
 		err := db.Update(func(tx *bolt.Tx) error {
 			b, err := tx.CreateBucketIfNotExists(bucket)
 			if err != nil {
 				return err
 			}
-			// The journal fills its append-mostly buckets to the brim
-			// (boltjournal's layout.go); the baseline does the same, or
-			// it writes twice the pages and looks slower than it is.
-			b.FillPercent = 1.0
+			// The journal's items' fill: at another, one side writes
+			// more pages than the other for the same rows.
+			b.FillPercent = boltjournal.ItemsFill
 			for i := range chunk {
 				raw, err := json.Marshal(&chunk[i])
 				if err != nil {

@@ -35,6 +35,11 @@ import (
 // --night 3000; the journal went from 2,800 to 2,224 bytes a payout.)
 var appendBuckets = [][]byte{bktBatchItems, bktOpen, bktTransitions, bktRejects, bktQueue}
 
+// ItemsFill is the FillPercent of the items bucket: bbolt's default, for
+// the reason above. The bench's ingest baseline writes its items at the
+// same fill, so that both sides write as many pages for an item.
+const ItemsFill = bolt.DefaultFillPercent
+
 // tuneFill sets FillPercent on the append-mostly buckets of a write
 // transaction. bbolt keeps one Bucket per name and transaction and reads
 // FillPercent when it commits, so setting it once per transaction is
