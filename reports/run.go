@@ -60,9 +60,9 @@ type Files struct {
 // written before the message is queued, so a failed send loses nothing.
 //
 // Nothing holds the scope's lines: the journal is read in a stream, once
-// for the totals and the tie-out (which the workbook's first sheets show
-// before its lines), once more for the workbook and the details CSV
-// together, and once per batch for its annotated copy, merged with the
+// for the workbook and the details CSV together (the totals and tie-out,
+// which the workbook's first sheets show, are written after its line
+// sheets), and once per batch for its annotated copy, merged with the
 // input file row by row. Memory is the same for ten rows or a million.
 func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	var files Files
@@ -75,55 +75,65 @@ func Run(ctx context.Context, j journal.Journal, r Request) (Files, error) {
 	if loc == nil {
 		loc = time.UTC
 	}
-	// The first pass: totals, tie-out, and the few exceptions the email
-	// lists.
-	var sample []reconcile.Line
-	// The waiting links are few (payouts waiting for their beneficiary);
-	// those of the scope's payouts are listed beside the workbook.
-	waiting := make(map[string]bool, len(r.Links))
-	for _, l := range r.Links {
-		waiting[l.PayoutID] = false
-	}
-	res, err := reconcile.MatchLines(ctx, j, r.Scope, now, r.Match, func(l reconcile.Line) error {
-		if l.Category.Exception() && len(sample) < maxEmailExceptions {
-			sample = append(sample, l)
-		}
-		if _, ok := waiting[l.PayoutID]; ok {
-			waiting[l.PayoutID] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return files, err
-	}
-	files.Balanced, files.ReviewCount = res.Balanced(), res.ReviewCount
 	if err := os.MkdirAll(r.Dir, 0o750); err != nil {
 		return files, err
-	}
-	meta := Meta{Scope: r.Scope, RunAt: now, Location: loc}
-	for _, b := range res.Batches {
-		meta.BatchIDs = append(meta.BatchIDs, b.ID)
-		meta.Files = append(meta.Files, b.File)
-	}
-	if len(res.Batches) == 1 {
-		meta.File = res.Batches[0].File
 	}
 	o := r.Options
 	stem := "reconciliation-" + SafeName(ScopeLabel(r.Scope, now.In(loc)))
 	files.Workbook = filepath.Join(r.Dir, stem+".xlsx")
 	files.SummaryCSV = filepath.Join(r.Dir, stem+"-summary.csv")
 	files.DetailsCSV = filepath.Join(r.Dir, stem+"-details.csv")
-	if err := WriteFile(files.SummaryCSV, 0o640, func(w io.Writer) error { return WriteSummaryCSV(w, res) }); err != nil {
-		return files, fmt.Errorf("summary csv: %w", err)
+	// One pass gives the lines (the workbook's line sheets and the details
+	// CSV), the few exceptions the email lists, the waiting payouts among
+	// the scope's, and, once the lines are done, the totals and tie-out.
+	var sample []reconcile.Line
+	waiting := make(map[string]bool, len(r.Links))
+	for _, l := range r.Links {
+		waiting[l.PayoutID] = false
 	}
-	// The second pass: the workbook's line sheets and the details CSV
-	// from the same lines.
+	var res *reconcile.Result
+	meta := Meta{Scope: r.Scope, RunAt: now, Location: loc}
+	var merr error
+	lines := func(yield func(reconcile.Line) bool) {
+		res, merr = reconcile.MatchLines(ctx, j, r.Scope, now, r.Match, func(l reconcile.Line) error {
+			if l.Category.Exception() && len(sample) < maxEmailExceptions {
+				sample = append(sample, l)
+			}
+			if _, ok := waiting[l.PayoutID]; ok {
+				waiting[l.PayoutID] = true
+			}
+			if !yield(l) {
+				return errStop
+			}
+			return nil
+		})
+		if errors.Is(merr, errStop) {
+			merr = nil
+		}
+	}
+	final := func() (Meta, *reconcile.Result, error) {
+		if merr != nil {
+			return meta, nil, merr
+		}
+		for _, b := range res.Batches {
+			meta.BatchIDs = append(meta.BatchIDs, b.ID)
+			meta.Files = append(meta.Files, b.File)
+		}
+		if len(res.Batches) == 1 {
+			meta.File = res.Batches[0].File
+		}
+		return meta, res, nil
+	}
 	if err := WriteFile(files.DetailsCSV, 0o640, func(csvw io.Writer) error {
 		return WriteFile(files.Workbook, 0o640, func(w io.Writer) error {
-			return writeBoth(ctx, j, r, now, meta, res, w, csvw)
+			return writeBoth(meta, lines, final, w, csvw, o)
 		})
 	}); err != nil {
 		return files, fmt.Errorf("workbook and details csv: %w", err)
+	}
+	files.Balanced, files.ReviewCount = res.Balanced(), res.ReviewCount
+	if err := WriteFile(files.SummaryCSV, 0o640, func(w io.Writer) error { return WriteSummaryCSV(w, res) }); err != nil {
+		return files, fmt.Errorf("summary csv: %w", err)
 	}
 	if err := writeLinks(&files, r, stem, waiting, loc); err != nil {
 		return files, err
@@ -189,10 +199,10 @@ func matched(ctx context.Context, j journal.Journal, scope reconcile.Scope, now 
 }
 
 // writeBoth writes the workbook to w and the details CSV to csvw from one
-// stream of the scope's lines.
-func writeBoth(ctx context.Context, j journal.Journal, r Request, now time.Time, meta Meta, res *reconcile.Result, w, csvw io.Writer) error {
-	var merr, cerr error
-	lines := matched(ctx, j, r.Scope, now, r.Match, &merr)
+// stream of the scope's lines; final gives the totals once the lines are
+// done.
+func writeBoth(meta Meta, lines iter.Seq[reconcile.Line], final func() (Meta, *reconcile.Result, error), w, csvw io.Writer, o Options) error {
+	var cerr error
 	rows := make(chan reconcile.Line, 256)
 	done := make(chan struct{})
 	go func() {
@@ -200,24 +210,37 @@ func writeBoth(ctx context.Context, j journal.Journal, r Request, now time.Time,
 		cerr = WriteDetailsCSV(csvw, meta, func(yield func(reconcile.Line) bool) {
 			for l := range rows {
 				if !yield(l) {
-					for range rows { // drain, so that the workbook's side never blocks
-					}
 					return
 				}
 			}
-		}, r.Options)
+		}, o)
+		for range rows { // drain, so that the workbook's side never blocks
+		}
 	}()
-	werr := WriteWorkbookLines(w, meta, res, func(yield func(reconcile.Line) bool) {
+	closed := false
+	finishCSV := func() {
+		if !closed {
+			closed = true
+			close(rows)
+			<-done
+		}
+	}
+	werr := writeWorkbook(w, meta, func(yield func(reconcile.Line) bool) {
 		for l := range lines {
 			rows <- l
 			if !yield(l) {
 				return
 			}
 		}
-	}, r.Options)
-	close(rows)
-	<-done
-	return errors.Join(werr, cerr, merr)
+	}, func() (Meta, *reconcile.Result, error) {
+		finishCSV()
+		if cerr != nil {
+			return Meta{}, nil, cerr
+		}
+		return final()
+	}, o)
+	finishCSV()
+	return errors.Join(werr, cerr)
 }
 
 // annotateBatch writes the batch's input file back in its own format with

@@ -35,7 +35,16 @@ func WriteWorkbook(w io.Writer, meta Meta, res *reconcile.Result, o Options) err
 // come from res (res.Lines is ignored), and lines is ranged over exactly
 // once, streaming both the Details and the Exceptions sheet. Memory stays
 // flat: excelize's StreamWriter spills sheet XML to temporary files.
-func WriteWorkbookLines(w io.Writer, meta Meta, res *reconcile.Result, lines iter.Seq[reconcile.Line], o Options) (err error) {
+func WriteWorkbookLines(w io.Writer, meta Meta, res *reconcile.Result, lines iter.Seq[reconcile.Line], o Options) error {
+	return writeWorkbook(w, meta, lines, func() (Meta, *reconcile.Result, error) { return meta, res, nil }, o)
+}
+
+// writeWorkbook streams lines into the line sheets first and then writes
+// the Summary, Tie-out and Invalid input sheets from what final returns,
+// called once the lines are done: so one pass over the journal gives both
+// the lines and the totals they add up to. meta's time zone formats the
+// lines; final's meta heads the summary.
+func writeWorkbook(w io.Writer, meta Meta, lines iter.Seq[reconcile.Line], final func() (Meta, *reconcile.Result, error), o Options) (err error) {
 	f := excelize.NewFile()
 	defer func() {
 		if cerr := f.Close(); err == nil {
@@ -54,6 +63,13 @@ func WriteWorkbookLines(w io.Writer, meta Meta, res *reconcile.Result, lines ite
 			return err
 		}
 	}
+	if err := writeLineSheets(f, st, meta, lines, o); err != nil {
+		return err
+	}
+	meta, res, err := final()
+	if err != nil {
+		return err
+	}
 	if err := writeSummary(f, st, meta, res); err != nil {
 		return fmt.Errorf("summary sheet: %w", err)
 	}
@@ -65,9 +81,6 @@ func WriteWorkbookLines(w io.Writer, meta Meta, res *reconcile.Result, lines ite
 		return err
 	}
 	if err := pageSetup(f, SheetTieOut, 1); err != nil {
-		return err
-	}
-	if err := writeLineSheets(f, st, meta, lines, o); err != nil {
 		return err
 	}
 	if err := writeInvalid(f, st, res.Invalid, o); err != nil {
