@@ -72,7 +72,7 @@ func TestDictionariesShrinkRecords(t *testing.T) {
 // reads the same as the records schema 7 writes.
 func TestRecordsOfEarlierSchemasRead(t *testing.T) {
 	ev, f := sampleEvent()
-	k := refKey(ev.Provider, ev.ID)
+	k := eventKey(ev.Provider, ev.ID)
 	noBody := ev
 	noBody.Body = nil
 	header := appendPlainRecord(nil, &noBody, &f) // format V1, no body
@@ -110,7 +110,7 @@ func TestRecordsOfEarlierSchemasRead(t *testing.T) {
 // error, never a panic or a partial record.
 func TestDamagedCompressedRecords(t *testing.T) {
 	ev, f := sampleEvent()
-	k := refKey(ev.Provider, ev.ID)
+	k := eventKey(ev.Provider, ev.ID)
 	rec := appendEventRecord(nil, &ev, &f)
 	noBody := ev
 	noBody.Body = nil

@@ -14,12 +14,13 @@ import (
 )
 
 // An event record is how the journal stores a raw event together with the
-// fact it carries (bktEvents, under refKey(provider, event id)). Persist
-// writes one for every new event before the acknowledgement, inside the
-// group commit, and every byte of it is paid for twice there: copied onto
-// a page, and synced. So it is binary: the body verbatim (JSON would store
-// it as base64, a third larger), the fact's status without field names,
-// the provider and the event id only in the key. It is a third of the two
+// fact it carries (bktEventRecords, indexed by provider and event id:
+// event_store.go). Persist writes one for every new event before the
+// acknowledgement, inside the group commit, and every byte of it is paid
+// for twice there: copied onto a page, and synced. So it is binary: the
+// body verbatim (JSON would store it as base64, a third larger), the
+// fact's status without field names, the provider and the event id only
+// in the index's key. It is a third of the two
 // JSON records it replaces (the event, and its fact queued beside it),
 // and the queue now holds only the key.
 //
@@ -72,7 +73,7 @@ const (
 // appendEventRecord appends the record of ev, carrying f, to dst. ev's
 // Applied and Note, and f's Provider, EventID, Applied, Note and Received
 // are not in it: the provider and id are the key, what became of the event
-// is its fact's (bktEventFacts), and the fact was received with the event.
+// is its fact's (in bktEventIndex), and the fact was received with the event.
 func appendEventRecord(dst []byte, ev *journal.Event, f *journal.EventFact) []byte {
 	at := len(dst)
 	return compressRecord(eventDict(), appendPlainRecord(dst, ev, f), at, eventRecordV3)
@@ -131,11 +132,10 @@ var errRecord = errors.New("unreadable event record")
 func readEventRecord(k, v []byte, withBody bool) (journal.Event, journal.EventFact, error) {
 	var ev journal.Event
 	var f journal.EventFact
-	sep := bytes.IndexByte(k, 0)
-	if sep < 0 {
-		return ev, f, fmt.Errorf("event key %q: %w", k, errRecord)
+	var err error
+	if ev.Provider, ev.ID, err = splitEventKey(k); err != nil {
+		return ev, f, err
 	}
-	ev.Provider, ev.ID = string(k[:sep]), string(k[sep+1:])
 	f.Provider, f.EventID = ev.Provider, ev.ID
 	r := recReader{b: v}
 	format := r.byte()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +41,7 @@ func TestEventRecordRoundTrip(t *testing.T) {
 			ev.ReplayKeys = nil
 		}
 		rec := appendEventRecord(nil, &ev, &f)
-		gotEv, gotF, err := readEventRecord(refKey(ev.Provider, ev.ID), rec, true)
+		gotEv, gotF, err := readEventRecord(eventKey(ev.Provider, ev.ID), rec, true)
 		if err != nil {
 			t.Fatalf("event %d: %v", i, err)
 		}
@@ -55,7 +56,7 @@ func TestEventRecordRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(gotF, f) {
 			t.Fatalf("fact %d:\n got %+v\nwant %+v", i, gotF, f)
 		}
-		if _, _, err := readEventRecord(refKey(ev.Provider, ev.ID), rec, false); err != nil {
+		if _, _, err := readEventRecord(eventKey(ev.Provider, ev.ID), rec, false); err != nil {
 			t.Fatalf("event %d without its body: %v", i, err)
 		}
 	}
@@ -75,7 +76,7 @@ func sameTime(t *testing.T, i int, what string, got, want time.Time) {
 // never a partial event.
 func TestEventRecordRefusesDamage(t *testing.T) {
 	ev, f := sampleEvent()
-	k := refKey(ev.Provider, ev.ID)
+	k := eventKey(ev.Provider, ev.ID)
 	ev.Body = nil // so that every cut falls inside a field
 	rec := appendEventRecord(nil, &ev, &f)
 	for n := range len(rec) {
@@ -106,7 +107,7 @@ func FuzzReadEventRecord(f *testing.F) {
 	f.Add(v2)
 	f.Add([]byte{eventRecordV1, 0xff, 0x80})
 	f.Add([]byte{eventRecordV1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
-	k := refKey(ev.Provider, ev.ID)
+	k := eventKey(ev.Provider, ev.ID)
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		ev, fact, err := readEventRecord(k, rec, true)
 		if err != nil {
@@ -121,4 +122,29 @@ func FuzzReadEventRecord(f *testing.F) {
 			t.Fatalf("re-encoded record reads differently:\n%+v %+v\n%+v %+v", ev, fact, ev2, fact2)
 		}
 	})
+}
+
+// TestEventKeys: every event id reads back from its key as it was: hashes
+// in hex after a prefix are kept as bytes, half their size, and no id,
+// whatever bytes it holds, reads as another.
+func TestEventKeys(t *testing.T) {
+	hash := "3f9a0c1d2e4b5a6978c0d1e2f3a4b5c6"
+	ids := []string{"", "e1", hash, "bank131:" + hash, strings.Repeat("ab", 32), "a:b:" + hash,
+		hash[:14], hash + "0", strings.ToUpper(hash), "x:" + strings.ToUpper(hash), "teemopay:TP1|T1|2|2026-03-02",
+		"\x01" + hash, "x\x01" + hash, "\x02e", "\x00", "a\x00b", "p:\x01", ":" + hash, hash + ":"}
+	seen := map[string]string{}
+	for _, id := range ids {
+		k := eventKey("bank131", id)
+		p, got, err := splitEventKey(k)
+		if err != nil || p != "bank131" || got != id {
+			t.Errorf("id %q: key %q reads as %q %q (%v)", id, k, p, got, err)
+		}
+		if other, ok := seen[string(k)]; ok {
+			t.Errorf("ids %q and %q share the key %q", other, id, k)
+		}
+		seen[string(k)] = id
+	}
+	if k := eventKey("bank131", "bank131:"+hash); len(k) != len("bank131\x00bank131:")+1+len(hash)/2 {
+		t.Errorf("a hashed id keyed as %d bytes: %q", len(k), k)
+	}
 }

@@ -45,11 +45,15 @@ func (j *Journal) Persist(ctx context.Context, r journal.Receipt) (replay bool, 
 	}
 	err = j.write(ctx, func(tx *bolt.Tx) error {
 		replay, fresh = false, 0
-		stored, queue := tx.Bucket(bktEvents), tx.Bucket(bktQueue)
+		stored, queue := eventsOf(tx), tx.Bucket(bktQueue)
 		for i, ev := range r.Events {
-			k := refKey(ev.Provider, ev.ID)
-			if raw := stored.Get(k); raw != nil {
-				isReplay, err := redelivered(stored, k, raw, r.Key(i))
+			k := eventKey(ev.Provider, ev.ID)
+			raw, rseq, _, ok, err := stored.get(k)
+			if err != nil {
+				return err
+			}
+			if ok {
+				isReplay, err := redelivered(stored.putRecord(rseq), k, raw, r.Key(i))
 				if err != nil {
 					return err
 				}
@@ -65,7 +69,7 @@ func (j *Journal) Persist(ctx context.Context, r journal.Receipt) (replay bool, 
 			if err != nil {
 				return err
 			}
-			if err := stored.Put(k, records[i]); err != nil {
+			if _, err := stored.add(k, records[i]); err != nil {
 				return err
 			}
 			if err := queue.Put(u64(seq), k); err != nil {
@@ -89,20 +93,20 @@ var receiptBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return
 
 // redelivered judges a delivery of an event stored before: a replay when
 // its replay key is one the event holds; otherwise its new key is kept
-// with the event, so that a replay of it is known.
-func redelivered(events *bolt.Bucket, k, rec []byte, replayKey string) (replay bool, err error) {
+// with the event (put rewrites its record), so that a replay of it is
+// known.
+func redelivered(put func([]byte) error, k, rec []byte, replayKey string) (replay bool, err error) {
 	if replayKey == "" {
 		return false, nil
 	}
-	ev, f, err := readEventRecord(k, rec, true)
+	ev, _, err := readEventRecord(k, rec, false)
 	if err != nil {
 		return false, err
 	}
 	if slices.Contains(ev.ReplayKeys, replayKey) {
 		return true, nil
 	}
-	ev = ev.WithReplayKey(replayKey)
-	return false, events.Put(k, appendEventRecord(nil, &ev, &f))
+	return false, keepReplayKeys(put, k, rec, replayKey)
 }
 
 // ApplyQueued applies up to max queued events, oldest first, in one
@@ -113,19 +117,22 @@ func (j *Journal) ApplyQueued(ctx context.Context, max int, judge journal.Judge)
 	}
 	err = j.update(func(tx *bolt.Tx) error {
 		n, later = 0, nil
-		queue, events, facts := tx.Bucket(bktQueue), tx.Bucket(bktEvents), tx.Bucket(bktEventFacts)
+		queue, events := tx.Bucket(bktQueue), eventsOf(tx)
 		etx := &eventTx{tx: tx, now: j.now().UTC()}
 		var done [][]byte
 		c := queue.Cursor()
 		for qk, k := c.First(); qk != nil && n < max; qk, k = c.Next() {
-			if facts.Get(k) != nil {
+			rec, seq, fact, ok, err := events.get(k)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("queued event %q: %w", k, journal.ErrNotFound)
+			}
+			if fact != nil {
 				// Applied by MarkEventFact after an earlier call left it.
 				done, n = append(done, qk), n+1
 				continue
-			}
-			rec := events.Get(k)
-			if rec == nil {
-				return fmt.Errorf("queued event %q: %w", k, journal.ErrNotFound)
 			}
 			_, f, err := readEventRecord(k, rec, false)
 			if err != nil {
@@ -140,11 +147,11 @@ func (j *Journal) ApplyQueued(ctx context.Context, max int, judge journal.Judge)
 				break
 			}
 			f.Applied, f.Note = jd.Applied, jd.Note
-			fact, err := encodeFact(k, rec, &f)
+			fact, err = encodeFact(k, rec, &f)
 			if err != nil {
 				return err
 			}
-			if err := facts.Put(k, fact); err != nil {
+			if err := events.setFact(k, seq, fact); err != nil {
 				return err
 			}
 			done, n = append(done, qk), n+1
@@ -187,9 +194,13 @@ func (j *Journal) Queued(context.Context) (int, error) {
 // it off the queue.
 func (j *Journal) MarkEventFact(ctx context.Context, applied bool, note string, f journal.EventFact) error {
 	return j.write(ctx, func(tx *bolt.Tx) error {
-		k := refKey(f.Provider, f.EventID)
-		rec := tx.Bucket(bktEvents).Get(k)
-		if rec == nil {
+		k := eventKey(f.Provider, f.EventID)
+		events := eventsOf(tx)
+		rec, seq, _, ok, err := events.get(k)
+		if err != nil {
+			return err
+		}
+		if !ok {
 			return fmt.Errorf("event %s %s: %w", f.Provider, f.EventID, journal.ErrNotFound)
 		}
 		if f.Received.IsZero() {
@@ -204,16 +215,18 @@ func (j *Journal) MarkEventFact(ctx context.Context, applied bool, note string, 
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bktEventFacts).Put(k, fact)
+		return events.setFact(k, seq, fact)
 	})
 }
 
 // EventFacts calls fn for every recorded fact.
 func (j *Journal) EventFacts(_ context.Context, fn func(journal.EventFact) bool) error {
 	return stopped(j.view(func(tx *bolt.Tx) error {
-		events := tx.Bucket(bktEvents)
-		return tx.Bucket(bktEventFacts).ForEach(func(k, v []byte) error {
-			f, err := decodeFact(events, k, v)
+		return eventsOf(tx).forEach(func(k, rec, fact []byte) error {
+			if fact == nil {
+				return nil
+			}
+			f, err := decodeFact(k, rec, fact)
 			if err != nil {
 				return err
 			}
@@ -228,9 +241,8 @@ func (j *Journal) EventFacts(_ context.Context, fn func(journal.EventFact) bool)
 // ListEvents calls fn for every stored event.
 func (j *Journal) ListEvents(_ context.Context, fn func(journal.Event) bool) error {
 	return stopped(j.view(func(tx *bolt.Tx) error {
-		facts := tx.Bucket(bktEventFacts)
-		return tx.Bucket(bktEvents).ForEach(func(k, v []byte) error {
-			ev, err := eventAt(facts, k, v)
+		return eventsOf(tx).forEach(func(k, rec, fact []byte) error {
+			ev, err := eventAt(k, rec, fact)
 			if err != nil {
 				return err
 			}
@@ -245,41 +257,39 @@ func (j *Journal) ListEvents(_ context.Context, fn func(journal.Event) bool) err
 // Event returns one stored event.
 func (j *Journal) Event(_ context.Context, provider, id string) (ev journal.Event, ok bool, err error) {
 	err = j.view(func(tx *bolt.Tx) error {
-		k := refKey(provider, id)
-		v := tx.Bucket(bktEvents).Get(k)
-		if ok = v != nil; !ok {
-			return nil
+		k := eventKey(provider, id)
+		rec, _, fact, found, err := eventsOf(tx).get(k)
+		if ok = found; !ok || err != nil {
+			return err
 		}
-		ev, err = eventAt(tx.Bucket(bktEventFacts), k, v)
+		ev, err = eventAt(k, rec, fact)
 		return err
 	})
 	return ev, ok, err
 }
 
-// eventAt decodes the event stored under k as v, with what became of it
+// eventAt decodes the event stored under k as rec, with what became of it
 // from its fact, if it has one.
-func eventAt(facts *bolt.Bucket, k, v []byte) (journal.Event, error) {
-	ev, _, err := readEventRecord(k, v, true)
-	if err != nil {
+func eventAt(k, rec, fact []byte) (journal.Event, error) {
+	ev, _, err := readEventRecord(k, rec, true)
+	if err != nil || fact == nil {
 		return ev, err
 	}
-	if raw := facts.Get(k); raw != nil {
-		if len(raw) > 0 && raw[0] == factShort {
-			if len(raw) < 2 {
-				return ev, fmt.Errorf("event fact %s: %w", k, errRecord)
-			}
-			ev.Applied, ev.Note = raw[1] == 1, string(raw[2:])
-			return ev, nil
+	if fact[0] == factShort {
+		if len(fact) < 2 {
+			return ev, fmt.Errorf("event fact %s: %w", k, errRecord)
 		}
-		var f struct {
-			Applied bool   `json:"applied"`
-			Note    string `json:"note"`
-		}
-		if err := json.Unmarshal(raw, &f); err != nil {
-			return ev, fmt.Errorf("event fact %s: %w", k, err)
-		}
-		ev.Applied, ev.Note = f.Applied, f.Note
+		ev.Applied, ev.Note = fact[1] == 1, string(fact[2:])
+		return ev, nil
 	}
+	var f struct {
+		Applied bool   `json:"applied"`
+		Note    string `json:"note"`
+	}
+	if err := json.Unmarshal(fact, &f); err != nil {
+		return ev, fmt.Errorf("event fact %s: %w", k, err)
+	}
+	ev.Applied, ev.Note = f.Applied, f.Note
 	return ev, nil
 }
 

@@ -92,7 +92,13 @@ func drainIntake(tx *bolt.Tx, path string) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", errIntake, path, err)
 	}
-	stored, queue := tx.Bucket(bktEvents), tx.Bucket(bktQueue)
+	// The log's events go into schema 7's layout, which the upgrade then
+	// moves (indexEvents).
+	stored, err := tx.CreateBucketIfNotExists(bktEventsV7)
+	if err != nil {
+		return err
+	}
+	queue := tx.Bucket(bktQueue)
 	for _, r := range recs {
 		raw := stored.Get(r.key)
 		switch {
@@ -114,7 +120,8 @@ func drainIntake(tx *bolt.Tx, path string) error {
 			if err != nil {
 				return err
 			}
-			if err := keepReplayKeys(stored, r.key, raw, keys...); err != nil {
+			put := func(rec []byte) error { return stored.Put(r.key, rec) }
+			if err := keepReplayKeys(put, r.key, raw, keys...); err != nil {
 				return err
 			}
 		}
@@ -144,9 +151,9 @@ func recordKeys(r intakeRec) ([]string, error) {
 }
 
 // keepReplayKeys adds to the event stored under k (its record rec) the
-// replay keys it does not hold yet; it rewrites the record once, or not
-// at all.
-func keepReplayKeys(events *bolt.Bucket, k, rec []byte, keys ...string) error {
+// replay keys it does not hold yet; it rewrites the record with put once,
+// or not at all.
+func keepReplayKeys(put func(rec []byte) error, k, rec []byte, keys ...string) error {
 	ev, f, err := readEventRecord(k, rec, true)
 	if err != nil {
 		return err
@@ -158,7 +165,7 @@ func keepReplayKeys(events *bolt.Bucket, k, rec []byte, keys ...string) error {
 	if len(ev.ReplayKeys) == n {
 		return nil
 	}
-	return events.Put(k, appendEventRecord(nil, &ev, &f))
+	return put(appendEventRecord(nil, &ev, &f))
 }
 
 // intakeGen returns the current generation of the log in f: that of its

@@ -28,7 +28,13 @@ func schema4(t *testing.T, path string, prepare func(j *Journal), recs ...[]byte
 	if prepare != nil {
 		prepare(j)
 	}
-	if err := j.update(func(tx *bolt.Tx) error { return tx.Bucket(bktMeta).Put(schemaKey, []byte("4")) }); err != nil {
+	err = j.update(func(tx *bolt.Tx) error {
+		if err := unindexEvents(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bktMeta).Put(schemaKey, []byte("4"))
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := j.Close(); err != nil {

@@ -18,21 +18,26 @@ import (
 
 // Buckets of the journal. Keys are documented beside each.
 var (
-	bktMeta        = []byte("meta")        // "schema" -> version; "m:"+key -> a mark
-	bktBatches     = []byte("batches")     // batch id -> Batch (JSON)
-	bktBatchSHA    = []byte("batch_sha")   // sha256 hex -> batch id
-	bktItems       = []byte("items")       // payout_id -> Item (layout.go)
-	bktBatchItems  = []byte("batch_items") // batch id, 0, row (8 bytes BE) -> payout_id
-	bktOpen        = []byte("open")        // payout_id -> its state while not final
-	bktTransitions = []byte("transitions") // sequence (8 bytes BE) -> Transition (layout.go)
-	bktEvents      = []byte("events")      // provider, 0, event id -> event record (event_record.go)
-	bktEventFacts  = []byte("event_facts") // provider, 0, event id -> EventFact (layout.go) once applied or judged
-	bktQueue       = []byte("event_queue") // sequence (8 bytes BE) -> event key: persisted, not applied yet
-	bktRefs        = []byte("refs")        // provider, 0, provider id or session id -> payout_id
-	bktRejects     = []byte("rejects")     // batch id, 0, row -> RejectedRow (JSON)
-	bktMail        = []byte("mail")        // message id -> QueuedMail (JSON)
-	allBuckets     = [][]byte{bktMeta, bktBatches, bktBatchSHA, bktItems, bktBatchItems, bktOpen, bktTransitions,
-		bktEvents, bktRefs, bktRejects, bktMail, bktEventFacts, bktQueue}
+	bktMeta         = []byte("meta")          // "schema" -> version; "m:"+key -> a mark
+	bktBatches      = []byte("batches")       // batch id -> Batch (JSON)
+	bktBatchSHA     = []byte("batch_sha")     // sha256 hex -> batch id
+	bktItems        = []byte("items")         // payout_id -> Item (layout.go)
+	bktBatchItems   = []byte("batch_items")   // batch id, 0, row (8 bytes BE) -> payout_id
+	bktOpen         = []byte("open")          // payout_id -> its state while not final
+	bktTransitions  = []byte("transitions")   // sequence (8 bytes BE) -> Transition (layout.go)
+	bktEventRecords = []byte("event_records") // sequence (8 bytes BE) -> event record (event_record.go, event_store.go)
+	bktEventIndex   = []byte("event_index")   // provider, 0, event id -> record sequence, then its fact once applied or judged
+	bktQueue        = []byte("event_queue")   // sequence (8 bytes BE) -> event key: persisted, not applied yet
+	bktRefs         = []byte("refs")          // provider, 0, provider id or session id -> payout_id
+	bktRejects      = []byte("rejects")       // batch id, 0, row -> RejectedRow (JSON)
+	bktMail         = []byte("mail")          // message id -> QueuedMail (JSON)
+	allBuckets      = [][]byte{bktMeta, bktBatches, bktBatchSHA, bktItems, bktBatchItems, bktOpen, bktTransitions,
+		bktEventRecords, bktEventIndex, bktRefs, bktRejects, bktMail, bktQueue}
+
+	// Schema 7 and earlier kept events under their keys and their facts
+	// beside them; upgrades read these (indexEvents).
+	bktEventsV7     = []byte("events")      // provider, 0, event id -> event record
+	bktEventFactsV7 = []byte("event_facts") // provider, 0, event id -> EventFact once applied or judged
 )
 
 // schemaVersion names the layout of the journal's keys and values. A
@@ -60,7 +65,10 @@ var (
 //     misreading the new records.
 //   - 7: items and event bodies compressed with dictionaries (dict.go).
 //     Records of 6 and earlier are read as they are.
-const schemaVersion = "7"
+//   - 8: events' records in the order they came, under sequence numbers,
+//     and an index by provider and event id holding their facts
+//     (event_store.go). A 7 is upgraded by moving its events (indexEvents).
+const schemaVersion = "8"
 
 // schemaKey is where bktMeta keeps the version.
 var schemaKey = []byte("schema")
@@ -149,9 +157,6 @@ func Open(path string, o Options) (j *Journal, err error) {
 			}
 			return err
 		})
-		if err == nil {
-			_ = 0
-		}
 		if err != nil {
 			return fail(err)
 		}

@@ -28,12 +28,20 @@ import (
 // filled to the brim splits at each change into a full page and one of a
 // few keys. In a night of four providers at 1.0 the items' pages held a
 // third of what they could (698 bytes of pages a payout for 236 in use),
-// at 0.5 two thirds (347). Events and their facts are keyed by provider
-// and event id, which arrive in no order in a night of four providers: at
-// 1.0 the events' pages were half full (1,061 bytes of pages a payout for
-// 570), at 0.5 two thirds (836); the facts at 1.0 a quarter. (payrun bench
-// --night 3000; the journal went from 2,800 to 2,224 bytes a payout.)
+// at 0.5 two thirds (347). Events' records are kept in the order they
+// come, under sequence numbers (event_store.go), and are here; their index
+// by provider and event id, whose keys arrive in no order in a night of
+// four providers, is not: at 1.0 such a bucket's pages were a quarter to
+// half full, at 0.5 two thirds. (payrun bench --night 3000; the journal
+// went from 2,800 to 2,224 bytes a payout.)
 var appendBuckets = [][]byte{bktBatchItems, bktOpen, bktTransitions, bktRejects, bktQueue}
+
+// recordsFill is the FillPercent of the events' records, which come in
+// order but not all stay as written: a second delivery of a notification
+// under another replay key adds that key to its record. On a page filled
+// to the brim that split the page into a full one and one of a record,
+// which nothing fills again; the twentieth of a page left free takes it.
+const recordsFill = 0.95
 
 // ItemsFill is the FillPercent of the items bucket: bbolt's default, for
 // the reason above. The bench's ingest baseline writes its items at the
@@ -50,6 +58,9 @@ func tuneFill(tx *bolt.Tx) {
 		if b := tx.Bucket(name); b != nil {
 			b.FillPercent = 1.0
 		}
+	}
+	if b := tx.Bucket(bktEventRecords); b != nil {
+		b.FillPercent = recordsFill
 	}
 }
 
@@ -234,7 +245,7 @@ func readTransition(seq uint64, v []byte) (journal.Transition, error) {
 	return t, nil
 }
 
-// An event's fact (bktEventFacts) repeats what the event's record carries
+// An event's fact (in bktEventIndex) repeats what the event's record carries
 // (event_record.go): the status, the duplicate flag, the time received.
 // When it does, the journal stores only what became of the event, after
 // the format byte factShort: the applied flag (one byte) and the note (the
@@ -271,22 +282,13 @@ func sameStatusButAt(a, b providers.Status) bool {
 	return a == b
 }
 
-// decodeFact reads the fact stored under k as v; a short one is completed
-// from the event's record in events.
-func decodeFact(events *bolt.Bucket, k, v []byte) (journal.EventFact, error) {
-	return decodeFactFrom(events, k, v)
-}
-
-// decodeFactFrom is decodeFact over anything that finds an event's record.
-func decodeFactFrom[B interface{ Get([]byte) []byte }](events B, k, v []byte) (journal.EventFact, error) {
+// decodeFact reads the fact v of the event under k, whose record is rec;
+// a short one is completed from the record.
+func decodeFact(k, rec, v []byte) (journal.EventFact, error) {
 	if len(v) == 0 || v[0] != factShort {
 		var f journal.EventFact
 		err := json.Unmarshal(v, &f)
 		return f, err
-	}
-	rec := events.Get(k)
-	if rec == nil {
-		return journal.EventFact{}, fmt.Errorf("event fact %q without its event: %w", k, journal.ErrNotFound)
 	}
 	_, f, err := readEventRecord(k, rec, false)
 	if err != nil {

@@ -67,9 +67,8 @@ func TestShortFact(t *testing.T) {
 			`"status":"succeeded","created_at":"2026-03-02T02:59:00.662597Z","updated_at":"2026-03-02T02:59:59.099907Z",` +
 			`"customer":{"reference":"PR-1"},"payment_method":{"type":"card","card":{"last4":"8890","brand":"visa"}},` +
 			`"amount_details":{"amount":100,"currency":"rub"},"metadata":{"payout_id":"PR-1"}}]}}`)}
-	k := refKey(f.Provider, f.EventID)
+	k := eventKey(f.Provider, f.EventID)
 	rec := appendEventRecord(nil, &ev, &f)
-	events := recordMap{string(k): rec}
 	f.Applied, f.Note = true, "a note"
 	short, err := encodeFact(k, rec, &f)
 	if err != nil {
@@ -78,7 +77,7 @@ func TestShortFact(t *testing.T) {
 	if short[0] != factShort || len(short) > 16 {
 		t.Fatalf("fact stored as %q", short)
 	}
-	got, err := decodeFactFrom(events, k, short)
+	got, err := decodeFact(k, rec, short)
 	if err != nil || !sameFact(&got, &f) {
 		t.Fatalf("short fact read back %+v (%v), want %+v", got, err, f)
 	}
@@ -88,7 +87,7 @@ func TestShortFact(t *testing.T) {
 	if err != nil || full[0] != '{' {
 		t.Fatalf("a fact unlike its record stored as %q (%v)", full, err)
 	}
-	got, err = decodeFactFrom(events, k, full)
+	got, err = decodeFact(k, rec, full)
 	if err != nil || !sameFact(&got, &other) {
 		t.Fatalf("full fact read back %+v (%v)", got, err)
 	}
@@ -104,8 +103,3 @@ func TestShortFact(t *testing.T) {
 		t.Fatal("a tiny body was not stored verbatim")
 	}
 }
-
-// recordMap finds records by key, as a bucket does.
-type recordMap map[string][]byte
-
-func (m recordMap) Get(k []byte) []byte { return m[string(k)] }

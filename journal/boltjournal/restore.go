@@ -36,19 +36,19 @@ func (j *Journal) Refs(_ context.Context, fn func(journal.Ref) bool) error {
 // by key, then those queued in queue order.
 func (j *Journal) StoredEvents(_ context.Context, fn func(journal.StoredEvent) bool) error {
 	return stopped(j.view(func(tx *bolt.Tx) error {
-		events, facts, queue := tx.Bucket(bktEvents), tx.Bucket(bktEventFacts), tx.Bucket(bktQueue)
+		events, queue := eventsOf(tx), tx.Bucket(bktQueue)
 		queued := map[string]bool{}
 		if err := queue.ForEach(func(_, k []byte) error { queued[string(k)] = true; return nil }); err != nil {
 			return err
 		}
-		emit := func(k, v []byte, inQueue bool) error {
-			ev, f, err := readEventRecord(k, v, true)
+		emit := func(k, rec, fact []byte, inQueue bool) error {
+			ev, f, err := readEventRecord(k, rec, true)
 			if err != nil {
 				return err
 			}
 			se := journal.StoredEvent{Event: ev, Fact: f, Queued: inQueue}
-			if raw := facts.Get(k); raw != nil {
-				jf, err := decodeFact(events, k, raw)
+			if fact != nil {
+				jf, err := decodeFact(k, rec, fact)
 				if err != nil {
 					return fmt.Errorf("event fact %q: %w", k, err)
 				}
@@ -60,20 +60,23 @@ func (j *Journal) StoredEvents(_ context.Context, fn func(journal.StoredEvent) b
 			}
 			return nil
 		}
-		if err := events.ForEach(func(k, v []byte) error {
+		if err := events.forEach(func(k, rec, fact []byte) error {
 			if queued[string(k)] {
 				return nil
 			}
-			return emit(k, v, false)
+			return emit(k, rec, fact, false)
 		}); err != nil {
 			return err
 		}
 		return queue.ForEach(func(_, k []byte) error {
-			v := events.Get(k)
-			if v == nil {
+			rec, _, fact, ok, err := events.get(k)
+			if err != nil {
+				return err
+			}
+			if !ok {
 				return fmt.Errorf("queued event %q: %w", k, journal.ErrNotFound)
 			}
-			return emit(k, v, true)
+			return emit(k, rec, fact, true)
 		})
 	}))
 }
@@ -179,20 +182,24 @@ func (j *Journal) RestoreTransitions(_ context.Context, ts []journal.Transition)
 // order given.
 func (j *Journal) RestoreEvents(_ context.Context, evs []journal.StoredEvent) error {
 	return j.update(func(tx *bolt.Tx) error {
-		events, facts, queue := tx.Bucket(bktEvents), tx.Bucket(bktEventFacts), tx.Bucket(bktQueue)
+		events, queue := eventsOf(tx), tx.Bucket(bktQueue)
 		for i := range evs {
 			se := &evs[i]
-			k := refKey(se.Event.Provider, se.Event.ID)
-			if events.Get(k) != nil {
+			k := eventKey(se.Event.Provider, se.Event.ID)
+			if _, _, _, ok, err := events.get(k); err != nil || ok {
+				if err != nil {
+					return err
+				}
 				return fmt.Errorf("event %s %s is already stored", se.Event.Provider, se.Event.ID)
 			}
-			if err := events.Put(k, appendEventRecord(nil, &se.Event, &se.Fact)); err != nil {
+			seq, err := events.add(k, appendEventRecord(nil, &se.Event, &se.Fact))
+			if err != nil {
 				return err
 			}
 			if se.Judged != nil {
 				f := *se.Judged
 				f.Provider, f.EventID = se.Event.Provider, se.Event.ID
-				if err := facts.Put(k, appendFact(nil, &f)); err != nil {
+				if err := events.setFact(k, seq, appendFact(nil, &f)); err != nil {
 					return err
 				}
 			}

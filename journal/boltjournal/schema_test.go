@@ -1,6 +1,7 @@
 package boltjournal
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"path/filepath"
@@ -54,9 +55,49 @@ func setSchema(t *testing.T, path, v string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bktMeta).Put(schemaKey, []byte(v)) }); err != nil {
+	err = db.Update(func(tx *bolt.Tx) error {
+		if v != schemaVersion {
+			if err := unindexEvents(tx); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bktMeta).Put(schemaKey, []byte(v))
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// unindexEvents puts the events of a journal back the way schema 7 and
+// earlier kept them (records under their keys, facts beside them), so
+// that a journal written by this payrun can stand for an older one.
+func unindexEvents(tx *bolt.Tx) error {
+	old, err := tx.CreateBucketIfNotExists(bktEventsV7)
+	if err != nil {
+		return err
+	}
+	facts, err := tx.CreateBucketIfNotExists(bktEventFactsV7)
+	if err != nil {
+		return err
+	}
+	err = eventsOf(tx).forEach(func(k, rec, fact []byte) error {
+		if err := old.Put(bytes.Clone(k), bytes.Clone(rec)); err != nil {
+			return err
+		}
+		if fact != nil {
+			return facts.Put(bytes.Clone(k), bytes.Clone(fact))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, b := range [][]byte{bktEventRecords, bktEventIndex} {
+		if err := tx.DeleteBucket(b); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func schemaOf(t *testing.T, path string) string {
@@ -182,7 +223,11 @@ func writeSchema2(t *testing.T, path string, at time.Time, queued bool) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.Bucket([]byte(bucket)).Put(k, raw); err != nil {
+		b, err := tx.CreateBucketIfNotExists([]byte(bucket))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Put(k, raw); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -270,5 +315,125 @@ func TestOpenUpgradesSchema3(t *testing.T) {
 	}
 	if got := schemaOf(t, path); got != schemaVersion {
 		t.Errorf("schema after opening: %q, want %s", got, schemaVersion)
+	}
+}
+
+// TestOpenUpgradesSchema7: a version 7 journal (events' records under
+// their keys, their facts beside them) opens as version 8 with every event
+// as it was: an applied one with what became of it, among the facts, a
+// queued one still queued and applied with the fact its record carries,
+// replay keys kept; the buckets it came from are gone.
+func TestOpenUpgradesSchema7(t *testing.T) {
+	path, at := filepath.Join(t.TempDir(), "journal.db"), time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	// The second event's id is a hash in hex, which schema 8 keys as bytes.
+	hexID := strings.Repeat("0123456789abcdef", 4)
+	j := openJournal(t, path)
+	var items []journal.Item
+	for i, id := range []string{"P1", "P2"} {
+		items = append(items, journal.Item{PayoutID: id, Provider: "teemopay", Row: i + 2, State: journal.Submitted,
+			Payout: providers.Payout{ID: id, Method: providers.BankTransfer, Country: "PE",
+				Amount: money.Money{Minor: 1000, Currency: "PEN"}}})
+	}
+	if err := j.Import(ctx, journal.Batch{ID: "B1", File: "b1.csv", Rows: 2, Valid: 2}, items); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		events, err := tx.CreateBucketIfNotExists(bktEventsV7)
+		if err != nil {
+			return err
+		}
+		facts, err := tx.CreateBucketIfNotExists(bktEventFactsV7)
+		if err != nil {
+			return err
+		}
+		for _, id := range []string{"e1", hexID} {
+			payout := map[string]string{"e1": "P1", hexID: "P2"}[id]
+			ev, f := v2Event(id, payout, at), v2Fact(id, payout, at)
+			k := refKey("teemopay", id)
+			rec := appendEventRecord(nil, &ev, &f)
+			if err := events.Put(k, rec); err != nil {
+				return err
+			}
+			if id == "e1" {
+				fact, err := encodeFact(k, rec, &journal.EventFact{Provider: f.Provider, EventID: id, Received: at,
+					Status: f.Status, Applied: true, Note: "paid"})
+				if err != nil {
+					return err
+				}
+				if err := facts.Put(k, fact); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.Bucket(bktQueue).Put(u64(1), k); err != nil {
+				return err
+			}
+		}
+		// A schema 7 journal had neither of schema 8's buckets.
+		if err := unindexEvents(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bktMeta).Put(schemaKey, []byte("7"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	j = openJournal(t, path)
+	ev, ok, err := j.Event(ctx, "teemopay", "e1")
+	want := v2Event("e1", "P1", at)
+	want.Applied, want.Note = true, "paid"
+	if err != nil || !ok || !reflect.DeepEqual(ev, want) {
+		t.Fatalf("event e1 after the upgrade: %v, %v:\n got %+v\nwant %+v", ok, err, ev, want)
+	}
+	var facts []journal.EventFact
+	if err := j.EventFacts(ctx, func(f journal.EventFact) bool { facts = append(facts, f); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(facts) != 1 || facts[0].EventID != "e1" || facts[0].Note != "paid" || facts[0].Status.Refs.ProviderID != "TP1" {
+		t.Fatalf("facts after the upgrade: %+v, want e1's", facts)
+	}
+	var listed []string
+	if err := j.ListEvents(ctx, func(e journal.Event) bool { listed = append(listed, e.ID); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(listed, []string{hexID, "e1"}) {
+		t.Fatalf("events after the upgrade: %v", listed)
+	}
+	replay, _, err := j.Persist(ctx, journal.Receipt{ReplayKey: "teemopay:n1", Events: []journal.Event{v2Event(hexID, "P2", at)},
+		Facts: []journal.EventFact{v2Fact(hexID, "P2", at)}})
+	if !replay || err != nil {
+		t.Errorf("replay of the second event's delivery after the upgrade: replay %v, %v; want a replay", replay, err)
+	}
+	n, later, err := j.ApplyQueued(ctx, 10, func(tx journal.EventTx, f journal.EventFact) (journal.Judged, error) {
+		ok, err := tx.ApplyStatus(f.Status.Refs.PayoutID, "webhook", f.Status)
+		return journal.Judged{Applied: ok}, err
+	})
+	if n != 1 || later != nil || err != nil {
+		t.Fatalf("ApplyQueued = %d, %v, %v; want the second event applied", n, later, err)
+	}
+	if it, err := j.Item(ctx, "P2"); err != nil || it.State != journal.Succeeded {
+		t.Errorf("P2 after its queued event: %v, %v; want succeeded", it.State, err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := schemaOf(t, path); got != schemaVersion {
+		t.Errorf("schema after opening: %q, want %s", got, schemaVersion)
+	}
+	for k := range dumpJournal(t, path) {
+		if strings.HasPrefix(k, "events/") || strings.HasPrefix(k, "event_facts/") {
+			t.Errorf("%q is left in schema 7's buckets", k)
+		}
 	}
 }

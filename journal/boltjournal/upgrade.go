@@ -20,16 +20,27 @@ type upgrade struct {
 
 // upgrades are the schemas this payrun upgrades from. (Version 1 is not
 // among them: its payouts are refused, see schemaVersion.)
+// Each brings the journal to schema 7's layout, then moves its events into
+// schema 8's buckets (indexEvents).
 var upgrades = []upgrade{
-	{from: "2", run: func(tx *bolt.Tx, _ string) error { return upgradeEvents(tx) }},
+	{from: "2", run: func(tx *bolt.Tx, _ string) error { return then(upgradeEvents(tx), tx) }},
 	// 4 and 5 store the same buckets; 4 may have an intake log beside the
 	// file, which 5 does not: 3 had none.
-	{from: "3", run: func(*bolt.Tx, string) error { return nil }},
-	{from: "4", run: func(tx *bolt.Tx, path string) error { return drainIntake(tx, path+intakeSuffix) }},
-	// 6 reads 5's JSON transitions and facts as they are.
-	{from: "5", run: func(*bolt.Tx, string) error { return nil }},
-	// 7 reads 6's records as they are.
-	{from: "6", run: func(*bolt.Tx, string) error { return nil }},
+	{from: "3", run: func(tx *bolt.Tx, _ string) error { return indexEvents(tx) }},
+	{from: "4", run: func(tx *bolt.Tx, path string) error { return then(drainIntake(tx, path+intakeSuffix), tx) }},
+	// 6 reads 5's JSON transitions and facts as they are, 7 6's records.
+	{from: "5", run: func(tx *bolt.Tx, _ string) error { return indexEvents(tx) }},
+	{from: "6", run: func(tx *bolt.Tx, _ string) error { return indexEvents(tx) }},
+	{from: "7", run: func(tx *bolt.Tx, _ string) error { return indexEvents(tx) }},
+}
+
+// then moves the events into schema 8's buckets once the step before,
+// which returned err, has brought the journal to 7's layout.
+func then(err error, tx *bolt.Tx) error {
+	if err != nil {
+		return err
+	}
+	return indexEvents(tx)
 }
 
 // upgradeEvents rewrites version 2's webhook events as version 3 stores
@@ -39,7 +50,7 @@ var upgrades = []upgrade{
 // event's key in the queue. An event with no fact anywhere cannot be
 // applied or matched; it fails the upgrade rather than be guessed at.
 func upgradeEvents(tx *bolt.Tx) error {
-	queue, events, facts := tx.Bucket(bktQueue), tx.Bucket(bktEvents), tx.Bucket(bktEventFacts)
+	queue, events, facts := tx.Bucket(bktQueue), tx.Bucket(bktEventsV7), tx.Bucket(bktEventFactsV7)
 	queued := map[string]journal.EventFact{}
 	var seqs, keys [][]byte
 	err := queue.ForEach(func(seq, v []byte) error {
