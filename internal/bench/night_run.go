@@ -329,12 +329,18 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	ph.end()
 
 	ph = startPhase(x, "reconcile")
+	// The nightly report of the day the file was received, as an operator
+	// runs it the morning after (payrun report --date DAY): "today" would
+	// leave out a night that crossed midnight in the configured time zone.
 	loc := cfg.Location()
-	scope := reconcile.Scope{Date: j.Now().In(loc).Format("2006-01-02"), Open: true}
+	scope := reconcile.Scope{Date: res.Batch.Created.In(loc).Format("2006-01-02"), Open: true}
 	mo := reconcile.MatchOptions{Location: loc, SLA: cfg.Reconcile.SLA}
 	mres, err := reconcile.MatchLines(ctx, j, scope, j.Now(), mo, nil)
 	if err != nil {
 		return Side{}, err
+	}
+	if mres.LineCount < n {
+		return Side{}, fmt.Errorf("reconcile: %d lines for the night's %d valid rows (scope %s)", mres.LineCount, n, scope)
 	}
 	if !mres.Balanced() {
 		return Side{}, errors.New("reconcile: the tie-out does not balance")
