@@ -6,9 +6,8 @@
 // records carrying their facts (event_record.go), appended in the order
 // they came and indexed by provider and event id (event_store.go). A file
 // is read whole before it is opened, so that a damaged one is
-// journal.ErrCorrupt, never a crash. Journals of
-// older schemas are upgraded on the first open for writing (upgrade.go,
-// intake.go).
+// journal.ErrCorrupt, never a crash. Journals of older schemas are
+// upgraded on the first open for writing (upgrade.go, intake.go).
 //
 // It imports journal and the file domain; nothing above the journal.
 package boltjournal
