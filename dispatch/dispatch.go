@@ -860,13 +860,36 @@ func (d *Dispatcher) Wait(ctx context.Context, provider string) (context.Context
 	return ctx, nil
 }
 
+// WaitUrgent blocks until the provider's pool grants an urgent token:
+// for a request that is part of a payout sent outside the dispatcher's
+// own paths (the poller's confirm sent again when the first one's answer
+// was lost), which goes before polls. The request is sent with the
+// context it returns, whose pacer places it in the provider's sliding
+// window when it leaves.
+func (d *Dispatcher) WaitUrgent(ctx context.Context, provider string) (context.Context, error) {
+	if pl, ok := d.pools[provider]; ok {
+		return pl.wait(ctx, Urgent, 1)
+	}
+	return ctx, nil
+}
+
+// urgent is the settle rule's before for provider: an urgent token of
+// its pool before each request (nil without a pool).
+func (d *Dispatcher) urgent(provider string) func(context.Context) (context.Context, error) {
+	pl, ok := d.pools[provider]
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context) (context.Context, error) { return pl.wait(ctx, Urgent, 1) }
+}
+
 // settle runs the confirm rule (Settle) in one of the pool's request
 // slots, each request to the provider behind an urgent token: a confirm is
 // part of its payout, as its send is.
 func (d *Dispatcher) settle(ctx context.Context, p providers.Provider, pl *pool, st providers.Status, actor string) error {
 	var err error
 	rerr := pl.request(ctx, Urgent, 0, func() {
-		err = settle(ctx, d.j, p, st, actor, func(ctx context.Context) (context.Context, error) { return pl.wait(ctx, Urgent, 1) })
+		err = settle(ctx, d.j, p, st, actor, d.urgent(p.Name()))
 	})
 	return errors.Join(rerr, err)
 }

@@ -124,7 +124,7 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 	case err == nil:
 		applied, aerr := journal.ApplyStatus(ctx, d.j, it.PayoutID, "resolver", st)
 		if aerr == nil && st.Outcome == providers.AwaitingConfirmation {
-			aerr = Settle(ctx, d.j, p, st, "resolver")
+			aerr = settle(ctx, d.j, p, st, "resolver", d.urgent(p.Name()))
 		}
 		if aerr == nil && !applied && st.Outcome == providers.AwaitingBeneficiary {
 			aerr = d.waitForLostLink(ctx, p, it, st)

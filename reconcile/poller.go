@@ -29,6 +29,11 @@ type PollOptions struct {
 	// budget per provider. The query is sent with the context it returns
 	// (which may carry the budget's pacer, providers.Pace).
 	Wait func(ctx context.Context, provider string) (context.Context, error)
+	// Urgent, when set, is called before a confirm the poller sends again
+	// (its first answer was lost): the dispatcher's urgent token, as the
+	// payout's own requests take, so that no request to a provider leaves
+	// outside its budget. The confirm is sent with the context it returns.
+	Urgent func(ctx context.Context, provider string) (context.Context, error)
 	// ResolveInDoubt, when set, settles in-doubt items (the dispatcher's
 	// Dispatcher.ResolveInDoubt, which may resend safely). Without it the
 	// poller only asks about them and applies what the provider knows.
@@ -427,7 +432,14 @@ func (pl *Poller) settle(ctx context.Context, p providers.Provider, it journal.I
 		if !ok {
 			return applyResult{}, nil
 		}
-		rctx, cancel := context.WithTimeout(ctx, pl.o.RequestTimeout)
+		cctx := ctx
+		if pl.o.Urgent != nil {
+			var err error
+			if cctx, err = pl.o.Urgent(ctx, it.Provider); err != nil {
+				return applyResult{}, nil // stopping: confirming stays journaled
+			}
+		}
+		rctx, cancel := context.WithTimeout(cctx, pl.o.RequestTimeout)
 		conf, err := c.Confirm(rctx, got.Refs)
 		cancel()
 		if err != nil {

@@ -212,6 +212,7 @@ func (a *App) Poller(interactive bool) *reconcile.Poller {
 		Interval:       cfg.Reconcile.PollInterval,
 		Max:            cfg.Reconcile.PollMax,
 		Wait:           a.Dispatcher.Wait,
+		Urgent:         a.Dispatcher.WaitUrgent,
 		ResolveInDoubt: a.Dispatcher.ResolveInDoubt,
 		Settle:         a.Dispatcher.Settle,
 		LinkDeadline:   cfg.Reconcile.LinkDeadline,
