@@ -270,7 +270,7 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	fmt.Fprintf(&b, "| sandboxes process (not payrun's cost) | %.1f s | | | %.1f s | %.3f ms | %s |\n\n", n.Sandboxes.ProcWall.Seconds(),
 		n.Sandboxes.ProcCPU.Seconds(), n.Sandboxes.ProcCPU.Seconds()*1000/rows, mb(n.Sandboxes.ProcMaxRSS))
 
-	fmt.Fprintf(&b, "| provider | rows | rate (req/s) | limit | sends first to last | busiest minute | busiest second (as they left) | requests | polls per payout |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| provider | rows | rate (req/s) | limit | sends first to last | busiest minute | busiest second at the door (as they left payrun) | requests | polls per payout |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	names := make([]string, 0, len(n.RowsBy))
 	for p := range n.RowsBy {
 		names = append(names, p)
