@@ -231,7 +231,7 @@ func TestClusterBudgetPollWaitsForSends(t *testing.T) {
 	if p.urgent.Load() != 0 {
 		t.Fatalf("%d urgent callers still counted", p.urgent.Load())
 	}
-	if got := p.snapshot().BusiestSecond; got != 3 {
-		t.Fatalf("busiest second %d, want the 3 requests that left", got)
+	if got := p.snapshot(); got.BusiestSecond != 3 || got.Requests != 3 {
+		t.Fatalf("busiest second %d, %d requests counted: want the 3 requests that left", got.BusiestSecond, got.Requests)
 	}
 }

@@ -65,6 +65,8 @@ type limiter struct {
 	// busiest is the most requests that left within any one second, as
 	// counted when each left: what the window let through.
 	busiest int
+	// left counts every request that left.
+	left int
 }
 
 func newLimiter(rate float64, burst int) *limiter {
@@ -172,6 +174,7 @@ func (l *limiter) depart(now time.Time, n int) time.Time {
 		return at
 	}
 	l.grant(now, n)
+	l.left += n
 	return now
 }
 
@@ -264,6 +267,9 @@ type PoolStats struct {
 	// BusiestSecond is the most requests that left within one second
 	// (sliding), as they left.
 	BusiestSecond int `json:"busiest_second"`
+	// Requests counts the requests that left through the budget: what a
+	// provider should count, no more.
+	Requests int `json:"requests"`
 }
 
 func newPool(name string, cfg PoolConfig, breakerN int, cooldown time.Duration, now func() time.Time) *pool {
@@ -422,6 +428,7 @@ type departures struct {
 	mu      sync.Mutex
 	at      []time.Time // within the last second, oldest first
 	busiest int
+	total   int
 }
 
 func (d *departures) add(now time.Time, n int) {
@@ -436,12 +443,14 @@ func (d *departures) add(now time.Time, n int) {
 		d.at = append(d.at, now)
 	}
 	d.busiest = max(d.busiest, len(d.at))
+	d.total += n
 }
 
-func (d *departures) max() int {
+// counts returns the busiest second and the requests counted.
+func (d *departures) counts() (busiest, total int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.busiest
+	return d.busiest, d.total
 }
 
 // sleepCtx waits d, or until ctx ends.
@@ -678,11 +687,11 @@ func (p *pool) snapshot() PoolStats {
 	s.Rate = p.effective
 	if p.budget != nil {
 		s.Rate = p.budget.current()
-		s.BusiestSecond = p.departed.max()
+		s.BusiestSecond, s.Requests = p.departed.counts()
 		return s
 	}
 	p.limiter.mu.Lock()
-	s.BusiestSecond = p.limiter.busiest
+	s.BusiestSecond, s.Requests = p.limiter.busiest, p.limiter.left
 	p.limiter.mu.Unlock()
 	return s
 }

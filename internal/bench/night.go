@@ -270,7 +270,7 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	fmt.Fprintf(&b, "| sandboxes process (not payrun's cost) | %.1f s | | | %.1f s | %.3f ms | %s |\n\n", n.Sandboxes.ProcWall.Seconds(),
 		n.Sandboxes.ProcCPU.Seconds(), n.Sandboxes.ProcCPU.Seconds()*1000/rows, mb(n.Sandboxes.ProcMaxRSS))
 
-	fmt.Fprintf(&b, "| provider | rows | rate (req/s) | limit | sends first to last | busiest minute | busiest second at the door (as they left payrun) | requests | polls per payout |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(&b, "| provider | rows | rate (req/s) | limit | sends first to last | busiest minute | busiest second at the door (as they left payrun) | requests (through payrun's budget) | polls per payout |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	names := make([]string, 0, len(n.RowsBy))
 	for p := range n.RowsBy {
 		names = append(names, p)
@@ -278,6 +278,7 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	slices.Sort(names)
 	var lastSend time.Time
 	polls := 0
+	var outside []string
 	for _, p := range names {
 		l := n.Loads[p]
 		rate := NightRates[p]
@@ -285,13 +286,25 @@ func WriteNight(w io.Writer, n *NightResult) error {
 		if l.LastSend.After(lastSend) {
 			lastSend = l.LastSend
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.1f/s (%.1f%%) | %d (%.1f%%) (%d) | %s | %.3f |\n", p, count(n.RowsBy[p]), rate,
+		through := int(n.x("sent_requests_" + p))
+		if l.Requests > through {
+			outside = append(outside, fmt.Sprintf("%s %s", p, count(l.Requests-through)))
+		}
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.1f/s (%.1f%%) | %d (%.1f%%) (%d) | %s (%s) | %.3f |\n", p, count(n.RowsBy[p]), rate,
 			n.Limit(p).Round(100*time.Millisecond), l.LastSend.Sub(l.FirstSend).Round(100*time.Millisecond),
 			float64(l.BusiestMinute)/60, float64(l.BusiestMinute)/60/rate*100, l.BusiestSecond, float64(l.BusiestSecond)/rate*100,
-			int(n.x("sent_busiest_second_"+p)), count(l.Requests), float64(l.Polls)/float64(max(n.RowsBy[p], 1)))
+			int(n.x("sent_busiest_second_"+p)), count(l.Requests), count(through), float64(l.Polls)/float64(max(n.RowsBy[p], 1)))
 	}
 	last := time.Unix(0, int64(n.x("last_result_unix")*1e9))
 	fmt.Fprintf(&b, "\n- last result recorded %.1f s after the last send\n", last.Sub(lastSend).Seconds())
+	if len(outside) > 0 {
+		// Each one a request no budget counted: a path that sends
+		// without providers.Pace, or the HTTP transport sending a query
+		// again on a new connection after the first one broke.
+		fmt.Fprintf(&b, "- requests outside payrun's budget: %s\n", strings.Join(outside, ", "))
+	} else {
+		fmt.Fprintf(&b, "- every request the sandboxes saw left through payrun's budget\n")
+	}
 	fmt.Fprintf(&b, "- polls per payout %.3f (%s status queries; %s counted in the journal)\n", float64(polls)/rows, count(polls), count(int(n.x("polls_journal"))))
 	fmt.Fprintf(&b, "- journal: %.0f bytes per payout written (%s of pages), %.0f on disk, file %s (bbolt grows it ahead) (",
 		n.x("journal_data")/rows, mb(int64(n.x("journal_data"))), n.x("journal_disk")/rows, mb(int64(n.x("journal_bytes"))))

@@ -324,6 +324,7 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	x["left_open"] = float64(left)
 	for name, st := range a.Dispatcher.PoolStats() {
 		x["sent_busiest_second_"+name] = float64(st.BusiestSecond)
+		x["sent_requests_"+name] = float64(st.Requests)
 		x["rate_limited_"+name] = float64(st.RateLimited)
 	}
 	ph.end()
