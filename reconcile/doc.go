@@ -20,8 +20,9 @@
 //
 //   - Poller.RunOnce asks about items not final once they are due (After
 //     their last update, then a doubling Interval up to Max), through the
-//     dispatcher's rate limits (PollOptions.Wait), and hands in-doubt items
-//     to the dispatcher's resolver.
+//     dispatcher's rate limits (PollOptions.Wait for a query, Urgent for
+//     a confirm sent again), and hands in-doubt items to the dispatcher's
+//     resolver.
 //
 //   - Match reads the journal for a Scope (a batch, a day, open items) and
 //     returns a Result that the reports package renders.
@@ -29,7 +30,7 @@
 //     recv := reconcile.NewReceiver(j, provs, reconcile.ReceiverOptions{MaxBody: 256 << 10, Log: log})
 //     defer recv.Close()
 //     mux.Handle(reconcile.WebhookPattern, recv)
-//     poller := reconcile.NewPoller(j, provs, reconcile.PollOptions{Wait: disp.Wait, ResolveInDoubt: disp.ResolveInDoubt})
+//     poller := reconcile.NewPoller(j, provs, reconcile.PollOptions{Wait: disp.Wait, Urgent: disp.WaitUrgent, ResolveInDoubt: disp.ResolveInDoubt})
 //     go poller.Run(ctx, time.Minute)
 //     res, err := reconcile.Match(j, reconcile.Scope{Date: "2026-11-21", Open: true}, time.Now(), reconcile.MatchOptions{Location: lima})
 //     if !res.Balanced() { /* a row was lost or counted twice: a bug */ }
