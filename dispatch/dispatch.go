@@ -854,10 +854,7 @@ func (d *Dispatcher) overCap(cs *capState, it journal.Item) string {
 // The query is sent with the context it returns, whose pacer places it in
 // the provider's sliding window when it leaves.
 func (d *Dispatcher) Wait(ctx context.Context, provider string) (context.Context, error) {
-	if pl, ok := d.pools[provider]; ok {
-		return pl.wait(ctx, Spare, 1)
-	}
-	return ctx, nil
+	return d.waitFor(ctx, provider, Spare)
 }
 
 // WaitUrgent blocks until the provider's pool grants an urgent token:
@@ -867,20 +864,22 @@ func (d *Dispatcher) Wait(ctx context.Context, provider string) (context.Context
 // context it returns, whose pacer places it in the provider's sliding
 // window when it leaves.
 func (d *Dispatcher) WaitUrgent(ctx context.Context, provider string) (context.Context, error) {
+	return d.waitFor(ctx, provider, Urgent)
+}
+
+// waitFor is Wait at prio: a token of the provider's pool, and ctx with
+// its pacer (ctx itself for a provider without a pool).
+func (d *Dispatcher) waitFor(ctx context.Context, provider string, prio Priority) (context.Context, error) {
 	if pl, ok := d.pools[provider]; ok {
-		return pl.wait(ctx, Urgent, 1)
+		return pl.wait(ctx, prio, 1)
 	}
 	return ctx, nil
 }
 
-// urgent is the settle rule's before for provider: an urgent token of
-// its pool before each request (nil without a pool).
+// urgent is the settle rule's before for provider: WaitUrgent before
+// each request.
 func (d *Dispatcher) urgent(provider string) func(context.Context) (context.Context, error) {
-	pl, ok := d.pools[provider]
-	if !ok {
-		return nil
-	}
-	return func(ctx context.Context) (context.Context, error) { return pl.wait(ctx, Urgent, 1) }
+	return func(ctx context.Context) (context.Context, error) { return d.WaitUrgent(ctx, provider) }
 }
 
 // settle runs the confirm rule (Settle) in one of the pool's request

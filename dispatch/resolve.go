@@ -105,12 +105,9 @@ func (d *Dispatcher) resolve(ctx context.Context, p providers.Provider, it journ
 	refs := it.LookupRefs()
 	// Resolution shares the provider's rate limit: after a crash many items
 	// may be in doubt at once, and a flood of lookups would only be refused.
-	lctx := ctx
-	if pl, ok := d.pools[p.Name()]; ok {
-		var err error
-		if lctx, err = pl.wait(ctx, Urgent, 1); err != nil {
-			return false, err
-		}
+	lctx, err := d.WaitUrgent(ctx, p.Name())
+	if err != nil {
+		return false, err
 	}
 	rctx, cancel := context.WithTimeout(lctx, d.o.RequestTimeout)
 	start := time.Now()
