@@ -193,6 +193,16 @@ func (c *Client) do(ctx context.Context, op, method, u string, h http.Header, bo
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	} else {
+		// Go's transport sends a GET again by itself when a reused
+		// connection closes before its answer (http.Transport retries an
+		// idempotent request that "has no body or has its Request.GetBody
+		// defined"): a second request the provider counts against its
+		// limit that never took a place in payrun's budget. A body that
+		// cannot be replayed, and reads as empty, keeps it to one: the
+		// lookup fails as unavailable and the poller asks again, through
+		// the budget. The request on the wire is the same GET.
+		req.Body = io.NopCloser(strings.NewReader(""))
 	}
 	req.Header.Set("Accept", "application/json")
 	if err := providers.Pace(ctx); err != nil {

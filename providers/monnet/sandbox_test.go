@@ -413,3 +413,27 @@ func TestBalance(t *testing.T) {
 		t.Errorf("balance %v -> %v", before[0], after[0])
 	}
 }
+
+// A lookup whose answer is lost reaches the provider once: Go's transport
+// would send the GET again by itself on the reused connection, outside
+// payrun's budget (the million-row night counted four such requests).
+func TestLostLookupAnswerIsNotSentAgain(t *testing.T) {
+	e, _ := setup(t)
+	st, err := e.client.Submit(ctx(t), payoutFor(providers.BankTransfer)("u-lost-answer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kit := e.sb.Kit()
+	kit.SetFaults(sandboxkit.Faults{DropResponseEvery: kit.APICalls() + 1})
+	before := kit.APICalls()
+	if _, err := e.client.Lookup(ctx(t), st.Refs); !errors.Is(err, providers.ErrUnavailable) {
+		t.Errorf("lookup whose answer was lost: %v, want unavailable", err)
+	}
+	if n := kit.APICalls() - before; n != 1 {
+		t.Errorf("the sandbox saw %d requests for one lookup, want 1", n)
+	}
+	kit.SetFaults(sandboxkit.Faults{})
+	if _, err := e.client.Lookup(ctx(t), st.Refs); err != nil {
+		t.Errorf("the next lookup: %v", err)
+	}
+}
