@@ -299,8 +299,9 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	fmt.Fprintf(&b, "\n- last result recorded %.1f s after the last send\n", last.Sub(lastSend).Seconds())
 	if len(outside) > 0 {
 		// Each one a request no budget counted: a path that sends
-		// without providers.Pace, or the HTTP transport sending a query
-		// again on a new connection after the first one broke.
+		// without providers.Pace, or an HTTP transport sending a request
+		// again by itself (Monnet's lookups were, until their body was
+		// made one that cannot be replayed).
 		fmt.Fprintf(&b, "- requests outside payrun's budget: %s\n", strings.Join(outside, ", "))
 	} else {
 		fmt.Fprintf(&b, "- every request the sandboxes saw left through payrun's budget\n")
