@@ -21,7 +21,11 @@ func WithPacer(ctx context.Context, pace func(context.Context) error) context.Co
 // Pace waits until the host lets the next request of ctx leave (at once
 // when ctx carries no pacer). A client calls it right before it hands a
 // request to the transport, after building and signing it; an error means
-// the request never left, and is retryable.
+// the request never left, and is retryable. One Pace is one request at
+// the provider's door: a client keeps its transport from sending a request
+// again by itself (Go's transport resends a GET without a body, or with
+// GetBody, when a reused connection closes before the answer; Monnet's
+// lookups are the case, see its client's do).
 func Pace(ctx context.Context) error {
 	pace, _ := ctx.Value(pacerKey{}).(func(context.Context) error)
 	if pace == nil {
