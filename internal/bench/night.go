@@ -300,8 +300,7 @@ func WriteNight(w io.Writer, n *NightResult) error {
 	if len(outside) > 0 {
 		// Each one a request no budget counted: a path that sends
 		// without providers.Pace, or an HTTP transport sending a request
-		// again by itself (Monnet's lookups were, until their body was
-		// made one that cannot be replayed).
+		// again by itself (see providers.Pace).
 		fmt.Fprintf(&b, "- requests outside payrun's budget: %s\n", strings.Join(outside, ", "))
 	} else {
 		fmt.Fprintf(&b, "- every request the sandboxes saw left through payrun's budget\n")
