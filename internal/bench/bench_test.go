@@ -85,7 +85,8 @@ func BenchmarkIngestCSV(b *testing.B) {
 // records as JSON in 1,000-record transactions.
 func BenchmarkIngestCSVBaseline(b *testing.B) {
 	p := csvFile(b)
-	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestBaseline(p, dir) })
+	fill := oursFill(b, p)
+	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestBaseline(p, dir, fill) })
 }
 
 // BenchmarkIngestXLSX is Journal.Ingest of a generated XLSX file
@@ -98,7 +99,8 @@ func BenchmarkIngestXLSX(b *testing.B) {
 // BenchmarkIngestXLSXBaseline is excelize Rows() plus the same bbolt writes.
 func BenchmarkIngestXLSXBaseline(b *testing.B) {
 	p := xlsxFile(b)
-	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestBaseline(p, dir) })
+	fill := oursFill(b, p)
+	runSides(b, "rows", func(dir string) (bench.Side, error) { return bench.IngestBaseline(p, dir, fill) })
 }
 
 // BenchmarkDispatch is the dispatcher with its journal sending
@@ -114,4 +116,18 @@ func BenchmarkDispatch(b *testing.B) {
 func BenchmarkBareLoop(b *testing.B) {
 	n := benchSize(b, "PAYRUN_BENCH_PAYOUTS", 2_000)
 	runSides(b, "payouts", func(dir string) (bench.Side, error) { return bench.DispatchBaseline(context.Background(), dir, n) })
+}
+
+// oursFill is the fill at which the journal writes the items of the file
+// at p, for its baseline to write at.
+func oursFill(b *testing.B, p string) float64 {
+	dir := b.TempDir()
+	if _, err := bench.IngestOurs(p, dir); err != nil {
+		b.Fatal(err)
+	}
+	fill, err := bench.IngestFill(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fill
 }

@@ -31,10 +31,12 @@ func IngestOurs(path, dir string) (Side, error) {
 	if err != nil {
 		return Side{}, err
 	}
-	defer j.Close()
 	start := time.Now()
 	res, err := j.Ingest(ctx, path, journal.IngestOptions{})
 	elapsed := time.Since(start)
+	if cerr := j.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return Side{}, err
 	}
@@ -42,6 +44,31 @@ func IngestOurs(path, dir string) (Side, error) {
 		return Side{}, fmt.Errorf("generated file rejected: %d errors, first %v", len(res.Report.Errors), res.Report.Errors[0])
 	}
 	return Side{Elapsed: elapsed, Items: res.Batch.Valid}, nil
+}
+
+// IngestFill is the fill at which IngestOurs's journal in dir wrote its
+// items (boltjournal.ItemsFill of what they take), for the baseline to
+// write its records at. It is read after the side, in a child of its own:
+// read in the side, the journal's pages would count in its resident set.
+func IngestFill(dir string) (float64, error) {
+	path := filepath.Join(dir, "journal.db")
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	size, n := 0, 0
+	err = db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("items"))
+		if b == nil {
+			return fmt.Errorf("%s has no items", path)
+		}
+		return b.ForEach(func(k, v []byte) error {
+			size, n = size+len(k)+len(v), n+1
+			return nil
+		})
+	})
+	return boltjournal.ItemsFill(size, n), err
 }
 
 // baseRecord is the baseline's journal record: the row's cells in a flat
@@ -91,9 +118,13 @@ func (b *baseRecord) fill(rec []string) {
 // or excelize Rows()) and writes every record as JSON to bbolt in
 // transactions of journal.IngestChunk records, fsync'd: the least a
 // journaled ingest does. Its storage settings are the journal's: the same
-// bbolt options, the items' fill (boltjournal.ItemsFill), the same
+// bbolt options, the fill at which the journal wrote its items of the same
+// rows (fill, from IngestOurs; bbolt's default when 0), the same
 // transaction size, fsync on.
-func IngestBaseline(path, dir string) (Side, error) {
+func IngestBaseline(path, dir string, fill float64) (Side, error) {
+	if fill == 0 {
+		fill = bolt.DefaultFillPercent
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return Side{}, err
 	}
@@ -121,9 +152,9 @@ func IngestBaseline(path, dir string) (Side, error) {
 			if err != nil {
 				return err
 			}
-			// The journal's items' fill: at another, one side writes
-			// more pages than the other for the same rows.
-			b.FillPercent = boltjournal.ItemsFill
+			// The journal's fill for the same rows: at another, one side
+			// writes more pages than the other.
+			b.FillPercent = fill
 			for i := range chunk {
 				raw, err := json.Marshal(&chunk[i])
 				if err != nil {

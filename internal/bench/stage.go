@@ -152,6 +152,11 @@ type job struct {
 	Drop  bool   `json:"drop,omitempty"`
 	// DSN is the PostgreSQL database of a side on PostgreSQL, made for it.
 	DSN string `json:"dsn,omitempty"`
+	// Fill is the ingest baseline's bbolt fill: the one the journal chose
+	// for the same rows.
+	Fill float64 `json:"fill,omitempty"`
+	// keep leaves the directory to the caller when the side is over.
+	keep bool
 }
 
 // sideFunc measures one side of one stage in the current process.
@@ -160,7 +165,7 @@ type sideFunc func(ctx context.Context, jb job) (Side, error)
 // sides lists every measurement a child can run.
 var sides = map[string]sideFunc{
 	"ingest/ours":   func(_ context.Context, jb job) (Side, error) { return IngestOurs(jb.Input, jb.Dir) },
-	"ingest/base":   func(_ context.Context, jb job) (Side, error) { return IngestBaseline(jb.Input, jb.Dir) },
+	"ingest/base":   func(_ context.Context, jb job) (Side, error) { return IngestBaseline(jb.Input, jb.Dir, jb.Fill) },
 	"dispatch/ours": func(ctx context.Context, jb job) (Side, error) { return DispatchOurs(ctx, jb.Dir, jb.N) },
 	"dispatch/base": func(ctx context.Context, jb job) (Side, error) { return DispatchBaseline(ctx, jb.Dir, jb.N) },
 	"rate/limit":    func(ctx context.Context, jb job) (Side, error) { return RateRun(ctx, jb.Dir, jb.N, 0) },
@@ -176,7 +181,11 @@ var sides = map[string]sideFunc{
 	"report/ours":      func(_ context.Context, jb job) (Side, error) { return ReportJournalOurs(jb.Input, jb.Dir) },
 	"report/base":      func(_ context.Context, jb job) (Side, error) { return ReportJournalBaseline(jb.Input, jb.Dir) },
 	"ingest_xlsx/ours": func(_ context.Context, jb job) (Side, error) { return IngestOurs(jb.Input, jb.Dir) },
-	"ingest_xlsx/base": func(_ context.Context, jb job) (Side, error) { return IngestBaseline(jb.Input, jb.Dir) },
+	"ingest_xlsx/base": func(_ context.Context, jb job) (Side, error) { return IngestBaseline(jb.Input, jb.Dir, jb.Fill) },
+	"ingest/fill": func(_ context.Context, jb job) (Side, error) {
+		fill, err := IngestFill(jb.Dir)
+		return Side{Extra: map[string]float64{"fill": fill}}, err
+	},
 	"pg_ingest/ours":   func(ctx context.Context, jb job) (Side, error) { return IngestPostgres(ctx, jb.Input, jb.DSN) },
 	"pg_ingest/base":   func(ctx context.Context, jb job) (Side, error) { return IngestCopyBaseline(ctx, jb.Input, jb.DSN) },
 	"pg_dispatch/ours": func(ctx context.Context, jb job) (Side, error) { return DispatchPostgres(ctx, jb.Dir, jb.DSN, jb.N) },
@@ -290,6 +299,18 @@ func (r *runner) side(ctx context.Context, jb job) (Side, error) {
 	if err := os.MkdirAll(jb.Dir, 0o700); err != nil {
 		return Side{}, err
 	}
+	s, err := r.child(ctx, jb)
+	if err != nil {
+		return Side{}, err
+	}
+	if !jb.keep {
+		_ = os.RemoveAll(jb.Dir)
+	}
+	return s, nil
+}
+
+// child runs one job in a child process and returns what it measured.
+func (r *runner) child(ctx context.Context, jb job) (Side, error) {
 	cmd, err := r.command(ctx, jb)
 	if err != nil {
 		return Side{}, err
@@ -309,7 +330,6 @@ func (r *runner) side(ctx context.Context, jb job) (Side, error) {
 	s.ProcCPU, s.ProcMaxRSS = childUsage(cmd.ProcessState)
 	r.logf("%-16s %8d items in %8.3fs (child %.1fs), peak RSS %s, anon %s", jb.Name, s.Items, s.Elapsed.Seconds(),
 		time.Since(start).Seconds(), mb(s.PeakRSS), mb(s.PeakAnon))
-	_ = os.RemoveAll(jb.Dir)
 	return s, nil
 }
 
@@ -396,11 +416,25 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		}
 		res := Result{Stage: stage, Workload: workload}
 		var err error
-		if res.Ours, err = r.side(ctx, job{Name: name + "/ours", Dir: filepath.Join(dir, name+"-ours"), Input: input, N: size}); err != nil {
+		ours := job{Name: name + "/ours", Dir: filepath.Join(dir, name+"-ours"), Input: input, N: size}
+		ours.keep = name == "ingest" || name == "ingest_xlsx" // for ingest/fill
+		if res.Ours, err = r.side(ctx, ours); err != nil {
 			return err
 		}
+		defer os.RemoveAll(ours.Dir)
 		runtime.GC()
-		if res.Base, err = r.side(ctx, job{Name: name + "/base", Dir: filepath.Join(dir, name+"-base"), Input: input, N: size}); err != nil {
+		base := job{Name: name + "/base", Dir: filepath.Join(dir, name+"-base"), Input: input, N: size}
+		if ours.keep {
+			// Read in a child of its own: the journal's pages read here
+			// would count in every later child's peak resident set, which
+			// Linux carries over from the process that starts it.
+			f, err := r.child(ctx, job{Name: "ingest/fill", Dir: ours.Dir})
+			if err != nil {
+				return err
+			}
+			base.Fill = f.Extra["fill"]
+		}
+		if res.Base, err = r.side(ctx, base); err != nil {
 			return err
 		}
 		judge(&res)

@@ -142,14 +142,20 @@ func (j *Journal) Import(_ context.Context, b journal.Batch, items []journal.Ite
 	return nil
 }
 
-// putItems stores new items with their row keys and open marks.
+// putItems stores new items with their row keys and open marks, and
+// leaves their pages room to grow (ItemsFill; bbolt reads a bucket's fill
+// when the transaction commits).
 func putItems(tx *bolt.Tx, items []journal.Item) error {
 	ib, bi, open := tx.Bucket(bktItems), tx.Bucket(bktBatchItems), tx.Bucket(bktOpen)
+	size := 0
+	defer func() { ib.FillPercent = ItemsFill(size, len(items)) }()
 	for i := range items {
 		it := &items[i]
-		if err := putItem(ib, []byte(it.PayoutID), it); err != nil {
+		n, err := putItemSize(ib, []byte(it.PayoutID), it)
+		if err != nil {
 			return err
 		}
+		size += n
 		if err := bi.Put(rowKey(it.BatchID, it.Row), []byte(it.PayoutID)); err != nil {
 			return err
 		}
