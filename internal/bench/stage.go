@@ -433,6 +433,7 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 				return err
 			}
 			base.Fill = f.Extra["fill"]
+			_ = os.RemoveAll(ours.Dir) // the baseline runs beside no other journal
 		}
 		if res.Base, err = r.side(ctx, base); err != nil {
 			return err
