@@ -421,7 +421,6 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 		if res.Ours, err = r.side(ctx, ours); err != nil {
 			return err
 		}
-		defer os.RemoveAll(ours.Dir)
 		runtime.GC()
 		base := job{Name: name + "/base", Dir: filepath.Join(dir, name+"-base"), Input: input, N: size}
 		if ours.keep {
@@ -429,11 +428,11 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 			// would count in every later child's peak resident set, which
 			// Linux carries over from the process that starts it.
 			f, err := r.child(ctx, job{Name: "ingest/fill", Dir: ours.Dir})
+			_ = os.RemoveAll(ours.Dir) // the baseline runs beside no other journal
 			if err != nil {
 				return err
 			}
 			base.Fill = f.Extra["fill"]
-			_ = os.RemoveAll(ours.Dir) // the baseline runs beside no other journal
 		}
 		if res.Base, err = r.side(ctx, base); err != nil {
 			return err
