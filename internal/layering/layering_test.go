@@ -22,6 +22,7 @@ var rules = []struct {
 	{"internal/pan", []string{"*"}},
 	{"internal/service", []string{"*"}},
 	{"internal/testsignal", []string{"*"}},
+	{"internal/pgtest", []string{"*"}},
 	{"providers/...", []string{"batch", "journal", "dispatch", "reconcile", "reports", "internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"batch/...", []string{"journal", "dispatch", "reconcile", "reports", "internal/app", "internal/daemon", "cmd"}},
 	{"journal/...", []string{"dispatch", "reconcile", "reports", "internal/app", "internal/daemon", "internal/config", "cmd"}},
