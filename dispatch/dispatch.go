@@ -118,7 +118,9 @@ type Summary struct {
 	Providers map[string]int        `json:"providers"`
 }
 
-// Progress reports dispatch progress.
+// Progress reports dispatch progress: of Total payouts to send, Done are
+// through (sent and their answer recorded, or left for a later run); Sent
+// counts submissions, a payout sent again counted each time.
 type Progress struct {
 	Total, Done int
 	Sent        int64

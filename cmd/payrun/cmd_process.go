@@ -245,7 +245,7 @@ func progressReporter(w io.Writer, log *slog.Logger) func(dispatch.Progress) {
 		}
 		if time.Since(last) >= 5*time.Second || p.Done == p.Total {
 			last = time.Now()
-			log.Info("dispatch progress", "done", p.Done, "total", p.Total, "requests", p.Sent)
+			log.Info("dispatch progress", "done", p.Done, "total", p.Total, "submissions", p.Sent)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
@@ -110,6 +111,36 @@ type phase struct {
 	cpu   time.Duration
 }
 
+// nightSay writes one line of the night's progress to the process's
+// standard error, which the bench passes on to its own: a night of a
+// million rows takes about two hours.
+func nightSay(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "bench: night: "+format+"\n", a...)
+}
+
+// progressEvery is how often a long phase of the night says how far it is.
+const progressEvery = time.Minute
+
+// payProgress returns the dispatcher's progress callback for the night:
+// a line a minute with the payouts sent and, at the pace so far, the
+// time the sending has left.
+func payProgress(start time.Time) func(dispatch.Progress) {
+	next := start.Add(progressEvery)
+	return func(p dispatch.Progress) {
+		now := time.Now()
+		if now.Before(next) || p.Total <= 0 {
+			return
+		}
+		next = now.Add(progressEvery)
+		took := now.Sub(start)
+		left := "unknown"
+		if p.Done > 0 {
+			left = (time.Duration(float64(took) * float64(p.Total-p.Done) / float64(p.Done))).Round(time.Second).String()
+		}
+		nightSay("pay: %d of %d payouts sent in %s; about %s of sending left", p.Done, p.Total, took.Round(time.Second), left)
+	}
+}
+
 // anonPeak is the most anonymous memory (RssAnon: heap and stacks, not
 // the journal's mapped file pages, which VmHWM counts and the kernel may
 // drop) seen since the phase began, sampled every 20 ms.
@@ -139,6 +170,7 @@ func startPhase(x map[string]float64, name string) *phase {
 
 func (p *phase) end() {
 	p.x[p.name+"_s"] = time.Since(p.start).Seconds()
+	nightSay("%s done in %s", p.name, time.Since(p.start).Round(10*time.Millisecond))
 	p.x[p.name+"_cpu_s"] = (cpuTime() - p.cpu).Seconds()
 	p.x[p.name+"_peak"] = float64(PeakRSS())
 	p.x[p.name+"_anon"] = float64(max(anonPeak.Load(), statusKB("RssAnon:")))
@@ -304,7 +336,7 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 			}
 		}
 	})
-	sum, err := a.Dispatcher.Run(ctx, []string{id}, nil)
+	sum, err := a.Dispatcher.Run(ctx, []string{id}, payProgress(ph.start))
 	if err != nil {
 		stopPolls()
 		pwg.Wait()
@@ -312,6 +344,7 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 	}
 	x["dispatch_s"] = time.Since(ph.start).Seconds()
 	x["sent"] = float64(sum.Sent)
+	nightSay("pay: every payout sent in %s; waiting for the last results", time.Since(ph.start).Round(10*time.Millisecond))
 	left, err := waitSettled(ctx, j, a.Providers, id, 10*time.Minute)
 	stopPolls()
 	pwg.Wait()
@@ -418,7 +451,7 @@ func nightRun(ctx context.Context, dir, input string, port int) (Side, error) {
 // do. It counts from the journal's open index, reading items only once
 // few are left.
 func waitSettled(ctx context.Context, j journal.Journal, provs map[string]providers.Provider, id string, wait time.Duration) (int, error) {
-	deadline := time.Now().Add(wait)
+	deadline, say := time.Now().Add(wait), time.Now().Add(progressEvery)
 	for {
 		open := 0
 		if err := j.OpenStates(ctx, func(_ string, s journal.State) bool {
@@ -443,6 +476,10 @@ func waitSettled(ctx context.Context, j journal.Journal, provs map[string]provid
 		}
 		if time.Now().After(deadline) {
 			return open, nil
+		}
+		if time.Now().After(say) {
+			say = time.Now().Add(progressEvery)
+			nightSay("pay: %d payouts still open", open)
 		}
 		t := time.NewTimer(250 * time.Millisecond)
 		select {
