@@ -8,8 +8,9 @@
 // (Ingest, over a driver's Staging), and the card-number scrubbing of
 // stored payloads. journaltest.Exercise holds every driver to it.
 //
-// It imports the file domain (batch), the providers' contract and money;
-// nothing of dispatch, reconcile, reports, internal/app or cmd.
+// It imports the file domain (batch), the providers' contract, money and
+// internal/pan; nothing of dispatch, reconcile, reports, internal/app or
+// cmd.
 //
 //	j, err := drivers.Open(ctx, "payrun.db", drivers.Options{})
 //	res, err := j.Ingest(ctx, "payouts.csv", journal.IngestOptions{})

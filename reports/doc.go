@@ -5,10 +5,12 @@
 // when no server is configured). It also renders the pre-flight message sent
 // before money moves.
 //
-// It sits after reconcile in the import chain (providers <- batch <-
-// reconcile <- reports <- cmd/payrun) and knows nothing of the journal: the
-// caller passes a *reconcile.Result (or its lines as an iterator, so that a
-// million-row Details sheet streams) and a Queue for undelivered mail.
+// It sits above reconcile in the import chain (providers <- batch <-
+// journal <- dispatch <- reconcile <- reports <- internal/app <- cmd/payrun)
+// and imports nothing of internal/config, internal/app, internal/daemon or
+// cmd. The writers take a *reconcile.Result (or its lines as an iterator,
+// so that a million-row Details sheet streams) and a Queue for undelivered
+// mail; only the report run (Run) reads the journal itself, in a stream.
 //
 // Safety rules apply to every output format, in one place (safe.go): a text
 // value starting with '=', '+', '-', '@', tab or CR is neutralised with a

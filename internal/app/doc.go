@@ -6,8 +6,8 @@
 //
 // It decides no policy of its own: the rules are in the domain packages
 // (journal, dispatch, reconcile, reports); here they are given their
-// configuration. It imports the domain packages and internal/config, and
-// nothing of internal/daemon or cmd.
+// configuration. It imports the domain packages, internal/collect and
+// internal/config, and nothing of internal/daemon or cmd.
 //
 //	a, err := app.New(cfg, j, log)
 //	if err != nil {

@@ -17,8 +17,11 @@
 // Stages: ingest of a CSV and an XLSX file, dispatch against an
 // unthrottled in-process TeemoPay sandbox, rate accuracy (200/s configured,
 // then the sandbox refusing above 100/s), webhook intake, matching, the
-// Details report, and crash recovery of a journal whose writer was killed
-// with SIGKILL. Options.Scale divides every workload (--quick uses 10).
+// report run over the million-item journal, and crash recovery of a
+// journal whose writer was killed with SIGKILL. Options.Scale divides
+// every workload (--quick uses 10); with Options.Postgres the stages of
+// PostgresStages also run on PostgreSQL. Night runs a whole night of
+// payouts against the sandboxes (`payrun bench --night`).
 //
 // Example:
 //
@@ -27,6 +30,10 @@
 //		bench.WriteTable(os.Stdout, rows)
 //	}
 //
-// The Go benchmarks of package batch (ingest_bench_test.go,
-// dispatch_bench_test.go) call the same stage functions in-process.
+// The Go benchmarks of this package (bench_test.go, webhook_test.go) and
+// of pgjournal (bench_test.go) call the same stage functions in-process.
+//
+// It imports what it measures, up to internal/app and internal/daemon, and
+// nothing of cmd (cmd/payrun's bench command imports it). internal/layering
+// lets it, unlike the other shipped packages, import the test helpers.
 package bench

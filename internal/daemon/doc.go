@@ -8,7 +8,7 @@
 // It orchestrates the domain packages only through function hooks and small
 // interfaces, so that cmd/payrun does the wiring and tests drive every part
 // on its own: each service has a one-pass method that tests call directly
-// (Intake.RunOnce, Scheduler.RunDue) and a loop (Intake.Run,
+// (Intake.RunOnce, Scheduler.RunDue) and a loop (Intake.Start,
 // Scheduler.Start) that only decides when to call it.
 //
 // Wiring, in outline:

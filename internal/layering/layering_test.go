@@ -23,16 +23,20 @@ var rules = []struct {
 	{"internal/service", []string{"*"}},
 	{"internal/testsignal", []string{"*"}},
 	{"internal/pgtest", []string{"*"}},
+	{"providers/sandboxkit", []string{"*"}},
+	{"providers/providertest", []string{"providers/all", "providers/sandboxes", "providers/monnet", "providers/teemopay", "providers/bank131"}},
 	{"providers/...", []string{"batch", "journal", "dispatch", "reconcile", "reports", "internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"batch/...", []string{"journal", "dispatch", "reconcile", "reports", "internal/app", "internal/daemon", "cmd"}},
 	{"journal/...", []string{"dispatch", "reconcile", "reports", "internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"dispatch/...", []string{"reconcile", "reports", "internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"reconcile/...", []string{"reports", "internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"reports/...", []string{"internal/app", "internal/daemon", "internal/config", "cmd"}},
+	{"internal/testjournal", []string{"dispatch", "reconcile", "reports", "internal/collect", "internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"internal/config/...", []string{"journal", "dispatch", "reconcile", "reports", "internal/app", "internal/daemon", "cmd"}},
 	{"internal/collect/...", []string{"internal/app", "internal/daemon", "internal/config", "cmd"}},
 	{"internal/app/...", []string{"internal/daemon", "cmd"}},
 	{"internal/daemon/...", []string{"cmd"}},
+	{"internal/bench/...", []string{"cmd"}},
 }
 
 // testOnly are packages for tests; no shipped code but the bench command

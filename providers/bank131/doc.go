@@ -34,5 +34,7 @@
 //	st, err = p.(providers.Confirmer).Confirm(ctx, st.Refs)
 //
 // The sandbox in bank131/sandbox serves both providers' protocol for tests
-// and the demo.
+// and the demo. The registrations build it (sandbox.go), so this package
+// imports it, never the other way round: it imports providers, money and
+// bank131/sandbox; nothing of batch, the journal or anything above them.
 package bank131

@@ -41,6 +41,11 @@
 // payin_expiration_minutes (default 30, Cash 120), card_timeout_url,
 // card_expiration_minutes.
 //
+// The registration builds the sandbox beside this package (sandbox.go), so
+// this package imports it, never the other way round: it imports
+// providers, money and monnet/sandbox; nothing of batch, the journal or
+// anything above them.
+//
 //	cfg, _ := creds.WriteFiles(t.TempDir(), srv.URL) // monnet/sandbox credentials
 //	c, err := monnet.New(cfg, providers.Deps{HTTP: srv.Client()})
 //	st, err := c.Submit(ctx, payout)

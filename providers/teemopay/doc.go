@@ -21,7 +21,10 @@
 // errors arrive as envelope codes
 // mapped to payrun's error taxonomy (errors.go).
 //
-// The sandbox package beside this one stands in for TeemoPay's host.
+// The sandbox package beside this one stands in for TeemoPay's host. The
+// registration builds it (sandbox.go), so this package imports it, never
+// the other way round: it imports providers, money and that sandbox;
+// nothing of batch, the journal or anything above them.
 //
 //	c, err := teemopay.New(cfg, providers.Deps{HTTP: http.DefaultClient})
 //	st, err := c.Submit(ctx, payout)   // Processing, tradeNo in st.Refs.ProviderID

@@ -53,6 +53,11 @@
 // (start/payout processed, response dropped) and "error" (session stuck in
 // status error).
 //
+// It is written from the providers' documents and imports nothing of the
+// client (package bank131): only providers (for Config, which
+// Credentials.WriteFiles returns) and sandboxkit
+// (providers/sandbox_imports_test.go).
+//
 //	sb := sandbox.New(sandbox.Options{Name: "smartglocal", WebhookURL: hookURL, Credentials: creds})
 //	defer sb.Close()
 //	srv := httptest.NewServer(sb)
