@@ -311,28 +311,27 @@ func (d *Dispatcher) sourceFor(provider string, ids, batches []string) source {
 // not read again. A batch is marked dispatching before its rows are
 // queued (a hold made meanwhile wins), so a run that stopped half-way
 // leaves it dispatching without the mark queuedAll sets, and the next run
-// queues the rest.
+// queues the rest. A batch with rows a cap held has no mark either, so
+// that every run weighs them again.
 func (d *Dispatcher) queuedBefore(ctx context.Context, b journal.Batch) (bool, error) {
 	if d.cl == nil {
 		return false, nil
 	}
 	switch b.State {
-	case journal.BatchWaiting:
-		return true, nil
-	case journal.BatchDispatching:
+	case journal.BatchWaiting, journal.BatchDispatching:
 		_, ok, err := d.j.Mark(ctx, queuedMark+b.ID)
 		return ok, err
 	}
 	return false, nil
 }
 
-// queuedMark is the mark of a batch whose rows were all queued (or held).
+// queuedMark is the mark of a batch whose rows were all queued.
 const queuedMark = "queued:"
 
-// queuedAll marks, on a shared journal, a batch whose rows are all queued
-// or held.
-func (d *Dispatcher) queuedAll(ctx context.Context, batchID string) error {
-	if d.cl == nil {
+// queuedAll marks, on a shared journal, a batch whose rows are all queued:
+// none is held by a cap.
+func (d *Dispatcher) queuedAll(ctx context.Context, batchID string, held map[string]int) error {
+	if d.cl == nil || len(held) > 0 {
 		return nil
 	}
 	return d.j.SetMark(ctx, queuedMark+batchID, d.j.Now().UTC().Format(time.RFC3339))

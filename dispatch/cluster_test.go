@@ -342,3 +342,34 @@ func (p *cutProxy) restore() {
 	defer p.mu.Unlock()
 	p.down = false
 }
+
+// Rows a cap held are weighed again by whichever node runs next: they stay
+// held while the cap stops them and are sent, once each, when it allows
+// them.
+func TestClusterHeldByCapSentWhenTheCapAllows(t *testing.T) {
+	dsn := pgtest.New(t, pgjournal.Migrate)
+	b := newBooks()
+	var ds []*dispatch.Dispatcher
+	for i, max := range []int{3, 3, 10} {
+		node := fmt.Sprintf("n%d", i+1)
+		j := clusterNode(t, dsn, node, 0, 0)
+		if i == 0 {
+			var items []journal.Item
+			for k := range 5 {
+				items = append(items, journaltest.ValidItem(fmt.Sprintf("CAP-%d", k), "teemopay", 1000))
+			}
+			journaltest.Import(t, j, "B1", items...)
+		}
+		ds = append(ds, dispatch.NewDispatcher(j, map[string]providers.Provider{"teemopay": b.node(node)},
+			dispatch.DispatchOptions{Caps: []dispatch.Cap{{Provider: "teemopay", Scope: "day", MaxCount: max}}}))
+	}
+	for i, want := range []struct{ paid, held int }{{3, 2}, {3, 2}, {5, 0}} {
+		sum, err := ds[i].Run(context.Background(), []string{"B1"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if paid, twice := b.count(); paid != want.paid || twice != 0 || sum.Held != want.held {
+			t.Fatalf("after node %d: %d paid (%d twice), %d held (%v); want %d paid, %d held", i+1, paid, twice, sum.Held, sum.HeldWhy, want.paid, want.held)
+		}
+	}
+}

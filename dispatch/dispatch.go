@@ -234,7 +234,7 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 			for prov, ids := range q {
 				queues[prov] = append(queues[prov], ids...)
 			}
-			if err := d.queuedAll(ctx, id); err != nil {
+			if err := d.queuedAll(ctx, id, held); err != nil {
 				return err
 			}
 		}
@@ -316,7 +316,10 @@ func (d *Dispatcher) Run(ctx context.Context, batchIDs []string, progress func(P
 
 // queue moves a batch's accepted items to queued in row order, holding the
 // ones beyond a cap, and returns the queued ids per provider (queued items
-// of an earlier, interrupted run included).
+// of an earlier, interrupted run included). Items a cap held before are
+// weighed again in their row's place: once the cap allows them (raised,
+// removed, or a new day for a daily cap) they are queued; until then they
+// stay held, counted in the reasons returned.
 func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]string, map[string]int, error) {
 	out := map[string][]string{}
 	held := map[string]int{}
@@ -328,38 +331,38 @@ func (d *Dispatcher) queue(ctx context.Context, b journal.Batch) (map[string][]s
 	// read transaction is open can wait for ever when bbolt grows its file.
 	// What is decided is kept as payout_ids (shared with the queues), not
 	// as changes: a batch of a million rows.
-	type heldItem struct{ id, why string }
-	var toQueue []string
-	var toHold []heldItem
+	type decided struct {
+		id       string
+		from, to journal.State
+		why      string
+	}
+	var moves []decided
 	err = d.j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
 		switch it.State {
 		case journal.Queued:
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 			return true
-		case journal.Accepted:
+		case journal.Accepted, journal.Held:
 		default:
 			return true
 		}
 		if why := d.overCap(used, it); why != "" {
 			held[why]++
-			toHold = append(toHold, heldItem{it.PayoutID, why})
+			if it.State == journal.Accepted {
+				moves = append(moves, decided{it.PayoutID, journal.Accepted, journal.Held, why})
+			}
 		} else {
 			used.add(it)
-			toQueue = append(toQueue, it.PayoutID)
+			moves = append(moves, decided{id: it.PayoutID, from: it.State, to: journal.Queued})
 			out[it.Provider] = append(out[it.Provider], it.PayoutID)
 		}
 		return true
 	})
 	changes := make([]journal.Change, 0, 500)
-	for start := 0; err == nil && start < len(toQueue)+len(toHold); start += 500 {
+	for start := 0; err == nil && start < len(moves); start += 500 {
 		changes = changes[:0]
-		for i := start; i < min(start+500, len(toQueue)+len(toHold)); i++ {
-			if i < len(toQueue) {
-				changes = append(changes, journal.Change{PayoutID: toQueue[i], To: journal.Queued, Actor: "dispatcher", From: journal.Accepted})
-			} else {
-				h := toHold[i-len(toQueue)]
-				changes = append(changes, journal.Change{PayoutID: h.id, To: journal.Held, Actor: "dispatcher", Reason: h.why, From: journal.Accepted})
-			}
+		for _, m := range moves[start:min(start+500, len(moves))] {
+			changes = append(changes, journal.Change{PayoutID: m.id, To: m.to, Actor: "dispatcher", Reason: m.why, From: m.from})
 		}
 		err = d.applyEach(ctx, changes)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,6 +192,57 @@ func TestCapHoldsTheRest(t *testing.T) {
 		if held := got.State == journal.Held; held != (i >= 2) {
 			t.Errorf("row %d is %s", i, got.State)
 		}
+	}
+}
+
+// Payouts a daily cap held are sent once the cap allows them: on a later
+// day, or at once when the cap is raised; a run the cap still stops moves
+// nothing. Each is paid once, by the provider's ledger.
+func TestHeldByCapSentWhenTheCapAllows(t *testing.T) {
+	l, provs := landscape(t, 20*time.Millisecond)
+	var days atomic.Int64
+	start := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	j := testjournal.Open(t, func() time.Time { return start.Add(time.Duration(days.Load()) * 24 * time.Hour) })
+	var its []journal.Item
+	for i := range 5 {
+		its = append(its, journaltest.ValidItem(fmt.Sprintf("PO-H-%d", i), "teemopay", 10000))
+	}
+	journaltest.Import(t, j, "B1", its...)
+	run := func(capMinor int64, wantHeld int) {
+		t.Helper()
+		d := dispatch.NewDispatcher(j, provs, dispatch.DispatchOptions{Caps: []dispatch.Cap{
+			{Provider: "teemopay", Scope: "day", MaxAmount: map[string]int64{"PEN": capMinor}},
+		}})
+		// No batch named: every unfinished batch, as payrun resume and the
+		// daemon's nightly run send.
+		sum, err := d.Run(ctx, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sum.Held != wantHeld || (wantHeld > 0) != (len(sum.HeldWhy) == 1) {
+			t.Fatalf("day %d, cap %d: summary %+v, want %d held", days.Load(), capMinor, sum, wantHeld)
+		}
+		for i, it := range its {
+			got, err := j.Item(ctx, it.PayoutID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if held := got.State == journal.Held; held != (i >= len(its)-wantHeld) {
+				t.Errorf("day %d, cap %d: row %d is %s", days.Load(), capMinor, i, got.State)
+			}
+			if got.State != journal.Held && got.State.NeverSent() {
+				t.Errorf("day %d, cap %d: row %d is %s, not sent", days.Load(), capMinor, i, got.State)
+			}
+		}
+	}
+	run(25000, 3) // two of 100.00 PEN within 250.00 a day
+	run(25000, 3) // the same day: nothing moves
+	days.Store(1)
+	run(25000, 1) // the next day: two more
+	run(50000, 0) // the cap raised: the last one
+	waitLedgers(t, l, its)
+	if n := len(l.Kit("teemopay").Ledger.Entries()); n != len(its) {
+		t.Fatalf("the provider holds %d payouts, want %d", n, len(its))
 	}
 }
 
