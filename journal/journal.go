@@ -77,7 +77,7 @@ type Batches interface {
 	Batch(ctx context.Context, id string) (Batch, error)
 	// BatchBySHA returns the batch journaled for a file's content, if any.
 	BatchBySHA(ctx context.Context, sha string) (Batch, bool, error)
-	// Batches returns every batch, newest first.
+	// ListBatches returns every batch, newest first.
 	ListBatches(ctx context.Context) ([]Batch, error)
 	// SetBatch changes a batch's bookkeeping (state, approval) in one write;
 	// fn may run more than once and must be deterministic.

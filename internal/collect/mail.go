@@ -23,7 +23,7 @@ type MailOptions struct {
 	// Reminder is how long before a link expires its reminder goes (0:
 	// none).
 	Reminder time.Duration
-	// Interval is the period of Service's pass (default 1 minute).
+	// Interval is the period of the pass Start runs (default 1 minute).
 	Interval time.Duration
 	Location *time.Location
 	Now      func() time.Time

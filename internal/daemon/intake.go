@@ -68,7 +68,7 @@ type Intake struct {
 	// ReadyMarker takes a file only when NAME.ready exists (then StableFor
 	// does not apply); the marker is removed once the file is handled.
 	ReadyMarker bool
-	// ScanInterval is the fallback scan period of Run (default 30 s), for
+	// ScanInterval is the fallback scan period of the loop Start runs (default 30 s), for
 	// file systems where fsnotify says nothing (NFS, SMB).
 	ScanInterval time.Duration
 	// Location is the zone of the archive's date folders (nil: UTC).
@@ -166,7 +166,7 @@ func (in *Intake) RunOnce(ctx context.Context) (int, error) {
 }
 
 // scan is RunOnce that also says whether a file is waiting to become
-// stable (so that Run looks again after StableFor).
+// stable (so that the loop looks again after StableFor).
 func (in *Intake) scan(ctx context.Context) (taken int, waiting bool, err error) {
 	if in.Handle == nil {
 		return 0, false, errors.New("intake: no Handle")
@@ -438,7 +438,7 @@ func Resumed(ctx context.Context) bool {
 }
 
 // Recover hands every file that a stop left in processing/ to Handle again
-// and files it by the outcome. Run calls it once at start.
+// and files it by the outcome. The loop Start runs calls it once, first.
 func (in *Intake) Recover(ctx context.Context) (int, error) {
 	if in.Handle == nil {
 		return 0, errors.New("intake: no Handle")
@@ -559,7 +559,7 @@ func (in *Intake) run(ctx context.Context) {
 	}
 }
 
-// debounce is how long Run lets a burst of file-system events settle
+// debounce is how long the loop lets a burst of file-system events settle
 // before it scans.
 const debounce = 100 * time.Millisecond
 
