@@ -31,7 +31,7 @@ func cmdStatus() command {
 		}
 		// Ask the running daemon first: it holds the journal.
 		return viaDaemon(ctx, cfg, func(ctl *daemon.Control) error {
-			return statusFromDaemon(ctx, e.stdout, ctl, *id, *asJSON)
+			return statusFromDaemon(ctx, e.stdout, ctl, *id, *asJSON, cfg.Location())
 		}, func(j journal.Journal) error {
 			return statusFromJournal(ctx, e, cfg, j, *id, *asJSON)
 		})
@@ -121,20 +121,21 @@ func howToApprove(cfg *config.Config, id string) string {
 	return (&app.App{Config: cfg}).HowToApprove(id)
 }
 
-// statusFromDaemon prints the status from a running daemon.
-func statusFromDaemon(ctx context.Context, w io.Writer, ctl *daemon.Control, id string, asJSON bool) error {
+// statusFromDaemon prints the status from a running daemon, its times in
+// the configured zone, as when read from the journal.
+func statusFromDaemon(ctx context.Context, w io.Writer, ctl *daemon.Control, id string, asJSON bool, loc *time.Location) error {
 	if id != "" {
 		d, err := ctl.Batch(ctx, id)
 		if err != nil {
 			return fmt.Errorf("batch %s: %w", id, err)
 		}
-		return printStatus(w, []daemon.BatchStatus{d.Batch}, d.OpenItems, nil, asJSON, nil)
+		return printStatus(w, []daemon.BatchStatus{d.Batch}, d.OpenItems, nil, asJSON, loc)
 	}
 	bs, err := ctl.Batches(ctx, 0)
 	if err != nil {
 		return err
 	}
-	return printStatus(w, bs, nil, nil, asJSON, nil)
+	return printStatus(w, bs, nil, nil, asJSON, loc)
 }
 
 func printStatus(w io.Writer, batches []daemon.BatchStatus, open []daemon.OpenItem, cl *daemon.ClusterStatus, asJSON bool, loc *time.Location) error {

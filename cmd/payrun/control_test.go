@@ -142,6 +142,15 @@ func TestServeApproveAndSendNowWhileRunning(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "to be sent at the next cut-off, ") || !strings.Contains(out, "approved by "+me) {
 		t.Fatalf("status of the approved batch: exit %d\n%s", code, out)
 	}
+	approvedLine := func(out string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "approved by ") {
+				return strings.TrimSpace(l)
+			}
+		}
+		return ""
+	}
+	viaDaemon := approvedLine(out)
 	if n := paid(); n != 0 {
 		t.Fatalf("%d rows paid before the cut-off or a send", n)
 	}
@@ -176,8 +185,11 @@ func TestServeApproveAndSendNowWhileRunning(t *testing.T) {
 	if !strings.Contains(logs.String(), `"msg":"dispatch run started"`) || !strings.Contains(logs.String(), `"trigger":"send now by `+me+`"`) {
 		t.Errorf("the daemon's log does not say the run started by send now")
 	}
-	// Without the daemon, status reads the journal itself.
+	// Without the daemon, status reads the journal itself, and tells the
+	// same times, in the configured zone.
 	if out, code := payrun("status", "--batch", id); code != 0 || !strings.Contains(out, "approved by "+me) {
 		t.Fatalf("status without the daemon: exit %d\n%s", code, out)
+	} else if got := approvedLine(out); got != viaDaemon {
+		t.Errorf("status through the daemon says %q, without it %q", viaDaemon, got)
 	}
 }
