@@ -108,8 +108,9 @@ type Options struct {
 
 // Open opens (creating if needed) the journal at path with mode 0600. A
 // second process gets journal.ErrInUse within a second. An existing file
-// is checked first (bbolt's page check): a damaged one is refused with
-// journal.ErrCorrupt rather than read until it crashes.
+// is checked first (that it holds the pages its meta page names, then
+// bbolt's page check): a damaged one is refused with journal.ErrCorrupt
+// rather than read until it crashes.
 func Open(path string, o Options) (j *Journal, err error) {
 	now := o.Now
 	if now == nil {
@@ -194,30 +195,6 @@ func Open(path string, o Options) (j *Journal, err error) {
 	}
 	j.wr = newCommitter(db)
 	return j, nil
-}
-
-// preflight refuses, before bbolt maps it, a file that cannot be a bbolt
-// database: bbolt trusts the sizes in its meta pages.
-func preflight(path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("open journal %s: %w", path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("open journal %s: %w", path, err)
-	}
-	if st.Size() == 0 {
-		return nil // a new file bbolt initialises
-	}
-	if st.Size() < 2*4096 {
-		return corrupt(path, fmt.Errorf("%d bytes is shorter than a journal's two meta pages", st.Size()))
-	}
-	return nil
 }
 
 // verify reads every key and value of an existing journal file before it
