@@ -41,7 +41,7 @@ func cmdConfig() command {
 			}
 		}
 		fmt.Fprintf(e.stdout, "%s: ok (%s enabled, journal %s, time zone %s, %s)\n",
-			e.configPath, plural(chk.Providers, "provider"), cfg.Abs(cfg.Journal), cfg.TimeZone, smtp)
+			e.configPath, plural(chk.Providers, "provider"), app.JournalName(cfg), cfg.TimeZone, smtp)
 		return nil
 	}
 	return c

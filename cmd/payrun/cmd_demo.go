@@ -14,10 +14,8 @@ import (
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/collect"
-	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/journal/drivers"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/providers/sandboxes"
 	"github.com/payrun/payrun/providers/sandboxkit"
@@ -113,7 +111,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 	if bs, err := j.ListBatches(ctx); err != nil {
 		return err
 	} else if len(bs) > 0 {
-		return usagef("the demo needs an empty journal; %s holds %d batches", journal.Redact(cfg.Journal), len(bs))
+		return usagef("the demo needs an empty journal; %s holds %d batches", app.JournalName(cfg), len(bs))
 	}
 	log := newLogger(cfg, io.Discard)
 
@@ -238,7 +236,7 @@ func runDemo(ctx context.Context, e *env, dirArg string, rows int, serve bool, j
 		return err
 	}
 	printPaths(out, files)
-	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", durationText(time.Since(start).Round(100*time.Millisecond)), journalName(cfg))
+	fmt.Fprintf(out, "\nDone in %s. Journal: %s\n", durationText(time.Since(start).Round(100*time.Millisecond)), app.JournalName(cfg))
 	if !files.Balanced {
 		return errors.New("the reconciliation does not tie out: this is a bug, please report it")
 	}
@@ -376,13 +374,4 @@ func checkLedgers(ctx context.Context, land *sandboxes.Landscape, j journal.Jour
 	}
 	fmt.Fprintf(out, "Ledger check: %s paid exactly once at the providers; none twice; the journal agrees.\n", plural(succeeded, "payout"))
 	return nil
-}
-
-// journalName is the configured journal as a person reads it: the file, or
-// the database without its password.
-func journalName(cfg *config.Config) string {
-	if drivers.IsPostgres(cfg.Journal) {
-		return journal.Redact(cfg.Journal)
-	}
-	return cfg.Abs(cfg.Journal)
 }

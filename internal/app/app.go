@@ -64,13 +64,41 @@ func OpenJournal(ctx context.Context, cfg *config.Config) (journal.Journal, erro
 // "serve", ...) to the other nodes of a shared journal.
 func OpenJournalAs(ctx context.Context, cfg *config.Config, role string) (journal.Journal, error) {
 	loc := cfg.Journal
-	if !drivers.IsPostgres(loc) && !providers.IsSecretRef(loc) {
-		loc = cfg.Abs(loc)
+	if f := JournalFile(cfg); f != "" {
+		loc = f
 		if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
 			return nil, err
 		}
 	}
 	return drivers.Open(ctx, loc, drivers.Options{Node: NodeOptions(cfg, role)})
+}
+
+// JournalFile is the file of cfg's embedded journal (under dir when
+// relative), or "" when the journal is a PostgreSQL database. It is where
+// everything kept beside the journal file goes (the control socket, the
+// link key). A secret reference (journal: env:PAYRUN_JOURNAL_URL) is
+// decided on what it holds, the way the journal is opened: the reference
+// itself names no file. One that cannot be read gives "" too (opening the
+// journal says why).
+func JournalFile(cfg *config.Config) string {
+	loc, err := drivers.Resolve(cfg.Journal)
+	if err != nil || loc == "" || drivers.IsPostgres(loc) {
+		return ""
+	}
+	return cfg.Abs(loc)
+}
+
+// JournalName is the journal as messages show it: its file, or the
+// database as the configuration names it, the secret reference itself
+// (never what it holds: the URL's password) or a URL without its password.
+func JournalName(cfg *config.Config) string {
+	if f := JournalFile(cfg); f != "" {
+		return f
+	}
+	if providers.IsSecretRef(cfg.Journal) {
+		return cfg.Journal
+	}
+	return journal.Redact(cfg.Journal)
 }
 
 // NodeOptions is how a process of this configuration takes part in the

@@ -61,12 +61,12 @@ func LoadChecked(ctx context.Context, path string, o CheckOptions) (*config.Conf
 
 // Check is what start-up checks beyond the configuration's values
 // (config.Problems, which it does not repeat): an enabled provider at
-// least, every secret reference resolved (each one that fails is named,
-// not only the first), every enabled provider's client built from its
-// settings, the journal's and every folder's place writable (a missing
-// folder is a note: start-up creates it, when its parent lets it), and,
-// with o.Connect, the SMTP server reached. `payrun config check` and
-// `payrun serve` run it, so they say the same.
+// least, every secret reference resolved, the journal's too (each one
+// that fails is named, not only the first), every enabled provider's
+// client built from its settings, the journal's and every folder's place
+// writable (a missing folder is a note: start-up creates it, when its
+// parent lets it), and, with o.Connect, the SMTP server reached.
+// `payrun config check` and `payrun serve` run it, so they say the same.
 func Check(ctx context.Context, cfg *config.Config, o CheckOptions) Checked {
 	var c Checked
 	problem := func(format string, a ...any) { c.Problems = append(c.Problems, fmt.Sprintf(format, a...)) }
@@ -103,8 +103,9 @@ func Check(ctx context.Context, cfg *config.Config, o CheckOptions) Checked {
 			smtpOK = false
 		}
 	}
-	if !drivers.IsPostgres(cfg.Journal) && cfg.Journal != "" {
-		j := cfg.Abs(cfg.Journal)
+	if _, err := drivers.Resolve(cfg.Journal); err != nil {
+		c.Problems = append(c.Problems, err.Error())
+	} else if j := JournalFile(cfg); j != "" {
 		if st, err := os.Stat(j); err == nil && st.IsDir() {
 			problem("journal %s: is a directory, not a journal file", j)
 		} else if err == nil {

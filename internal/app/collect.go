@@ -11,23 +11,22 @@ import (
 	"github.com/payrun/payrun/internal/collect"
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/journal/drivers"
 	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/reports"
 )
 
 // LinkKeyPath is the file of the key that signs beneficiary links:
 // serve.link_key, or beside the journal file (payrun.db.linkkey), or in
-// dir for a PostgreSQL journal (daemons sharing one database must share
-// the key file too).
+// dir for a PostgreSQL journal, however it is named (daemons sharing one
+// database must share the key file too).
 func LinkKeyPath(cfg *config.Config) string {
 	if cfg.Serve.LinkKey != "" {
 		return cfg.Abs(cfg.Serve.LinkKey)
 	}
-	if drivers.IsPostgres(cfg.Journal) {
-		return cfg.Abs("payrun.linkkey")
+	if f := JournalFile(cfg); f != "" {
+		return f + ".linkkey"
 	}
-	return cfg.Abs(cfg.Journal) + ".linkkey"
+	return cfg.Abs("payrun.linkkey")
 }
 
 // Links builds the signer of beneficiary links and the links' lifetimes.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
-	"github.com/payrun/payrun/journal/drivers"
 )
 
 // The control socket is how one-shot commands reach a running daemon that
@@ -33,13 +32,15 @@ import (
 const maxSocketPath = 103
 
 // SocketPath is where the daemon of cfg's journal listens for commands:
-// JOURNAL.sock beside an embedded journal, "" for PostgreSQL (commands
-// work on the database itself) or a path too long for a socket.
+// JOURNAL.sock beside an embedded journal (app.JournalFile), "" for
+// PostgreSQL, however the configuration names it (commands work on the
+// database itself), or a path too long for a socket.
 func SocketPath(cfg *config.Config) string {
-	if drivers.IsPostgres(cfg.Journal) {
+	f := app.JournalFile(cfg)
+	if f == "" {
 		return ""
 	}
-	p := cfg.Abs(cfg.Journal) + ".sock"
+	p := f + ".sock"
 	if len(p) > maxSocketPath {
 		return ""
 	}

@@ -22,7 +22,6 @@ import (
 	"github.com/payrun/payrun/internal/service"
 	"github.com/payrun/payrun/internal/testsignal"
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/journal/drivers"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
 )
@@ -148,9 +147,9 @@ func New(a *app.App) (*Daemon, error) {
 	d.HTTP = &HTTPServer{Addr: cfg.Serve.Listen, Handler: d.Collect.Mount(handler), Log: log}
 	if path := SocketPath(cfg); path != "" {
 		d.Control = &ControlServer{Path: path, Handler: d.ControlHandler(), Log: log}
-	} else if !drivers.IsPostgres(cfg.Journal) {
+	} else if f := app.JournalFile(cfg); f != "" {
 		log.Warn("no control socket: the journal's path is too long for one; commands cannot reach this daemon",
-			"journal", cfg.Abs(cfg.Journal))
+			"journal", f)
 	}
 	return d, nil
 }

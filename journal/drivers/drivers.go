@@ -23,8 +23,15 @@ type Options struct {
 	Node journal.NodeOptions
 }
 
-// IsPostgres reports whether a location names a PostgreSQL database.
+// IsPostgres reports whether a location names a PostgreSQL database: a
+// postgres:// URL, or a secret reference (env:NAME, file:PATH) holding
+// one, decided on what the reference holds as Open reads it, never on the
+// reference's own text. A reference that cannot be read is not taken for
+// one (Open says why it cannot be opened).
 func IsPostgres(location string) bool {
+	if loc, err := Resolve(location); err == nil {
+		location = loc
+	}
 	return strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://")
 }
 
