@@ -51,7 +51,9 @@ type Sandbox interface {
 	// SetWebhookURL is where it sends notifications.
 	SetWebhookURL(string)
 	// WriteCredentials writes the keys a client needs under dir and
-	// returns the client configuration pointing at baseURL.
+	// returns the client configuration pointing at baseURL, its secrets
+	// as absolute file: references (a relative one is read from the
+	// working directory, and the configuration must work from any).
 	WriteCredentials(dir, baseURL string) (Config, error)
 	Close()
 }

@@ -67,8 +67,14 @@ func (c Credentials) SignNotification(body []byte) (string, error) {
 
 // WriteFiles writes the secrets under dir (mode 0600) and returns a client
 // configuration that refers to them with "file:" references, pointed at a
-// sandbox served at baseURL (payouts and Payin on the same host).
+// sandbox served at baseURL (payouts and Payin on the same host). The
+// references are absolute: a relative file: reference is read from the
+// working directory, and the configuration must work from any.
 func (c Credentials) WriteFiles(dir, baseURL string) (providers.Config, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return providers.Config{}, err
+	}
 	files := map[string][]byte{
 		"monnet_api_key":      []byte(c.APIKey),
 		"monnet_api_secret":   []byte(c.APISecret),

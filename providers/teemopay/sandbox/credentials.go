@@ -52,10 +52,16 @@ const (
 
 // WriteFiles writes the merchant private key (PKCS#8) and the platform
 // public key as PEM files (mode 0600) under dir and returns the client
-// configuration pointing at them with "file:" references.
+// configuration pointing at them with "file:" references. They are
+// absolute: a relative file: reference is read from the working
+// directory, and the configuration must work from any.
 func (c Credentials) WriteFiles(dir, baseURL string) (providers.Config, error) {
 	if c.MerchantKey == nil || c.PlatformKey == nil {
 		return providers.Config{}, fmt.Errorf("teemopay sandbox: credentials have no keys")
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return providers.Config{}, err
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(c.MerchantKey)
 	if err != nil {
