@@ -101,7 +101,14 @@ func New(a *app.App) (*Daemon, error) {
 		return nil, err
 	}
 	a.Dispatcher.Observe(metrics.ObserveRequest)
-	for _, dir := range []string{cfg.Dirs.Reports, cfg.Dirs.Outbox} {
+	// The intake makes its own folders. The approvals folder is made here
+	// with these, as config check says start-up does, so that a held
+	// batch's "or drop approvals/BATCH.approved" names a folder that is.
+	made := []string{cfg.Dirs.Reports, cfg.Dirs.Outbox}
+	if cfg.Preflight.ApprovalDir != "" {
+		made = append(made, cfg.Preflight.ApprovalDir)
+	}
+	for _, dir := range made {
 		if err := os.MkdirAll(cfg.Abs(dir), 0o750); err != nil {
 			return nil, err
 		}
