@@ -56,7 +56,11 @@ type Batch struct {
 	// DroppedBy is who brought the file: the OS owner of the file in the
 	// inbox, or the user who ran ingest or process (maker-checker).
 	DroppedBy string `json:"dropped_by,omitempty"`
-	Note      string `json:"note,omitempty"`
+	// Preflighted is when the pre-flight ran on the batch (held or not):
+	// a batch accepted without it (journaled by an older payrun, or by a
+	// run stopped before its pre-flight) is checked before it is sent.
+	Preflighted time.Time `json:"preflighted,omitempty"`
+	Note        string    `json:"note,omitempty"`
 }
 
 // RejectedRow is a row that was never made an item: invalid, or a

@@ -15,7 +15,7 @@ import (
 )
 
 func cmdIngest() command {
-	c := command{Name: "ingest", Summary: "validate a payout file and record it in the journal as a batch (once, however often)",
+	c := command{Name: "ingest", Summary: "validate a payout file, record it in the journal as a batch (once, however often) and run its pre-flight",
 		Usage: "ingest [--sheet NAME] [--config FILE] FILE"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
@@ -37,7 +37,21 @@ func cmdIngest() command {
 				return err
 			}
 		}
-		return printIngest(e.stdout, res)
+		if err := printIngest(e.stdout, res); err != nil {
+			return err
+		}
+		// The pre-flight, as the daemon's intake runs it: the message
+		// before money moves, and the hold above the thresholds, so that
+		// a batch is approved (or not) before whatever sends it.
+		a := &app.App{Config: cfg, Journal: j, Log: newLogger(cfg, e.stderr)}
+		gate, err := a.Gate(ctx, res.Batch.ID)
+		if err != nil {
+			return err
+		}
+		if gate.Held {
+			fmt.Fprintln(e.stdout, heldLine(cfg, res.Batch.ID, gate.Reason))
+		}
+		return nil
 	}
 	return c
 }

@@ -67,7 +67,7 @@ func cmdProcess() command {
 			return err
 		}
 		if gate.Held {
-			fmt.Fprintf(e.stdout, "Batch %s is HELD for approval: %s. Run '%s' to send it.\n", res.Batch.ID, gate.Reason, gate.Approve)
+			fmt.Fprintln(e.stdout, heldLine(cfg, res.Batch.ID, gate.Reason))
 			return nil
 		}
 		return processBatches(ctx, e, a, []string{res.Batch.ID}, *wait, *listen)
@@ -125,6 +125,9 @@ func cmdResume() command {
 				ids = append(ids, b.ID)
 			}
 		}
+		if ids, err = admit(ctx, e.stdout, a, ids); err != nil {
+			return err
+		}
 		if len(ids) == 0 {
 			fmt.Fprintln(e.stdout, "Nothing to resume: every batch is done or held.")
 			return nil
@@ -135,8 +138,32 @@ func cmdResume() command {
 	return c
 }
 
+// heldLine is what a command prints of a batch held for approval: why,
+// and how to release it.
+func heldLine(cfg *config.Config, id, reason string) string {
+	return fmt.Sprintf("Batch %s is HELD for approval: %s. %s", id, strings.TrimSuffix(reason, "."), (&app.App{Config: cfg}).ToSend(id))
+}
+
+// admit runs the pre-flight of the batches about to be sent (app.Admit: a
+// batch journaled without it, by an older payrun or by a run stopped
+// before it, gets it now) and returns those that may be sent, printing
+// how each one held is released.
+func admit(ctx context.Context, w io.Writer, a *app.App, ids []string) ([]string, error) {
+	send, held, err := a.Admit(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if g, ok := held[id]; ok {
+			fmt.Fprintln(w, heldLine(a.Config, id, g.Reason))
+		}
+	}
+	return send, nil
+}
+
 // processBatches dispatches the batches, then follows their payouts, with
-// the webhook receiver served on listen ("" serves none).
+// the webhook receiver served on listen ("" serves none). The batches
+// have passed the pre-flight (Gate or admit).
 func processBatches(ctx context.Context, e *env, a *app.App, ids []string, wait time.Duration, listen string) error {
 	var recv *reconcile.Receiver
 	if listen != "" {

@@ -39,17 +39,23 @@ func cmdSend() command {
 			if err != nil {
 				return fmt.Errorf("batch %s: %w", id, err)
 			}
-			switch b.State {
-			case journal.BatchHeld:
-				return fmt.Errorf("batch %s is held (%s); %s first", id, b.Note, howToApprove(cfg, id))
-			case journal.BatchDone:
+			if b.State == journal.BatchDone {
 				return fmt.Errorf("batch %s is done: every payout is final, nothing is left to send", id)
 			}
 			a, err := app.New(cfg, j, newLogger(cfg, e.stderr))
 			if err != nil {
 				return err
 			}
-			return processBatches(ctx, e, a, []string{id}, *wait, "")
+			// Held before, or by its pre-flight now (a batch journaled
+			// without one): nothing is sent.
+			ids, err := admit(ctx, e.stdout, a, []string{id})
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				return fmt.Errorf("batch %s is held for approval: nothing was sent", id)
+			}
+			return processBatches(ctx, e, a, ids, *wait, "")
 		})
 	}
 	return c

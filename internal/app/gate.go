@@ -26,15 +26,22 @@ type Gate struct {
 	// Approve how to release it.
 	Held            bool
 	Reason, Approve string
-	// Preflight is the facts, when the pre-flight ran (zero when the
-	// batch was approved or dispatched before).
+	// Preflight is the facts, when the pre-flight ran (zero when it did
+	// not: the batch was gated, approved or dispatched before).
 	Preflight dispatch.Preflight
 }
 
 // Gate runs the pre-flight of a batch: a held batch whose approval file
 // (BATCH.approved in preflight.approval_dir) exists is approved; an
-// accepted batch not approved yet gets its pre-flight message, and is held
-// when its totals are above the configured thresholds.
+// accepted batch that has neither passed the pre-flight nor been approved
+// gets its pre-flight message, and is held when its totals are above the
+// configured thresholds. The batch records that it passed (Preflighted),
+// so that a second call on it costs one read and sends no second message.
+//
+// Every path that sends a batch calls it first (the intakes, ingest,
+// process, send, resume and the daemon's runs, through Admit): a batch
+// journaled without it, by an older payrun or by a run stopped between
+// journaling and the pre-flight, is checked before anything of it moves.
 func (a *App) Gate(ctx context.Context, id string) (Gate, error) {
 	cfg, j := a.Config, a.Journal
 	b, err := j.Batch(ctx, id)
@@ -49,7 +56,11 @@ func (a *App) Gate(ctx context.Context, id string) (Gate, error) {
 		}
 		switch {
 		case res.Approved:
-			b.State = journal.BatchAccepted
+			// Read again: the approval is on it now, and the pre-flight
+			// must not hold it again.
+			if b, err = j.Batch(ctx, id); err != nil {
+				return Gate{}, err
+			}
 		case res.Err != nil:
 			a.Log.Warn("approval file refused", "batch", id, "by", res.By, "file", res.File, "why", res.Err.Error())
 		}
@@ -57,7 +68,7 @@ func (a *App) Gate(ctx context.Context, id string) (Gate, error) {
 	if b.State == journal.BatchHeld {
 		return Gate{Held: true, Reason: b.Note, Approve: approve}, nil
 	}
-	if !cfg.Preflight.Enabled || !b.Approved.IsZero() || b.State != journal.BatchAccepted {
+	if !cfg.Preflight.Enabled || !b.Approved.IsZero() || !b.Preflighted.IsZero() || b.State != journal.BatchAccepted {
 		return Gate{}, nil
 	}
 	pol, err := a.PreflightPolicy()
@@ -80,19 +91,80 @@ func (a *App) Gate(ctx context.Context, id string) (Gate, error) {
 	if err := m.Submit(ctx, msg); err != nil {
 		a.Log.Warn("pre-flight message queued, not delivered yet", "err", err)
 	}
+	// Recorded once the message is queued: a stop before it gates the
+	// batch again (a second message, never none).
+	err = j.SetBatch(ctx, id, func(b *journal.Batch) error {
+		if b.Preflighted.IsZero() {
+			b.Preflighted = j.Now().UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return Gate{}, err
+	}
 	return Gate{Held: p.Held, Reason: p.HoldReason, Approve: approve, Preflight: p}, nil
 }
 
-// HowToApprove tells an operator how a held batch is released.
+// Admit runs the pre-flight (Gate) of every batch of ids before they are
+// sent, and returns those that may be sent, in order, and the gate of
+// each one held (by the pre-flight now, or before). A batch that passed
+// the pre-flight, or was approved, or has started sending costs one read.
+func (a *App) Admit(ctx context.Context, ids []string) (send []string, held map[string]Gate, err error) {
+	held = map[string]Gate{}
+	for _, id := range ids {
+		g, err := a.Gate(ctx, id)
+		if err != nil {
+			return send, held, err
+		}
+		if g.Held {
+			held[id] = g
+			continue
+		}
+		send = append(send, id)
+	}
+	return send, held, nil
+}
+
+// HowToApprove tells an operator how a held batch is released, as a
+// phrase (a status line's, a log attribute's): "payrun approve B, or drop
+// DIR/B.approved (by someone other than who dropped the file)".
 func (a *App) HowToApprove(id string) string {
-	how := "payrun approve " + id
-	if dir := a.Config.Preflight.ApprovalDir; dir != "" {
-		how += ", or drop " + filepath.Join(a.Config.Abs(dir), id+ApprovedSuffix)
+	cmd, file := a.approvalWays(id)
+	how := cmd
+	if file != "" {
+		how += ", or drop " + file
 	}
 	if a.Config.Preflight.RequireDistinctApprover {
 		how += " (by someone other than who dropped the file)"
 	}
 	return how
+}
+
+// ToSend tells an operator at a terminal, in a sentence, how a held batch
+// is released: "Run 'payrun approve B', or drop DIR/B.approved, to send
+// it." Only the command is quoted, so that it can be copied; under
+// maker-checker the sentence says who may approve (by either way: the
+// approval file's owner is its approver).
+func (a *App) ToSend(id string) string {
+	cmd, file := a.approvalWays(id)
+	s := "Run '" + cmd + "'"
+	if file != "" {
+		s += ", or drop " + file + ","
+	}
+	s += " to send it"
+	if a.Config.Preflight.RequireDistinctApprover {
+		s += " (someone other than who dropped the file must approve it)"
+	}
+	return s + "."
+}
+
+// approvalWays are the ways a held batch is approved: the command, and
+// the approval file ("" when there is no approvals folder).
+func (a *App) approvalWays(id string) (cmd, file string) {
+	if dir := a.Config.Preflight.ApprovalDir; dir != "" {
+		file = filepath.Join(a.Config.Abs(dir), id+ApprovedSuffix)
+	}
+	return "payrun approve " + id, file
 }
 
 // Approve approves a held batch as the configuration says (maker-checker

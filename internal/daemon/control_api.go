@@ -202,6 +202,20 @@ func (d *Daemon) apiSend(w http.ResponseWriter, r *http.Request, by string) {
 		d.refuse(w, r, fmt.Errorf("%w: batch %s is still being read", errRefused, id))
 		return
 	}
+	// A batch that never passed the pre-flight gets it now (the run would
+	// too, and leave it out): one it holds is refused as a held one is,
+	// not announced as being sent.
+	g, err := d.App.Gate(r.Context(), id)
+	if err != nil {
+		d.refuse(w, r, err)
+		return
+	}
+	if g.Held {
+		d.log.WarnContext(event, "batch held for approval by its pre-flight: nothing of it is sent until it is approved",
+			"batch", id, "why", g.Reason, "release", g.Approve)
+		d.refuse(w, r, fmt.Errorf("%w: batch %s is held (%s); %s first", errRefused, id, g.Reason, g.Approve))
+		return
+	}
 	trigger := "send now by " + by
 	if err := d.goJob(func() { d.logDispatch(d.dispatch(d.root, []string{id}, trigger)) }); err != nil {
 		d.refuse(w, r, err)

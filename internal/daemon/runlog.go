@@ -36,7 +36,11 @@ func toSend(s journal.State) bool {
 }
 
 // planRun reads what a run over ids (every unfinished batch that is not
-// held, when nil) will send.
+// held, when nil) will send. Every run goes through it (the cut-off, send
+// now, resume, a file sent at once), so it is where a batch that never
+// passed the pre-flight gets it (one journaled by `payrun ingest` of an
+// older payrun, or by an intake stopped before its pre-flight): one that
+// the pre-flight holds is left out of the run.
 func (d *Daemon) planRun(ctx context.Context, ids []string) (runPlan, error) {
 	p := runPlan{byCurrency: map[string]countAmount{}}
 	if ids == nil {
@@ -50,6 +54,17 @@ func (d *Daemon) planRun(ctx context.Context, ids []string) (runPlan, error) {
 			}
 		}
 	}
+	admitted, held, err := d.App.Admit(ctx, ids)
+	if err != nil {
+		return p, err
+	}
+	for _, id := range ids {
+		if g, ok := held[id]; ok {
+			d.log.WarnContext(event, "batch held for approval before its dispatch: nothing of it is sent until it is approved",
+				"batch", id, "why", g.Reason, "release", g.Approve)
+		}
+	}
+	ids = admitted
 	p.ids = ids
 	for _, id := range ids {
 		n := 0
