@@ -33,19 +33,58 @@ type Link struct {
 	Expires     time.Time
 }
 
-// MaskLink cuts what makes a link usable (its query: the signature, the
-// provider's token) so that a report read by others cannot be used to
-// give the payout another card. The path, naming the page, stays.
+// MaskLink cuts what makes a link usable, so that a report read by others
+// cannot be used to give the payout another card: a link is a bearer
+// credential, its token in the query (payrun's signature) or in the path
+// (a provider's card push page). What stays is enough to recognise it:
+// the scheme and host, the path's words ("collect", "cardpush": short,
+// lowercase letters, "-" and "_" only) but never its last segment, and of
+// every other segment "…" with, when it is long enough to be a token, its
+// last four characters. The query and the fragment become "?…". When in
+// doubt a segment is masked: a word it hides costs less than a token it
+// would show.
 func MaskLink(s string) string {
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
 		return MaskTail(s)
 	}
-	masked := u.Scheme + "://" + u.Host + u.EscapedPath()
-	if u.RawQuery != "" || u.Fragment != "" {
+	masked := u.Scheme + "://" + u.Host
+	if p := strings.Trim(u.EscapedPath(), "/"); p != "" {
+		segs := strings.Split(p, "/")
+		for i, seg := range segs {
+			if i == len(segs)-1 || !pathWord(seg) {
+				segs[i] = maskSegment(seg)
+			}
+		}
+		masked += "/" + strings.Join(segs, "/")
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
 		masked += "?…"
 	}
 	return masked
+}
+
+// pathWord reports whether a path segment reads as a word naming a page,
+// not a token: at most 16 characters, lowercase letters, "-" and "_".
+func pathWord(seg string) bool {
+	if seg == "" || len(seg) > 16 {
+		return false
+	}
+	for _, c := range seg {
+		if (c < 'a' || c > 'z') && c != '-' && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// maskSegment is a masked path segment: "…", and its last four
+// characters when it is long enough (16) that they leave it unusable.
+func maskSegment(seg string) string {
+	if len(seg) < 16 {
+		return "…"
+	}
+	return "…" + seg[len(seg)-4:]
 }
 
 // maskEmail keeps an email's first character and its domain.
