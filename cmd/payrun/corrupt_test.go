@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +17,8 @@ import (
 )
 
 // TestDamagedJournalIsAnError: a journal file cut short, with random bytes
-// over its pages, or too short to be one is refused by every command with
+// over its pages, with page pointers or page lengths past its end, or too
+// short to be one is refused by every command with
 // exit 3, the file named and what to do, never a Go stack, and the file is
 // left as it was for the operator.
 func TestDamagedJournalIsAnError(t *testing.T) {
@@ -36,7 +39,34 @@ func TestDamagedJournalIsAnError(t *testing.T) {
 			return b
 		},
 		"shorter than a page": func(b []byte) []byte { return b[:100] },
+		// Every branch page points its children far past the end of the
+		// file (and of what bbolt maps).
+		"page pointers past the end": func(b []byte) []byte {
+			const page, header, elem = 4096, 16, 16
+			for off := 2 * page; off+page <= len(b); off += page {
+				if binary.LittleEndian.Uint16(b[off+8:]) != 0x01 { // a branch page
+					continue
+				}
+				for k := range int(binary.LittleEndian.Uint16(b[off+10:])) {
+					binary.LittleEndian.PutUint64(b[off+header+k*elem+8:], 1<<40)
+				}
+			}
+			return b
+		},
+		// Every leaf page says it runs on over far more pages than the
+		// file holds: bbolt's own walk, when it opens the file for
+		// writing, finds pages counted twice, and panics.
+		"page overflows past the end": func(b []byte) []byte {
+			const page = 4096
+			for off := 2 * page; off+page <= len(b); off += page {
+				if binary.LittleEndian.Uint16(b[off+8:]) == 0x02 { // a leaf page
+					binary.LittleEndian.PutUint32(b[off+12:], 1<<16)
+				}
+			}
+			return b
+		},
 	}
+	bin := buildPayrun(t)
 	for name, damage := range damages {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -72,8 +102,16 @@ func TestDamagedJournalIsAnError(t *testing.T) {
 			if code, _, errOut := runCLI(t, "resume", "--config", cfg); code != exitUsage || !strings.Contains(errOut, "no provider is enabled") {
 				t.Errorf("resume with no provider: exit %d\n%s", code, errOut)
 			}
+			// Each command in a process of its own, as an operator runs
+			// them: a read that faults would end it, and a file bbolt
+			// panicked on while opening stays mapped, so locked, until
+			// the process ends.
 			for _, args := range [][]string{{"status"}, {"journal", "check"}, {"reconcile", "--no-poll"}} {
-				code, out, errOut := runCLI(t, append([]string{"--config", cfg}, args...)...)
+				cmd := exec.Command(bin, append([]string{"--config", cfg}, args...)...)
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				_ = cmd.Run()
+				code, out, errOut := cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
 				if code != exitRuntime || !strings.Contains(errOut, "damaged") || !strings.Contains(errOut, "restore it from the last backup") ||
 					!strings.Contains(errOut, path) || strings.Contains(errOut+out, "goroutine") {
 					t.Errorf("%v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)

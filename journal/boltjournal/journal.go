@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -116,10 +117,18 @@ func Open(path string, o Options) (j *Journal, err error) {
 	if now == nil {
 		now = time.Now
 	}
+	var db *bolt.DB
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
-		// bbolt panics on some damaged pages; a damaged file is an error
-		// that says what to do, never a crash.
+		// bbolt panics on some damaged pages (and a read that faults is a
+		// panic here too); a damaged file is an error that says what to
+		// do, never a crash. A file bbolt opened is closed; one it
+		// panicked on while opening stays mapped, and so locked, until the
+		// process ends, which a command does once it has said why.
 		if p := recover(); p != nil {
+			if db != nil {
+				db.Close()
+			}
 			j, err = nil, corrupt(path, fmt.Errorf("%v", p))
 		}
 	}()
@@ -131,7 +140,7 @@ func Open(path string, o Options) (j *Journal, err error) {
 			return nil, err
 		}
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: o.ReadOnly, NoSync: o.NoSync,
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: o.ReadOnly, NoSync: o.NoSync,
 		FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (stop the other process, or point --config at another journal)", journal.ErrInUse, path)
@@ -275,6 +284,9 @@ func (j *Journal) view(fn func(*bolt.Tx) error) error {
 // pages it cannot read, and a damaged journal is an error that says what
 // to do, not a crash.
 func guard(path string, fn func() error) (err error) {
+	// A read of a page that lies past the end of the mapped file faults;
+	// made a panic, it is recovered below like bbolt's own.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
 			err = corrupt(path, fmt.Errorf("%v", p))
