@@ -74,7 +74,7 @@ func WriteDetailsCSV(w io.Writer, meta Meta, lines iter.Seq[reconcile.Line], o O
 			ident(l.BatchID), text(l.File), row, ident(l.PayoutID), text(l.Provider), text(l.Method),
 			Neutralise(l.Currency), decimal(l.Amount, l.Currency), pamount, decimal(l.Fee, l.Currency),
 			l.Category.Label(), text(l.Reason), text(l.State), text(l.ProviderCode), text(l.ProviderStatus),
-			ident(l.ProviderRef), text(l.URL), text(l.Beneficiary), o.sensitive(l.Account), o.sensitive(l.Document),
+			ident(l.ProviderRef), o.link(l.URL), text(l.Beneficiary), o.sensitive(l.Account), o.sensitive(l.Document),
 			meta.formatTime(l.Created), meta.formatTime(l.Updated), strconv.Itoa(l.AgeDays), l.AgeBucket,
 		)
 		if err := cw.Write(rec); err != nil {

@@ -15,8 +15,9 @@
 // Safety rules apply to every output format, in one place (safe.go): a text
 // value starting with '=', '+', '-', '@', tab or CR is neutralised with a
 // leading single quote; account and document numbers are masked to their last
-// four characters unless Options.Unmasked; anything that looks like a card
-// number (13 to 19 digits passing the Luhn check) is masked always.
+// four characters, and beneficiaries' links lose their tokens (MaskLink),
+// unless Options.Unmasked; anything that looks like a card number (13 to 19
+// digits passing the Luhn check) is masked always.
 //
 // Every file it writes (reports, the annotated input, queued mail) goes
 // through WriteFile (or, for the annotated CSV written row by row, the

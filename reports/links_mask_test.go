@@ -71,3 +71,35 @@ func TestLinksCSVMasksTokens(t *testing.T) {
 		t.Errorf("unmasked CSV:\n%s", whole.String())
 	}
 }
+
+// TestDetailsMaskLinks: the Details sheet, the details CSV and the JSON
+// reconciliation (Mask) carry a waiting payout's link: masked, without its
+// token; unmasked, whole.
+func TestDetailsMaskLinks(t *testing.T) {
+	const token = "9ed9e58149237cae5c3fa4c7052b662e"
+	link := "http://127.0.0.1:35043/_sandbox/cardpush/" + token
+	outputs := func(o Options) map[string]string {
+		meta, res := fixture()
+		res.Lines[0].URL = link
+		var wb, det bytes.Buffer
+		if err := WriteWorkbook(&wb, meta, res, o); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteDetailsCSVResult(&det, meta, res, o); err != nil {
+			t.Fatal(err)
+		}
+		Mask(res, o)
+		return map[string]string{"workbook": dumpWorkbook(t, wb.Bytes()), "details.csv": det.String(),
+			"json": res.Lines[0].URL}
+	}
+	for what, out := range outputs(Options{}) {
+		if strings.Contains(out, token[:16]) || !strings.Contains(out, "/_sandbox/cardpush/…662e") {
+			t.Errorf("masked %s: the link is not masked", what)
+		}
+	}
+	for what, out := range outputs(Options{Unmasked: true}) {
+		if !strings.Contains(out, link) {
+			t.Errorf("unmasked %s: no whole link", what)
+		}
+	}
+}

@@ -4,9 +4,10 @@ import "github.com/payrun/payrun/reconcile"
 
 // Mask applies to a reconciliation the masking every report applies, for
 // outputs that are not files of this package (payrun reconcile --json):
-// account and document numbers kept to their last four characters unless
-// o.Unmasked, card numbers masked in every free text whatever o says. It
-// changes res in place; amounts, identifiers and states are untouched.
+// account and document numbers kept to their last four characters and
+// beneficiaries' links cut (MaskLink) unless o.Unmasked, card numbers
+// masked in every free text whatever o says. It changes res in place;
+// amounts, identifiers and states are untouched.
 func Mask(res *reconcile.Result, o Options) {
 	sensitive := func(s string) string {
 		if o.Unmasked {
@@ -16,6 +17,9 @@ func Mask(res *reconcile.Result, o Options) {
 	}
 	line := func(l *reconcile.Line) {
 		l.Account, l.Document = sensitive(l.Account), sensitive(l.Document)
+		if !o.Unmasked {
+			l.URL = MaskLink(l.URL)
+		}
 		l.Reason, l.Beneficiary, l.File = MaskCards(l.Reason), MaskCards(l.Beneficiary), MaskCards(l.File)
 	}
 	for i := range res.Lines {

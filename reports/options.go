@@ -50,8 +50,9 @@ func (m Meta) formatTime(t time.Time) string {
 
 // Options change what the reports show. The zero value is the safe default.
 type Options struct {
-	// Unmasked shows account and document numbers in full. The default
-	// (false) masks them to their last four characters, as
+	// Unmasked shows account and document numbers, and beneficiaries'
+	// links, in full. The default (false) masks the numbers to their last
+	// four characters and cuts the links' tokens (MaskLink), as
 	// config.Reports.Mask=true asks: pass Unmasked: !cfg.Reports.Mask.
 	// Card numbers are masked regardless.
 	Unmasked bool

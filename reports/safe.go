@@ -130,6 +130,15 @@ func (o Options) sensitive(s string) string {
 	return text(s)
 }
 
+// link is for a beneficiary's link (a card push page, a payment link):
+// whoever holds it can choose the card the money goes to.
+func (o Options) link(s string) string {
+	if !o.Unmasked {
+		return Neutralise(MaskLink(s))
+	}
+	return text(s)
+}
+
 // sensitiveColumn reports whether an input column holds an account or
 // document number, by its canonical name or a team's usual header for it.
 func sensitiveColumn(name string) bool {

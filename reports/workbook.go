@@ -618,7 +618,7 @@ func (s *styles) detailRow(buf []any, meta Meta, l *reconcile.Line, o Options) [
 		ident(l.BatchID), text(l.File), rowNumber(l.Row), ident(l.PayoutID), text(l.Provider), text(l.Method),
 		Neutralise(l.Currency), s.money(l.Amount, l.Currency), pamount, s.money(l.Fee, l.Currency),
 		l.Category.Label(), text(l.Reason), text(l.State), text(l.ProviderCode), text(l.ProviderStatus),
-		ident(l.ProviderRef), text(l.URL), text(l.Beneficiary), o.sensitive(l.Account), o.sensitive(l.Document),
+		ident(l.ProviderRef), o.link(l.URL), text(l.Beneficiary), o.sensitive(l.Account), o.sensitive(l.Document),
 		s.time(meta, l.Created), s.time(meta, l.Updated), l.AgeDays, l.AgeBucket,
 	)
 }
