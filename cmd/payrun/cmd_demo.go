@@ -32,7 +32,7 @@ func cmdDemo() command {
 		dir := fs.String("dir", "payrun-demo", "working `DIR` for the demo (recreated on every run)")
 		rows := fs.Int("rows", 24, "`N` rows in each sample file")
 		serve := fs.Bool("serve", false, "leave the daemon running on the demo directory afterwards")
-		journalAt := fs.String("journal", "", "the journal: a postgres:// URL (or env:NAME) runs the demo on PostgreSQL, which must be empty; default a file in the demo directory")
+		journalAt := fs.String("journal", "", "the journal `LOCATION`: a postgres:// URL (or env:NAME) runs the demo on PostgreSQL, which must be empty; default a file in the demo directory")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}

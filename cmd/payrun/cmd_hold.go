@@ -16,7 +16,7 @@ func cmdHold() command {
 		Usage: "hold [--reason TEXT] BATCH"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		reason := fs.String("reason", "", "why, for the approver and the journal")
+		reason := fs.String("reason", "", "`TEXT` saying why, for the approver and the journal")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}

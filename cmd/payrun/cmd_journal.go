@@ -14,8 +14,8 @@ func cmdJournal() command {
 		Usage: "journal check | journal copy --from LOCATION --to LOCATION"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		from := fs.String("from", "", "copy: the journal to copy (a file, or a postgres:// URL or env:NAME)")
-		to := fs.String("to", "", "copy: the empty journal to copy into")
+		from := fs.String("from", "", "copy: the journal `LOCATION` to copy (a file, or a postgres:// URL or env:NAME)")
+		to := fs.String("to", "", "copy: the empty journal `LOCATION` to copy into")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}

@@ -17,7 +17,7 @@ func cmdReportNow() command {
 		Usage: "report-now [--date YYYY-MM-DD]"}
 	c.Run = func(ctx context.Context, e *env, args []string) error {
 		fs := newFlags(&c, e)
-		date := fs.String("date", "", "the day whose batches it covers (default: yesterday, as the morning report)")
+		date := fs.String("date", "", "the `DAY` whose batches it covers (YYYY-MM-DD, in the configured time zone; default: yesterday, as the morning report)")
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
