@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/payrun/payrun/providers"
@@ -225,14 +226,34 @@ var (
 )
 
 // Redact returns a journal location without its password, for messages
-// and status pages.
+// and status pages: the URL's own, and the password and sslpassword
+// parameters PostgreSQL also takes in the query. A URL it cannot read
+// keeps only its scheme: what follows might hold a password.
 func Redact(location string) string {
 	u, err := url.Parse(location)
-	if err != nil || u.User == nil {
+	if err != nil {
+		if scheme, _, ok := strings.Cut(location, "://"); ok {
+			return scheme + "://…"
+		}
 		return location
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	if u.User != nil {
+		if _, ok := u.User.Password(); ok {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		changed := false
+		for k := range q {
+			if strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+				q[k] = []string{"xxxxx"}
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.String()
 }
