@@ -17,7 +17,6 @@ import (
 	"github.com/payrun/payrun/internal/config"
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/journal/drivers"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
@@ -280,8 +279,8 @@ func progressReporter(w io.Writer, log *slog.Logger) func(dispatch.Progress) {
 // dryRun prints the plan of a file. The journal is read when there is
 // one, to recognise a file recorded before; none is created.
 func dryRun(ctx context.Context, w io.Writer, cfg *config.Config, path string) error {
-	if !drivers.IsPostgres(cfg.Journal) {
-		if _, err := os.Stat(cfg.Abs(cfg.Journal)); errors.Is(err, os.ErrNotExist) {
+	if f := app.JournalFile(cfg); f != "" {
+		if _, err := os.Stat(f); errors.Is(err, os.ErrNotExist) {
 			return planFile(ctx, w, cfg, nil, path)
 		}
 	}
