@@ -22,8 +22,15 @@ type Match struct {
 	Masked string
 }
 
-// span is a run of digits, [start, end) in the text.
+// span is a range of bytes, [start, end) in the text.
 type span struct{ start, end int }
+
+// unit is one digit of a card number as the text spells it: an ASCII digit
+// (one byte) or a JSON escape of one ("\u0034", six bytes).
+type unit struct {
+	start, end int
+	v          byte // '0' to '9'
+}
 
 // Find returns every card number in s, in order.
 func Find(s string) []Match {
@@ -31,8 +38,8 @@ func Find(s string) []Match {
 		return nil
 	}
 	var out []Match
-	scan(s, func(gs []span) bool {
-		out = append(out, Match{Start: gs[0].start, End: gs[len(gs)-1].end, Masked: masked(s, gs)})
+	scan(s, func(us []unit) bool {
+		out = append(out, Match{Start: us[0].start, End: us[len(us)-1].end, Masked: masked(us)})
 		return true
 	})
 	return out
@@ -44,7 +51,7 @@ func Contains(s string) bool {
 		return false
 	}
 	found := false
-	scan(s, func([]span) bool {
+	scan(s, func([]unit) bool {
 		found = true
 		return false
 	})
@@ -104,7 +111,7 @@ func containsBytes(b []byte) bool {
 		return false
 	}
 	found := false
-	scan(b, func([]span) bool {
+	scan(b, func([]unit) bool {
 		found = true
 		return false
 	})
@@ -136,12 +143,12 @@ func scrub(b []byte, isJSON bool) []byte {
 			strs = jsonStrings(b)
 		}
 		changed := false
-		scan(b, func(gs []span) bool {
+		scan(b, func(us []unit) bool {
 			changed = true
-			if isJSON && !inside(strs, gs[0].start) {
-				zeroMask(b, gs)
+			if isJSON && !inside(strs, us[0].start) {
+				zeroMask(b, us)
 			} else {
-				starMask(b, gs)
+				starMask(b, us)
 			}
 			return true
 		})
@@ -157,36 +164,33 @@ func shown(k, n int) bool {
 	return n > 4 && (k >= n-4 || (n >= 16 && k < 6))
 }
 
-func masked[T ~string | ~[]byte](b T, gs []span) string {
-	n := 0
-	for _, g := range gs {
-		n += g.end - g.start
-	}
+func masked(us []unit) string {
+	n := len(us)
 	var sb strings.Builder
 	sb.Grow(n)
-	k := 0
-	for _, g := range gs {
-		for i := g.start; i < g.end; i++ {
-			if shown(k, n) {
-				sb.WriteByte(b[i])
-			} else {
-				sb.WriteByte('*')
-			}
-			k++
+	for k, u := range us {
+		if shown(k, n) {
+			sb.WriteByte(u.v)
+		} else {
+			sb.WriteByte('*')
 		}
 	}
 	return sb.String()
 }
 
-func starMask(b []byte, gs []span) {
-	n := digitCount(gs)
-	k := 0
-	for _, g := range gs {
-		for i := g.start; i < g.end; i++ {
-			if !shown(k, n) {
-				b[i] = '*'
-			}
-			k++
+// starMask hides the digits of a card number with '*'; a digit written as
+// a JSON escape ("\u0034") becomes the escape of '*' ("\u002a"), so that
+// the text keeps its length and only digits change.
+func starMask(b []byte, us []unit) {
+	n := len(us)
+	for k, u := range us {
+		if shown(k, n) {
+			continue
+		}
+		if u.end-u.start == 1 {
+			b[u.start] = '*'
+		} else {
+			b[u.end-2], b[u.end-1] = '2', 'a'
 		}
 	}
 }
@@ -194,34 +198,25 @@ func starMask(b []byte, gs []span) {
 // zeroMask hides a card number that is a bare JSON number and keeps it a
 // valid one: hidden digits become 0, a hidden first digit 9 (no leading
 // zero, and no card scheme starts with 9), and the last hidden digit a 1
-// should the zeros pass the Luhn check.
-func zeroMask(b []byte, gs []span) {
-	n := digitCount(gs)
-	k, last := 0, -1
-	for _, g := range gs {
-		for i := g.start; i < g.end; i++ {
-			if !shown(k, n) {
-				b[i] = '0'
-				if k == 0 {
-					b[i] = '9'
-				}
-				last = i
-			}
-			k++
-		}
-	}
+// should the zeros pass the Luhn check. A bare JSON number is made of
+// ASCII digits only.
+func zeroMask(b []byte, us []unit) {
+	n := len(us)
+	last := -1
 	var d [maxDigits]byte
-	if last >= 0 && luhn(digitsOf(b, gs, &d)) {
+	for k, u := range us {
+		if !shown(k, n) {
+			b[u.start] = '0'
+			if k == 0 {
+				b[u.start] = '9'
+			}
+			last = u.start
+		}
+		d[k] = b[u.start]
+	}
+	if last >= 0 && luhn(d[:n]) {
 		b[last] = '1'
 	}
-}
-
-func digitCount(gs []span) int {
-	n := 0
-	for _, g := range gs {
-		n += g.end - g.start
-	}
-	return n
 }
 
 // jsonStrings returns the spans of the string literals of a valid JSON
@@ -259,48 +254,96 @@ func inside(spans []span, pos int) bool {
 	return false
 }
 
-// scan calls fn with the digit groups of each card number in b, in order,
-// until fn returns false.
+// maxGap is the most separators between two groups of digits of a card
+// number: "4111 - 1111", "4111\r\n1111".
+const maxGap = 3
+
+// The kinds of separator between groups of digits. Spaces (any Unicode
+// space, tabs, line breaks, as text or as JSON escapes) and dashes (any
+// Unicode dash or minus) join any groups. A dot or a slash joins only
+// groups of four digits or more ("4111.1111.1111.1111", "3782.822463.10005"),
+// so that amounts ("450.00 / 520.00"), dates and versions stay apart.
+const (
+	notSep = iota
+	freeSep
+	dotSep
+)
+
+// scan calls fn with the digits of each card number in b, in order, until
+// fn returns false.
 //
-// A chunk is a run of digit groups joined by single spaces or dashes. Any
-// consecutive groups of a chunk may be a card number ("ref 12 4111 1111
-// 1111 1111" holds one), provided it stands as a word of its own: neither
-// end may touch a letter or a digit. The longest card number starting at a
-// group is taken, and the search goes on after it.
-func scan[T ~string | ~[]byte](b T, fn func([]span) bool) {
-	var gs []span
+// A chunk is a run of groups of digits joined by gaps of one to maxGap
+// separators (sepAt). Any consecutive groups of a chunk may be a card
+// number ("ref 12 4111 1111 1111 1111" holds one), provided it stands as a
+// word of its own: neither end may touch a letter or a digit. The longest
+// card number starting at a group is taken, and the search goes on after
+// it. JSON escapes are read as what they stand for ("\u00a0" is a space,
+// "\u0034" the digit 4), and the hexadecimal digits of an escape are never
+// digits of the text.
+func scan[T ~string | ~[]byte](b T, fn func([]unit) bool) {
+	var us []unit // the digits of the chunk's groups (of at most maxDigits)
+	var gs []group
 	var d [maxDigits]byte
+	wordBefore := false
 	for i := 0; i < len(b); {
-		if !isDigit(b[i]) {
-			i++
+		if _, ok := digitAt(b, i); !ok {
+			n, word := tokenAt(b, i)
+			wordBefore = word
+			i += n
 			continue
 		}
-		gs = gs[:0]
+		us, gs = us[:0], gs[:0]
 		j := i
 		for {
-			s := j
-			for j < len(b) && isDigit(b[j]) {
-				j++
+			g := group{first: len(us)}
+			for {
+				u, ok := digitAt(b, j)
+				if !ok {
+					break
+				}
+				if g.n++; g.n <= maxDigits {
+					us = append(us, u)
+				} else if g.n == maxDigits+1 {
+					us = us[:g.first] // too long to be part of a card number
+				}
+				j = u.end
 			}
-			gs = append(gs, span{s, j})
-			if j+1 < len(b) && (b[j] == ' ' || b[j] == '-') && isDigit(b[j+1]) {
-				j++
-				continue
+			gs = append(gs, g)
+			k, units, kind := j, 0, freeSep
+			for units < maxGap && k < len(b) {
+				n, c := sepAt(b, k)
+				if n == 0 {
+					break
+				}
+				if c == dotSep {
+					kind = dotSep
+				}
+				k += n
+				units++
 			}
-			break
+			if units == 0 || k >= len(b) {
+				break
+			}
+			if _, ok := digitAt(b, k); !ok {
+				break
+			}
+			if kind == dotSep && (g.n < 4 || digitRun(b, k) < 4) {
+				break
+			}
+			j = k
 		}
-		leftOK := boundaryBefore(b, i)
-		rightOK := j == len(b) || !isWord(b[j])
+		leftOK := !wordBefore
+		rightOK := j == len(b) || !wordAt(b, j)
 		for gi := 0; gi < len(gs); {
 			best := -1
 			if gi > 0 || leftOK {
 				n := 0
 				for gj := gi; gj < len(gs); gj++ {
-					n += gs[gj].end - gs[gj].start
+					n += gs[gj].n
 					if n > maxDigits {
 						break
 					}
-					if n >= minDigits && (gj < len(gs)-1 || rightOK) && isCard(digitsOf(b, gs[gi:gj+1], &d)) {
+					if n >= minDigits && (gj < len(gs)-1 || rightOK) && isCard(digitsOf(us, gs[gi:gj+1], &d)) {
 						best = gj
 					}
 				}
@@ -309,37 +352,164 @@ func scan[T ~string | ~[]byte](b T, fn func([]span) bool) {
 				gi++
 				continue
 			}
-			if !fn(gs[gi : best+1]) {
+			if !fn(us[gs[gi].first : gs[best].first+gs[best].n]) {
 				return
 			}
 			gi = best + 1
 		}
+		wordBefore = true
 		i = j
 	}
 }
 
-// boundaryBefore reports whether a number starting at i stands apart from
-// what precedes it: nothing, a character that is not a letter or a digit,
-// or an escape such as the "\n" of a JSON string.
-func boundaryBefore[T ~string | ~[]byte](b T, i int) bool {
-	if i == 0 || !isWord(b[i-1]) {
-		return true
+// group is a run of digits of a chunk: n digits, the first at us[first]
+// (none in us when n > maxDigits).
+type group struct{ first, n int }
+
+// digitAt returns the digit at i: an ASCII digit, or a JSON escape of one.
+func digitAt[T ~string | ~[]byte](b T, i int) (unit, bool) {
+	if i >= len(b) {
+		return unit{}, false
 	}
-	if i >= 2 && b[i-2] == '\\' {
-		switch b[i-1] {
-		case 'n', 'r', 't', 'b', 'f':
-			return true
-		}
+	if isDigit(b[i]) {
+		return unit{i, i + 1, b[i]}, true
 	}
-	return false
+	if b[i] == '\\' && i+5 < len(b) && b[i+1] == 'u' && b[i+2] == '0' && b[i+3] == '0' && b[i+4] == '3' && isDigit(b[i+5]) {
+		return unit{i, i + 6, b[i+5]}, true
+	}
+	return unit{}, false
 }
 
-// digitsOf copies the digits of gs into d (at most maxDigits of them).
-func digitsOf[T ~string | ~[]byte](b T, gs []span, d *[maxDigits]byte) []byte {
+// digitRun returns how many digits follow one another from i.
+func digitRun[T ~string | ~[]byte](b T, i int) int {
+	n := 0
+	for i < len(b) {
+		u, ok := digitAt(b, i)
+		if !ok {
+			break
+		}
+		n, i = n+1, u.end
+	}
+	return n
+}
+
+// tokenAt returns the length of what is at i, not a digit, and whether it
+// is a letter or a digit that a card number must not touch. A JSON escape
+// is read whole ("\n", "\u00e9"): its letters and hexadecimal digits are
+// not the text's, and it stands apart.
+func tokenAt[T ~string | ~[]byte](b T, i int) (int, bool) {
+	if n := escapeLen(b, i); n > 0 {
+		return n, false
+	}
+	return 1, isWord(b[i])
+}
+
+// wordAt reports whether a number ending just before i touches what is at
+// i: a letter or a digit, not a JSON escape.
+func wordAt[T ~string | ~[]byte](b T, i int) bool {
+	return escapeLen(b, i) == 0 && isWord(b[i])
+}
+
+// escapeLen returns the length of the JSON escape at i ("\n", "\u00a0"),
+// or 0.
+func escapeLen[T ~string | ~[]byte](b T, i int) int {
+	if b[i] != '\\' || i+1 >= len(b) {
+		return 0
+	}
+	switch b[i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2
+	case 'u':
+		if _, ok := hex4(b, i+2); ok {
+			return 6
+		}
+	}
+	return 0
+}
+
+// hex4 reads four hexadecimal digits at i.
+func hex4[T ~string | ~[]byte](b T, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for k := i; k < i+4; k++ {
+		c := b[k]
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// sepAt returns the length and kind of the separator at i, or 0: an ASCII
+// space, dash, dot or slash, a Unicode space or dash in UTF-8, or a JSON
+// escape of one.
+func sepAt[T ~string | ~[]byte](b T, i int) (int, int) {
+	switch c := b[i]; {
+	case c == '\\':
+		switch n := escapeLen(b, i); n {
+		case 2:
+			switch b[i+1] {
+			case 'n', 'r', 't':
+				return 2, freeSep
+			case '/':
+				return 2, dotSep
+			}
+		case 6:
+			r, _ := hex4(b, i+2)
+			if k := sepKind(r); k != notSep {
+				return 6, k
+			}
+		}
+	case c < 0x80:
+		if k := sepKind(rune(c)); k != notSep {
+			return 1, k
+		}
+	case c == 0xC2:
+		if i+1 < len(b) && b[i+1] == 0xA0 { // U+00A0, the no-break space
+			return 2, freeSep
+		}
+	case c == 0xE2 || c == 0xE3:
+		if i+2 < len(b) && b[i+1]&0xC0 == 0x80 && b[i+2]&0xC0 == 0x80 {
+			r := rune(c&0x0F)<<12 | rune(b[i+1]&0x3F)<<6 | rune(b[i+2]&0x3F)
+			if k := sepKind(r); k != notSep {
+				return 3, k
+			}
+		}
+	}
+	return 0, notSep
+}
+
+// sepKind says how the character r may join groups of digits.
+func sepKind(r rune) int {
+	switch {
+	case r == ' ', r == '\t', r == '\n', r == '\r', r == '-':
+		return freeSep
+	case r == '.', r == '/':
+		return dotSep
+	case r == 0xA0, r >= 0x2000 && r <= 0x200A, r == 0x202F, r == 0x205F, r == 0x3000: // spaces
+		return freeSep
+	case r >= 0x2010 && r <= 0x2015, r == 0x2212: // hyphens, dashes, minus
+		return freeSep
+	}
+	return notSep
+}
+
+// digitsOf copies the digits of groups gs of us into d.
+func digitsOf(us []unit, gs []group, d *[maxDigits]byte) []byte {
 	n := 0
 	for _, g := range gs {
-		for i := g.start; i < g.end && n < maxDigits; i++ {
-			d[n] = b[i]
+		for _, u := range us[g.first : g.first+g.n] {
+			d[n] = u.v
 			n++
 		}
 	}

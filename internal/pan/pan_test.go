@@ -37,6 +37,24 @@ func TestFind(t *testing.T) {
 		{"before other groups", "4111 1111 1111 1111 99", []string{"411111******1111"}},
 		{"JSON escape before", `"x\n4111111111111111"`, []string{"411111******1111"}},
 		{"JSON string", `{"card":"4111111111111111"}`, []string{"411111******1111"}},
+		// Card numbers as people and spreadsheets write them: any space
+		// (Excel and LibreOffice group digits with no-break spaces), a
+		// line break inside a cell, any dash, runs of up to three.
+		{"two spaces", "4111  1111  1111  1111", []string{"411111******1111"}},
+		{"no-break spaces", "4111\u00a01111\u00a01111\u00a01111", []string{"411111******1111"}},
+		{"narrow no-break spaces", "4111\u202f1111\u202f1111\u202f1111", []string{"411111******1111"}},
+		{"thin spaces", "4111\u20091111\u20091111\u20091111", []string{"411111******1111"}},
+		{"tabs", "4111\t1111\t1111\t1111", []string{"411111******1111"}},
+		{"line breaks", "5555\n5555\r\n5555\n4444", []string{"555555******4444"}},
+		{"en dashes", "5105\u20131051\u20130510\u20135100", []string{"510510******5100"}},
+		{"spaced dashes", "4111 - 1111 - 1111 - 1111", []string{"411111******1111"}},
+		{"dots", "4111.1111.1111.1111", []string{"411111******1111"}},
+		{"amex dots", "3782.822463.10005", []string{"***********0005"}},
+		{"slashes", "6011/1111/1111/1117", []string{"601111******1117"}},
+		{"JSON escaped spaces", `"4111\u00a01111\u00A01111\u202f1111"`, []string{"411111******1111"}},
+		{"JSON escaped line breaks", `"4111\n1111\r\n1111\t1111"`, []string{"411111******1111"}},
+		{"JSON escaped digits", `"\u0034\u0030\u0031\u0032888888881881"`, []string{"401288******1881"}},
+		{"after a JSON escape", `"\u00e94111111111111111"`, []string{"411111******1111"}},
 
 		{"luhn fails", "4111111111111112", nil},
 		{"unknown issuer", "1234567812345670", nil},
@@ -46,7 +64,12 @@ func TestFind(t *testing.T) {
 		{"20 digits", "41111111111111111114", nil},
 		{"glued to letters before", "ps_a4111111111111111", nil},
 		{"glued to letters after", "4111111111111111x", nil},
-		{"two separators", "4111  1111  1111  1111", nil},
+		{"four spaces", "4111    1111    1111    1111", nil},
+		{"amounts with dots", "pagos 450.00 / 520.00 / 610.00 / 4111.50", nil},
+		{"short groups with dots", "41.11.11.11.11.11.11.11", nil},
+		{"dates", "2026-12-07 21:20:43 / 07.12.2026", nil},
+		{"hex digits of an escape", `"\u4111111111111111"`, nil},
+		{"glued to a JSON escape's letters", `"x\u00341111111111111111"`, nil},
 		{"CCI", "00243000584290204477", nil},
 		{"RUC", "20629932888", nil},
 		{"phone", "987654321", nil},
@@ -58,7 +81,7 @@ func TestFind(t *testing.T) {
 			var got []string
 			for _, m := range Find(tc.text) {
 				got = append(got, m.Masked)
-				if strings.ContainsAny(tc.text[m.Start:m.End], "*") || !isDigit(tc.text[m.Start]) || !isDigit(tc.text[m.End-1]) {
+				if _, ok := digitAt(tc.text, m.Start); strings.ContainsAny(tc.text[m.Start:m.End], "*") || !ok || !isDigit(tc.text[m.End-1]) {
 					t.Errorf("match %d:%d is %q", m.Start, m.End, tc.text[m.Start:m.End])
 				}
 			}
@@ -89,10 +112,12 @@ func TestMask(t *testing.T) {
 
 func TestMaskText(t *testing.T) {
 	for in, want := range map[string]string{
-		"pago 4111 1111 1111 1111 ok": "pago 4111 11** **** 1111 ok",
-		"4111-1111-1111-1111":         "4111-11**-****-1111",
-		"378282246310005":             "***********0005",
-		"no card 1234":                "no card 1234",
+		"pago 4111 1111 1111 1111 ok":                "pago 4111 11** **** 1111 ok",
+		"4111-1111-1111-1111":                        "4111-11**-****-1111",
+		"tarjeta 4111\u00a01111\u00a01111\u00a01111": "tarjeta 4111\u00a011**\u00a0****\u00a01111",
+		"4111.1111.1111.1111":                        "4111.11**.****.1111",
+		"378282246310005":                            "***********0005",
+		"no card 1234":                               "no card 1234",
 		// Masking the first number must not leave one behind.
 		"4111111111111111 5555555555554444": "411111******1111 555555******4444",
 	} {
@@ -111,6 +136,10 @@ func TestScrub(t *testing.T) {
 		{"JSON number, short", `[378282246310005]`, `[900000000000005]`},
 		{"form", "card=4111-1111-1111-1111&amount=100", "card=4111-11**-****-1111&amount=100"},
 		{"text", "PAN 4111111111111111\n", "PAN 411111******1111\n"},
+		{"JSON no-break spaces", `{"m":"card 4111\u00a01111\u00a01111\u00a01111"}`, `{"m":"card 4111\u00a011**\u00a0****\u00a01111"}`},
+		{"JSON escaped digits", `{"pan":"\u0034\u0030\u0031\u0032888888881881"}`, `{"pan":"\u0034\u0030\u0031\u003288******1881"}`},
+		{"JSON line breaks", `{"s":"4111\n1111\n1111\n1111"}`, `{"s":"4111\n11**\n****\n1111"}`},
+		{"UTF-8 no-break spaces", "{\"d\":\"4111\u00a01111\u00a01111\u00a01111\"}", "{\"d\":\"4111\u00a011**\u00a0****\u00a01111\"}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Scrub([]byte(tc.in))
@@ -146,6 +175,8 @@ func FuzzScrub(f *testing.F) {
 		"ref 12 4111 1111 1111 1111 99",
 		`"\n4111111111111111\t378282246310005"`,
 		"8b1b924ff7cdbb10386fbf9f054185419eaabfbf37e8de0fc62ff7d06b3f5c2d",
+		"4111\u00a01111\u202f1111\u20131111 4111.1111/1111  1111",
+		`{"a":"\u0034111\u00a01111\n1111\t1111","b":4111111111111111.1111}`,
 		"",
 	} {
 		f.Add([]byte(s))
