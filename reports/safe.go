@@ -1,6 +1,10 @@
 package reports
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/payrun/payrun/internal/pan"
+)
 
 // Neutralise makes a text value inert in a spreadsheet: a value starting
 // with '=', '+', '-', '@', tab or carriage return would be read by Excel or
@@ -38,10 +42,15 @@ func MaskTail(s string) string {
 // Luhn check with "****" and its last four digits. Card numbers must never
 // appear in a report; payrun only ever holds card tokens, so this is the net
 // under a mistake in an input file (a PAN typed into a description or an
-// extra column).
+// extra column). Card numbers written otherwise (no-break spaces, line
+// breaks, dots: whatever package pan reads as one) are masked as pan
+// masks them, in place.
 func MaskCards(s string) string {
-	if len(s) < 13 || !hasDigitRun(s, 13) {
+	if len(s) < 13 {
 		return s
+	}
+	if !hasDigitRun(s, 13) {
+		return pan.MaskText(s)
 	}
 	var b strings.Builder
 	i := 0
@@ -75,7 +84,7 @@ func MaskCards(s string) string {
 		}
 		i = end
 	}
-	return b.String()
+	return pan.MaskText(b.String())
 }
 
 func hasDigitRun(s string, n int) bool {

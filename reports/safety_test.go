@@ -167,6 +167,11 @@ func TestMaskCards(t *testing.T) {
 		"order 123456789012":           "order 123456789012",
 		"00191234564477":               "00191234564477", // 14 digits, fails Luhn
 		"pay 5555555555554444, thanks": "pay ****4444, thanks",
+		// Grouped as spreadsheets and people group them.
+		"card 4111\u00a01111\u00a01111\u00a01111 blocked": "card 4111\u00a011**\u00a0****\u00a01111 blocked",
+		"Tarjeta 3782\u00a0822463\u00a010005":             "Tarjeta ****\u00a0******\u00a0*0005",
+		"5555  5555  5555  4444":                          "5555  55**  ****  4444",
+		"6011/1111/1111/1117":                             "6011/11**/****/1117",
 	} {
 		if got := MaskCards(in); got != want {
 			t.Errorf("MaskCards(%q) = %q, want %q", in, got, want)
