@@ -244,11 +244,18 @@ func mergeStatus(it *Item, st providers.Status) {
 	}
 }
 
-// scrubStatus masks card numbers in the free text of a provider status.
+// scrubStatus masks card numbers in what a provider says in a status: its
+// free text, its reason code, and the merchant reference it names (payrun's
+// own payout ids never hold one, the reader refuses them, so masking one
+// only hides what a notification about a payout payrun never sent
+// carried). The provider's own ids (Refs.ProviderID, SessionID) are kept:
+// they are what payrun asks the provider about.
 func scrubStatus(st providers.Status) providers.Status {
 	st.Message = pan.MaskText(st.Message)
 	st.RawStatus = pan.MaskText(st.RawStatus)
 	st.Recipient = pan.MaskText(st.Recipient)
+	st.Code = pan.MaskText(st.Code)
+	st.Refs.PayoutID = pan.MaskText(st.Refs.PayoutID)
 	return st
 }
 

@@ -109,10 +109,15 @@ func (r Receipt) Scrubbed() Receipt {
 	evs := make([]Event, len(r.Events))
 	for i, ev := range r.Events {
 		ev.Body = pan.Scrub(ev.Body)
+		// An event's ID may spell the merchant reference it names
+		// (TeemoPay's does): masked the same way in the event and in its
+		// fact, so that a delivery again is still the same event.
+		ev.ID, ev.PayoutID, ev.Type = pan.MaskText(ev.ID), pan.MaskText(ev.PayoutID), pan.MaskText(ev.Type)
 		evs[i] = ev
 	}
 	facts := make([]EventFact, len(r.Facts))
 	for i, f := range r.Facts {
+		f.EventID = pan.MaskText(f.EventID)
 		f.Status = scrubStatus(f.Status)
 		facts[i] = f
 	}

@@ -374,8 +374,26 @@ func noCardNumberInEvents(t *testing.T, h Harness) {
 	r := receipt("p1", "e1", "", providers.Failed)
 	r.Events[0].Body = []byte(`{"card_number":"4111-1111-1111-1111","amount":"1000"}`)
 	r.Facts[0].Status.Message = "card " + testPAN + " refused"
+	r.Facts[0].Status.Code = testPAN
 	persist(t, j, r)
-	applyAll(t, j, applyJudge)
+	// A notification about a payout payrun never sent, whose merchant
+	// reference is a card number, in an event ID that spells it (as
+	// TeemoPay's do).
+	id := "teemopay:" + testPAN + "|TF1|3|x"
+	u := receipt(testPAN, id, "", providers.Failed)
+	u.Facts[0].Status.Refs.ProviderID = "TF1"
+	u.Events[0].Type = "failed " + testPAN
+	u.Facts[0].Status.Code = testPAN
+	persist(t, j, u)
+	if replay, fresh, err := j.Persist(bg, receipt(testPAN, id, "", providers.Failed)); replay || fresh != 0 || err != nil {
+		t.Fatalf("the same event again: replay %v, %d new, %v; want it known", replay, fresh, err)
+	}
+	applyAll(t, j, func(tx journal.EventTx, f journal.EventFact) (journal.Judged, error) {
+		if f.Status.Refs.PayoutID != "p1" {
+			return journal.Judged{Note: "unexpected " + f.Status.Refs.PayoutID}, nil
+		}
+		return applyJudge(tx, f)
+	})
 	d := strings.NewReplacer(" ", "", "-", "").Replace(Dump(t, j))
 	if strings.Contains(d, testPAN) {
 		t.Fatalf("a card number is stored:\n%s", d)

@@ -366,7 +366,8 @@ const testPAN = "4111111111111111"
 func noCardNumberInPayloads(t *testing.T, h Harness) {
 	j, _, _ := open(t, h)
 	Import(t, j, "B1", Item("a", "bank131", providers.CardToken, 1, "RUB"))
-	st := &providers.Status{Outcome: providers.Failed, Message: "card 4111 1111 1111 1111 declined", RawStatus: "x", Recipient: testPAN}
+	st := &providers.Status{Outcome: providers.Failed, Message: "card 4111 1111 1111 1111 declined", RawStatus: "x", Recipient: testPAN,
+		Code: testPAN}
 	err := j.Apply(bg, journal.Change{PayoutID: "a", To: journal.Queued},
 		journal.Change{PayoutID: "a", To: journal.Sending},
 		journal.Change{PayoutID: "a", To: journal.Failed, Status: st, Reason: "declined " + testPAN,
