@@ -1,12 +1,15 @@
 package reports
 
-import "github.com/payrun/payrun/reconcile"
+import (
+	"github.com/payrun/payrun/internal/pan"
+	"github.com/payrun/payrun/reconcile"
+)
 
 // Mask applies to a reconciliation the masking every report applies, for
 // outputs that are not files of this package (payrun reconcile --json):
 // account and document numbers kept to their last four characters and
 // beneficiaries' links cut (MaskLink) unless o.Unmasked, card numbers
-// masked in every free text whatever o says. It changes res in place;
+// masked in every free text, code and identifier whatever o says. It changes res in place;
 // amounts, identifiers and states are untouched.
 func Mask(res *reconcile.Result, o Options) {
 	sensitive := func(s string) string {
@@ -19,8 +22,12 @@ func Mask(res *reconcile.Result, o Options) {
 		l.Account, l.Document = sensitive(l.Account), sensitive(l.Document)
 		if !o.Unmasked {
 			l.URL = MaskLink(l.URL)
+		} else {
+			l.URL = MaskCards(l.URL)
 		}
 		l.Reason, l.Beneficiary, l.File = MaskCards(l.Reason), MaskCards(l.Beneficiary), MaskCards(l.File)
+		l.ProviderCode, l.ProviderStatus = MaskCards(l.ProviderCode), MaskCards(l.ProviderStatus)
+		l.PayoutID, l.ProviderRef = pan.MaskText(l.PayoutID), pan.MaskText(l.ProviderRef)
 	}
 	for i := range res.Lines {
 		line(&res.Lines[i])

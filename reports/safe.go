@@ -126,10 +126,13 @@ func luhn(d []byte) bool {
 // then formula neutralised.
 func text(s string) string { return Neutralise(MaskCards(s)) }
 
-// ident is for identifiers payrun itself relies on (payout id, provider
-// reference, batch id): never card-masked, because a numeric merchant
-// reference that happens to pass Luhn must stay findable, but neutralised.
-func ident(s string) string { return Neutralise(s) }
+// ident is for identifiers (payout id, provider reference, batch id):
+// neutralised, and masked only where package pan reads a card number, in
+// place ("411111******1111"), so that an identifier stays findable. No
+// payout id of payrun's is one (the reader refuses a card number in any
+// column); what is masked is a merchant reference or an id a provider
+// sent, about a payout payrun never sent.
+func ident(s string) string { return Neutralise(pan.MaskText(s)) }
 
 // sensitive is for account and document numbers.
 func (o Options) sensitive(s string) string {

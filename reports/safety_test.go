@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -155,6 +156,49 @@ func TestUnmaskedShowsAccountsButNeverCards(t *testing.T) {
 	}
 	if strings.Contains(det.String(), testPAN) {
 		t.Error("a card number appears with Unmasked")
+	}
+}
+
+// TestProviderIdsNeverShowCards: what a provider says about a payout
+// payrun never sent (its merchant reference, its own id, a code, a status)
+// shows no card number in any output, masked or not, nor in Mask's
+// result (payrun reconcile --json).
+func TestProviderIdsNeverShowCards(t *testing.T) {
+	pans := []string{"378282246310005", testPAN, "5555555555554444", "6011111111111117"}
+	for _, o := range []Options{{}, {Unmasked: true}} {
+		meta, res := fixture()
+		u := &res.Lines[7]
+		u.PayoutID, u.ProviderRef, u.ProviderCode, u.ProviderStatus = pans[0], pans[1], pans[2], "6011 1111 1111 1117"
+		u.URL = "https://pay.example/card/" + testPAN
+		var wb, det, html, txt bytes.Buffer
+		if err := WriteWorkbook(&wb, meta, res, o); err != nil {
+			t.Fatal(err)
+		}
+		_ = WriteDetailsCSVResult(&det, meta, res, o)
+		_ = WriteHTML(&html, meta, res, o)
+		_ = WriteText(&txt, meta, res, o)
+		Mask(res, o)
+		js, _ := json.Marshal(res)
+		outs := map[string]string{"details.csv": det.String(), "email html": html.String(), "email text": txt.String(), "--json": string(js)}
+		x, err := excelize.OpenReader(bytes.NewReader(wb.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, sh := range x.GetSheetList() {
+			rows, _ := x.GetRows(sh)
+			for _, row := range rows {
+				outs["workbook "+sh] += strings.Join(row, "|") + "\n"
+			}
+		}
+		x.Close()
+		for what, out := range outs {
+			flat := strings.NewReplacer(" ", "", "-", "").Replace(out)
+			for _, p := range pans {
+				if strings.Contains(flat, p) {
+					t.Errorf("Unmasked %v: %s shows %s", o.Unmasked, what, p)
+				}
+			}
+		}
 	}
 }
 
