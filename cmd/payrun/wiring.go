@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/providers"
 	"golang.org/x/term"
@@ -40,7 +42,7 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	case "error":
 		level = slog.LevelError
 	}
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: logAttr}
 	format := cfg.Log.Format
 	if format == "" || format == "auto" {
 		format = "json"
@@ -54,11 +56,33 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// durationsAsText writes every duration as a person reads it ("1.5s",
-// "2m"): the JSON handler would write nanoseconds (1500000000).
-func durationsAsText(_ []string, a slog.Attr) slog.Attr {
-	if a.Value.Kind() == slog.KindDuration {
+// logAttr rewrites every attribute of a log line, the message included:
+// card numbers masked (pan.MaskText) in every text, error and value, at
+// every level and in both formats, since an error can quote what a
+// provider or a notification said (a payout id payrun never sent, a
+// provider's message); and every duration as a person reads it ("1.5s",
+// "2m"), where the JSON handler would write nanoseconds (1500000000).
+func logAttr(_ []string, a slog.Attr) slog.Attr {
+	switch a.Value.Kind() {
+	case slog.KindDuration:
 		a.Value = slog.StringValue(durationText(a.Value.Duration()))
+	case slog.KindString:
+		if s := a.Value.String(); pan.Contains(s) {
+			a.Value = slog.StringValue(pan.MaskText(s))
+		}
+	case slog.KindAny:
+		var s string
+		switch v := a.Value.Any().(type) {
+		case error:
+			s = v.Error()
+		case fmt.Stringer:
+			s = v.String()
+		default:
+			s = fmt.Sprint(v)
+		}
+		if pan.Contains(s) {
+			a.Value = slog.StringValue(pan.MaskText(s))
+		}
 	}
 	return a
 }
