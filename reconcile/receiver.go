@@ -31,7 +31,8 @@ type ReceiverOptions struct {
 	Now func() time.Time
 	Log *slog.Logger
 	// Observe, when set, is told about every request: the provider (as in
-	// the path), the HTTP status answered and how long it took.
+	// the path, or UnknownProvider for a name that is none of the
+	// receiver's), the HTTP status answered and how long it took.
 	Observe func(provider string, status int, d time.Duration)
 	// Settle, when set, runs the confirm rule of a two-phase payout whose
 	// notification says it waits for confirmation (the dispatcher's
@@ -121,9 +122,19 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	status := rc.serve(w, r, name)
 	if rc.o.Observe != nil {
+		if _, ok := rc.provs[name]; !ok {
+			// Whoever reaches the receiver chooses the path: what it
+			// writes there (a card number, a new name on every request)
+			// is neither a metric's label nor a series of its own.
+			name = UnknownProvider
+		}
 		rc.o.Observe(name, status, time.Since(start))
 	}
 }
+
+// UnknownProvider is the provider a request for no provider of the
+// receiver's is observed under.
+const UnknownProvider = "unknown"
 
 func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, name string) int {
 	if r.Method != http.MethodPost {
