@@ -129,7 +129,9 @@ func openSheet(wb *workbook, src *Source, want string) (*xlsxRows, error) {
 	for i := range sheets {
 		r, ok := wbRels[sheets[i].part]
 		sheets[i].part, sheets[i].worksheet = r.target, ok && strings.HasSuffix(r.typ, "/worksheet")
-		names = append(names, sheets[i].name)
+		// A sheet's name is text from the file like a cell's: shown
+		// (messages, the annotated copy's sheet) with card numbers masked.
+		names = append(names, pan.MaskText(sheets[i].name))
 	}
 	var sheet *sheetRef
 	if want == "" {
@@ -153,12 +155,12 @@ func openSheet(wb *workbook, src *Source, want string) (*xlsxRows, error) {
 		}
 	}
 	if sheet == nil {
-		return nil, fmt.Errorf("%w: %s has no sheet %q; its sheets are: %s", ErrNoSheet, src.Name, want, quoteList(names))
+		return nil, fmt.Errorf("%w: %s has no sheet %q; its sheets are: %s", ErrNoSheet, src.Name, pan.MaskText(want), quoteList(names))
 	}
 	if !sheet.worksheet {
-		return nil, fmt.Errorf("%w: %s: sheet %q is not a worksheet (a chart?)", ErrNoSheet, src.Name, sheet.name)
+		return nil, fmt.Errorf("%w: %s: sheet %q is not a worksheet (a chart?)", ErrNoSheet, src.Name, pan.MaskText(sheet.name))
 	}
-	src.Sheet = sheet.name
+	src.Sheet = pan.MaskText(sheet.name)
 	sst, err := readSharedStrings(wb, sstPart)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/xuri/excelize/v2"
 	"golang.org/x/text/encoding"
@@ -257,7 +258,9 @@ type xlsxSink struct {
 
 func newXLSXSink(dst string, s batch.Source) (*xlsxSink, error) {
 	f := excelize.NewFile()
-	sheet := s.Sheet
+	// The reader masks a card number in the sheet's name with '*', which
+	// Excel refuses in a sheet's name.
+	sheet := strings.ReplaceAll(s.Sheet, "*", "#")
 	if sheet == "" {
 		sheet = "Sheet1"
 	}
