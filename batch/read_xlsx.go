@@ -343,6 +343,14 @@ func (x *xlsxRows) readCell(se xml.StartElement) (xlsxCell, error) {
 				// set from <is> below
 			case "", "n":
 				c.text, c.number = v, true
+				// A card number keyed as a number may be stored in
+				// scientific notation ("4.111111111111111E+15"), every
+				// digit there: read as the digits it stands for.
+				if d, ok := plainNumber(v); ok {
+					if ms := pan.Find(d); len(ms) > 0 {
+						c.text, c.cards = pan.MaskText(d), maskedList(ms)
+					}
+				}
 			default:
 				c.text = v
 			}
@@ -510,6 +518,44 @@ func excelDecimal(s string) string {
 		out = "-" + out
 	}
 	return out
+}
+
+// plainNumber writes a number stored in scientific notation
+// ("4.111111111111111E+15", "6.011111111111117e15") in plain decimal
+// notation with every digit kept ("4111111111111111"); ok is false for
+// anything else.
+func plainNumber(s string) (string, bool) {
+	neg := strings.HasPrefix(s, "-")
+	mant := strings.TrimPrefix(strings.TrimPrefix(s, "-"), "+")
+	i := strings.IndexAny(mant, "eE")
+	if i < 0 {
+		return "", false
+	}
+	e, err := strconv.Atoi(mant[i+1:])
+	if err != nil || e > 40 || e < -40 {
+		return "", false
+	}
+	intPart, frac, _ := strings.Cut(mant[:i], ".")
+	ds := intPart + frac
+	if ds == "" || !digits(ds) {
+		return "", false
+	}
+	var out string
+	switch point := len(intPart) + e; {
+	case point <= 0:
+		out = "0." + strings.Repeat("0", -point) + ds
+	case point >= len(ds):
+		out = ds + strings.Repeat("0", point-len(ds))
+	default:
+		out = ds[:point] + "." + ds[point:]
+	}
+	if t := strings.TrimLeft(out, "0"); t != "" && t[0] != '.' {
+		out = t
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out, true
 }
 
 func quoteList(s []string) string {

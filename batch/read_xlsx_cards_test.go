@@ -3,6 +3,7 @@ package batch
 import (
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,5 +42,64 @@ func TestXLSXSheetNameCardMasked(t *testing.T) {
 	}
 	if msg := strings.ReplaceAll(err.Error(), " ", ""); strings.Contains(msg, "4111111111111111") || strings.Contains(msg, "378282246310005") {
 		t.Errorf("the message shows a card number: %v", err)
+	}
+}
+
+// TestXLSXCardAsNumber: a card number keyed as a number and stored in
+// scientific notation (every digit there) is a card number like any other:
+// the row is refused, and the value is masked wherever it is shown.
+func TestXLSXCardAsNumber(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "numbers.xlsx")
+	cell := func(ref, v string) string { return `<c r="` + ref + `"><v>` + v + `</v></c>` }
+	str := func(ref, v string) string { return `<c r="` + ref + `" t="inlineStr"><is><t>` + v + `</t></is></c>` }
+	row := func(n int, id, desc, notes string) string {
+		r := fmt.Sprint(n)
+		return `<row r="` + r + `">` + str("A"+r, id) + str("B"+r, "monnet") + str("C"+r, "bank_transfer") + str("D"+r, "PE") +
+			str("E"+r, "PEN") + cell("F"+r, "10") + cell("G"+r, desc) + cell("H"+r, notes) + `</row>`
+	}
+	head := `<row r="1">`
+	for i, h := range append(strings.Split(minimalHeader, ","), "description", "notes") {
+		head += str(fmt.Sprintf("%c1", 'A'+i), h)
+	}
+	sheet := sheetHead + head + `</row>` +
+		row(2, "N-1", "4.111111111111111E+15", "1") +
+		row(3, "N-2", "2", "6.011111111111117e15") +
+		row(4, "N-3", "3.78282246310005E+14", "2.5E+3") +
+		row(5, "N-4", "1.5E+3", "-4.000056655665556E+15") + sheetTail
+	writeXLSX(t, p, xlsxPart{name: "xl/worksheets/sheet1.xml", write: func(w io.Writer) error { _, err := io.WriteString(w, sheet); return err }})
+	rep, err := ValidateFile(p, ReadOptions{}, ValidateOptions{})
+	must(t, err)
+	bad := map[int]bool{}
+	for _, e := range rep.Errors {
+		if strings.Contains(e.Reason, "card number") {
+			bad[e.Row] = true
+		}
+		if v := strings.NewReplacer(".", "", "-", "").Replace(e.Value); strings.Contains(v, "111111111111") || strings.Contains(v, "56655665556") || strings.Contains(v, "8224631") {
+			t.Errorf("row %d %s: value %q", e.Row, e.Column, e.Value)
+		}
+	}
+	for _, r := range []int{2, 3, 4, 5} {
+		if !bad[r] {
+			t.Errorf("row %d: its card number is not refused (%+v)", r, rep.Errors)
+		}
+	}
+	rd, err := OpenFile(p, ReadOptions{})
+	must(t, err)
+	defer rd.Close()
+	for {
+		r, err := rd.Next()
+		if err != nil {
+			break
+		}
+		all := strings.Join(append([]string{r.Description}, r.Extra...), " ")
+		if strings.Contains(all, "111111111111") || strings.Contains(all, "8224631") || strings.Contains(all, "56655665556") {
+			t.Errorf("row %d holds %q", r.Number, all)
+		}
+	}
+	for in, want := range map[string]string{"4.111111111111111E+15": "4111111111111111", "2.5E+3": "2500", "1.5E-2": "0.015",
+		"-4.5e1": "-45", "12.5E-1": "1.25", "0.41E+2": "41", "118": ""} {
+		if got, ok := plainNumber(in); got != want || ok != (want != "") {
+			t.Errorf("plainNumber(%q) = %q, %v; want %q", in, got, ok, want)
+		}
 	}
 }
