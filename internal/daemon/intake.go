@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/internal/service"
 )
 
@@ -150,6 +151,15 @@ func Ignored(name string) bool {
 	return false
 }
 
+// processingName is the name a file taken from the inbox goes by from then
+// on (in processing/, archive/ and rejected/, beside its report, as its
+// batch's file in the journal and in every report): its own, with card
+// numbers masked by '#' (a character every file system takes, where
+// package pan writes '*').
+func processingName(name string) string {
+	return strings.ReplaceAll(pan.MaskText(name), "*", "#")
+}
+
 // safeName reports whether name is one path element that stays in its
 // folder.
 func safeName(name string) bool {
@@ -253,7 +263,7 @@ func (in *Intake) scan(ctx context.Context) (taken int, waiting bool, err error)
 func (in *Intake) take(ctx context.Context, name string) (bool, error) {
 	log := in.log().With("file", name)
 	src := filepath.Join(in.Inbox, name)
-	dst, err := moveUnique(src, in.Processing, name)
+	dst, err := moveUnique(src, in.Processing, processingName(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil // taken away meanwhile
 	}
