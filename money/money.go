@@ -22,7 +22,7 @@ var (
 	ErrTooPrecise    = errors.New("amount has more decimals than the currency allows")
 	ErrOverflow      = errors.New("amount is too large")
 	ErrCurrency      = errors.New("unknown currency")
-	ErrAmbiguousMark = errors.New("amount mixes '.' and ',' or groups digits; write it as 1234.56")
+	ErrAmbiguousMark = errors.New("amount groups digits or could be read two ways (1.500 is fifteen hundred to some, one and a half to others); write it as 1500 or 1.50, with one '.' or ',' as decimal point")
 )
 
 // maxDigits bounds the integer part so that minor units fit an int64 with
@@ -83,12 +83,18 @@ func ParseMinor(s string, exponent int) (int64, error) {
 	if !allDigits(intPart) || !allDigits(frac) {
 		return 0, ErrSyntax
 	}
-	// A comma followed by exactly three digits reads as a thousands group
-	// to half of the world and as decimals to the other half: refuse it.
-	if comma >= 0 && len(frac) == 3 && exponent != 3 {
+	// A mark followed by exactly three digits reads as a thousands group
+	// to half of the world and as decimals to the other half ("1.500" is
+	// fifteen hundred in Lima, one and a half in London): refuse a comma
+	// so, and a dot where the decimal reading would be taken ("1.500" as
+	// 1.50; "1.005" is refused as too precise anyway, and "1.234" is how
+	// a currency of three decimals is written). Not when the integer part
+	// is zero: nobody groups "0.500".
+	trimmed := strings.TrimRight(frac, "0")
+	if sep >= 0 && len(frac) == 3 && strings.Trim(intPart, "0") != "" &&
+		(comma >= 0 || (exponent != 3 && len(trimmed) <= exponent)) {
 		return 0, ErrAmbiguousMark
 	}
-	trimmed := strings.TrimRight(frac, "0")
 	if len(trimmed) > exponent {
 		return 0, fmt.Errorf("%w (%d decimal places at most, got %q)", ErrTooPrecise, exponent, s)
 	}
