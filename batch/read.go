@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/payrun/payrun/internal/pan"
 )
 
 // ErrInput is wrapped by every refusal of an input file as a whole (too
@@ -100,7 +102,16 @@ type rowSource interface {
 // it to the canonical schema. The format comes from the content (an XLSX
 // file is a zip archive) and then from the extension. A header that cannot
 // be used is a *HeaderError listing every problem.
+//
+// A path that holds a card number is refused before the file is read, as
+// a header that cannot be used is: a batch keeps its file's name and path,
+// and every report and message shows them. (The daemon's intake masks the number in what it takes from the
+// inbox; a file given on the command line is renamed by its owner.)
 func OpenFile(path string, o ReadOptions) (*Reader, error) {
+	if pan.Contains(path) {
+		return nil, &HeaderError{File: pan.MaskText(filepath.Base(path)), Row: 1,
+			Problems: []string{"the file's name (or its folder's) holds a card number; rename it"}}
+	}
 	matcher, err := newHeaderMatcher(o.Aliases)
 	if err != nil {
 		return nil, err

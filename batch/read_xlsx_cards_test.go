@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -100,6 +101,31 @@ func TestXLSXCardAsNumber(t *testing.T) {
 		"-4.5e1": "-45", "12.5E-1": "1.25", "0.41E+2": "41", "118": ""} {
 		if got, ok := plainNumber(in); got != want || ok != (want != "") {
 			t.Errorf("plainNumber(%q) = %q, %v; want %q", in, got, ok, want)
+		}
+	}
+}
+
+// TestCardNumberInAFileName: a file whose name holds a card number is
+// refused as a whole (as an unusable header is: reported, nothing
+// recorded), the message showing the name masked.
+func TestCardNumberInAFileName(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"payouts-4111111111111111.csv", "pagos 4111\u00a01111\u00a01111\u00a01111.xlsx"} {
+		p := filepath.Join(dir, name)
+		must(t, os.WriteFile(p, []byte(minimalHeader+"\nP-1,monnet,bank_transfer,PE,PEN,10.00\n"), 0o600))
+		_, err := OpenFile(p, ReadOptions{})
+		if !errors.Is(err, ErrInput) || !strings.Contains(err.Error(), "card number") {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if strings.Contains(strings.NewReplacer(" ", "", "\u00a0", "").Replace(err.Error()), "4111111111111111") {
+			t.Errorf("the message shows the card number: %v", err)
+		}
+		rep, err := ValidateFile(p, ReadOptions{}, ValidateOptions{})
+		if err != nil || len(rep.Errors) != 1 || rep.ValidRows != 0 {
+			t.Fatalf("%s: validate: %+v, %v", name, rep, err)
+		}
+		if strings.Contains(strings.NewReplacer(" ", "", "\u00a0", "").Replace(rep.File+rep.Errors[0].Error()), "4111111111111111") {
+			t.Errorf("the report shows the card number: %s %v", rep.File, rep.Errors[0].Error())
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/internal/app"
+	"github.com/payrun/payrun/internal/pan"
 )
 
 func cmdValidate() command {
@@ -48,7 +49,9 @@ func cmdValidate() command {
 			rep = &batch.Report{File: path, Errors: []batch.RowError{{File: path, Reason: err.Error()}}}
 		}
 		if *asJSON {
-			if err := printValidateJSON(e, path, rep); err != nil {
+			// The file's name as the reader shows it: a card number in it
+			// masked.
+			if err := printValidateJSON(e, pan.MaskText(path), rep); err != nil {
 				return err
 			}
 		} else {
