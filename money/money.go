@@ -25,9 +25,15 @@ var (
 	ErrAmbiguousMark = errors.New("amount groups digits or could be read two ways (1.500 is fifteen hundred to some, one and a half to others); write it as 1500 or 1.50, with one '.' or ',' as decimal point")
 )
 
-// maxDigits bounds the integer part so that minor units fit an int64 with
-// room to add thousands of them in a total.
+// maxDigits bounds the integer part read, before the value is.
 const maxDigits = 15
+
+// MaxMinor is the largest amount of one payout, in minor units (about ten
+// billion in a currency of two decimals): a file of max_rows' default two
+// million such payouts still totals within an int64, with room for many
+// files in a report, and a spreadsheet's number cell holds every amount up
+// to it exactly (a float64 keeps fifteen significant digits).
+const MaxMinor = 999_999_999_999
 
 // Parse reads a decimal string such as "1500.50" or "1500,5" as an exact
 // amount of the currency. It refuses (never rounds) more decimals than the
@@ -118,6 +124,9 @@ func ParseMinor(s string, exponent int) (int64, error) {
 	}
 	if v == 0 {
 		return 0, ErrZero
+	}
+	if v > MaxMinor {
+		return 0, fmt.Errorf("%w: a payout is at most %s", ErrOverflow, FormatMinor(MaxMinor, exponent))
 	}
 	return v, nil
 }
