@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jordan-wright/email"
 
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/money"
 )
 
@@ -177,6 +179,14 @@ func ParseBeneficiaryTemplates(subject, body string) (BeneficiaryTemplates, erro
 		body = DefaultBeneficiaryBody
 	}
 	var t BeneficiaryTemplates
+	// A template is text every beneficiary email carries: a card number in
+	// it would be written into each of them (and the outbox).
+	if pan.Contains(subject) {
+		return t, errors.New("beneficiary email subject: holds a card number; remove it")
+	}
+	if pan.Contains(body) {
+		return t, errors.New("beneficiary email body: holds a card number; remove it")
+	}
 	var err error
 	if t.Subject, err = template.New("subject").Option("missingkey=error").Parse(subject); err != nil {
 		return t, fmt.Errorf("beneficiary email subject: %w", err)
