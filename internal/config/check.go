@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/payrun/payrun/internal/pan"
 	"github.com/payrun/payrun/money"
 	"github.com/payrun/payrun/providers"
 )
@@ -107,7 +108,9 @@ func (c *Config) Check() error {
 // check).
 func (c *Config) Problems() []string {
 	var p []string
-	add := func(format string, a ...any) { p = append(p, fmt.Sprintf(format, a...)) }
+	// A problem quotes the value it is about: a card number in one is
+	// masked.
+	add := func(format string, a ...any) { p = append(p, pan.MaskText(fmt.Sprintf(format, a...))) }
 	loc, err := time.LoadLocation(c.TimeZone)
 	if err != nil {
 		add("timezone %q: %v", c.TimeZone, err)
@@ -246,6 +249,21 @@ func (c *Config) Problems() []string {
 	}
 	if r.SMTP.Host != "" && r.SMTP.TLS == "none" && !isLoopback(r.SMTP.Host) {
 		add("reports.smtp.tls none: allowed only for a loopback host, not %s", r.SMTP.Host)
+	}
+	// Text that payrun writes into every email (subjects, the payer's
+	// name, addresses): a card number in it would be in each of them.
+	texts := [][2]string{{"reports.subject_prefix", r.SubjectPrefix}, {"reports.payer", r.Payer},
+		{"reports.beneficiary_subject", r.BeneficiarySubject}, {"reports.from", r.From}}
+	for i, a := range r.To {
+		texts = append(texts, [2]string{fmt.Sprintf("reports.to[%d]", i), a})
+	}
+	for i, a := range r.Operators {
+		texts = append(texts, [2]string{fmt.Sprintf("reports.operators[%d]", i), a})
+	}
+	for _, t := range texts {
+		if pan.Contains(t[1]) {
+			add("%s: holds a card number; remove it (it would be written into every email)", t[0])
+		}
 	}
 	if r.BeneficiaryReminder < 0 {
 		add("reports.beneficiary_reminder %s: must not be negative (0: no reminder)", r.BeneficiaryReminder)
