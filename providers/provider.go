@@ -174,6 +174,12 @@ type Capabilities struct {
 	// with ErrDuplicate instead of paying again (Monnet 2005, Bank 131
 	// idempotency key), so a resend is a safe existence check.
 	DuplicateRefused bool
+	// SilentReversals: a payout the provider reported paid may later be
+	// refunded without any notification, so that only a status query
+	// shows it (Smart Glocal refunds payouts manually, PROVIDERS.md 4.5).
+	// The poller asks about such successes again, slowly, for a while
+	// after them (reconcile.Poller.Recheck).
+	SilentReversals bool
 }
 
 // TwoPhase reports whether p's payouts wait at AwaitingConfirmation for

@@ -49,8 +49,14 @@ type PollOptions struct {
 	// link lifetime plus LinkGrace for its last notification, or a day
 	// when the provider states none.
 	LinkDeadline time.Duration
-	Now          func() time.Time
-	Log          *slog.Logger
+	// RecheckEvery is how often Recheck asks again about a payout paid at
+	// a provider that refunds without a notification (default
+	// RecheckEvery), and RecheckWindow for how long after its success
+	// (default RecheckWindow).
+	RecheckEvery, RecheckWindow time.Duration
+
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // PollStats is what one pass did.
@@ -65,6 +71,10 @@ type PollStats struct {
 	Conflicts   int `json:"conflicts"`   // a query disagreed with a final state
 	Errors      int `json:"errors"`      // queries that failed (asked again later)
 	InDoubt     int `json:"in_doubt"`    // in-doubt items handed to the resolver
+	// Rechecked counts paid payouts asked about again (Recheck) and
+	// Reversed those the answer showed refunded.
+	Rechecked int `json:"rechecked,omitempty"`
+	Reversed  int `json:"reversed,omitempty"`
 }
 
 // Poller asks providers about items that are not final, until they are:
@@ -97,6 +107,12 @@ func NewPoller(j journal.Journal, provs map[string]providers.Provider, o PollOpt
 	}
 	if o.RequestTimeout <= 0 {
 		o.RequestTimeout = 30 * time.Second
+	}
+	if o.RecheckEvery <= 0 {
+		o.RecheckEvery = RecheckEvery
+	}
+	if o.RecheckWindow <= 0 {
+		o.RecheckWindow = RecheckWindow
 	}
 	if o.Now == nil {
 		o.Now = j.Now
@@ -211,8 +227,19 @@ func (pl *Poller) RunOnce(ctx context.Context) (PollStats, error) { return pl.pa
 // Sweep asks at once about every item left waiting for a result or a
 // confirmation, or in doubt, whenever it was due: what a process does when
 // it starts, so that a restart costs seconds and not a poll interval.
-// Payouts waiting for their beneficiary keep their times.
-func (pl *Poller) Sweep(ctx context.Context) (PollStats, error) { return pl.pass(ctx, true) }
+// Payouts waiting for their beneficiary keep their times. Then it runs
+// Recheck.
+func (pl *Poller) Sweep(ctx context.Context) (PollStats, error) {
+	st, err := pl.pass(ctx, true)
+	if err != nil {
+		return st, err
+	}
+	rc, err := pl.Recheck(ctx)
+	st.Rechecked, st.Reversed = rc.Rechecked, rc.Reversed
+	st.Errors += rc.Errors
+	st.Conflicts += rc.Conflicts
+	return st, err
+}
 
 // maxDue bounds the items one pass asks about (and holds): a pass after a
 // night's dispatch may find hundreds of thousands due, and the next pass
@@ -452,4 +479,192 @@ func (pl *Poller) settle(ctx context.Context, p providers.Provider, it journal.I
 		got = conf
 	}
 	return applyStatus(ctx, pl.j, p, it, got, "poller", pl.o.Settle)
+}
+
+// Re-checks of payouts paid at a provider whose refunds come without a
+// notification (providers.Capabilities.SilentReversals: Smart Glocal).
+const (
+	// RecheckEvery is how often such a payout is asked about again: the
+	// first time a day after its success, then once a day.
+	RecheckEvery = 24 * time.Hour
+	// RecheckWindow is for how long after its success: a refund later
+	// than that is found only by the provider's statements.
+	RecheckWindow = 30 * 24 * time.Hour
+	// RecheckScanGap bounds how often Recheck reads every item of the
+	// journal to find the payouts due (the daemon's poll runs every few
+	// minutes; no index holds final items by provider).
+	RecheckScanGap = time.Hour
+	// recheckMark holds when the last complete scan started.
+	recheckMark = "recheck:scan"
+)
+
+// Recheck asks again about payouts paid (succeeded, or paid with another
+// amount) at a provider that may refund them later without a notification,
+// and moves those it finds refunded to reversed. It is the slow path of
+// the scheduled passes (the daemon's poll and start-up sweep, `payrun
+// reconcile`), never of a pass that follows a batch being sent: each such
+// payout is asked once per RecheckEvery, from a RecheckEvery after its
+// success until RecheckWindow after it. Its success's time is the item's
+// Updated (the last news recorded about it: a re-check that finds it
+// still paid records only the time of its next check, in NextPoll, which
+// leaves Updated as it was). Each query takes the provider's spare
+// capacity (PollOptions.Wait), as every poll does. The journal is read
+// whole at most once per RecheckScanGap (a journal mark); a pass that
+// finds more than it may ask about leaves the rest to the next pass.
+func (pl *Poller) Recheck(ctx context.Context) (PollStats, error) {
+	var st PollStats
+	silent := false
+	for _, p := range pl.provs {
+		silent = silent || p.Capabilities().SilentReversals
+	}
+	if !silent {
+		return st, nil
+	}
+	now := pl.o.Now()
+	if v, ok, err := pl.j.Mark(ctx, recheckMark); err != nil {
+		return st, err
+	} else if ok {
+		if last, err := time.Parse(time.RFC3339Nano, v); err == nil && !now.Before(last) && now.Before(last.Add(RecheckScanGap)) {
+			return st, nil
+		}
+	}
+	var due []journal.Item
+	whole := true
+	err := pl.j.AllItems(ctx, func(it journal.Item) bool {
+		if !pl.recheckDue(it, now) {
+			return true
+		}
+		if len(due) == maxDue {
+			whole = false
+			return false
+		}
+		due = append(due, it)
+		return true
+	})
+	if err != nil {
+		return st, err
+	}
+	st.Due = len(due)
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(pl.o.Concurrency)
+	for _, it := range due {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			one, err := pl.recheck(gctx, it)
+			mu.Lock()
+			st.add(one)
+			st.Rechecked += one.Rechecked
+			st.Reversed += one.Reversed
+			mu.Unlock()
+			return err
+		})
+	}
+	err = g.Wait()
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil && whole {
+		err = pl.j.SetMark(ctx, recheckMark, now.UTC().Format(time.RFC3339Nano))
+	}
+	return st, err
+}
+
+// recheckDue reports whether Recheck asks about it at now.
+func (pl *Poller) recheckDue(it journal.Item, now time.Time) bool {
+	if it.State != journal.Succeeded && it.State != journal.Mismatch {
+		return false
+	}
+	p, ok := pl.provs[it.Provider]
+	if !ok || !p.Capabilities().SilentReversals || !providers.CanLookup(p, it.LookupRefs()) {
+		return false
+	}
+	if !now.Before(it.Updated.Add(pl.o.RecheckWindow)) {
+		return false
+	}
+	next := it.Updated.Add(pl.o.RecheckEvery)
+	if it.NextPoll.After(next) {
+		next = it.NextPoll
+	}
+	return !now.Before(next)
+}
+
+// recheck asks about one paid payout and applies a reversal; an answer
+// that it is still paid changes nothing but the time of its next check.
+// Only journal failures are returned.
+func (pl *Poller) recheck(ctx context.Context, it journal.Item) (PollStats, error) {
+	var st PollStats
+	p := pl.provs[it.Provider]
+	qctx := ctx
+	if pl.o.Wait != nil {
+		var err error
+		if qctx, err = pl.o.Wait(ctx, it.Provider); err != nil {
+			return st, nil // stopping
+		}
+	}
+	rctx, cancel := context.WithTimeout(qctx, pl.o.RequestTimeout)
+	got, err := p.Lookup(rctx, it.LookupRefs())
+	cancel()
+	checked := pl.o.Now()
+	later := func() error {
+		return pl.j.Update(ctx, it.PayoutID, func(x *journal.Item) {
+			if x.State == it.State {
+				x.Polls++
+				x.NextPoll = checked.Add(pl.o.RecheckEvery)
+			}
+		})
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return st, nil
+		}
+		st.Errors++
+		if errors.Is(err, providers.ErrNotFound) {
+			st.NotFound++
+		}
+		pl.log.Warn("re-check of a paid payout failed; asking again at its next check", "payout", it.PayoutID,
+			"provider", it.Provider, "err", err)
+		return st, later()
+	}
+	st.Queried++
+	st.Rechecked++
+	if got.Outcome == providers.Succeeded {
+		// Still paid. Applying the same status again would move Updated,
+		// the start of the window, for ever.
+		return st, later()
+	}
+	if got.Refs.PayoutID == "" {
+		got.Refs.PayoutID = it.PayoutID
+	}
+	if got.Outcome == providers.Reversed {
+		why := fmt.Sprintf("reversed after success: the provider's status on %s shows it refunded; %s sends no notification of such refunds",
+			checked.UTC().Format(time.DateOnly), it.Provider)
+		if got.Message != "" {
+			why += " (" + got.Message + ")"
+		}
+		got.Message = why
+	}
+	res, err := applyStatus(ctx, pl.j, p, it, got, "poller", pl.o.Settle)
+	if err != nil {
+		return st, err
+	}
+	if res.conflict {
+		st.Conflicts++
+	}
+	after, err := pl.j.Item(ctx, it.PayoutID)
+	if err != nil {
+		return st, err
+	}
+	if after.State != it.State {
+		st.Changed++
+		if after.State == journal.Reversed {
+			st.Reversed++
+			pl.log.Warn("a paid payout was refunded by the provider without a notification", "payout", it.PayoutID,
+				"provider", it.Provider, "reason", after.Reason)
+		}
+		return st, nil
+	}
+	return st, later()
 }

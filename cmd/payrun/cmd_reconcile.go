@@ -70,6 +70,16 @@ func cmdReconcile() command {
 				}
 				fmt.Fprintf(e.stderr, "asked the providers about %s: %d answered, %d now final, %d not found, %d could not be asked, %d failed\n",
 					plural(st.Due, "open payout"), st.Queried, st.Final, st.NotFound, st.Unsupported, st.Errors)
+				// Payouts paid at a provider that refunds without a
+				// notification, on their own slow schedule.
+				rc, err := a.Poller(true).Recheck(ctx)
+				if err != nil && !errors.Is(err, context.Canceled) {
+					return fmt.Errorf("re-check of paid payouts: %w", err)
+				}
+				if rc.Due > 0 {
+					fmt.Fprintf(e.stderr, "asked again about %s (refunds come without a notification): %d answered, %d found reversed, %d failed\n",
+						plural(rc.Due, "paid payout"), rc.Rechecked, rc.Reversed, rc.Errors)
+				}
 			case len(app.EnabledProviders(cfg)) == 0:
 				fmt.Fprintln(e.stderr, "no provider is enabled: matching what the journal knows without asking the providers")
 			default:

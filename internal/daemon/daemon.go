@@ -531,11 +531,20 @@ func (d *Daemon) dispatch(ctx context.Context, ids []string, trigger string) err
 	return nil
 }
 
-// poll asks the providers about open payouts once.
+// poll asks the providers about open payouts once, then again about
+// payouts paid at a provider that refunds without a notification (on its
+// own slow schedule: Poller.Recheck).
 func (d *Daemon) poll(ctx context.Context) error {
 	st, err := d.Poller.RunOnce(ctx)
 	if err == nil && st.Changed > 0 {
 		d.log.Info("poll", "due", st.Due, "changed", st.Changed, "final", st.Final)
+	}
+	if err == nil {
+		var rc reconcile.PollStats
+		rc, err = d.Poller.Recheck(ctx)
+		if rc.Rechecked > 0 || rc.Errors > 0 {
+			d.log.Info("re-check of paid payouts", "asked", rc.Rechecked, "reversed", rc.Reversed, "errors", rc.Errors)
+		}
 	}
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -92,7 +92,7 @@ func registration(name, desc string) providers.Registration {
 
 // capabilities: a session is found by its id only; a repeated idempotency
 // key is refused (idempotency_key_already_exists). Confirm makes it
-// two-phase.
+// two-phase. Smart Glocal adds SilentReversals (Client.Capabilities).
 var capabilities = providers.Capabilities{LookupByReference: false, DuplicateRefused: true}
 
 // New returns a Bank 131 client. NewNamed builds the Smart Glocal one.
@@ -210,8 +210,14 @@ func NewNamed(name string, cfg providers.Config, deps providers.Deps) (*Client, 
 // Name returns "bank131" or "smartglocal".
 func (c *Client) Name() string { return c.name }
 
-// Capabilities says what the provider can do.
-func (c *Client) Capabilities() providers.Capabilities { return capabilities }
+// Capabilities says what the provider can do. Smart Glocal refunds
+// payouts manually and tells nobody (PROVIDERS.md 4.5: only session/status
+// shows the refund); Bank 131 sends payment_refunded.
+func (c *Client) Capabilities() providers.Capabilities {
+	caps := capabilities
+	caps.SilentReversals = c.name == NameSmartGlocal
+	return caps
+}
 
 // call sends one signed request and decodes the answer. idemKey, when set,
 // goes in X-PARTNER-IDEMPOTENCY-KEY. mutating marks requests that can

@@ -72,6 +72,7 @@ func mapSession(s session) providers.Status {
 	switch {
 	case p != nil && refunded(p):
 		st.Outcome = providers.Reversed
+		st.Message = refundMessage(p)
 	case s.Status == "cancelled":
 		st.Outcome = providers.Cancelled
 	case pstatus == "succeeded":
@@ -103,6 +104,26 @@ func refunded(p *payment) bool {
 		}
 	}
 	return false
+}
+
+// refundMessage names the refund that reversed a payout, for the item's
+// reason: "refund rf_1 succeeded at 2026-11-22T10:00:00Z".
+func refundMessage(p *payment) string {
+	for _, r := range p.Refunds {
+		if r.Status != "succeeded" && r.Status != "accepted" {
+			continue
+		}
+		msg := "refund"
+		if r.ID != "" {
+			msg += " " + r.ID
+		}
+		msg += " " + r.Status
+		if t := parseTime(r.CreatedAt); !t.IsZero() {
+			msg += " at " + t.Format(time.RFC3339)
+		}
+		return msg
+	}
+	return "payment refunded"
 }
 
 // sessionRefs reads the payout ID from what payrun sent: the payment's
