@@ -33,22 +33,29 @@ const (
 type xlsxRows struct {
 	wb     *workbook
 	sst    *sharedStrings
+	styles *cellStyles
 	x      *xmlStream
 	src    *Source
 	row    int // sheet row of the last row read, 1-based
 	width  int // columns kept: the header's (all while reading the header)
 	amount int // the amount column's index, or -1
 	done   bool
+	// date1904 says the workbook counts days from 1904 (old Mac Excel),
+	// for a date in a message.
+	date1904 bool
 
 	cells []xlsxCell
 }
 
-// xlsxCell is one cell's text, whether Excel stores it as a number, and
-// the card numbers masked in it as stored (shared strings only).
+// xlsxCell is one cell's text, whether Excel stores it as a number, the
+// card numbers masked in it as stored (shared strings only), and what
+// Excel shows it as when that is not the number or text (a date, a
+// boolean...).
 type xlsxCell struct {
 	text   string
 	number bool
 	cards  string
+	kind   valueKind
 }
 
 // sheetRef is a sheet of the workbook: its name and its part.
@@ -111,7 +118,7 @@ func openSheet(wb *workbook, src *Source, want string) (*xlsxRows, error) {
 			root = r.target
 		}
 	}
-	sheets, err := readSheetList(wb, root)
+	sheets, date1904, err := readSheetList(wb, root)
 	if err != nil {
 		return nil, err
 	}
@@ -120,9 +127,13 @@ func openSheet(wb *workbook, src *Source, want string) (*xlsxRows, error) {
 		return nil, err
 	}
 	sstPart := path.Join(path.Dir(root), "sharedStrings.xml")
+	stylesPart := path.Join(path.Dir(root), "styles.xml")
 	for _, r := range wbRels {
-		if strings.HasSuffix(r.typ, "/sharedStrings") {
+		switch {
+		case strings.HasSuffix(r.typ, "/sharedStrings"):
 			sstPart = r.target
+		case strings.HasSuffix(r.typ, "/styles"):
+			stylesPart = r.target
 		}
 	}
 	names := make([]string, 0, len(sheets))
@@ -161,6 +172,10 @@ func openSheet(wb *workbook, src *Source, want string) (*xlsxRows, error) {
 		return nil, fmt.Errorf("%w: %s: sheet %q is not a worksheet (a chart?)", ErrNoSheet, src.Name, pan.MaskText(sheet.name))
 	}
 	src.Sheet = pan.MaskText(sheet.name)
+	styles, err := readStyles(wb, stylesPart)
+	if err != nil {
+		return nil, err
+	}
 	sst, err := readSharedStrings(wb, sstPart)
 	if err != nil {
 		return nil, err
@@ -170,32 +185,37 @@ func openSheet(wb *workbook, src *Source, want string) (*xlsxRows, error) {
 		sst.close()
 		return nil, err
 	}
-	return &xlsxRows{wb: wb, sst: sst, x: x, src: src}, nil
+	return &xlsxRows{wb: wb, sst: sst, styles: styles, x: x, src: src, date1904: date1904}, nil
 }
 
 // readSheetList reads the workbook part's sheets, in order, each with its
-// relationship id in part.
-func readSheetList(wb *workbook, root string) ([]sheetRef, error) {
+// relationship id in part, and whether its dates count from 1904.
+func readSheetList(wb *workbook, root string) ([]sheetRef, bool, error) {
 	x, err := wb.open(root)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	defer x.close()
 	var out []sheetRef
+	date1904 := false
 	for {
 		tok, err := x.next()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return out, date1904, nil
 		}
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		se, ok := tok.(xml.StartElement)
+		if ok && se.Name.Local == "workbookPr" {
+			v := attr(se, "date1904")
+			date1904 = v == "1" || v == "true"
+		}
 		if !ok || se.Name.Local != "sheet" {
 			continue
 		}
 		if len(out) >= xlsxMaxEntries {
-			return nil, xlsxErr(wb.name, "more than %d sheets", xlsxMaxEntries)
+			return nil, false, xlsxErr(wb.name, "more than %d sheets", xlsxMaxEntries)
 		}
 		out = append(out, sheetRef{name: attr(se, "name"), part: attr(se, "id")})
 	}
@@ -305,7 +325,8 @@ func (x *xlsxRows) readRow(se xml.StartElement) ([]xlsxCell, error) {
 
 // readCell reads a <c> element (just opened) by its type: a shared string
 // (s), an inline string (inlineStr), a formula's text (str), a number (n,
-// the default), a boolean (b), an error (e) or a date (d). A formula cell
+// the default; its style says whether Excel shows it as a date, a time or
+// a percentage), a boolean (b), an error (e) or a date (d). A formula cell
 // gives its cached value.
 func (x *xlsxRows) readCell(se xml.StartElement) (xlsxCell, error) {
 	typ := attr(se, "t")
@@ -343,6 +364,7 @@ func (x *xlsxRows) readCell(se xml.StartElement) (xlsxCell, error) {
 				// set from <is> below
 			case "", "n":
 				c.text, c.number = v, true
+				c.kind = x.styles.kind(attr(se, "s"))
 				// A card number keyed as a number may be stored in
 				// scientific notation ("4.111111111111111E+15"), every
 				// digit there: read as the digits it stands for.
@@ -351,6 +373,12 @@ func (x *xlsxRows) readCell(se xml.StartElement) (xlsxCell, error) {
 						c.text, c.cards = pan.MaskText(d), maskedList(ms)
 					}
 				}
+			case "b":
+				c.text, c.kind = v, kindBoolean
+			case "e":
+				c.text, c.kind = v, kindError
+			case "d":
+				c.text, c.kind = v, kindDate
 			default:
 				c.text = v
 			}
@@ -423,6 +451,11 @@ func (x *xlsxRows) next() (Row, error) {
 			v := cells[i].text
 			if i == x.amount && cells[i].number && !pan.Contains(v) {
 				v = excelDecimal(v)
+			}
+			if i == x.amount && cells[i].kind != kindPlain {
+				// 46000 formatted as a date is 2025-12-09 to whoever
+				// wrote it, not 46,000.00: refused, whatever the number.
+				r.refused = append(r.refused, cellRefusal{column: c, reason: amountRefusal(cells[i].kind, strings.TrimSpace(cells[i].text), x.date1904)})
 			}
 			r.set(c, v)
 			if cells[i].cards != "" {

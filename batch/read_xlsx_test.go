@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -163,7 +164,7 @@ type xlsxPart struct {
 }
 
 // writeXLSX builds a minimal workbook: the parts every reader needs, and
-// sheet (and shared strings, when given) as the caller writes them.
+// sheet (and shared strings, styles, when given) as the caller writes them.
 func writeXLSX(t *testing.T, path string, parts ...xlsxPart) {
 	t.Helper()
 	out, err := os.Create(path)
@@ -181,6 +182,10 @@ func writeXLSX(t *testing.T, path string, parts ...xlsxPart) {
 		{name: "xl/_rels/workbook.xml.rels", write: text(`<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">` +
 			`<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/>` +
 			`<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>`)},
+	}
+	// A part the caller gives replaces the base one of the same name.
+	for _, p := range parts {
+		base = slices.DeleteFunc(base, func(b xlsxPart) bool { return b.name == p.name })
 	}
 	for _, p := range append(base, parts...) {
 		if p.raw != nil {

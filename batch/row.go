@@ -48,11 +48,20 @@ type Row struct {
 	// holds them masked (maskCards). scanned says the search was done.
 	cards   []cardFound
 	scanned bool
+
+	// refused lists the values the reader refuses for what the file
+	// shows rather than for their text: an amount cell that a spreadsheet
+	// formats as a date holds a number (46000) that reads as an amount
+	// but is shown as 2025-12-09. The validator reports each.
+	refused []cellRefusal
 }
 
 // cardFound is a card number found in a row: the column (canonical, or an
 // extra column's header) and the number masked.
 type cardFound struct{ column, masked string }
+
+// cellRefusal is a value the reader refuses: its canonical column and why.
+type cellRefusal struct{ column, reason string }
 
 // Canonical column names, in schema order: the providers' own names for
 // them, which their rules use.

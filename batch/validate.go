@@ -145,6 +145,7 @@ func (v *Validator) check(src Source, r Row) (providers.Payout, string, []RowErr
 		c.country = rules.Countries[0]
 	}
 	checkCards(c)
+	checkRefused(c)
 	v.checkSchema(c)
 	if known && !c.failed(ColProvider) && !c.failed(ColMethod) {
 		checkProvider(c, c.n.Provider, rules)

@@ -52,6 +52,14 @@ func checkCards(c *rowCheck) {
 	}
 }
 
+// checkRefused reports the values the reader refused for what the file
+// shows of them (an amount cell formatted as a date).
+func checkRefused(c *rowCheck) {
+	for _, f := range c.r.refused {
+		c.failf(f.column, "%s", f.reason)
+	}
+}
+
 // checkProvider applies the rules of the row's provider and method, from
 // the provider's registration.
 func checkProvider(c *rowCheck, name string, p providers.Rules) {
