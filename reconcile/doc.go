@@ -2,7 +2,8 @@
 // the webhook receiver (verify, persist, acknowledge), the status poller
 // (ask the provider about what is still open) and the matcher, which places
 // every input row in exactly one Category, totals them per currency and
-// provider, and proves the tie-out (input total = sum of categories).
+// provider, and proves the tie-out (input total, as ingest recorded it =
+// sum of categories, from the rows placed).
 //
 // How it fits: providers verify and parse; package journal keeps the items
 // and checks every change against the state graph (journal.ApplyTo); this

@@ -117,8 +117,10 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 	}
 	sink := start(rows)
 	var t tally
-	emit := func(l Line) error {
-		t.add(&l)
+	// payable: the line is an item's (a row made an item at ingest), not a
+	// rejected row's; see inputOf for the tie-out's two sides.
+	emit := func(l Line, payable bool) error {
+		t.add(&l, payable)
 		if l.State == string(journal.Mismatch) {
 			res.noteReview(l)
 		}
@@ -138,9 +140,12 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 	for _, b := range selected {
 		res.Batches = append(res.Batches, BatchInfo{ID: b.ID, File: b.File, SHA256: b.SHA256, Received: b.Created,
 			State: string(b.State), Rows: b.Rows, DroppedBy: b.DroppedBy, ApprovedBy: b.ApprovedBy, Approved: b.Approved})
+		if err := inputOf(ctx, j, b, &t); err != nil {
+			return nil, err
+		}
 		var ferr error
 		err := j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
-			if ferr = emit(m.itemLine(it)); ferr != nil {
+			if ferr = emit(m.itemLine(it), true); ferr != nil {
 				return false
 			}
 			return true
@@ -150,7 +155,7 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 		}
 		err = j.RejectedRows(ctx, b.ID, func(r journal.RejectedRow) bool {
 			if ferr == nil {
-				ferr = emit(m.rejectedLine(b, r))
+				ferr = emit(m.rejectedLine(b, r), false)
 			}
 			for _, e := range r.Errors {
 				res.Invalid = append(res.Invalid, InvalidRow{BatchID: b.ID, File: b.File, Row: e.Row, Column: e.Column,
@@ -179,7 +184,11 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 			}
 			res.Carried++
 			carried[it.BatchID] = true
-			ferr = emit(m.itemLine(it))
+			// A carried item's input is its row as journaled at its
+			// batch's ingest (an item's payout never changes), counted
+			// here, apart from the line placed for it.
+			t.input(Key{Currency: it.Payout.Amount.Currency, Provider: it.Provider}, 1, it.Payout.Amount.Minor)
+			ferr = emit(m.itemLine(it), true)
 			return ferr == nil
 		})
 		if err := errors.Join(err, ferr); err != nil {
@@ -188,12 +197,74 @@ func matchLines(ctx context.Context, j journal.Journal, scope Scope, now time.Ti
 		res.CarriedBatches = m.oldestFirst(carried)
 	}
 	for _, l := range m.unexpectedLines(from, to) {
-		if err := emit(l); err != nil {
+		if err := emit(l, false); err != nil {
 			return nil, err
 		}
 	}
 	t.finish(res)
 	return res, nil
+}
+
+// inputOf adds a batch's input to the input side of the tie-out.
+//
+// The tie-out proves that every input row was placed in exactly one
+// category, so its input side must not come from the lines placed: it is
+// the record ingest wrote of the file when it journaled it (Batch.Totals:
+// the count and amount of the rows made items, per currency and provider;
+// Batch.Invalid and Batch.Duplicates: the rows never sent). The lines,
+// read from the items and rejected rows, are the categories side: a row
+// the matcher loses or places twice, or an item missing from the store,
+// shows as a difference. Invalid and duplicate rows tie by count only, on
+// lines of their own (an invalid row's amount, currency or provider may be
+// unreadable; a duplicate's amount is recorded nowhere but on its row).
+//
+// A day's report (Scope.Date with Open) adds the day's batches this way,
+// and each item carried forward from an earlier day as its own input: the
+// payout journaled at its batch's ingest, counted as it is read, apart
+// from its line (matchLines). A batch's record covers the whole batch,
+// never part of it, so it is the right input only for a batch whose rows
+// are all in scope, which is how scopes take batches.
+//
+// A batch with no such record (journaled by Import, as tests, benchmarks
+// and older tools do, or still ingesting) has its input read from the
+// journal in a pass of its own, apart from the matcher's: weaker (a row
+// missing from the store is not seen), but a matcher that loses or
+// doubles a line still shows.
+func inputOf(ctx context.Context, j journal.Journal, b journal.Batch, t *tally) error {
+	if recorded(b) {
+		for _, tot := range b.Totals {
+			t.input(Key{Currency: tot.Currency, Provider: tot.Provider}, tot.Count, tot.Amount)
+		}
+		t.inputRows(b.Invalid, b.Duplicates)
+		return nil
+	}
+	if err := j.BatchItems(ctx, b.ID, func(it journal.Item) bool {
+		t.input(Key{Currency: it.Payout.Amount.Currency, Provider: it.Provider}, 1, it.Payout.Amount.Minor)
+		return true
+	}); err != nil {
+		return err
+	}
+	return j.RejectedRows(ctx, b.ID, func(r journal.RejectedRow) bool {
+		if r.State == journal.Duplicate {
+			t.inputRows(0, 1)
+		} else {
+			t.inputRows(1, 0)
+		}
+		return true
+	})
+}
+
+// recorded reports whether a batch holds ingest's record of its file: its
+// rows are its items and rejected rows, and its totals count its items.
+func recorded(b journal.Batch) bool {
+	if b.State == journal.BatchIngesting || b.Rows == 0 || b.Valid+b.Invalid+b.Duplicates != b.Rows {
+		return false
+	}
+	n := 0
+	for _, tot := range b.Totals {
+		n += tot.Count
+	}
+	return n == b.Valid
 }
 
 // selectBatches returns the batches of the scope, oldest first, and the

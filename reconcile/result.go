@@ -164,6 +164,11 @@ type Total struct {
 
 // TieOut proves that a group adds up: the input total equals the sum over
 // categories, with the difference shown (zero expected).
+//
+// The input side is not added up from the lines: Match takes it from the
+// journal's record of the input (the batch totals written at ingest, see
+// Match), and the categories side from the lines it placed, so that a row
+// lost or placed twice shows as a difference.
 type TieOut struct {
 	Key
 	InputCount       int   `json:"input_count"`
@@ -172,7 +177,22 @@ type TieOut struct {
 	CategoriesAmount int64 `json:"categories_amount"`
 	Difference       int64 `json:"difference"`
 	Fees             int64 `json:"fees"`
+	// CountsOnly marks a line of rows that carry no payable amount
+	// (invalid and duplicate input rows, never sent): it ties by count
+	// alone, outside the money of any currency, and its Provider names
+	// the rows (NotPayableInvalid, NotPayableDuplicate).
+	CountsOnly bool `json:"counts_only,omitempty"`
 }
+
+// The Provider of the tie-out's counts-only lines. An invalid row's amount,
+// currency or provider may be unreadable (it is carried at amount 0, often
+// with a blank currency), so the rows never sent tie out by count, on lines
+// of their own, while every payable row ties by count and amount in its
+// currency and provider.
+const (
+	NotPayableInvalid   = "invalid rows (not payable)"
+	NotPayableDuplicate = "duplicate rows (never sent)"
+)
 
 // InvalidRow is one problem of an invalid input row.
 type InvalidRow struct {
@@ -245,13 +265,19 @@ func (r *Result) Balanced() bool {
 	return true
 }
 
-// Tally computes Totals and TieOut from Lines. Unexpected lines are not
-// input: they are totalled in their category but left out of the input side
-// of the tie-out (and so out of the categories side too).
+// Tally computes Totals and TieOut from Lines, for a Result built by hand:
+// with no journal, the lines are taken as their own input (every line but
+// the unexpected ones, each in its currency and provider), so this
+// tie-out proves nothing. Match ties the lines to the journal's record of
+// the input instead.
 func (r *Result) Tally() {
 	var t tally
 	for i := range r.Lines {
-		t.add(&r.Lines[i])
+		l := &r.Lines[i]
+		if l.Category != UnexpectedAtProvider {
+			t.input(Key{Currency: l.Currency, Provider: l.Provider}, 1, l.Amount)
+		}
+		t.add(l, true)
 	}
 	t.finish(r)
 }
@@ -263,19 +289,67 @@ type tallyKey struct {
 }
 
 // tally adds lines up one at a time, so that a reconciliation need not
-// hold its lines to total them.
+// hold its lines to total them. The input side of the tie-out is given
+// apart (input, inputRows), from the record of the input.
 type tally struct {
 	lines  int
 	totals map[tallyKey]*Total
 	ties   map[Key]*TieOut
 }
 
-// add counts one line in its category's total and, unless unexpected, in
-// the input side of its group's tie-out.
-func (t *tally) add(l *Line) {
+func (t *tally) init() {
 	if t.totals == nil {
 		t.totals, t.ties = map[tallyKey]*Total{}, map[Key]*TieOut{}
 	}
+}
+
+// tie returns the tie-out line of a group, made on first use.
+func (t *tally) tie(k Key) *TieOut {
+	t.init()
+	to := t.ties[k]
+	if to == nil {
+		to = &TieOut{Key: k}
+		t.ties[k] = to
+	}
+	return to
+}
+
+// notPayable returns the counts-only tie-out line of the rows never sent,
+// invalid or duplicate.
+func (t *tally) notPayable(duplicate bool) *TieOut {
+	name := NotPayableInvalid
+	if duplicate {
+		name = NotPayableDuplicate
+	}
+	to := t.tie(Key{Provider: name})
+	to.CountsOnly = true
+	return to
+}
+
+// input adds payable input rows, as recorded, to a group's input side.
+func (t *tally) input(k Key, count int, amount int64) {
+	to := t.tie(k)
+	to.InputCount += count
+	to.InputAmount += amount
+}
+
+// inputRows adds recorded invalid and duplicate rows to the input side of
+// the counts-only lines.
+func (t *tally) inputRows(invalid, duplicates int) {
+	if invalid > 0 {
+		t.notPayable(false).InputCount += invalid
+	}
+	if duplicates > 0 {
+		t.notPayable(true).InputCount += duplicates
+	}
+}
+
+// add counts one line in its category's total and, unless unexpected, on
+// the categories side of the tie-out: in its group when payable (an item:
+// a row made an item at ingest), else on the counts-only line of its
+// category (a rejected row).
+func (t *tally) add(l *Line, payable bool) {
+	t.init()
 	t.lines++
 	k := Key{Currency: l.Currency, Provider: l.Provider}
 	tot := t.totals[tallyKey{k, l.Category}]
@@ -286,36 +360,21 @@ func (t *tally) add(l *Line) {
 	tot.Count++
 	tot.Amount += l.Amount
 	tot.Fees += l.Fee
-	if l.Category == UnexpectedAtProvider {
-		return
+	switch {
+	case l.Category == UnexpectedAtProvider:
+	case payable:
+		to := t.tie(k)
+		to.CategoriesCount++
+		to.CategoriesAmount += l.Amount
+		to.Fees += l.Fee
+	default:
+		t.notPayable(l.Category == DuplicateInput).CategoriesCount++
 	}
-	to := t.ties[k]
-	if to == nil {
-		to = &TieOut{Key: k}
-		t.ties[k] = to
-	}
-	to.InputCount++
-	to.InputAmount += l.Amount
-	to.Fees += l.Fee
 }
 
 // finish sets r's LineCount, Totals and TieOut.
 func (t *tally) finish(r *Result) {
 	r.LineCount = t.lines
-	// The categories side is summed independently from the totals, so that
-	// a row counted twice or lost shows as a difference.
-	for k, tot := range t.totals {
-		if k.Category == UnexpectedAtProvider {
-			continue
-		}
-		to := t.ties[k.Key]
-		if to == nil {
-			to = &TieOut{Key: k.Key}
-			t.ties[k.Key] = to
-		}
-		to.CategoriesCount += tot.Count
-		to.CategoriesAmount += tot.Amount
-	}
 	r.Totals = r.Totals[:0]
 	for _, tot := range t.totals {
 		r.Totals = append(r.Totals, *tot)
@@ -341,6 +400,9 @@ func (t *tally) finish(r *Result) {
 	}
 	sort.Slice(r.TieOut, func(i, j int) bool {
 		a, b := r.TieOut[i], r.TieOut[j]
+		if a.CountsOnly != b.CountsOnly {
+			return !a.CountsOnly // the money first, the counts below
+		}
 		if a.Currency != b.Currency {
 			return a.Currency < b.Currency
 		}

@@ -415,6 +415,9 @@ func currencyTotals(ties []reconcile.TieOut) []reconcile.TieOut {
 	var out []reconcile.TieOut
 	idx := map[string]int{}
 	for _, t := range ties {
+		if t.CountsOnly { // rows never sent: no money
+			continue
+		}
 		i, ok := idx[t.Currency]
 		if !ok {
 			i = len(out)

@@ -19,6 +19,12 @@ func printReconciliation(w io.Writer, res *reconcile.Result) {
 	}
 	fmt.Fprintf(w, "  Tie-out:\n  %-8s %-12s %18s %18s %14s\n", "currency", "provider", "input total", "sum of categories", "difference")
 	for _, t := range res.TieOut {
+		if t.CountsOnly {
+			// Rows never sent tie by count (reconcile.TieOut).
+			fmt.Fprintf(w, "  %-8s %-12s %18s %18s %14d\n", "", t.Provider, plural(t.InputCount, "row"),
+				plural(t.CategoriesCount, "row"), t.InputCount-t.CategoriesCount)
+			continue
+		}
 		fmt.Fprintf(w, "  %-8s %-12s %18s %18s %14s\n", t.Currency, t.Provider, amount(t.InputAmount, t.Currency),
 			amount(t.CategoriesAmount, t.Currency), amount(t.Difference, t.Currency))
 	}
