@@ -2,88 +2,98 @@ package journal
 
 import (
 	"context"
-	"io"
+	"errors"
+	"time"
 
 	"github.com/payrun/payrun/batch"
-	"github.com/payrun/payrun/providers"
 )
 
-// PlanResult is what processing a file would send, per provider and
-// currency, with the rows that are already journaled (never sent again).
+// PlanResult is what processing a file would take and send, per provider
+// and currency, with the rows it would not take: invalid, or already
+// journaled (duplicates, never sent again).
 type PlanResult struct {
-	Totals     []Total
-	Counts     map[string]int
-	Duplicates int
+	// Totals are the rows that would be journaled as items, per currency
+	// and provider: the totals ingest would record for the batch.
+	Totals []Total
+	// Counts are the same rows per provider.
+	Counts map[string]int
+	// Rows, Invalid and Duplicates count the file's rows as ingest would.
+	Rows, Invalid, Duplicates int
+	// Report lists every bad row (row, column, value, reason), as ingest
+	// reports them; a file whose header cannot be read has only its
+	// header's errors, and no totals.
+	Report *batch.Report
 }
 
-// Plan reads a file's valid rows and sums what would be sent, without
-// changing the journal. Rows whose payout_id is already journaled count as
-// duplicates.
-func Plan(ctx context.Context, j Items, path string, o batch.ReadOptions) (*PlanResult, error) {
-	r, err := batch.OpenFile(path, o)
+// Plan runs Ingest over a file without changing the journal: the rows
+// are read, checked and decided on by the very code that journals them
+// (a line that cannot be read, a row that fails validation, a payout_id
+// the file repeats or the journal holds already), so that the plan's
+// totals are what processing the file takes under input.on_invalid
+// skip_rows. A file rejected whole (reject_file, the default) takes
+// nothing: the caller says so from Report. The plan keeps the payout_ids
+// of the rows it would journal (about a hundred bytes a row), where
+// Ingest finds them in the store.
+func Plan(ctx context.Context, j Items, path string, o IngestOptions) (*PlanResult, error) {
+	o.SkipInvalid = true
+	res, err := Ingest(ctx, &planStaging{j: j, staged: map[string]Owner{}}, path, o)
+	var he *batch.HeaderError
+	if errors.As(err, &he) {
+		return &PlanResult{Counts: map[string]int{}, Report: batch.HeaderReport(path, he)}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
-	res := &PlanResult{Counts: map[string]int{}}
-	totals := map[[2]string]*Total{}
-	type row struct {
-		p    providers.Payout
-		prov string
+	b := res.Batch
+	p := &PlanResult{Totals: b.Totals, Counts: map[string]int{}, Rows: b.Rows, Invalid: b.Invalid,
+		Duplicates: b.Duplicates, Report: res.Report}
+	for _, t := range b.Totals {
+		p.Counts[t.Provider] += t.Count
 	}
-	var chunk []row
-	flush := func() error {
-		ids := make([]string, len(chunk))
-		for i, r := range chunk {
-			ids[i] = r.p.ID
-		}
-		known, err := j.Owners(ctx, ids)
-		if err != nil {
-			return err
-		}
-		for _, r := range chunk {
-			if _, ok := known[r.p.ID]; ok {
-				res.Duplicates++
-				continue
-			}
-			k := [2]string{r.p.Amount.Currency, r.prov}
-			t := totals[k]
-			if t == nil {
-				t = &Total{Currency: r.p.Amount.Currency, Provider: r.prov}
-				totals[k] = t
-			}
-			t.Count++
-			t.Amount += r.p.Amount.Minor
-			res.Counts[r.prov]++
-		}
-		chunk = chunk[:0]
-		return nil
-	}
-	for {
-		rw, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		p, prov, err := rw.Payout()
-		if err != nil {
-			continue // reported by validation
-		}
-		chunk = append(chunk, row{p, prov})
-		if len(chunk) == IngestChunk {
-			if err := flush(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return nil, err
-	}
-	for _, t := range totals {
-		res.Totals = append(res.Totals, *t)
-	}
-	SortTotals(res.Totals)
-	return res, nil
+	return p, nil
 }
+
+// planStaging is Ingest's Staging for a plan: nothing is written; the
+// items a chunk would stage are remembered, so that a later row repeating
+// their payout_id is found as the store would find it.
+type planStaging struct {
+	j      Items
+	staged map[string]Owner // payout_id -> the item this file would stage
+}
+
+func (*planStaging) Now() time.Time { return time.Now() }
+
+func (*planStaging) BatchBySHA(context.Context, string) (Batch, bool, error) {
+	return Batch{}, false, nil
+}
+
+func (*planStaging) DropStaging(context.Context) error { return nil }
+
+func (p *planStaging) StageChunk(ctx context.Context, _ *Batch, _ bool, ids []string, write func(map[string]Owner) *ChunkWrites) error {
+	owners, err := p.j.Owners(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if owners == nil {
+		owners = map[string]Owner{}
+	}
+	for _, id := range ids {
+		if o, ok := p.staged[id]; ok {
+			owners[id] = o
+		}
+	}
+	w := write(owners)
+	for _, id := range w.Unstage {
+		delete(p.staged, id)
+	}
+	for i := range w.Items {
+		p.staged[w.Items[i].PayoutID] = ownerOf(&w.Items[i])
+	}
+	return nil
+}
+
+func (*planStaging) FinishStaging(context.Context, *Batch, map[int][]batch.RowError) error {
+	return nil
+}
+
+func (*planStaging) DropBatch(context.Context, string) error { return nil }

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/payrun/payrun/batch"
 	"github.com/payrun/payrun/dispatch"
 	"github.com/payrun/payrun/internal/app"
 	"github.com/payrun/payrun/internal/config"
@@ -296,10 +295,6 @@ func dryRun(ctx context.Context, w io.Writer, cfg *config.Config, path string) e
 // recording anything; j is nil when there is no journal yet.
 func planFile(ctx context.Context, w io.Writer, cfg *config.Config, j journal.Journal, path string) error {
 	o := app.IngestOptions(cfg, app.EnabledProviders(cfg))
-	rep, err := batch.ValidateFile(path, o.Read, o.Validate)
-	if err != nil {
-		return err
-	}
 	sha, _, err := journal.FileSHA256(path)
 	if err != nil {
 		return err
@@ -314,13 +309,17 @@ func planFile(ctx context.Context, w io.Writer, cfg *config.Config, j journal.Jo
 				b.ID, b.State, b.Created.Format("2006-01-02"))
 		}
 	}
-	plan, err := journal.Plan(ctx, items, path, o.Read)
+	// The plan reads and checks the rows as ingest does (journal.Plan runs
+	// it without writing): its totals are what processing takes, and a
+	// line that cannot be read is a row error, not the end of the plan.
+	plan, err := journal.Plan(ctx, items, path, o)
 	if err != nil {
 		return err
 	}
+	rep := plan.Report
 	fmt.Fprintf(w, "Plan for %s (dry run: nothing is recorded or sent)\n", rep.File)
 	fmt.Fprintf(w, "  %s: %d valid, %d invalid, %d already journaled (duplicates, never sent)\n",
-		plural(rep.Rows, "row"), rep.ValidRows, rep.Rows-rep.ValidRows, plan.Duplicates)
+		plural(rep.Rows, "row"), rep.Rows-plan.Invalid-plan.Duplicates, plan.Invalid, plan.Duplicates)
 	printTotals(w, plan.Totals)
 	var worst time.Duration
 	for prov, n := range plan.Counts {
