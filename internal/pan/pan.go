@@ -281,33 +281,39 @@ const (
 // "\u0034" the digit 4), and the hexadecimal digits of an escape are never
 // digits of the text.
 func scan[T ~string | ~[]byte](b T, fn func([]unit) bool) {
-	var us []unit // the digits of the chunk's groups (of at most maxDigits)
-	var gs []group
+	var gbuf [8]group
+	gs := gbuf[:0]
 	var d [maxDigits]byte
 	wordBefore := false
 	for i := 0; i < len(b); {
-		if _, ok := digitAt(b, i); !ok {
-			n, word := tokenAt(b, i)
-			wordBefore = word
+		if c := b[i]; !isDigit(c) {
+			n := 1
+			if c == '\\' {
+				if _, ok := digitAt(b, i); ok {
+					goto chunk
+				}
+				n = max(escapeLen(b, i), 1)
+				wordBefore = false
+			} else {
+				wordBefore = isWord(c)
+			}
 			i += n
 			continue
 		}
-		us, gs = us[:0], gs[:0]
+	chunk:
+		gs = gs[:0]
 		j := i
 		for {
-			g := group{first: len(us)}
+			g := group{start: j}
 			for {
 				u, ok := digitAt(b, j)
 				if !ok {
 					break
 				}
-				if g.n++; g.n <= maxDigits {
-					us = append(us, u)
-				} else if g.n == maxDigits+1 {
-					us = us[:g.first] // too long to be part of a card number
-				}
+				g.n++
 				j = u.end
 			}
+			g.end = j
 			gs = append(gs, g)
 			k, units, kind := j, 0, freeSep
 			for units < maxGap && k < len(b) {
@@ -343,7 +349,7 @@ func scan[T ~string | ~[]byte](b T, fn func([]unit) bool) {
 					if n > maxDigits {
 						break
 					}
-					if n >= minDigits && (gj < len(gs)-1 || rightOK) && isCard(digitsOf(us, gs[gi:gj+1], &d)) {
+					if n >= minDigits && (gj < len(gs)-1 || rightOK) && isCard(digitsOf(b, gs[gi:gj+1], &d)) {
 						best = gj
 					}
 				}
@@ -352,7 +358,7 @@ func scan[T ~string | ~[]byte](b T, fn func([]unit) bool) {
 				gi++
 				continue
 			}
-			if !fn(us[gs[gi].first : gs[best].first+gs[best].n]) {
+			if !fn(unitsOf(b, gs[gi:best+1])) {
 				return
 			}
 			gi = best + 1
@@ -362,9 +368,22 @@ func scan[T ~string | ~[]byte](b T, fn func([]unit) bool) {
 	}
 }
 
-// group is a run of digits of a chunk: n digits, the first at us[first]
-// (none in us when n > maxDigits).
-type group struct{ first, n int }
+// group is a run of digits of a chunk: n digits in b[start:end].
+type group struct{ start, end, n int }
+
+// unitsOf returns the digits of groups gs (of at most maxDigits digits in
+// all).
+func unitsOf[T ~string | ~[]byte](b T, gs []group) []unit {
+	us := make([]unit, 0, maxDigits)
+	for _, g := range gs {
+		for k := g.start; k < g.end; {
+			u, _ := digitAt(b, k)
+			us = append(us, u)
+			k = u.end
+		}
+	}
+	return us
+}
 
 // digitAt returns the digit at i: an ASCII digit, or a JSON escape of one.
 func digitAt[T ~string | ~[]byte](b T, i int) (unit, bool) {
@@ -391,17 +410,6 @@ func digitRun[T ~string | ~[]byte](b T, i int) int {
 		n, i = n+1, u.end
 	}
 	return n
-}
-
-// tokenAt returns the length of what is at i, not a digit, and whether it
-// is a letter or a digit that a card number must not touch. A JSON escape
-// is read whole ("\n", "\u00e9"): its letters and hexadecimal digits are
-// not the text's, and it stands apart.
-func tokenAt[T ~string | ~[]byte](b T, i int) (int, bool) {
-	if n := escapeLen(b, i); n > 0 {
-		return n, false
-	}
-	return 1, isWord(b[i])
 }
 
 // wordAt reports whether a number ending just before i touches what is at
@@ -504,13 +512,16 @@ func sepKind(r rune) int {
 	return notSep
 }
 
-// digitsOf copies the digits of groups gs of us into d.
-func digitsOf(us []unit, gs []group, d *[maxDigits]byte) []byte {
+// digitsOf copies the digits of groups gs (of at most maxDigits digits in
+// all) into d.
+func digitsOf[T ~string | ~[]byte](b T, gs []group, d *[maxDigits]byte) []byte {
 	n := 0
 	for _, g := range gs {
-		for _, u := range us[g.first : g.first+g.n] {
+		for k := g.start; k < g.end; {
+			u, _ := digitAt(b, k)
 			d[n] = u.v
 			n++
+			k = u.end
 		}
 	}
 	return d[:n]

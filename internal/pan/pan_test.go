@@ -210,3 +210,17 @@ func FuzzScrub(f *testing.F) {
 		check("MaskText", []byte(MaskText(string(in))))
 	})
 }
+
+// TestNoAllocations: looking through a value or a payload that holds no
+// card number allocates nothing (the reader looks through every value of
+// every row, the journal through every payload).
+func TestNoAllocations(t *testing.T) {
+	value := "Pago de planilla noviembre 2026 lote 00243000584290204477 4111 1111"
+	payload := []byte(`{"id":"ps_100000","created_at":"2026-12-07T01:00:00.000000Z","amount":1000000,"ref":"NT000000000","n":"\u00e9 1234 5678 9012"}`)
+	if n := testing.AllocsPerRun(100, func() { Find(value) }); n != 0 {
+		t.Errorf("Find: %v allocations", n)
+	}
+	if n := testing.AllocsPerRun(100, func() { Scrub(payload) }); n != 0 {
+		t.Errorf("Scrub: %v allocations", n)
+	}
+}
