@@ -17,6 +17,7 @@ import (
 	"github.com/payrun/payrun/internal/daemon"
 	"github.com/payrun/payrun/journal"
 	"github.com/payrun/payrun/money"
+	"github.com/payrun/payrun/providers"
 	"github.com/payrun/payrun/reconcile"
 	"github.com/payrun/payrun/reports"
 	"github.com/schollz/progressbar/v3"
@@ -218,11 +219,16 @@ func printBatchStates(ctx context.Context, w io.Writer, j journal.Journal, ids [
 			return err
 		}
 		counts := map[journal.State]int{}
-		sums := map[string]int64{}
+		// Paid out, and collected: a payment link's money comes in.
+		sums := map[string]map[string]int64{"paid": {}, "collected": {}}
 		if err := j.BatchItems(ctx, id, func(it journal.Item) bool {
 			counts[it.State]++
 			if it.State == journal.Succeeded {
-				sums[it.Payout.Amount.Currency] += it.Payout.Amount.Minor
+				way := "paid"
+				if it.Payout.Method == providers.PaymentLink {
+					way = "collected"
+				}
+				sums[way][it.Payout.Amount.Currency] += it.Payout.Amount.Minor
 			}
 			return true
 		}); err != nil {
@@ -234,13 +240,15 @@ func printBatchStates(ctx context.Context, w io.Writer, j journal.Journal, ids [
 				fmt.Fprintf(w, "  %-22s %d\n", s, counts[s])
 			}
 		}
-		curs := make([]string, 0, len(sums))
-		for c := range sums {
-			curs = append(curs, c)
-		}
-		sort.Strings(curs)
-		for _, c := range curs {
-			fmt.Fprintf(w, "  paid %s\n", money.Money{Minor: sums[c], Currency: c})
+		for _, way := range []string{"paid", "collected"} {
+			curs := make([]string, 0, len(sums[way]))
+			for c := range sums[way] {
+				curs = append(curs, c)
+			}
+			sort.Strings(curs)
+			for _, c := range curs {
+				fmt.Fprintf(w, "  %s %s\n", way, money.Money{Minor: sums[way][c], Currency: c})
+			}
 		}
 	}
 	return nil
