@@ -279,6 +279,14 @@ func (pl *Poller) pass(ctx context.Context, sweep bool) (PollStats, error) {
 			st.Errors++
 		}
 	}
+	err = pl.each(ctx, due, pl.poll, &st)
+	return st, err
+}
+
+// each runs ask for every item of due, Concurrency at a time, and adds
+// what each found to st. It stops at the first journal failure, or when
+// ctx is done.
+func (pl *Poller) each(ctx context.Context, due []journal.Item, ask func(context.Context, journal.Item) (PollStats, error), st *PollStats) error {
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(pl.o.Concurrency)
@@ -287,18 +295,17 @@ func (pl *Poller) pass(ctx context.Context, sweep bool) (PollStats, error) {
 			break
 		}
 		g.Go(func() error {
-			one, err := pl.poll(gctx, it)
+			one, err := ask(gctx, it)
 			mu.Lock()
 			st.add(one)
 			mu.Unlock()
 			return err
 		})
 	}
-	err = g.Wait()
-	if err == nil {
-		err = ctx.Err()
+	if err := g.Wait(); err != nil {
+		return err
 	}
-	return st, err
+	return ctx.Err()
 }
 
 // polledItems calls fn for every open item in a state the poller follows.
@@ -350,6 +357,8 @@ func (s *PollStats) add(o PollStats) {
 	s.NotFound += o.NotFound
 	s.Conflicts += o.Conflicts
 	s.Errors += o.Errors
+	s.Rechecked += o.Rechecked
+	s.Reversed += o.Reversed
 }
 
 // poll asks about one item and applies the answer. Only journal failures
@@ -545,27 +554,7 @@ func (pl *Poller) Recheck(ctx context.Context) (PollStats, error) {
 		return st, err
 	}
 	st.Due = len(due)
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(pl.o.Concurrency)
-	for _, it := range due {
-		if gctx.Err() != nil {
-			break
-		}
-		g.Go(func() error {
-			one, err := pl.recheck(gctx, it)
-			mu.Lock()
-			st.add(one)
-			st.Rechecked += one.Rechecked
-			st.Reversed += one.Reversed
-			mu.Unlock()
-			return err
-		})
-	}
-	err = g.Wait()
-	if err == nil {
-		err = ctx.Err()
-	}
+	err = pl.each(ctx, due, pl.recheck, &st)
 	if err == nil && whole {
 		err = pl.j.SetMark(ctx, recheckMark, now.UTC().Format(time.RFC3339Nano))
 	}
