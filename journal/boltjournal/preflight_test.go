@@ -19,23 +19,7 @@ import (
 // SIGBUS); cut only in the free room past them, it opens and checks clean.
 func TestOpenRefusesTruncated(t *testing.T) {
 	dir := t.TempDir()
-	full := filepath.Join(dir, "full.db")
-	j := openJournal(t, full)
-	for b := range 3 {
-		its := make([]journal.Item, 300)
-		for i := range its {
-			its[i] = journaltest.ValidItem(fmt.Sprintf("P%d-%d", b, i), "teemopay", 1000)
-		}
-		journaltest.Import(t, j, fmt.Sprintf("B%d", b), its...)
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pageSize, need, _ := boltSize(t, full)
+	raw, pageSize, need := fullJournal(t, dir)
 	var sizes []int64
 	for s := 2 * pageSize; s < int64(len(raw)); s += pageSize {
 		sizes = append(sizes, s)
@@ -196,23 +180,7 @@ func boltSize(t *testing.T, path string) (pageSize, need int64, txid int) {
 // page names, past where the file really ends).
 func TestPageCheckSurvivesAFault(t *testing.T) {
 	dir := t.TempDir()
-	full := filepath.Join(dir, "full.db")
-	j := openJournal(t, full)
-	for b := range 3 {
-		its := make([]journal.Item, 300)
-		for i := range its {
-			its[i] = journaltest.ValidItem(fmt.Sprintf("P%d-%d", b, i), "teemopay", 1000)
-		}
-		journaltest.Import(t, j, fmt.Sprintf("B%d", b), its...)
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pageSize, need, _ := boltSize(t, full)
+	raw, pageSize, need := fullJournal(t, dir)
 	faulted := 0
 	for size := 2 * pageSize; size < need; size += pageSize {
 		path := filepath.Join(dir, "cut.db")
@@ -234,4 +202,28 @@ func TestPageCheckSurvivesAFault(t *testing.T) {
 	if faulted == 0 {
 		t.Fatal("no cut made the page check fault: the test reads nothing past the end of the file")
 	}
+}
+
+// fullJournal writes a closed journal of 900 items under dir and returns
+// its bytes, its page size and the bytes its meta page says it needs.
+func fullJournal(t *testing.T, dir string) (raw []byte, pageSize, need int64) {
+	t.Helper()
+	full := filepath.Join(dir, "full.db")
+	j := openJournal(t, full)
+	for b := range 3 {
+		its := make([]journal.Item, 300)
+		for i := range its {
+			its[i] = journaltest.ValidItem(fmt.Sprintf("P%d-%d", b, i), "teemopay", 1000)
+		}
+		journaltest.Import(t, j, fmt.Sprintf("B%d", b), its...)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize, need, _ = boltSize(t, full)
+	return raw, pageSize, need
 }
