@@ -71,24 +71,7 @@ func TestDamagedJournalIsAnError(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			path := filepath.Join(dir, "payrun.db")
-			j, err := boltjournal.Open(path, boltjournal.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for b := range 3 {
-				its := make([]journal.Item, 500)
-				for i := range its {
-					its[i] = journaltest.ValidItem(fmt.Sprintf("P%d-%d", b, i), "teemopay", 1000)
-				}
-				journaltest.Import(t, j, fmt.Sprintf("B%d", b), its...)
-			}
-			if err := j.Close(); err != nil {
-				t.Fatal(err)
-			}
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := writeJournal(t, path)
 			bad := damage(bytes.Clone(raw))
 			if err := os.WriteFile(path, bad, 0o600); err != nil {
 				t.Fatal(err)
@@ -123,4 +106,29 @@ func TestDamagedJournalIsAnError(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeJournal writes a closed journal of three batches of 500 items at
+// path and returns its bytes.
+func writeJournal(t *testing.T, path string) []byte {
+	t.Helper()
+	j, err := boltjournal.Open(path, boltjournal.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b := range 3 {
+		its := make([]journal.Item, 500)
+		for i := range its {
+			its[i] = journaltest.ValidItem(fmt.Sprintf("P%d-%d", b, i), "teemopay", 1000)
+		}
+		journaltest.Import(t, j, fmt.Sprintf("B%d", b), its...)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
 }

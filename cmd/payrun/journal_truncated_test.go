@@ -7,9 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/payrun/payrun/journal"
-	"github.com/payrun/payrun/journal/boltjournal"
-	"github.com/payrun/payrun/journal/journaltest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -21,24 +18,7 @@ import (
 func TestTruncatedJournalIsAnError(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "payrun.db")
-	j, err := boltjournal.Open(path, boltjournal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for b := range 3 {
-		its := make([]journal.Item, 500)
-		for i := range its {
-			its[i] = journaltest.ValidItem(fmt.Sprintf("P%d-%d", b, i), "teemopay", 1000)
-		}
-		journaltest.Import(t, j, fmt.Sprintf("B%d", b), its...)
-	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := writeJournal(t, path)
 	need, pageSize := pagesOf(t, path)
 	cfg := filepath.Join(dir, "payrun.yaml")
 	if err := os.WriteFile(cfg, []byte("journal: "+path+"\n"), 0o600); err != nil {
