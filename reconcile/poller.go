@@ -361,6 +361,22 @@ func (s *PollStats) add(o PollStats) {
 	s.Reversed += o.Reversed
 }
 
+// lookup asks the provider about refs once its rate limit has a request
+// to spare (Wait), within RequestTimeout. stopping: the wait ended because
+// the poller is stopping, and nothing was asked.
+func (pl *Poller) lookup(ctx context.Context, p providers.Provider, name string, refs providers.Refs) (st providers.Status, stopping bool, err error) {
+	qctx := ctx
+	if pl.o.Wait != nil {
+		if qctx, err = pl.o.Wait(ctx, name); err != nil {
+			return st, true, nil
+		}
+	}
+	rctx, cancel := context.WithTimeout(qctx, pl.o.RequestTimeout)
+	defer cancel()
+	st, err = p.Lookup(rctx, refs)
+	return st, false, err
+}
+
 // poll asks about one item and applies the answer. Only journal failures
 // are returned.
 func (pl *Poller) poll(ctx context.Context, it journal.Item) (PollStats, error) {
@@ -370,16 +386,10 @@ func (pl *Poller) poll(ctx context.Context, it journal.Item) (PollStats, error) 
 	var got providers.Status
 	var err error
 	if providers.CanLookup(p, refs) {
-		qctx := ctx
-		if pl.o.Wait != nil {
-			var err error
-			if qctx, err = pl.o.Wait(ctx, it.Provider); err != nil {
-				return st, nil // stopping
-			}
+		var stopping bool
+		if got, stopping, err = pl.lookup(ctx, p, it.Provider, refs); stopping {
+			return st, nil
 		}
-		rctx, cancel := context.WithTimeout(qctx, pl.o.RequestTimeout)
-		got, err = p.Lookup(rctx, refs)
-		cancel()
 	} else {
 		// A payout the provider cannot be asked about takes no request
 		// slot.
@@ -586,16 +596,10 @@ func (pl *Poller) recheckDue(it journal.Item, now time.Time) bool {
 func (pl *Poller) recheck(ctx context.Context, it journal.Item) (PollStats, error) {
 	var st PollStats
 	p := pl.provs[it.Provider]
-	qctx := ctx
-	if pl.o.Wait != nil {
-		var err error
-		if qctx, err = pl.o.Wait(ctx, it.Provider); err != nil {
-			return st, nil // stopping
-		}
+	got, stopping, err := pl.lookup(ctx, p, it.Provider, it.LookupRefs())
+	if stopping {
+		return st, nil
 	}
-	rctx, cancel := context.WithTimeout(qctx, pl.o.RequestTimeout)
-	got, err := p.Lookup(rctx, it.LookupRefs())
-	cancel()
 	checked := pl.o.Now()
 	later := func() error {
 		return pl.j.Update(ctx, it.PayoutID, func(x *journal.Item) {
