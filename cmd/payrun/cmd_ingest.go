@@ -44,14 +44,8 @@ func cmdIngest() command {
 		// before money moves, and the hold above the thresholds, so that
 		// a batch is approved (or not) before whatever sends it.
 		a := &app.App{Config: cfg, Journal: j, Log: newLogger(cfg, e.stderr)}
-		gate, err := a.Gate(ctx, res.Batch.ID)
-		if err != nil {
-			return err
-		}
-		if gate.Held {
-			fmt.Fprintln(e.stdout, heldLine(cfg, res.Batch.ID, gate.Reason))
-		}
-		return nil
+		_, err = gate(ctx, e.stdout, a, res.Batch.ID)
+		return err
 	}
 	return c
 }

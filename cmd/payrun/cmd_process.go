@@ -61,13 +61,8 @@ func cmdProcess() command {
 		if err := app.RecordDropper(ctx, j, res.Batch.ID, app.CurrentUser()); err != nil {
 			return err
 		}
-		gate, err := a.Gate(ctx, res.Batch.ID)
-		if err != nil {
+		if held, err := gate(ctx, e.stdout, a, res.Batch.ID); err != nil || held {
 			return err
-		}
-		if gate.Held {
-			fmt.Fprintln(e.stdout, heldLine(cfg, res.Batch.ID, gate.Reason))
-			return nil
 		}
 		return processBatches(ctx, e, a, []string{res.Batch.ID}, *wait, *listen)
 	}
@@ -135,6 +130,17 @@ func cmdResume() command {
 		return processBatches(ctx, e, a, ids, *wait, *listen)
 	}
 	return c
+}
+
+// gate runs the pre-flight of a batch just journaled and, when it holds
+// the batch, prints why and how to release it.
+func gate(ctx context.Context, w io.Writer, a *app.App, id string) (held bool, err error) {
+	g, err := a.Gate(ctx, id)
+	if err != nil || !g.Held {
+		return false, err
+	}
+	fmt.Fprintln(w, heldLine(a.Config, id, g.Reason))
+	return true, nil
 }
 
 // heldLine is what a command prints of a batch held for approval: why,
