@@ -35,13 +35,30 @@ func buildJournal(ctx context.Context, path string, n int) (Side, error) {
 func fillAndWait(ctx context.Context, j journal.Journal, n int) (Side, error) {
 	const chunk = 50_000
 	b := journal.Batch{ID: journalBatch, File: "payouts-2026-03-02.csv", Rows: n, Valid: n, Created: genEpoch,
-		State: journal.BatchDispatching}
+		State: journal.BatchDispatching, Totals: []journal.Total{}}
+	// The batch carries ingest's record of its rows, as an ingested one
+	// does, so that matching it (the match stage) reads it as payrun
+	// reconcile reads an ingested batch. Each chunk's Import writes the
+	// batch again, with the totals so far: whole after the last.
+	totals := map[[2]string]*journal.Total{}
 	items := make([]journal.Item, 0, chunk)
 	for start := 0; start < n; start += chunk {
 		items = items[:0]
 		for i := start; i < min(start+chunk, n); i++ {
-			items = append(items, Item(journalBatch, i, journalState(i, n, InFlight)))
+			it := Item(journalBatch, i, journalState(i, n, InFlight))
+			k := [2]string{it.Payout.Amount.Currency, it.Provider}
+			if totals[k] == nil {
+				totals[k] = &journal.Total{Currency: k[0], Provider: k[1]}
+			}
+			totals[k].Count++
+			totals[k].Amount += it.Payout.Amount.Minor
+			items = append(items, it)
 		}
+		b.Totals = b.Totals[:0]
+		for _, t := range totals {
+			b.Totals = append(b.Totals, *t)
+		}
+		journal.SortTotals(b.Totals)
 		if err := j.Import(ctx, b, items); err != nil {
 			return Side{}, err
 		}
